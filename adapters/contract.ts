@@ -1,0 +1,142 @@
+/**
+ * The adapter contract — the one interface between fedgate's core and an application's own system.
+ *
+ * An adapter connects one application (one JID on the subdomain) to that application's system: its
+ * API, its database, its broker. The core owns everything else — XMPP, Quoalise and its forms,
+ * authorization, the inbox and outbox, retries, dead letters — and never knows which system it serves.
+ *
+ * What the core promises an adapter
+ * - Isolation: each application's adapter runs in its own worker thread. It may block or hang without
+ *   touching the XMPP link or any other application. Every call is time-limited (config
+ *   `adapters.timeout_seconds`); a call past its limit fails for the requester, and the worker is restarted.
+ * - Validated input: options went through `parseOptions`; series identifiers are well-formed; times are
+ *   epoch seconds with `start < end`; the requester was authorized before the call.
+ * - `deliver` is at-least-once, one call at a time per application, in inbox order. `delivery.key` is
+ *   stable across retries and restarts: an adapter that records it with the data it writes gets
+ *   exactly-once effect (the built-in `store` adapter does, in the same SQLite transaction).
+ * - `extract` is called one at a time per consumer; the cursor it returns is stored in the same SQLite
+ *   transaction as the outbox rows built from the records, so a record is never taken twice or skipped.
+ *
+ * What an adapter promises the core
+ * - The methods it implements are its capabilities: no `history` means the app serves no history, and
+ *   the core answers such requests itself (`feature-not-implemented`) without calling anything.
+ * - Expected failures are thrown as `AdapterError`s (below); anything else thrown is reported to the
+ *   requester as a failure of the application's system (`undefined-condition` + `upstream-error`).
+ * - `close` releases what `create` acquired; the worker exits right after.
+ */
+import type { DataBlock, Meta } from '../component/quoalise/types.js';
+import type { Logger } from '../component/log/logger.js';
+import type { Db } from '../component/store/database.js';
+
+export interface AdapterModule<Options = unknown> {
+  /** The value of `--kind` that selects this module. */
+  readonly kind: string;
+  /** One line, shown by `fedgate app add --help`. */
+  readonly description: string;
+  /** Checks and normalizes the app's options; throw `OptionsError` naming the bad key. Runs in the CLI too. */
+  parseOptions(raw: Record<string, unknown>): Options;
+  create(ctx: AdapterContext<Options>): Adapter | Promise<Adapter>;
+}
+
+export interface AdapterContext<Options> {
+  app: { name: string; jid: string };
+  options: Options;
+  log: Logger;
+  /** fedgate's own SQLite database, for adapters that keep data in it (the built-in `store`). */
+  db: Db;
+  /** Tell the core this app has new data, so that consumers scheduled "on change" extract it now. */
+  dataChanged(): void;
+}
+
+export interface Adapter {
+  /** A chat message addressed to the app (a person or a bot talking to it). Return the reply text, or null for none. */
+  chat?(message: ChatMessage): Promise<string | null>;
+  /** Quoalise `get_history`: the records of one series in the half-open range [start, end), oldest first. */
+  history?(query: HistoryQuery): Promise<DataBlock[]>;
+  /** Quoalise catalogue: the series this app offers (the core filters them by what the requester may read). */
+  catalogue?(): Promise<SeriesInfo[]>;
+  /** Extract job: records after `cursor` for the series matching `series`, at most `limit`, in cursor order. */
+  extract?(query: ExtractQuery): Promise<ExtractBatch>;
+  /** Receive job: apply records sent to this app. Must be idempotent on `delivery.key`. */
+  deliver?(delivery: Delivery): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export interface ChatMessage {
+  /** Full JID of the sender. */
+  from: string;
+  body: string;
+}
+
+export interface HistoryQuery {
+  /** A series identifier (RFC 9039 URN), already validated. */
+  series: string;
+  /** Epoch seconds, inclusive; absent means "from the beginning". */
+  start?: number;
+  /** Epoch seconds, exclusive; absent means "until now". */
+  end?: number;
+  /** Return at most this many records; the core refuses the request when it gets exactly this many. */
+  limit: number;
+  /** Bare JID of the requester (already authorized), for adapters that keep per-user credentials. */
+  requester: string;
+}
+
+export interface SeriesInfo {
+  identifier: string;
+  meta: Meta;
+  /** Epoch seconds of the oldest and newest record, when known. */
+  first?: number;
+  last?: number;
+  count?: number;
+}
+
+export interface ExtractQuery {
+  /** A series identifier, or a glob (`*`, `?`) over identifiers. */
+  series: string;
+  /** Opaque position returned by the previous call; null on the first call. */
+  cursor: string | null;
+  limit: number;
+}
+
+export interface ExtractBatch {
+  blocks: DataBlock[];
+  /** Position after the last record returned; the next call receives it. */
+  cursor: string | null;
+  /** True when more records are ready right now (the core calls again without waiting). */
+  more: boolean;
+}
+
+export interface Delivery {
+  /** Stable idempotency key: the same message retried or re-received has the same key. */
+  key: string;
+  /** Bare JID of the sender, already checked against the consumers entitled to send to this app. */
+  from: string;
+  blocks: DataBlock[];
+}
+
+/** Expected failures, mapped by the core to Quoalise / RFC 6120 errors. */
+export type AdapterErrorKind =
+  | 'not-found' //        → item-not-found: unknown series
+  | 'bad-request' //      → bad-request: the request cannot be served as asked
+  | 'rate-limited' //     → resource-constraint (wait)
+  | 'upstream' //         → undefined-condition + <upstream-error issuer code>
+  | 'rejected'; //        → deliver only: the data can never be applied (dead letter, no retry)
+
+export class AdapterError extends Error {
+  override name = 'AdapterError';
+  constructor(
+    readonly kind: AdapterErrorKind,
+    message: string,
+    /** For 'upstream': who failed (e.g. `enedis`) and its own error code. */
+    readonly upstream?: { issuer: string; code: string },
+  ) {
+    super(message);
+  }
+}
+
+export class OptionsError extends Error {
+  override name = 'OptionsError';
+  constructor(readonly key: string, message: string) {
+    super(`option ${key}: ${message}`);
+  }
+}

@@ -1,0 +1,13 @@
+/** The adapter kinds this build of fedgate knows, by `--kind` name. */
+import type { AdapterModule } from './contract.js';
+import { echoAdapter } from './echo/echo.js';
+
+const modules: AdapterModule<any>[] = [echoAdapter];
+
+export const adapterKinds: ReadonlyMap<string, AdapterModule<unknown>> = new Map(modules.map((m) => [m.kind, m]));
+
+export function adapterModule(kind: string): AdapterModule<unknown> {
+  const m = adapterKinds.get(kind);
+  if (!m) throw new Error(`unknown adapter kind "${kind}" (known: ${[...adapterKinds.keys()].join(', ')})`);
+  return m;
+}

@@ -1,0 +1,180 @@
+/**
+ * The main thread's handle on one application's worker: calls with time limits, batching, restart of
+ * a crashed or stuck worker. Nothing here runs adapter code.
+ */
+import type { WorkerPool } from '../workers/pool.js';
+import type { AppOp, AppWorkerData, FromAppWorker, ToAppWorker, WorkerError } from '../workers/protocol.js';
+import type { AppRecord } from '../registry/apps.js';
+import type { Logger } from '../log/logger.js';
+import { Backoff } from '../xmpp/backoff.js';
+
+export class AppCallError extends Error {
+  override name = 'AppCallError';
+  constructor(readonly error: WorkerError) {
+    super(error.message);
+  }
+}
+
+interface PendingCall {
+  resolve(v: unknown): void;
+  reject(e: AppCallError): void;
+  timer: NodeJS.Timeout;
+}
+
+export interface AppHostOptions {
+  pool: WorkerPool;
+  workerFile: string;
+  domain: string;
+  dbPath: string;
+  synchronous: 'NORMAL' | 'FULL';
+  logLevel: string;
+  callTimeoutMs: number;
+  log: Logger;
+}
+
+export class AppHost {
+  readonly jid: string;
+  capabilities = new Set<string>();
+  private state: 'starting' | 'ready' | 'stopping' | 'stopped' = 'starting';
+  private queue: ToAppWorker[] = [];
+  private flushScheduled = false;
+  private pending = new Map<number, PendingCall>();
+  private nextId = 1;
+  private readonly restartBackoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
+  private readyWaiters: Array<() => void> = [];
+
+  constructor(readonly app: AppRecord, private readonly opts: AppHostOptions) {
+    this.jid = `${app.name}@${opts.domain}`;
+  }
+
+  get workerName(): string {
+    return `app:${this.app.name}`;
+  }
+
+  get isReady(): boolean {
+    return this.state === 'ready';
+  }
+
+  async start(): Promise<void> {
+    const data: AppWorkerData = {
+      app: { name: this.app.name, kind: this.app.kind, options: this.app.options, jid: this.jid },
+      dbPath: this.opts.dbPath,
+      synchronous: this.opts.synchronous,
+      logLevel: this.opts.logLevel,
+    };
+    this.state = 'starting';
+    await this.opts.pool.start(this.workerName, this.opts.workerFile, data);
+  }
+
+  /** Resolves once the adapter is created (or immediately if it already is). */
+  ready(): Promise<void> {
+    if (this.state === 'ready') return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  /** Calls the adapter; rejects with AppCallError (adapter error, crash, timeout, missing capability). */
+  call(op: AppOp, args: unknown, timeoutMs = this.opts.callTimeoutMs): Promise<unknown> {
+    if (this.state === 'stopping' || this.state === 'stopped') {
+      return Promise.reject(new AppCallError({ source: 'unavailable', message: 'application is being removed' }));
+    }
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.onTimeout(id, op, timeoutMs), timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.enqueue({ t: 'call', id, op, args });
+    });
+  }
+
+  /** Handles a batch the worker posted (routed here by the pool). */
+  onMessage(message: unknown): void {
+    if (!Array.isArray(message)) return; // bree's own 'cancelled'/'done' strings
+    for (const m of message as FromAppWorker[]) {
+      if (m.t === 'reply') {
+        const p = this.pending.get(m.id);
+        if (!p) continue;
+        this.pending.delete(m.id);
+        clearTimeout(p.timer);
+        if (m.ok) p.resolve(m.value);
+        else p.reject(new AppCallError(m.error));
+      } else if (m.t === 'pong') {
+        const p = this.pending.get(m.id);
+        if (!p) continue;
+        this.pending.delete(m.id);
+        clearTimeout(p.timer);
+      } else if (m.t === 'ready') {
+        this.capabilities = new Set(m.capabilities);
+        this.state = 'ready';
+        this.restartBackoff.reset();
+        this.flush();
+        for (const w of this.readyWaiters.splice(0)) w();
+      } else if (m.t === 'fatal') {
+        this.opts.log.error({ app: this.app.name, err: m.message }, 'adapter failed to start');
+      }
+    }
+  }
+
+  /** The worker thread ended: fail what it owed, and start it again unless we are stopping. */
+  onExit(): void {
+    this.failPending({ source: 'crash', message: 'the application worker stopped' });
+    if (this.state === 'stopping' || this.state === 'stopped') {
+      this.state = 'stopped';
+      return;
+    }
+    const delay = this.restartBackoff.next();
+    this.opts.log.warn({ app: this.app.name, retryInMs: delay }, 'application worker exited, restarting');
+    this.state = 'starting';
+    setTimeout(() => {
+      if (this.state === 'starting') void this.start().catch((err) => this.opts.log.error({ app: this.app.name, err: (err as Error).message }, 'worker restart failed'));
+    }, delay).unref();
+  }
+
+  async stop(): Promise<void> {
+    this.state = 'stopping';
+    await this.opts.pool.stop(this.workerName);
+    this.failPending({ source: 'unavailable', message: 'application stopped' });
+    this.state = 'stopped';
+  }
+
+  private enqueue(m: ToAppWorker): void {
+    this.queue.push(m);
+    if (this.state === 'ready' && !this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.queue.length === 0 || this.state !== 'ready') return;
+    const batch = this.queue;
+    this.queue = [];
+    if (!this.opts.pool.post(this.workerName, batch)) this.queue = batch.concat(this.queue);
+  }
+
+  /**
+   * A call ran past its limit. The caller gets its answer now; then we check whether the worker still
+   * answers a ping. A worker that does not (a blocking loop, a deadlock) is terminated and restarted.
+   */
+  private onTimeout(id: number, op: string, timeoutMs: number): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    p.reject(new AppCallError({ source: 'timeout', message: `the application did not answer ${op} within ${Math.round(timeoutMs / 1000)} s` }));
+    const pingId = this.nextId++;
+    const timer = setTimeout(() => {
+      this.pending.delete(pingId);
+      this.opts.log.warn({ app: this.app.name }, 'application worker unresponsive, terminating it');
+      void this.opts.pool.terminate(this.workerName);
+    }, 2000);
+    this.pending.set(pingId, { resolve: () => clearTimeout(timer), reject: () => clearTimeout(timer), timer });
+    this.enqueue({ t: 'ping', id: pingId });
+  }
+
+  private failPending(error: WorkerError): void {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new AppCallError(error));
+      this.pending.delete(id);
+    }
+  }
+}

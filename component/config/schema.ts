@@ -1,0 +1,66 @@
+/**
+ * The configuration file's shape, defaults and validation. Keys are snake_case as in the YAML file;
+ * an unknown or ill-typed key fails start-up with a message that names it.
+ */
+import { z } from 'zod';
+
+const seconds = z.number().positive();
+
+export const ConfigSchema = z
+  .object({
+    link: z
+      .object({
+        /** Address of the server's ejabberd_service listener. Loopback: the XEP-0114 link is unencrypted. */
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(1).max(65535).default(5347),
+        /** The subdomain fedgate owns (must not be in ejabberd's `hosts:`). */
+        domain: z
+          .string()
+          .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i, 'must be a domain name such as energy.example.org'),
+        /** Name of the environment variable holding the shared secret. */
+        secret_env: z.string().min(1).default('FEDGATE_SECRET'),
+        /** A file holding the shared secret (takes precedence over secret_env). */
+        secret_file: z.string().min(1).optional(),
+        /** Idle time after which fedgate pings itself through the server. */
+        keepalive_seconds: seconds.max(300).default(30),
+        /** A keepalive ping unanswered after this long forces a reconnect. */
+        ping_timeout_seconds: seconds.max(120).default(10),
+        reconnect_initial_ms: z.number().int().min(10).default(100),
+        reconnect_max_ms: z.number().int().min(100).default(2000),
+      })
+      .strict(),
+    database: z
+      .object({
+        /** SQLite file; relative paths are resolved against the configuration file's folder. */
+        path: z.string().min(1).default('fedgate.sqlite'),
+        /** NORMAL survives a crash of the process (kill -9); FULL also survives power loss, at a cost per commit. */
+        synchronous: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+      })
+      .strict()
+      .default({}),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        format: z.enum(['json', 'pretty']).default('json'),
+      })
+      .strict()
+      .default({}),
+    adapters: z
+      .object({
+        /** An adapter call that takes longer fails with an upstream error; the app's worker is restarted. */
+        timeout_seconds: seconds.max(3600).default(30),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+export type ConfigFile = z.infer<typeof ConfigSchema>;
+
+/** The validated configuration plus what was resolved from the environment. */
+export interface Config extends ConfigFile {
+  /** The folder relative paths were resolved against. */
+  baseDir: string;
+  /** The handshake secret; never logged (the logger redacts the key too). */
+  secret: string;
+}

@@ -1,0 +1,129 @@
+/**
+ * The gateway, composed: storage → application workers → router → XMPP link. Data flows one way:
+ * link → router → app worker (adapter) → link. This file only wires the parts together.
+ */
+import { join } from 'node:path';
+import { EventEmitter } from 'node:events';
+import type { Config } from './config/schema.js';
+import type { Logger } from './log/logger.js';
+import { openDatabase, type Db } from './store/database.js';
+import { AppRegistry } from './registry/apps.js';
+import { WorkerPool } from './workers/pool.js';
+import { Apps } from './apps/apps.js';
+import { Link, type FatalLinkError } from './xmpp/link.js';
+import { PresenceService } from './router/presence.js';
+import { Router } from './router/router.js';
+import { domainHandlers } from './router/domain-entity.js';
+import { DIST_ROOT } from './paths.js';
+import { VERSION } from './version.js';
+import { HEARTBEAT_MS, clearRuntimeStatus, writeRuntimeStatus } from './runtime-status.js';
+
+export interface GatewayEvents {
+  fatal: [err: FatalLinkError];
+}
+
+export class Gateway extends EventEmitter<GatewayEvents> {
+  readonly startedAt = Date.now();
+  private heartbeat: NodeJS.Timeout | null = null;
+  private stopping: Promise<void> | null = null;
+
+  constructor(
+    readonly config: Config,
+    readonly log: Logger,
+    readonly db: Db,
+    readonly apps: Apps,
+    readonly link: Link,
+    readonly router: Router,
+    readonly presence: PresenceService,
+  ) {
+    super();
+  }
+
+  /** Graceful stop: refuse new requests, say goodbye, close the stream, stop the workers. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.router.accepting = false;
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      if (this.link.isOnline) this.presence.goodbye(this.apps.all().map((a) => a.app.name));
+      await this.link.stop();
+      await this.apps.stop();
+      clearRuntimeStatus(this.db, process.pid);
+      this.db.close();
+      this.log.info('stopped');
+    })();
+    return this.stopping;
+  }
+
+  writeStatus(): void {
+    writeRuntimeStatus(this.db, {
+      pid: process.pid,
+      startedAt: this.startedAt,
+      linkState: this.link.state,
+      linkSince: this.link.onlineSince,
+      heartbeatAt: Date.now(),
+      domain: this.config.link.domain,
+    });
+  }
+
+  startHeartbeat(): void {
+    this.writeStatus();
+    this.heartbeat = setInterval(() => this.writeStatus(), HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+}
+
+export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
+  const db = openDatabase(config.database.path, { synchronous: config.database.synchronous });
+  const registry = new AppRegistry(db);
+  const pool = new WorkerPool(log);
+  const domain = config.link.domain;
+  const apps = new Apps(
+    registry,
+    pool,
+    {
+      workerFile: join(DIST_ROOT, 'component/workers/app-worker.js'),
+      domain,
+      dbPath: config.database.path,
+      synchronous: config.database.synchronous,
+      logLevel: config.log.level,
+      callTimeoutMs: config.adapters.timeout_seconds * 1000,
+    },
+    log,
+  );
+  const link = new Link({
+    host: config.link.host,
+    port: config.link.port,
+    domain,
+    secret: config.secret,
+    keepaliveMs: config.link.keepalive_seconds * 1000,
+    pingTimeoutMs: config.link.ping_timeout_seconds * 1000,
+    reconnectInitialMs: config.link.reconnect_initial_ms,
+    reconnectMaxMs: config.link.reconnect_max_ms,
+    log,
+  });
+  const send = (el: Parameters<Link['send']>[0]) => link.send(el);
+  const presence = new PresenceService({ db, send, domain });
+  const router = new Router({ domain, apps, presence, domainIq: domainHandlers({ domain, apps, version: VERSION }), send, log });
+  const gw = new Gateway(config, log, db, apps, link, router, presence);
+
+  apps.on('added', (host) => {
+    if (link.isOnline) presence.announce([host.app.name]);
+  });
+  apps.on('removed', (host) => {
+    if (link.isOnline) presence.goodbye([host.app.name]);
+    presence.drop(host.app.name);
+  });
+  link.on('stanza', (el) => router.route(el));
+  link.on('online', () => {
+    presence.announce(apps.all().map((a) => a.app.name));
+    gw.writeStatus();
+  });
+  link.on('offline', () => gw.writeStatus());
+  link.on('fatal', (err) => gw.emit('fatal', err));
+
+  await apps.start();
+  gw.startHeartbeat();
+  link.start();
+  log.info({ domain, apps: apps.all().length, version: VERSION }, 'fedgate started');
+  return gw;
+}

@@ -1,0 +1,107 @@
+/**
+ * The application registry: one row per application served on the subdomain, its adapter kind and
+ * the adapter's options. Written by the CLI, read (and watched) by the running gateway.
+ */
+import type { Db } from '../store/database.js';
+import { LOCALPART_RE } from '../xmpp/jid.js';
+import { adapterModule } from '../../adapters/index.js';
+
+export interface AppRecord {
+  name: string;
+  kind: string;
+  options: Record<string, unknown>;
+  description: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface AppRow {
+  name: string;
+  kind: string;
+  options: string;
+  description: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export class RegistryError extends Error {
+  override name = 'RegistryError';
+}
+
+function toRecord(r: AppRow): AppRecord {
+  return {
+    name: r.name,
+    kind: r.kind,
+    options: JSON.parse(r.options) as Record<string, unknown>,
+    description: r.description,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export class AppRegistry {
+  constructor(private readonly db: Db) {}
+
+  list(): AppRecord[] {
+    return (this.db.prepare('SELECT * FROM apps ORDER BY name').all() as AppRow[]).map(toRecord);
+  }
+
+  get(name: string): AppRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM apps WHERE name = ?').get(name) as AppRow | undefined;
+    return row && toRecord(row);
+  }
+
+  /** Adds an app after checking its name, kind and options (the adapter validates its own options). */
+  add(app: { name: string; kind: string; options?: Record<string, unknown>; description?: string }): AppRecord {
+    const name = app.name.toLowerCase();
+    if (!LOCALPART_RE.test(name)) {
+      throw new RegistryError(`invalid app name "${app.name}": use 1-63 characters among a-z 0-9 . _ - , starting with a letter or digit`);
+    }
+    const options = this.checkOptions(app.kind, app.options ?? {});
+    const now = Date.now();
+    try {
+      this.db
+        .prepare('INSERT INTO apps (name, kind, options, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(name, app.kind, JSON.stringify(options), app.description ?? '', now, now);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new RegistryError(`app "${name}" already exists`);
+      throw err;
+    }
+    return this.get(name)!;
+  }
+
+  /** Replaces an app's options and/or description; the running gateway restarts its worker. */
+  update(name: string, patch: { options?: Record<string, unknown>; description?: string }): AppRecord {
+    const current = this.get(name);
+    if (!current) throw new RegistryError(`no app named "${name}"`);
+    const options = patch.options ? this.checkOptions(current.kind, patch.options) : current.options;
+    this.db
+      .prepare('UPDATE apps SET options = ?, description = ?, updated_at = ? WHERE name = ?')
+      .run(JSON.stringify(options), patch.description ?? current.description, Date.now(), name);
+    return this.get(name)!;
+  }
+
+  remove(name: string): void {
+    const { changes } = this.db.prepare('DELETE FROM apps WHERE name = ?').run(name);
+    if (changes === 0) throw new RegistryError(`no app named "${name}"`);
+  }
+
+  /** A number that changes whenever any app is added, changed or removed. */
+  version(): number {
+    return this.db.prepare('SELECT version FROM registry_version WHERE id = 1').pluck().get() as number;
+  }
+
+  private checkOptions(kind: string, options: Record<string, unknown>): Record<string, unknown> {
+    let module;
+    try {
+      module = adapterModule(kind);
+    } catch (err) {
+      throw new RegistryError((err as Error).message);
+    }
+    try {
+      return module.parseOptions(options) as Record<string, unknown>;
+    } catch (err) {
+      throw new RegistryError(`app of kind ${kind}: ${(err as Error).message}`);
+    }
+  }
+}

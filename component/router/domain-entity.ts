@@ -1,0 +1,33 @@
+/** The subdomain itself: disco (identity, features, the apps as items), ping, version, time. */
+import { xml } from '../xmpp/xml.js';
+import { NS } from '../xmpp/namespaces.js';
+import { IqHandlers } from './iq.js';
+import { discoInfo, discoItems } from './disco.js';
+import type { Apps } from '../apps/apps.js';
+
+export interface DomainEntityOptions {
+  domain: string;
+  apps: Apps;
+  version: string;
+}
+
+export function domainHandlers(opts: DomainEntityOptions): IqHandlers {
+  const h = new IqHandlers();
+  h.on('get', NS.discoInfo, 'query', (iq) => {
+    const node = iq.getChild('query')?.attrs.node;
+    return discoInfo([{ category: 'component', type: 'generic', name: 'fedgate energy-data gateway' }], [...h.namespaces(), NS.discoItems], node);
+  });
+  // Apps are listed to everyone for now; authorization will narrow this to the apps a requester may use.
+  h.on('get', NS.discoItems, 'query', () =>
+    discoItems(opts.apps.all().map((a) => ({ jid: a.jid, name: a.app.description || a.app.name }))),
+  );
+  h.on('get', NS.ping, 'ping', () => null);
+  h.on('get', NS.version, 'query', () =>
+    xml('query', { xmlns: NS.version }, xml('name', {}, 'fedgate'), xml('version', {}, opts.version)),
+  );
+  h.on('get', NS.time, 'time', () => {
+    const now = new Date();
+    return xml('time', { xmlns: NS.time }, xml('tzo', {}, '+00:00'), xml('utc', {}, now.toISOString().replace(/\.\d{3}Z$/, 'Z')));
+  });
+  return h;
+}

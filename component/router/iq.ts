@@ -1,0 +1,62 @@
+/**
+ * One answer per IQ. Every get/set that reaches fedgate goes through `answerIq`: the handler's
+ * result, its StanzaError, `internal-server-error` if it throws anything else — never zero, never two.
+ */
+import { xml, type Element } from '../xmpp/xml.js';
+import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
+import type { Logger } from '../log/logger.js';
+
+/** What an IQ handler returns: the payload child of the result (or null for an empty result). */
+export type IqResult = Element | null;
+export type IqHandler = (iq: Element) => IqResult | Promise<IqResult>;
+
+/** The namespace and name of an IQ's payload, e.g. `http://jabber.org/protocol/disco#info info`. */
+export function iqPayload(iq: Element): Element | undefined {
+  return iq.getChildElements()[0];
+}
+
+export function resultReply(iq: Element, payload: IqResult): Element {
+  const { from, to, id } = iq.attrs;
+  const reply = xml('iq', { from: to, to: from, id, type: 'result' });
+  if (payload) reply.append(payload);
+  return reply;
+}
+
+export async function answerIq(iq: Element, handler: IqHandler | undefined, send: (el: Element) => void, log: Logger): Promise<void> {
+  let reply: Element;
+  try {
+    if (!handler) {
+      const ns = iqPayload(iq)?.attrs.xmlns ?? 'none';
+      throw new StanzaError('service-unavailable', `this entity does not support ${ns}`);
+    }
+    reply = resultReply(iq, await handler(iq));
+  } catch (err) {
+    if (err instanceof StanzaError) reply = errorReply(iq, err);
+    else {
+      log.error({ err: (err as Error).stack ?? String(err), to: iq.attrs.to }, 'iq handler failed');
+      reply = errorReply(iq, new StanzaError('internal-server-error', 'the gateway failed to handle this request; the error was logged'));
+    }
+  }
+  send(reply);
+}
+
+/** Handlers keyed by `type payloadNs payloadName`, e.g. `get urn:xmpp:ping ping`. */
+export class IqHandlers {
+  private map = new Map<string, IqHandler>();
+
+  on(type: 'get' | 'set', ns: string, name: string, handler: IqHandler): this {
+    this.map.set(`${type} ${ns} ${name}`, handler);
+    return this;
+  }
+
+  find(iq: Element): IqHandler | undefined {
+    const p = iqPayload(iq);
+    if (!p) return undefined;
+    return this.map.get(`${iq.attrs.type} ${p.attrs.xmlns ?? ''} ${p.name}`);
+  }
+
+  /** The namespaces handled, for disco#info features. */
+  namespaces(): string[] {
+    return [...new Set([...this.map.keys()].map((k) => k.split(' ')[1]!))];
+  }
+}

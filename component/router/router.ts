@@ -1,0 +1,93 @@
+/**
+ * Routing: every stanza the link receives lands here and goes to exactly one place — the domain
+ * entity, an application, or the RFC 6120 §10.5.3.1 answer for an address that does not exist.
+ */
+import { xml, type Element } from '../xmpp/xml.js';
+import { parseJid } from '../xmpp/jid.js';
+import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
+import { answerIq, type IqHandlers } from './iq.js';
+import { appHandlers } from './app-entity.js';
+import { toStanzaError } from '../apps/call-errors.js';
+import type { Apps } from '../apps/apps.js';
+import type { AppHost } from '../apps/app-host.js';
+import type { PresenceService } from './presence.js';
+import type { Logger } from '../log/logger.js';
+
+export interface RouterOptions {
+  domain: string;
+  apps: Apps;
+  presence: PresenceService;
+  domainIq: IqHandlers;
+  send(el: Element): boolean;
+  log: Logger;
+}
+
+export class Router {
+  private appIq = new WeakMap<AppHost, IqHandlers>();
+  /** While stopping, new requests are refused rather than half-served. */
+  accepting = true;
+
+  constructor(private readonly opts: RouterOptions) {}
+
+  route(el: Element): void {
+    const to = parseJid(el.attrs.to ?? '');
+    const { domain } = this.opts;
+    if (!to || to.domain !== domain) return this.noSuchEntity(el, 'this gateway serves only its own domain');
+    if (!to.local) {
+      if (el.name === 'iq') return this.iq(el, this.opts.domainIq.find(el));
+      if (el.name === 'presence') return this.opts.presence.handle(null, el);
+      return; // messages to the domain itself carry nothing for us
+    }
+    const host = this.opts.apps.get(to.local);
+    if (!host) return this.noSuchEntity(el, `no application named ${to.local} on ${domain}`);
+    if (el.name === 'iq') return this.iq(el, this.handlersFor(host).find(el));
+    if (el.name === 'presence') return this.opts.presence.handle(host.app.name, el);
+    return this.message(host, el);
+  }
+
+  private iq(el: Element, handler: ReturnType<IqHandlers['find']>): void {
+    const type = el.attrs.type;
+    if (type !== 'get' && type !== 'set') return; // results and errors are never answered
+    if (!this.accepting) {
+      this.opts.send(errorReply(el, new StanzaError('service-unavailable', 'the gateway is shutting down; retry shortly')));
+      return;
+    }
+    void answerIq(el, handler, (r) => void this.opts.send(r), this.opts.log);
+  }
+
+  private message(host: AppHost, el: Element): void {
+    const type = el.attrs.type ?? 'normal';
+    if (type === 'error' || type === 'groupchat' || type === 'headline') return;
+    const body = el.getChildText('body');
+    if (body === null) return; // chat states, receipts for nothing we sent, etc.
+    if (!this.accepting) {
+      this.opts.send(errorReply(el, new StanzaError('service-unavailable', 'the gateway is shutting down; retry shortly')));
+      return;
+    }
+    host.call('chat', { from: el.attrs.from ?? '', body }).then(
+      (reply) => {
+        if (typeof reply !== 'string') return;
+        const thread = el.getChildText('thread');
+        this.opts.send(
+          xml('message', { from: el.attrs.to, to: el.attrs.from, type, id: el.attrs.id ? `${el.attrs.id}-r` : undefined },
+            xml('body', {}, reply), thread ? xml('thread', {}, thread) : null),
+        );
+      },
+      (err: unknown) => this.opts.send(errorReply(el, toStanzaError(err, host.app.name))),
+    );
+  }
+
+  /** RFC 6120 §10.5.3.1: IQ → service-unavailable, message → error, presence → ignored. */
+  private noSuchEntity(el: Element, text: string): void {
+    if (el.name === 'presence') return;
+    if (el.name === 'iq' && el.attrs.type !== 'get' && el.attrs.type !== 'set') return;
+    if (el.name === 'message' && el.attrs.type === 'error') return;
+    this.opts.send(errorReply(el, new StanzaError('service-unavailable', text)));
+  }
+
+  private handlersFor(host: AppHost): IqHandlers {
+    let h = this.appIq.get(host);
+    if (!h) this.appIq.set(host, (h = appHandlers(host)));
+    return h;
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Opens fedgate's SQLite database: WAL (readers never block the writer, workers open their own
+ * connections), a busy timeout instead of SQLITE_BUSY errors, foreign keys on, migrations applied.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { migrate } from './migrations.js';
+
+export type Db = Database.Database;
+
+export interface OpenOptions {
+  synchronous?: 'NORMAL' | 'FULL';
+  /** Apply pending migrations (the gateway and the CLI do; workers open an already migrated file). */
+  migrate?: boolean;
+  readonly?: boolean;
+}
+
+export function openDatabase(path: string, opts: OpenOptions = {}): Db {
+  if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  db.pragma('busy_timeout = 10000');
+  if (!opts.readonly) {
+    db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode: a commit survives a crash of the process; only power loss can drop the last ones.
+    db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`);
+  }
+  db.pragma('foreign_keys = ON');
+  if (opts.migrate ?? true) migrate(db);
+  return db;
+}

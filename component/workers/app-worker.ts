@@ -1,0 +1,93 @@
+/**
+ * Entry point of an app worker: the thread that hosts one application's adapter. The main thread
+ * never runs adapter code; here a slow or stuck adapter can only delay its own application.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import pino from 'pino';
+import { adapterModule } from '../../adapters/index.js';
+import { AdapterError, type Adapter } from '../../adapters/contract.js';
+import { openDatabase } from '../store/database.js';
+import type { AppWorkerData, FromAppWorker, ToAppWorker, WorkerError } from './protocol.js';
+
+// bree wraps our data under workerData.job.worker.workerData and also spreads it at the top level.
+const data = workerData as AppWorkerData;
+const port = parentPort!;
+const log = pino({ level: data.logLevel, name: `app:${data.app.name}` }, pino.destination({ fd: 2, sync: true }));
+
+let outbox: FromAppWorker[] = [];
+function post(msg: FromAppWorker): void {
+  outbox.push(msg);
+  if (outbox.length === 1) queueMicrotask(flush);
+}
+function flush(): void {
+  const batch = outbox;
+  outbox = [];
+  port.postMessage(batch);
+}
+
+function toWorkerError(err: unknown): WorkerError {
+  if (err instanceof AdapterError) {
+    return { source: 'adapter', kind: err.kind, message: err.message, ...(err.upstream ? { upstream: err.upstream } : {}) };
+  }
+  return { source: 'crash', message: err instanceof Error ? err.message : String(err) };
+}
+
+async function main(): Promise<void> {
+  const module = adapterModule(data.app.kind);
+  const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous });
+  const adapter: Adapter = await module.create({
+    app: { name: data.app.name, jid: data.app.jid },
+    options: module.parseOptions(data.app.options),
+    log,
+    db,
+    dataChanged: () => {
+      /* consumers "on change" come with the durable transfer (jobs/) */
+    },
+  });
+
+  const ops: Record<string, ((args: never) => Promise<unknown>) | undefined> = {
+    chat: adapter.chat?.bind(adapter),
+    history: adapter.history?.bind(adapter),
+    catalogue: adapter.catalogue?.bind(adapter),
+  };
+
+  async function call(id: number, op: string, args: unknown): Promise<void> {
+    const fn = ops[op];
+    if (!fn) {
+      post({ t: 'reply', id, ok: false, error: { source: 'unavailable', message: `this application has no ${op}` } });
+      return;
+    }
+    try {
+      post({ t: 'reply', id, ok: true, value: await fn(args as never) });
+    } catch (err) {
+      post({ t: 'reply', id, ok: false, error: toWorkerError(err) });
+    }
+  }
+
+  let closing = false;
+  port.on('message', (msg: ToAppWorker[] | 'cancel') => {
+    if (msg === 'cancel') {
+      // bree's stop(): close the adapter, then end the thread ourselves (exit code 0, not a kill).
+      if (closing) return;
+      closing = true;
+      void Promise.resolve(adapter.close?.())
+        .catch((err) => log.warn({ err: (err as Error).message }, 'adapter close failed'))
+        .finally(() => {
+          db.close();
+          process.exit(0);
+        });
+      return;
+    }
+    for (const m of msg) {
+      if (m.t === 'call') void call(m.id, m.op, m.args);
+      else if (m.t === 'ping') post({ t: 'pong', id: m.id });
+    }
+  });
+
+  post({ t: 'ready', capabilities: Object.keys(ops).filter((k) => ops[k]).concat(adapter.deliver ? ['deliver'] : [], adapter.extract ? ['extract'] : []) });
+}
+
+main().catch((err: unknown) => {
+  port.postMessage([{ t: 'fatal', message: err instanceof Error ? err.message : String(err) } satisfies FromAppWorker]);
+  process.exit(1);
+});

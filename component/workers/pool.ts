@@ -1,0 +1,73 @@
+/**
+ * The worker threads, managed by bree: long-lived workers (one per application, the sender) are bree
+ * jobs without a schedule, started and stopped here; bree tracks them and hands us their messages.
+ */
+import Bree from 'bree';
+import { EventEmitter } from 'node:events';
+import type { Worker } from 'node:worker_threads';
+import type { Logger } from '../log/logger.js';
+
+export interface PoolEvents {
+  message: [name: string, message: unknown];
+  exit: [name: string];
+}
+
+export class WorkerPool extends EventEmitter<PoolEvents> {
+  private readonly bree: Bree;
+
+  constructor(private readonly log: Logger) {
+    super();
+    this.bree = new Bree({
+      root: false,
+      doRootCheck: false,
+      jobs: [],
+      // bree logs (message, metadata); keep its chatter at debug and its errors visible.
+      logger: {
+        info: (m: unknown) => log.debug(String(m)),
+        warn: (m: unknown) => log.warn(String(m)),
+        error: (m: unknown) => log.error(String(m)),
+      } as never,
+      errorHandler: (err: unknown, meta: { name: string }) => log.error({ worker: meta.name, err: (err as Error).message }, 'worker failed'),
+      workerMessageHandler: ({ name, message }: { name: string; message: unknown }) => this.emit('message', name, message),
+    });
+    this.bree.on('worker deleted', (name: string) => this.emit('exit', name));
+  }
+
+  /** Starts a long-lived worker from a compiled file with the given workerData. */
+  async start(name: string, path: string, workerData: object): Promise<void> {
+    if (this.bree.config.jobs.some((j: { name: string }) => j.name === name)) await this.bree.remove(name);
+    await this.bree.add({ name, path, worker: { workerData } });
+    await this.bree.run(name);
+  }
+
+  worker(name: string): Worker | undefined {
+    return this.bree.workers.get(name);
+  }
+
+  post(name: string, message: unknown): boolean {
+    const w = this.bree.workers.get(name);
+    if (!w) return false;
+    w.postMessage(message);
+    return true;
+  }
+
+  /** Asks the worker to finish (it closes its adapter), terminates it after graceMs, forgets the job. */
+  async stop(name: string, graceMs = 5000): Promise<void> {
+    const w = this.bree.workers.get(name);
+    if (w) {
+      const kill = setTimeout(() => void w.terminate(), graceMs);
+      await this.bree.stop(name);
+      clearTimeout(kill);
+    }
+    if (this.bree.config.jobs.some((j: { name: string }) => j.name === name)) await this.bree.remove(name);
+  }
+
+  /** Ends a stuck worker at once (its adapter gets no chance to close). */
+  async terminate(name: string): Promise<void> {
+    await this.bree.workers.get(name)?.terminate();
+  }
+
+  names(): string[] {
+    return this.bree.config.jobs.map((j: { name: string }) => j.name);
+  }
+}

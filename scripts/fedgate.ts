@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+/** The `fedgate` command: composes the sub-commands in component/cli/. */
+import { Command, CommanderError } from 'commander';
+import { appCommands } from '../component/cli/app-commands.js';
+import { statusCommand } from '../component/cli/status-command.js';
+import { startCommand } from '../component/cli/start-command.js';
+import { CliError } from '../component/cli/context.js';
+import { VERSION } from '../component/version.js';
+
+const program = new Command('fedgate')
+  .description('XMPP component gateway for energy-data federations (Quoalise)')
+  .version(VERSION)
+  .option('-c, --config <path>', 'configuration file (default: $FEDGATE_CONFIG or ./fedgate.yml)')
+  .showHelpAfterError()
+  .exitOverride()
+  .addCommand(startCommand())
+  .addCommand(appCommands())
+  .addCommand(statusCommand());
+
+// Usage errors anywhere in the tree throw instead of exiting, so they all get exit code 2.
+(function overrideAll(cmd: Command) {
+  for (const c of cmd.commands) overrideAll(c.exitOverride());
+})(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Usage errors are already printed by commander; --help and --version exit 0.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else if (err instanceof CliError) {
+    process.stderr.write(`fedgate: ${err.message}\n`);
+    process.exitCode = err.exitCode;
+  } else {
+    process.stderr.write(`fedgate: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

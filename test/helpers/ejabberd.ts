@@ -1,0 +1,161 @@
+/**
+ * A throwaway ejabberd for tests and benchmarks: unique node name, loopback ports, a scratch folder
+ * owned by the `ejabberd` user (the Debian ejabberdctl switches to it when run as root).
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort, waitForPort } from './ports.js';
+
+const run = promisify(execFile);
+
+export interface ComponentListener {
+  domain: string;
+  secret: string;
+}
+
+export interface EjabberdOptions {
+  components: ComponentListener[];
+  /** ejabberd's `domain_balancing` for sharded gateways. */
+  domainBalancing?: Record<string, { type: string; component_number: number }>;
+}
+
+let counter = 0;
+
+export class Ejabberd {
+  readonly host = 'localhost';
+  private constructor(
+    readonly dir: string,
+    readonly node: string,
+    readonly c2sPort: number,
+    readonly componentPort: number,
+    readonly options: EjabberdOptions,
+  ) {}
+
+  static async start(options: EjabberdOptions): Promise<Ejabberd> {
+    const dir = mkdtempSync(join(tmpdir(), 'fedgate-ejabberd-'));
+    const node = `fgtest${process.pid}x${counter++}@localhost`;
+    const e = new Ejabberd(dir, node, await freePort(), await freePort(), options);
+    e.writeConfig();
+    await e.boot();
+    return e;
+  }
+
+  private ctlArgs(...verb: string[]): string[] {
+    return ['--config-dir', this.dir, '--logs', join(this.dir, 'logs'), '--spool', join(this.dir, 'spool'), '--node', this.node, ...verb];
+  }
+
+  private writeConfig(): void {
+    mkdirSync(join(this.dir, 'logs'), { recursive: true });
+    mkdirSync(join(this.dir, 'spool'), { recursive: true });
+    const hosts = this.options.components
+      .map((c) => `        "${c.domain}":\n          password: "${c.secret}"`)
+      .join('\n');
+    const balancing = this.options.domainBalancing
+      ? `    domain_balancing:\n${Object.entries(this.options.domainBalancing)
+          .map(([d, b]) => `      "${d}":\n        type: ${b.type}\n        component_number: ${b.component_number}`)
+          .join('\n')}\n`
+      : '';
+    writeFileSync(
+      join(this.dir, 'ejabberd.yml'),
+      `hosts:
+  - localhost
+loglevel: warning
+certfiles: []
+auth_method: internal
+auth_password_format: scram
+listen:
+  - port: ${this.c2sPort}
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    shaper: none
+    max_stanza_size: 4194304
+  - port: ${this.componentPort}
+    ip: "127.0.0.1"
+    module: ejabberd_service
+    global_routes: false
+    check_from: true
+${balancing}    hosts:
+${hosts}
+acl:
+  local:
+    user_regexp: ""
+access_rules:
+  local:
+    allow: local
+  c2s:
+    allow: all
+shaper_rules:
+  c2s_shaper: none
+  max_user_sessions: 100
+modules:
+  mod_disco: {}
+  mod_ping: {}
+  mod_roster: {}
+  mod_caps: {}
+`,
+    );
+    writeFileSync(join(this.dir, 'ejabberdctl.cfg'), 'ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"\n');
+    if (existsSync('/etc/ejabberd/inetrc')) cpSync('/etc/ejabberd/inetrc', join(this.dir, 'inetrc'));
+    execFileSync('chown', ['-R', 'ejabberd:ejabberd', this.dir]);
+  }
+
+  private async boot(): Promise<void> {
+    await run('ejabberdctl', this.ctlArgs('start'));
+    await waitForPort(this.componentPort, 30_000);
+    await waitForPort(this.c2sPort, 30_000);
+  }
+
+  /** The operating-system pid of this node's Erlang VM, if it runs. */
+  pid(): number | null {
+    try {
+      const out = execFileSync('pgrep', ['-f', '--', `name ${this.node}( |$)`], { encoding: 'utf8' });
+      const pid = Number(out.trim().split('\n')[0]);
+      return Number.isFinite(pid) && pid > 0 ? pid : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async register(user: string, password: string): Promise<string> {
+    await run('ejabberdctl', this.ctlArgs('register', user, this.host, password));
+    return `${user}@${this.host}`;
+  }
+
+  /** Crash: SIGKILL the VM, as an OOM kill or a power cut would. */
+  async kill(): Promise<void> {
+    const pid = this.pid();
+    if (pid) process.kill(pid, 'SIGKILL');
+    await this.waitGone();
+  }
+
+  /** Starts the same node again (same config, same ports) and waits for its listeners. */
+  async restart(): Promise<void> {
+    await this.boot();
+  }
+
+  /** Clean stop and removal of the scratch folder. */
+  async stop(opts: { keep?: boolean } = {}): Promise<void> {
+    const pid = this.pid();
+    if (pid) {
+      process.kill(pid, 'SIGTERM');
+      try {
+        await this.waitGone(10_000);
+      } catch {
+        process.kill(pid, 'SIGKILL');
+        await this.waitGone();
+      }
+    }
+    if (!opts.keep) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async waitGone(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.pid()) {
+      if (Date.now() > deadline) throw new Error(`ejabberd ${this.node} still running`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Runs the real fedgate CLI as a child process against a throwaway ejabberd: its own scratch folder,
+ * configuration and database. Used by every end-to-end test and benchmark.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const runFile = promisify(execFile);
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+export const CLI = join(ROOT, 'dist/scripts/fedgate.js');
+
+export interface FedgateOptions {
+  port: number;
+  domain: string;
+  secret: string;
+  /** Extra YAML appended to the configuration file. */
+  extraYaml?: string;
+  /** Extra keys for the link section, e.g. `{ keepalive_seconds: 1 }`. */
+  link?: Record<string, string | number>;
+  logLevel?: string;
+  dir?: string;
+}
+
+export class Fedgate {
+  proc: ChildProcess | null = null;
+  readonly dir: string;
+  readonly configPath: string;
+  stderr = '';
+  private exitWaiters: Array<(code: number | null) => void> = [];
+  exitCode: number | null | undefined = undefined;
+
+  constructor(readonly opts: FedgateOptions) {
+    this.dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'fedgate-test-'));
+    this.configPath = join(this.dir, 'fedgate.yml');
+    writeFileSync(
+      this.configPath,
+      `link:
+  host: 127.0.0.1
+  port: ${opts.port}
+  domain: ${opts.domain}
+  secret_file: secret
+${Object.entries(opts.link ?? {}).map(([k, v]) => `  ${k}: ${v}\n`).join('')}database:
+  path: fedgate.sqlite
+log:
+  level: ${opts.logLevel ?? 'warn'}
+${opts.extraYaml ?? ''}`,
+    );
+    writeFileSync(join(this.dir, 'secret'), `${opts.secret}\n`);
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return { ...process.env, FEDGATE_CONFIG: this.configPath };
+  }
+
+  /** Runs a CLI command to completion: { code, stdout, stderr }. */
+  async cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      const { stdout, stderr } = await runFile(process.execPath, [CLI, ...args], { env: this.env });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    }
+  }
+
+  /** Starts `fedgate start` in the background. */
+  start(): this {
+    this.exitCode = undefined;
+    this.stderr = '';
+    const proc = spawn(process.execPath, [CLI, 'start'], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stderr!.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+      if (process.env.FEDGATE_TEST_LOGS) process.stderr.write(d);
+    });
+    proc.stdout!.resume();
+    proc.on('exit', (code) => {
+      this.exitCode = code;
+      this.proc = null;
+      for (const w of this.exitWaiters.splice(0)) w(code);
+    });
+    this.proc = proc;
+    return this;
+  }
+
+  /** Resolves with the exit code when the process ends; rejects after timeoutMs. */
+  waitExit(timeoutMs = 10_000): Promise<number | null> {
+    if (this.exitCode !== undefined && !this.proc) return Promise.resolve(this.exitCode);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`fedgate still running after ${timeoutMs} ms`)), timeoutMs);
+      this.exitWaiters.push((c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+  }
+
+  /** Polls `fedgate status --json` until the link is online. */
+  async waitOnline(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await this.cli('status', '--json');
+      if (r.code === 0 && (JSON.parse(r.stdout) as { link: string }).link === 'online') return;
+      if (this.exitCode !== undefined && !this.proc) throw new Error(`fedgate exited (${this.exitCode}): ${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`fedgate not online after ${timeoutMs} ms: ${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.proc?.kill(sig);
+  }
+
+  async stop(): Promise<number | null> {
+    if (!this.proc) return this.exitCode ?? null;
+    this.proc.kill('SIGTERM');
+    return this.waitExit(15_000);
+  }
+
+  cleanup(): void {
+    this.proc?.kill('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
