@@ -6,8 +6,16 @@ import { xml, type Element } from '../xmpp/xml.js';
 import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
 import type { Logger } from '../log/logger.js';
 
+/**
+ * Serialized XML, already escaped: lets a large answer (100,000 records encoded in an app worker)
+ * go to the socket without being parsed into elements on the XMPP thread.
+ */
+export class RawXml {
+  constructor(readonly xml: string) {}
+}
+
 /** What an IQ handler returns: the payload child of the result (or null for an empty result). */
-export type IqResult = Element | null;
+export type IqResult = Element | RawXml | null;
 export type IqHandler = (iq: Element) => IqResult | Promise<IqResult>;
 
 /** The namespace and name of an IQ's payload, e.g. `http://jabber.org/protocol/disco#info info`. */
@@ -15,15 +23,16 @@ export function iqPayload(iq: Element): Element | undefined {
   return iq.getChildElements()[0];
 }
 
-export function resultReply(iq: Element, payload: IqResult): Element {
+export function resultReply(iq: Element, payload: IqResult): Element | string {
   const { from, to, id } = iq.attrs;
   const reply = xml('iq', { from: to, to: from, id, type: 'result' });
+  if (payload instanceof RawXml) return reply.toString().replace(/\/>$/, `>${payload.xml}</iq>`);
   if (payload) reply.append(payload);
   return reply;
 }
 
-export async function answerIq(iq: Element, handler: IqHandler | undefined, send: (el: Element) => void, log: Logger): Promise<void> {
-  let reply: Element;
+export async function answerIq(iq: Element, handler: IqHandler | undefined, send: (el: Element | string) => void, log: Logger): Promise<void> {
+  let reply: Element | string;
   try {
     if (!handler) {
       const ns = iqPayload(iq)?.attrs.xmlns ?? 'none';

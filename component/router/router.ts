@@ -18,7 +18,7 @@ export interface RouterOptions {
   apps: Apps;
   presence: PresenceService;
   domainIq: IqHandlers;
-  send(el: Element): boolean;
+  send(el: Element | string): boolean;
   log: Logger;
 }
 

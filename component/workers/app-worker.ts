@@ -7,7 +7,8 @@ import pino from 'pino';
 import { adapterModule } from '../../adapters/index.js';
 import { AdapterError, type Adapter } from '../../adapters/contract.js';
 import { openDatabase } from '../store/database.js';
-import type { AppWorkerData, FromAppWorker, ToAppWorker, WorkerError } from './protocol.js';
+import type { AppOp, AppWorkerData, FromAppWorker, ToAppWorker, WorkerError } from './protocol.js';
+import { appOps } from './app-ops.js';
 
 // bree wraps our data under workerData.job.worker.workerData and also spreads it at the top level.
 const data = workerData as AppWorkerData;
@@ -45,13 +46,9 @@ async function main(): Promise<void> {
     },
   });
 
-  const ops: Record<string, ((args: never) => Promise<unknown>) | undefined> = {
-    chat: adapter.chat?.bind(adapter),
-    history: adapter.history?.bind(adapter),
-    catalogue: adapter.catalogue?.bind(adapter),
-  };
+  const ops = appOps(adapter);
 
-  async function call(id: number, op: string, args: unknown): Promise<void> {
+  async function call(id: number, op: AppOp, args: unknown): Promise<void> {
     const fn = ops[op];
     if (!fn) {
       post({ t: 'reply', id, ok: false, error: { source: 'unavailable', message: `this application has no ${op}` } });
@@ -84,7 +81,7 @@ async function main(): Promise<void> {
     }
   });
 
-  post({ t: 'ready', capabilities: Object.keys(ops).filter((k) => ops[k]).concat(adapter.deliver ? ['deliver'] : [], adapter.extract ? ['extract'] : []) });
+  post({ t: 'ready', capabilities: Object.keys(ops).concat(adapter.deliver ? ['deliver'] : [], adapter.extract ? ['extract'] : []) });
 }
 
 main().catch((err: unknown) => {

@@ -80,3 +80,16 @@ declare module '@xmpp/component' {
 }
 
 declare module '@xmpp/client';
+
+declare module '@breejs/later' {
+  interface CronParse {
+    error: number | undefined;
+  }
+  interface Later {
+    parse: { cron(expr: string, hasSeconds?: boolean): CronParse };
+    schedule(s: CronParse): { next(count: number, start?: Date): Date | Date[] | 0 };
+    date: { UTC(): void; localTime(): void };
+  }
+  const later: Later;
+  export default later;
+}

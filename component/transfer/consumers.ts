@@ -1,0 +1,152 @@
+/**
+ * Consumers: who gets what. One row per flow of records (source → destination, for a series or a
+ * glob of series), with the extract job's schedule and cursor. Quoalise subscriptions are consumers
+ * of kind 'subscription'. See schema/002_transfer.sql.
+ */
+import type { Db } from '../store/database.js';
+import { bareJid, parseJid } from '../xmpp/jid.js';
+import { parseSchedule } from './schedule.js';
+
+export interface Consumer {
+  id: number;
+  source: string;
+  series: string;
+  destination: string;
+  schedule: string;
+  kind: 'flow' | 'subscription';
+  batch: number;
+  cursor: string | null;
+  lastRunAt: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface Row {
+  id: number;
+  source: string;
+  series: string;
+  destination: string;
+  schedule: string;
+  kind: 'flow' | 'subscription';
+  batch: number;
+  cursor: string | null;
+  last_run_at: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const toConsumer = (r: Row): Consumer => ({
+  id: r.id,
+  source: r.source,
+  series: r.series,
+  destination: r.destination,
+  schedule: r.schedule,
+  kind: r.kind,
+  batch: r.batch,
+  cursor: r.cursor,
+  lastRunAt: r.last_run_at,
+  lastError: r.last_error,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export class ConsumerError extends Error {
+  override name = 'ConsumerError';
+}
+
+export interface NewConsumer {
+  source: string;
+  series: string;
+  destination: string;
+  schedule: string;
+  kind?: 'flow' | 'subscription';
+  batch?: number;
+  cursor?: string | null;
+}
+
+function checkJid(what: string, s: string): string {
+  const j = parseJid(s);
+  if (!j || !j.local) throw new ConsumerError(`${what} "${s}" is not a JID such as app@energy.example.org`);
+  return bareJid(s);
+}
+
+export class ConsumerStore {
+  constructor(private readonly db: Db) {}
+
+  add(c: NewConsumer): Consumer {
+    const source = checkJid('source', c.source);
+    const destination = checkJid('destination', c.destination);
+    if (!c.series || /\s/.test(c.series)) throw new ConsumerError(`series "${c.series}" must be an identifier or a glob without spaces`);
+    try {
+      parseSchedule(c.schedule);
+    } catch (err) {
+      throw new ConsumerError((err as Error).message);
+    }
+    const batch = c.batch ?? 1000;
+    if (!Number.isInteger(batch) || batch < 1 || batch > 1000) throw new ConsumerError('batch must be an integer from 1 to 1000 (records per message)');
+    const now = Date.now();
+    try {
+      const { lastInsertRowid } = this.db
+        .prepare(
+          `INSERT INTO consumers (source, series, destination, schedule, kind, batch, cursor, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(source, c.series, destination, c.schedule.trim(), c.kind ?? 'flow', batch, c.cursor ?? null, now, now);
+      return this.get(Number(lastInsertRowid))!;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new ConsumerError(`a consumer of ${c.series} from ${source} to ${destination} already exists`);
+      }
+      throw err;
+    }
+  }
+
+  get(id: number): Consumer | undefined {
+    const r = this.db.prepare('SELECT * FROM consumers WHERE id = ?').get(id) as Row | undefined;
+    return r && toConsumer(r);
+  }
+
+  find(source: string, series: string, destination: string): Consumer | undefined {
+    const r = this.db
+      .prepare('SELECT * FROM consumers WHERE source = ? AND series = ? AND destination = ?')
+      .get(bareJid(source), series, bareJid(destination)) as Row | undefined;
+    return r && toConsumer(r);
+  }
+
+  list(filter: { source?: string; destination?: string; kind?: 'flow' | 'subscription' } = {}): Consumer[] {
+    const where: string[] = [];
+    const args: string[] = [];
+    if (filter.source) (where.push('source = ?'), args.push(bareJid(filter.source)));
+    if (filter.destination) (where.push('destination = ?'), args.push(bareJid(filter.destination)));
+    if (filter.kind) (where.push('kind = ?'), args.push(filter.kind));
+    const sql = `SELECT * FROM consumers ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map(toConsumer);
+  }
+
+  remove(id: number): void {
+    if (this.db.prepare('DELETE FROM consumers WHERE id = ?').run(id).changes === 0) throw new ConsumerError(`no consumer with id ${id}`);
+  }
+
+  /**
+   * A Quoalise subscription: idempotent (subscribing twice keeps the first cursor). `cursor` is where
+   * the source stands now, so that only records arriving after the subscription are pushed.
+   */
+  subscribe(app: string, series: string, subscriber: string, cursor: string | null): Consumer {
+    return this.find(app, series, subscriber) ?? this.add({ source: app, series, destination: subscriber, schedule: 'on-change', kind: 'subscription', cursor });
+  }
+
+  /** Ends a subscription; true if there was one. Records already queued in the outbox still leave. */
+  unsubscribe(app: string, series: string, subscriber: string): boolean {
+    return (
+      this.db
+        .prepare("DELETE FROM consumers WHERE source = ? AND series = ? AND destination = ? AND kind = 'subscription'")
+        .run(bareJid(app), series, bareJid(subscriber)).changes > 0
+    );
+  }
+
+  version(): number {
+    return this.db.prepare('SELECT version FROM consumers_version WHERE id = 1').pluck().get() as number;
+  }
+}

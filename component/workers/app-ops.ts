@@ -1,0 +1,17 @@
+/**
+ * The operations the main thread may ask of an app worker, in terms of the adapter contract.
+ * Each returns plain data (structured-clone safe). Work that would block the XMPP thread — such as
+ * encoding 100,000 records — belongs here, not in the main thread.
+ */
+import type { Adapter } from '../../adapters/contract.js';
+import type { AppOp } from './protocol.js';
+
+export type AppOps = Partial<Record<AppOp, (args: never) => Promise<unknown>>>;
+
+export function appOps(adapter: Adapter): AppOps {
+  return {
+    ...(adapter.chat && { chat: (m: Parameters<NonNullable<Adapter['chat']>>[0]) => adapter.chat!(m) }),
+    ...(adapter.history && { history: (q: Parameters<NonNullable<Adapter['history']>>[0]) => adapter.history!(q) }),
+    ...(adapter.catalogue && { catalogue: () => adapter.catalogue!() }),
+  };
+}
