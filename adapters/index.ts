@@ -1,8 +1,9 @@
 /** The adapter kinds this build of fedgate knows, by `--kind` name. */
 import type { AdapterModule } from './contract.js';
 import { echoAdapter } from './echo/echo.js';
+import { webhookAdapter } from './webhook/webhook.js';
 
-const modules: AdapterModule<any>[] = [echoAdapter];
+const modules: AdapterModule<any>[] = [echoAdapter, webhookAdapter];
 
 export const adapterKinds: ReadonlyMap<string, AdapterModule<unknown>> = new Map(modules.map((m) => [m.kind, m]));
 

@@ -17,6 +17,11 @@ import { domainHandlers } from './router/domain-entity.js';
 import { DIST_ROOT } from './paths.js';
 import { VERSION } from './version.js';
 import { HEARTBEAT_MS, clearRuntimeStatus, writeRuntimeStatus } from './runtime-status.js';
+import { Delivery } from './transfer/delivery.js';
+import { Entitlements } from './transfer/entitlements.js';
+import { Intake } from './transfer/intake.js';
+import { Inbox } from './transfer/inbox.js';
+import { instanceToken } from './transfer/outbox.js';
 
 export interface GatewayEvents {
   fatal: [err: FatalLinkError];
@@ -35,6 +40,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     readonly link: Link,
     readonly router: Router,
     readonly presence: PresenceService,
+    readonly delivery: Delivery,
+    readonly entitlements: Entitlements,
   ) {
     super();
   }
@@ -46,7 +53,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       if (this.heartbeat) clearInterval(this.heartbeat);
       if (this.link.isOnline) this.presence.goodbye(this.apps.all().map((a) => a.app.name));
       await this.link.stop();
-      await this.apps.stop();
+      this.entitlements.stop();
+      await Promise.all([this.apps.stop(), this.delivery.stop()]);
       clearRuntimeStatus(this.db, process.pid);
       this.db.close();
       this.log.info('stopped');
@@ -87,6 +95,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       synchronous: config.database.synchronous,
       logLevel: config.log.level,
       callTimeoutMs: config.adapters.timeout_seconds * 1000,
+      retry: {
+        initialMs: config.delivery.retry_initial_ms,
+        maxMs: config.delivery.retry_max_seconds * 1000,
+        maxAttempts: config.delivery.max_attempts,
+      },
+      onSettled: (app, n) => intake.settled(app, n),
     },
     log,
   );
@@ -103,8 +117,31 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   });
   const send = (el: Parameters<Link['send']>[0]) => link.send(el);
   const presence = new PresenceService({ db, send, domain });
-  const router = new Router({ domain, apps, presence, domainIq: domainHandlers({ domain, apps, version: VERSION }), send, log });
-  const gw = new Gateway(config, log, db, apps, link, router, presence);
+  const entitlements = new Entitlements(db, domain);
+  const intake = new Intake({ inbox: new Inbox(db), entitlements, send, maxPendingPerApp: config.inbox.max_pending_per_app, log });
+  const delivery = new Delivery(
+    link,
+    pool,
+    instanceToken(db),
+    {
+      dbPath: config.database.path,
+      synchronous: config.database.synchronous,
+      logLevel: config.log.level,
+      domain,
+      delivery: {
+        bounceWindowMs: config.delivery.bounce_window_ms,
+        receiptTimeoutMs: config.delivery.receipt_timeout_seconds * 1000,
+        window: config.delivery.window,
+        retryInitialMs: config.delivery.retry_initial_ms,
+        retryMaxMs: config.delivery.retry_max_seconds * 1000,
+        maxAttempts: config.delivery.max_attempts,
+        pushPerSecond: config.delivery.push_messages_per_second,
+      },
+    },
+    log,
+  );
+  const router = new Router({ domain, apps, presence, intake, delivery, domainIq: domainHandlers({ domain, apps, version: VERSION }), send, log });
+  const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements);
 
   apps.on('added', (host) => {
     if (link.isOnline) presence.announce([host.app.name]);
@@ -121,7 +158,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   link.on('offline', () => gw.writeStatus());
   link.on('fatal', (err) => gw.emit('fatal', err));
 
-  await apps.start();
+  entitlements.watch();
+  await Promise.all([apps.start(), delivery.start()]);
   gw.startHeartbeat();
   link.start();
   log.info({ domain, apps: apps.all().length, version: VERSION }, 'fedgate started');

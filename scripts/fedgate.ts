@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { appCommands } from '../component/cli/app-commands.js';
 import { statusCommand } from '../component/cli/status-command.js';
 import { startCommand } from '../component/cli/start-command.js';
+import { consumerCommands, deadLetterCommands, inboxCommands, outboxCommands } from '../component/cli/transfer-commands.js';
 import { CliError } from '../component/cli/context.js';
 import { VERSION } from '../component/version.js';
 
@@ -15,7 +16,11 @@ const program = new Command('fedgate')
   .exitOverride()
   .addCommand(startCommand())
   .addCommand(appCommands())
-  .addCommand(statusCommand());
+  .addCommand(statusCommand())
+  .addCommand(consumerCommands())
+  .addCommand(outboxCommands())
+  .addCommand(inboxCommands())
+  .addCommand(deadLetterCommands());
 
 // Usage errors anywhere in the tree throw instead of exiting, so they all get exit code 2.
 (function overrideAll(cmd: Command) {

@@ -29,6 +29,9 @@ export interface AppHostOptions {
   synchronous: 'NORMAL' | 'FULL';
   logLevel: string;
   callTimeoutMs: number;
+  retry: { initialMs: number; maxMs: number; maxAttempts: number };
+  /** The app's receive job settled n inbox rows. */
+  onSettled?(app: string, n: number): void;
   log: Logger;
 }
 
@@ -61,6 +64,8 @@ export class AppHost {
       dbPath: this.opts.dbPath,
       synchronous: this.opts.synchronous,
       logLevel: this.opts.logLevel,
+      callTimeoutMs: this.opts.callTimeoutMs,
+      retry: this.opts.retry,
     };
     this.state = 'starting';
     await this.opts.pool.start(this.workerName, this.opts.workerFile, data);
@@ -85,6 +90,11 @@ export class AppHost {
     });
   }
 
+  /** Tells the worker its inbox has new rows (coalesced: one notice per batch is enough). */
+  notifyInbox(): void {
+    if (!this.queue.some((m) => m.t === 'inbox')) this.enqueue({ t: 'inbox' });
+  }
+
   /** Handles a batch the worker posted (routed here by the pool). */
   onMessage(message: unknown): void {
     if (!Array.isArray(message)) return; // bree's own 'cancelled'/'done' strings
@@ -107,6 +117,8 @@ export class AppHost {
         this.restartBackoff.reset();
         this.flush();
         for (const w of this.readyWaiters.splice(0)) w();
+      } else if (m.t === 'settled') {
+        this.opts.onSettled?.(this.app.name, m.n);
       } else if (m.t === 'fatal') {
         this.opts.log.error({ app: this.app.name, err: m.message }, 'adapter failed to start');
       }

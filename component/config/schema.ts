@@ -45,6 +45,33 @@ export const ConfigSchema = z
       })
       .strict()
       .default({}),
+    delivery: z
+      .object({
+        /** Peers that confirm nothing: a message counts as delivered when no bounce came back within this window. */
+        bounce_window_ms: z.number().int().min(100).default(5000),
+        /** Peers that send receipts (XEP-0184): no receipt within this time means "send again". */
+        receipt_timeout_seconds: seconds.max(3600).default(30),
+        /** Messages in flight (sent, unconfirmed) per destination. */
+        window: z.number().int().min(1).max(10_000).default(256),
+        /** Delay before the first retry; it doubles up to retry_max_seconds, with jitter. */
+        retry_initial_ms: z.number().int().min(10).default(1000),
+        retry_max_seconds: seconds.max(86_400).default(600),
+        /** After this many failed attempts a message goes to the dead letters. */
+        max_attempts: z.number().int().min(1).max(1000).default(20),
+        /** Subscription pushes to one subscriber, per second (Quoalise asks to throttle per subscriber). */
+        push_messages_per_second: z.number().positive().default(20),
+      })
+      .strict()
+      .default({}),
+    inbox: z
+      .object({
+        /** Past this many unapplied messages for one app, new data for it is refused with wait/resource-constraint. */
+        max_pending_per_app: z.number().int().min(1).default(100_000),
+        /** Applied messages are remembered this long, so that a late duplicate is still recognised. */
+        keep_done_days: z.number().positive().default(7),
+      })
+      .strict()
+      .default({}),
     adapters: z
       .object({
         /** An adapter call that takes longer fails with an upstream error; the app's worker is restarted. */

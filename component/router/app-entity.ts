@@ -11,7 +11,9 @@ export function appHandlers(host: AppHost): IqHandlers {
   const h = new IqHandlers();
   h.on('get', NS.discoInfo, 'query', (iq) => {
     const node = iq.getChild('query')?.attrs.node;
-    return discoInfo([{ category: 'client', type: 'bot', name: host.app.description || host.app.name }], [...h.namespaces(), NS.discoItems], node);
+    // Receipts tell senders (fedgate peers) that delivery to this app is confirmed after the inbox commit.
+    const data = host.capabilities.has('deliver') ? [NS.receipts] : [];
+    return discoInfo([{ category: 'client', type: 'bot', name: host.app.description || host.app.name }], [...h.namespaces(), NS.discoItems, ...data], node);
   });
   h.on('get', NS.discoItems, 'query', (iq) => discoItems([], iq.getChild('query')?.attrs.node));
   h.on('get', NS.ping, 'ping', () => null);

@@ -11,12 +11,17 @@ import { toStanzaError } from '../apps/call-errors.js';
 import type { Apps } from '../apps/apps.js';
 import type { AppHost } from '../apps/app-host.js';
 import type { PresenceService } from './presence.js';
+import { dataPayload, type Intake } from '../transfer/intake.js';
+import type { Delivery } from '../transfer/delivery.js';
+import { NS } from '../xmpp/namespaces.js';
 import type { Logger } from '../log/logger.js';
 
 export interface RouterOptions {
   domain: string;
   apps: Apps;
   presence: PresenceService;
+  intake: Intake;
+  delivery: Delivery;
   domainIq: IqHandlers;
   send(el: Element | string): boolean;
   log: Logger;
@@ -57,7 +62,18 @@ export class Router {
 
   private message(host: AppHost, el: Element): void {
     const type = el.attrs.type ?? 'normal';
-    if (type === 'error' || type === 'groupchat' || type === 'headline') return;
+    // Outcomes of what we sent: bounces and receipts belong to the send job.
+    if (type === 'error') return void this.opts.delivery.onBounce(el);
+    if (el.getChild('received', NS.receipts) && this.opts.delivery.onReceipt(el)) return;
+    if (type === 'groupchat' || type === 'headline') return;
+    const data = dataPayload(el);
+    if (data) {
+      if (!this.accepting) {
+        this.opts.send(errorReply(el, new StanzaError('service-unavailable', 'the gateway is shutting down; retry shortly', { type: 'wait' })));
+        return;
+      }
+      return this.opts.intake.accept(host, el, data);
+    }
     const body = el.getChildText('body');
     if (body === null) return; // chat states, receipts for nothing we sent, etc.
     if (!this.accepting) {

@@ -9,6 +9,8 @@ import { AdapterError, type Adapter } from '../../adapters/contract.js';
 import { openDatabase } from '../store/database.js';
 import type { AppOp, AppWorkerData, FromAppWorker, ToAppWorker, WorkerError } from './protocol.js';
 import { appOps } from './app-ops.js';
+import { ReceiveJob } from '../jobs/receive.js';
+import { ExtractJobs } from '../jobs/extract.js';
 
 // bree wraps our data under workerData.job.worker.workerData and also spreads it at the top level.
 const data = workerData as AppWorkerData;
@@ -36,15 +38,24 @@ function toWorkerError(err: unknown): WorkerError {
 async function main(): Promise<void> {
   const module = adapterModule(data.app.kind);
   const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous });
+  let extract: ExtractJobs | null = null;
   const adapter: Adapter = await module.create({
     app: { name: data.app.name, jid: data.app.jid },
     options: module.parseOptions(data.app.options),
     log,
     db,
-    dataChanged: () => {
-      /* consumers "on change" come with the durable transfer (jobs/) */
-    },
+    dataChanged: () => extract?.dataChanged(),
   });
+  const receive = new ReceiveJob({
+    db,
+    app: data.app.name,
+    adapter,
+    log,
+    timeoutMs: data.callTimeoutMs,
+    retry: data.retry,
+    onSettled: (n) => post({ t: 'settled', n }),
+  });
+  extract = new ExtractJobs({ db, appJid: data.app.jid, adapter, log, timeoutMs: data.callTimeoutMs });
 
   const ops = appOps(adapter);
 
@@ -67,7 +78,8 @@ async function main(): Promise<void> {
       // bree's stop(): close the adapter, then end the thread ourselves (exit code 0, not a kill).
       if (closing) return;
       closing = true;
-      void Promise.resolve(adapter.close?.())
+      void Promise.all([receive.stop(), extract.stop()])
+        .then(() => adapter.close?.())
         .catch((err) => log.warn({ err: (err as Error).message }, 'adapter close failed'))
         .finally(() => {
           db.close();
@@ -78,9 +90,13 @@ async function main(): Promise<void> {
     for (const m of msg) {
       if (m.t === 'call') void call(m.id, m.op, m.args);
       else if (m.t === 'ping') post({ t: 'pong', id: m.id });
+      else if (m.t === 'inbox') receive.wake();
     }
   });
 
+  // Work left from before a restart: pending inbox rows, consumers to catch up.
+  receive.wake();
+  extract.start();
   post({ t: 'ready', capabilities: Object.keys(ops).concat(adapter.deliver ? ['deliver'] : [], adapter.extract ? ['extract'] : []) });
 }
 

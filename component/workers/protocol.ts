@@ -9,6 +9,7 @@ export type AppOp = 'chat' | 'history' | 'catalogue';
 export type ToAppWorker =
   | { t: 'call'; id: number; op: AppOp; args: unknown }
   | { t: 'ping'; id: number }
+  /** New rows in the inbox for this app: run the receive job. */
   | { t: 'inbox' };
 
 export type FromAppWorker =
@@ -16,6 +17,8 @@ export type FromAppWorker =
   | { t: 'reply'; id: number; ok: true; value: unknown }
   | { t: 'reply'; id: number; ok: false; error: WorkerError }
   | { t: 'pong'; id: number }
+  /** The receive job applied or dead-lettered this many inbox rows (for back-pressure accounting). */
+  | { t: 'settled'; n: number }
   | { t: 'fatal'; message: string };
 
 /** An error as it crosses the thread boundary (class identity does not survive structured clone). */
@@ -33,4 +36,8 @@ export interface AppWorkerData {
   dbPath: string;
   synchronous: 'NORMAL' | 'FULL';
   logLevel: string;
+  /** Time limit of one adapter call made by the jobs, ms. */
+  callTimeoutMs: number;
+  /** Retries of the receive job: first delay, cap, attempts before dead letter. */
+  retry: { initialMs: number; maxMs: number; maxAttempts: number };
 }

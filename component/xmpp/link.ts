@@ -56,6 +56,8 @@ export interface LinkEvents {
   stanza: [el: Element];
   fatal: [err: FatalLinkError];
   state: [state: LinkState];
+  /** The socket's send buffer emptied after being full (see `congested`). */
+  drain: [];
 }
 
 export class Link extends EventEmitter<LinkEvents> {
@@ -71,6 +73,8 @@ export class Link extends EventEmitter<LinkEvents> {
   private nextId = 0;
   private outQueue: string[] = [];
   private flushScheduled = false;
+  /** True while the kernel refuses more bytes: producers should wait for 'drain'. */
+  congested = false;
 
   constructor(private readonly opts: LinkOptions) {
     super();
@@ -155,7 +159,14 @@ export class Link extends EventEmitter<LinkEvents> {
     const socket = this.conn?.socket;
     const chunk = this.outQueue.length === 1 ? this.outQueue[0]! : this.outQueue.join('');
     this.outQueue = [];
-    if (socket && !socket.destroyed) socket.write(chunk);
+    if (!socket || socket.destroyed) return;
+    if (!socket.write(chunk) && !this.congested) {
+      this.congested = true;
+      socket.once('drain', () => {
+        this.congested = false;
+        this.emit('drain');
+      });
+    }
   }
 
   private async connect(): Promise<void> {
@@ -217,6 +228,10 @@ export class Link extends EventEmitter<LinkEvents> {
     this.failPending(new Error('link lost'));
     this.outQueue = [];
     this.onlineSince = null;
+    if (this.congested) {
+      this.congested = false;
+      this.emit('drain');
+    }
     if (this.state === 'stopping' || this.state === 'stopped') return;
     if (fatal) {
       this.setState('failed');

@@ -1,0 +1,166 @@
+/**
+ * The extract jobs of one app (run in the app's worker): for each consumer whose source is this app,
+ * pull the records after the consumer's cursor from the adapter — on its schedule, or as soon as the
+ * adapter reports new data — and write the outbox rows and the new cursor in ONE transaction, so a
+ * record can be neither skipped nor taken twice, whatever crashes when.
+ */
+import { BroadcastChannel } from 'node:worker_threads';
+import type { Adapter } from '../../adapters/contract.js';
+import { ConsumerStore, type Consumer } from '../transfer/consumers.js';
+import { Outbox, type NewOutboxMessage } from '../transfer/outbox.js';
+import { nextRunDelay, parseSchedule, type Schedule } from '../transfer/schedule.js';
+import { encodeQuoalise } from '../quoalise/payload.js';
+import type { DataBlock } from '../quoalise/types.js';
+import type { Db } from '../store/database.js';
+import type { Logger } from '../log/logger.js';
+import { OUTBOX_CHANNEL } from './send-protocol.js';
+import { withTimeout } from './with-timeout.js';
+
+export interface ExtractJobsOptions {
+  db: Db;
+  appJid: string;
+  adapter: Adapter;
+  log: Logger;
+  timeoutMs: number;
+}
+
+interface Job {
+  consumer: Consumer;
+  schedule: Schedule;
+  timer: NodeJS.Timeout | null;
+  running: boolean;
+  again: boolean;
+}
+
+/** Records read from the adapter per call: ten messages' worth, at most 10,000. */
+const READ_MESSAGES = 10;
+
+export class ExtractJobs {
+  private readonly consumers: ConsumerStore;
+  private readonly outbox: Outbox;
+  private readonly channel = new BroadcastChannel(OUTBOX_CHANNEL);
+  private jobs = new Map<number, Job>();
+  private version = -1;
+  private poll: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private readonly advance;
+
+  constructor(private readonly opts: ExtractJobsOptions) {
+    this.consumers = new ConsumerStore(opts.db);
+    this.outbox = new Outbox(opts.db);
+    this.advance = opts.db.prepare(
+      'UPDATE consumers SET cursor = ?, last_run_at = ?, last_error = NULL WHERE id = ? AND cursor IS ?',
+    );
+  }
+
+  /** Loads this app's consumers and follows changes to them (CLI edits, new subscriptions). */
+  start(pollMs = 250): void {
+    this.sync();
+    this.poll = setInterval(() => {
+      if (this.consumers.version() !== this.version) this.sync();
+    }, pollMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.poll) clearInterval(this.poll);
+    for (const j of this.jobs.values()) if (j.timer) clearTimeout(j.timer);
+    while ([...this.jobs.values()].some((j) => j.running)) await new Promise((r) => setTimeout(r, 10));
+    this.channel.close();
+  }
+
+  /** The adapter has new data: run the on-change consumers now. */
+  dataChanged(): void {
+    for (const j of this.jobs.values()) if (j.schedule.type === 'on-change') this.run(j);
+  }
+
+  private sync(): void {
+    this.version = this.consumers.version();
+    const wanted = new Map(this.consumers.list({ source: this.opts.appJid }).map((c) => [c.id, c]));
+    for (const [id, j] of this.jobs) {
+      const c = wanted.get(id);
+      if (!c || c.schedule !== j.consumer.schedule || c.series !== j.consumer.series || c.batch !== j.consumer.batch || c.destination !== j.consumer.destination) {
+        if (j.timer) clearTimeout(j.timer);
+        this.jobs.delete(id);
+      }
+    }
+    for (const [id, c] of wanted) {
+      if (this.jobs.has(id)) continue;
+      const schedule = parseSchedule(c.schedule);
+      if (schedule.type === 'none') continue;
+      const job: Job = { consumer: c, schedule, timer: null, running: false, again: false };
+      this.jobs.set(id, job);
+      // A new or restarted job catches up at once: records may have arrived while nobody ran it.
+      this.run(job);
+    }
+  }
+
+  private run(job: Job): void {
+    if (this.stopped || !this.opts.adapter.extract) return;
+    if (job.running) {
+      job.again = true;
+      return;
+    }
+    if (job.timer) clearTimeout(job.timer);
+    job.timer = null;
+    job.running = true;
+    void this.drain(job)
+      .catch((err: unknown) => {
+        const msg = err instanceof Error ? err.message : String(err);
+        this.opts.log.warn({ consumer: job.consumer.id, err: msg }, 'extract failed');
+        this.opts.db.prepare('UPDATE consumers SET last_error = ?, last_run_at = ? WHERE id = ?').run(msg, Date.now(), job.consumer.id);
+      })
+      .finally(() => {
+        job.running = false;
+        if (!this.jobs.has(job.consumer.id) || this.stopped) return;
+        if (job.again) {
+          job.again = false;
+          this.run(job);
+          return;
+        }
+        const delay = nextRunDelay(job.schedule, Date.now());
+        if (delay !== null) job.timer = setTimeout(() => this.run(job), Math.max(delay, 1000));
+      });
+  }
+
+  /** Extracts until the adapter says there is nothing more right now. */
+  private async drain(job: Job): Promise<void> {
+    const extract = this.opts.adapter.extract!.bind(this.opts.adapter);
+    for (;;) {
+      const c = this.consumers.get(job.consumer.id);
+      if (!c) return;
+      const limit = Math.min(10_000, c.batch * READ_MESSAGES);
+      const batch = await withTimeout(extract({ series: c.series, cursor: c.cursor, limit }), this.opts.timeoutMs, 'extract');
+      const messages = this.messages(c, batch.blocks);
+      const committed = this.opts.db.transaction(() => {
+        // The cursor check makes a concurrent or replayed run harmless: only one can advance it.
+        if (this.advance.run(batch.cursor, Date.now(), c.id, c.cursor).changes !== 1) return false;
+        this.outbox.enqueue(messages);
+        return true;
+      })();
+      if (!committed) return;
+      job.consumer = { ...c, cursor: batch.cursor };
+      if (messages.length) this.channel.postMessage([c.destination]);
+      if (!batch.more) return;
+    }
+  }
+
+  /** Cuts blocks into messages of at most `batch` records, one metadata group per message. */
+  private messages(c: Consumer, blocks: DataBlock[]): NewOutboxMessage[] {
+    const out: NewOutboxMessage[] = [];
+    for (const b of blocks) {
+      for (let i = 0; i < b.records.length; i += c.batch) {
+        const records = b.records.slice(i, i + c.batch);
+        out.push({
+          consumerId: c.id,
+          kind: c.kind === 'subscription' ? 'push' : 'flow',
+          sender: this.opts.appJid,
+          destination: c.destination,
+          payload: encodeQuoalise([{ meta: b.meta, records }]),
+          records: records.length,
+        });
+      }
+    }
+    return out;
+  }
+}

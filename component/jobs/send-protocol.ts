@@ -1,0 +1,54 @@
+/**
+ * Messages between the main thread (which owns the XMPP socket) and the send worker (which owns the
+ * outbox). Both directions are batched arrays, one postMessage per event-loop turn.
+ */
+
+export type ToSendWorker =
+  | { t: 'link'; online: boolean }
+  | { t: 'acked'; ids: number[] }
+  | { t: 'bounced'; id: number; condition: string; text: string }
+  | { t: 'probed'; destination: string; mode: PeerMode | 'unreachable'; detail: string }
+  | { t: 'flow'; paused: boolean }
+  | { t: 'wake'; destinations: string[] };
+
+export type FromSendWorker =
+  | { t: 'send'; items: Array<{ id: number; xml: string }> }
+  | { t: 'probe'; destination: string }
+  | { t: 'delivered'; ids: number[] }
+  | { t: 'dead'; id: number; destination: string; reason: string };
+
+/** How a destination confirms delivery: XEP-0184 receipts, or silence during the bounce window. */
+export type PeerMode = 'receipt' | 'window';
+
+export interface SendWorkerData {
+  dbPath: string;
+  synchronous: 'NORMAL' | 'FULL';
+  logLevel: string;
+  domain: string;
+  delivery: {
+    bounceWindowMs: number;
+    receiptTimeoutMs: number;
+    window: number;
+    retryInitialMs: number;
+    retryMaxMs: number;
+    maxAttempts: number;
+    pushPerSecond: number;
+  };
+}
+
+/** Writers of outbox rows (any thread) announce them here; the send worker listens. */
+export const OUTBOX_CHANNEL = 'fedgate:outbox';
+
+/** Stanza error conditions that no retry will fix: the message goes to the dead letters at once. */
+export const PERMANENT_CONDITIONS = new Set([
+  'bad-request',
+  'forbidden',
+  'item-not-found',
+  'jid-malformed',
+  'not-acceptable',
+  'not-allowed',
+  'not-authorized',
+  'feature-not-implemented',
+  'policy-violation',
+  'registration-required',
+]);

@@ -1,0 +1,139 @@
+/**
+ * Dead letters: messages that could not be delivered (outbound) or applied (inbound), kept with
+ * the reason. Nothing leaves this table by itself: `retry` puts a row back in its queue, `drop`
+ * deletes it on an operator's explicit request.
+ */
+import type { Db } from '../store/database.js';
+
+export interface DeadLetter {
+  id: number;
+  direction: 'outbound' | 'inbound';
+  app: string;
+  peer: string;
+  stanzaId: string | null;
+  consumerId: number | null;
+  records: number;
+  attempts: number;
+  reason: string;
+  createdAt: number;
+  diedAt: number;
+}
+
+interface Row {
+  id: number;
+  direction: 'outbound' | 'inbound';
+  app: string;
+  peer: string;
+  stanza_id: string | null;
+  consumer_id: number | null;
+  kind: string;
+  format: string;
+  payload: string;
+  records: number;
+  attempts: number;
+  reason: string;
+  created_at: number;
+  died_at: number;
+}
+
+export class DeadLetterError extends Error {
+  override name = 'DeadLetterError';
+}
+
+/** Outbox row → dead letter, inside the caller's transaction. */
+export function moveOutboxRowToDeadLetters(db: Db, id: number, reason: string): void {
+  const moved = db
+    .prepare(
+      `INSERT INTO dead_letters (direction, app, peer, consumer_id, kind, payload, records, attempts, reason, created_at, died_at)
+       SELECT 'outbound', sender, destination, consumer_id, kind, payload, records, attempts, ?, created_at, ? FROM outbox WHERE id = ?`,
+    )
+    .run(reason, Date.now(), id).changes;
+  if (moved) db.prepare('DELETE FROM outbox WHERE id = ?').run(id);
+}
+
+/** Inbox row → dead letter, inside the caller's transaction; the inbox keeps a 'dead' tombstone for duplicates. */
+export function moveInboxRowToDeadLetters(db: Db, id: number, reason: string): void {
+  const moved = db
+    .prepare(
+      `INSERT INTO dead_letters (direction, app, peer, stanza_id, format, payload, records, attempts, reason, created_at, died_at)
+       SELECT 'inbound', app, sender, stanza_id, format, payload, records, attempts, ?, received_at, ? FROM inbox WHERE id = ? AND state = 'pending'`,
+    )
+    .run(reason, Date.now(), id).changes;
+  if (moved) db.prepare("UPDATE inbox SET state = 'dead', payload = '', done_at = ?, last_error = ? WHERE id = ?").run(Date.now(), reason, id);
+}
+
+export class DeadLetters {
+  constructor(private readonly db: Db) {}
+
+  list(opts: { direction?: 'outbound' | 'inbound'; limit?: number } = {}): DeadLetter[] {
+    const rows = (
+      opts.direction
+        ? this.db.prepare('SELECT * FROM dead_letters WHERE direction = ? ORDER BY id LIMIT ?').all(opts.direction, opts.limit ?? 100)
+        : this.db.prepare('SELECT * FROM dead_letters ORDER BY id LIMIT ?').all(opts.limit ?? 100)
+    ) as Row[];
+    return rows.map((r) => ({
+      id: r.id,
+      direction: r.direction,
+      app: r.app,
+      peer: r.peer,
+      stanzaId: r.stanza_id,
+      consumerId: r.consumer_id,
+      records: r.records,
+      attempts: r.attempts,
+      reason: r.reason,
+      createdAt: r.created_at,
+      diedAt: r.died_at,
+    }));
+  }
+
+  count(): number {
+    return this.db.prepare('SELECT count(*) FROM dead_letters').pluck().get() as number;
+  }
+
+  /**
+   * Puts a dead letter back in its queue with its attempts reset: an outbound one at the end of its
+   * destination's lane, an inbound one in place of its tombstone. Returns the new outbox/inbox id.
+   */
+  retry(id: number): number {
+    return this.db.transaction(() => {
+      const r = this.db.prepare('SELECT * FROM dead_letters WHERE id = ?').get(id) as Row | undefined;
+      if (!r) throw new DeadLetterError(`no dead letter with id ${id}`);
+      const now = Date.now();
+      let queued: number;
+      if (r.direction === 'outbound') {
+        queued = Number(
+          this.db
+            .prepare(
+              `INSERT INTO outbox (consumer_id, kind, sender, destination, payload, records, next_attempt_at, created_at)
+               VALUES ((SELECT id FROM consumers WHERE id = ?), ?, ?, ?, ?, ?, ?, ?)`,
+            )
+            .run(r.consumer_id, r.kind, r.app, r.peer, r.payload, r.records, now, r.created_at).lastInsertRowid,
+        );
+      } else {
+        const row = this.db
+          .prepare(
+            `UPDATE inbox SET state = 'pending', payload = ?, attempts = 0, next_attempt_at = ?, last_error = NULL, done_at = NULL
+             WHERE sender = ? AND stanza_id = ? AND state = 'dead' RETURNING id`,
+          )
+          .get(r.payload, now, r.peer, r.stanza_id) as { id: number } | undefined;
+        queued =
+          row?.id ??
+          Number(
+            this.db
+              .prepare(
+                `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+              )
+              .run(r.app, r.peer, r.stanza_id ?? `dead-letter-${r.id}`, r.format, r.payload, r.records, now, r.created_at).lastInsertRowid,
+          );
+      }
+      this.db.prepare('DELETE FROM dead_letters WHERE id = ?').run(id);
+      return queued;
+    })();
+  }
+
+  /** Deletes a dead letter on purpose. */
+  drop(id: number): void {
+    if (this.db.prepare('DELETE FROM dead_letters WHERE id = ?').run(id).changes === 0) throw new DeadLetterError(`no dead letter with id ${id}`);
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The inbox: data received for our apps, committed before it is acknowledged (schema/002_transfer.sql).
+ * The receive job applies rows per app in id order; applied rows become 'done' tombstones so that a
+ * duplicate (same sender, same stanza id) is recognised and acknowledged without being stored again.
+ */
+import type { Db } from '../store/database.js';
+import { moveInboxRowToDeadLetters } from './dead-letters.js';
+
+export type InboxFormat = 'quoalise' | 'sen1';
+
+export interface InboundMessage {
+  app: string;
+  sender: string;
+  stanzaId: string;
+  format: InboxFormat;
+  payload: string;
+  records: number;
+}
+
+export interface InboxRow extends InboundMessage {
+  id: number;
+  state: 'pending' | 'done' | 'dead';
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  receivedAt: number;
+}
+
+interface Row {
+  id: number;
+  app: string;
+  sender: string;
+  stanza_id: string;
+  format: InboxFormat;
+  payload: string;
+  records: number;
+  state: 'pending' | 'done' | 'dead';
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  received_at: number;
+}
+
+const toRow = (r: Row): InboxRow => ({
+  id: r.id,
+  app: r.app,
+  sender: r.sender,
+  stanzaId: r.stanza_id,
+  format: r.format,
+  payload: r.payload,
+  records: r.records,
+  state: r.state,
+  attempts: r.attempts,
+  nextAttemptAt: r.next_attempt_at,
+  lastError: r.last_error,
+  receivedAt: r.received_at,
+});
+
+export class Inbox {
+  private readonly insert;
+  private readonly pendingRows;
+  private readonly done;
+  private readonly failOne;
+
+  constructor(private readonly db: Db) {
+    this.insert = db.prepare(
+      `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender, stanza_id) DO NOTHING`,
+    );
+    this.pendingRows = db.prepare(
+      "SELECT * FROM inbox WHERE app = ? AND state = 'pending' ORDER BY id LIMIT ?",
+    );
+    this.done = db.prepare("UPDATE inbox SET state = 'done', payload = '', done_at = ?, last_error = NULL WHERE id = ? AND state = 'pending'");
+    this.failOne = db.prepare('UPDATE inbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ? RETURNING attempts');
+  }
+
+  /** Stores a batch in one transaction; for each message, true if new, false if a duplicate. */
+  store(messages: readonly InboundMessage[], now = Date.now()): boolean[] {
+    return this.db.transaction(() =>
+      messages.map((m) => this.insert.run(m.app, m.sender, m.stanzaId, m.format, m.payload, m.records, now, now).changes === 1),
+    )();
+  }
+
+  /** The first pending rows of an app, in order (due or not: order is kept, a held row holds the app). */
+  head(app: string, limit: number): InboxRow[] {
+    return (this.pendingRows.all(app, limit) as Row[]).map(toRow);
+  }
+
+  markDone(ids: readonly number[], now = Date.now()): void {
+    if (ids.length === 0) return;
+    this.db.transaction(() => {
+      for (const id of ids) this.done.run(now, id);
+    })();
+  }
+
+  /** Counts a failed attempt and holds the row until retryAt. Returns the attempt count. */
+  fail(id: number, error: string, retryAt: number): number {
+    const r = this.failOne.get(error, retryAt, id) as { attempts: number } | undefined;
+    return r?.attempts ?? 0;
+  }
+
+  kill(id: number, reason: string): void {
+    this.db.transaction(() => moveInboxRowToDeadLetters(this.db, id, reason))();
+  }
+
+  /** Unapplied messages per app, for back-pressure. */
+  pendingCounts(): Map<string, number> {
+    const rows = this.db.prepare("SELECT app, count(*) AS n FROM inbox WHERE state = 'pending' GROUP BY app").all() as Array<{ app: string; n: number }>;
+    return new Map(rows.map((r) => [r.app, r.n]));
+  }
+
+  /** Forgets applied messages older than `before` (ms): past that, a duplicate is no longer recognised. */
+  purge(before: number): number {
+    return this.db.prepare("DELETE FROM inbox WHERE state <> 'pending' AND done_at < ?").run(before).changes;
+  }
+
+  get(id: number): InboxRow | undefined {
+    const r = this.db.prepare('SELECT * FROM inbox WHERE id = ?').get(id) as Row | undefined;
+    return r && toRow(r);
+  }
+
+  list(opts: { app?: string; state?: 'pending' | 'done' | 'dead'; limit?: number } = {}): InboxRow[] {
+    const where: string[] = [];
+    const args: Array<string | number> = [];
+    if (opts.app) (where.push('app = ?'), args.push(opts.app));
+    if (opts.state) (where.push('state = ?'), args.push(opts.state));
+    const sql = `SELECT * FROM inbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, opts.limit ?? 100) as Row[]).map(toRow);
+  }
+
+  /** Makes pending rows due now. */
+  retryNow(filter: { id?: number; app?: string } = {}): number {
+    const now = Date.now();
+    if (filter.id !== undefined) return this.db.prepare("UPDATE inbox SET next_attempt_at = ? WHERE id = ? AND state = 'pending'").run(now, filter.id).changes;
+    if (filter.app) return this.db.prepare("UPDATE inbox SET next_attempt_at = ? WHERE app = ? AND state = 'pending'").run(now, filter.app).changes;
+    return this.db.prepare("UPDATE inbox SET next_attempt_at = ? WHERE state = 'pending'").run(now).changes;
+  }
+}

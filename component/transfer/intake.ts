@@ -1,0 +1,124 @@
+/**
+ * Intake of data sent to our apps, on the XMPP thread: check → persist → acknowledge, in that order.
+ * A data message is decoded (Quoalise or the 2019 Sen1Message), checked against the sender's
+ * entitlements and the app's backlog, committed to the inbox together with the other messages of the
+ * same event-loop turn (one SQLite transaction), and only then acknowledged with a XEP-0184 receipt.
+ */
+import { xml, type Element } from '../xmpp/xml.js';
+import { NS } from '../xmpp/namespaces.js';
+import { bareJid } from '../xmpp/jid.js';
+import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
+import { NS_QUOALISE, NS_SEN1 } from '../quoalise/namespaces.js';
+import { decodeQuoalise } from '../quoalise/payload.js';
+import { decodeSen1 } from '../quoalise/sen1.js';
+import { QuoaliseFormatError } from '../quoalise/errors.js';
+import type { DataBlock } from '../quoalise/types.js';
+import type { Inbox, InboundMessage } from './inbox.js';
+import type { Entitlements } from './entitlements.js';
+import type { AppHost } from '../apps/app-host.js';
+import type { Logger } from '../log/logger.js';
+import { createHash } from 'node:crypto';
+
+interface Pending {
+  message: InboundMessage;
+  stanza: Element;
+  host: AppHost;
+}
+
+export interface IntakeOptions {
+  inbox: Inbox;
+  entitlements: Entitlements;
+  send(el: Element | string): boolean;
+  maxPendingPerApp: number;
+  log: Logger;
+}
+
+/** The data element of a message, if it carries data for an app. */
+export function dataPayload(el: Element): { format: 'quoalise' | 'sen1'; payload: Element } | null {
+  const q = el.getChild('quoalise', NS_QUOALISE);
+  if (q) return { format: 'quoalise', payload: q };
+  const s = el.getChild('Sen1Message', NS_SEN1);
+  if (s) return { format: 'sen1', payload: s };
+  return null;
+}
+
+export class Intake {
+  private batch: Pending[] = [];
+  /** Unapplied inbox rows per app (seeded from SQLite, maintained from here and the receive jobs). */
+  private readonly pending: Map<string, number>;
+
+  constructor(private readonly opts: IntakeOptions) {
+    this.pending = opts.inbox.pendingCounts();
+  }
+
+  /** The receive job of `app` settled (applied or dead-lettered) `n` rows. */
+  settled(app: string, n: number): void {
+    this.pending.set(app, Math.max(0, (this.pending.get(app) ?? 0) - n));
+  }
+
+  accept(host: AppHost, el: Element, data: { format: 'quoalise' | 'sen1'; payload: Element }): void {
+    const from = el.attrs.from ?? '';
+    const sender = bareJid(from);
+    const app = host.app.name;
+    let blocks: DataBlock[];
+    try {
+      blocks = data.format === 'quoalise' ? decodeQuoalise(data.payload) : [decodeSen1(data.payload).block];
+    } catch (err) {
+      if (!(err instanceof QuoaliseFormatError)) throw err;
+      return this.refuse(el, new StanzaError('bad-request', `malformed ${data.format === 'quoalise' ? 'Quoalise' : 'Sen1Message'} data: ${err.message}`));
+    }
+    if (host.isReady && !host.capabilities.has('deliver')) {
+      return this.refuse(el, new StanzaError('feature-not-implemented', `${host.jid} does not accept data`));
+    }
+    const names = new Set<string>();
+    let records = 0;
+    for (const b of blocks) for (const r of b.records) (names.add(r.name), records++);
+    const refused = this.opts.entitlements.firstRefused(sender, host.jid, names);
+    if (refused !== null) {
+      return this.refuse(
+        el,
+        new StanzaError('not-authorized', `${sender} is not entitled to send ${refused} to ${host.jid} (no consumer names it as a source for that series)`),
+      );
+    }
+    const backlog = (this.pending.get(app) ?? 0) + this.batch.filter((p) => p.message.app === app).length;
+    if (backlog >= this.opts.maxPendingPerApp) {
+      return this.refuse(el, new StanzaError('resource-constraint', `${host.jid} has ${backlog} messages waiting to be applied; retry later`));
+    }
+    const payload = data.payload.toString();
+    // Without an id there is nothing to deduplicate on but the content itself.
+    const stanzaId = el.getChild('origin-id', NS.stanzaId)?.attrs.id ?? el.attrs.id ?? `sha1-${createHash('sha1').update(payload).digest('hex')}`;
+    this.batch.push({ message: { app, sender, stanzaId, format: data.format, payload, records }, stanza: el, host });
+    if (this.batch.length === 1) setImmediate(() => this.commit());
+  }
+
+  /** One transaction for the whole turn's messages, then the receipts, then the receive jobs. */
+  private commit(): void {
+    const batch = this.batch;
+    this.batch = [];
+    let stored: boolean[];
+    try {
+      stored = this.opts.inbox.store(batch.map((p) => p.message));
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).message }, 'inbox commit failed');
+      for (const p of batch) this.refuse(p.stanza, new StanzaError('internal-server-error', 'the gateway could not store this message; retry later', { type: 'wait' }));
+      return;
+    }
+    const hosts = new Set<AppHost>();
+    batch.forEach((p, i) => {
+      if (stored[i]) {
+        this.pending.set(p.message.app, (this.pending.get(p.message.app) ?? 0) + 1);
+        hosts.add(p.host);
+      }
+      // A duplicate is acknowledged again: the sender evidently missed the first receipt.
+      if (p.stanza.getChild('request', NS.receipts) && p.stanza.attrs.id) {
+        this.opts.send(xml('message', { from: p.stanza.attrs.to, to: p.stanza.attrs.from, id: `r-${p.stanza.attrs.id}` }, xml('received', { xmlns: NS.receipts, id: p.stanza.attrs.id })));
+      }
+    });
+    for (const h of hosts) h.notifyInbox();
+  }
+
+  private refuse(el: Element, err: StanzaError): void {
+    this.opts.log.info({ from: el.attrs.from, to: el.attrs.to, condition: err.condition }, err.message);
+    this.opts.send(errorReply(el, err));
+  }
+}
