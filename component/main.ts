@@ -21,7 +21,8 @@ import { Delivery } from './transfer/delivery.js';
 import { Entitlements } from './transfer/entitlements.js';
 import { Intake } from './transfer/intake.js';
 import { Inbox } from './transfer/inbox.js';
-import { instanceToken } from './transfer/outbox.js';
+import { Outbox, instanceToken, type NewOutboxMessage } from './transfer/outbox.js';
+import type { HousekeepingData } from './jobs/housekeeping.js';
 
 export interface GatewayEvents {
   fatal: [err: FatalLinkError];
@@ -42,9 +43,13 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     readonly presence: PresenceService,
     readonly delivery: Delivery,
     readonly entitlements: Entitlements,
+    private readonly pool: WorkerPool,
   ) {
     super();
+    this.outbox = new Outbox(db);
   }
+
+  readonly outbox: Outbox;
 
   /** Graceful stop: refuse new requests, say goodbye, close the stream, stop the workers. */
   stop(): Promise<void> {
@@ -54,12 +59,22 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       if (this.link.isOnline) this.presence.goodbye(this.apps.all().map((a) => a.app.name));
       await this.link.stop();
       this.entitlements.stop();
-      await Promise.all([this.apps.stop(), this.delivery.stop()]);
+      await Promise.all([this.apps.stop(), this.delivery.stop(), this.pool.stop('housekeeping')]);
       clearRuntimeStatus(this.db, process.pid);
       this.db.close();
       this.log.info('stopped');
     })();
     return this.stopping;
+  }
+
+  /**
+   * Queues messages in the outbox and wakes the send job: for producers living in this process
+   * (benchmarks, embedding). Adapters produce through their extract jobs instead.
+   */
+  queue(messages: NewOutboxMessage[]): number[] {
+    const ids = this.outbox.enqueue(messages);
+    this.delivery.wake([...new Set(messages.map((m) => m.destination))]);
+    return ids;
   }
 
   writeStatus(): void {
@@ -141,7 +156,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log,
   );
   const router = new Router({ domain, apps, presence, intake, delivery, domainIq: domainHandlers({ domain, apps, version: VERSION }), send, log });
-  const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements);
+  const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool);
 
   apps.on('added', (host) => {
     if (link.isOnline) presence.announce([host.app.name]);
@@ -160,6 +175,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
   entitlements.watch();
   await Promise.all([apps.start(), delivery.start()]);
+  const housekeeping: HousekeepingData = { dbPath: config.database.path, keepDoneMs: config.inbox.keep_done_days * 86_400_000 };
+  await pool.schedule('housekeeping', join(DIST_ROOT, 'component/jobs/housekeeping.js'), 3_600_000, housekeeping);
+  pool.on('message', (name, m) => {
+    if (name === 'housekeeping' && (m as { purged?: number }).purged) log.info({ purged: (m as { purged: number }).purged }, 'forgot old applied inbox rows');
+  });
   gw.startHeartbeat();
   link.start();
   log.info({ domain, apps: apps.all().length, version: VERSION }, 'fedgate started');

@@ -40,6 +40,12 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     await this.bree.run(name);
   }
 
+  /** Runs a short job now and then every `intervalMs` (a new worker per run; bree skips a run while the last one runs). */
+  async schedule(name: string, path: string, intervalMs: number, workerData: object): Promise<void> {
+    await this.bree.add({ name, path, timeout: 0, interval: intervalMs, worker: { workerData } });
+    await this.bree.start(name);
+  }
+
   worker(name: string): Worker | undefined {
     return this.bree.workers.get(name);
   }

@@ -48,7 +48,7 @@ try {
   const baseLat = await load.chatRoundTrips('x@echo.localhost', Math.min(count, 5000), 1);
   const ourLat = await load.chatRoundTrips('echo@energy.localhost', Math.min(count, 5000), 1);
   await load.close();
-  const m = (rs: LoadResult[], k: keyof LoadResult) => median(rs.map((x) => x[k]));
+  const m = (rs: LoadResult[], k: 'perSecond' | 'p50ms' | 'p99ms') => median(rs.map((x) => x[k]));
   printTable(`bench:route — ${count} chat round trips x ${rounds} rounds, ${window} in flight (median of rounds)`, 'bare echo', [
     { figure: 'round trips per second', value: m(ours, 'perSecond'), baseline: m(base, 'perSecond'), unit: '/s', higherIsBetter: true },
     { figure: `p50 latency (${window} in flight)`, value: m(ours, 'p50ms'), baseline: m(base, 'p50ms'), unit: 'ms', higherIsBetter: false },

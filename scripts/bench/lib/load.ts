@@ -11,9 +11,12 @@ export interface LoadResult {
   perSecond: number;
   p50ms: number;
   p99ms: number;
+  /** Every round trip, ms, ascending. */
+  latencies: number[];
 }
 
 export class LoadClient {
+  private calls = 0;
   private constructor(readonly conn: Component, readonly domain: string) {}
 
   static async connect(port: number, domain: string, secret: string): Promise<LoadClient> {
@@ -30,6 +33,7 @@ export class LoadClient {
    */
   async chatRoundTrips(to: string, count: number, window: number, body = 'x'.repeat(64)): Promise<LoadResult> {
     const socket = this.conn.socket!;
+    const prefix = `b${this.calls++}x`;
     const sentAt = new Map<string, bigint>();
     const latencies: number[] = [];
     let sent = 0;
@@ -41,7 +45,7 @@ export class LoadClient {
       const sendSome = (n: number) => {
         let chunk = '';
         for (let i = 0; i < n && sent < count; i++, sent++) {
-          const id = `b${sent}`;
+          const id = `${prefix}${sent}`;
           sentAt.set(id, process.hrtime.bigint());
           chunk += `<message to="${to}" from="${from}" type="chat" id="${id}"><body>${body}</body></message>`;
         }
@@ -66,7 +70,7 @@ export class LoadClient {
           this.conn.off('stanza', onStanza);
           const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
           latencies.sort((a, b) => a - b);
-          resolve({ count, seconds, perSecond: count / seconds, p50ms: percentile(latencies, 50), p99ms: percentile(latencies, 99) });
+          resolve({ count, seconds, perSecond: count / seconds, p50ms: percentile(latencies, 50), p99ms: percentile(latencies, 99), latencies });
         } else if (sent < count) {
           pending++;
           if (!flushQueued) {

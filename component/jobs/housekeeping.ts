@@ -1,0 +1,23 @@
+/**
+ * The housekeeping job, a bree job scheduled every hour (a fresh worker per run): forgets inbox rows
+ * applied more than `inbox.keep_done_days` ago — past that, a duplicate would no longer be recognised,
+ * which is why the period is configurable — and reports what it did.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { openDatabase } from '../store/database.js';
+import { Inbox } from '../transfer/inbox.js';
+
+export interface HousekeepingData {
+  dbPath: string;
+  keepDoneMs: number;
+}
+
+const data = workerData as HousekeepingData;
+const db = openDatabase(data.dbPath, { migrate: false });
+try {
+  const purged = new Inbox(db).purge(Date.now() - data.keepDoneMs);
+  parentPort?.postMessage({ t: 'housekeeping', purged });
+} finally {
+  db.close();
+}
+parentPort?.postMessage('done');

@@ -1,0 +1,167 @@
+/**
+ * Two fedgate processes on two subdomains of one real ejabberd move 10,000 records from a store app
+ * behind A to a store app behind B — while A and B are killed with SIGKILL at random points, and while
+ * ejabberd itself crashes and restarts. Every record must arrive exactly once, by itself.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ejabberd } from '../helpers/ejabberd.js';
+import { Fedgate } from '../helpers/fedgate.js';
+import { query, scalar, until } from '../helpers/db.js';
+
+const A = 'a.localhost';
+const B = 'b.localhost';
+const N = 10_000;
+const YAML = 'delivery:\n  retry_initial_ms: 100\n  retry_max_seconds: 2\n  receipt_timeout_seconds: 5\n';
+
+interface Ctx {
+  ejabberd: Ejabberd;
+  a: Fedgate;
+  b: Fedgate;
+}
+const test = suite<Ctx>('relay');
+
+/** Seeded PRNG (mulberry32): the chaos is random but reproducible from the printed seed. */
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function series(tag: string): string {
+  return `urn:dev:prm:3000000000000${tag}_consumption/power/active/raw`;
+}
+
+/** N half-hourly points with value = index, some of them zero, two of them sharing one second. */
+function importSeries(a: Fedgate, tag: string): Promise<{ code: number; stderr: string }> {
+  const s = series(tag);
+  const lines = ['identifier,time,value,unit'];
+  for (let i = 0; i < N; i++) lines.push(`${s},${1704063600 + i * 1800 + (i % 500 === 1 ? 0.5 : 0)},${i % 1000 === 0 ? 0 : i},W`);
+  const file = join(a.dir, `${tag}.csv`);
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return a.cli('store', 'import', 'meters', file);
+}
+
+async function arrived(b: Fedgate, tag: string): Promise<number> {
+  return scalar(b, "SELECT count(*) FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'sink' AND s.identifier = ?", series(tag));
+}
+
+/** Exactly once: all N records, each with its own value, none carried by two different messages. */
+function assertExactlyOnce(b: Fedgate, tag: string): void {
+  const rows = query<{ time: number; value: number }>(
+    b,
+    "SELECT p.time, p.value FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'sink' AND s.identifier = ? ORDER BY p.time",
+    series(tag),
+  );
+  assert.is(rows.length, N);
+  rows.forEach((r, i) => assert.is(r.value, i % 1000 === 0 ? 0 : i, `record ${i}`));
+  assert.is(scalar(b, "SELECT coalesce(sum(duplicate_points), 0) FROM store_deliveries WHERE app = 'sink'"), 0, 'a record arrived in two messages');
+  assert.is(scalar(b, "SELECT count(*) FROM inbox WHERE state = 'pending'"), 0);
+  assert.is(scalar(b, 'SELECT count(*) FROM dead_letters'), 0);
+}
+
+async function drained(ctx: Ctx, tag: string, timeoutMs: number): Promise<void> {
+  await until(
+    async () => (await arrived(ctx.b, tag)) === N && scalar(ctx.a, 'SELECT count(*) FROM outbox') === 0,
+    timeoutMs,
+    () => `arrived ${scalar(ctx.b, "SELECT count(*) FROM store_points")}, outbox ${scalar(ctx.a, 'SELECT count(*) FROM outbox')}\nA: ${ctx.a.stderr.slice(-2000)}\nB: ${ctx.b.stderr.slice(-2000)}`,
+  );
+}
+
+test.before(async (ctx) => {
+  ctx.ejabberd = await Ejabberd.start({ components: [{ domain: A, secret: 'a-secret' }, { domain: B, secret: 'b-secret' }] });
+  ctx.a = new Fedgate({ port: ctx.ejabberd.componentPort, domain: A, secret: 'a-secret', extraYaml: YAML });
+  ctx.b = new Fedgate({ port: ctx.ejabberd.componentPort, domain: B, secret: 'b-secret', extraYaml: YAML });
+  const ok = (r: { code: number; stderr: string }) => assert.is(r.code, 0, r.stderr);
+  ok(await ctx.a.cli('app', 'add', 'meters', '--kind', 'store'));
+  ok(await ctx.b.cli('app', 'add', 'sink', '--kind', 'store'));
+  // A sends every series of meters to sink, ten records per message; B lets meters@A send them.
+  ok(await ctx.a.cli('consumer', 'add', '--source', 'meters', '--destination', `sink@${B}`, '--series', '*', '--batch', '10'));
+  ok(await ctx.b.cli('consumer', 'add', '--source', `meters@${A}`, '--destination', 'sink', '--series', '*', '--schedule', 'none'));
+});
+
+test.after(async (ctx) => {
+  for (const fg of [ctx.a, ctx.b]) {
+    await fg?.stop();
+    fg?.cleanup();
+  }
+  await ctx.ejabberd?.stop();
+});
+
+test('kill -9 of sender and receiver at random points: every record arrives exactly once', async (ctx) => {
+  const { a, b } = ctx;
+  const seed = Number(process.env.FEDGATE_CHAOS_SEED ?? Date.now() % 100_000);
+  const random = prng(seed);
+  b.start();
+  a.start();
+  await Promise.all([a.waitOnline(), b.waitOnline()]);
+  const imported = await importSeries(a, '01');
+  assert.is(imported.code, 0, imported.stderr);
+  let kills = 0;
+  while (kills < 8 && (await arrived(b, '01')) < N) {
+    await new Promise((r) => setTimeout(r, 150 + random() * 600));
+    const victim = random() < 0.5 ? a : b;
+    victim.signal('SIGKILL');
+    await victim.waitExit();
+    victim.start();
+    kills++;
+  }
+  await Promise.all([a.waitOnline(20_000), b.waitOnline(20_000)]);
+  await drained(ctx, '01', 60_000);
+  assertExactlyOnce(b, '01');
+  assert.ok(kills > 0, `the transfer finished before any kill (seed ${seed})`);
+});
+
+test('ejabberd crashes and restarts mid-transfer: the transfer resumes by itself', async (ctx) => {
+  const { a, b, ejabberd } = ctx;
+  await Promise.all([a.waitOnline(), b.waitOnline()]);
+  assert.is((await importSeries(a, '02')).code, 0);
+  await until(async () => (await arrived(b, '02')) > 0, 20_000, () => 'nothing arrived');
+  await ejabberd.kill();
+  await new Promise((r) => setTimeout(r, 1000));
+  await ejabberd.restart();
+  await drained(ctx, '02', 60_000);
+  assertExactlyOnce(b, '02');
+});
+
+test('data refused by the destination becomes an outbound dead letter; retry re-sends it', async ({ a, b }) => {
+  const ok = (r: { code: number; stderr: string }) => assert.is(r.code, 0, r.stderr);
+  ok(await b.cli('app', 'add', 'closed', '--kind', 'store'));
+  ok(await a.cli('consumer', 'add', '--source', 'meters', '--destination', `closed@${B}`, '--series', series('03'), '--batch', '1000'));
+  const s = series('03');
+  writeFileSync(join(a.dir, '03.csv'), `identifier,time,value,unit\n${s},1704063600,1,W\n${s},1704065400,2,W\n`);
+  ok(await a.cli('store', 'import', 'meters', join(a.dir, '03.csv')));
+  let dead: Array<{ id: number; reason: string; peer: string; direction: string }> = [];
+  await until(
+    async () => (dead = JSON.parse((await a.cli('dead-letter', 'list', '--json')).stdout) as typeof dead).length > 0,
+    20_000,
+    () => 'no dead letter on A',
+  );
+  assert.is(dead[0]!.direction, 'outbound');
+  assert.is(dead[0]!.peer, `closed@${B}`);
+  assert.match(dead[0]!.reason, 'not-authorized');
+  assert.is(scalar(b, "SELECT count(*) FROM inbox WHERE app = 'closed'"), 0, 'nothing stored by the refusing side');
+  // The admin of B entitles A, then the admin of A re-sends (again, should B not have reloaded its
+  // entitlements yet when the first retry arrives).
+  ok(await b.cli('consumer', 'add', '--source', `meters@${A}`, '--destination', 'closed', '--series', '*', '--schedule', 'none'));
+  const points = () => scalar(b, "SELECT count(*) FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'closed'");
+  await until(
+    async () => {
+      if (points() === 2) return true;
+      for (const d of JSON.parse((await a.cli('dead-letter', 'list', '--json')).stdout) as Array<{ id: number }>) {
+        ok(await a.cli('dead-letter', 'retry', String(d.id)));
+      }
+      return false;
+    },
+    20_000,
+    () => `not re-sent: ${a.stderr.slice(-1000)}`,
+  );
+  assert.is(scalar(a, 'SELECT count(*) FROM dead_letters'), 0);
+});
+
+test.run();
