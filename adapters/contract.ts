@@ -75,7 +75,10 @@ export interface HistoryQuery {
   start?: number;
   /** Epoch seconds, exclusive; absent means "until now". */
   end?: number;
-  /** Return at most this many records; the core refuses the request when it gets exactly this many. */
+  /**
+   * Return at most this many records. The core asks for one more than its `quoalise.max_records` and
+   * refuses the request (too many records) when it gets exactly this many.
+   */
   limit: number;
   /** Bare JID of the requester (already authorized), for adapters that keep per-user credentials. */
   requester: string;
@@ -95,6 +98,11 @@ export interface ExtractQuery {
   series: string;
   /** Opaque position returned by the previous call; null on the first call. */
   cursor: string | null;
+  /**
+   * At most this many records. `limit: 0` (with `cursor: null`) asks where the data ends now: return no
+   * records and the cursor of the current end — a Quoalise subscription starts there, so that only
+   * records written after it are pushed.
+   */
   limit: number;
 }
 

@@ -2,8 +2,9 @@
 import type { AdapterModule } from './contract.js';
 import { echoAdapter } from './echo/echo.js';
 import { webhookAdapter } from './webhook/webhook.js';
+import { storeAdapter } from './store/store.js';
 
-const modules: AdapterModule<any>[] = [echoAdapter, webhookAdapter];
+const modules: AdapterModule<any>[] = [echoAdapter, webhookAdapter, storeAdapter];
 
 export const adapterKinds: ReadonlyMap<string, AdapterModule<unknown>> = new Map(modules.map((m) => [m.kind, m]));
 

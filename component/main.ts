@@ -21,6 +21,10 @@ import { Delivery } from './transfer/delivery.js';
 import { Entitlements } from './transfer/entitlements.js';
 import { Intake } from './transfer/intake.js';
 import { Inbox } from './transfer/inbox.js';
+import { ConsumerStore } from './transfer/consumers.js';
+import { Authorizer } from './authz/authorizer.js';
+import { GrantStore } from './authz/grant-store.js';
+import { QuoaliseCommands } from './quoalise/commands/ad-hoc.js';
 import { Outbox, instanceToken, type NewOutboxMessage } from './transfer/outbox.js';
 import type { HousekeepingData } from './jobs/housekeeping.js';
 
@@ -44,6 +48,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     readonly delivery: Delivery,
     readonly entitlements: Entitlements,
     private readonly pool: WorkerPool,
+    readonly authz: Authorizer,
   ) {
     super();
     this.outbox = new Outbox(db);
@@ -59,6 +64,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       if (this.link.isOnline) this.presence.goodbye(this.apps.all().map((a) => a.app.name));
       await this.link.stop();
       this.entitlements.stop();
+      this.authz.stop();
       await Promise.all([this.apps.stop(), this.delivery.stop(), this.pool.stop('housekeeping')]);
       clearRuntimeStatus(this.db, process.pid);
       this.db.close();
@@ -115,7 +121,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         maxMs: config.delivery.retry_max_seconds * 1000,
         maxAttempts: config.delivery.max_attempts,
       },
-      onSettled: (app, n) => intake.settled(app, n),
+      onSettled: (app, done, dead) => intake.settled(app, done, dead),
     },
     log,
   );
@@ -133,7 +139,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const send = (el: Parameters<Link['send']>[0]) => link.send(el);
   const presence = new PresenceService({ db, send, domain });
   const entitlements = new Entitlements(db, domain);
-  const intake = new Intake({ inbox: new Inbox(db), entitlements, send, maxPendingPerApp: config.inbox.max_pending_per_app, log });
+  const intake = new Intake({ db, inbox: new Inbox(db), entitlements, send, maxPendingPerApp: config.inbox.max_pending_per_app, log });
   const delivery = new Delivery(
     link,
     pool,
@@ -155,8 +161,16 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     },
     log,
   );
-  const router = new Router({ domain, apps, presence, intake, delivery, domainIq: domainHandlers({ domain, apps, version: VERSION }), send, log });
-  const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool);
+  const authz = new Authorizer(new GrantStore(db), log);
+  const commands = new QuoaliseCommands({
+    authz,
+    consumers: new ConsumerStore(db),
+    maxRecords: config.quoalise.max_records,
+    requestsPerSecond: config.quoalise.requests_per_second,
+    sessionTimeoutSeconds: config.quoalise.session_timeout_seconds,
+  });
+  const router = new Router({ domain, apps, presence, intake, delivery, commands, domainIq: domainHandlers({ domain, apps, version: VERSION }), send, log });
+  const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz);
 
   apps.on('added', (host) => {
     if (link.isOnline) presence.announce([host.app.name]);
@@ -174,6 +188,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   link.on('fatal', (err) => gw.emit('fatal', err));
 
   entitlements.watch();
+  authz.start();
   await Promise.all([apps.start(), delivery.start()]);
   const housekeeping: HousekeepingData = { dbPath: config.database.path, keepDoneMs: config.inbox.keep_done_days * 86_400_000 };
   await pool.schedule('housekeeping', join(DIST_ROOT, 'component/jobs/housekeeping.js'), 3_600_000, housekeeping);

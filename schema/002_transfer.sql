@@ -64,7 +64,7 @@ CREATE INDEX outbox_lane ON outbox (destination, id);
 -- 'done' (payload emptied) for inbox.keep_done_days so that late duplicates are still recognised;
 -- a row moved to dead_letters leaves a 'dead' tombstone for the same reason.
 CREATE TABLE inbox (
-  id              INTEGER PRIMARY KEY,
+  id              INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: the receive job's cursor relies on it
   app             TEXT NOT NULL,           -- our app's name (the destination)
   sender          TEXT NOT NULL,
   stanza_id       TEXT NOT NULL,

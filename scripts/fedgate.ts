@@ -5,6 +5,8 @@ import { appCommands } from '../component/cli/app-commands.js';
 import { statusCommand } from '../component/cli/status-command.js';
 import { startCommand } from '../component/cli/start-command.js';
 import { consumerCommands, deadLetterCommands, inboxCommands, outboxCommands } from '../component/cli/transfer-commands.js';
+import { grantCommands } from '../component/cli/grant-commands.js';
+import { storeCommands } from '../component/cli/store-commands.js';
 import { CliError } from '../component/cli/context.js';
 import { VERSION } from '../component/version.js';
 
@@ -20,7 +22,9 @@ const program = new Command('fedgate')
   .addCommand(consumerCommands())
   .addCommand(outboxCommands())
   .addCommand(inboxCommands())
-  .addCommand(deadLetterCommands());
+  .addCommand(deadLetterCommands())
+  .addCommand(grantCommands())
+  .addCommand(storeCommands());
 
 // Usage errors anywhere in the tree throw instead of exiting, so they all get exit code 2.
 (function overrideAll(cmd: Command) {

@@ -30,8 +30,8 @@ export interface AppHostOptions {
   logLevel: string;
   callTimeoutMs: number;
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
-  /** The app's receive job settled n inbox rows. */
-  onSettled?(app: string, n: number): void;
+  /** The app's receive job applied `done` inbox rows and dead-lettered `dead` others. */
+  onSettled?(app: string, done: number[], dead: number): void;
   log: Logger;
 }
 
@@ -118,7 +118,7 @@ export class AppHost {
         this.flush();
         for (const w of this.readyWaiters.splice(0)) w();
       } else if (m.t === 'settled') {
-        this.opts.onSettled?.(this.app.name, m.n);
+        this.opts.onSettled?.(this.app.name, m.done, m.dead);
       } else if (m.t === 'fatal') {
         this.opts.log.error({ app: this.app.name, err: m.message }, 'adapter failed to start');
       }

@@ -79,6 +79,17 @@ export const ConfigSchema = z
       })
       .strict()
       .default({}),
+    quoalise: z
+      .object({
+        /** A get_history range holding more records is refused with bad-request (narrow the range). */
+        max_records: z.number().int().min(1).max(10_000_000).default(100_000),
+        /** Quoalise commands per second from one requester (bare JID); more get resource-constraint (wait). Bursts of one second pass. */
+        requests_per_second: z.number().positive().default(20),
+        /** How long a two-step command session waits for its submitted form. */
+        session_timeout_seconds: seconds.max(86_400).default(600),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

@@ -23,8 +23,8 @@ export interface ReceiveJobOptions {
   log: Logger;
   timeoutMs: number;
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
-  /** Rows applied or dead-lettered, reported to the main thread for back-pressure accounting. */
-  onSettled(n: number): void;
+  /** Rows applied (the main thread marks them done) and the number dead-lettered. */
+  onSettled(done: number[], dead: number): void;
 }
 
 export class ReceiveJob {
@@ -33,9 +33,15 @@ export class ReceiveJob {
   private again = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Rows up to this id are applied or dead: the main thread marks applied rows done a moment later. */
+  private cursor = 0;
+
+  private readonly poll: NodeJS.Timeout;
 
   constructor(private readonly opts: ReceiveJobOptions) {
     this.inbox = new Inbox(opts.db);
+    // Rows queued by another process (`fedgate dead-letter retry`) are found within a few seconds.
+    this.poll = setInterval(() => this.wake(), 5000);
   }
 
   /** New rows may be there: run now (or right after the current run). */
@@ -62,6 +68,7 @@ export class ReceiveJob {
   /** Waits for the current run to end; no new run starts. */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.poll);
     if (this.timer) clearTimeout(this.timer);
     while (this.running) await new Promise((r) => setTimeout(r, 10));
   }
@@ -69,10 +76,10 @@ export class ReceiveJob {
   private async run(): Promise<void> {
     for (;;) {
       if (this.stopped) return;
-      const rows = this.inbox.head(this.opts.app, 100);
+      const rows = this.inbox.head(this.opts.app, this.cursor, 100);
       if (rows.length === 0) return;
       const done: number[] = [];
-      let settled = 0;
+      let dead = 0;
       try {
         for (const row of rows) {
           if (this.stopped) return;
@@ -83,19 +90,15 @@ export class ReceiveJob {
             return;
           }
           const outcome = await this.apply(row);
-          if (outcome === 'done') {
-            done.push(row.id);
-            settled++;
-          } else if (outcome === 'dead') {
-            settled++;
-          } else {
-            return;
-          }
+          if (outcome === 'held') return;
+          this.cursor = row.id;
+          if (outcome === 'done') done.push(row.id);
+          else dead++;
         }
       } finally {
-        // Only after deliver() succeeded: a crash before this line redelivers, and adapters are idempotent on the key.
-        this.inbox.markDone(done);
-        if (settled) this.opts.onSettled(settled);
+        // Reported only after deliver() succeeded: a crash before the main thread marks them done
+        // redelivers them, and adapters are idempotent on the key.
+        if (done.length || dead) this.opts.onSettled(done, dead);
       }
     }
   }

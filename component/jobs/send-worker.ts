@@ -110,7 +110,7 @@ function pumpOnce(): void {
         break;
       }
       l.cursor = row.id;
-      if (l.inflight.has(row.id)) continue; // still awaiting its first outcome
+      if (l.inflight.has(row.id) || deliveredNotDeleted.has(row.id)) continue; // awaiting its outcome, or delivered
       l.inflight.set(row.id, { sentAt: now, kind: row.kind });
       inflightLane.set(row.id, l);
       items.push({ id: row.id, xml: stanza(row, l.mode) });
@@ -157,15 +157,35 @@ function onTimer(): void {
   pump();
 }
 
+/**
+ * Delivered rows leave the outbox in batches (one transaction every few milliseconds rather than one
+ * per receipt: fewer write locks for the other threads to wait on). Until then they are remembered,
+ * so that a rewind does not send them again; after a crash in between they are sent again and the
+ * receiver recognises them.
+ */
+const deliveredNotDeleted = new Set<number>();
+let deleteTimer: NodeJS.Timeout | null = null;
+
 function confirm(ids: readonly number[]): void {
   const known = ids.filter((id) => inflightLane.has(id));
   if (known.length === 0) return;
-  outbox.confirm(known);
   for (const id of known) {
     inflightLane.get(id)!.inflight.delete(id);
     inflightLane.delete(id);
+    deliveredNotDeleted.add(id);
   }
   post({ t: 'delivered', ids: known });
+  if (deliveredNotDeleted.size >= 1000) deleteDelivered();
+  else deleteTimer ??= setTimeout(deleteDelivered, 20);
+}
+
+function deleteDelivered(): void {
+  if (deleteTimer) clearTimeout(deleteTimer);
+  deleteTimer = null;
+  if (deliveredNotDeleted.size === 0) return;
+  const ids = [...deliveredNotDeleted];
+  outbox.confirm(ids);
+  deliveredNotDeleted.clear();
 }
 
 /** A bounce or a receipt timeout: retry later from this row on, or give up. */
@@ -215,7 +235,8 @@ function onLink(isOnline: boolean): void {
 
 port.on('message', (batch: ToSendWorker[] | 'cancel') => {
   if (batch === 'cancel') {
-    // bree's stop(): nothing to flush (state is in SQLite), end cleanly.
+    // bree's stop(): record what was delivered, then end cleanly (all other state is in SQLite).
+    deleteDelivered();
     db.close();
     process.exit(0);
   }

@@ -13,6 +13,7 @@ import type { AppHost } from '../apps/app-host.js';
 import type { PresenceService } from './presence.js';
 import { dataPayload, type Intake } from '../transfer/intake.js';
 import type { Delivery } from '../transfer/delivery.js';
+import type { QuoaliseCommands } from '../quoalise/commands/ad-hoc.js';
 import { NS } from '../xmpp/namespaces.js';
 import type { Logger } from '../log/logger.js';
 
@@ -22,6 +23,8 @@ export interface RouterOptions {
   presence: PresenceService;
   intake: Intake;
   delivery: Delivery;
+  /** The Quoalise ad-hoc commands every app JID answers. */
+  commands: QuoaliseCommands;
   domainIq: IqHandlers;
   send(el: Element | string): boolean;
   log: Logger;
@@ -103,7 +106,7 @@ export class Router {
 
   private handlersFor(host: AppHost): IqHandlers {
     let h = this.appIq.get(host);
-    if (!h) this.appIq.set(host, (h = appHandlers(host)));
+    if (!h) this.appIq.set(host, (h = appHandlers(host, this.opts.commands)));
     return h;
   }
 }

@@ -9,6 +9,9 @@ import { migrate } from './migrations.js';
 
 export type Db = Database.Database;
 
+/** How long a connection waits for another's write lock before SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 10_000;
+
 export interface OpenOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** Apply pending migrations (the gateway and the CLI do; workers open an already migrated file). */
@@ -19,7 +22,7 @@ export interface OpenOptions {
 export function openDatabase(path: string, opts: OpenOptions = {}): Db {
   if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
-  db.pragma('busy_timeout = 10000');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   if (!opts.readonly) {
     db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a commit survives a crash of the process; only power loss can drop the last ones.

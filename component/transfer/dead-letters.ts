@@ -110,22 +110,16 @@ export class DeadLetters {
             .run(r.consumer_id, r.kind, r.app, r.peer, r.payload, r.records, now, r.created_at).lastInsertRowid,
         );
       } else {
-        const row = this.db
-          .prepare(
-            `UPDATE inbox SET state = 'pending', payload = ?, attempts = 0, next_attempt_at = ?, last_error = NULL, done_at = NULL
-             WHERE sender = ? AND stanza_id = ? AND state = 'dead' RETURNING id`,
-          )
-          .get(r.payload, now, r.peer, r.stanza_id) as { id: number } | undefined;
-        queued =
-          row?.id ??
-          Number(
-            this.db
-              .prepare(
-                `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-              )
-              .run(r.app, r.peer, r.stanza_id ?? `dead-letter-${r.id}`, r.format, r.payload, r.records, now, r.created_at).lastInsertRowid,
-          );
+        // A new row (at the end of the app's queue) in place of the tombstone that kept duplicates out.
+        this.db.prepare("DELETE FROM inbox WHERE sender = ? AND stanza_id = ? AND state = 'dead'").run(r.peer, r.stanza_id);
+        queued = Number(
+          this.db
+            .prepare(
+              `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+            )
+            .run(r.app, r.peer, r.stanza_id ?? `dead-letter-${r.id}`, r.format, r.payload, r.records, now, r.created_at).lastInsertRowid,
+        );
       }
       this.db.prepare('DELETE FROM dead_letters WHERE id = ?').run(id);
       return queued;

@@ -67,30 +67,27 @@ export class Inbox {
       `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender, stanza_id) DO NOTHING`,
     );
-    this.pendingRows = db.prepare(
-      "SELECT * FROM inbox WHERE app = ? AND state = 'pending' ORDER BY id LIMIT ?",
-    );
+    this.pendingRows = db.prepare("SELECT * FROM inbox WHERE app = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?");
     this.done = db.prepare("UPDATE inbox SET state = 'done', payload = '', done_at = ?, last_error = NULL WHERE id = ? AND state = 'pending'");
     this.failOne = db.prepare('UPDATE inbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ? RETURNING attempts');
   }
 
-  /** Stores a batch in one transaction; for each message, true if new, false if a duplicate. */
-  store(messages: readonly InboundMessage[], now = Date.now()): boolean[] {
-    return this.db.transaction(() =>
-      messages.map((m) => this.insert.run(m.app, m.sender, m.stanzaId, m.format, m.payload, m.records, now, now).changes === 1),
-    )();
+  /**
+   * One transaction: stores new messages (for each, true if new, false if a duplicate) and marks
+   * applied rows done. IMMEDIATE, so that a busy database fails at BEGIN with nothing half-done.
+   */
+  commit(messages: readonly InboundMessage[], doneIds: readonly number[] = [], now = Date.now()): boolean[] {
+    return this.db
+      .transaction(() => {
+        for (const id of doneIds) this.done.run(now, id);
+        return messages.map((m) => this.insert.run(m.app, m.sender, m.stanzaId, m.format, m.payload, m.records, now, now).changes === 1);
+      })
+      .immediate();
   }
 
-  /** The first pending rows of an app, in order (due or not: order is kept, a held row holds the app). */
-  head(app: string, limit: number): InboxRow[] {
-    return (this.pendingRows.all(app, limit) as Row[]).map(toRow);
-  }
-
-  markDone(ids: readonly number[], now = Date.now()): void {
-    if (ids.length === 0) return;
-    this.db.transaction(() => {
-      for (const id of ids) this.done.run(now, id);
-    })();
+  /** The first pending rows of an app after `afterId`, in order (due or not: a held row holds the app). */
+  head(app: string, afterId: number, limit: number): InboxRow[] {
+    return (this.pendingRows.all(app, afterId, limit) as Row[]).map(toRow);
   }
 
   /** Counts a failed attempt and holds the row until retryAt. Returns the attempt count. */

@@ -18,6 +18,7 @@ import type { Entitlements } from './entitlements.js';
 import type { AppHost } from '../apps/app-host.js';
 import type { Logger } from '../log/logger.js';
 import { createHash } from 'node:crypto';
+import { BUSY_TIMEOUT_MS, type Db } from '../store/database.js';
 
 interface Pending {
   message: InboundMessage;
@@ -26,6 +27,7 @@ interface Pending {
 }
 
 export interface IntakeOptions {
+  db: Db;
   inbox: Inbox;
   entitlements: Entitlements;
   send(el: Element | string): boolean;
@@ -44,6 +46,9 @@ export function dataPayload(el: Element): { format: 'quoalise' | 'sen1'; payload
 
 export class Intake {
   private batch: Pending[] = [];
+  /** Rows the receive jobs applied, marked done with the next commit. */
+  private applied: number[] = [];
+  private commitScheduled = false;
   /** Unapplied inbox rows per app (seeded from SQLite, maintained from here and the receive jobs). */
   private readonly pending: Map<string, number>;
 
@@ -51,9 +56,11 @@ export class Intake {
     this.pending = opts.inbox.pendingCounts();
   }
 
-  /** The receive job of `app` settled (applied or dead-lettered) `n` rows. */
-  settled(app: string, n: number): void {
-    this.pending.set(app, Math.max(0, (this.pending.get(app) ?? 0) - n));
+  /** The receive job of `app` applied `done` rows and dead-lettered `dead` others. */
+  settled(app: string, done: number[], dead: number): void {
+    this.pending.set(app, Math.max(0, (this.pending.get(app) ?? 0) - done.length - dead));
+    this.applied.push(...done);
+    this.scheduleCommit();
   }
 
   accept(host: AppHost, el: Element, data: { format: 'quoalise' | 'sen1'; payload: Element }): void {
@@ -88,21 +95,45 @@ export class Intake {
     // Without an id there is nothing to deduplicate on but the content itself.
     const stanzaId = el.getChild('origin-id', NS.stanzaId)?.attrs.id ?? el.attrs.id ?? `sha1-${createHash('sha1').update(payload).digest('hex')}`;
     this.batch.push({ message: { app, sender, stanzaId, format: data.format, payload, records }, stanza: el, host });
-    if (this.batch.length === 1) setImmediate(() => this.commit());
+    this.scheduleCommit();
   }
 
-  /** One transaction for the whole turn's messages, then the receipts, then the receive jobs. */
+  private scheduleCommit(): void {
+    if (this.commitScheduled) return;
+    this.commitScheduled = true;
+    setImmediate(() => {
+      this.commitScheduled = false;
+      this.commit();
+    });
+  }
+
+  /**
+   * One transaction for the whole turn's messages (and the rows applied meanwhile), then the
+   * receipts, then the receive jobs. The XMPP thread never waits for SQLite's lock: when another
+   * thread holds it, the commit is tried again on the next turn (SQLite's busy handler would sleep
+   * the whole event loop for milliseconds).
+   */
   private commit(): void {
+    if (this.batch.length === 0 && this.applied.length === 0) return;
     const batch = this.batch;
-    this.batch = [];
+    const applied = this.applied;
     let stored: boolean[];
+    const { db } = this.opts;
     try {
-      stored = this.opts.inbox.store(batch.map((p) => p.message));
+      db.pragma('busy_timeout = 0');
+      stored = this.opts.inbox.commit(batch.map((p) => p.message), applied);
     } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') return this.scheduleCommit();
+      this.batch = [];
+      this.applied = [];
       this.opts.log.error({ err: (err as Error).message }, 'inbox commit failed');
       for (const p of batch) this.refuse(p.stanza, new StanzaError('internal-server-error', 'the gateway could not store this message; retry later', { type: 'wait' }));
       return;
+    } finally {
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
+    this.batch = [];
+    this.applied = [];
     const hosts = new Set<AppHost>();
     batch.forEach((p, i) => {
       if (stored[i]) {

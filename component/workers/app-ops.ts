@@ -5,6 +5,7 @@
  */
 import type { Adapter } from '../../adapters/contract.js';
 import type { AppOp } from './protocol.js';
+import { catalogueXml, currentCursor, historyXml } from '../quoalise/commands/encoded-answers.js';
 
 export type AppOps = Partial<Record<AppOp, (args: never) => Promise<unknown>>>;
 
@@ -13,5 +14,8 @@ export function appOps(adapter: Adapter): AppOps {
     ...(adapter.chat && { chat: (m: Parameters<NonNullable<Adapter['chat']>>[0]) => adapter.chat!(m) }),
     ...(adapter.history && { history: (q: Parameters<NonNullable<Adapter['history']>>[0]) => adapter.history!(q) }),
     ...(adapter.catalogue && { catalogue: () => adapter.catalogue!() }),
+    ...(adapter.history && { historyXml: (q: Parameters<typeof historyXml>[1]) => historyXml(adapter, q) }),
+    ...(adapter.catalogue && { catalogueXml: (q: Parameters<typeof catalogueXml>[1]) => catalogueXml(adapter, q) }),
+    ...(adapter.extract && { currentCursor: (q: Parameters<typeof currentCursor>[1]) => currentCursor(adapter, q) }),
   };
 }

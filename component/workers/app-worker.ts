@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     log,
     timeoutMs: data.callTimeoutMs,
     retry: data.retry,
-    onSettled: (n) => post({ t: 'settled', n }),
+    onSettled: (done, dead) => post({ t: 'settled', done, dead }),
   });
   extract = new ExtractJobs({ db, appJid: data.app.jid, adapter, log, timeoutMs: data.callTimeoutMs });
 

@@ -4,7 +4,14 @@
  */
 
 /** Operations the main thread asks of an app's adapter. */
-export type AppOp = 'chat' | 'history' | 'catalogue';
+export type AppOp =
+  | 'chat'
+  | 'history'
+  | 'catalogue'
+  // Quoalise commands: the adapter's answer already encoded in the worker (component/quoalise/commands/encoded-answers.ts).
+  | 'historyXml'
+  | 'catalogueXml'
+  | 'currentCursor';
 
 export type ToAppWorker =
   | { t: 'call'; id: number; op: AppOp; args: unknown }
@@ -17,8 +24,11 @@ export type FromAppWorker =
   | { t: 'reply'; id: number; ok: true; value: unknown }
   | { t: 'reply'; id: number; ok: false; error: WorkerError }
   | { t: 'pong'; id: number }
-  /** The receive job applied or dead-lettered this many inbox rows (for back-pressure accounting). */
-  | { t: 'settled'; n: number }
+  /**
+   * The receive job applied these inbox rows (the main thread marks them done in its next inbox
+   * transaction: it is the only writer on that hot path) and dead-lettered `dead` others.
+   */
+  | { t: 'settled'; done: number[]; dead: number }
   | { t: 'fatal'; message: string };
 
 /** An error as it crosses the thread boundary (class identity does not survive structured clone). */

@@ -71,7 +71,9 @@ ${opts.extraYaml ?? ''}`,
   start(): this {
     this.exitCode = undefined;
     this.stderr = '';
-    const proc = spawn(process.execPath, [CLI, 'start'], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // FEDGATE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the gateway under test.
+    const nodeArgs = process.env.FEDGATE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const proc = spawn(process.execPath, [...nodeArgs, CLI, 'start'], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stderr!.on('data', (d: Buffer) => {
       this.stderr += d.toString();
       if (process.env.FEDGATE_TEST_LOGS) process.stderr.write(d);

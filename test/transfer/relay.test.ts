@@ -34,7 +34,7 @@ function prng(seed: number): () => number {
 }
 
 function series(tag: string): string {
-  return `urn:dev:prm:3000000000000${tag}_consumption/power/active/raw`;
+  return `urn:dev:prm:300000000000${tag}_consumption/power/active/raw`;
 }
 
 /** N half-hourly points with value = index, some of them zero, two of them sharing one second. */

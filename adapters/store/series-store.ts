@@ -1,0 +1,294 @@
+/**
+ * The series of one `store` application in fedgate's SQLite (schema/004_store.sql). Used by the
+ * adapter in its worker thread and by `fedgate store import|list` in the CLI process: both write
+ * through `ingest`, so a CLI import is validated, stamped and sequenced exactly like a delivery.
+ *
+ * Writes are one IMMEDIATE transaction per call: the write lock is taken before the sequence is read,
+ * so seq order is commit order across processes, and an extract never skips a record committed late.
+ */
+import type { Statement } from 'better-sqlite3';
+import type { Db } from '../../component/store/database.js';
+import type { DataBlock, Meta, SeriesRecord } from '../../component/quoalise/types.js';
+import { encodeMeta } from '../../component/quoalise/meta.js';
+import { parseIdentifier } from '../../component/quoalise/identifier.js';
+import { QuoaliseFormatError } from '../../component/quoalise/errors.js';
+import { illegalXmlChar } from '../../component/quoalise/xml-escape.js';
+import type { ExtractBatch, SeriesInfo } from '../contract.js';
+
+/** Records the store refuses to keep; the message names the record and is meant for a human. */
+export class StoreDataError extends Error {
+  override name = 'StoreDataError';
+}
+
+export interface IngestResult {
+  /** Records received. */
+  records: number;
+  /** Records that were new, or corrected a stored value (they took a new seq). */
+  written: number;
+  /** Records already stored with the same value and unit (nothing changed). */
+  unchanged: number;
+}
+
+export interface DeliveryResult extends IngestResult {
+  /** True when this key was already applied: nothing was written. */
+  replayed: boolean;
+}
+
+type PointRow = [time: number, value: number | null, stringValue: string | null, boolValue: number | null, unit: string | null];
+type ExtractRow = [series: number, ...point: PointRow, seq: number];
+
+function toRecord(name: string, row: PointRow): SeriesRecord {
+  const [time, value, stringValue, boolValue, unit] = row;
+  const r: SeriesRecord = { name, time };
+  if (value !== null) r.value = value;
+  else if (stringValue !== null) r.stringValue = stringValue;
+  else r.boolValue = boolValue === 1;
+  if (unit !== null) r.unit = unit;
+  return r;
+}
+
+function describe(r: SeriesRecord): string {
+  return `record ${JSON.stringify(r.name)} at ${r.time}`;
+}
+
+/** Refuses, before any write, what could not be served back as Quoalise later. */
+function checkBlocks(blocks: DataBlock[]): void {
+  const names = new Set<string>();
+  for (const block of blocks) {
+    try {
+      encodeMeta(block.meta);
+    } catch (err) {
+      if (err instanceof QuoaliseFormatError) throw new StoreDataError(err.message);
+      throw err;
+    }
+    for (const r of block.records) {
+      if (!names.has(r.name)) {
+        try {
+          parseIdentifier(r.name);
+        } catch (err) {
+          if (err instanceof QuoaliseFormatError) throw new StoreDataError(err.message);
+          throw err;
+        }
+        names.add(r.name);
+      }
+      if (typeof r.time !== 'number' || !Number.isFinite(r.time)) throw new StoreDataError(`${describe(r)}: the time is not a finite number`);
+      const kinds = (r.value !== undefined ? 1 : 0) + (r.stringValue !== undefined ? 1 : 0) + (r.boolValue !== undefined ? 1 : 0);
+      if (kinds !== 1) throw new StoreDataError(`${describe(r)}: needs exactly one of a number, a string or a boolean value`);
+      if (r.value !== undefined && !Number.isFinite(r.value)) throw new StoreDataError(`${describe(r)}: the value is not a finite number`);
+      for (const [what, s] of [['string value', r.stringValue], ['unit', r.unit]] as const) {
+        const bad = s === undefined ? null : illegalXmlChar(s);
+        if (bad !== null) throw new StoreDataError(`${describe(r)}: the ${what} contains ${bad}, which XML cannot carry`);
+      }
+    }
+  }
+}
+
+export class SeriesStore {
+  /** identifier → series id, for series known to exist (cleared if a transaction fails). */
+  private ids = new Map<string, number>();
+  private readonly q: {
+    seriesId: Statement<[string, string]>;
+    insertSeries: Statement<[string, string, string, number, number]>;
+    updateMeta: Statement<[string, number, number, string]>;
+    touchSeries: Statement<[number, number, number]>;
+    readSeq: Statement<[]>;
+    writeSeq: Statement<[number]>;
+    upsert: Statement<[number, number, number | null, string | null, number | null, string | null, number]>;
+    history: Statement<[number, number, number, number]>;
+    seriesMeta: Statement<[string, string]>;
+    catalogue: Statement<[string]>;
+    matching: Statement<[string, string]>;
+    extract: Statement<[number, string, string, number]>;
+    latestSeq: Statement<[string]>;
+    delivery: Statement<[string, string]>;
+    replay: Statement<[string, string]>;
+    recordDelivery: Statement<[string, string, string, number, number, number, number]>;
+  };
+
+  constructor(private readonly db: Db, readonly app: string) {
+    this.q = {
+      seriesId: db.prepare('SELECT id FROM store_series WHERE app = ? AND identifier = ?').pluck(),
+      insertSeries: db.prepare(
+        'INSERT INTO store_series (app, identifier, meta, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (app, identifier) DO NOTHING',
+      ),
+      updateMeta: db.prepare('UPDATE store_series SET meta = ?, updated_at = ? WHERE id = ? AND meta <> ?'),
+      touchSeries: db.prepare('UPDATE store_series SET last_seq = ?, updated_at = ? WHERE id = ?'),
+      readSeq: db.prepare('SELECT seq FROM store_sequence WHERE id = 1').pluck(),
+      writeSeq: db.prepare('UPDATE store_sequence SET seq = ? WHERE id = 1'),
+      // A correction (same time, other value or unit) replaces the row and takes the new seq; the same
+      // record again matches nothing in the WHERE and changes nothing.
+      upsert: db.prepare(
+        `INSERT INTO store_points (series, time, value, string_value, bool_value, unit, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (series, time) DO UPDATE SET value = excluded.value, string_value = excluded.string_value,
+           bool_value = excluded.bool_value, unit = excluded.unit, seq = excluded.seq
+         WHERE value IS NOT excluded.value OR string_value IS NOT excluded.string_value
+            OR bool_value IS NOT excluded.bool_value OR unit IS NOT excluded.unit`,
+      ),
+      history: db
+        .prepare('SELECT time, value, string_value, bool_value, unit FROM store_points WHERE series = ? AND time >= ? AND time < ? ORDER BY time LIMIT ?')
+        .raw(),
+      seriesMeta: db.prepare('SELECT id, meta FROM store_series WHERE app = ? AND identifier = ?'),
+      catalogue: db.prepare(
+        `SELECT s.identifier, s.meta, count(p.time) AS count, min(p.time) AS first, max(p.time) AS last
+         FROM store_series s LEFT JOIN store_points p ON p.series = s.id
+         WHERE s.app = ? GROUP BY s.id ORDER BY s.identifier`,
+      ),
+      matching: db.prepare('SELECT id, identifier, meta FROM store_series WHERE app = ? AND identifier GLOB ?'),
+      extract: db
+        .prepare(
+          `SELECT series, time, value, string_value, bool_value, unit, seq FROM store_points
+           WHERE seq > ? AND series IN (SELECT id FROM store_series WHERE app = ? AND identifier GLOB ?)
+           ORDER BY seq LIMIT ?`,
+        )
+        .raw(),
+      latestSeq: db.prepare('SELECT coalesce(max(last_seq), 0) FROM store_series WHERE app = ?').pluck(),
+      delivery: db.prepare('SELECT 1 FROM store_deliveries WHERE app = ? AND key = ?'),
+      replay: db.prepare('UPDATE store_deliveries SET redelivered = redelivered + 1 WHERE app = ? AND key = ?'),
+      recordDelivery: db.prepare(
+        'INSERT INTO store_deliveries (app, key, sender, records, written, duplicate_points, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+    };
+  }
+
+  /** Stores records (validated first, then one transaction). Throws StoreDataError for bad records. */
+  ingest(blocks: DataBlock[]): IngestResult {
+    checkBlocks(blocks);
+    return this.write(() => this.writeBlocks(blocks));
+  }
+
+  /**
+   * Applies a delivery exactly once: its key is recorded in the same transaction as its records, so a
+   * delivery that comes again changes no data (its `redelivered` count goes up).
+   */
+  deliver(key: string, sender: string, blocks: DataBlock[]): DeliveryResult {
+    checkBlocks(blocks);
+    return this.write(() => {
+      const records = blocks.reduce((n, b) => n + b.records.length, 0);
+      if (this.q.delivery.get(this.app, key)) {
+        this.q.replay.run(this.app, key);
+        return { records, written: 0, unchanged: 0, replayed: true };
+      }
+      const result = this.writeBlocks(blocks);
+      this.q.recordDelivery.run(this.app, key, sender, result.records, result.written, result.unchanged, Date.now());
+      return { ...result, replayed: false };
+    });
+  }
+
+  /** Records of one series in [start, end), oldest first; null when the series does not exist. */
+  history(series: string, start: number, end: number, limit: number): DataBlock | null {
+    const row = this.q.seriesMeta.get(this.app, series) as { id: number; meta: string } | undefined;
+    if (!row) return null;
+    const rows = this.q.history.all(row.id, start, end, limit) as PointRow[];
+    const records = new Array<SeriesRecord>(rows.length);
+    for (let i = 0; i < rows.length; i++) records[i] = toRecord(series, rows[i]!);
+    return { meta: JSON.parse(row.meta) as Meta, records };
+  }
+
+  /** Every series of the app with its metadata, time span and number of records. */
+  catalogue(): SeriesInfo[] {
+    const rows = this.q.catalogue.all(this.app) as Array<{ identifier: string; meta: string; count: number; first: number | null; last: number | null }>;
+    return rows.map((r) => ({
+      identifier: r.identifier,
+      meta: JSON.parse(r.meta) as Meta,
+      count: r.count,
+      ...(r.first !== null && { first: r.first }),
+      ...(r.last !== null && { last: r.last }),
+    }));
+  }
+
+  /**
+   * Records written after `cursor` (a seq, as text) to series matching `pattern`, in seq order, at most
+   * `limit`, grouped into one block per series. `limit: 0` reads nothing and returns the current end.
+   * When the batch is not full, the cursor moves to the store's end so that later calls skip the
+   * records of other series at once.
+   */
+  extract(pattern: string, cursor: string | null, limit: number): ExtractBatch {
+    if (cursor !== null && !/^\d+$/.test(cursor)) throw new Error(`store cursor ${JSON.stringify(cursor)} is not a sequence number`);
+    const after = cursor === null ? 0 : Number(cursor);
+    return this.db.transaction((): ExtractBatch => {
+      const end = this.q.readSeq.get() as number;
+      if (limit === 0) return { blocks: [], cursor: String(end), more: false };
+      const rows = this.q.extract.all(after, this.app, pattern, limit + 1) as ExtractRow[];
+      const more = rows.length > limit;
+      if (more) rows.length = limit;
+      if (rows.length === 0) return { blocks: [], cursor: String(Math.max(after, end)), more: false };
+      const series = new Map<number, { identifier: string; block: DataBlock }>();
+      for (const s of this.q.matching.all(this.app, pattern) as Array<{ id: number; identifier: string; meta: string }>) {
+        series.set(s.id, { identifier: s.identifier, block: { meta: JSON.parse(s.meta) as Meta, records: [] } });
+      }
+      const blocks: DataBlock[] = [];
+      for (const [id, time, value, stringValue, boolValue, unit] of rows) {
+        const s = series.get(id)!;
+        if (s.block.records.length === 0) blocks.push(s.block);
+        s.block.records.push(toRecord(s.identifier, [time, value, stringValue, boolValue, unit]));
+      }
+      const last = rows[rows.length - 1]![6];
+      return { blocks, cursor: String(more ? last : Math.max(last, end)), more };
+    })();
+  }
+
+  /** The seq of the app's latest write: it grows when anyone (this process or another) writes to it. */
+  latestSeq(): number {
+    return this.q.latestSeq.get(this.app) as number;
+  }
+
+  private write<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (err) {
+      // Series rows created by the rolled-back transaction no longer exist.
+      this.ids.clear();
+      throw err;
+    }
+  }
+
+  private writeBlocks(blocks: DataBlock[]): IngestResult {
+    const now = Date.now();
+    let seq = this.q.readSeq.get() as number;
+    let records = 0;
+    let written = 0;
+    const touched = new Map<number, number>();
+    for (const block of blocks) {
+      const meta = JSON.stringify(block.meta);
+      const hasMeta = meta !== '{}';
+      const metaChecked = new Set<number>();
+      for (const r of block.records) {
+        records++;
+        const id = this.seriesId(r.name, meta, now);
+        if (hasMeta && !metaChecked.has(id)) {
+          this.q.updateMeta.run(meta, now, id, meta);
+          metaChecked.add(id);
+        }
+        const { changes } = this.q.upsert.run(
+          id,
+          r.time,
+          r.value ?? null,
+          r.stringValue ?? null,
+          r.boolValue === undefined ? null : r.boolValue ? 1 : 0,
+          r.unit ?? null,
+          seq + 1,
+        );
+        if (changes > 0) {
+          seq++;
+          written++;
+          touched.set(id, seq);
+        }
+      }
+    }
+    if (written > 0) {
+      this.q.writeSeq.run(seq);
+      for (const [id, last] of touched) this.q.touchSeries.run(last, now, id);
+    }
+    return { records, written, unchanged: records - written };
+  }
+
+  private seriesId(identifier: string, meta: string, now: number): number {
+    let id = this.ids.get(identifier);
+    if (id === undefined) {
+      this.q.insertSeries.run(this.app, identifier, meta, now, now);
+      id = this.q.seriesId.get(this.app, identifier) as number;
+      this.ids.set(identifier, id);
+    }
+    return id;
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * XEP-0050 ad-hoc commands on the app JIDs, as Quoalise uses them: `get_history`, `subscribe`,
+ * `unsubscribe` and the catalogue `list_series`, on every app whose adapter serves data.
+ *
+ * Both flows of quoalise.md: the filled form inside the first `execute` is answered at once; an empty
+ * `execute` gets `status="executing"` with a form of defaults and a `sessionid`, and the submitted form
+ * (with that sessionid) gets the answer; `cancel` ends a session. Before any adapter call, on this
+ * thread: the per-requester rate limit, the command's existence for this app, and authorization (a
+ * requester without any grant on the app is refused every command and sees none in disco).
+ */
+import { xml, type Element } from '../../xmpp/xml.js';
+import { NS } from '../../xmpp/namespaces.js';
+import { bareJid } from '../../xmpp/jid.js';
+import { StanzaError } from '../../xmpp/stanza-error.js';
+import { RawXml, type IqResult } from '../../router/iq.js';
+import { discoInfo, discoItems } from '../../router/disco.js';
+import type { AppHost } from '../../apps/app-host.js';
+import type { Authorizer } from '../../authz/authorizer.js';
+import type { ConsumerStore } from '../../transfer/consumers.js';
+import { NS_QUOALISE } from '../namespaces.js';
+import type { QuoaliseCommand } from './command.js';
+import { formElement, resultForm, submittedFields } from './form.js';
+import { getHistoryCommand } from './get-history.js';
+import { listSeriesCommand } from './list-series.js';
+import { subscribeCommand, unsubscribeCommand } from './subscriptions.js';
+import { CommandSessions, type SessionOwner } from './sessions.js';
+import { RateLimiter } from './rate-limiter.js';
+
+export interface QuoaliseCommandsOptions {
+  authz: Authorizer;
+  consumers: ConsumerStore;
+  /** Config `quoalise.max_records`: a get_history range holding more is refused. */
+  maxRecords: number;
+  /** Config `quoalise.requests_per_second`, per requester bare JID. */
+  requestsPerSecond: number;
+  /** Config `quoalise.session_timeout_seconds`: how long a two-step session waits for its form. */
+  sessionTimeoutSeconds: number;
+}
+
+const ACTIONS = new Set(['execute', 'complete', 'next', 'prev', 'cancel']);
+
+function badSession(id: string | undefined): StanzaError {
+  return new StanzaError('bad-request', id === undefined ? 'cancel needs the sessionid of the command to cancel' : `no open session "${id}": it expired, was completed or cancelled, or belongs to someone else; execute the command again`, {
+    extra: xml('bad-sessionid', { xmlns: NS.commands }),
+  });
+}
+
+function badAction(text: string): StanzaError {
+  return new StanzaError('bad-request', text, { extra: xml('bad-action', { xmlns: NS.commands }) });
+}
+
+/** `<command status="completed">` with the result form, then the payload inline, as quoalise.md shows. */
+function completed(command: QuoaliseCommand, sessionid: string, payload: string | null): IqResult {
+  const el = xml('command', { xmlns: NS.commands, node: command.node, sessionid, status: 'completed' }, resultForm(command.name));
+  if (payload === null) return el;
+  // The payload is already serialized (in the app worker, for big answers): splice it in as text.
+  const s = el.toString();
+  return new RawXml(s.slice(0, -'</command>'.length) + payload + '</command>');
+}
+
+export class QuoaliseCommands {
+  private readonly commands: Map<string, QuoaliseCommand>;
+  private readonly sessions: CommandSessions;
+  private readonly rate: RateLimiter;
+
+  constructor(private readonly opts: QuoaliseCommandsOptions) {
+    const { authz, consumers, maxRecords } = opts;
+    this.commands = new Map(
+      [getHistoryCommand({ authz, maxRecords }), subscribeCommand({ authz, consumers }), unsubscribeCommand({ authz, consumers }), listSeriesCommand({ authz })].map(
+        (c) => [c.node, c],
+      ),
+    );
+    this.sessions = new CommandSessions(opts.sessionTimeoutSeconds * 1000);
+    this.rate = new RateLimiter(opts.requestsPerSecond);
+  }
+
+  /** Features the app adds to its disco#info: `urn:quoalise:0` when it serves data. */
+  features(host: AppHost): string[] {
+    return this.offered(host).length > 0 ? [NS_QUOALISE] : [];
+  }
+
+  /** disco#items on the commands node: only the commands this requester may run here. */
+  items(host: AppHost, iq: Element): Element {
+    const visible = this.mayUse(host, bareJid(iq.attrs.from ?? ''), Date.now()) ? this.offered(host) : [];
+    return discoItems(visible.map((c) => ({ jid: iq.attrs.to ?? host.jid, node: c.node, name: c.name })), NS.commands);
+  }
+
+  /** disco#info on a command's node (XEP-0050 §2.3); null when `node` is not a command this requester may run. */
+  nodeInfo(host: AppHost, iq: Element, node: string | undefined): Element | null {
+    const command = node === undefined ? undefined : this.commands.get(node);
+    if (!command || !this.offered(host).includes(command) || !this.mayUse(host, bareJid(iq.attrs.from ?? ''), Date.now())) return null;
+    return discoInfo([{ category: 'automation', type: 'command-node', name: command.name }], [NS.commands, NS.dataForms], node);
+  }
+
+  /** Answers a `command` IQ (set) addressed to the app. Throws StanzaError. */
+  async execute(host: AppHost, iq: Element): Promise<IqResult> {
+    const cmd = iq.getChild('command', NS.commands)!;
+    const node = cmd.attrs.node ?? '';
+    const action = cmd.attrs.action ?? 'execute';
+    const sessionid = cmd.attrs.sessionid;
+    const from = iq.attrs.from ?? '';
+    const requester = bareJid(from);
+    const at = Date.now();
+    const owner: SessionOwner = { app: host.app.name, node, requester: from };
+
+    if (action === 'cancel') {
+      if (sessionid === undefined || !this.sessions.take(sessionid, owner, at)) throw badSession(sessionid);
+      return xml('command', { xmlns: NS.commands, node, sessionid, status: 'canceled' });
+    }
+    if (!ACTIONS.has(action)) throw badAction(`unknown action "${action}": use execute, complete or cancel`);
+    if (action === 'prev') throw badAction(`${node} has a single step: there is no previous one`);
+
+    if (!this.rate.take(requester, at)) {
+      throw new StanzaError(
+        'resource-constraint',
+        `too many requests from ${requester}: at most ${this.opts.requestsPerSecond} per second; retry in ${this.rate.retryAfterMs(requester)} ms`,
+      );
+    }
+    const command = this.commands.get(node);
+    if (!command) throw new StanzaError('item-not-found', `${host.jid} has no command "${node}" (Quoalise commands: ${[...this.commands.keys()].join(', ')})`);
+    if (!host.isReady && host.capabilities.size === 0) {
+      throw new StanzaError('service-unavailable', `${host.jid} is starting; retry in a moment`, { type: 'wait' });
+    }
+    if (!this.offered(host).includes(command)) throw new StanzaError('feature-not-implemented', `${host.jid} does not offer ${node}: its application does not serve that data`);
+    if (!this.mayUse(host, requester, at)) {
+      throw new StanzaError('not-authorized', `${requester} may not use the commands of ${host.jid}: no grant for this requester (ask its operator for one)`);
+    }
+
+    const fields = submittedFields(cmd);
+    if (sessionid !== undefined) {
+      if (!this.sessions.take(sessionid, owner, at)) throw badSession(sessionid);
+      if (fields === null) throw new StanzaError('bad-request', `submit the form of ${node} (an x element of type submit) with this sessionid`);
+    } else if (fields === null) {
+      const form = command.form(at);
+      if (form !== null) {
+        return xml(
+          'command',
+          { xmlns: NS.commands, node, sessionid: this.sessions.start(owner, at), status: 'executing' },
+          xml('actions', { execute: 'complete' }, xml('complete')),
+          formElement(command.name, form.instructions, form.fields),
+        );
+      }
+    }
+    const payload = await command.run({ host, requester, fields: fields ?? new Map(), at });
+    return completed(command, sessionid ?? this.sessions.newId(), payload);
+  }
+
+  /** The commands this app's adapter can serve. */
+  private offered(host: AppHost): QuoaliseCommand[] {
+    return [...this.commands.values()].filter((c) => host.capabilities.has(c.requires));
+  }
+
+  private mayUse(host: AppHost, requester: string, at: number): boolean {
+    return this.opts.authz.hasAnyGrant(host.app.name, requester, at);
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * What a Quoalise command is to the XEP-0050 layer (ad-hoc.ts): a node, the worker operation the app
+ * must offer for the command to exist, its form, and what it does once the form is submitted.
+ */
+import type { AppHost } from '../../apps/app-host.js';
+import type { Authorizer } from '../../authz/authorizer.js';
+import { toStanzaError } from '../../apps/call-errors.js';
+import { StanzaError } from '../../xmpp/stanza-error.js';
+import type { AppOp } from '../../workers/protocol.js';
+import type { FieldSpec } from './form.js';
+
+export interface CommandRequest {
+  host: AppHost;
+  /** The requester's bare JID (quoalise.md: authorize on the bare JID). */
+  requester: string;
+  fields: ReadonlyMap<string, string>;
+  /** Arrival of the request, ms since the epoch. */
+  at: number;
+}
+
+export interface QuoaliseCommand {
+  /** The XEP-0050 node, e.g. `get_history`. */
+  node: string;
+  /** Human name: the disco item name and the result form's title. */
+  name: string;
+  /** The app worker operation this command needs: an app without it does not offer the command. */
+  requires: AppOp;
+  /** The two-step flow's form: instructions and fields (defaults computed at `at`); null for a command without input. */
+  form(at: number): { instructions: string; fields: FieldSpec[] } | null;
+  /** Serves a submitted form; resolves with the serialized payload placed after the result form, if any. Throws StanzaError. */
+  run(req: CommandRequest): Promise<string | null>;
+}
+
+/** Throws `not-authorized` (cancel) unless a grant lets the requester read the series now. */
+export function requireGrant(authz: Authorizer, req: CommandRequest, series: string): void {
+  const decision = authz.authorize({ app: req.host.app.name, requester: req.requester, series, at: req.at });
+  if (!decision.allowed) throw new StanzaError('not-authorized', decision.reason);
+}
+
+/** Calls the app's worker; its failures become the stanza errors of call-errors.ts. */
+export async function callApp<T>(req: CommandRequest, op: AppOp, args: unknown): Promise<T> {
+  try {
+    return (await req.host.call(op, args)) as T;
+  } catch (err) {
+    throw toStanzaError(err, req.host.app.name);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The parts of command answers computed in the app's worker thread (component/workers/app-ops.ts):
+ * calling the adapter and encoding its records, so that 100,000 records are never encoded on the XMPP
+ * thread. The main thread gets a string it places in the answer as is.
+ */
+import type { Adapter, HistoryQuery } from '../../../adapters/contract.js';
+import { seriesMatcher } from '../../transfer/series-pattern.js';
+import { encodeMeta } from '../meta.js';
+import { encodeQuoalise } from '../payload.js';
+import { NS_QUOALISE } from '../namespaces.js';
+import { QuoaliseFormatError } from '../errors.js';
+import { formatIsoUtc } from '../time.js';
+import { escapeAttr, illegalXmlChar } from '../xml-escape.js';
+
+/** A `quoalise` element, serialized, and the number of records (or series) in it. */
+export interface EncodedAnswer {
+  xml: string;
+  count: number;
+}
+
+/**
+ * get_history's payload. When the adapter returns `query.limit` records or more the core refuses the
+ * request (too many records), so nothing is encoded. No record at all still gives one `data` with a
+ * `meta`: the reference client reads the first `quoalise/data` and requires its `meta`.
+ */
+export async function historyXml(adapter: Adapter, query: HistoryQuery): Promise<EncodedAnswer> {
+  const blocks = await adapter.history!(query);
+  const count = blocks.reduce((n, b) => n + b.records.length, 0);
+  if (count >= query.limit) return { xml: '', count };
+  return { xml: encodeQuoalise(blocks.length > 0 ? blocks : [{ meta: {}, records: [] }]), count };
+}
+
+function attr(name: string, value: string): string {
+  const bad = illegalXmlChar(value);
+  if (bad !== null) throw new QuoaliseFormatError(`catalogue: ${name} contains ${bad}, which XML cannot carry`);
+  return ` ${name}="${escapeAttr(value)}"`;
+}
+
+/**
+ * list_series's payload: the catalogue entries whose identifier matches one of `patterns` (the series
+ * the requester may read, decided on the main thread), sorted by identifier, as
+ * `<quoalise xmlns="urn:quoalise:0"><series identifier first last count><meta…/></series>…</quoalise>`
+ * (`first`/`last` in ISO 8601 UTC, ready for `start_time`/`end_time`).
+ */
+export async function catalogueXml(adapter: Adapter, query: { patterns: string[] }): Promise<EncodedAnswer> {
+  const matchers = query.patterns.map(seriesMatcher);
+  const visible = (await adapter.catalogue!())
+    .filter((s) => matchers.some((m) => m(s.identifier)))
+    .sort((a, b) => (a.identifier < b.identifier ? -1 : a.identifier > b.identifier ? 1 : 0));
+  let xml = `<quoalise xmlns="${NS_QUOALISE}">`;
+  for (const s of visible) {
+    xml += `<series${attr('identifier', s.identifier)}`;
+    if (s.first !== undefined) xml += attr('first', formatIsoUtc(s.first));
+    if (s.last !== undefined) xml += attr('last', formatIsoUtc(s.last));
+    if (s.count !== undefined) xml += attr('count', String(s.count));
+    xml += `>${encodeMeta(s.meta)}</series>`;
+  }
+  return { xml: xml + '</quoalise>', count: visible.length };
+}
+
+/** Where the app's data ends now: a new subscription starts there (contract: extract with limit 0). */
+export async function currentCursor(adapter: Adapter, query: { series: string }): Promise<string | null> {
+  return (await adapter.extract!({ series: query.series, cursor: null, limit: 0 })).cursor;
+}

@@ -1,0 +1,21 @@
+/**
+ * `list_series`: the catalogue no provider of the federation had — the series of the app this requester
+ * may read, with their metadata and time span. It takes no input: the first `execute` is answered at once.
+ */
+import type { Authorizer } from '../../authz/authorizer.js';
+import { callApp, type QuoaliseCommand } from './command.js';
+import type { EncodedAnswer } from './encoded-answers.js';
+
+export function listSeriesCommand(deps: { authz: Authorizer }): QuoaliseCommand {
+  return {
+    node: 'list_series',
+    name: 'List series',
+    requires: 'catalogueXml',
+    form: () => null,
+    async run(req) {
+      const patterns = deps.authz.visibleSeriesPatterns(req.host.app.name, req.requester, req.at);
+      const answer = await callApp<EncodedAnswer>(req, 'catalogueXml', { patterns });
+      return answer.xml;
+    },
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * `subscribe` / `unsubscribe`: a subscription is a consumer of kind 'subscription' (component/transfer/
+ * consumers.ts) from the app to the requester's bare JID; the extract and send jobs push the records
+ * written after it. Both are idempotent: subscribing twice keeps the first subscription (and its
+ * position), unsubscribing without a subscription is still a success.
+ */
+import type { Authorizer } from '../../authz/authorizer.js';
+import { ConsumerError, type ConsumerStore } from '../../transfer/consumers.js';
+import { StanzaError } from '../../xmpp/stanza-error.js';
+import { callApp, requireGrant, type QuoaliseCommand } from './command.js';
+import { IDENTIFIER_FIELD, readIdentifier } from './request-fields.js';
+
+export interface SubscriptionDeps {
+  authz: Authorizer;
+  consumers: ConsumerStore;
+}
+
+export function subscribeCommand(deps: SubscriptionDeps): QuoaliseCommand {
+  return {
+    node: 'subscribe',
+    name: 'Subscribe',
+    requires: 'currentCursor',
+    form: () => ({ instructions: 'Give the series to subscribe to: its new records will be sent to your bare JID as messages.', fields: [IDENTIFIER_FIELD] }),
+    async run(req) {
+      const series = readIdentifier(req.fields);
+      requireGrant(deps.authz, req, series);
+      if (deps.consumers.find(req.host.jid, series, req.requester)) return null;
+      // Only records written from now on are pushed: the subscription starts at the app's current end.
+      const cursor = await callApp<string | null>(req, 'currentCursor', { series });
+      try {
+        deps.consumers.subscribe(req.host.jid, series, req.requester, cursor);
+      } catch (err) {
+        if (err instanceof ConsumerError) throw new StanzaError('bad-request', err.message);
+        throw err;
+      }
+      return null;
+    },
+  };
+}
+
+/**
+ * Needs no grant on the series itself (only the grant on the app every command needs): ending one's own
+ * subscription must stay possible after the grant that allowed it is gone.
+ */
+export function unsubscribeCommand(deps: SubscriptionDeps): QuoaliseCommand {
+  return {
+    node: 'unsubscribe',
+    name: 'Unsubscribe',
+    requires: 'currentCursor',
+    form: () => ({ instructions: 'Give the series whose new records you no longer want.', fields: [IDENTIFIER_FIELD] }),
+    async run(req) {
+      deps.consumers.unsubscribe(req.host.jid, readIdentifier(req.fields), req.requester);
+      return null;
+    },
+  };
+}
