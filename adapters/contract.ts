@@ -26,7 +26,6 @@
  */
 import type { DataBlock, Meta } from '../component/quoalise/types.js';
 import type { Logger } from '../component/log/logger.js';
-import type { Db } from '../component/store/database.js';
 
 export interface AdapterModule<Options = unknown> {
   /** The value of `--kind` that selects this module. */
@@ -42,8 +41,12 @@ export interface AdapterContext<Options> {
   app: { name: string; jid: string };
   options: Options;
   log: Logger;
-  /** fedgate's own SQLite database, for adapters that keep data in it (the built-in `store`). */
-  db: Db;
+  /**
+   * Path of fedgate's SQLite file. An adapter that keeps data of its own puts its own file next to
+   * it (the built-in `store` uses `<name>-store.sqlite`): one writer lock per file, so its writes
+   * never wait for the inbox's and outbox's.
+   */
+  databasePath: string;
   /** Tell the core this app has new data, so that consumers scheduled "on change" extract it now. */
   dataChanged(): void;
 }

@@ -102,7 +102,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 }
 
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
-  const db = openDatabase(config.database.path, { synchronous: config.database.synchronous });
+  const db = openDatabase(config.database.path, { synchronous: config.database.synchronous, noCheckpoints: true });
   const registry = new AppRegistry(db);
   const pool = new WorkerPool(log);
   const domain = config.link.domain;

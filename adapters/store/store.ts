@@ -13,6 +13,7 @@
  * another process (a CLI import) within STORE_POLL_MS.
  */
 import { AdapterError, OptionsError, type Adapter, type AdapterModule } from '../contract.js';
+import { openStoreDatabase } from './store-database.js';
 import { SeriesStore, StoreDataError } from './series-store.js';
 
 export interface StoreOptions {
@@ -34,8 +35,9 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
     if (typeof maintenance !== 'string' || maintenance.trim() === '') throw new OptionsError('maintenance', 'must be a text saying why the data is offline');
     return { maintenance };
   },
-  create({ app, options, db, dataChanged }) {
+  create({ app, options, databasePath, dataChanged }) {
     if (options.maintenance !== undefined) return maintenanceAdapter(app.name, options.maintenance);
+    const db = openStoreDatabase(databasePath);
     const store = new SeriesStore(db, app.name);
     // Writes by other processes (fedgate store import) are noticed by polling the app's latest seq.
     let seen = store.latestSeq();
@@ -71,6 +73,7 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
       },
       async close() {
         clearInterval(poll);
+        db.close();
       },
     };
   },

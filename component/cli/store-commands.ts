@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { AppRegistry } from '../registry/apps.js';
 import { SeriesStore, StoreDataError } from '../../adapters/store/series-store.js';
+import { openStoreDatabase } from '../../adapters/store/store-database.js';
 import { CsvImportError, importCsv } from '../../adapters/store/csv-import.js';
 import { formatIsoUtc } from '../quoalise/time.js';
 import { CliError, formatTable, openContext, printJsonOrTable } from './context.js';
@@ -10,11 +11,11 @@ import { CliError, formatTable, openContext, printJsonOrTable } from './context.
 /** The store of an existing app of kind `store`; operation error (exit 1) otherwise. */
 function storeOf(cmd: Command, app: string): SeriesStore {
   const { config } = cmd.optsWithGlobals<{ config?: string }>();
-  const { db } = openContext(config);
+  const { db, config: cfg } = openContext(config);
   const rec = new AppRegistry(db).get(app);
   if (!rec) throw new CliError(`no app named "${app}"`, 1);
   if (rec.kind !== 'store') throw new CliError(`app "${app}" is of kind ${rec.kind}; only apps of kind store keep series in fedgate`, 1);
-  return new SeriesStore(db, app);
+  return new SeriesStore(openStoreDatabase(cfg.database.path), app);
 }
 
 export function storeCommands(): Command {

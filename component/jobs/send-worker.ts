@@ -287,10 +287,12 @@ channel.onmessage = (ev: unknown) => {
 // Safety net for writers in other processes (the CLI's dead-letter retry): look for new lanes now
 // and then. Idle lanes are forgotten after a while (with what was learnt of the peer).
 setInterval(() => {
+  // The XMPP thread never checkpoints the WAL (see openDatabase): this worker does, off the hot path.
+  db.pragma('wal_checkpoint(PASSIVE)');
   const now = Date.now();
   for (const l of lanes.values()) if (l.drained && l.inflight.size === 0 && now - l.lastActive > LANE_IDLE_MS) lanes.delete(l.destination);
   discoverLanes();
   pump();
-}, 5000).unref();
+}, 2000).unref();
 
 discoverLanes();

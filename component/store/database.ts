@@ -16,6 +16,13 @@ export interface OpenOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** Apply pending migrations (the gateway and the CLI do; workers open an already migrated file). */
   migrate?: boolean;
+  /** Where the migrations are: fedgate's own by default; an adapter with a database of its own passes its folder. */
+  schemaDir?: string;
+  /**
+   * Leave WAL checkpoints to other connections. A checkpoint fsyncs, which can take tens of
+   * milliseconds: the XMPP thread's connection must never be the one that pays for it.
+   */
+  noCheckpoints?: boolean;
   readonly?: boolean;
 }
 
@@ -27,8 +34,9 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
     db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a commit survives a crash of the process; only power loss can drop the last ones.
     db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`);
+    if (opts.noCheckpoints) db.pragma('wal_autocheckpoint = 0');
   }
   db.pragma('foreign_keys = ON');
-  if (opts.migrate ?? true) migrate(db);
+  if (opts.migrate ?? true) migrate(db, opts.schemaDir);
   return db;
 }

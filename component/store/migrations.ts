@@ -21,7 +21,7 @@ export function listMigrations(dir = SCHEMA_DIR): Migration[] {
     .map((f) => ({ version: Number(f.slice(0, 3)), name: f.slice(4, -4), sql: readFileSync(join(dir, f), 'utf8') }));
 }
 
-export function migrate(db: Database.Database, dir = SCHEMA_DIR): number[] {
+export function migrate(db: Database.Database, dir: string = SCHEMA_DIR): number[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY,
     name TEXT NOT NULL,

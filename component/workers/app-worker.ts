@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     app: { name: data.app.name, jid: data.app.jid },
     options: module.parseOptions(data.app.options),
     log,
-    db,
+    databasePath: data.dbPath,
     dataChanged: () => extract?.dataChanged(),
   });
   const receive = new ReceiveJob({

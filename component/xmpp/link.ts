@@ -189,6 +189,8 @@ export class Link extends EventEmitter<LinkEvents> {
       this.lastInput = Date.now();
     });
     conn.on('disconnect', () => this.onDisconnect(conn, fatal));
+    // We batch writes per event-loop turn ourselves; Nagle's algorithm would only add delayed-ACK waits.
+    conn.on('connect', () => conn.socket?.setNoDelay(true));
 
     try {
       // component-core sends the handshake itself when the stream opens: authenticate() is its hook.

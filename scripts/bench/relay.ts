@@ -29,11 +29,13 @@ const { values } = parseArgs({
   options: {
     count: { type: 'string', default: '20000' },
     'rate-seconds': { type: 'string', default: '5' },
+    rate: { type: 'string', default: '1000' },
     backlog: { type: 'string', default: '1000000' },
   },
 });
 const count = Number(values.count);
 const rateSeconds = Number(values['rate-seconds']);
+const rate = Number(values.rate);
 const backlog = Number(values.backlog);
 const SERIES = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
 
@@ -76,7 +78,7 @@ class Tracker {
   }
 }
 
-/** Calls `tick(k)` every 10 ms with the number of messages due to keep `perSecond`, for `seconds`. */
+/** Calls `tick(k)` every millisecond or so with the number of messages due to keep `perSecond`, for `seconds`. */
 async function paced(perSecond: number, seconds: number, tick: (k: number) => void): Promise<void> {
   const t0 = Date.now();
   let done = 0;
@@ -86,7 +88,7 @@ async function paced(perSecond: number, seconds: number, tick: (k: number) => vo
       tick(due);
       done += due;
     }
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 1));
   }
 }
 
@@ -111,6 +113,14 @@ try {
   await once(bare.stdout!, 'data');
   const load = await LoadClient.connect(ej.componentPort, 'load.localhost', 'load');
 
+  // The baseline's latency at the same steady rate, measured before A shares this process.
+  const echoLat: number[] = [];
+  await paced(rate, rateSeconds, (k) => {
+    void load.chatRoundTrips('x@echo.localhost', k, k).then((r) => echoLat.push(...r.latencies));
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  echoLat.sort((x, y) => x - y);
+
   // A runs in this process so that the bench sees each confirmation as it happens.
   process.env.FEDGATE_BENCH_SECRET = 'a';
   const config = { ...loadConfig(a.configPath, { ...process.env, FEDGATE_CONFIG: a.configPath }) };
@@ -131,25 +141,19 @@ try {
   // Latency at a steady 1,000 messages per second, both ways.
   const before = tracker.latencies.length;
   let i = 1_000_000;
-  await paced(1000, rateSeconds, (k) => tracker.queue(Array.from({ length: k }, () => message(i++))));
+  await paced(rate, rateSeconds, (k) => tracker.queue(Array.from({ length: k }, () => message(i++))));
   await tracker.until(before + (i - 1_000_000));
   const relayLat = tracker.latencies.slice(before).sort((x, y) => x - y);
-  const echoLat: number[] = [];
-  await paced(1000, rateSeconds, (k) => {
-    void load.chatRoundTrips('x@echo.localhost', k, k).then((r) => echoLat.push(...r.latencies));
-  });
-  await new Promise((r) => setTimeout(r, 500));
-  echoLat.sort((x, y) => x - y);
   await load.close();
   await gw.stop();
   gw = null;
 
   printTable(`bench:relay — single-record messages A → B, committed in B's inbox and confirmed back (${count} messages)`, 'bare echo', [
     { figure: 'messages per second', value: count / relaySeconds, baseline: echo.perSecond, unit: '/s', higherIsBetter: true },
-    { figure: 'p50 latency at 1,000/s', value: percentile(relayLat, 50), baseline: percentile(echoLat, 50), unit: 'ms', higherIsBetter: false },
-    { figure: 'p99 latency at 1,000/s', value: percentile(relayLat, 99), baseline: percentile(echoLat, 99), unit: 'ms', higherIsBetter: false },
+    { figure: `p50 latency at ${rate}/s`, value: percentile(relayLat, 50), baseline: percentile(echoLat, 50), unit: 'ms', higherIsBetter: false },
+    { figure: `p99 latency at ${rate}/s`, value: percentile(relayLat, 99), baseline: percentile(echoLat, 99), unit: 'ms', higherIsBetter: false },
   ]);
-  process.stdout.write(`\nthroughput ratio relay / bare echo: ${(count / relaySeconds / echo.perSecond).toFixed(2)} (goal >= 0.50); p99 at 1,000/s: ${fmt(percentile(relayLat, 99))} ms (goal < 10 ms)\n`);
+  process.stdout.write(`\nthroughput ratio relay / bare echo: ${(count / relaySeconds / echo.perSecond).toFixed(2)} (goal >= 0.50); p99 at ${rate}/s: ${fmt(percentile(relayLat, 99))} ms (goal < 10 ms at 1000/s)\n`);
 
   if (backlog > 0) {
     // The backlog: rows written straight into A's outbox, then A started as its own process.
@@ -201,7 +205,7 @@ function outboxLeft(f: Fedgate): number {
 }
 
 async function countSink(f: Fedgate): Promise<number> {
-  const db = new Database(join(f.dir, 'fedgate.sqlite'), { readonly: true });
+  const db = new Database(join(f.dir, 'fedgate-store.sqlite'), { readonly: true });
   try {
     return db.prepare('SELECT count(*) FROM store_points').pluck().get() as number;
   } finally {

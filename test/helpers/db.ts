@@ -3,8 +3,20 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import type { Fedgate } from './fedgate.js';
 
+/** fedgate's own file, or the `store` adapter's (`fedgate-store.sqlite`). */
+export type DbFile = 'fedgate' | 'store';
+
 export function query<T = Record<string, unknown>>(fg: Fedgate, sql: string, ...args: unknown[]): T[] {
-  const db = new Database(join(fg.dir, 'fedgate.sqlite'), { readonly: true, fileMustExist: true });
+  return queryFile<T>(fg, 'fedgate', sql, ...args);
+}
+
+/** Queries the store adapter's database. */
+export function queryStore<T = Record<string, unknown>>(fg: Fedgate, sql: string, ...args: unknown[]): T[] {
+  return queryFile<T>(fg, 'store', sql, ...args);
+}
+
+export function queryFile<T = Record<string, unknown>>(fg: Fedgate, file: DbFile, sql: string, ...args: unknown[]): T[] {
+  const db = new Database(join(fg.dir, file === 'fedgate' ? 'fedgate.sqlite' : 'fedgate-store.sqlite'), { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
     return db.prepare(sql).all(...args) as T[];
@@ -15,6 +27,11 @@ export function query<T = Record<string, unknown>>(fg: Fedgate, sql: string, ...
 
 export function scalar<T = number>(fg: Fedgate, sql: string, ...args: unknown[]): T {
   const row = query<Record<string, T>>(fg, sql, ...args)[0];
+  return row ? (Object.values(row)[0] as T) : (undefined as T);
+}
+
+export function storeScalar<T = number>(fg: Fedgate, sql: string, ...args: unknown[]): T {
+  const row = queryStore<Record<string, T>>(fg, sql, ...args)[0];
   return row ? (Object.values(row)[0] as T) : (undefined as T);
 }
 

@@ -11,7 +11,7 @@ import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
 import { User } from '../helpers/client.js';
 import { errorCondition, errorText } from '../helpers/inbox.js';
-import { query, scalar, until } from '../helpers/db.js';
+import { query, storeScalar, until } from '../helpers/db.js';
 import { decodeQuoalise } from '../../component/quoalise/payload.js';
 import { parseXml } from '../../component/quoalise/xml-parse.js';
 import type { Element } from '../../component/xmpp/xml.js';
@@ -238,7 +238,7 @@ test('subscribe / unsubscribe: result form only, idempotent, the subscription st
   assert.is(sub.getChild('quoalise', NS_QUOALISE), undefined, 'no data in a subscribe answer');
   const [row] = subscriptions();
   assert.equal([row?.source, row?.series, row?.destination, row?.kind, row?.schedule], [METERS, A, 'alice@localhost', 'subscription', 'on-change']);
-  assert.is(row!.cursor, String(scalar(fg, 'SELECT seq FROM store_sequence')), 'starts at the current end: only new records are pushed');
+  assert.is(row!.cursor, String(storeScalar(fg, 'SELECT seq FROM store_sequence')), 'starts at the current end: only new records are pushed');
 
   assertSuccess(commandOf(await command(alice, METERS, 'subscribe', { fields: { identifier: A } })), 'Subscribe');
   assert.equal(subscriptions().map((r) => r.id), [row!.id], 'subscribing twice keeps one subscription');

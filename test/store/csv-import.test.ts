@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Fedgate } from '../helpers/fedgate.js';
-import { query } from '../helpers/db.js';
+import { queryStore } from '../helpers/db.js';
 
 const A = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
 const Z = 'urn:dev:org:60060-lyon:12345';
@@ -44,7 +44,7 @@ interface Point {
   unit: string | null;
 }
 function points(fg: Fedgate): Point[] {
-  return query<Point>(
+  return queryStore<Point>(
     fg,
     `SELECT s.identifier, p.time, p.value, p.string_value, p.bool_value, p.unit FROM store_points p JOIN store_series s ON s.id = p.series
      WHERE s.app = 'meters' ORDER BY s.identifier, p.time`,
@@ -78,7 +78,7 @@ test('the documented format: quoting, value types, both time forms, CRLF, BOM, s
     p(A, 1704065400, { value: 0, unit: 'W' }),
     p(A, 1704067200.25, { value: -1500, unit: 'kW' }),
   ]);
-  const meta = query<{ identifier: string; meta: string }>(fg, "SELECT identifier, meta FROM store_series WHERE app = 'meters' ORDER BY identifier");
+  const meta = queryStore<{ identifier: string; meta: string }>(fg, "SELECT identifier, meta FROM store_series WHERE app = 'meters' ORDER BY identifier");
   assert.equal(meta.map((m) => [m.identifier, JSON.parse(m.meta)]), [[Z, {}], [A, META]]);
 
   const again = await fg.cli('store', 'import', 'meters', csv, '--json');

@@ -8,7 +8,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase, type Db } from '../../component/store/database.js';
+import type { Db } from '../../component/store/database.js';
+import { openStoreDatabase } from '../../adapters/store/store-database.js';
 import { SeriesStore, StoreDataError } from '../../adapters/store/series-store.js';
 import { storeAdapter } from '../../adapters/store/store.js';
 import { AdapterError, type Adapter } from '../../adapters/contract.js';
@@ -29,7 +30,7 @@ const test = suite<Ctx>('series-store');
 test.before.each((ctx) => {
   ctx.dir = mkdtempSync(join(tmpdir(), 'fedgate-store-'));
   ctx.path = join(ctx.dir, 'fedgate.sqlite');
-  ctx.db = openDatabase(ctx.path);
+  ctx.db = openStoreDatabase(ctx.path);
 });
 test.after.each((ctx) => {
   ctx.db.close();
@@ -128,7 +129,7 @@ test('extract with limit 0 returns the current end: only later writes come after
 });
 
 test('writes from two connections (gateway worker and CLI) share one sequence', ({ db, path }) => {
-  const cli = openDatabase(path);
+  const cli = openStoreDatabase(path);
   try {
     const worker = new SeriesStore(db, 'meters');
     const importer = new SeriesStore(cli, 'meters');
@@ -179,12 +180,12 @@ test('records the store could not serve back are refused before anything is writ
   assert.is(store.history(A, 0, 100, 10)!.records.length, 1);
 });
 
-async function createAdapter(db: Db, options: Record<string, unknown>, dataChanged: () => void): Promise<Adapter> {
+async function createAdapter(databasePath: string, options: Record<string, unknown>, dataChanged: () => void): Promise<Adapter> {
   return storeAdapter.create({
     app: { name: 'meters', jid: 'meters@energy.localhost' },
     options: storeAdapter.parseOptions(options),
     log: createLogger({ level: 'silent', format: 'json' }),
-    db,
+    databasePath,
     dataChanged,
   });
 }
@@ -192,7 +193,7 @@ async function createAdapter(db: Db, options: Record<string, unknown>, dataChang
 test('adapter: deliveries and writes by another process both wake on-change consumers', async ({ db, path }) => {
   let changes = 0;
   let notify: () => void = () => {};
-  const adapter = await createAdapter(db, {}, () => {
+  const adapter = await createAdapter(path, {}, () => {
     changes++;
     notify();
   });
@@ -209,7 +210,7 @@ test('adapter: deliveries and writes by another process both wake on-change cons
         resolve();
       };
     });
-    const cli = openDatabase(path);
+    const cli = openStoreDatabase(path);
     new SeriesStore(cli, 'meters').ingest([{ meta: {}, records: [rec(A, 200, 2)] }]);
     cli.close();
     await woken;
@@ -219,8 +220,8 @@ test('adapter: deliveries and writes by another process both wake on-change cons
   }
 });
 
-test('adapter: unknown series is not-found; maintenance fails every call as an upstream error', async ({ db }) => {
-  const adapter = await createAdapter(db, {}, () => {});
+test('adapter: unknown series is not-found; maintenance fails every call as an upstream error', async ({ path }) => {
+  const adapter = await createAdapter(path, {}, () => {});
   try {
     await adapter.history!({ series: A, limit: 10, requester: 'a@b' }).then(
       () => assert.unreachable('history of an unknown series'),
@@ -229,7 +230,7 @@ test('adapter: unknown series is not-found; maintenance fails every call as an u
   } finally {
     await adapter.close?.();
   }
-  const down = await createAdapter(db, { maintenance: 'restoring last night\'s backup' }, () => {});
+  const down = await createAdapter(path, { maintenance: 'restoring last night\'s backup' }, () => {});
   for (const call of [() => down.history!({ series: A, limit: 1, requester: 'a@b' }), () => down.catalogue!(), () => down.extract!({ series: A, cursor: null, limit: 0 })]) {
     await call().then(
       () => assert.unreachable('maintenance'),

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
-import { query, scalar, until } from '../helpers/db.js';
+import { queryStore, scalar, storeScalar, until } from '../helpers/db.js';
 
 const A = 'a.localhost';
 const B = 'b.localhost';
@@ -48,19 +48,19 @@ function importSeries(a: Fedgate, tag: string): Promise<{ code: number; stderr: 
 }
 
 async function arrived(b: Fedgate, tag: string): Promise<number> {
-  return scalar(b, "SELECT count(*) FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'sink' AND s.identifier = ?", series(tag));
+  return storeScalar(b, "SELECT count(*) FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'sink' AND s.identifier = ?", series(tag));
 }
 
 /** Exactly once: all N records, each with its own value, none carried by two different messages. */
 function assertExactlyOnce(b: Fedgate, tag: string): void {
-  const rows = query<{ time: number; value: number }>(
+  const rows = queryStore<{ time: number; value: number }>(
     b,
     "SELECT p.time, p.value FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'sink' AND s.identifier = ? ORDER BY p.time",
     series(tag),
   );
   assert.is(rows.length, N);
   rows.forEach((r, i) => assert.is(r.value, i % 1000 === 0 ? 0 : i, `record ${i}`));
-  assert.is(scalar(b, "SELECT coalesce(sum(duplicate_points), 0) FROM store_deliveries WHERE app = 'sink'"), 0, 'a record arrived in two messages');
+  assert.is(storeScalar(b, "SELECT coalesce(sum(duplicate_points), 0) FROM store_deliveries WHERE app = 'sink'"), 0, 'a record arrived in two messages');
   assert.is(scalar(b, "SELECT count(*) FROM inbox WHERE state = 'pending'"), 0);
   assert.is(scalar(b, 'SELECT count(*) FROM dead_letters'), 0);
 }
@@ -69,7 +69,7 @@ async function drained(ctx: Ctx, tag: string, timeoutMs: number): Promise<void> 
   await until(
     async () => (await arrived(ctx.b, tag)) === N && scalar(ctx.a, 'SELECT count(*) FROM outbox') === 0,
     timeoutMs,
-    () => `arrived ${scalar(ctx.b, "SELECT count(*) FROM store_points")}, outbox ${scalar(ctx.a, 'SELECT count(*) FROM outbox')}\nA: ${ctx.a.stderr.slice(-2000)}\nB: ${ctx.b.stderr.slice(-2000)}`,
+    () => `arrived ${storeScalar(ctx.b, "SELECT count(*) FROM store_points")}, outbox ${scalar(ctx.a, 'SELECT count(*) FROM outbox')}\nA: ${ctx.a.stderr.slice(-2000)}\nB: ${ctx.b.stderr.slice(-2000)}`,
   );
 }
 
@@ -97,6 +97,7 @@ test('kill -9 of sender and receiver at random points: every record arrives exac
   const { a, b } = ctx;
   const seed = Number(process.env.FEDGATE_CHAOS_SEED ?? Date.now() % 100_000);
   const random = prng(seed);
+  process.stdout.write(`  (chaos seed ${seed}: FEDGATE_CHAOS_SEED=${seed} replays it)\n`);
   b.start();
   a.start();
   await Promise.all([a.waitOnline(), b.waitOnline()]);
@@ -149,7 +150,7 @@ test('data refused by the destination becomes an outbound dead letter; retry re-
   // The admin of B entitles A, then the admin of A re-sends (again, should B not have reloaded its
   // entitlements yet when the first retry arrives).
   ok(await b.cli('consumer', 'add', '--source', `meters@${A}`, '--destination', 'closed', '--series', '*', '--schedule', 'none'));
-  const points = () => scalar(b, "SELECT count(*) FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'closed'");
+  const points = () => storeScalar(b, "SELECT count(*) FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'closed'");
   await until(
     async () => {
       if (points() === 2) return true;

@@ -24,6 +24,7 @@ export class LoadClient {
     conn.on('open', (el: Element) => void conn.authenticate(el.attrs.id ?? '', secret).catch(() => {}));
     conn.on('error', () => {});
     await conn.start();
+    conn.socket?.setNoDelay(true);
     return new LoadClient(conn, domain);
   }
 

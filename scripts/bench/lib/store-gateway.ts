@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { Ejabberd } from '../../../test/helpers/ejabberd.js';
 import { Fedgate } from '../../../test/helpers/fedgate.js';
-import { openDatabase } from '../../../component/store/database.js';
+import { openStoreDatabase, storeDatabasePath } from '../../../adapters/store/store-database.js';
 import { SeriesStore } from '../../../adapters/store/series-store.js';
 import type { SeriesRecord } from '../../../component/quoalise/types.js';
 import { CommandClient } from './command-client.js';
@@ -29,7 +29,7 @@ export interface StoreGateway {
   /** A component on its own domain, granted to read every series of the app. */
   client: CommandClient;
   appJid: string;
-  /** fedgate's SQLite file, for baselines read in the benchmark's own process. */
+  /** The store adapter's SQLite file, for baselines read in the benchmark's own process. */
   dbPath: string;
   stop(): Promise<void>;
 }
@@ -60,8 +60,8 @@ export async function startStoreGateway(opts: StoreGatewayOptions): Promise<Stor
       const r = await fedgate.cli(...args);
       if (r.code !== 0) throw new Error(`fedgate ${args.join(' ')}: ${r.stderr}`);
     }
-    const dbPath = join(fedgate.dir, 'fedgate.sqlite');
-    const db = openDatabase(dbPath);
+    const dbPath = storeDatabasePath(join(fedgate.dir, 'fedgate.sqlite'));
+    const db = openStoreDatabase(join(fedgate.dir, 'fedgate.sqlite'));
     const store = new SeriesStore(db, APP);
     for (let i = 0; i < opts.points; i += 10_000) {
       store.ingest([{ meta: { measurement: { name: 'active-power', unit: 'W', 'sampling-interval': 'PT30M' } }, records: Array.from({ length: Math.min(10_000, opts.points - i) }, (_, k) => record(i + k)) }]);

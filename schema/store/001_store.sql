@@ -1,4 +1,5 @@
--- 004: the built-in `store` adapter (adapters/store/) — series kept in fedgate's own SQLite for
+-- store 001: the built-in `store` adapter (adapters/store/), kept in its own SQLite file next to
+-- fedgate's (fedgate-store.sqlite: its writes never wait for the inbox's lock) — series kept for
 -- applications that have no system of their own. Record times are REAL epoch seconds (SenML's unit,
 -- fractional allowed); the other times are INTEGER milliseconds since the Unix epoch.
 
