@@ -11,9 +11,11 @@
  *   `adapters.timeout_seconds`); a call past its limit fails for the requester, and the worker is restarted.
  * - Validated input: options went through `parseOptions`; series identifiers are well-formed; times are
  *   epoch seconds with `start < end`; the requester was authorized before the call.
- * - `deliver` is at-least-once, one call at a time per application, in inbox order. `delivery.key` is
- *   stable across retries and restarts: an adapter that records it with the data it writes gets
- *   exactly-once effect (the built-in `store` adapter does, in the same SQLite transaction).
+ * - `deliver` is at-least-once, one call at a time per application, in inbox order, with one or more
+ *   messages per call. Each delivery's `key` is stable across retries and restarts: an adapter that
+ *   records it with the data it writes gets exactly-once effect (the built-in `store` adapter does,
+ *   in the same SQLite transaction). When a call with several messages fails, the core calls again
+ *   with one message at a time, to retry or dead-letter only the one at fault.
  * - `extract` is called one at a time per consumer; the cursor it returns is stored in the same SQLite
  *   transaction as the outbox rows built from the records, so a record is never taken twice or skipped.
  *
@@ -60,8 +62,11 @@ export interface Adapter {
   catalogue?(): Promise<SeriesInfo[]>;
   /** Extract job: records after `cursor` for the series matching `series`, at most `limit`, in cursor order. */
   extract?(query: ExtractQuery): Promise<ExtractBatch>;
-  /** Receive job: apply records sent to this app. Must be idempotent on `delivery.key`. */
-  deliver?(delivery: Delivery): Promise<void>;
+  /**
+   * Receive job: apply messages sent to this app, in order. Must be idempotent on each `key`.
+   * Batches are the fast path (one transaction for many messages); applying them one by one is fine.
+   */
+  deliver?(batch: readonly Delivery[]): Promise<void>;
   close?(): Promise<void>;
 }
 

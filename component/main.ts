@@ -66,6 +66,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.entitlements.stop();
       this.authz.stop();
       await Promise.all([this.apps.stop(), this.delivery.stop(), this.pool.stop('housekeeping')]);
+      await this.pool.stop('checkpoint');
       clearRuntimeStatus(this.db, process.pid);
       this.db.close();
       this.log.info('stopped');
@@ -192,6 +193,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   await Promise.all([apps.start(), delivery.start()]);
   const housekeeping: HousekeepingData = { dbPath: config.database.path, keepDoneMs: config.inbox.keep_done_days * 86_400_000 };
   await pool.schedule('housekeeping', join(DIST_ROOT, 'component/jobs/housekeeping.js'), 3_600_000, housekeeping);
+  await pool.supervise('checkpoint', join(DIST_ROOT, 'component/jobs/checkpoint-worker.js'), { dbPath: config.database.path, everyMs: 1000 });
   pool.on('message', (name, m) => {
     if (name === 'housekeeping' && (m as { purged?: number }).purged) log.info({ purged: (m as { purged: number }).purged }, 'forgot old applied inbox rows');
   });

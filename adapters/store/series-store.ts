@@ -157,21 +157,24 @@ export class SeriesStore {
   }
 
   /**
-   * Applies a delivery exactly once: its key is recorded in the same transaction as its records, so a
-   * delivery that comes again changes no data (its `redelivered` count goes up).
+   * Applies deliveries exactly once, all in one transaction: each key is recorded with its records,
+   * so a delivery that comes again changes no data (its `redelivered` count goes up). Any invalid
+   * record fails the whole batch before anything is written.
    */
-  deliver(key: string, sender: string, blocks: DataBlock[]): DeliveryResult {
-    checkBlocks(blocks);
-    return this.write(() => {
-      const records = blocks.reduce((n, b) => n + b.records.length, 0);
-      if (this.q.delivery.get(this.app, key)) {
-        this.q.replay.run(this.app, key);
-        return { records, written: 0, unchanged: 0, replayed: true };
-      }
-      const result = this.writeBlocks(blocks);
-      this.q.recordDelivery.run(this.app, key, sender, result.records, result.written, result.unchanged, Date.now());
-      return { ...result, replayed: false };
-    });
+  deliver(deliveries: ReadonlyArray<{ key: string; from: string; blocks: DataBlock[] }>): DeliveryResult[] {
+    for (const d of deliveries) checkBlocks(d.blocks);
+    return this.write(() =>
+      deliveries.map(({ key, from, blocks }) => {
+        const records = blocks.reduce((n, b) => n + b.records.length, 0);
+        if (this.q.delivery.get(this.app, key)) {
+          this.q.replay.run(this.app, key);
+          return { records, written: 0, unchanged: 0, replayed: true };
+        }
+        const result = this.writeBlocks(blocks);
+        this.q.recordDelivery.run(this.app, key, from, result.records, result.written, result.unchanged, Date.now());
+        return { ...result, replayed: false };
+      }),
+    );
   }
 
   /** Records of one series in [start, end), oldest first; null when the series does not exist. */

@@ -61,9 +61,9 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
       async extract({ series, cursor, limit }) {
         return store.extract(series, cursor, limit);
       },
-      async deliver({ key, from, blocks }) {
+      async deliver(batch) {
         try {
-          if (store.deliver(key, from, blocks).written === 0) return;
+          if (store.deliver(batch).every((r) => r.written === 0)) return;
         } catch (err) {
           if (err instanceof StoreDataError) throw new AdapterError('rejected', err.message);
           throw err;

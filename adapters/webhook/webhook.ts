@@ -7,7 +7,7 @@
  * Body: { "key": "...", "from": "app@other.example", "blocks": [ { "meta": {...}, "records": [
  *         { "name": "...", "time": 1704063600, "value": 342, "unit": "W" }, ... ] } ] }
  */
-import { AdapterError, OptionsError, type AdapterModule } from '../contract.js';
+import { AdapterError, OptionsError, type AdapterModule, type Delivery } from '../contract.js';
 
 export interface WebhookOptions {
   /** Where to POST; http or https. */
@@ -34,7 +34,13 @@ export const webhookAdapter: AdapterModule<WebhookOptions> = {
   create({ options }) {
     const token = options.token_env ? process.env[options.token_env] : undefined;
     return {
-      async deliver(d) {
+      async deliver(batch) {
+        // One POST per message, in order: each keeps its own idempotency key.
+        for (const d of batch) await post(d);
+      },
+    };
+
+    async function post(d: Delivery): Promise<void> {
         let res: Response;
         try {
           res = await fetch(options.url, {
@@ -57,7 +63,6 @@ export const webhookAdapter: AdapterModule<WebhookOptions> = {
           issuer: new URL(options.url).host,
           code: String(res.status),
         });
-      },
-    };
+    }
   },
 };

@@ -8,6 +8,8 @@ import type { AppRecord } from '../registry/apps.js';
 import type { Logger } from '../log/logger.js';
 import { Backoff } from '../xmpp/backoff.js';
 
+const INBOX_COALESCE_MS = 10;
+
 export class AppCallError extends Error {
   override name = 'AppCallError';
   constructor(readonly error: WorkerError) {
@@ -90,10 +92,20 @@ export class AppHost {
     });
   }
 
-  /** Tells the worker its inbox has new rows (coalesced: one notice per batch is enough). */
+  /**
+   * Tells the worker its inbox has new rows. Coalesced over a few milliseconds: under a steady stream
+   * the receive job then wakes a hundred times a second with batches, not once per message (the
+   * sender's confirmation does not wait for it: that was sent at the inbox commit).
+   */
   notifyInbox(): void {
-    if (!this.queue.some((m) => m.t === 'inbox')) this.enqueue({ t: 'inbox' });
+    if (this.inboxTimer) return;
+    this.inboxTimer = setTimeout(() => {
+      this.inboxTimer = null;
+      this.enqueue({ t: 'inbox' });
+    }, INBOX_COALESCE_MS);
   }
+
+  private inboxTimer: NodeJS.Timeout | null = null;
 
   /** Handles a batch the worker posted (routed here by the pool). */
   onMessage(message: unknown): void {

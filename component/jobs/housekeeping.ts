@@ -13,7 +13,7 @@ export interface HousekeepingData {
 }
 
 const data = workerData as HousekeepingData;
-const db = openDatabase(data.dbPath, { migrate: false });
+const db = openDatabase(data.dbPath, { migrate: false, noCheckpoints: true });
 try {
   const purged = new Inbox(db).purge(Date.now() - data.keepDoneMs);
   parentPort?.postMessage({ t: 'housekeeping', purged });

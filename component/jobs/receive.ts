@@ -1,20 +1,22 @@
 /**
  * The receive job of one app (runs in the app's worker): applies the app's inbox rows through its
- * adapter's `deliver`, in inbox order. Applied rows are marked done; a failure holds the app's queue
+ * adapter's `deliver`, in inbox order, up to a hundred messages per call. Applied rows are marked done; a failure holds the app's queue
  * and is retried with growing delays; a message that can never be applied (malformed, or refused by
  * the adapter) goes to the dead letters with the reason, as does one whose retries run out.
  */
-import { AdapterError, type Adapter } from '../../adapters/contract.js';
+import { AdapterError, type Adapter, type Delivery } from '../../adapters/contract.js';
 import { Inbox, type InboxRow } from '../transfer/inbox.js';
 import { parseXml } from '../quoalise/xml-parse.js';
 import { decodeQuoalise } from '../quoalise/payload.js';
 import { decodeSen1 } from '../quoalise/sen1.js';
 import { QuoaliseFormatError } from '../quoalise/errors.js';
-import type { DataBlock } from '../quoalise/types.js';
 import { retryDelayMs } from '../xmpp/backoff.js';
 import type { Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
 import { withTimeout } from './with-timeout.js';
+
+/** Inbox rows read, and handed to the adapter in one `deliver` call, at a time. */
+const BATCH = 100;
 
 export interface ReceiveJobOptions {
   db: Db;
@@ -76,24 +78,34 @@ export class ReceiveJob {
   private async run(): Promise<void> {
     for (;;) {
       if (this.stopped) return;
-      const rows = this.inbox.head(this.opts.app, this.cursor, 100);
+      const rows = this.inbox.head(this.opts.app, this.cursor, BATCH);
       if (rows.length === 0) return;
       const done: number[] = [];
       let dead = 0;
       try {
-        for (const row of rows) {
-          if (this.stopped) return;
-          const now = Date.now();
-          if (row.nextAttemptAt > now) {
-            // Order is kept: a held row holds the rows behind it.
-            this.timer = setTimeout(() => this.wake(), row.nextAttemptAt - now);
-            return;
-          }
-          const outcome = await this.apply(row);
-          if (outcome === 'held') return;
-          this.cursor = row.id;
-          if (outcome === 'done') done.push(row.id);
+        // The due rows at the head, in order: a held row holds the rows behind it.
+        const now = Date.now();
+        const held = rows.findIndex((r) => r.nextAttemptAt > now);
+        const due = held === -1 ? rows : rows.slice(0, held);
+        const ready: Array<{ row: InboxRow; delivery: Delivery }> = [];
+        for (const row of due) {
+          const delivery = this.decode(row);
+          if (delivery) ready.push({ row, delivery });
           else dead++;
+        }
+        const outcome = ready.length ? await this.applyAll(ready) : { done: [], dead: 0, held: false };
+        done.push(...outcome.done);
+        dead += outcome.dead;
+        const settledUpTo = outcome.held ? null : due.at(-1);
+        if (outcome.held) {
+          const first = ready[outcome.done.length + outcome.dead];
+          if (first) this.cursor = Math.max(this.cursor, first.row.id - 1);
+          return;
+        }
+        if (settledUpTo) this.cursor = settledUpTo.id;
+        if (held !== -1) {
+          this.timer = setTimeout(() => this.wake(), rows[held]!.nextAttemptAt - Date.now());
+          return;
         }
       } finally {
         // Reported only after deliver() succeeded: a crash before the main thread marks them done
@@ -103,34 +115,66 @@ export class ReceiveJob {
     }
   }
 
-  /** One row: 'done', 'dead' (dead-lettered) or 'held' (retry scheduled). */
-  private async apply(row: InboxRow): Promise<'done' | 'dead' | 'held'> {
-    const { adapter, log } = this.opts;
-    if (!adapter.deliver) return this.kill(row, `application ${this.opts.app} does not accept data (its adapter has no deliver)`);
-    let blocks: DataBlock[];
+  /** The row's delivery, or null if it can never be applied (then it is dead-lettered here). */
+  private decode(row: InboxRow): Delivery | null {
+    if (!this.opts.adapter.deliver) {
+      this.kill(row, `application ${this.opts.app} does not accept data (its adapter has no deliver)`);
+      return null;
+    }
     try {
       const el = parseXml(row.payload);
-      blocks = row.format === 'quoalise' ? decodeQuoalise(el) : [decodeSen1(el).block];
+      const blocks = row.format === 'quoalise' ? decodeQuoalise(el) : [decodeSen1(el).block];
+      return { key: `${row.sender}/${row.stanzaId}`, from: row.sender, blocks };
     } catch (err) {
-      if (err instanceof QuoaliseFormatError) return this.kill(row, `malformed payload: ${err.message}`);
-      throw err;
+      if (!(err instanceof QuoaliseFormatError)) throw err;
+      this.kill(row, `malformed payload: ${err.message}`);
+      return null;
     }
+  }
+
+  /**
+   * Applies the rows in one `deliver` call. If that fails and there were several, they are applied
+   * one at a time, so that a poison message is found and only it is dead-lettered or retried.
+   * Stops at the first row to retry (`held`).
+   */
+  private async applyAll(ready: Array<{ row: InboxRow; delivery: Delivery }>): Promise<{ done: number[]; dead: number; held: boolean }> {
+    const deliver = this.opts.adapter.deliver!.bind(this.opts.adapter);
     try {
-      await withTimeout(adapter.deliver({ key: `${row.sender}/${row.stanzaId}`, from: row.sender, blocks }), this.opts.timeoutMs, 'deliver');
-      return 'done';
+      await withTimeout(deliver(ready.map((r) => r.delivery)), this.opts.timeoutMs, 'deliver');
+      return { done: ready.map((r) => r.row.id), dead: 0, held: false };
     } catch (err) {
-      if (err instanceof AdapterError && (err.kind === 'rejected' || err.kind === 'bad-request' || err.kind === 'not-found')) {
-        return this.kill(row, `refused by the application: ${err.message}`);
+      if (ready.length === 1) {
+        const verdict = this.failed(ready[0]!.row, err);
+        return { done: [], dead: verdict === 'dead' ? 1 : 0, held: verdict === 'held' };
       }
-      const reason = err instanceof Error ? err.message : String(err);
-      const { initialMs, maxMs, maxAttempts } = this.opts.retry;
-      const retryAt = Date.now() + retryDelayMs(row.attempts + 1, initialMs, maxMs);
-      const attempts = this.inbox.fail(row.id, reason, retryAt);
-      if (attempts >= maxAttempts) return this.kill(row, `retries exhausted after ${attempts} attempts; last error: ${reason}`);
-      log.warn({ inboxId: row.id, attempts, retryInMs: retryAt - Date.now(), err: reason }, 'deliver failed, will retry');
-      this.timer = setTimeout(() => this.wake(), retryAt - Date.now());
-      return 'held';
     }
+    const out = { done: [] as number[], dead: 0, held: false };
+    for (const r of ready) {
+      if (this.stopped) return { ...out, held: true };
+      try {
+        await withTimeout(deliver([r.delivery]), this.opts.timeoutMs, 'deliver');
+        out.done.push(r.row.id);
+      } catch (err) {
+        if (this.failed(r.row, err) === 'held') return { ...out, held: true };
+        out.dead++;
+      }
+    }
+    return out;
+  }
+
+  /** A failed delivery of one row: dead letter (refused for good, or retries exhausted) or held for a retry. */
+  private failed(row: InboxRow, err: unknown): 'dead' | 'held' {
+    if (err instanceof AdapterError && (err.kind === 'rejected' || err.kind === 'bad-request' || err.kind === 'not-found')) {
+      return this.kill(row, `refused by the application: ${err.message}`);
+    }
+    const reason = err instanceof Error ? err.message : String(err);
+    const { initialMs, maxMs, maxAttempts } = this.opts.retry;
+    const retryAt = Date.now() + retryDelayMs(row.attempts + 1, initialMs, maxMs);
+    const attempts = this.inbox.fail(row.id, reason, retryAt);
+    if (attempts >= maxAttempts) return this.kill(row, `retries exhausted after ${attempts} attempts; last error: ${reason}`);
+    this.opts.log.warn({ inboxId: row.id, attempts, retryInMs: retryAt - Date.now(), err: reason }, 'deliver failed, will retry');
+    this.timer = setTimeout(() => this.wake(), retryAt - Date.now());
+    return 'held';
   }
 
   private kill(row: InboxRow, reason: string): 'dead' {

@@ -17,8 +17,11 @@ export type FromSendWorker =
   | { t: 'delivered'; ids: number[] }
   | { t: 'dead'; id: number; destination: string; reason: string };
 
-/** How a destination confirms delivery: XEP-0184 receipts, or silence during the bounce window. */
-export type PeerMode = 'receipt' | 'window';
+/**
+ * How a destination confirms delivery: fedgate's batched acks (a fedgate peer), XEP-0184 receipts,
+ * or silence during the bounce window (a peer that confirms nothing).
+ */
+export type PeerMode = 'acks' | 'receipt' | 'window';
 
 export interface SendWorkerData {
   dbPath: string;

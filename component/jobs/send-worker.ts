@@ -13,13 +13,14 @@ import { Outbox, instanceToken, stanzaIdOf, type OutboxRow } from '../transfer/o
 import { retryDelayMs } from '../xmpp/backoff.js';
 import { escapeAttr } from '../xmpp/xml.js';
 import { Lane } from './lane.js';
-import { OUTBOX_CHANNEL, PERMANENT_CONDITIONS, type FromSendWorker, type SendWorkerData, type ToSendWorker } from './send-protocol.js';
+import { OUTBOX_CHANNEL, PERMANENT_CONDITIONS, type FromSendWorker, type PeerMode, type SendWorkerData, type ToSendWorker } from './send-protocol.js';
+import { NS } from '../xmpp/namespaces.js';
 
 const data = workerData as SendWorkerData;
 const cfg = data.delivery;
 const port = parentPort!;
 const log = pino({ level: data.logLevel, name: 'send' }, pino.destination({ fd: 2, sync: true }));
-const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous });
+const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous, noCheckpoints: true });
 const outbox = new Outbox(db);
 const instance = instanceToken(db);
 
@@ -57,10 +58,16 @@ function discoverLanes(): void {
   }
 }
 
-function stanza(row: OutboxRow, mode: 'receipt' | 'window'): string {
+const REQUEST: Record<PeerMode, string> = {
+  acks: `<request xmlns="${NS.fedgateDelivery}"/>`,
+  receipt: `<request xmlns="${NS.receipts}"/>`,
+  window: '',
+};
+
+function stanza(row: OutboxRow, mode: PeerMode): string {
   const id = stanzaIdOf(instance, row.id);
   // XEP-0359 origin-id carries the same id, for peers that deduplicate on it rather than on @id.
-  const receipt = mode === 'receipt' ? '<request xmlns="urn:xmpp:receipts"/>' : '';
+  const receipt = REQUEST[mode];
   return `<message from="${escapeAttr(row.sender)}" to="${escapeAttr(row.destination)}" id="${id}">${row.payload}${receipt}<origin-id xmlns="urn:xmpp:sid:0" id="${id}"/></message>`;
 }
 
@@ -287,12 +294,10 @@ channel.onmessage = (ev: unknown) => {
 // Safety net for writers in other processes (the CLI's dead-letter retry): look for new lanes now
 // and then. Idle lanes are forgotten after a while (with what was learnt of the peer).
 setInterval(() => {
-  // The XMPP thread never checkpoints the WAL (see openDatabase): this worker does, off the hot path.
-  db.pragma('wal_checkpoint(PASSIVE)');
   const now = Date.now();
   for (const l of lanes.values()) if (l.drained && l.inflight.size === 0 && now - l.lastActive > LANE_IDLE_MS) lanes.delete(l.destination);
   discoverLanes();
   pump();
-}, 2000).unref();
+}, 5000).unref();
 
 discoverLanes();

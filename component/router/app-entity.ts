@@ -14,7 +14,7 @@ export function appHandlers(host: AppHost, commands: QuoaliseCommands): IqHandle
   h.on('get', NS.discoInfo, 'query', (iq) => {
     const node = iq.getChild('query')?.attrs.node;
     // Receipts tell senders (fedgate peers) that delivery to this app is confirmed after the inbox commit.
-    const data = host.capabilities.has('deliver') ? [NS.receipts] : [];
+    const data = host.capabilities.has('deliver') ? [NS.receipts, NS.fedgateDelivery] : [];
     return (
       commands.nodeInfo(host, iq, node) ??
       discoInfo([{ category: 'client', type: 'bot', name: host.app.description || host.app.name }], [...h.namespaces(), NS.discoItems, ...data, ...commands.features(host)], node)

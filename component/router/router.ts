@@ -67,7 +67,7 @@ export class Router {
     const type = el.attrs.type ?? 'normal';
     // Outcomes of what we sent: bounces and receipts belong to the send job.
     if (type === 'error') return void this.opts.delivery.onBounce(el);
-    if (el.getChild('received', NS.receipts) && this.opts.delivery.onReceipt(el)) return;
+    if ((el.getChild('received', NS.receipts) || el.getChild('acks', NS.fedgateDelivery)) && this.opts.delivery.onReceipt(el)) return;
     if (type === 'groupchat' || type === 'headline') return;
     const data = dataPayload(el);
     if (data) {

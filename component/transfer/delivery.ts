@@ -21,6 +21,9 @@ const WORKER = 'send';
 const HIGH_WATER_BYTES = 4 * 1024 * 1024;
 
 export interface DeliveryEvents {
+  /** The peer confirmed these outbox rows (receipts or acks arrived): the end of a delivery as seen on the wire. */
+  confirmed: [ids: number[]];
+  /** The send job recorded these rows as delivered (deleted them, or the bounce window passed). */
   delivered: [ids: number[]];
   dead: [id: number, destination: string, reason: string];
 }
@@ -73,12 +76,19 @@ export class Delivery extends EventEmitter<DeliveryEvents> {
     this.post({ t: 'wake', destinations });
   }
 
-  /** A `<received/>` receipt (XEP-0184) for one of our messages? Returns true if it was ours. */
+  /**
+   * A confirmation of our messages: a XEP-0184 `<received/>`, or fedgate's `<acks/>` confirming many
+   * at once. Returns true if it confirmed any of ours.
+   */
   onReceipt(el: Element): boolean {
+    const ids: number[] = [];
     const received = el.getChild('received', NS.receipts);
-    const id = rowIdOf(this.instance, received?.attrs.id);
-    if (id === null) return false;
-    this.post({ t: 'acked', ids: [id] });
+    if (received) ids.push(rowIdOf(this.instance, received.attrs.id) ?? 0);
+    for (const ack of el.getChild('acks', NS.fedgateDelivery)?.getChildren('ack') ?? []) ids.push(rowIdOf(this.instance, ack.attrs.id) ?? 0);
+    const ours = ids.filter((id) => id > 0);
+    if (ours.length === 0) return false;
+    this.post({ t: 'acked', ids: ours });
+    this.emit('confirmed', ours);
     return true;
   }
 
@@ -115,12 +125,12 @@ export class Delivery extends EventEmitter<DeliveryEvents> {
 
   /** How does the destination confirm delivery? Its disco#info says whether it sends receipts. */
   private async probe(destination: string): Promise<void> {
-    let mode: 'receipt' | 'window' | 'unreachable';
+    let mode: 'acks' | 'receipt' | 'window' | 'unreachable';
     let detail = '';
     try {
       const r = await this.link.request(xml('iq', { type: 'get', to: destination }, xml('query', { xmlns: NS.discoInfo })), 10_000);
       const features = r.getChild('query', NS.discoInfo)?.getChildren('feature').map((f) => f.attrs.var) ?? [];
-      mode = features.includes(NS.receipts) ? 'receipt' : 'window';
+      mode = features.includes(NS.fedgateDelivery) ? 'acks' : features.includes(NS.receipts) ? 'receipt' : 'window';
     } catch (err) {
       detail = (err as Error).message;
       // No route to the destination's server or component: hold the lane. Any other error means the

@@ -19,6 +19,7 @@ import type { AppHost } from '../apps/app-host.js';
 import type { Logger } from '../log/logger.js';
 import { createHash } from 'node:crypto';
 import { BUSY_TIMEOUT_MS, type Db } from '../store/database.js';
+import { Acks } from './acks.js';
 
 interface Pending {
   message: InboundMessage;
@@ -135,16 +136,16 @@ export class Intake {
     this.batch = [];
     this.applied = [];
     const hosts = new Set<AppHost>();
+    const acks = new Acks();
     batch.forEach((p, i) => {
       if (stored[i]) {
         this.pending.set(p.message.app, (this.pending.get(p.message.app) ?? 0) + 1);
         hosts.add(p.host);
       }
-      // A duplicate is acknowledged again: the sender evidently missed the first receipt.
-      if (p.stanza.getChild('request', NS.receipts) && p.stanza.attrs.id) {
-        this.opts.send(xml('message', { from: p.stanza.attrs.to, to: p.stanza.attrs.from, id: `r-${p.stanza.attrs.id}` }, xml('received', { xmlns: NS.receipts, id: p.stanza.attrs.id })));
-      }
+      // A duplicate is acknowledged again: the sender evidently missed the first acknowledgement.
+      acks.add(p.stanza);
     });
+    for (const stanza of acks.stanzas()) this.opts.send(stanza);
     for (const h of hosts) h.notifyInbox();
   }
 

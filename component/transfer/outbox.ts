@@ -93,11 +93,13 @@ export class Outbox {
     this.pushBack = db.prepare('UPDATE outbox SET next_attempt_at = max(next_attempt_at, ?) WHERE destination = ? AND id >= ?');
   }
 
-  /** Appends messages; call inside the caller's transaction when other writes must commit with them. */
+  /** Appends messages in one transaction (nested in the caller's, when other writes must commit with them). */
   enqueue(messages: NewOutboxMessage[], now = Date.now()): number[] {
-    return messages.map(
-      (m) => Number(this.insert.run(m.consumerId ?? null, m.kind ?? 'flow', m.sender, m.destination, m.payload, m.records, now, now).lastInsertRowid),
-    );
+    return this.db.transaction(() =>
+      messages.map(
+        (m) => Number(this.insert.run(m.consumerId ?? null, m.kind ?? 'flow', m.sender, m.destination, m.payload, m.records, now, now).lastInsertRowid),
+      ),
+    )();
   }
 
   /** Destinations that have rows, with the earliest time their first row may be sent. */

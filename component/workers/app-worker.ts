@@ -37,7 +37,7 @@ function toWorkerError(err: unknown): WorkerError {
 
 async function main(): Promise<void> {
   const module = adapterModule(data.app.kind);
-  const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous });
+  const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous, noCheckpoints: true });
   let extract: ExtractJobs | null = null;
   const adapter: Adapter = await module.create({
     app: { name: data.app.name, jid: data.app.jid },

@@ -40,6 +40,20 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     await this.bree.run(name);
   }
 
+  /** Starts a long-lived worker and starts it again (after a pause) whenever it dies, until `stop`. */
+  async supervise(name: string, path: string, workerData: object, restartMs = 1000): Promise<void> {
+    this.supervised.add(name);
+    const again = (exited: string) => {
+      if (exited !== name || !this.supervised.has(name)) return;
+      this.log.error({ worker: name, retryInMs: restartMs }, 'worker exited, restarting');
+      setTimeout(() => void (this.supervised.has(name) && this.bree.run(name)), restartMs).unref();
+    };
+    this.on('exit', again);
+    await this.start(name, path, workerData);
+  }
+
+  private readonly supervised = new Set<string>();
+
   /** Runs a short job now and then every `intervalMs` (a new worker per run; bree skips a run while the last one runs). */
   async schedule(name: string, path: string, intervalMs: number, workerData: object): Promise<void> {
     await this.bree.add({ name, path, timeout: 0, interval: intervalMs, worker: { workerData } });
@@ -59,6 +73,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
 
   /** Asks the worker to finish (it closes its adapter), terminates it after graceMs, forgets the job. */
   async stop(name: string, graceMs = 5000): Promise<void> {
+    this.supervised.delete(name);
     const w = this.bree.workers.get(name);
     if (w) {
       const kill = setTimeout(() => void w.terminate(), graceMs);

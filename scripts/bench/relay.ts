@@ -48,13 +48,13 @@ function message(i: number): NewOutboxMessage {
   };
 }
 
-/** Queues messages and resolves each one's latency (queued → confirmed) as confirmations come. */
+/** Queues messages and resolves each one's latency (queued → confirmation received back at A) as confirmations come. */
 class Tracker {
   private sent = new Map<number, bigint>();
   readonly latencies: number[] = [];
   private waiters: Array<{ n: number; resolve(): void }> = [];
   constructor(private readonly gw: Gateway) {
-    gw.delivery.on('delivered', (ids) => {
+    gw.delivery.on('confirmed', (ids) => {
       const now = process.hrtime.bigint();
       for (const id of ids) {
         const t = this.sent.get(id);

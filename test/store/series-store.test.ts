@@ -147,11 +147,11 @@ test('writes from two connections (gateway worker and CLI) share one sequence', 
 test('deliver is exactly once per key, and counts points another message already carried', ({ db }) => {
   const store = new SeriesStore(db, 'sink');
   const blocks: DataBlock[] = [{ meta: META, records: [rec(A, 100, 1), rec(A, 200, 0)] }];
-  assert.equal(store.deliver('peer-1', 'src@a.localhost', blocks), { records: 2, written: 2, unchanged: 0, replayed: false });
-  assert.equal(store.deliver('peer-1', 'src@a.localhost', blocks), { records: 2, written: 0, unchanged: 0, replayed: true });
-  assert.equal(store.deliver('peer-2', 'src@a.localhost', [{ meta: META, records: [rec(A, 200, 0), rec(A, 300, 5)] }]), {
-    records: 2, written: 1, unchanged: 1, replayed: false,
-  });
+  assert.equal(store.deliver([{ key: 'peer-1', from: 'src@a.localhost', blocks }]), [{ records: 2, written: 2, unchanged: 0, replayed: false }]);
+  assert.equal(store.deliver([{ key: 'peer-1', from: 'src@a.localhost', blocks }]), [{ records: 2, written: 0, unchanged: 0, replayed: true }]);
+  assert.equal(store.deliver([{ key: 'peer-2', from: 'src@a.localhost', blocks: [{ meta: META, records: [rec(A, 200, 0), rec(A, 300, 5)] }] }]), [
+    { records: 2, written: 1, unchanged: 1, replayed: false },
+  ]);
   const rows = db.prepare('SELECT key, records, written, duplicate_points, redelivered FROM store_deliveries ORDER BY key').all();
   assert.equal(rows, [
     { key: 'peer-1', records: 2, written: 2, duplicate_points: 0, redelivered: 1 },
@@ -172,7 +172,7 @@ test('records the store could not serve back are refused before anything is writ
   for (const [what, r] of bad) {
     assert.throws(() => store.ingest([{ meta: {}, records: [rec(A, 50, 1), r] }]), (e: unknown) => e instanceof StoreDataError, what);
   }
-  assert.throws(() => store.deliver('k', 'x@y', [{ meta: { 'bad key': 'x' }, records: [rec(A, 50, 1)] }]), (e: unknown) => e instanceof StoreDataError);
+  assert.throws(() => store.deliver([{ key: 'k', from: 'x@y', blocks: [{ meta: { 'bad key': 'x' }, records: [rec(A, 50, 1)] }] }]), (e: unknown) => e instanceof StoreDataError);
   assert.is(db.prepare('SELECT count(*) FROM store_points').pluck().get(), 0);
   assert.is(db.prepare('SELECT count(*) FROM store_deliveries').pluck().get(), 0);
   // The store still works after a refused batch (no stale series ids).
@@ -198,9 +198,9 @@ test('adapter: deliveries and writes by another process both wake on-change cons
     notify();
   });
   try {
-    await adapter.deliver!({ key: 'k1', from: 'src@a.localhost', blocks: [{ meta: {}, records: [rec(A, 100, 1)] }] });
+    await adapter.deliver!([{ key: 'k1', from: 'src@a.localhost', blocks: [{ meta: {}, records: [rec(A, 100, 1)] }] }]);
     assert.is(changes, 1, 'a delivery that wrote something');
-    await adapter.deliver!({ key: 'k1', from: 'src@a.localhost', blocks: [{ meta: {}, records: [rec(A, 100, 1)] }] });
+    await adapter.deliver!([{ key: 'k1', from: 'src@a.localhost', blocks: [{ meta: {}, records: [rec(A, 100, 1)] }] }]);
     assert.is(changes, 1, 'a replayed delivery wrote nothing');
     // The adapter's poll timer does not keep a process alive: this timer does, and bounds the wait.
     const woken = new Promise<void>((resolve, reject) => {

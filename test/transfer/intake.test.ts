@@ -10,6 +10,7 @@ import { Fedgate } from '../helpers/fedgate.js';
 import { Peer, xml, type Element } from '../helpers/peer.js';
 import { errorCondition } from '../helpers/inbox.js';
 import { HttpSink } from '../helpers/http-sink.js';
+import { until } from '../helpers/db.js';
 
 const B = 'b.localhost';
 const SINK = `sink@${B}`;
@@ -161,7 +162,7 @@ test('a poison message becomes a dead letter with its reason; dead-letter retry 
   assert.equal(JSON.parse((await fedgate.cli('dead-letter', 'list', '--json')).stdout), []);
 });
 
-test('back-pressure: past the backlog limit new data is refused with wait/resource-constraint', async ({ peer, http }) => {
+test('back-pressure: past the backlog limit new data is refused with wait/resource-constraint', async ({ peer, http, fedgate }) => {
   const before = http.accepted;
   http.respond = () => 'hang';
   const ids = ['bp1', 'bp2', 'bp3', 'bp4', 'bp5', 'bp6'];
@@ -175,8 +176,9 @@ test('back-pressure: past the backlog limit new data is refused with wait/resour
   }
   http.respond = () => 200;
   http.release();
-  // Everything that was accepted is applied once the application answers again.
+  // Everything that was accepted is applied once the application answers again, and the backlog empties.
   await http.waitAccepted(before + ids.length - refused.length);
+  await until(async () => (await inboxRows(fedgate, 'pending')).length === 0, 10_000, () => 'backlog not drained');
 });
 
 test('a 2019 Sen1Message from an entitled proxy is accepted, zero included', async ({ peer, http }) => {
