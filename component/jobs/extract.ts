@@ -15,6 +15,8 @@ import type { Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
 import { OUTBOX_CHANNEL } from './send-protocol.js';
 import { withTimeout } from './with-timeout.js';
+import { Authorizer } from '../authz/authorizer.js';
+import { GrantStore } from '../authz/grant-store.js';
 
 export interface ExtractJobsOptions {
   db: Db;
@@ -44,9 +46,11 @@ export class ExtractJobs {
   private poll: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly advance;
+  private readonly authz: Authorizer;
 
   constructor(private readonly opts: ExtractJobsOptions) {
     this.consumers = new ConsumerStore(opts.db);
+    this.authz = new Authorizer(new GrantStore(opts.db));
     this.outbox = new Outbox(opts.db);
     this.advance = opts.db.prepare(
       'UPDATE consumers SET cursor = ?, last_run_at = ?, last_error = NULL WHERE id = ? AND cursor IS ?',
@@ -129,6 +133,7 @@ export class ExtractJobs {
     for (;;) {
       const c = this.consumers.get(job.consumer.id);
       if (!c) return;
+      if (c.kind === 'subscription' && !(await this.stillAuthorized(c))) return;
       const limit = Math.min(10_000, c.batch * READ_MESSAGES);
       const batch = await withTimeout(extract({ series: c.series, cursor: c.cursor, limit }), this.opts.timeoutMs, 'extract');
       const messages = this.messages(c, batch.blocks);
@@ -143,6 +148,21 @@ export class ExtractJobs {
       if (messages.length) this.channel.postMessage([c.destination]);
       if (!batch.more) return;
     }
+  }
+
+  /**
+   * A subscriber whose grant was revoked or expired gets nothing more: the records written meanwhile
+   * are skipped (the cursor moves to the current end), so that a later grant does not release them.
+   */
+  private async stillAuthorized(c: Consumer): Promise<boolean> {
+    this.authz.refresh();
+    const decision = this.authz.authorize({ app: this.opts.appJid.split('@')[0]!, requester: c.destination, series: c.series, at: Date.now() });
+    if (decision.allowed) return true;
+    const end = await withTimeout(this.opts.adapter.extract!({ series: c.series, cursor: null, limit: 0 }), this.opts.timeoutMs, 'extract');
+    this.opts.db
+      .prepare('UPDATE consumers SET cursor = ?, last_run_at = ?, last_error = ? WHERE id = ?')
+      .run(end.cursor, Date.now(), `not pushed: ${decision.reason}`, c.id);
+    return false;
   }
 
   /** Cuts blocks into messages of at most `batch` records, one metadata group per message. */

@@ -67,8 +67,8 @@ export interface NewConsumer {
 }
 
 function checkJid(what: string, s: string): string {
-  const j = parseJid(s);
-  if (!j || !j.local) throw new ConsumerError(`${what} "${s}" is not a JID such as app@energy.example.org`);
+  // A component's domain is a JID too (a Quoalise client can be a component).
+  if (!parseJid(s) || /\s/.test(s)) throw new ConsumerError(`${what} "${s}" is not a JID such as app@energy.example.org`);
   return bareJid(s);
 }
 

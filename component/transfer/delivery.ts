@@ -133,9 +133,11 @@ export class Delivery extends EventEmitter<DeliveryEvents> {
       mode = features.includes(NS.fedgateDelivery) ? 'acks' : features.includes(NS.receipts) ? 'receipt' : 'window';
     } catch (err) {
       detail = (err as Error).message;
-      // No route to the destination's server or component: hold the lane. Any other error means the
-      // destination exists but will not describe itself: send, and count on bounces.
-      const unreachable = !(err instanceof RemoteStanzaError) || ['remote-server-not-found', 'remote-server-timeout'].includes(err.condition);
+      // No route to the destination's server or component, or no link: hold the lane. Any other error
+      // — or silence, from an entity that does not answer disco at all — means the destination exists
+      // but will not describe itself: send, and count on bounces.
+      const unreachable =
+        err instanceof RemoteStanzaError ? ['remote-server-not-found', 'remote-server-timeout'].includes(err.condition) : !this.link.isOnline;
       mode = unreachable ? 'unreachable' : 'window';
     }
     this.post({ t: 'probed', destination, mode, detail });

@@ -11,12 +11,16 @@ import { openDatabase } from '../../component/store/database.js';
 import { formatIsoUtc } from '../../component/quoalise/time.js';
 import { median, printTable, type Row } from './lib/stats.js';
 import { BENCH_FIRST_TIME, BENCH_SERIES, BENCH_STEP_S, startStoreGateway } from './lib/store-gateway.js';
+import { SeriesStore } from '../../adapters/store/series-store.js';
+import { openStoreDatabase } from '../../adapters/store/store-database.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' } } });
 const rounds = Number(values.rounds);
 const SIZES = [1_000, 10_000, 100_000];
 
-const gw = await startStoreGateway({ points: Math.max(...SIZES) });
+// Pushes are throttled per subscriber (delivery.push_messages_per_second, 20 by default = 20,000
+// records/s); the benchmark lifts the throttle to measure what the pipeline itself sustains.
+const gw = await startStoreGateway({ points: Math.max(...SIZES), extraYaml: 'delivery:\n  push_messages_per_second: 100000\n' });
 try {
   const db = openDatabase(gw.dbPath, { readonly: true, migrate: false });
   const seriesId = db.prepare("SELECT id FROM store_series WHERE app = 'bench' AND identifier = ?").pluck().get(BENCH_SERIES) as number;
@@ -71,6 +75,51 @@ try {
   db.close();
   printTable(`bench:history — get_history through fedgate + ejabberd to a component client, median of ${rounds} rounds`, 'SQLite alone', rows);
   printTable('the same answers beside the XMPP hop alone (ejabberd relaying the same bytes)', 'ejabberd relay', relayRows);
+  await benchPush();
 } finally {
   await gw.stop();
+}
+
+/**
+ * Subscription pushes: PUSHED records written to the store (by this process, as `fedgate store import`
+ * would) after a subscribe; the gateway extracts them and pushes them through the outbox in messages of
+ * 1000 records. Timed from the first pushed message to the last, beside the same messages relayed by
+ * ejabberd alone.
+ */
+async function benchPush(): Promise<void> {
+  const PUSHED = 200_000;
+  const subscribed = await gw.client.execute(gw.appJid, 'subscribe', { identifier: BENCH_SERIES });
+  if (!subscribed.answer.getChild('command')) throw new Error('subscribe failed');
+  const payloads: string[] = [];
+  let records = 0;
+  let first = 0n;
+  let firstRecords = 0;
+  let last = 0n;
+  const all = new Promise<void>((resolve) => {
+    const stop = gw.client.onMessage((el) => {
+      const q = el.getChild('quoalise');
+      if (!q) return;
+      const n = q.getChild('data')?.getChild('sensml')?.getChildren('senml').length ?? 0;
+      if (payloads.length === 0) (first = process.hrtime.bigint()), (firstRecords = n);
+      last = process.hrtime.bigint();
+      records += n;
+      payloads.push(q.toString());
+      if (records >= PUSHED) {
+        stop();
+        resolve();
+      }
+    });
+  });
+  const store = new SeriesStore(openStoreDatabase(gw.fedgateDbPath), 'bench');
+  for (let i = 0; i < PUSHED; i += 10_000) {
+    store.ingest([{ meta: {}, records: Array.from({ length: 10_000 }, (_, k) => ({ name: BENCH_SERIES, time: BENCH_FIRST_TIME + (200_000 + i + k) * BENCH_STEP_S, value: k, unit: 'W' })) }]);
+  }
+  await all;
+  const pushMs = Number(last - first) / 1e6;
+  const relayMs = await gw.client.relayMany(payloads.slice(1));
+  const perSecond = ((records - firstRecords) / pushMs) * 1000;
+  const basePerSecond = ((records - firstRecords) / relayMs) * 1000;
+  printTable(`subscription pushes: ${PUSHED.toLocaleString('en-US')} new records, ${payloads.length} messages of <= 1000 records`, 'ejabberd relay', [
+    { figure: 'records pushed per second', value: perSecond, baseline: basePerSecond, unit: '/s', higherIsBetter: true },
+  ]);
 }

@@ -63,6 +63,30 @@ export class CommandClient {
     return this.exchange(id, `<message to="echo@${domain}" from="${this.jid}" id="${id}">${payload}</message>`, (el) => el.name === 'message', timeoutMs);
   }
 
+  /**
+   * Sends every payload in its own message to this component's own domain at once and waits for all
+   * of them to come back: the XMPP hop alone at full speed. Resolves with the elapsed ms.
+   */
+  relayMany(payloads: string[], timeoutMs = 120_000): Promise<number> {
+    const domain = this.jid.slice(this.jid.indexOf('@') + 1, this.jid.indexOf('/'));
+    const prefix = `m${this.nextId++}-`;
+    let left = payloads.length;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${left} messages still out after ${timeoutMs} ms`)), timeoutMs);
+      const onStanza = (el: Element) => {
+        if (!el.attrs.id?.startsWith(prefix)) return;
+        if (--left === 0) {
+          clearTimeout(timer);
+          this.conn.off('stanza', onStanza);
+          resolve(Number(process.hrtime.bigint() - t0) / 1e6);
+        }
+      };
+      this.conn.on('stanza', onStanza);
+      const t0 = process.hrtime.bigint();
+      this.conn.socket!.write(payloads.map((p, i) => `<message to="echo@${domain}" from="${this.jid}" id="${prefix}${i}">${p}</message>`).join(''));
+    });
+  }
+
   private request(to: string, type: 'get' | 'set', payload: string, timeoutMs?: number): Promise<CommandAnswer> {
     const id = `q${this.nextId++}`;
     return this.exchange(id, `<iq to="${to}" from="${this.jid}" type="${type}" id="${id}">${payload}</iq>`, (el) => el.name === 'iq' && el.attrs.type === 'result', timeoutMs);

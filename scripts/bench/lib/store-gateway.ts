@@ -31,6 +31,8 @@ export interface StoreGateway {
   appJid: string;
   /** The store adapter's SQLite file, for baselines read in the benchmark's own process. */
   dbPath: string;
+  /** fedgate's own SQLite file (from which the store's is derived). */
+  fedgateDbPath: string;
   stop(): Promise<void>;
 }
 
@@ -83,6 +85,7 @@ export async function startStoreGateway(opts: StoreGatewayOptions): Promise<Stor
       client,
       appJid,
       dbPath,
+      fedgateDbPath: join(fedgate.dir, 'fedgate.sqlite'),
       stop: async () => {
         await client.close();
         await stop();
