@@ -99,13 +99,20 @@ export class Intake {
     this.scheduleCommit();
   }
 
-  private scheduleCommit(): void {
+  /**
+   * Commits at the end of the current callback: every stanza parsed from one chunk of the socket shares
+   * the transaction. After SQLITE_BUSY (`retry`), on the next turn of the event loop instead, so that
+   * waiting for another thread's lock never starves the loop.
+   */
+  private scheduleCommit(retry = false): void {
     if (this.commitScheduled) return;
     this.commitScheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.commitScheduled = false;
       this.commit();
-    });
+    };
+    if (retry) setImmediate(run);
+    else queueMicrotask(run);
   }
 
   /**
@@ -124,7 +131,7 @@ export class Intake {
       db.pragma('busy_timeout = 0');
       stored = this.opts.inbox.commit(batch.map((p) => p.message), applied);
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_BUSY') return this.scheduleCommit();
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') return this.scheduleCommit(true);
       this.batch = [];
       this.applied = [];
       this.opts.log.error({ err: (err as Error).message }, 'inbox commit failed');

@@ -95,8 +95,10 @@ export class Link extends EventEmitter<LinkEvents> {
   }
 
   /**
-   * Queues a stanza for the socket. Writes are batched per event-loop turn. Returns false when the
-   * link is not online: nothing is buffered across a disconnection, callers keep their own state.
+   * Queues a stanza for the socket. Writes are batched: everything sent by the same callback (a batch
+   * from the send job, the acknowledgements of one commit) leaves in one write, at the end of it.
+   * Returns false when the link is not online: nothing is buffered across a disconnection, callers keep
+   * their own state.
    */
   send(stanza: Element | string): boolean {
     if (this.state !== 'online' && this.state !== 'stopping') return false;
@@ -104,7 +106,7 @@ export class Link extends EventEmitter<LinkEvents> {
     this.outQueue.push(stripForbiddenXmlChars(typeof stanza === 'string' ? stanza : stanza.toString()));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      queueMicrotask(() => this.flush());
     }
     return true;
   }

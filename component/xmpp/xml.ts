@@ -25,22 +25,3 @@ export function escapeAttr(s: string): string {
 export function escapeText(s: string): string {
   return xml.escapeXMLText(stripForbiddenXmlChars(s));
 }
-
-/** Parses one XML fragment into an Element (used for payloads stored as text, and by tests). */
-export function parseXml(s: string): Element {
-  const parser = new xml.Parser();
-  let result: Element | undefined;
-  let failure: Error | undefined;
-  parser.on('element', (el: Element) => {
-    if (!result) result = el;
-  });
-  parser.on('error', (err: Error) => {
-    failure ??= err;
-  });
-  // The stream parser only emits children of a root, so wrap the fragment in one.
-  parser.write(`<r>${s}</r>`);
-  if (failure) throw failure;
-  if (!result) throw new Error('no element in XML fragment');
-  result.parent = null;
-  return result;
-}

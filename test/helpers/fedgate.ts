@@ -67,6 +67,13 @@ ${opts.extraYaml ?? ''}`,
     }
   }
 
+  /** Runs a CLI command that must succeed; returns its stdout, throws with its stderr otherwise. */
+  async must(...args: string[]): Promise<string> {
+    const r = await this.cli(...args);
+    if (r.code !== 0) throw new Error(`fedgate ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+    return r.stdout;
+  }
+
   /** Starts `fedgate start` in the background. */
   start(): this {
     this.exitCode = undefined;

@@ -47,19 +47,14 @@ interface Ctx {
 }
 const test = suite<Ctx>('quoalise-commands');
 
-async function cli(fg: Fedgate, ...args: string[]): Promise<void> {
-  const r = await fg.cli(...args);
-  assert.is(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
-}
-
 test.before(async (ctx) => {
   ctx.ejabberd = await Ejabberd.start({ components: [{ domain: DOMAIN, secret: 'fg-secret' }, { domain: SLOW, secret: 'slow-secret' }] });
   for (const u of ['alice', 'bob', 'mallory']) await ctx.ejabberd.register(u, 'pw');
 
   const fg = (ctx.fg = new Fedgate({ port: ctx.ejabberd.componentPort, domain: DOMAIN, secret: 'fg-secret', extraYaml: 'quoalise:\n  max_records: 10\n  requests_per_second: 1000\n' }));
-  await cli(fg, 'app', 'add', 'meters', '--kind', 'store');
-  await cli(fg, 'app', 'add', 'down', '--kind', 'store', '--option', 'maintenance=restoring a backup');
-  await cli(fg, 'app', 'add', 'chat', '--kind', 'echo');
+  await fg.must('app', 'add', 'meters', '--kind', 'store');
+  await fg.must('app', 'add', 'down', '--kind', 'store', '--option', 'maintenance=restoring a backup');
+  await fg.must('app', 'add', 'chat', '--kind', 'echo');
   const rows = [
     `${A},2024-01-01T00:00:00+01:00,342,W`,
     `${A},2024-01-01T00:30:00+01:00,0,W`,
@@ -73,16 +68,16 @@ test.before(async (ctx) => {
   ];
   writeFileSync(join(fg.dir, 'data.csv'), `identifier,time,value,unit\n${rows.join('\n')}\n`);
   writeFileSync(join(fg.dir, 'data.meta.json'), JSON.stringify({ [A]: META_A, [C]: META_C }));
-  await cli(fg, 'store', 'import', 'meters', join(fg.dir, 'data.csv'));
-  await cli(fg, 'grant', 'add', 'meters', 'alice@localhost', 'urn:dev:prm:30000000000001_*', '--purpose', 'energy coaching');
-  await cli(fg, 'grant', 'add', 'meters', 'alice@localhost', 'urn:dev:org:60060-lyon:*');
-  await cli(fg, 'grant', 'add', 'meters', 'bob@localhost', 'urn:dev:prm:30000000000002_*');
-  await cli(fg, 'grant', 'add', 'down', 'localhost', '*');
-  await cli(fg, 'grant', 'add', 'chat', 'localhost', '*');
+  await fg.must('store', 'import', 'meters', join(fg.dir, 'data.csv'));
+  await fg.must('grant', 'add', 'meters', 'alice@localhost', 'urn:dev:prm:30000000000001_*', '--purpose', 'energy coaching');
+  await fg.must('grant', 'add', 'meters', 'alice@localhost', 'urn:dev:org:60060-lyon:*');
+  await fg.must('grant', 'add', 'meters', 'bob@localhost', 'urn:dev:prm:30000000000002_*');
+  await fg.must('grant', 'add', 'down', 'localhost', '*');
+  await fg.must('grant', 'add', 'chat', 'localhost', '*');
 
   const slow = (ctx.slow = new Fedgate({ port: ctx.ejabberd.componentPort, domain: SLOW, secret: 'slow-secret', extraYaml: 'quoalise:\n  requests_per_second: 1\n' }));
-  await cli(slow, 'app', 'add', 'meters', '--kind', 'store');
-  await cli(slow, 'grant', 'add', 'meters', 'alice@localhost', '*');
+  await slow.must('app', 'add', 'meters', '--kind', 'store');
+  await slow.must('grant', 'add', 'meters', 'alice@localhost', '*');
 
   fg.start();
   slow.start();

@@ -28,17 +28,12 @@ interface Ctx {
 }
 const test = suite<Ctx>('quoalise-push');
 
-async function cli(fg: Fedgate, ...args: string[]): Promise<void> {
-  const r = await fg.cli(...args);
-  assert.is(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
-}
-
 let files = 0;
 /** Writes records through the CLI (another process): the running gateway notices and pushes them. */
 async function write(fg: Fedgate, rows: Array<[string, number, number]>): Promise<void> {
   const file = join(fg.dir, `w${files++}.csv`);
   writeFileSync(file, `identifier,time,value,unit\n${rows.map(([s, t, v]) => `${s},${t},${v},W`).join('\n')}\n`);
-  await cli(fg, 'store', 'import', 'meters', file);
+  await fg.must('store', 'import', 'meters', file);
 }
 
 function command(user: User, node: string, identifier: string): Promise<Element> {
@@ -53,9 +48,9 @@ test.before(async (ctx) => {
   ctx.ejabberd = await Ejabberd.start({ components: [{ domain: DOMAIN, secret: 'fg-secret' }] });
   await ctx.ejabberd.register('alice', 'pw');
   const fg = (ctx.fg = new Fedgate({ port: ctx.ejabberd.componentPort, domain: DOMAIN, secret: 'fg-secret', extraYaml: 'delivery:\n  push_messages_per_second: 1000\n' }));
-  await cli(fg, 'app', 'add', 'meters', '--kind', 'store');
+  await fg.must('app', 'add', 'meters', '--kind', 'store');
   await write(fg, [[S, T0, 1], [T, T0, 1]]);
-  await cli(fg, 'grant', 'add', 'meters', 'alice@localhost', 'urn:dev:prm:*');
+  await fg.must('grant', 'add', 'meters', 'alice@localhost', 'urn:dev:prm:*');
   fg.start();
   await fg.waitOnline();
   ctx.alice = await User.connect(ctx.ejabberd.c2sPort, 'alice', 'pw');
@@ -102,7 +97,7 @@ test('unsubscribe stops the pushes', async ({ fg, alice }) => {
 test('a revoked grant stops the pushes', async ({ fg, alice }) => {
   const since = Date.now();
   const grants = JSON.parse((await fg.cli('grant', 'list', '--json')).stdout) as Array<{ id: number }>;
-  for (const g of grants) await cli(fg, 'grant', 'remove', String(g.id));
+  for (const g of grants) await fg.must('grant', 'remove', String(g.id));
   await write(fg, [[T, T0 + 20_000_000, 7]]);
   await until(
     () => (query<{ last_error: string | null }>(fg, "SELECT last_error FROM consumers WHERE kind = 'subscription'")[0]?.last_error ?? '').startsWith('not pushed'),
