@@ -4,6 +4,10 @@
  * entitlement, nothing to extract here).
  */
 import later from '@breejs/later';
+import cronValidate from 'cron-validate';
+
+// A CommonJS module compiled from ESM: under Node's ESM loader its function is the default's default.
+const cron = ((cronValidate as unknown as { default?: unknown }).default ?? cronValidate) as (expr: string) => { isValid(): boolean };
 
 export type Schedule =
   | { type: 'on-change' }
@@ -26,10 +30,8 @@ export function parseSchedule(s: string): Schedule {
     if (ms < 1000) throw new ScheduleError(`schedule "${s}": the shortest interval is 1s`);
     return { type: 'interval', ms };
   }
-  if (text.split(/\s+/).length === 5) {
-    const parsed = later.parse.cron(text);
-    if (parsed.error === -1 || parsed.error === undefined) return { type: 'cron', expression: text };
-  }
+  // later (bree's scheduler) accepts out-of-range fields silently; cron-validate (bree's validator) does not.
+  if (text.split(/\s+/).length === 5 && cron(text).isValid()) return { type: 'cron', expression: text };
   throw new ScheduleError(`schedule "${s}": use on-change, none, "every N(s|m|h)" or a 5-field cron expression`);
 }
 

@@ -35,6 +35,7 @@ test.before(async (ctx) => {
   });
   const fg = ctx.fedgate;
   assert.is((await fg.cli('app', 'add', 'sink', '--kind', 'webhook', '--option', `url=${ctx.http.url}`)).code, 0);
+  assert.is((await fg.cli('app', 'add', 'chat', '--kind', 'echo')).code, 0);
   // The entitlement: meters@peer.localhost may send consumption series to sink; the 2019 proxy may send anything.
   for (const [source, series] of [['meters@peer.localhost', 'urn:dev:prm:*_consumption/*'], ['proxy2019@peer.localhost', '*']]) {
     const r = await fg.cli('consumer', 'add', '--source', source!, '--destination', 'sink', '--series', series!, '--schedule', 'none');
@@ -168,6 +169,9 @@ test('back-pressure: past the backlog limit new data is refused with wait/resour
   const ids = ['bp1', 'bp2', 'bp3', 'bp4', 'bp5', 'bp6'];
   ids.forEach((id, i) => peer.send(data(id, 'meters@peer.localhost/r', `<senml bn="BN" bt="${1704081600 + i * 1800}" v="${i}" u="W"/>`)));
   const outcomes = await Promise.all(ids.map((id) => peer.waitFor((el) => receiptFor(id)(el) || errorFor(id)(el))));
+  // The hung application delays only itself: another app of the same gateway answers at once.
+  peer.send(xml('message', { to: `chat@${B}`, from: 'bob@peer.localhost/r', type: 'chat', id: 'during-hang' }, xml('body', {}, 'still there?')));
+  assert.is((await peer.waitFor((el) => el.attrs.id === 'during-hang-r')).getChildText('body'), 'still there?');
   const refused = outcomes.filter((el) => el.attrs.type === 'error');
   assert.ok(refused.length >= 2, `refused ${refused.length}`);
   for (const el of refused) {

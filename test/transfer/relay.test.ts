@@ -133,7 +133,8 @@ test('ejabberd crashes and restarts mid-transfer: the transfer resumes by itself
 test('data refused by the destination becomes an outbound dead letter; retry re-sends it', async ({ a, b }) => {
   const ok = (r: { code: number; stderr: string }) => assert.is(r.code, 0, r.stderr);
   ok(await b.cli('app', 'add', 'closed', '--kind', 'store'));
-  ok(await a.cli('consumer', 'add', '--source', 'meters', '--destination', `closed@${B}`, '--series', series('03'), '--batch', '1000'));
+  // A timed consumer (the others run on change): its job pulls every second.
+  ok(await a.cli('consumer', 'add', '--source', 'meters', '--destination', `closed@${B}`, '--series', series('03'), '--schedule', 'every 1s'));
   const s = series('03');
   writeFileSync(join(a.dir, '03.csv'), `identifier,time,value,unit\n${s},1704063600,1,W\n${s},1704065400,2,W\n`);
   ok(await a.cli('store', 'import', 'meters', join(a.dir, '03.csv')));
