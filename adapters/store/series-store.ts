@@ -1,5 +1,5 @@
 /**
- * The series of one `store` application in fedgate's SQLite (schema/004_store.sql). Used by the
+ * The series of one `store` application in the store's SQLite file (schema/store/001_store.sql). Used by the
  * adapter in its worker thread and by `fedgate store import|list` in the CLI process: both write
  * through `ingest`, so a CLI import is validated, stamped and sequenced exactly like a delivery.
  *

@@ -20,8 +20,14 @@ export class AppCallError extends Error {
 interface PendingCall {
   resolve(v: unknown): void;
   reject(e: AppCallError): void;
-  timer: NodeJS.Timeout;
+  /** When the call times out (ms since the epoch). */
+  deadline: number;
+  /** What to do then. */
+  onTimeout(): void;
 }
+
+/** Pending calls are checked for timeouts this often (one timer per app, not one per call). */
+const SWEEP_MS = 250;
 
 export interface AppHostOptions {
   pool: WorkerPool;
@@ -86,10 +92,25 @@ export class AppHost {
     }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.onTimeout(id, op, timeoutMs), timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.track(id, { resolve, reject, deadline: Date.now() + timeoutMs, onTimeout: () => this.onTimeout(id, op, timeoutMs) });
       this.enqueue({ t: 'call', id, op, args });
     });
+  }
+
+  private sweeper: NodeJS.Timeout | null = null;
+
+  private track(id: number, call: PendingCall): void {
+    this.pending.set(id, call);
+    this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const p of [...this.pending.values()]) if (p.deadline <= now) p.onTimeout();
+    if (this.pending.size === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
   }
 
   /**
@@ -115,14 +136,10 @@ export class AppHost {
         const p = this.pending.get(m.id);
         if (!p) continue;
         this.pending.delete(m.id);
-        clearTimeout(p.timer);
         if (m.ok) p.resolve(m.value);
         else p.reject(new AppCallError(m.error));
       } else if (m.t === 'pong') {
-        const p = this.pending.get(m.id);
-        if (!p) continue;
         this.pending.delete(m.id);
-        clearTimeout(p.timer);
       } else if (m.t === 'ready') {
         this.capabilities = new Set(m.capabilities);
         this.state = 'ready';
@@ -185,18 +202,21 @@ export class AppHost {
     this.pending.delete(id);
     p.reject(new AppCallError({ source: 'timeout', message: `the application did not answer ${op} within ${Math.round(timeoutMs / 1000)} s` }));
     const pingId = this.nextId++;
-    const timer = setTimeout(() => {
-      this.pending.delete(pingId);
-      this.opts.log.warn({ app: this.app.name }, 'application worker unresponsive, terminating it');
-      void this.opts.pool.terminate(this.workerName);
-    }, 2000);
-    this.pending.set(pingId, { resolve: () => clearTimeout(timer), reject: () => clearTimeout(timer), timer });
+    this.track(pingId, {
+      resolve: () => {},
+      reject: () => {},
+      deadline: Date.now() + 2000,
+      onTimeout: () => {
+        this.pending.delete(pingId);
+        this.opts.log.warn({ app: this.app.name }, 'application worker unresponsive, terminating it');
+        void this.opts.pool.terminate(this.workerName);
+      },
+    });
     this.enqueue({ t: 'ping', id: pingId });
   }
 
   private failPending(error: WorkerError): void {
     for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
       p.reject(new AppCallError(error));
       this.pending.delete(id);
     }

@@ -2,7 +2,7 @@
  * Routing: every stanza the link receives lands here and goes to exactly one place — the domain
  * entity, an application, or the RFC 6120 §10.5.3.1 answer for an address that does not exist.
  */
-import { xml, type Element } from '../xmpp/xml.js';
+import { escapeAttr, escapeText, type Element } from '../xmpp/xml.js';
 import { parseJid } from '../xmpp/jid.js';
 import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
 import { answerIq, type IqHandlers } from './iq.js';
@@ -37,7 +37,18 @@ export class Router {
 
   constructor(private readonly opts: RouterOptions) {}
 
+  /** Routes one stanza. Whatever goes wrong is answered (or logged), never thrown at the link. */
   route(el: Element): void {
+    try {
+      this.dispatch(el);
+    } catch (err) {
+      this.opts.log.error({ err: (err as Error).stack ?? String(err), stanza: el.toString().slice(0, 500) }, 'stanza handling failed');
+      const answerable = (el.name === 'iq' && (el.attrs.type === 'get' || el.attrs.type === 'set')) || (el.name === 'message' && el.attrs.type !== 'error');
+      if (answerable) this.opts.send(errorReply(el, new StanzaError('internal-server-error', 'the gateway failed to handle this stanza; the error was logged')));
+    }
+  }
+
+  private dispatch(el: Element): void {
     const to = parseJid(el.attrs.to ?? '');
     const { domain } = this.opts;
     if (!to || to.domain !== domain) return this.noSuchEntity(el, 'this gateway serves only its own domain');
@@ -86,10 +97,12 @@ export class Router {
     host.call('chat', { from: el.attrs.from ?? '', body }).then(
       (reply) => {
         if (typeof reply !== 'string') return;
+        // Built as text: this is the hot path of a chatty app, and the shape is fixed.
         const thread = el.getChildText('thread');
+        const id = el.attrs.id ? ` id="${escapeAttr(`${el.attrs.id}-r`)}"` : '';
         this.opts.send(
-          xml('message', { from: el.attrs.to, to: el.attrs.from, type, id: el.attrs.id ? `${el.attrs.id}-r` : undefined },
-            xml('body', {}, reply), thread ? xml('thread', {}, thread) : null),
+          `<message from="${escapeAttr(el.attrs.to ?? '')}" to="${escapeAttr(el.attrs.from ?? '')}" type="${escapeAttr(type)}"${id}>` +
+            `<body>${escapeText(reply)}</body>${thread ? `<thread>${escapeText(thread)}</thread>` : ''}</message>`,
         );
       },
       (err: unknown) => this.opts.send(errorReply(el, toStanzaError(err, host.app.name))),

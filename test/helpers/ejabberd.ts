@@ -97,7 +97,9 @@ modules:
   mod_caps: {}
 `,
     );
-    writeFileSync(join(this.dir, 'ejabberdctl.cfg'), 'ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"\n');
+    // Erlang schedulers that busy-wait steal the CPU of a 2-core machine from the programs under test
+    // (see ejabberd.example.yml).
+    writeFileSync(join(this.dir, 'ejabberdctl.cfg'), 'ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0 +sbwt none +sbwtdcpu none +sbwtdio none"\n');
     if (existsSync('/etc/ejabberd/inetrc')) cpSync('/etc/ejabberd/inetrc', join(this.dir, 'inetrc'));
     execFileSync('chown', ['-R', 'ejabberd:ejabberd', this.dir]);
   }
