@@ -160,6 +160,17 @@ test('an app added while running answers within a second; one removed stops; oth
   assert.is(reply!.getChildText('body'), 'G:hi');
   assert.ok(Date.now() - added < 1500, `gamma answered after ${Date.now() - added} ms`);
 
+  // Changed options: the app's worker restarts with them, the others are untouched.
+  assert.is((await fedgate.cli('app', 'set', 'gamma', '--option', 'prefix=G2:')).code, 0);
+  const changed = Date.now();
+  let body = '';
+  while (body !== 'G2:hi' && Date.now() - changed < 3000) {
+    const r = await chat(peer, `gamma@${DOMAIN}`, 'hi');
+    body = r.getChildText('body') ?? '';
+  }
+  assert.is(body, 'G2:hi');
+  assert.ok(Date.now() - changed < 1500, `new options applied after ${Date.now() - changed} ms`);
+
   assert.is((await fedgate.cli('app', 'remove', 'beta')).code, 0);
   const removed = Date.now();
   let gone = false;

@@ -25,6 +25,7 @@ export class LoadClient {
     conn.on('error', () => {});
     await conn.start();
     conn.socket?.setNoDelay(true);
+    conn.setMaxListeners(0); // one listener per concurrent batch of round trips
     return new LoadClient(conn, domain);
   }
 
