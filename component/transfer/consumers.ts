@@ -22,35 +22,9 @@ export interface Consumer {
   updatedAt: number;
 }
 
-interface Row {
-  id: number;
-  source: string;
-  series: string;
-  destination: string;
-  schedule: string;
-  kind: 'flow' | 'subscription';
-  batch: number;
-  cursor: string | null;
-  last_run_at: number | null;
-  last_error: string | null;
-  created_at: number;
-  updated_at: number;
-}
-
-const toConsumer = (r: Row): Consumer => ({
-  id: r.id,
-  source: r.source,
-  series: r.series,
-  destination: r.destination,
-  schedule: r.schedule,
-  kind: r.kind,
-  batch: r.batch,
-  cursor: r.cursor,
-  lastRunAt: r.last_run_at,
-  lastError: r.last_error,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
+/** The columns under the names of Consumer: rows come out of SQLite already in shape. */
+const COLUMNS = `id, source, series, destination, schedule, kind, batch, cursor, last_run_at AS lastRunAt,
+  last_error AS lastError, created_at AS createdAt, updated_at AS updatedAt`;
 
 export class ConsumerError extends Error {
   override name = 'ConsumerError';
@@ -104,15 +78,13 @@ export class ConsumerStore {
   }
 
   get(id: number): Consumer | undefined {
-    const r = this.db.prepare('SELECT * FROM consumers WHERE id = ?').get(id) as Row | undefined;
-    return r && toConsumer(r);
+    return this.db.prepare(`SELECT ${COLUMNS} FROM consumers WHERE id = ?`).get(id) as Consumer | undefined;
   }
 
   find(source: string, series: string, destination: string): Consumer | undefined {
-    const r = this.db
-      .prepare('SELECT * FROM consumers WHERE source = ? AND series = ? AND destination = ?')
-      .get(bareJid(source), series, bareJid(destination)) as Row | undefined;
-    return r && toConsumer(r);
+    return this.db
+      .prepare(`SELECT ${COLUMNS} FROM consumers WHERE source = ? AND series = ? AND destination = ?`)
+      .get(bareJid(source), series, bareJid(destination)) as Consumer | undefined;
   }
 
   list(filter: { source?: string; destination?: string; kind?: 'flow' | 'subscription' } = {}): Consumer[] {
@@ -121,8 +93,8 @@ export class ConsumerStore {
     if (filter.source) (where.push('source = ?'), args.push(bareJid(filter.source)));
     if (filter.destination) (where.push('destination = ?'), args.push(bareJid(filter.destination)));
     if (filter.kind) (where.push('kind = ?'), args.push(filter.kind));
-    const sql = `SELECT * FROM consumers ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
-    return (this.db.prepare(sql).all(...args) as Row[]).map(toConsumer);
+    const sql = `SELECT ${COLUMNS} FROM consumers ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
+    return this.db.prepare(sql).all(...args) as Consumer[];
   }
 
   remove(id: number): void {

@@ -26,35 +26,9 @@ export interface InboxRow extends InboundMessage {
   receivedAt: number;
 }
 
-interface Row {
-  id: number;
-  app: string;
-  sender: string;
-  stanza_id: string;
-  format: InboxFormat;
-  payload: string;
-  records: number;
-  state: 'pending' | 'done' | 'dead';
-  attempts: number;
-  next_attempt_at: number;
-  last_error: string | null;
-  received_at: number;
-}
-
-const toRow = (r: Row): InboxRow => ({
-  id: r.id,
-  app: r.app,
-  sender: r.sender,
-  stanzaId: r.stanza_id,
-  format: r.format,
-  payload: r.payload,
-  records: r.records,
-  state: r.state,
-  attempts: r.attempts,
-  nextAttemptAt: r.next_attempt_at,
-  lastError: r.last_error,
-  receivedAt: r.received_at,
-});
+/** The columns under the names of InboxRow: rows come out of SQLite already in shape. */
+const COLUMNS = `id, app, sender, stanza_id AS stanzaId, format, payload, records, state, attempts,
+  next_attempt_at AS nextAttemptAt, last_error AS lastError, received_at AS receivedAt`;
 
 export class Inbox {
   private readonly insert;
@@ -67,7 +41,7 @@ export class Inbox {
       `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender, stanza_id) DO NOTHING`,
     );
-    this.pendingRows = db.prepare("SELECT * FROM inbox WHERE app = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?");
+    this.pendingRows = db.prepare(`SELECT ${COLUMNS} FROM inbox WHERE app = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?`);
     this.done = db.prepare("UPDATE inbox SET state = 'done', payload = '', done_at = ?, last_error = NULL WHERE id = ? AND state = 'pending'");
     this.failOne = db.prepare('UPDATE inbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ? RETURNING attempts');
   }
@@ -87,7 +61,7 @@ export class Inbox {
 
   /** The first pending rows of an app after `afterId`, in order (due or not: a held row holds the app). */
   head(app: string, afterId: number, limit: number): InboxRow[] {
-    return (this.pendingRows.all(app, afterId, limit) as Row[]).map(toRow);
+    return this.pendingRows.all(app, afterId, limit) as InboxRow[];
   }
 
   /** Counts a failed attempt and holds the row until retryAt. Returns the attempt count. */
@@ -112,8 +86,7 @@ export class Inbox {
   }
 
   get(id: number): InboxRow | undefined {
-    const r = this.db.prepare('SELECT * FROM inbox WHERE id = ?').get(id) as Row | undefined;
-    return r && toRow(r);
+    return this.db.prepare(`SELECT ${COLUMNS} FROM inbox WHERE id = ?`).get(id) as InboxRow | undefined;
   }
 
   list(opts: { app?: string; state?: 'pending' | 'done' | 'dead'; limit?: number } = {}): InboxRow[] {
@@ -121,8 +94,8 @@ export class Inbox {
     const args: Array<string | number> = [];
     if (opts.app) (where.push('app = ?'), args.push(opts.app));
     if (opts.state) (where.push('state = ?'), args.push(opts.state));
-    const sql = `SELECT * FROM inbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, opts.limit ?? 100) as Row[]).map(toRow);
+    const sql = `SELECT ${COLUMNS} FROM inbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
+    return this.db.prepare(sql).all(...args, opts.limit ?? 100) as InboxRow[];
   }
 
   /** Makes pending rows due now. */

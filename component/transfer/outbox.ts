@@ -30,33 +30,9 @@ export interface NewOutboxMessage {
   records: number;
 }
 
-interface Row {
-  id: number;
-  consumer_id: number | null;
-  kind: 'flow' | 'push';
-  sender: string;
-  destination: string;
-  payload: string;
-  records: number;
-  attempts: number;
-  next_attempt_at: number;
-  last_error: string | null;
-  created_at: number;
-}
-
-const toRow = (r: Row): OutboxRow => ({
-  id: r.id,
-  consumerId: r.consumer_id,
-  kind: r.kind,
-  sender: r.sender,
-  destination: r.destination,
-  payload: r.payload,
-  records: r.records,
-  attempts: r.attempts,
-  nextAttemptAt: r.next_attempt_at,
-  lastError: r.last_error,
-  createdAt: r.created_at,
-});
+/** The columns under the names of OutboxRow: rows come out of SQLite already in shape. */
+const COLUMNS = `id, consumer_id AS consumerId, kind, sender, destination, payload, records, attempts,
+  next_attempt_at AS nextAttemptAt, last_error AS lastError, created_at AS createdAt`;
 
 /** The stanza id of an outbox row: unique across databases thanks to the instance token. */
 export function stanzaIdOf(instance: string, rowId: number): string {
@@ -87,7 +63,7 @@ export class Outbox {
       `INSERT INTO outbox (consumer_id, kind, sender, destination, payload, records, next_attempt_at, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.laneRows = db.prepare('SELECT * FROM outbox WHERE destination = ? AND id > ? ORDER BY id LIMIT ?');
+    this.laneRows = db.prepare(`SELECT ${COLUMNS} FROM outbox WHERE destination = ? AND id > ? ORDER BY id LIMIT ?`);
     this.deleteOne = db.prepare('DELETE FROM outbox WHERE id = ?');
     this.failOne = db.prepare('UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ? RETURNING attempts');
     this.pushBack = db.prepare('UPDATE outbox SET next_attempt_at = max(next_attempt_at, ?) WHERE destination = ? AND id >= ?');
@@ -114,7 +90,7 @@ export class Outbox {
 
   /** Up to `limit` rows of a lane after `afterId`, in order. */
   laneAfter(destination: string, afterId: number, limit: number): OutboxRow[] {
-    return (this.laneRows.all(destination, afterId, limit) as Row[]).map(toRow);
+    return this.laneRows.all(destination, afterId, limit) as OutboxRow[];
   }
 
   /** Confirmed deliveries leave the outbox. */
@@ -144,15 +120,14 @@ export class Outbox {
   }
 
   get(id: number): OutboxRow | undefined {
-    const r = this.db.prepare('SELECT * FROM outbox WHERE id = ?').get(id) as Row | undefined;
-    return r && toRow(r);
+    return this.db.prepare(`SELECT ${COLUMNS} FROM outbox WHERE id = ?`).get(id) as OutboxRow | undefined;
   }
 
   list(opts: { destination?: string; limit?: number } = {}): OutboxRow[] {
     const rows = opts.destination
-      ? this.db.prepare('SELECT * FROM outbox WHERE destination = ? ORDER BY id LIMIT ?').all(opts.destination, opts.limit ?? 100)
-      : this.db.prepare('SELECT * FROM outbox ORDER BY id LIMIT ?').all(opts.limit ?? 100);
-    return (rows as Row[]).map(toRow);
+      ? this.db.prepare(`SELECT ${COLUMNS} FROM outbox WHERE destination = ? ORDER BY id LIMIT ?`).all(opts.destination, opts.limit ?? 100)
+      : this.db.prepare(`SELECT ${COLUMNS} FROM outbox ORDER BY id LIMIT ?`).all(opts.limit ?? 100);
+    return rows as OutboxRow[];
   }
 
   count(): number {
