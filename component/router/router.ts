@@ -68,7 +68,7 @@ export class Router {
     const type = el.attrs.type;
     if (type !== 'get' && type !== 'set') return; // results and errors are never answered
     if (!this.accepting) {
-      this.opts.send(errorReply(el, new StanzaError('service-unavailable', 'the gateway is shutting down; retry shortly')));
+      this.opts.send(errorReply(el, new StanzaError('service-unavailable', 'the gateway is shutting down; retry shortly', { type: 'wait' })));
       return;
     }
     void answerIq(el, handler, (r) => void this.opts.send(r), this.opts.log);
@@ -91,7 +91,7 @@ export class Router {
     const body = el.getChildText('body');
     if (body === null) return; // chat states, receipts for nothing we sent, etc.
     if (!this.accepting) {
-      this.opts.send(errorReply(el, new StanzaError('service-unavailable', 'the gateway is shutting down; retry shortly')));
+      this.opts.send(errorReply(el, new StanzaError('service-unavailable', 'the gateway is shutting down; retry shortly', { type: 'wait' })));
       return;
     }
     host.call('chat', { from: el.attrs.from ?? '', body }).then(
