@@ -209,7 +209,7 @@ export class AppHost {
       onTimeout: () => {
         this.pending.delete(pingId);
         this.opts.log.warn({ app: this.app.name }, 'application worker unresponsive, terminating it');
-        void this.opts.pool.terminate(this.workerName);
+        this.opts.pool.terminate(this.workerName).catch(() => {});
       },
     });
     this.enqueue({ t: 'ping', id: pingId });

@@ -49,7 +49,7 @@ export class Delivery extends EventEmitter<DeliveryEvents> {
       if (name !== WORKER || this.stopping) return;
       const delay = this.restart.next();
       log.error({ retryInMs: delay }, 'send worker exited, restarting');
-      setTimeout(() => void this.start(), delay).unref();
+      setTimeout(() => this.start().catch((err: unknown) => log.error({ err: (err as Error).message }, 'send worker restart failed')), delay).unref();
     });
     link.on('online', () => this.post({ t: 'link', online: true }));
     link.on('offline', () => this.post({ t: 'link', online: false }));

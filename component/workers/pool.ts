@@ -46,7 +46,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     const again = (exited: string) => {
       if (exited !== name || !this.supervised.has(name)) return;
       this.log.error({ worker: name, retryInMs: restartMs }, 'worker exited, restarting');
-      setTimeout(() => void (this.supervised.has(name) && this.bree.run(name)), restartMs).unref();
+      setTimeout(() => {
+        if (this.supervised.has(name)) this.bree.run(name).catch((err: unknown) => this.log.error({ worker: name, err: (err as Error).message }, 'worker restart failed'));
+      }, restartMs).unref();
     };
     this.on('exit', again);
     await this.start(name, path, workerData);
