@@ -20,7 +20,7 @@ import { encodeMeta } from '../../component/quoalise/meta.js';
 import { parseIdentifier } from '../../component/quoalise/identifier.js';
 import { parseIsoWithOffset } from '../../component/quoalise/time.js';
 import { QuoaliseFormatError } from '../../component/quoalise/errors.js';
-import { illegalXmlChar } from '../../component/quoalise/xml-escape.js';
+import { illegalXmlChar } from '../../component/xmpp/xml.js';
 import type { DataBlock, Meta, SeriesRecord } from '../../component/quoalise/types.js';
 import type { IngestResult, SeriesStore } from './series-store.js';
 

@@ -12,7 +12,7 @@ import type { DataBlock, Meta, SeriesRecord } from '../../component/quoalise/typ
 import { encodeMeta } from '../../component/quoalise/meta.js';
 import { parseIdentifier } from '../../component/quoalise/identifier.js';
 import { QuoaliseFormatError } from '../../component/quoalise/errors.js';
-import { illegalXmlChar } from '../../component/quoalise/xml-escape.js';
+import { illegalXmlChar } from '../../component/xmpp/xml.js';
 import type { ExtractBatch, SeriesInfo } from '../contract.js';
 
 /** Records the store refuses to keep; the message names the record and is meant for a human. */

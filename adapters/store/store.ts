@@ -1,8 +1,8 @@
 /**
  * `store` — the built-in adapter for applications that have no system of their own: their series live
- * in fedgate's SQLite (adapters/store/series-store.ts). It serves get_history, the catalogue and
- * subscriptions (extract), and keeps what is delivered to the app (exactly once, by delivery key) or
- * imported with `fedgate store import`.
+ * in the store's SQLite file next to fedgate's (adapters/store/series-store.ts, store-database.ts). It
+ * serves get_history, the catalogue and subscriptions (extract), and keeps what is delivered to the app
+ * (exactly once, by delivery key) or imported with `fedgate store import`.
  *
  * Options
  * - `maintenance` (text, optional): take the app's data offline, e.g. while restoring a backup. Every
@@ -26,7 +26,7 @@ const STORE_POLL_MS = 250;
 
 export const storeAdapter: AdapterModule<StoreOptions> = {
   kind: 'store',
-  description: "keeps the app's series in fedgate's own database (get_history, catalogue, subscriptions, inbound data)",
+  description: "keeps the app's series in fedgate's store file (get_history, catalogue, subscriptions, inbound data)",
   parseOptions(raw) {
     const { maintenance, ...rest } = raw;
     const unknown = Object.keys(rest)[0];

@@ -6,7 +6,7 @@ import type { WorkerPool } from '../workers/pool.js';
 import type { AppOp, AppWorkerData, FromAppWorker, ToAppWorker, WorkerError } from '../workers/protocol.js';
 import type { AppRecord } from '../registry/apps.js';
 import type { Logger } from '../log/logger.js';
-import { Backoff } from '../xmpp/backoff.js';
+import { Backoff } from '../timing/backoff.js';
 
 const INBOX_COALESCE_MS = 10;
 
@@ -52,7 +52,6 @@ export class AppHost {
   private pending = new Map<number, PendingCall>();
   private nextId = 1;
   private readonly restartBackoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
-  private readyWaiters: Array<() => void> = [];
 
   constructor(readonly app: AppRecord, private readonly opts: AppHostOptions) {
     this.jid = `${app.name}@${opts.domain}`;
@@ -77,12 +76,6 @@ export class AppHost {
     };
     this.state = 'starting';
     await this.opts.pool.start(this.workerName, this.opts.workerFile, data);
-  }
-
-  /** Resolves once the adapter is created (or immediately if it already is). */
-  ready(): Promise<void> {
-    if (this.state === 'ready') return Promise.resolve();
-    return new Promise((resolve) => this.readyWaiters.push(resolve));
   }
 
   /** Calls the adapter; rejects with AppCallError (adapter error, crash, timeout, missing capability). */
@@ -145,7 +138,6 @@ export class AppHost {
         this.state = 'ready';
         this.restartBackoff.reset();
         this.flush();
-        for (const w of this.readyWaiters.splice(0)) w();
       } else if (m.t === 'settled') {
         this.opts.onSettled?.(this.app.name, m.done, m.dead);
       } else if (m.t === 'fatal') {

@@ -2,11 +2,10 @@
 import { xml } from '../xmpp/xml.js';
 import { StanzaError } from '../xmpp/stanza-error.js';
 import { AppCallError } from './app-host.js';
-
-const QUOALISE_NS = 'urn:quoalise:0';
+import { NS_QUOALISE } from '../quoalise/namespaces.js';
 
 function upstream(text: string, issuer: string, code: string): StanzaError {
-  return new StanzaError('undefined-condition', text, { extra: xml('upstream-error', { xmlns: QUOALISE_NS, issuer, code }) });
+  return new StanzaError('undefined-condition', text, { extra: xml('upstream-error', { xmlns: NS_QUOALISE, issuer, code }) });
 }
 
 export function toStanzaError(err: unknown, app: string): StanzaError {

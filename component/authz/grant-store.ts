@@ -34,27 +34,8 @@ export class GrantError extends Error {
   override name = 'GrantError';
 }
 
-interface Row {
-  id: number;
-  app: string;
-  requester: string;
-  series: string;
-  purpose: string;
-  not_before: number | null;
-  not_after: number | null;
-  created_at: number;
-}
-
-const toGrant = (r: Row): Grant => ({
-  id: r.id,
-  app: r.app,
-  requester: r.requester,
-  series: r.series,
-  purpose: r.purpose,
-  notBefore: r.not_before,
-  notAfter: r.not_after,
-  createdAt: r.created_at,
-});
+/** The columns under the names of Grant: rows come out of SQLite already in shape. */
+const COLUMNS = 'id, app, requester, series, purpose, not_before AS notBefore, not_after AS notAfter, created_at AS createdAt';
 
 export class GrantStore {
   constructor(private readonly db: Db) {}
@@ -79,16 +60,14 @@ export class GrantStore {
   }
 
   get(id: number): Grant | undefined {
-    const r = this.db.prepare('SELECT * FROM grants WHERE id = ?').get(id) as Row | undefined;
-    return r && toGrant(r);
+    return this.db.prepare(`SELECT ${COLUMNS} FROM grants WHERE id = ?`).get(id) as Grant | undefined;
   }
 
   /** Every grant, or those of one app, oldest first. */
   list(app?: string): Grant[] {
-    const rows = (app === undefined
-      ? this.db.prepare('SELECT * FROM grants ORDER BY id').all()
-      : this.db.prepare('SELECT * FROM grants WHERE app = ? ORDER BY id').all(app)) as Row[];
-    return rows.map(toGrant);
+    return (app === undefined
+      ? this.db.prepare(`SELECT ${COLUMNS} FROM grants ORDER BY id`).all()
+      : this.db.prepare(`SELECT ${COLUMNS} FROM grants WHERE app = ? ORDER BY id`).all(app)) as Grant[];
   }
 
   remove(id: number): void {

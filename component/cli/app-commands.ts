@@ -2,21 +2,13 @@
 import { Command } from 'commander';
 import { AppRegistry, RegistryError } from '../registry/apps.js';
 import { adapterKinds } from '../../adapters/index.js';
-import { CliError, formatTable, openContext, parseOption, printJsonOrTable } from './context.js';
+import { CliError, contextOf, formatTable, operation, parseOption, printJsonOrTable } from './context.js';
 
 function registry(cmd: Command): AppRegistry {
-  const { config } = cmd.optsWithGlobals<{ config?: string }>();
-  return new AppRegistry(openContext(config).db);
+  return new AppRegistry(contextOf(cmd).db);
 }
 
-function wrap<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof RegistryError) throw new CliError(err.message, 1);
-    throw err;
-  }
-}
+const wrap = <T>(fn: () => T): T => operation(fn, RegistryError);
 
 export function appCommands(): Command {
   const app = new Command('app').description('manage the applications served on the subdomain');
@@ -60,8 +52,7 @@ export function appCommands(): Command {
     .description('show one application')
     .option('--json', 'machine-readable output')
     .action(function (this: Command, name: string, o: { json?: boolean }) {
-      const { config } = this.optsWithGlobals<{ config?: string }>();
-      const ctx = openContext(config);
+      const ctx = contextOf(this);
       const rec = new AppRegistry(ctx.db).get(name);
       if (!rec) throw new CliError(`no app named "${name}"`, 1);
       const view = { ...rec, jid: `${rec.name}@${ctx.config.link.domain}` };

@@ -1,4 +1,5 @@
-/** What every CLI command needs: the configuration and the database, opened once. */
+/** What every CLI command needs: the configuration and the database, opened once; shared argument and error handling. */
+import type { Command } from 'commander';
 import { loadConfig, defaultConfigPath, ConfigError } from '../config/load.js';
 import { openDatabase, type Db } from '../store/database.js';
 import type { Config } from '../config/schema.js';
@@ -24,6 +25,38 @@ export function openContext(configPath: string | undefined, opts: { needSecret?:
     throw err;
   }
   return { config, db: openDatabase(config.database.path, { synchronous: config.database.synchronous }) };
+}
+
+/** The context of a sub-command, from the global `--config` option. */
+export function contextOf(cmd: Command): CliContext {
+  return openContext(cmd.optsWithGlobals<{ config?: string }>().config);
+}
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+/**
+ * Runs an operation whose expected failures (the given error classes: unknown app, duplicate, …) are
+ * the user's to fix: they become a one-line message and exit code 1. Anything else is a bug and propagates.
+ */
+export function operation<T>(fn: () => T, ...expected: ErrorClass[]): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (expected.some((E) => err instanceof E)) throw new CliError((err as Error).message, 1);
+    throw err;
+  }
+}
+
+/** A positive integer argument (ids, limits, batch sizes); a usage error (exit 2) otherwise. */
+export function intArg(s: string, what = 'id'): number {
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n <= 0) throw new CliError(`${what} must be a positive integer, got "${s}"`, 2);
+  return n;
+}
+
+/** A time for tables: ISO 8601 UTC to the second, or `-`. */
+export function when(ms: number | null): string {
+  return ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** `key=value` → [key, value]; the value is JSON when it parses as JSON (numbers, booleans), else a string. */

@@ -2,21 +2,13 @@
 import { Command } from 'commander';
 import { GrantError, GrantStore, type Grant } from '../authz/grant-store.js';
 import { formatIsoUtc, parseIsoWithOffset, TimeFormatError } from '../quoalise/time.js';
-import { CliError, formatTable, openContext, printJsonOrTable } from './context.js';
+import { CliError, contextOf, formatTable, intArg, operation, printJsonOrTable } from './context.js';
 
 function grants(cmd: Command): GrantStore {
-  const { config } = cmd.optsWithGlobals<{ config?: string }>();
-  return new GrantStore(openContext(config).db);
+  return new GrantStore(contextOf(cmd).db);
 }
 
-function wrap<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof GrantError) throw new CliError(err.message, 1);
-    throw err;
-  }
-}
+const wrap = <T>(fn: () => T): T => operation(fn, GrantError);
 
 /** An ISO 8601 instant with offset, as ms since the epoch; a usage error otherwise. */
 function instant(flag: string) {
@@ -78,8 +70,7 @@ export function grantCommands(): Command {
     .alias('rm')
     .description('remove a grant; the running gateway refuses the requests it allowed within a second')
     .action(function (this: Command, id: string) {
-      if (!/^\d+$/.test(id)) throw new CliError(`grant id must be a number, got "${id}"`, 2);
-      wrap(() => grants(this).remove(Number(id)));
+      wrap(() => grants(this).remove(intArg(id, 'grant id')));
       process.stdout.write(`removed grant ${id}\n`);
     });
 

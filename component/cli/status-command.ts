@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { AppRegistry } from '../registry/apps.js';
 import { isAlive, readRuntimeStatus } from '../runtime-status.js';
-import { formatTable, openContext, printJsonOrTable } from './context.js';
+import { contextOf, formatTable, printJsonOrTable } from './context.js';
 
 function duration(ms: number): string {
   const s = Math.floor(ms / 1000);
@@ -15,8 +15,7 @@ export function statusCommand(): Command {
     .description('show whether the gateway runs, its link state, uptime and applications')
     .option('--json', 'machine-readable output')
     .action(function (this: Command, o: { json?: boolean }) {
-      const { config } = this.optsWithGlobals<{ config?: string }>();
-      const ctx = openContext(config);
+      const ctx = contextOf(this);
       const rt = readRuntimeStatus(ctx.db);
       const running = !!rt && isAlive(rt);
       const apps = new AppRegistry(ctx.db).list().map((a) => ({ name: a.name, jid: `${a.name}@${ctx.config.link.domain}`, kind: a.kind }));

@@ -6,12 +6,11 @@ import { SeriesStore, StoreDataError } from '../../adapters/store/series-store.j
 import { openStoreDatabase } from '../../adapters/store/store-database.js';
 import { CsvImportError, importCsv } from '../../adapters/store/csv-import.js';
 import { formatIsoUtc } from '../quoalise/time.js';
-import { CliError, formatTable, openContext, printJsonOrTable } from './context.js';
+import { CliError, contextOf, formatTable, printJsonOrTable } from './context.js';
 
 /** The store of an existing app of kind `store`; operation error (exit 1) otherwise. */
 function storeOf(cmd: Command, app: string): SeriesStore {
-  const { config } = cmd.optsWithGlobals<{ config?: string }>();
-  const { db, config: cfg } = openContext(config);
+  const { db, config: cfg } = contextOf(cmd);
   const rec = new AppRegistry(db).get(app);
   if (!rec) throw new CliError(`no app named "${app}"`, 1);
   if (rec.kind !== 'store') throw new CliError(`app "${app}" is of kind ${rec.kind}; only apps of kind store keep series in fedgate`, 1);

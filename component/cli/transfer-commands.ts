@@ -7,30 +7,9 @@ import { ConsumerError, ConsumerStore } from '../transfer/consumers.js';
 import { Outbox } from '../transfer/outbox.js';
 import { Inbox } from '../transfer/inbox.js';
 import { DeadLetterError, DeadLetters } from '../transfer/dead-letters.js';
-import { CliError, formatTable, openContext, printJsonOrTable, type CliContext } from './context.js';
+import { CliError, contextOf, formatTable, intArg, operation, printJsonOrTable, when, type CliContext } from './context.js';
 
-function ctx(cmd: Command): CliContext {
-  return openContext(cmd.optsWithGlobals<{ config?: string }>().config);
-}
-
-function when(ms: number | null): string {
-  return ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function intArg(s: string, what = 'id'): number {
-  const n = Number(s);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new CliError(`${what} must be a positive integer, got "${s}"`, 2);
-  return n;
-}
-
-function guard<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof ConsumerError || err instanceof DeadLetterError) throw new CliError(err.message, 1);
-    throw err;
-  }
-}
+const guard = <T>(fn: () => T): T => operation(fn, ConsumerError, DeadLetterError);
 
 /** A local app name becomes its JID on our domain; anything with an @ is taken as a JID. */
 function jidOf(c: CliContext, s: string): string {
@@ -48,7 +27,7 @@ export function consumerCommands(): Command {
     .option('--schedule <when>', 'on-change | every 30s | every 5m | a cron expression (UTC) | none', 'on-change')
     .option('--batch <n>', 'records per message (1-1000)', '1000')
     .action(function (this: Command, o: { source: string; destination: string; series: string; schedule: string; batch: string }) {
-      const c = ctx(this);
+      const c = contextOf(this);
       const added = guard(() =>
         new ConsumerStore(c.db).add({ source: jidOf(c, o.source), destination: jidOf(c, o.destination), series: o.series, schedule: o.schedule, batch: intArg(o.batch, 'batch') }),
       );
@@ -59,7 +38,7 @@ export function consumerCommands(): Command {
     .description('list consumers (flows and subscriptions)')
     .option('--json', 'machine-readable output')
     .action(function (this: Command, o: { json?: boolean }) {
-      const list = new ConsumerStore(ctx(this).db).list();
+      const list = new ConsumerStore(contextOf(this).db).list();
       printJsonOrTable(!!o.json, list, () =>
         list.length === 0
           ? 'no consumers\n'
@@ -74,7 +53,7 @@ export function consumerCommands(): Command {
     .alias('rm')
     .description('remove a consumer; messages already in the outbox still leave')
     .action(function (this: Command, id: string) {
-      guard(() => new ConsumerStore(ctx(this).db).remove(intArg(id)));
+      guard(() => new ConsumerStore(contextOf(this).db).remove(intArg(id)));
       process.stdout.write(`removed consumer ${id}\n`);
     });
   return cmd;
@@ -88,7 +67,7 @@ export function outboxCommands(): Command {
     .option('--limit <n>', 'at most this many rows', '50')
     .option('--json', 'machine-readable output')
     .action(function (this: Command, o: { destination?: string; limit: string; json?: boolean }) {
-      const box = new Outbox(ctx(this).db);
+      const box = new Outbox(contextOf(this).db);
       const rows = box.list({ ...(o.destination ? { destination: o.destination } : {}), limit: intArg(o.limit, 'limit') });
       const total = box.count();
       printJsonOrTable(!!o.json, { total, rows: rows.map(({ payload: _p, ...r }) => r) }, () =>
@@ -106,7 +85,7 @@ export function outboxCommands(): Command {
     .description('send now the rows held by a retry delay (one row, one destination, or all)')
     .option('--destination <jid>', 'only this destination')
     .action(function (this: Command, id: string | undefined, o: { destination?: string }) {
-      const n = new Outbox(ctx(this).db).retryNow(id ? { id: intArg(id) } : o.destination ? { destination: o.destination } : {});
+      const n = new Outbox(contextOf(this).db).retryNow(id ? { id: intArg(id) } : o.destination ? { destination: o.destination } : {});
       process.stdout.write(`${n} message(s) due now\n`);
     });
   cmd
@@ -114,7 +93,7 @@ export function outboxCommands(): Command {
     .description('give up on one message: it moves to the dead letters (nothing is deleted silently)')
     .option('--reason <text>', 'why', 'dropped by an operator')
     .action(function (this: Command, id: string, o: { reason: string }) {
-      const box = new Outbox(ctx(this).db);
+      const box = new Outbox(contextOf(this).db);
       if (!box.get(intArg(id))) throw new CliError(`no outbox message with id ${id}`, 1);
       box.kill(intArg(id), o.reason);
       process.stdout.write(`message ${id} moved to the dead letters\n`);
@@ -132,7 +111,7 @@ export function inboxCommands(): Command {
     .option('--json', 'machine-readable output')
     .action(function (this: Command, o: { app?: string; state: string; limit: string; json?: boolean }) {
       if (!['pending', 'done', 'dead'].includes(o.state)) throw new CliError('--state must be pending, done or dead', 2);
-      const rows = new Inbox(ctx(this).db).list({ ...(o.app ? { app: o.app } : {}), state: o.state as 'pending', limit: intArg(o.limit, 'limit') });
+      const rows = new Inbox(contextOf(this).db).list({ ...(o.app ? { app: o.app } : {}), state: o.state as 'pending', limit: intArg(o.limit, 'limit') });
       printJsonOrTable(!!o.json, rows.map(({ payload: _p, ...r }) => r), () =>
         rows.length
           ? formatTable([
@@ -147,7 +126,7 @@ export function inboxCommands(): Command {
     .description('apply now the rows held by a retry delay (one row, one app, or all)')
     .option('--app <name>', 'only this app')
     .action(function (this: Command, id: string | undefined, o: { app?: string }) {
-      const n = new Inbox(ctx(this).db).retryNow(id ? { id: intArg(id) } : o.app ? { app: o.app } : {});
+      const n = new Inbox(contextOf(this).db).retryNow(id ? { id: intArg(id) } : o.app ? { app: o.app } : {});
       process.stdout.write(`${n} message(s) due now\n`);
     });
   cmd
@@ -155,7 +134,7 @@ export function inboxCommands(): Command {
     .description('give up on one pending message: it moves to the dead letters')
     .option('--reason <text>', 'why', 'dropped by an operator')
     .action(function (this: Command, id: string, o: { reason: string }) {
-      const inbox = new Inbox(ctx(this).db);
+      const inbox = new Inbox(contextOf(this).db);
       if (inbox.get(intArg(id))?.state !== 'pending') throw new CliError(`no pending inbox message with id ${id}`, 1);
       inbox.kill(intArg(id), o.reason);
       process.stdout.write(`message ${id} moved to the dead letters\n`);
@@ -172,7 +151,7 @@ export function deadLetterCommands(): Command {
     .option('--json', 'machine-readable output')
     .action(function (this: Command, o: { direction?: string; limit: string; json?: boolean }) {
       if (o.direction && o.direction !== 'outbound' && o.direction !== 'inbound') throw new CliError('--direction must be outbound or inbound', 2);
-      const rows = new DeadLetters(ctx(this).db).list({ ...(o.direction ? { direction: o.direction as 'outbound' } : {}), limit: intArg(o.limit, 'limit') });
+      const rows = new DeadLetters(contextOf(this).db).list({ ...(o.direction ? { direction: o.direction as 'outbound' } : {}), limit: intArg(o.limit, 'limit') });
       printJsonOrTable(!!o.json, rows, () =>
         rows.length
           ? formatTable([
@@ -186,14 +165,14 @@ export function deadLetterCommands(): Command {
     .command('retry <id>')
     .description('put a dead letter back in its queue (outbox or inbox), attempts reset')
     .action(function (this: Command, id: string) {
-      const queued = guard(() => new DeadLetters(ctx(this).db).retry(intArg(id)));
+      const queued = guard(() => new DeadLetters(contextOf(this).db).retry(intArg(id)));
       process.stdout.write(`dead letter ${id} queued again as ${queued}\n`);
     });
   cmd
     .command('drop <id>')
     .description('delete a dead letter for good')
     .action(function (this: Command, id: string) {
-      guard(() => new DeadLetters(ctx(this).db).drop(intArg(id)));
+      guard(() => new DeadLetters(contextOf(this).db).drop(intArg(id)));
       process.stdout.write(`dead letter ${id} deleted\n`);
     });
   return cmd;

@@ -10,7 +10,7 @@ import { parseXml } from '../quoalise/xml-parse.js';
 import { decodeQuoalise } from '../quoalise/payload.js';
 import { decodeSen1 } from '../quoalise/sen1.js';
 import { QuoaliseFormatError } from '../quoalise/errors.js';
-import { retryDelayMs } from '../xmpp/backoff.js';
+import { retryDelayMs } from '../timing/backoff.js';
 import type { Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
 import { withTimeout } from './with-timeout.js';

@@ -14,7 +14,6 @@ export type ToSendWorker =
 export type FromSendWorker =
   | { t: 'send'; items: Array<{ id: number; xml: string }> }
   | { t: 'probe'; destination: string }
-  | { t: 'delivered'; ids: number[] }
   | { t: 'dead'; id: number; destination: string; reason: string };
 
 /**

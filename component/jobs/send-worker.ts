@@ -10,9 +10,10 @@ import { parentPort, workerData, BroadcastChannel } from 'node:worker_threads';
 import pino from 'pino';
 import { openDatabase } from '../store/database.js';
 import { Outbox, instanceToken, stanzaIdOf, type OutboxRow } from '../transfer/outbox.js';
-import { retryDelayMs } from '../xmpp/backoff.js';
+import { retryDelayMs } from '../timing/backoff.js';
 import { escapeAttr } from '../xmpp/xml.js';
 import { Lane } from './lane.js';
+import { TokenBucket } from '../timing/token-bucket.js';
 import { OUTBOX_CHANNEL, PERMANENT_CONDITIONS, type FromSendWorker, type PeerMode, type SendWorkerData, type ToSendWorker } from './send-protocol.js';
 import { NS } from '../xmpp/namespaces.js';
 
@@ -111,14 +112,20 @@ function pumpOnce(): void {
         l.drained = false;
         break;
       }
-      if (row.kind === 'push' && !l.takeToken(cfg.pushPerSecond, now)) {
-        l.heldUntil = now + l.tokenWaitMs(cfg.pushPerSecond);
-        l.drained = false;
-        break;
+      if (l.inflight.has(row.id) || deliveredNotDeleted.has(row.id)) {
+        l.cursor = row.id; // awaiting its outcome, or delivered: not sent again
+        continue;
+      }
+      if (row.kind === 'push') {
+        l.pushes ??= new TokenBucket(cfg.pushPerSecond, now);
+        if (!l.pushes.take(now)) {
+          l.heldUntil = now + l.pushes.waitMs(now);
+          l.drained = false;
+          break;
+        }
       }
       l.cursor = row.id;
-      if (l.inflight.has(row.id) || deliveredNotDeleted.has(row.id)) continue; // awaiting its outcome, or delivered
-      l.inflight.set(row.id, { sentAt: now, kind: row.kind });
+      l.inflight.set(row.id, now);
       inflightLane.set(row.id, l);
       items.push({ id: row.id, xml: stanza(row, l.mode) });
     }
@@ -136,8 +143,8 @@ function schedule(): void {
   let next = Infinity;
   for (const l of lanes.values()) {
     if (l.heldUntil > now) next = Math.min(next, l.heldUntil);
-    for (const f of l.inflight.values()) {
-      next = Math.min(next, f.sentAt + (l.mode === 'window' ? cfg.bounceWindowMs : cfg.receiptTimeoutMs));
+    for (const sentAt of l.inflight.values()) {
+      next = Math.min(next, sentAt + (l.mode === 'window' ? cfg.bounceWindowMs : cfg.receiptTimeoutMs));
       break; // insertion order: the first entry is the oldest
     }
   }
@@ -150,12 +157,12 @@ function onTimer(): void {
   const now = Date.now();
   const confirmed: number[] = [];
   for (const l of lanes.values()) {
-    for (const [id, f] of l.inflight) {
+    for (const [id, sentAt] of l.inflight) {
       if (l.mode === 'window') {
-        if (now - f.sentAt < cfg.bounceWindowMs) break;
+        if (now - sentAt < cfg.bounceWindowMs) break;
         confirmed.push(id); // no bounce within the window: delivered, as far as anyone can tell
       } else {
-        if (now - f.sentAt < cfg.receiptTimeoutMs) break;
+        if (now - sentAt < cfg.receiptTimeoutMs) break;
         failed(id, 'remote-server-timeout', `no receipt within ${cfg.receiptTimeoutMs / 1000} s`);
       }
     }
@@ -181,7 +188,6 @@ function confirm(ids: readonly number[]): void {
     inflightLane.delete(id);
     deliveredNotDeleted.add(id);
   }
-  post({ t: 'delivered', ids: known });
   if (deliveredNotDeleted.size >= 1000) deleteDelivered();
   else deleteTimer ??= setTimeout(deleteDelivered, 20);
 }

@@ -1,12 +1,12 @@
 /**
- * The Quoalise `meta` element, both ways, by the generic rule of docs/quoalise.md: a nested key is a
+ * The Quoalise `meta` element, both ways, by the generic rule of quoalise.md: a nested key is a
  * child element, a scalar is an attribute. Everything is in `urn:quoalise:0`.
  */
-import type { Element } from '@xmpp/component-core';
+import type { Element } from '../xmpp/xml.js';
 import { QuoaliseFormatError } from './errors.js';
 import { NS_QUOALISE } from './namespaces.js';
 import type { Meta } from './types.js';
-import { escapeAttr, illegalXmlChar } from './xml-escape.js';
+import { escapeAttr, illegalXmlChar } from '../xmpp/xml.js';
 
 // Deep enough for any real metadata; bounds recursion on hostile input and on cyclic objects.
 const MAX_DEPTH = 16;

@@ -2,7 +2,7 @@
  * The Quoalise envelope: `<quoalise xmlns="urn:quoalise:0">` holding one `data` (meta + sensml) per
  * metadata group, carried inline in command answers and in pushed messages.
  */
-import type { Element } from '@xmpp/component-core';
+import type { Element } from '../xmpp/xml.js';
 import { QuoaliseFormatError } from './errors.js';
 import { decodeMeta, encodeMeta } from './meta.js';
 import { NS_QUOALISE, NS_SENML } from './namespaces.js';

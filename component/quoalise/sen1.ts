@@ -2,7 +2,7 @@
  * Reader for the 2019 proof of concept's `Sen1Message` (namespace `http://xmpp.rocks`, see
  * docs/federation-poc.md), turned into the current data model. Read only: fedgate never writes it.
  */
-import type { Element } from '@xmpp/component-core';
+import type { Element } from '../xmpp/xml.js';
 import { QuoaliseFormatError } from './errors.js';
 import { NS_SEN1 } from './namespaces.js';
 import { parseLocalTime, TimeFormatError } from './time.js';

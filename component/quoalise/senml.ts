@@ -1,13 +1,13 @@
 /**
  * SenML (RFC 8428), XML form, as Quoalise carries it: `<sensml xmlns="urn:ietf:params:xml:ns:senml">`
- * holding `<senml …/>` records. The encoder follows the writer habit of docs/quoalise.md; the decoder
+ * holding `<senml …/>` records. The encoder follows the writer habit of quoalise.md; the decoder
  * accepts anything RFC 8428 allows that our data model can hold.
  */
-import type { Element } from '@xmpp/component-core';
+import type { Element } from '../xmpp/xml.js';
 import { QuoaliseFormatError } from './errors.js';
 import { NS_SENML } from './namespaces.js';
 import type { SeriesRecord } from './types.js';
-import { escapeAttr, illegalXmlChar } from './xml-escape.js';
+import { escapeAttr, illegalXmlChar } from '../xmpp/xml.js';
 
 /** Malformed SenML, on either side. `recordIndex` is 0-based among the `senml` records. */
 export class SenmlError extends QuoaliseFormatError {

@@ -1,4 +1,4 @@
-import { xml, Element } from '@xmpp/component-core';
+import { xml, type Element } from '../xmpp/xml.js';
 import { QuoaliseFormatError } from './errors.js';
 
 // Any name will do as long as input cannot close it early; parseXml checks that it did not.

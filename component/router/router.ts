@@ -14,7 +14,6 @@ import type { PresenceService } from './presence.js';
 import { dataPayload, type Intake } from '../transfer/intake.js';
 import type { Delivery } from '../transfer/delivery.js';
 import type { QuoaliseCommands } from '../quoalise/commands/ad-hoc.js';
-import { NS } from '../xmpp/namespaces.js';
 import type { Logger } from '../log/logger.js';
 
 export interface RouterOptions {
@@ -78,7 +77,7 @@ export class Router {
     const type = el.attrs.type ?? 'normal';
     // Outcomes of what we sent: bounces and receipts belong to the send job.
     if (type === 'error') return void this.opts.delivery.onBounce(el);
-    if ((el.getChild('received', NS.receipts) || el.getChild('acks', NS.fedgateDelivery)) && this.opts.delivery.onReceipt(el)) return;
+    if (this.opts.delivery.onConfirmation(el)) return;
     if (type === 'groupchat' || type === 'headline') return;
     const data = dataPayload(el);
     if (data) {

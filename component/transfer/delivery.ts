@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { xml, type Element } from '../xmpp/xml.js';
 import { NS } from '../xmpp/namespaces.js';
 import { RemoteStanzaError, readError } from '../xmpp/stanza-error.js';
-import { Backoff } from '../xmpp/backoff.js';
+import { Backoff } from '../timing/backoff.js';
 import { rowIdOf } from './outbox.js';
 import type { Link } from '../xmpp/link.js';
 import type { WorkerPool } from '../workers/pool.js';
@@ -23,8 +23,6 @@ const HIGH_WATER_BYTES = 4 * 1024 * 1024;
 export interface DeliveryEvents {
   /** The peer confirmed these outbox rows (receipts or acks arrived): the end of a delivery as seen on the wire. */
   confirmed: [ids: number[]];
-  /** The send job recorded these rows as delivered (deleted them, or the bounce window passed). */
-  delivered: [ids: number[]];
   dead: [id: number, destination: string, reason: string];
 }
 
@@ -80,7 +78,7 @@ export class Delivery extends EventEmitter<DeliveryEvents> {
    * A confirmation of our messages: a XEP-0184 `<received/>`, or fedgate's `<acks/>` confirming many
    * at once. Returns true if it confirmed any of ours.
    */
-  onReceipt(el: Element): boolean {
+  onConfirmation(el: Element): boolean {
     const ids: number[] = [];
     const received = el.getChild('received', NS.receipts);
     if (received) ids.push(rowIdOf(this.instance, received.attrs.id) ?? 0);
@@ -112,9 +110,6 @@ export class Delivery extends EventEmitter<DeliveryEvents> {
         break;
       case 'probe':
         void this.probe(m.destination);
-        break;
-      case 'delivered':
-        this.emit('delivered', m.ids);
         break;
       case 'dead':
         this.log.warn({ outboxId: m.id, destination: m.destination, reason: m.reason }, 'message moved to dead letters');

@@ -4,7 +4,7 @@
  * entitlements and the app's backlog, committed to the inbox together with the other messages of the
  * same event-loop turn (one SQLite transaction), and only then acknowledged with a XEP-0184 receipt.
  */
-import { xml, type Element } from '../xmpp/xml.js';
+import type { Element } from '../xmpp/xml.js';
 import { NS } from '../xmpp/namespaces.js';
 import { bareJid } from '../xmpp/jid.js';
 import { StanzaError, errorReply } from '../xmpp/stanza-error.js';

@@ -12,8 +12,6 @@ export type AppOps = Partial<Record<AppOp, (args: never) => Promise<unknown>>>;
 export function appOps(adapter: Adapter): AppOps {
   return {
     ...(adapter.chat && { chat: (m: Parameters<NonNullable<Adapter['chat']>>[0]) => adapter.chat!(m) }),
-    ...(adapter.history && { history: (q: Parameters<NonNullable<Adapter['history']>>[0]) => adapter.history!(q) }),
-    ...(adapter.catalogue && { catalogue: () => adapter.catalogue!() }),
     ...(adapter.history && { historyXml: (q: Parameters<typeof historyXml>[1]) => historyXml(adapter, q) }),
     ...(adapter.catalogue && { catalogueXml: (q: Parameters<typeof catalogueXml>[1]) => catalogueXml(adapter, q) }),
     ...(adapter.extract && { currentCursor: (q: Parameters<typeof currentCursor>[1]) => currentCursor(adapter, q) }),

@@ -4,7 +4,6 @@
  */
 import Bree from 'bree';
 import { EventEmitter } from 'node:events';
-import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../log/logger.js';
 
 export interface PoolEvents {
@@ -62,10 +61,6 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     await this.bree.start(name);
   }
 
-  worker(name: string): Worker | undefined {
-    return this.bree.workers.get(name);
-  }
-
   post(name: string, message: unknown): boolean {
     const w = this.bree.workers.get(name);
     if (!w) return false;
@@ -88,9 +83,5 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   /** Ends a stuck worker at once (its adapter gets no chance to close). */
   async terminate(name: string): Promise<void> {
     await this.bree.workers.get(name)?.terminate();
-  }
-
-  names(): string[] {
-    return this.bree.config.jobs.map((j: { name: string }) => j.name);
   }
 }

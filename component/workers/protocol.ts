@@ -6,8 +6,6 @@
 /** Operations the main thread asks of an app's adapter. */
 export type AppOp =
   | 'chat'
-  | 'history'
-  | 'catalogue'
   // Quoalise commands: the adapter's answer already encoded in the worker (component/quoalise/commands/encoded-answers.ts).
   | 'historyXml'
   | 'catalogueXml'

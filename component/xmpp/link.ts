@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Component } from '@xmpp/component-core';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../timing/backoff.js';
 import { stripForbiddenXmlChars, xml, type Element } from './xml.js';
 import { NS } from './namespaces.js';
 import { RemoteStanzaError, readError } from './stanza-error.js';
@@ -17,7 +17,9 @@ export type LinkState = 'offline' | 'connecting' | 'online' | 'stopping' | 'stop
 
 /** Stream errors that no retry can fix: the admin must change the configuration. */
 const FATAL: Record<string, string> = {
-  'not-authorized': 'the server refused the secret: check link.secret_* against the password of the ejabberd_service listener',
+  // ejabberd answers not-authorized both to a wrong secret and to a domain its listener does not serve.
+  'not-authorized':
+    'the server refused the handshake: check that link.domain is under hosts: of the ejabberd_service listener and that the secret (link.secret_*) is its password',
   conflict: 'the server refused the domain: another component is connected for it, or it is also listed in ejabberd hosts:',
   'host-unknown': 'the server does not know this domain: add it under hosts: of the ejabberd_service listener',
   'invalid-from': 'the server refused our from address: link.domain must match the listener hosts: entry',

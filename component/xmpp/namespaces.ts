@@ -10,7 +10,6 @@ export const NS = {
   dataForms: 'jabber:x:data',
   receipts: 'urn:xmpp:receipts',
   stanzaId: 'urn:xmpp:sid:0',
-  caps: 'http://jabber.org/protocol/caps',
   /** fedgate's batched delivery acknowledgements (see transfer/acks.ts). */
   fedgateDelivery: 'urn:fedgate:delivery:0',
 } as const;

@@ -65,16 +65,17 @@ test('a wrong secret exits non-zero within 5 s with one clear line, without retr
     assert.ok(line, fg.stderr);
     assert.match(line!, 'not-authorized');
     assert.match(line!, 'secret');
+    assert.match(line!, 'link.domain');
     assert.not.match(fg.stderr, 'wrong-secret', 'the secret is never printed');
   });
 });
 
-test('a domain the listener does not serve is fatal too', async ({ ejabberd }) => {
+test('a domain the listener does not serve is fatal too, with the same line (ejabberd says not-authorized)', async ({ ejabberd }) => {
   await withFedgate(ejabberd, 'right-secret', {}, async (fg) => {
     fg.start();
     const code = await fg.waitExit(5000);
     assert.is(code, 3);
-    assert.match(fg.stderr, /fedgate: .*(host-unknown|not-authorized|conflict)/);
+    assert.match(fg.stderr, /fedgate: cannot connect to .* as other\.localhost: not-authorized: .*link\.domain/);
   }, 'other.localhost');
 });
 

@@ -15,7 +15,7 @@ export function queryStore<T = Record<string, unknown>>(fg: Fedgate, sql: string
   return queryFile<T>(fg, 'store', sql, ...args);
 }
 
-export function queryFile<T = Record<string, unknown>>(fg: Fedgate, file: DbFile, sql: string, ...args: unknown[]): T[] {
+function queryFile<T>(fg: Fedgate, file: DbFile, sql: string, ...args: unknown[]): T[] {
   const db = new Database(join(fg.dir, file === 'fedgate' ? 'fedgate.sqlite' : 'fedgate-store.sqlite'), { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
@@ -25,14 +25,17 @@ export function queryFile<T = Record<string, unknown>>(fg: Fedgate, file: DbFile
   }
 }
 
+/** The first column of the first row (a count, a sum): of fedgate's file, or of the store's. */
 export function scalar<T = number>(fg: Fedgate, sql: string, ...args: unknown[]): T {
-  const row = query<Record<string, T>>(fg, sql, ...args)[0];
-  return row ? (Object.values(row)[0] as T) : (undefined as T);
+  return firstValue<T>(query(fg, sql, ...args));
 }
 
 export function storeScalar<T = number>(fg: Fedgate, sql: string, ...args: unknown[]): T {
-  const row = queryStore<Record<string, T>>(fg, sql, ...args)[0];
-  return row ? (Object.values(row)[0] as T) : (undefined as T);
+  return firstValue<T>(queryStore(fg, sql, ...args));
+}
+
+function firstValue<T>(rows: Array<Record<string, unknown>>): T {
+  return (rows[0] ? Object.values(rows[0])[0] : undefined) as T;
 }
 
 /** Polls `check` until it returns true; throws with `describe()` after timeoutMs. */

@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { QuoaliseFormatError } from '../../component/quoalise/errors.js';
-import { NS_COMMANDS, NS_QUOALISE, NS_SENML } from '../../component/quoalise/namespaces.js';
+import { NS_QUOALISE, NS_SENML } from '../../component/quoalise/namespaces.js';
+import { NS } from '../../component/xmpp/namespaces.js';
 import { decodeQuoalise, encodeQuoalise } from '../../component/quoalise/payload.js';
 import { SenmlError } from '../../component/quoalise/senml.js';
 import type { DataBlock } from '../../component/quoalise/types.js';
@@ -12,7 +13,7 @@ const SERIES = 'urn:dev:prm:00000000000000_consumption/power/active/raw';
 // The successful answer of quoalise.md, with its `<meta> … </meta>` placeholder filled in.
 const ANSWER = `
 <iq type="result" to="client@example.net/r" id="q1">
-  <command xmlns="${NS_COMMANDS}" node="get_history" sessionid="s1" status="completed">
+  <command xmlns="${NS.commands}" node="get_history" sessionid="s1" status="completed">
     <x xmlns="jabber:x:data" type="result">
       <title>Get history</title>
       <field var="result" type="fixed"><value>Success</value></field>
@@ -33,7 +34,7 @@ const ANSWER = `
 </iq>`;
 
 test('decodes the data of the example answer', () => {
-  const quoalise = parseXml(ANSWER).getChild('command', NS_COMMANDS)?.getChild('quoalise', NS_QUOALISE);
+  const quoalise = parseXml(ANSWER).getChild('command', NS.commands)?.getChild('quoalise', NS_QUOALISE);
   assert.ok(quoalise);
   assert.equal(decodeQuoalise(quoalise), [{
     meta: { device: { type: 'electricity-meter' }, measurement: { name: 'active-power', direction: 'consumption', unit: 'W' } },

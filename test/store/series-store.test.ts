@@ -190,7 +190,7 @@ async function createAdapter(databasePath: string, options: Record<string, unkno
   });
 }
 
-test('adapter: deliveries and writes by another process both wake on-change consumers', async ({ db, path }) => {
+test('adapter: deliveries and writes by another process both wake on-change consumers', async ({ path }) => {
   let changes = 0;
   let notify: () => void = () => {};
   const adapter = await createAdapter(path, {}, () => {

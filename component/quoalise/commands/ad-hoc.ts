@@ -24,7 +24,7 @@ import { getHistoryCommand } from './get-history.js';
 import { listSeriesCommand } from './list-series.js';
 import { subscribeCommand, unsubscribeCommand } from './subscriptions.js';
 import { CommandSessions, type SessionOwner } from './sessions.js';
-import { RateLimiter } from './rate-limiter.js';
+import { RateLimiter } from '../../timing/rate-limiter.js';
 
 export interface QuoaliseCommandsOptions {
   authz: Authorizer;
@@ -113,7 +113,7 @@ export class QuoaliseCommands {
     if (!this.rate.take(requester, at)) {
       throw new StanzaError(
         'resource-constraint',
-        `too many requests from ${requester}: at most ${this.opts.requestsPerSecond} per second; retry in ${this.rate.retryAfterMs(requester)} ms`,
+        `too many requests from ${requester}: at most ${this.opts.requestsPerSecond} per second; retry in ${this.rate.retryAfterMs(requester, at)} ms`,
       );
     }
     const command = this.commands.get(node);

@@ -10,7 +10,7 @@ import { encodeQuoalise } from '../payload.js';
 import { NS_QUOALISE } from '../namespaces.js';
 import { QuoaliseFormatError } from '../errors.js';
 import { formatIsoUtc } from '../time.js';
-import { escapeAttr, illegalXmlChar } from '../xml-escape.js';
+import { escapeAttr, illegalXmlChar } from '../../xmpp/xml.js';
 
 /** A `quoalise` element, serialized, and the number of records (or series) in it. */
 export interface EncodedAnswer {

@@ -1,6 +1,6 @@
 /** XEP-0004 data forms, as Quoalise commands use them: submitted fields in, forms and result forms out. */
 import { xml, type Element } from '../../xmpp/xml.js';
-import { NS_DATA_FORMS } from '../namespaces.js';
+import { NS } from '../../xmpp/namespaces.js';
 
 export interface FieldSpec {
   var: string;
@@ -17,7 +17,7 @@ export interface FieldSpec {
  * empty values are left out, as if the field was absent); null when the command holds no submitted form.
  */
 export function submittedFields(command: Element): Map<string, string> | null {
-  const x = command.getChildren('x', NS_DATA_FORMS).find((f) => f.attrs.type === 'submit');
+  const x = command.getChildren('x', NS.dataForms).find((f) => f.attrs.type === 'submit');
   if (!x) return null;
   const fields = new Map<string, string>();
   for (const f of x.getChildren('field')) {
@@ -32,7 +32,7 @@ export function submittedFields(command: Element): Map<string, string> | null {
 export function formElement(title: string, instructions: string, fields: FieldSpec[]): Element {
   return xml(
     'x',
-    { xmlns: NS_DATA_FORMS, type: 'form' },
+    { xmlns: NS.dataForms, type: 'form' },
     xml('title', {}, title),
     xml('instructions', {}, instructions),
     ...fields.map((f) =>
@@ -49,5 +49,5 @@ export function formElement(title: string, instructions: string, fields: FieldSp
 
 /** The result form every successful Quoalise answer starts with: a title and `result` = `Success`. */
 export function resultForm(title: string): Element {
-  return xml('x', { xmlns: NS_DATA_FORMS, type: 'result' }, xml('title', {}, title), xml('field', { var: 'result', type: 'fixed' }, xml('value', {}, 'Success')));
+  return xml('x', { xmlns: NS.dataForms, type: 'result' }, xml('title', {}, title), xml('field', { var: 'result', type: 'fixed' }, xml('value', {}, 'Success')));
 }
