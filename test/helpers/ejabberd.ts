@@ -36,7 +36,8 @@ export class Ejabberd {
 
   static async start(options: EjabberdOptions): Promise<Ejabberd> {
     const dir = mkdtempSync(join(tmpdir(), 'fedgate-ejabberd-'));
-    const node = `fgtest${process.pid}x${counter++}@localhost`;
+    // FEDGATE_TEST_RUN (set by scripts/test) lets the run's cleanup find its own nodes and only those.
+    const node = `fgtest${process.env.FEDGATE_TEST_RUN ?? process.pid}x${counter++}@localhost`;
     const e = new Ejabberd(dir, node, await freePort(), await freePort(), options);
     e.writeConfig();
     await e.boot();
