@@ -6,9 +6,15 @@
  * authorization, the inbox and outbox, retries, dead letters — and never knows which system it serves.
  *
  * What the core promises an adapter
- * - Isolation: each application's adapter runs in its own worker thread. It may block or hang without
- *   touching the XMPP link or any other application. Every call is time-limited (config
- *   `adapters.timeout_seconds`); a call past its limit fails for the requester, and the worker is restarted.
+ * - Isolation: an adapter never runs on the XMPP thread. By default each application's adapter runs in a
+ *   worker thread of its own: it may block or hang without touching the XMPP link or any other
+ *   application. A module that declares `isolation: 'shared'` (its own code never blocks: fedgate's
+ *   `store` and `echo`) runs many applications per thread, in a small pool sized to the cores; an app's
+ *   `isolation` option (`shared` | `own`) overrides the module's choice. Every call is time-limited (config
+ *   `adapters.timeout_seconds`); a call past its limit fails for the requester, and a worker that no longer
+ *   answers is restarted — in a shared worker, the calls then in flight for its other apps fail too and are
+ *   retried as any failure is. Apps sharing a thread share its module state: keep per-app state in what
+ *   `create` returns.
  * - Validated input: options went through `parseOptions`; series identifiers are well-formed; times are
  *   epoch seconds with `start < end`; the requester was authorized before the call.
  * - `deliver` is at-least-once, one call at a time per application, in inbox order, with one or more
@@ -26,12 +32,23 @@
  *   requester as a failure of the application's system (`undefined-condition` + `upstream-error`).
  * - `close` releases what `create` acquired; the worker exits right after.
  */
-import type { DataBlock, Meta } from '../component/quoalise/types.js';
+import type { DataBlock, Meta, RowBlock } from '../component/quoalise/types.js';
+
+export type { RecordRow, RowBlock } from '../component/quoalise/types.js';
 import type { Logger } from '../component/log/logger.js';
+
+/** Where an app's adapter runs: in a worker shared with other apps, or in one of its own. */
+export type Isolation = 'shared' | 'own';
 
 export interface AdapterModule<Options = unknown> {
   /** The value of `--kind` that selects this module. */
   readonly kind: string;
+  /**
+   * The default isolation of its apps (absent: `own`). Declare `shared` only when no call can block the
+   * thread — no synchronous wait on a network or a lock another system may hold — since a blocked
+   * shared worker delays its neighbours until the time limit restarts it.
+   */
+  readonly isolation?: Isolation;
   /** One line, shown by `fedgate app add --help`. */
   readonly description: string;
   /** Checks and normalizes the app's options; throw `OptionsError` naming the bad key. Runs in the CLI too. */
@@ -49,15 +66,22 @@ export interface AdapterContext<Options> {
    * never wait for the inbox's and outbox's.
    */
   databasePath: string;
-  /** Tell the core this app has new data, so that consumers scheduled "on change" extract it now. */
-  dataChanged(): void;
+  /**
+   * Tell the core this app has new data, so that consumers scheduled "on change" extract it now. Name the
+   * series that changed when known: only the consumers of those series run (a write then costs the same
+   * however many consumers other series have); without them, every on-change consumer of the app runs.
+   */
+  dataChanged(series?: Iterable<string>): void;
 }
 
 export interface Adapter {
   /** A chat message addressed to the app (a person or a bot talking to it). Return the reply text, or null for none. */
   chat?(message: ChatMessage): Promise<string | null>;
-  /** Quoalise `get_history`: the records of one series in the half-open range [start, end), oldest first. */
-  history?(query: HistoryQuery): Promise<DataBlock[]>;
+  /**
+   * Quoalise `get_history`: the records of one series in the half-open range [start, end), oldest first,
+   * as records or — the fast path for an adapter reading a database — as rows (`RowBlock`).
+   */
+  history?(query: HistoryQuery): Promise<Array<DataBlock | RowBlock>>;
   /** Quoalise catalogue: the series this app offers (the core filters them by what the requester may read). */
   catalogue?(): Promise<SeriesInfo[]>;
   /** Extract job: records after `cursor` for the series matching `series`, at most `limit`, in cursor order. */

@@ -3,6 +3,7 @@
  * link → router → app worker (adapter) → link. This file only wires the parts together.
  */
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { EventEmitter } from 'node:events';
 import type { Config } from './config/schema.js';
 import type { Logger } from './log/logger.js';
@@ -10,6 +11,7 @@ import { openDatabase, type Db } from './store/database.js';
 import { AppRegistry } from './registry/apps.js';
 import { WorkerPool } from './workers/pool.js';
 import { Apps } from './apps/apps.js';
+import type { AppHost } from './apps/app-host.js';
 import { Link, type FatalLinkError } from './xmpp/link.js';
 import { PresenceService } from './router/presence.js';
 import { Router } from './router/router.js';
@@ -26,6 +28,7 @@ import { Authorizer } from './authz/authorizer.js';
 import { GrantStore } from './authz/grant-store.js';
 import { QuoaliseCommands } from './quoalise/commands/ad-hoc.js';
 import { Outbox, instanceToken, type NewOutboxMessage } from './transfer/outbox.js';
+import { ChangeFeed } from './changes/feed.js';
 import type { HousekeepingData } from './jobs/housekeeping.js';
 
 export interface GatewayEvents {
@@ -49,6 +52,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     readonly entitlements: Entitlements,
     private readonly pool: WorkerPool,
     readonly authz: Authorizer,
+    readonly feed: ChangeFeed,
   ) {
     super();
     this.outbox = new Outbox(db);
@@ -63,8 +67,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       if (this.heartbeat) clearInterval(this.heartbeat);
       if (this.link.isOnline) this.presence.goodbye(this.apps.all().map((a) => a.app.name));
       await this.link.stop();
-      this.entitlements.stop();
-      this.authz.stop();
+      this.feed.stop();
       await Promise.all([this.apps.stop(), this.delivery.stop(), this.pool.stop('housekeeping')]);
       await this.pool.stop('checkpoint');
       clearRuntimeStatus(this.db, process.pid);
@@ -104,24 +107,33 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   const db = openDatabase(config.database.path, { synchronous: config.database.synchronous, noCheckpoints: true });
+  // Started before anything loads what it keeps fresh: a change committed meanwhile is delivered too.
+  const feed = new ChangeFeed(db, log);
+  feed.start();
   const registry = new AppRegistry(db);
   const pool = new WorkerPool(log);
   const domain = config.link.domain;
+  const callTimeoutMs = config.adapters.timeout_seconds * 1000;
   const apps = new Apps(
     registry,
     pool,
     {
       workerFile: join(DIST_ROOT, 'component/workers/app-worker.js'),
       domain,
-      dbPath: config.database.path,
-      synchronous: config.database.synchronous,
-      logLevel: config.log.level,
-      callTimeoutMs: config.adapters.timeout_seconds * 1000,
-      retry: {
-        initialMs: config.delivery.retry_initial_ms,
-        maxMs: config.delivery.retry_max_seconds * 1000,
-        maxAttempts: config.delivery.max_attempts,
+      worker: {
+        dbPath: config.database.path,
+        synchronous: config.database.synchronous,
+        logLevel: config.log.level,
+        callTimeoutMs,
+        retry: {
+          initialMs: config.delivery.retry_initial_ms,
+          maxMs: config.delivery.retry_max_seconds * 1000,
+          maxAttempts: config.delivery.max_attempts,
+        },
       },
+      callTimeoutMs,
+      sharedWorkers: config.adapters.shared_workers ?? availableParallelism(),
+      heapMb: config.adapters.worker_heap_mb,
       onSettled: (app, done, dead) => intake.settled(app, done, dead),
     },
     log,
@@ -171,7 +183,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     sessionTimeoutSeconds: config.quoalise.session_timeout_seconds,
   });
   const router = new Router({ domain, apps, presence, intake, delivery, commands, domainIq: domainHandlers({ domain, apps, version: VERSION }), send, log });
-  const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz);
+  const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz, feed);
+  watchChanges(feed, { domain, apps, entitlements, authz });
 
   apps.on('added', (host) => {
     if (link.isOnline) presence.announce([host.app.name]);
@@ -188,8 +201,6 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   link.on('offline', () => gw.writeStatus());
   link.on('fatal', (err) => gw.emit('fatal', err));
 
-  entitlements.watch();
-  authz.start();
   await Promise.all([apps.start(), delivery.start()]);
   const housekeeping: HousekeepingData = { dbPath: config.database.path, keepDoneMs: config.inbox.keep_done_days * 86_400_000 };
   await pool.schedule('housekeeping', join(DIST_ROOT, 'component/jobs/housekeeping.js'), 3_600_000, housekeeping);
@@ -201,4 +212,35 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   link.start();
   log.info({ domain, apps: apps.all().length, version: VERSION }, 'fedgate started');
   return gw;
+}
+
+/**
+ * The change feed's routes: each change reaches exactly what it concerns — the registry's mirror, the
+ * entitlements, the grants of one app, the worker of the app whose consumers, data or inbox changed.
+ */
+function watchChanges(feed: ChangeFeed, to: { domain: string; apps: Apps; entitlements: Entitlements; authz: Authorizer }): void {
+  const { domain, apps, entitlements, authz } = to;
+  /** The local app a bare JID names, if any. */
+  const localApp = (jid: string) => (jid.endsWith(`@${domain}`) ? apps.get(jid.slice(0, -domain.length - 1)) : undefined);
+  feed.on('apps', (changes) => apps.changed(changes.map((c) => c.name)));
+  feed.on('consumers', (changes) => {
+    entitlements.update(changes.map((c) => c.id));
+    const bySource = new Map<AppHost, number[]>();
+    for (const c of changes) {
+      const host = localApp(c.source);
+      if (host) bySource.set(host, [...(bySource.get(host) ?? []), c.id]);
+    }
+    for (const [host, ids] of bySource) host.consumersChanged(ids);
+  });
+  feed.on('grants', (changes) => {
+    const names = new Set(changes.map((c) => c.app));
+    authz.invalidate(names);
+    for (const name of names) apps.get(name)?.grantsChanged();
+  });
+  feed.on('data', (changes) => {
+    for (const c of changes) apps.get(c.app)?.dataChanged(c.series);
+  });
+  feed.on('inbox', (changes) => {
+    for (const c of changes) apps.get(c.app)?.notifyInbox();
+  });
 }

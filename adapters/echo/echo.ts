@@ -12,6 +12,8 @@ export interface EchoOptions {
 export const echoAdapter: AdapterModule<EchoOptions> = {
   kind: 'echo',
   description: 'answers chat messages with their own text (demo and tests)',
+  // Pure computation: never blocks its thread, so its apps share the worker pool.
+  isolation: 'shared',
   parseOptions(raw) {
     const { prefix = '', ...rest } = raw;
     const unknown = Object.keys(rest)[0];

@@ -220,15 +220,18 @@ export async function importCsv(store: SeriesStore, csvPath: string, metaPath?: 
   const meta = sidecar ? readMetaSidecar(sidecar) : new Map<string, Meta>();
   // First pass: validation only (the reader throws at the first bad line), so that nothing is half-imported.
   for await (const _batch of readRecordsCsv(csvPath, meta));
-  const total: ImportResult = { records: 0, written: 0, unchanged: 0, series: 0 };
+  const total: ImportResult = { records: 0, written: 0, unchanged: 0, series: 0, changed: [] };
   const series = new Set<string>();
+  const changed = new Set<string>();
   for await (const blocks of readRecordsCsv(csvPath, meta)) {
     const r = store.ingest(blocks);
     total.records += r.records;
     total.written += r.written;
     total.unchanged += r.unchanged;
     for (const b of blocks) series.add(b.records[0]!.name);
+    for (const c of r.changed) changed.add(c);
   }
   total.series = series.size;
+  total.changed = [...changed];
   return total;
 }

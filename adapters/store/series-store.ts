@@ -6,14 +6,14 @@
  * Writes are one IMMEDIATE transaction per call: the write lock is taken before the sequence is read,
  * so seq order is commit order across processes, and an extract never skips a record committed late.
  */
-import type { Statement } from 'better-sqlite3';
-import type { Db } from '../../component/store/database.js';
-import type { DataBlock, Meta, SeriesRecord } from '../../component/quoalise/types.js';
+import { cachedStatement, type Db } from '../../component/store/database.js';
+import type { DataBlock, Meta, RecordRow, RowBlock, SeriesRecord } from '../../component/quoalise/types.js';
 import { encodeMeta } from '../../component/quoalise/meta.js';
 import { parseIdentifier } from '../../component/quoalise/identifier.js';
 import { QuoaliseFormatError } from '../../component/quoalise/errors.js';
 import { illegalXmlChar } from '../../component/xmpp/xml.js';
 import type { ExtractBatch, SeriesInfo } from '../contract.js';
+import { isPattern } from '../../component/transfer/series-pattern.js';
 
 /** Records the store refuses to keep; the message names the record and is meant for a human. */
 export class StoreDataError extends Error {
@@ -27,6 +27,8 @@ export interface IngestResult {
   written: number;
   /** Records already stored with the same value and unit (nothing changed). */
   unchanged: number;
+  /** The identifiers of the series that got written records: whose consumers have something new. */
+  changed: string[];
 }
 
 export interface DeliveryResult extends IngestResult {
@@ -45,6 +47,11 @@ function toRecord(name: string, row: PointRow): SeriesRecord {
   else r.boolValue = boolValue === 1;
   if (unit !== null) r.unit = unit;
   return r;
+}
+
+/** Rows of all five columns as the encoder's [time, value, unit]. */
+function* mapRows(rows: IterableIterator<PointRow>): Generator<RecordRow> {
+  for (const [time, value, stringValue, boolValue, unit] of rows) yield [time, value ?? stringValue ?? boolValue === 1, unit];
 }
 
 function describe(r: SeriesRecord): string {
@@ -83,71 +90,74 @@ function checkBlocks(blocks: DataBlock[]): void {
   }
 }
 
+/** The store's statements, compiled once per connection (a worker may serve a thousand store apps). */
+function statements(db: Db) {
+  const q = <P extends unknown[]>(sql: string, mode?: 'raw' | 'pluck') => cachedStatement<P>(db, sql, mode);
+  return {
+    seriesId: q<[string, string]>('SELECT id FROM store_series WHERE app = ? AND identifier = ?', 'pluck'),
+    insertSeries: q<[string, string, string, number, number]>(
+      'INSERT INTO store_series (app, identifier, meta, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (app, identifier) DO NOTHING',
+    ),
+    updateMeta: q<[string, number, number, string]>('UPDATE store_series SET meta = ?, updated_at = ? WHERE id = ? AND meta <> ?'),
+    touchSeries: q<[number, number, number]>('UPDATE store_series SET last_seq = ?, updated_at = ? WHERE id = ?'),
+    readSeq: q<[]>('SELECT seq FROM store_sequence WHERE id = 1', 'pluck'),
+    writeSeq: q<[number]>('UPDATE store_sequence SET seq = ? WHERE id = 1'),
+    // A correction (same time, other value or unit) replaces the row and takes the new seq; the same
+    // record again matches nothing in the WHERE and changes nothing.
+    upsert: q<[number, number, number | null, string | null, number | null, string | null, number]>(
+      `INSERT INTO store_points (series, time, value, string_value, bool_value, unit, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (series, time) DO UPDATE SET value = excluded.value, string_value = excluded.string_value,
+         bool_value = excluded.bool_value, unit = excluded.unit, seq = excluded.seq
+       WHERE value IS NOT excluded.value OR string_value IS NOT excluded.string_value
+          OR bool_value IS NOT excluded.bool_value OR unit IS NOT excluded.unit`,
+    ),
+    history: q<[number, number, number, number]>(
+      'SELECT time, value, string_value, bool_value, unit FROM store_points WHERE series = ? AND time >= ? AND time < ? ORDER BY time LIMIT ?',
+      'raw',
+    ),
+    // get_history's fast path: three columns read per row when the range holds numbers only.
+    numericRows: q<[number, number, number, number]>(
+      'SELECT time, value, unit FROM store_points WHERE series = ? AND time >= ? AND time < ? ORDER BY time LIMIT ?',
+      'raw',
+    ),
+    hasOtherValues: q<[number, number, number]>(
+      'SELECT EXISTS (SELECT 1 FROM store_points WHERE series = ? AND time >= ? AND time < ? AND value IS NULL)',
+      'pluck',
+    ),
+    seriesMeta: q<[string, string]>('SELECT id, meta FROM store_series WHERE app = ? AND identifier = ?'),
+    catalogue: q<[string]>(
+      `SELECT s.identifier, s.meta, count(p.time) AS count, min(p.time) AS first, max(p.time) AS last
+       FROM store_series s LEFT JOIN store_points p ON p.series = s.id
+       WHERE s.app = ? GROUP BY s.id ORDER BY s.identifier`,
+    ),
+    matching: q<[string, string]>('SELECT id, identifier, meta FROM store_series WHERE app = ? AND identifier GLOB ?'),
+    extract: q<[number, string, string, number]>(
+      `SELECT series, time, value, string_value, bool_value, unit, seq FROM store_points
+       WHERE seq > ? AND series IN (SELECT id FROM store_series WHERE app = ? AND identifier GLOB ?)
+       ORDER BY seq LIMIT ?`,
+      'raw',
+    ),
+    // One series (a subscription): the (series, seq) index finds its new records without walking the
+    // records written to other series meanwhile.
+    extractOne: q<[number, number, number]>(
+      'SELECT series, time, value, string_value, bool_value, unit, seq FROM store_points WHERE series = ? AND seq > ? ORDER BY seq LIMIT ?',
+      'raw',
+    ),
+    delivery: q<[string, string]>('SELECT 1 FROM store_deliveries WHERE app = ? AND key = ?'),
+    replay: q<[string, string]>('UPDATE store_deliveries SET redelivered = redelivered + 1 WHERE app = ? AND key = ?'),
+    recordDelivery: q<[string, string, string, number, number, number, number]>(
+      'INSERT INTO store_deliveries (app, key, sender, records, written, duplicate_points, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+  };
+}
+
 export class SeriesStore {
   /** identifier → series id, for series known to exist (cleared if a transaction fails). */
   private ids = new Map<string, number>();
-  private readonly q: {
-    seriesId: Statement<[string, string]>;
-    insertSeries: Statement<[string, string, string, number, number]>;
-    updateMeta: Statement<[string, number, number, string]>;
-    touchSeries: Statement<[number, number, number]>;
-    readSeq: Statement<[]>;
-    writeSeq: Statement<[number]>;
-    upsert: Statement<[number, number, number | null, string | null, number | null, string | null, number]>;
-    history: Statement<[number, number, number, number]>;
-    seriesMeta: Statement<[string, string]>;
-    catalogue: Statement<[string]>;
-    matching: Statement<[string, string]>;
-    extract: Statement<[number, string, string, number]>;
-    latestSeq: Statement<[string]>;
-    delivery: Statement<[string, string]>;
-    replay: Statement<[string, string]>;
-    recordDelivery: Statement<[string, string, string, number, number, number, number]>;
-  };
+  private readonly q: ReturnType<typeof statements>;
 
   constructor(private readonly db: Db, readonly app: string) {
-    this.q = {
-      seriesId: db.prepare('SELECT id FROM store_series WHERE app = ? AND identifier = ?').pluck(),
-      insertSeries: db.prepare(
-        'INSERT INTO store_series (app, identifier, meta, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (app, identifier) DO NOTHING',
-      ),
-      updateMeta: db.prepare('UPDATE store_series SET meta = ?, updated_at = ? WHERE id = ? AND meta <> ?'),
-      touchSeries: db.prepare('UPDATE store_series SET last_seq = ?, updated_at = ? WHERE id = ?'),
-      readSeq: db.prepare('SELECT seq FROM store_sequence WHERE id = 1').pluck(),
-      writeSeq: db.prepare('UPDATE store_sequence SET seq = ? WHERE id = 1'),
-      // A correction (same time, other value or unit) replaces the row and takes the new seq; the same
-      // record again matches nothing in the WHERE and changes nothing.
-      upsert: db.prepare(
-        `INSERT INTO store_points (series, time, value, string_value, bool_value, unit, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (series, time) DO UPDATE SET value = excluded.value, string_value = excluded.string_value,
-           bool_value = excluded.bool_value, unit = excluded.unit, seq = excluded.seq
-         WHERE value IS NOT excluded.value OR string_value IS NOT excluded.string_value
-            OR bool_value IS NOT excluded.bool_value OR unit IS NOT excluded.unit`,
-      ),
-      history: db
-        .prepare('SELECT time, value, string_value, bool_value, unit FROM store_points WHERE series = ? AND time >= ? AND time < ? ORDER BY time LIMIT ?')
-        .raw(),
-      seriesMeta: db.prepare('SELECT id, meta FROM store_series WHERE app = ? AND identifier = ?'),
-      catalogue: db.prepare(
-        `SELECT s.identifier, s.meta, count(p.time) AS count, min(p.time) AS first, max(p.time) AS last
-         FROM store_series s LEFT JOIN store_points p ON p.series = s.id
-         WHERE s.app = ? GROUP BY s.id ORDER BY s.identifier`,
-      ),
-      matching: db.prepare('SELECT id, identifier, meta FROM store_series WHERE app = ? AND identifier GLOB ?'),
-      extract: db
-        .prepare(
-          `SELECT series, time, value, string_value, bool_value, unit, seq FROM store_points
-           WHERE seq > ? AND series IN (SELECT id FROM store_series WHERE app = ? AND identifier GLOB ?)
-           ORDER BY seq LIMIT ?`,
-        )
-        .raw(),
-      latestSeq: db.prepare('SELECT coalesce(max(last_seq), 0) FROM store_series WHERE app = ?').pluck(),
-      delivery: db.prepare('SELECT 1 FROM store_deliveries WHERE app = ? AND key = ?'),
-      replay: db.prepare('UPDATE store_deliveries SET redelivered = redelivered + 1 WHERE app = ? AND key = ?'),
-      recordDelivery: db.prepare(
-        'INSERT INTO store_deliveries (app, key, sender, records, written, duplicate_points, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
-    };
+    this.q = statements(db);
   }
 
   /** Stores records (validated first, then one transaction). Throws StoreDataError for bad records. */
@@ -168,7 +178,7 @@ export class SeriesStore {
         const records = blocks.reduce((n, b) => n + b.records.length, 0);
         if (this.q.delivery.get(this.app, key)) {
           this.q.replay.run(this.app, key);
-          return { records, written: 0, unchanged: 0, replayed: true };
+          return { records, written: 0, unchanged: 0, changed: [], replayed: true };
         }
         const result = this.writeBlocks(blocks);
         this.q.recordDelivery.run(this.app, key, from, result.records, result.written, result.unchanged, Date.now());
@@ -177,14 +187,39 @@ export class SeriesStore {
     );
   }
 
-  /** Records of one series in [start, end), oldest first; null when the series does not exist. */
-  history(series: string, start: number, end: number, limit: number): DataBlock | null {
+  /**
+   * Records of one series in [start, end), oldest first, at most `limit`, as rows read when the core
+   * encodes them (get_history: no object per record); null when the series does not exist. A range of
+   * numbers only — the usual case — reads three columns per row; any other value, all five.
+   */
+  historyRows(series: string, start: number, end: number, limit: number): RowBlock | null {
     const row = this.q.seriesMeta.get(this.app, series) as { id: number; meta: string } | undefined;
     if (!row) return null;
-    const rows = this.q.history.all(row.id, start, end, limit) as PointRow[];
-    const records = new Array<SeriesRecord>(rows.length);
-    for (let i = 0; i < rows.length; i++) records[i] = toRecord(series, rows[i]!);
-    return { meta: JSON.parse(row.meta) as Meta, records };
+    const { id } = row;
+    const { numericRows, hasOtherValues, history } = this.q;
+    const rows = {
+      [Symbol.iterator]: (): Iterator<RecordRow> =>
+        hasOtherValues.get(id, start, end)
+          ? mapRows(history.iterate(id, start, end, limit) as IterableIterator<PointRow>)
+          : (numericRows.iterate(id, start, end, limit) as IterableIterator<RecordRow>),
+    };
+    return { meta: JSON.parse(row.meta) as Meta, series, rows };
+  }
+
+  /** The same records as objects (for tests and tools). */
+  history(series: string, start: number, end: number, limit: number): DataBlock | null {
+    const block = this.historyRows(series, start, end, limit);
+    if (!block) return null;
+    const records: SeriesRecord[] = [];
+    for (const [time, v, unit] of block.rows) {
+      const r: SeriesRecord = { name: series, time };
+      if (typeof v === 'number') r.value = v;
+      else if (typeof v === 'string') r.stringValue = v;
+      else r.boolValue = v;
+      if (unit !== null) r.unit = unit;
+      records.push(r);
+    }
+    return { meta: block.meta, records };
   }
 
   /** Every series of the app with its metadata, time span and number of records. */
@@ -208,10 +243,13 @@ export class SeriesStore {
   extract(pattern: string, cursor: string | null, limit: number): ExtractBatch {
     if (cursor !== null && !/^\d+$/.test(cursor)) throw new Error(`store cursor ${JSON.stringify(cursor)} is not a sequence number`);
     const after = cursor === null ? 0 : Number(cursor);
+    const one = isPattern(pattern) || pattern.includes('[') ? null : pattern;
     return this.db.transaction((): ExtractBatch => {
       const end = this.q.readSeq.get() as number;
       if (limit === 0) return { blocks: [], cursor: String(end), more: false };
-      const rows = this.q.extract.all(after, this.app, pattern, limit + 1) as ExtractRow[];
+      const id = one === null ? null : (this.q.seriesId.get(this.app, one) as number | undefined);
+      if (id === undefined) return { blocks: [], cursor: String(Math.max(after, end)), more: false };
+      const rows = (id === null ? this.q.extract.all(after, this.app, pattern, limit + 1) : this.q.extractOne.all(id, after, limit + 1)) as ExtractRow[];
       const more = rows.length > limit;
       if (more) rows.length = limit;
       if (rows.length === 0) return { blocks: [], cursor: String(Math.max(after, end)), more: false };
@@ -230,11 +268,6 @@ export class SeriesStore {
     })();
   }
 
-  /** The seq of the app's latest write: it grows when anyone (this process or another) writes to it. */
-  latestSeq(): number {
-    return this.q.latestSeq.get(this.app) as number;
-  }
-
   private write<T>(fn: () => T): T {
     try {
       return this.db.transaction(fn).immediate();
@@ -251,6 +284,7 @@ export class SeriesStore {
     let records = 0;
     let written = 0;
     const touched = new Map<number, number>();
+    const changed = new Set<string>();
     for (const block of blocks) {
       const meta = JSON.stringify(block.meta);
       const hasMeta = meta !== '{}';
@@ -275,6 +309,7 @@ export class SeriesStore {
           seq++;
           written++;
           touched.set(id, seq);
+          changed.add(r.name);
         }
       }
     }
@@ -282,7 +317,7 @@ export class SeriesStore {
       this.q.writeSeq.run(seq);
       for (const [id, last] of touched) this.q.touchSeries.run(last, now, id);
     }
-    return { records, written, unchanged: records - written };
+    return { records, written, unchanged: records - written, changed: [...changed] };
   }
 
   private seriesId(identifier: string, meta: string, now: number): number {

@@ -9,10 +9,14 @@
  *   call fails as a failure of the app's system (`undefined-condition` + `upstream-error` code
  *   `maintenance` for requesters; deliveries stay in the inbox and are retried), with this text.
  *
- * New data reaches on-change consumers at once when it arrives through `deliver`; data written by
- * another process (a CLI import) within STORE_POLL_MS.
+ * New data reaches the on-change consumers of the series written at once when it arrives through
+ * `deliver`; data written by another process (`fedgate store import`) through the gateway's change feed.
+ *
+ * Runs in the shared worker pool by default (its calls never wait on anything but its own SQLite file):
+ * the apps of one thread share one connection to the store's file and its compiled statements.
  */
 import { AdapterError, OptionsError, type Adapter, type AdapterModule } from '../contract.js';
+import type { Db } from '../../component/store/database.js';
 import { openStoreDatabase } from './store-database.js';
 import { SeriesStore, StoreDataError } from './series-store.js';
 
@@ -21,12 +25,28 @@ export interface StoreOptions {
   maintenance?: string;
 }
 
-/** How often a store app checks for writes made by another process. */
-const STORE_POLL_MS = 250;
+/** The store file's connection of this thread, shared by its store apps, closed with the last of them. */
+const connections = new Map<string, { db: Db; users: number }>();
+
+function connect(databasePath: string): { db: Db; release(): void } {
+  let c = connections.get(databasePath);
+  if (!c) connections.set(databasePath, (c = { db: openStoreDatabase(databasePath), users: 0 }));
+  c.users++;
+  const conn = c;
+  return {
+    db: conn.db,
+    release: () => {
+      if (--conn.users > 0) return;
+      connections.delete(databasePath);
+      conn.db.close();
+    },
+  };
+}
 
 export const storeAdapter: AdapterModule<StoreOptions> = {
   kind: 'store',
   description: "keeps the app's series in fedgate's store file (get_history, catalogue, subscriptions, inbound data)",
+  isolation: 'shared',
   parseOptions(raw) {
     const { maintenance, ...rest } = raw;
     const unknown = Object.keys(rest)[0];
@@ -37,21 +57,11 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
   },
   create({ app, options, databasePath, dataChanged }) {
     if (options.maintenance !== undefined) return maintenanceAdapter(app.name, options.maintenance);
-    const db = openStoreDatabase(databasePath);
+    const { db, release } = connect(databasePath);
     const store = new SeriesStore(db, app.name);
-    // Writes by other processes (fedgate store import) are noticed by polling the app's latest seq.
-    let seen = store.latestSeq();
-    const poll = setInterval(() => {
-      const latest = store.latestSeq();
-      if (latest === seen) return;
-      seen = latest;
-      dataChanged();
-    }, STORE_POLL_MS);
-    poll.unref();
-
     return {
       async history({ series, start, end, limit }) {
-        const block = store.history(series, start ?? -Number.MAX_VALUE, end ?? Date.now() / 1000, limit);
+        const block = store.historyRows(series, start ?? -Number.MAX_VALUE, end ?? Date.now() / 1000, limit);
         if (!block) throw new AdapterError('not-found', `${app.jid} has no series ${series}`);
         return [block];
       },
@@ -62,18 +72,18 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
         return store.extract(series, cursor, limit);
       },
       async deliver(batch) {
+        let results;
         try {
-          if (store.deliver(batch).every((r) => r.written === 0)) return;
+          results = store.deliver(batch);
         } catch (err) {
           if (err instanceof StoreDataError) throw new AdapterError('rejected', err.message);
           throw err;
         }
-        seen = store.latestSeq();
-        dataChanged();
+        const changed = new Set(results.flatMap((r) => r.changed));
+        if (changed.size > 0) dataChanged(changed);
       },
       async close() {
-        clearInterval(poll);
-        db.close();
+        release();
       },
     };
   },

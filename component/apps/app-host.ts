@@ -1,81 +1,43 @@
 /**
- * The main thread's handle on one application's worker: calls with time limits, batching, restart of
- * a crashed or stuck worker. Nothing here runs adapter code.
+ * The main thread's handle on one application: its capabilities, its calls, and what it is told
+ * (new inbox rows, changed consumers, data and grants), all through the worker thread that hosts it
+ * (component/apps/worker-handle.ts). Until the app is ready in its thread, calls and notices wait here.
  */
-import type { WorkerPool } from '../workers/pool.js';
-import type { AppOp, AppWorkerData, FromAppWorker, ToAppWorker, WorkerError } from '../workers/protocol.js';
+import type { AppOp, HostedAppSpec, ToAppWorker } from '../workers/protocol.js';
 import type { AppRecord } from '../registry/apps.js';
 import type { Logger } from '../log/logger.js';
 import { Backoff } from '../timing/backoff.js';
+import { AppCallError, type WorkerHandle } from './worker-handle.js';
+
+export { AppCallError };
 
 const INBOX_COALESCE_MS = 10;
 
-export class AppCallError extends Error {
-  override name = 'AppCallError';
-  constructor(readonly error: WorkerError) {
-    super(error.message);
-  }
-}
-
-interface PendingCall {
-  resolve(v: unknown): void;
-  reject(e: AppCallError): void;
-  /** When the call times out (ms since the epoch). */
-  deadline: number;
-  /** What to do then. */
-  onTimeout(): void;
-}
-
-/** Pending calls are checked for timeouts this often (one timer per app, not one per call). */
-const SWEEP_MS = 250;
-
 export interface AppHostOptions {
-  pool: WorkerPool;
-  workerFile: string;
   domain: string;
-  dbPath: string;
-  synchronous: 'NORMAL' | 'FULL';
-  logLevel: string;
   callTimeoutMs: number;
-  retry: { initialMs: number; maxMs: number; maxAttempts: number };
   /** The app's receive job applied `done` inbox rows and dead-lettered `dead` others. */
-  onSettled?(app: string, done: number[], dead: number): void;
+  onSettled?(app: string, done: number, dead: number): void;
   log: Logger;
 }
 
 export class AppHost {
   readonly jid: string;
+  readonly spec: HostedAppSpec;
   capabilities = new Set<string>();
-  private state: 'starting' | 'ready' | 'stopping' | 'stopped' = 'starting';
-  private queue: ToAppWorker[] = [];
-  private flushScheduled = false;
-  private pending = new Map<number, PendingCall>();
-  private nextId = 1;
-  private readonly restartBackoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
+  private state: 'opening' | 'ready' | 'stopping' | 'stopped' = 'opening';
+  /** Messages waiting for the app to be ready: held calls (by id) and notices. */
+  private held: Array<{ id: number | null; m: ToAppWorker }> = [];
+  private readonly reopenBackoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
+  private inboxTimer: NodeJS.Timeout | null = null;
 
-  constructor(readonly app: AppRecord, private readonly opts: AppHostOptions) {
+  constructor(readonly app: AppRecord, readonly worker: WorkerHandle, private readonly opts: AppHostOptions) {
     this.jid = `${app.name}@${opts.domain}`;
-  }
-
-  get workerName(): string {
-    return `app:${this.app.name}`;
+    this.spec = { name: app.name, kind: app.kind, options: app.options, jid: this.jid };
   }
 
   get isReady(): boolean {
     return this.state === 'ready';
-  }
-
-  async start(): Promise<void> {
-    const data: AppWorkerData = {
-      app: { name: this.app.name, kind: this.app.kind, options: this.app.options, jid: this.jid },
-      dbPath: this.opts.dbPath,
-      synchronous: this.opts.synchronous,
-      logLevel: this.opts.logLevel,
-      callTimeoutMs: this.opts.callTimeoutMs,
-      retry: this.opts.retry,
-    };
-    this.state = 'starting';
-    await this.opts.pool.start(this.workerName, this.opts.workerFile, data);
   }
 
   /** Calls the adapter; rejects with AppCallError (adapter error, crash, timeout, missing capability). */
@@ -83,31 +45,14 @@ export class AppHost {
     if (this.state === 'stopping' || this.state === 'stopped') {
       return Promise.reject(new AppCallError({ source: 'unavailable', message: 'application is being removed' }));
     }
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.track(id, { resolve, reject, deadline: Date.now() + timeoutMs, onTimeout: () => this.onTimeout(id, op, timeoutMs) });
-      this.enqueue({ t: 'call', id, op, args });
-    });
-  }
-
-  private sweeper: NodeJS.Timeout | null = null;
-
-  private track(id: number, call: PendingCall): void {
-    this.pending.set(id, call);
-    this.sweeper ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
-  }
-
-  private sweep(): void {
-    const now = Date.now();
-    for (const p of [...this.pending.values()]) if (p.deadline <= now) p.onTimeout();
-    if (this.pending.size === 0 && this.sweeper) {
-      clearInterval(this.sweeper);
-      this.sweeper = null;
-    }
+    const ready = this.state === 'ready';
+    const { id, result } = this.worker.call(this.app.name, op, args, timeoutMs, ready);
+    if (!ready) this.held.push({ id, m: { t: 'call', app: this.app.name, id, op, args } });
+    return result;
   }
 
   /**
-   * Tells the worker its inbox has new rows. Coalesced over a few milliseconds: under a steady stream
+   * Tells the app its inbox has new rows. Coalesced over a few milliseconds: under a steady stream
    * the receive job then wakes a hundred times a second with batches, not once per message (the
    * sender's confirmation does not wait for it: that was sent at the inbox commit).
    */
@@ -115,102 +60,67 @@ export class AppHost {
     if (this.inboxTimer) return;
     this.inboxTimer = setTimeout(() => {
       this.inboxTimer = null;
-      this.enqueue({ t: 'inbox' });
+      this.send({ t: 'inbox', app: this.app.name });
     }, INBOX_COALESCE_MS);
   }
 
-  private inboxTimer: NodeJS.Timeout | null = null;
+  /** Records of these series (null: any) were written by another process. */
+  dataChanged(series: string[] | null): void {
+    this.send({ t: 'data', app: this.app.name, series });
+  }
 
-  /** Handles a batch the worker posted (routed here by the pool). */
-  onMessage(message: unknown): void {
-    if (!Array.isArray(message)) return; // bree's own 'cancelled'/'done' strings
-    for (const m of message as FromAppWorker[]) {
-      if (m.t === 'reply') {
-        const p = this.pending.get(m.id);
-        if (!p) continue;
-        this.pending.delete(m.id);
-        if (m.ok) p.resolve(m.value);
-        else p.reject(new AppCallError(m.error));
-      } else if (m.t === 'pong') {
-        this.pending.delete(m.id);
-      } else if (m.t === 'ready') {
-        this.capabilities = new Set(m.capabilities);
-        this.state = 'ready';
-        this.restartBackoff.reset();
-        this.flush();
-      } else if (m.t === 'settled') {
-        this.opts.onSettled?.(this.app.name, m.done, m.dead);
-      } else if (m.t === 'fatal') {
-        this.opts.log.error({ app: this.app.name, err: m.message }, 'adapter failed to start');
-      }
+  /** These consumers, whose source may be this app, changed. */
+  consumersChanged(ids: number[]): void {
+    this.send({ t: 'consumers', app: this.app.name, ids });
+  }
+
+  grantsChanged(): void {
+    this.send({ t: 'grants', app: this.app.name });
+  }
+
+  onReady(capabilities: string[]): void {
+    if (this.state !== 'opening') return;
+    this.capabilities = new Set(capabilities);
+    this.state = 'ready';
+    this.reopenBackoff.reset();
+    const held = this.held;
+    this.held = [];
+    for (const h of held) {
+      if (h.id === null) this.worker.post(h.m);
+      else this.worker.release(h.id, h.m);
     }
   }
 
-  /** The worker thread ended: fail what it owed, and start it again unless we are stopping. */
-  onExit(): void {
-    this.failPending({ source: 'crash', message: 'the application worker stopped' });
-    if (this.state === 'stopping' || this.state === 'stopped') {
-      this.state = 'stopped';
-      return;
-    }
-    const delay = this.restartBackoff.next();
-    this.opts.log.warn({ app: this.app.name, retryInMs: delay }, 'application worker exited, restarting');
-    this.state = 'starting';
+  /** The adapter could not be created: try again later (the options may be fixed, the system may come back). */
+  onFatal(message: string): void {
+    const delay = this.reopenBackoff.next();
+    this.opts.log.error({ app: this.app.name, err: message, retryInMs: delay }, 'adapter failed to start');
     setTimeout(() => {
-      if (this.state === 'starting') void this.start().catch((err) => this.opts.log.error({ app: this.app.name, err: (err as Error).message }, 'worker restart failed'));
+      if (this.state === 'opening' && this.worker.hosts.get(this.app.name) === this) this.worker.post({ t: 'open', app: this.spec });
     }, delay).unref();
+  }
+
+  onSettled(done: number, dead: number): void {
+    this.opts.onSettled?.(this.app.name, done, dead);
+  }
+
+  /** The thread hosting the app died; it is opened again when the thread restarts. */
+  onWorkerLost(): void {
+    if (this.state === 'ready') this.state = 'opening';
   }
 
   async stop(): Promise<void> {
     this.state = 'stopping';
-    await this.opts.pool.stop(this.workerName);
-    this.failPending({ source: 'unavailable', message: 'application stopped' });
+    if (this.inboxTimer) clearTimeout(this.inboxTimer);
+    const calls = this.held.flatMap((h) => (h.id === null ? [] : [h.id]));
+    this.held = [];
+    this.worker.abandon(calls, { source: 'unavailable', message: 'application is being removed' });
+    await this.worker.detach(this);
     this.state = 'stopped';
   }
 
-  private enqueue(m: ToAppWorker): void {
-    this.queue.push(m);
-    if (this.state === 'ready' && !this.flushScheduled) {
-      this.flushScheduled = true;
-      queueMicrotask(() => this.flush());
-    }
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.queue.length === 0 || this.state !== 'ready') return;
-    const batch = this.queue;
-    this.queue = [];
-    if (!this.opts.pool.post(this.workerName, batch)) this.queue = batch.concat(this.queue);
-  }
-
-  /**
-   * A call ran past its limit. The caller gets its answer now; then we check whether the worker still
-   * answers a ping. A worker that does not (a blocking loop, a deadlock) is terminated and restarted.
-   */
-  private onTimeout(id: number, op: string, timeoutMs: number): void {
-    const p = this.pending.get(id);
-    if (!p) return;
-    this.pending.delete(id);
-    p.reject(new AppCallError({ source: 'timeout', message: `the application did not answer ${op} within ${Math.round(timeoutMs / 1000)} s` }));
-    const pingId = this.nextId++;
-    this.track(pingId, {
-      resolve: () => {},
-      reject: () => {},
-      deadline: Date.now() + 2000,
-      onTimeout: () => {
-        this.pending.delete(pingId);
-        this.opts.log.warn({ app: this.app.name }, 'application worker unresponsive, terminating it');
-        this.opts.pool.terminate(this.workerName).catch(() => {});
-      },
-    });
-    this.enqueue({ t: 'ping', id: pingId });
-  }
-
-  private failPending(error: WorkerError): void {
-    for (const [id, p] of this.pending) {
-      p.reject(new AppCallError(error));
-      this.pending.delete(id);
-    }
+  private send(m: ToAppWorker): void {
+    if (this.state === 'ready') this.worker.post(m);
+    else if (this.state === 'opening') this.held.push({ id: null, m });
   }
 }

@@ -1,7 +1,9 @@
 /**
  * The one authorization check of the gateway: may this requester read this series of this app, now?
- * Deny by default. Grants are held in memory (the XMPP thread must not query SQLite on every request)
- * and reloaded when `grants_version` changes, polled like the app registry.
+ * Deny by default. Grants are held in memory (the XMPP thread must not query SQLite on every request),
+ * loaded per app at its first use and indexed by requester pattern, so that a check costs a few map
+ * lookups whatever the number of apps and grants. The change feed tells the owner which apps' grants
+ * changed (`invalidate`); they are read again at their next use.
  *
  * Each answer says why, in words meant for the requester (it becomes the `not-authorized` text).
  * Validity windows are checked here, so consent records (with purposes and windows) can replace grants
@@ -11,7 +13,7 @@ import type { Logger } from '../log/logger.js';
 import { formatIsoUtc } from '../quoalise/time.js';
 import { seriesMatcher } from '../transfer/series-pattern.js';
 import type { Grant, GrantStore } from './grant-store.js';
-import { requesterMatches } from './requester-pattern.js';
+import { patternsCovering } from './requester-pattern.js';
 
 export interface AuthorizationRequest {
   /** The application's name (JID localpart). */
@@ -41,43 +43,23 @@ function isValidAt(g: Grant, at: number): boolean {
 }
 
 export class Authorizer {
-  /** app name → its grants. */
-  private byApp = new Map<string, LoadedGrant[]>();
-  private version = -1;
-  private timer: NodeJS.Timeout | null = null;
+  /** app name → requester pattern → grants; an app absent here is loaded at its next check. */
+  private byApp = new Map<string, Map<string, LoadedGrant[]>>();
 
-  constructor(private readonly store: GrantStore, private readonly log?: Logger) {
-    this.refresh();
+  constructor(private readonly store: GrantStore, private readonly log?: Logger) {}
+
+  /** The grants of these apps changed: read them again at their next use. */
+  invalidate(apps: Iterable<string>): void {
+    for (const app of apps) this.byApp.delete(app);
   }
 
-  /** Polls for grant changes every `pollMs` (CLI edits reach the running gateway within that delay). */
-  start(pollMs = 250): void {
-    this.timer = setInterval(() => this.refresh(), pollMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-  }
-
-  /** Reloads the grants if they changed since the last load (one single-row read otherwise). */
-  refresh(): void {
-    const version = this.store.version();
-    if (version === this.version) return;
-    const byApp = new Map<string, LoadedGrant[]>();
-    for (const g of this.store.list()) {
-      let list = byApp.get(g.app);
-      if (!list) byApp.set(g.app, (list = []));
-      list.push({ ...g, matchesSeries: seriesMatcher(g.series) });
-    }
-    this.byApp = byApp;
-    this.version = version;
-    this.log?.debug({ grants: [...byApp.values()].reduce((n, l) => n + l.length, 0) }, 'grants loaded');
+  /** Forgets every app's grants (all are read again at their next use). */
+  invalidateAll(): void {
+    this.byApp.clear();
   }
 
   authorize(req: AuthorizationRequest): AuthorizationDecision {
-    const covering = (this.byApp.get(req.app) ?? []).filter((g) => requesterMatches(g.requester, req.requester) && g.matchesSeries(req.series));
+    const covering = this.candidates(req.app, req.requester).filter((g) => g.matchesSeries(req.series));
     const valid = covering.find((g) => isValidAt(g, req.at));
     if (valid) {
       const purpose = valid.purpose ? ` for ${valid.purpose}` : '';
@@ -103,6 +85,30 @@ export class Authorizer {
   }
 
   private grantsFor(app: string, requester: string, at: number): LoadedGrant[] {
-    return (this.byApp.get(app) ?? []).filter((g) => requesterMatches(g.requester, requester) && isValidAt(g, at));
+    return this.candidates(app, requester).filter((g) => isValidAt(g, at));
+  }
+
+  /** The app's grants whose requester pattern covers this requester, oldest first. */
+  private candidates(app: string, requester: string): LoadedGrant[] {
+    const byRequester = this.grantsOf(app);
+    if (byRequester.size === 0) return [];
+    const out: LoadedGrant[] = [];
+    for (const p of patternsCovering(requester)) out.push(...(byRequester.get(p) ?? []));
+    return out.length > 1 ? out.sort((a, b) => a.id - b.id) : out;
+  }
+
+  private grantsOf(app: string): Map<string, LoadedGrant[]> {
+    let byRequester = this.byApp.get(app);
+    if (byRequester) return byRequester;
+    byRequester = new Map();
+    const grants = this.store.list(app);
+    for (const g of grants) {
+      let list = byRequester.get(g.requester);
+      if (!list) byRequester.set(g.requester, (list = []));
+      list.push({ ...g, matchesSeries: seriesMatcher(g.series) });
+    }
+    this.byApp.set(app, byRequester);
+    this.log?.debug({ app, grants: grants.length }, 'grants loaded');
+    return byRequester;
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Grants in SQLite (schema/003_authorization.sql): written by the CLI, read by the running gateway's
- * Authorizer, which keeps them in memory and reloads them when `grants_version` changes.
+ * Authorizer, which keeps them in memory and reads an app's again when the change feed says they changed.
  */
 import type { Db } from '../store/database.js';
 import { normalizeRequester, RequesterPatternError } from './requester-pattern.js';
@@ -72,10 +72,5 @@ export class GrantStore {
 
   remove(id: number): void {
     if (this.db.prepare('DELETE FROM grants WHERE id = ?').run(id).changes === 0) throw new GrantError(`no grant with id ${id}`);
-  }
-
-  /** A number that changes whenever any grant is added, changed or removed. */
-  version(): number {
-    return this.db.prepare('SELECT version FROM grants_version WHERE id = 1').pluck().get() as number;
   }
 }

@@ -2,19 +2,24 @@
 import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { AppRegistry } from '../registry/apps.js';
+import type { Db } from '../store/database.js';
 import { SeriesStore, StoreDataError } from '../../adapters/store/series-store.js';
 import { openStoreDatabase } from '../../adapters/store/store-database.js';
 import { CsvImportError, importCsv } from '../../adapters/store/csv-import.js';
 import { formatIsoUtc } from '../quoalise/time.js';
 import { CliError, contextOf, formatTable, printJsonOrTable } from './context.js';
+import { recordChange } from '../changes/feed.js';
 
-/** The store of an existing app of kind `store`; operation error (exit 1) otherwise. */
-function storeOf(cmd: Command, app: string): SeriesStore {
+/** Past this many series changed, the change says "any series" rather than listing them. */
+const MAX_SERIES_NAMED = 1000;
+
+/** The store of an existing app of kind `store` (and fedgate's database); operation error (exit 1) otherwise. */
+function storeOf(cmd: Command, app: string): { store: SeriesStore; db: Db } {
   const { db, config: cfg } = contextOf(cmd);
   const rec = new AppRegistry(db).get(app);
   if (!rec) throw new CliError(`no app named "${app}"`, 1);
   if (rec.kind !== 'store') throw new CliError(`app "${app}" is of kind ${rec.kind}; only apps of kind store keep series in fedgate`, 1);
-  return new SeriesStore(openStoreDatabase(cfg.database.path), app);
+  return { store: new SeriesStore(openStoreDatabase(cfg.database.path), app), db };
 }
 
 export function storeCommands(): Command {
@@ -30,16 +35,19 @@ export function storeCommands(): Command {
     .option('-m, --meta <file>', 'JSON file mapping identifiers to their Quoalise meta (default: FILE.meta.json if present)')
     .option('--json', 'machine-readable output')
     .action(async function (this: Command, app: string, file: string, o: { meta?: string; json?: boolean }) {
-      const s = storeOf(this, app);
+      const { store: s, db } = storeOf(this, app);
       if (!existsSync(file)) throw new CliError(`cannot read ${file}: no such file`, 1);
       if (o.meta !== undefined && !existsSync(o.meta)) throw new CliError(`cannot read ${o.meta}: no such file`, 1);
-      let r;
+      let imported;
       try {
-        r = await importCsv(s, file, o.meta);
+        imported = await importCsv(s, file, o.meta);
       } catch (err) {
         if (err instanceof CsvImportError || err instanceof StoreDataError) throw new CliError(`${file}: ${err.message}`, 1);
         throw err;
       }
+      const { changed, ...r } = imported;
+      // The running gateway pushes the new records to the consumers of these series (its change feed).
+      if (changed.length > 0) recordChange(db, 'data', { app, series: changed.length <= MAX_SERIES_NAMED ? changed : null });
       printJsonOrTable(!!o.json, r, () =>
         `imported ${r.records} records of ${r.series} series into ${app}: ${r.written} written (new or corrected), ${r.unchanged} unchanged\n`,
       );
@@ -50,7 +58,7 @@ export function storeCommands(): Command {
     .description('list the series of a store app with their number of records and time span')
     .option('--json', 'machine-readable output')
     .action(function (this: Command, app: string, o: { json?: boolean }) {
-      const series = storeOf(this, app).catalogue();
+      const series = storeOf(this, app).store.catalogue();
       const time = (t: number | undefined) => (t === undefined ? '' : formatIsoUtc(t));
       printJsonOrTable(!!o.json, series, () =>
         series.length === 0

@@ -3,20 +3,23 @@
  * pull the records after the consumer's cursor from the adapter — on its schedule, or as soon as the
  * adapter reports new data — and write the outbox rows and the new cursor in ONE transaction, so a
  * record can be neither skipped nor taken twice, whatever crashes when.
+ *
+ * Cost follows what changed: a write wakes only the on-change consumers of the series written (exact
+ * identifiers are looked up in a map, globs tested one by one), and an extract that finds nothing
+ * writes nothing — its cursor moves in memory only, and is committed with the next records.
  */
-import { BroadcastChannel } from 'node:worker_threads';
-import type { Adapter } from '../../adapters/contract.js';
-import { ConsumerStore, type Consumer } from '../transfer/consumers.js';
-import { Outbox, type NewOutboxMessage } from '../transfer/outbox.js';
+import type { BroadcastChannel } from 'node:worker_threads';
+import type { Adapter, ExtractBatch } from '../../adapters/contract.js';
+import type { ConsumerStore, Consumer } from '../transfer/consumers.js';
+import type { Outbox, NewOutboxMessage } from '../transfer/outbox.js';
 import { nextRunDelay, parseSchedule, type Schedule } from '../transfer/schedule.js';
+import { isPattern, seriesMatcher } from '../transfer/series-pattern.js';
 import { encodeQuoalise } from '../quoalise/payload.js';
 import type { DataBlock } from '../quoalise/types.js';
-import type { Db } from '../store/database.js';
+import { cachedStatement, type Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
-import { OUTBOX_CHANNEL } from './send-protocol.js';
+import type { Authorizer } from '../authz/authorizer.js';
 import { withTimeout } from './with-timeout.js';
-import { Authorizer } from '../authz/authorizer.js';
-import { GrantStore } from '../authz/grant-store.js';
 
 export interface ExtractJobsOptions {
   db: Db;
@@ -24,11 +27,23 @@ export interface ExtractJobsOptions {
   adapter: Adapter;
   log: Logger;
   timeoutMs: number;
+  consumers: ConsumerStore;
+  outbox: Outbox;
+  /** Where new outbox rows are announced (their destinations), for the send worker. */
+  outboxChannel: BroadcastChannel;
+  /** Subscription pushes stop when the subscriber's grant is gone. */
+  authz: Authorizer;
 }
 
 interface Job {
   consumer: Consumer;
   schedule: Schedule;
+  /** For globs: does a series identifier belong to this consumer? */
+  matches: ((series: string) => boolean) | null;
+  /** The cursor stored in SQLite, as far as this job knows (the compare-and-set of the next commit). */
+  committed: string | null;
+  /** Where the next extract starts: ahead of `committed` after extracts that found nothing. */
+  cursor: string | null;
   timer: NodeJS.Timeout | null;
   running: boolean;
   again: boolean;
@@ -37,66 +52,82 @@ interface Job {
 /** Records read from the adapter per call: ten messages' worth, at most 10,000. */
 const READ_MESSAGES = 10;
 
+function hasRecords(batch: ExtractBatch): boolean {
+  return batch.blocks.some((b) => b.records.length > 0);
+}
+
 export class ExtractJobs {
-  private readonly consumers: ConsumerStore;
-  private readonly outbox: Outbox;
-  private readonly channel = new BroadcastChannel(OUTBOX_CHANNEL);
-  private jobs = new Map<number, Job>();
-  private version = -1;
-  private poll: NodeJS.Timeout | null = null;
+  private readonly jobs = new Map<number, Job>();
+  /** On-change jobs of an exact series identifier, by identifier. */
+  private readonly onChangeExact = new Map<string, Set<Job>>();
+  /** On-change jobs of a glob. */
+  private readonly onChangeGlob = new Set<Job>();
   private stopped = false;
-  private readonly advance;
-  private readonly authz: Authorizer;
+  private readonly app: string;
 
   constructor(private readonly opts: ExtractJobsOptions) {
-    this.consumers = new ConsumerStore(opts.db);
-    this.authz = new Authorizer(new GrantStore(opts.db));
-    this.outbox = new Outbox(opts.db);
-    this.advance = opts.db.prepare(
-      'UPDATE consumers SET cursor = ?, last_run_at = ?, last_error = NULL WHERE id = ? AND cursor IS ?',
-    );
+    this.app = opts.appJid.split('@')[0]!;
   }
 
-  /** Loads this app's consumers and follows changes to them (CLI edits, new subscriptions). */
-  start(pollMs = 250): void {
-    this.sync();
-    this.poll = setInterval(() => {
-      if (this.consumers.version() !== this.version) this.sync();
-    }, pollMs);
+  /** Loads this app's consumers; each catches up at once (records may have arrived while nobody ran it). */
+  start(): void {
+    for (const c of this.opts.consumers.list({ source: this.opts.appJid })) this.place(c);
+  }
+
+  /** These consumers were added, changed or removed (the change feed, through the main thread): read them again. */
+  update(ids: readonly number[]): void {
+    for (const id of ids) {
+      const c = this.opts.consumers.get(id);
+      const job = this.jobs.get(id);
+      const mine = c !== undefined && c.source === this.opts.appJid;
+      if (job && (!mine || c.schedule !== job.consumer.schedule || c.series !== job.consumer.series || c.batch !== job.consumer.batch || c.destination !== job.consumer.destination || c.kind !== job.consumer.kind)) {
+        this.remove(job);
+      }
+      if (mine && !this.jobs.has(id)) this.place(c);
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.poll) clearInterval(this.poll);
     for (const j of this.jobs.values()) if (j.timer) clearTimeout(j.timer);
     while ([...this.jobs.values()].some((j) => j.running)) await new Promise((r) => setTimeout(r, 10));
-    this.channel.close();
   }
 
-  /** The adapter has new data: run the on-change consumers now. */
-  dataChanged(): void {
-    for (const j of this.jobs.values()) if (j.schedule.type === 'on-change') this.run(j);
+  /** The adapter has new data in `series` (null: in any series): run the on-change consumers concerned. */
+  dataChanged(series: readonly string[] | null): void {
+    if (series === null) {
+      for (const set of this.onChangeExact.values()) for (const j of set) this.run(j);
+      for (const j of this.onChangeGlob) this.run(j);
+      return;
+    }
+    for (const s of series) for (const j of this.onChangeExact.get(s) ?? []) this.run(j);
+    if (this.onChangeGlob.size === 0) return;
+    for (const j of this.onChangeGlob) if (series.some((s) => j.matches!(s))) this.run(j);
   }
 
-  private sync(): void {
-    this.version = this.consumers.version();
-    const wanted = new Map(this.consumers.list({ source: this.opts.appJid }).map((c) => [c.id, c]));
-    for (const [id, j] of this.jobs) {
-      const c = wanted.get(id);
-      if (!c || c.schedule !== j.consumer.schedule || c.series !== j.consumer.series || c.batch !== j.consumer.batch || c.destination !== j.consumer.destination) {
-        if (j.timer) clearTimeout(j.timer);
-        this.jobs.delete(id);
+  private place(c: Consumer): void {
+    const schedule = parseSchedule(c.schedule);
+    if (schedule.type === 'none') return;
+    const glob = isPattern(c.series);
+    const job: Job = { consumer: c, schedule, matches: glob ? seriesMatcher(c.series) : null, committed: c.cursor, cursor: c.cursor, timer: null, running: false, again: false };
+    this.jobs.set(c.id, job);
+    if (schedule.type === 'on-change') {
+      if (glob) this.onChangeGlob.add(job);
+      else {
+        let set = this.onChangeExact.get(c.series);
+        if (!set) this.onChangeExact.set(c.series, (set = new Set()));
+        set.add(job);
       }
     }
-    for (const [id, c] of wanted) {
-      if (this.jobs.has(id)) continue;
-      const schedule = parseSchedule(c.schedule);
-      if (schedule.type === 'none') continue;
-      const job: Job = { consumer: c, schedule, timer: null, running: false, again: false };
-      this.jobs.set(id, job);
-      // A new or restarted job catches up at once: records may have arrived while nobody ran it.
-      this.run(job);
-    }
+    this.run(job);
+  }
+
+  private remove(job: Job): void {
+    if (job.timer) clearTimeout(job.timer);
+    this.jobs.delete(job.consumer.id);
+    this.onChangeGlob.delete(job);
+    const set = this.onChangeExact.get(job.consumer.series);
+    if (set?.delete(job) && set.size === 0) this.onChangeExact.delete(job.consumer.series);
   }
 
   private run(job: Job): void {
@@ -112,11 +143,11 @@ export class ExtractJobs {
       .catch((err: unknown) => {
         const msg = err instanceof Error ? err.message : String(err);
         this.opts.log.warn({ consumer: job.consumer.id, err: msg }, 'extract failed');
-        this.opts.db.prepare('UPDATE consumers SET last_error = ?, last_run_at = ? WHERE id = ?').run(msg, Date.now(), job.consumer.id);
+        cachedStatement(this.opts.db, 'UPDATE consumers SET last_error = ?, last_run_at = ? WHERE id = ?').run(msg, Date.now(), job.consumer.id);
       })
       .finally(() => {
         job.running = false;
-        if (!this.jobs.has(job.consumer.id) || this.stopped) return;
+        if (this.jobs.get(job.consumer.id) !== job || this.stopped) return;
         if (job.again) {
           job.again = false;
           this.run(job);
@@ -131,21 +162,35 @@ export class ExtractJobs {
   private async drain(job: Job): Promise<void> {
     const extract = this.opts.adapter.extract!.bind(this.opts.adapter);
     for (;;) {
-      const c = this.consumers.get(job.consumer.id);
+      const c = this.opts.consumers.get(job.consumer.id);
       if (!c) return;
-      if (c.kind === 'subscription' && !(await this.stillAuthorized(c))) return;
+      // Moved by someone else (a restart of this app elsewhere, an operator): start from there.
+      if (c.cursor !== job.committed) job.committed = job.cursor = c.cursor;
+      if (c.kind === 'subscription' && !(await this.stillAuthorized(c, job))) return;
       const limit = Math.min(10_000, c.batch * READ_MESSAGES);
-      const batch = await withTimeout(extract({ series: c.series, cursor: c.cursor, limit }), this.opts.timeoutMs, 'extract');
+      const batch = await withTimeout(extract({ series: c.series, cursor: job.cursor, limit }), this.opts.timeoutMs, 'extract');
+      if (!hasRecords(batch)) {
+        // Nothing for this consumer: no write. The position found is kept for the next extract.
+        job.cursor = batch.cursor;
+        return;
+      }
       const messages = this.messages(c, batch.blocks);
       const committed = this.opts.db.transaction(() => {
         // The cursor check makes a concurrent or replayed run harmless: only one can advance it.
-        if (this.advance.run(batch.cursor, Date.now(), c.id, c.cursor).changes !== 1) return false;
-        this.outbox.enqueue(messages);
+        const advanced = cachedStatement(this.opts.db, 'UPDATE consumers SET cursor = ?, last_run_at = ?, last_error = NULL WHERE id = ? AND cursor IS ?').run(
+          batch.cursor,
+          Date.now(),
+          c.id,
+          job.committed,
+        );
+        if (advanced.changes !== 1) return false;
+        this.opts.outbox.enqueue(messages);
         return true;
       })();
       if (!committed) return;
-      job.consumer = { ...c, cursor: batch.cursor };
-      if (messages.length) this.channel.postMessage([c.destination]);
+      job.consumer = c;
+      job.committed = job.cursor = batch.cursor;
+      this.opts.outboxChannel.postMessage([c.destination]);
       if (!batch.more) return;
     }
   }
@@ -154,14 +199,12 @@ export class ExtractJobs {
    * A subscriber whose grant was revoked or expired gets nothing more: the records written meanwhile
    * are skipped (the cursor moves to the current end), so that a later grant does not release them.
    */
-  private async stillAuthorized(c: Consumer): Promise<boolean> {
-    this.authz.refresh();
-    const decision = this.authz.authorize({ app: this.opts.appJid.split('@')[0]!, requester: c.destination, series: c.series, at: Date.now() });
+  private async stillAuthorized(c: Consumer, job: Job): Promise<boolean> {
+    const decision = this.opts.authz.authorize({ app: this.app, requester: c.destination, series: c.series, at: Date.now() });
     if (decision.allowed) return true;
     const end = await withTimeout(this.opts.adapter.extract!({ series: c.series, cursor: null, limit: 0 }), this.opts.timeoutMs, 'extract');
-    this.opts.db
-      .prepare('UPDATE consumers SET cursor = ?, last_run_at = ?, last_error = ? WHERE id = ?')
-      .run(end.cursor, Date.now(), `not pushed: ${decision.reason}`, c.id);
+    cachedStatement(this.opts.db, 'UPDATE consumers SET cursor = ?, last_run_at = ?, last_error = ? WHERE id = ?').run(end.cursor, Date.now(), `not pushed: ${decision.reason}`, c.id);
+    job.committed = job.cursor = end.cursor;
     return false;
   }
 

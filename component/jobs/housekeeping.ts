@@ -1,11 +1,16 @@
 /**
  * The housekeeping job, a bree job scheduled every hour (a fresh worker per run): forgets inbox rows
  * applied more than `inbox.keep_done_days` ago — past that, a duplicate would no longer be recognised,
- * which is why the period is configurable — and reports what it did.
+ * which is why the period is configurable — and the change feed's rows older than an hour (the running
+ * gateway reads them within a fraction of a second) — and reports what it did.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from '../store/database.js';
 import { Inbox } from '../transfer/inbox.js';
+import { purgeChanges } from '../changes/feed.js';
+
+/** Change-feed rows are kept this long. */
+const KEEP_CHANGES_MS = 3_600_000;
 
 export interface HousekeepingData {
   dbPath: string;
@@ -16,6 +21,7 @@ const data = workerData as HousekeepingData;
 const db = openDatabase(data.dbPath, { migrate: false, noCheckpoints: true });
 try {
   const purged = new Inbox(db).purge(Date.now() - data.keepDoneMs);
+  purgeChanges(db, Date.now() - KEEP_CHANGES_MS);
   parentPort?.postMessage({ t: 'housekeeping', purged });
 } finally {
   db.close();

@@ -1,17 +1,17 @@
 /**
  * The receive job of one app (runs in the app's worker): applies the app's inbox rows through its
- * adapter's `deliver`, in inbox order, up to a hundred messages per call. Applied rows are marked done; a failure holds the app's queue
+ * adapter's `deliver`, in inbox order, up to a hundred messages per call. Applied rows are marked done
+ * here, in this worker's own transaction right after `deliver` returns; a failure holds the app's queue
  * and is retried with growing delays; a message that can never be applied (malformed, or refused by
  * the adapter) goes to the dead letters with the reason, as does one whose retries run out.
  */
 import { AdapterError, type Adapter, type Delivery } from '../../adapters/contract.js';
-import { Inbox, type InboxRow } from '../transfer/inbox.js';
+import type { Inbox, InboxRow } from '../transfer/inbox.js';
 import { parseXml } from '../quoalise/xml-parse.js';
 import { decodeQuoalise } from '../quoalise/payload.js';
 import { decodeSen1 } from '../quoalise/sen1.js';
 import { QuoaliseFormatError } from '../quoalise/errors.js';
 import { retryDelayMs } from '../timing/backoff.js';
-import type { Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
 import { withTimeout } from './with-timeout.js';
 
@@ -19,14 +19,15 @@ import { withTimeout } from './with-timeout.js';
 const BATCH = 100;
 
 export interface ReceiveJobOptions {
-  db: Db;
+  /** The thread's inbox (shared by the apps of a worker). */
+  inbox: Inbox;
   app: string;
   adapter: Adapter;
   log: Logger;
   timeoutMs: number;
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
-  /** Rows applied (the main thread marks them done) and the number dead-lettered. */
-  onSettled(done: number[], dead: number): void;
+  /** How many rows were applied (and marked done) and dead-lettered: the main thread's back-pressure count. */
+  onSettled(done: number, dead: number): void;
 }
 
 export class ReceiveJob {
@@ -35,15 +36,13 @@ export class ReceiveJob {
   private again = false;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  /** Rows up to this id are applied or dead: the main thread marks applied rows done a moment later. */
+  /** Rows up to this id are applied or dead. */
   private cursor = 0;
 
-  private readonly poll: NodeJS.Timeout;
-
+  // Woken by the main thread: new rows from the intake, rows queued or made due by another process
+  // (`fedgate dead-letter retry`, `inbox retry`: the change feed's `inbox` topic). No polling.
   constructor(private readonly opts: ReceiveJobOptions) {
-    this.inbox = new Inbox(opts.db);
-    // Rows queued by another process (`fedgate dead-letter retry`) are found within a few seconds.
-    this.poll = setInterval(() => this.wake(), 5000);
+    this.inbox = opts.inbox;
   }
 
   /** New rows may be there: run now (or right after the current run). */
@@ -70,7 +69,6 @@ export class ReceiveJob {
   /** Waits for the current run to end; no new run starts. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.poll);
     if (this.timer) clearTimeout(this.timer);
     while (this.running) await new Promise((r) => setTimeout(r, 10));
   }
@@ -108,9 +106,10 @@ export class ReceiveJob {
           return;
         }
       } finally {
-        // Reported only after deliver() succeeded: a crash before the main thread marks them done
-        // redelivers them, and adapters are idempotent on the key.
-        if (done.length || dead) this.opts.onSettled(done, dead);
+        // Marked done only after deliver() succeeded: a crash in between redelivers them, and adapters
+        // are idempotent on the key.
+        if (done.length) this.inbox.markDone(done);
+        if (done.length || dead) this.opts.onSettled(done.length, dead);
       }
     }
   }

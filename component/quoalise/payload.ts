@@ -6,14 +6,36 @@ import type { Element } from '../xmpp/xml.js';
 import { QuoaliseFormatError } from './errors.js';
 import { decodeMeta, encodeMeta } from './meta.js';
 import { NS_QUOALISE, NS_SENML } from './namespaces.js';
-import { decodeSensml, encodeSensml } from './senml.js';
-import type { DataBlock } from './types.js';
+import { decodeSensml, encodeSensml, encodeSensmlRows } from './senml.js';
+import type { DataBlock, RowBlock } from './types.js';
 
 /** Encodes blocks as a `quoalise` element string, one `data` per block, in order. */
-export function encodeQuoalise(blocks: DataBlock[]): string {
+export function encodeQuoalise(blocks: ReadonlyArray<DataBlock | RowBlock>): string {
+  return encodeQuoaliseUpTo(blocks, Infinity).xml;
+}
+
+/**
+ * `encodeQuoalise`, counting the records, and stopping (no XML) as soon as `limit` of them are reached:
+ * get_history refuses such a range, and then encodes nothing.
+ */
+export function encodeQuoaliseUpTo(blocks: ReadonlyArray<DataBlock | RowBlock>, limit: number): { xml: string; count: number } {
   let out = `<quoalise xmlns="${NS_QUOALISE}">`;
-  for (const block of blocks) out += `<data>${encodeMeta(block.meta)}${encodeSensml(block.records)}</data>`;
-  return out + '</quoalise>';
+  let count = 0;
+  for (const block of blocks) {
+    let sensml: string;
+    if ('rows' in block) {
+      const encoded = encodeSensmlRows(block.series, block.rows, limit - count);
+      count += encoded.count;
+      sensml = encoded.xml;
+    } else {
+      count += block.records.length;
+      if (count >= limit) return { xml: '', count };
+      sensml = encodeSensml(block.records);
+    }
+    if (count >= limit) return { xml: '', count };
+    out += `<data>${encodeMeta(block.meta)}${sensml}</data>`;
+  }
+  return { xml: out + '</quoalise>', count };
 }
 
 /**

@@ -6,7 +6,7 @@
 import type { Element } from '../xmpp/xml.js';
 import { QuoaliseFormatError } from './errors.js';
 import { NS_SENML } from './namespaces.js';
-import type { SeriesRecord } from './types.js';
+import type { RecordRow, SeriesRecord } from './types.js';
 import { escapeAttr, illegalXmlChar } from '../xmpp/xml.js';
 
 /** Malformed SenML, on either side. `recordIndex` is 0-based among the `senml` records. */
@@ -110,6 +110,66 @@ export function encodeSensml(records: SeriesRecord[]): string {
   }
   chunks.push(chunk, '</sensml>');
   return chunks.join('');
+}
+
+/**
+ * Encodes the rows of one series as one `sensml` element, in one pass over the rows and without an
+ * object per record: the same output as `encodeSensml` for the same records (`bn` the series, `bt` the
+ * first time, `bu` when every row has the same unit). A unit that differs from the first row's makes it
+ * iterate the rows again, writing a unit per record. Stops at `limit` rows (returning that count and no
+ * XML: the caller refuses the range). Throws SenmlError as `encodeSensml` does.
+ */
+export function encodeSensmlRows(name: string, rows: Iterable<RecordRow>, limit = Infinity): { xml: string; count: number } {
+  if (name === '') throw recordError(0, 'n', 'is empty');
+  const bn = attrText(name, 0, 'bn');
+  return encodeRows(bn, rows, limit, true) ?? encodeRows(bn, rows, limit, false)!;
+}
+
+/** One pass; null when `sameUnit` turns out false. */
+function encodeRows(bn: string, rows: Iterable<RecordRow>, limit: number, sameUnit: boolean): { xml: string; count: number } | null {
+  const chunks: string[] = [`<sensml xmlns="${NS_SENML}">`];
+  let chunk = '';
+  let i = 0;
+  let bt = 0;
+  let firstUnit: string | null = null;
+  for (const row of rows) {
+    if (i >= limit) return { xml: '', count: i };
+    const time = row[0];
+    const value = row[1];
+    const unit = row[2];
+    if (typeof time !== 'number' || !Number.isFinite(time)) throw recordError(i, 't', `is not a finite time (${time})`);
+    let rec: string;
+    if (i === 0) {
+      bt = time;
+      firstUnit = unit;
+      rec = `<senml bn="${bn}" bt="${num(bt, i, 'bt')}"`;
+      if (sameUnit && unit !== null) rec += ` bu="${attrText(unit, i, 'bu')}"`;
+    } else {
+      if (sameUnit && unit !== firstUnit) return null;
+      const t = time - bt;
+      if (bt + t !== time) {
+        bt = time;
+        rec = `<senml bt="${num(bt, i, 'bt')}"`;
+      } else {
+        rec = t === 0 ? '<senml' : `<senml t="${num(t, i, 't')}"`;
+      }
+    }
+    if (!sameUnit && unit !== null) rec += ` u="${attrText(unit, i, 'u')}"`;
+    if (typeof value === 'number') rec += ` v="${num(value, i, 'v')}"/>`;
+    else if (typeof value === 'string') rec += ` vs="${attrText(value, i, 'vs')}"/>`;
+    else if (typeof value === 'boolean') rec += value ? ' vb="true"/>' : ' vb="false"/>';
+    else throw recordError(i, 'v', 'is missing: a row needs a number, a string or a boolean');
+    chunk += rec;
+    if (i % FLATTEN_EVERY === FLATTEN_EVERY - 1) {
+      chunk.charCodeAt(0);
+      chunks.push(chunk);
+      chunk = '';
+    }
+    i++;
+  }
+  if (i === 0) return { xml: `<sensml xmlns="${NS_SENML}"/>`, count: 0 };
+  chunks.push(chunk, '</sensml>');
+  return { xml: chunks.join(''), count: i };
 }
 
 // ---------------------------------------------------------------------------------------------- decoding

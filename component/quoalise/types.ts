@@ -32,3 +32,23 @@ export interface DataBlock {
   meta: Meta;
   records: SeriesRecord[];
 }
+
+/**
+ * Records of one series as rows, encoded as they are iterated: no object per record, the answer built
+ * in one pass (e.g. rows read with better-sqlite3's `raw()` and `iterate()`). An adapter's `history`
+ * may return these instead of DataBlocks (adapters/contract.ts).
+ */
+export interface RowBlock {
+  meta: Meta;
+  /** The series identifier: the name of every record. */
+  series: string;
+  /**
+   * Oldest first. Iterated in one go, synchronously, once — twice when the units differ between rows
+   * (the answer then carries a unit per record): make each iteration read afresh, e.g.
+   * `{ [Symbol.iterator]: () => statement.iterate(…) }`.
+   */
+  rows: Iterable<RecordRow>;
+}
+
+/** A record as a row: epoch seconds; a number, a string or a boolean; the unit, or null for none. */
+export type RecordRow = readonly [time: number, value: number | string | boolean, unit: string | null];

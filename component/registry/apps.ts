@@ -1,10 +1,12 @@
 /**
  * The application registry: one row per application served on the subdomain, its adapter kind and
- * the adapter's options. Written by the CLI, read (and watched) by the running gateway.
+ * the adapter's options. Written by the CLI, read by the running gateway (the change feed's `apps` topic
+ * says which app changed).
  */
 import type { Db } from '../store/database.js';
 import { LOCALPART_RE } from '../xmpp/jid.js';
 import { adapterModule } from '../../adapters/index.js';
+import type { Isolation } from '../../adapters/contract.js';
 
 export interface AppRecord {
   name: string;
@@ -22,6 +24,23 @@ interface AppRow {
   description: string;
   created_at: number;
   updated_at: number;
+}
+
+/**
+ * Options the core reads itself, beside the adapter's own: `isolation` (`shared` | `own`) chooses
+ * where the app's adapter runs — with other apps in the shared worker pool, or in a worker of its own.
+ * Absent, the adapter module's default applies (see `Isolation` in adapters/contract.ts).
+ */
+export function coreOptions(options: Record<string, unknown>): { isolation?: Isolation; adapter: Record<string, unknown> } {
+  const { isolation, ...adapter } = options;
+  if (isolation === undefined) return { adapter };
+  if (isolation !== 'shared' && isolation !== 'own') throw new RegistryError(`option isolation: must be "shared" or "own", got ${JSON.stringify(isolation)}`);
+  return { isolation, adapter };
+}
+
+/** Where this app's adapter runs: its `isolation` option, else its kind's default, else its own worker. */
+export function isolationOf(app: Pick<AppRecord, 'kind' | 'options'>): Isolation {
+  return coreOptions(app.options).isolation ?? adapterModule(app.kind).isolation ?? 'own';
 }
 
 export class RegistryError extends Error {
@@ -86,12 +105,8 @@ export class AppRegistry {
     if (changes === 0) throw new RegistryError(`no app named "${name}"`);
   }
 
-  /** A number that changes whenever any app is added, changed or removed. */
-  version(): number {
-    return this.db.prepare('SELECT version FROM registry_version WHERE id = 1').pluck().get() as number;
-  }
-
   private checkOptions(kind: string, options: Record<string, unknown>): Record<string, unknown> {
+    const { isolation, adapter } = coreOptions(options);
     let module;
     try {
       module = adapterModule(kind);
@@ -99,7 +114,7 @@ export class AppRegistry {
       throw new RegistryError((err as Error).message);
     }
     try {
-      return module.parseOptions(options) as Record<string, unknown>;
+      return { ...(module.parseOptions(adapter) as Record<string, unknown>), ...(isolation && { isolation }) };
     } catch (err) {
       throw new RegistryError(`app of kind ${kind}: ${(err as Error).message}`);
     }

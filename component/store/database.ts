@@ -40,3 +40,25 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
   if (opts.migrate ?? true) migrate(db, opts.schemaDir);
   return db;
 }
+
+const statements = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/**
+ * A prepared statement of `db`, compiled once and shared by every caller (one thread may serve many
+ * apps: a statement per app would cost memory and compile time per app). `mode` sets how rows come
+ * out — objects (default), arrays (`raw`) or the first column (`pluck`) — and is part of the key, so a
+ * caller never changes another's mode. Never toggle `raw`/`pluck` on the statement returned.
+ */
+export function cachedStatement<P extends unknown[] = unknown[]>(db: Db, sql: string, mode?: 'raw' | 'pluck'): Database.Statement<P> {
+  let byDb = statements.get(db);
+  if (!byDb) statements.set(db, (byDb = new Map()));
+  const key = mode ? `${mode}:${sql}` : sql;
+  let s = byDb.get(key);
+  if (!s) {
+    s = db.prepare(sql);
+    if (mode === 'raw') s.raw();
+    else if (mode === 'pluck') s.pluck();
+    byDb.set(key, s);
+  }
+  return s as Database.Statement<P>;
+}

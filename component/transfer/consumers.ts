@@ -3,7 +3,7 @@
  * glob of series), with the extract job's schedule and cursor. Quoalise subscriptions are consumers
  * of kind 'subscription'. See schema/002_transfer.sql.
  */
-import type { Db } from '../store/database.js';
+import { cachedStatement, type Db } from '../store/database.js';
 import { bareJid, parseJid } from '../xmpp/jid.js';
 import { parseSchedule } from './schedule.js';
 
@@ -78,7 +78,7 @@ export class ConsumerStore {
   }
 
   get(id: number): Consumer | undefined {
-    return this.db.prepare(`SELECT ${COLUMNS} FROM consumers WHERE id = ?`).get(id) as Consumer | undefined;
+    return cachedStatement(this.db, `SELECT ${COLUMNS} FROM consumers WHERE id = ?`).get(id) as Consumer | undefined;
   }
 
   find(source: string, series: string, destination: string): Consumer | undefined {
@@ -116,9 +116,5 @@ export class ConsumerStore {
         .prepare("DELETE FROM consumers WHERE source = ? AND series = ? AND destination = ? AND kind = 'subscription'")
         .run(bareJid(app), series, bareJid(subscriber)).changes > 0
     );
-  }
-
-  version(): number {
-    return this.db.prepare('SELECT version FROM consumers_version WHERE id = 1').pluck().get() as number;
   }
 }

@@ -3,6 +3,7 @@
  * the reason. Nothing leaves this table by itself: `retry` puts a row back in its queue, `drop`
  * deletes it on an operator's explicit request.
  */
+import { recordChange } from '../changes/feed.js';
 import type { Db } from '../store/database.js';
 
 export interface DeadLetter {
@@ -120,6 +121,7 @@ export class DeadLetters {
             )
             .run(r.app, r.peer, r.stanza_id ?? `dead-letter-${r.id}`, r.format, r.payload, r.records, now, r.created_at).lastInsertRowid,
         );
+        recordChange(this.db, 'inbox', { app: r.app });
       }
       this.db.prepare('DELETE FROM dead_letters WHERE id = ?').run(id);
       return queued;

@@ -5,6 +5,7 @@
  */
 import type { Db } from '../store/database.js';
 import { moveInboxRowToDeadLetters } from './dead-letters.js';
+import { recordChange } from '../changes/feed.js';
 
 export type InboxFormat = 'quoalise' | 'sen1';
 
@@ -47,16 +48,20 @@ export class Inbox {
   }
 
   /**
-   * One transaction: stores new messages (for each, true if new, false if a duplicate) and marks
-   * applied rows done. IMMEDIATE, so that a busy database fails at BEGIN with nothing half-done.
+   * One transaction: stores new messages (for each, true if new, false if a duplicate). IMMEDIATE, so
+   * that a busy database fails at BEGIN with nothing half-done.
    */
-  commit(messages: readonly InboundMessage[], doneIds: readonly number[] = [], now = Date.now()): boolean[] {
+  commit(messages: readonly InboundMessage[], now = Date.now()): boolean[] {
     return this.db
-      .transaction(() => {
-        for (const id of doneIds) this.done.run(now, id);
-        return messages.map((m) => this.insert.run(m.app, m.sender, m.stanzaId, m.format, m.payload, m.records, now, now).changes === 1);
-      })
+      .transaction(() => messages.map((m) => this.insert.run(m.app, m.sender, m.stanzaId, m.format, m.payload, m.records, now, now).changes === 1))
       .immediate();
+  }
+
+  /** Marks applied rows done (the receive job, right after its adapter applied them). */
+  markDone(ids: readonly number[], now = Date.now()): void {
+    this.db.transaction(() => {
+      for (const id of ids) this.done.run(now, id);
+    }).immediate();
   }
 
   /** The first pending rows of an app after `afterId`, in order (due or not: a held row holds the app). */
@@ -98,11 +103,14 @@ export class Inbox {
     return this.db.prepare(sql).all(...args, opts.limit ?? 100) as InboxRow[];
   }
 
-  /** Makes pending rows due now. */
+  /** Makes pending rows due now, and tells the running gateway (the change feed) whose they are. */
   retryNow(filter: { id?: number; app?: string } = {}): number {
     const now = Date.now();
-    if (filter.id !== undefined) return this.db.prepare("UPDATE inbox SET next_attempt_at = ? WHERE id = ? AND state = 'pending'").run(now, filter.id).changes;
-    if (filter.app) return this.db.prepare("UPDATE inbox SET next_attempt_at = ? WHERE app = ? AND state = 'pending'").run(now, filter.app).changes;
-    return this.db.prepare("UPDATE inbox SET next_attempt_at = ? WHERE state = 'pending'").run(now).changes;
+    const [where, args] = filter.id !== undefined ? ['id = ?', [filter.id]] : filter.app ? ['app = ?', [filter.app]] : ['1', []];
+    return this.db.transaction(() => {
+      const rows = this.db.prepare(`UPDATE inbox SET next_attempt_at = ? WHERE ${where} AND state = 'pending' RETURNING app`).pluck().all(now, ...args) as string[];
+      for (const app of new Set(rows)) recordChange(this.db, 'inbox', { app });
+      return rows.length;
+    })();
   }
 }

@@ -47,8 +47,6 @@ export function dataPayload(el: Element): { format: 'quoalise' | 'sen1'; payload
 
 export class Intake {
   private batch: Pending[] = [];
-  /** Rows the receive jobs applied, marked done with the next commit. */
-  private applied: number[] = [];
   private commitScheduled = false;
   /** Unapplied inbox rows per app (seeded from SQLite, maintained from here and the receive jobs). */
   private readonly pending: Map<string, number>;
@@ -57,11 +55,9 @@ export class Intake {
     this.pending = opts.inbox.pendingCounts();
   }
 
-  /** The receive job of `app` applied `done` rows and dead-lettered `dead` others. */
-  settled(app: string, done: number[], dead: number): void {
-    this.pending.set(app, Math.max(0, (this.pending.get(app) ?? 0) - done.length - dead));
-    this.applied.push(...done);
-    this.scheduleCommit();
+  /** The receive job of `app` applied (and marked done) `done` rows and dead-lettered `dead` others. */
+  settled(app: string, done: number, dead: number): void {
+    this.pending.set(app, Math.max(0, (this.pending.get(app) ?? 0) - done - dead));
   }
 
   accept(host: AppHost, el: Element, data: { format: 'quoalise' | 'sen1'; payload: Element }): void {
@@ -116,24 +112,21 @@ export class Intake {
   }
 
   /**
-   * One transaction for the whole turn's messages (and the rows applied meanwhile), then the
-   * receipts, then the receive jobs. The XMPP thread never waits for SQLite's lock: when another
+   * One transaction for the whole turn's messages, then the receipts, then the receive jobs. The XMPP thread never waits for SQLite's lock: when another
    * thread holds it, the commit is tried again on the next turn (SQLite's busy handler would sleep
    * the whole event loop for milliseconds).
    */
   private commit(): void {
-    if (this.batch.length === 0 && this.applied.length === 0) return;
+    if (this.batch.length === 0) return;
     const batch = this.batch;
-    const applied = this.applied;
     let stored: boolean[];
     const { db } = this.opts;
     try {
       db.pragma('busy_timeout = 0');
-      stored = this.opts.inbox.commit(batch.map((p) => p.message), applied);
+      stored = this.opts.inbox.commit(batch.map((p) => p.message));
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_BUSY') return this.scheduleCommit(true);
       this.batch = [];
-      this.applied = [];
       this.opts.log.error({ err: (err as Error).message }, 'inbox commit failed');
       for (const p of batch) this.refuse(p.stanza, new StanzaError('internal-server-error', 'the gateway could not store this message; retry later', { type: 'wait' }));
       return;
@@ -141,7 +134,6 @@ export class Intake {
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
     this.batch = [];
-    this.applied = [];
     const hosts = new Set<AppHost>();
     const acks = new Acks();
     batch.forEach((p, i) => {

@@ -1,21 +1,23 @@
 /**
- * Entry point of an app worker: the thread that hosts one application's adapter. The main thread
- * never runs adapter code; here a slow or stuck adapter can only delay its own application.
+ * Entry point of an app worker: a thread hosting the adapters of one application (isolation `own`) or
+ * of many (a worker of the shared pool). The main thread never runs adapter code; here a slow adapter
+ * delays only the apps of its own thread, and a stuck one is restarted by the main thread.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, BroadcastChannel } from 'node:worker_threads';
 import pino from 'pino';
-import { adapterModule } from '../../adapters/index.js';
-import { AdapterError, type Adapter } from '../../adapters/contract.js';
 import { openDatabase } from '../store/database.js';
-import type { AppOp, AppWorkerData, FromAppWorker, ToAppWorker, WorkerError } from './protocol.js';
-import { appOps } from './app-ops.js';
-import { ReceiveJob } from '../jobs/receive.js';
-import { ExtractJobs } from '../jobs/extract.js';
+import { Authorizer } from '../authz/authorizer.js';
+import { GrantStore } from '../authz/grant-store.js';
+import { OUTBOX_CHANNEL } from '../jobs/send-protocol.js';
+import { Inbox } from '../transfer/inbox.js';
+import { Outbox } from '../transfer/outbox.js';
+import { ConsumerStore } from '../transfer/consumers.js';
+import type { AppWorkerData, FromAppWorker, HostedAppSpec, ToAppWorker } from './protocol.js';
+import { HostedApp, type WorkerShared } from './hosted-app.js';
 
 // bree wraps our data under workerData.job.worker.workerData and also spreads it at the top level.
 const data = workerData as AppWorkerData;
 const port = parentPort!;
-const log = pino({ level: data.logLevel, name: `app:${data.app.name}` }, pino.destination({ fd: 2, sync: true }));
 
 let outbox: FromAppWorker[] = [];
 function post(msg: FromAppWorker): void {
@@ -28,79 +30,96 @@ function flush(): void {
   port.postMessage(batch);
 }
 
-function toWorkerError(err: unknown): WorkerError {
-  if (err instanceof AdapterError) {
-    return { source: 'adapter', kind: err.kind, message: err.message, ...(err.upstream ? { upstream: err.upstream } : {}) };
-  }
-  return { source: 'crash', message: err instanceof Error ? err.message : String(err) };
+const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous, noCheckpoints: true });
+const shared: WorkerShared = {
+  data,
+  db,
+  inbox: new Inbox(db),
+  outbox: new Outbox(db),
+  consumers: new ConsumerStore(db),
+  log: pino({ level: data.logLevel, name: data.name }, pino.destination({ fd: 2, sync: true })),
+  outboxChannel: new BroadcastChannel(OUTBOX_CHANNEL),
+  authz: new Authorizer(new GrantStore(db)),
+  post,
+};
+
+/** Apps ready to serve, by name. */
+const ready = new Map<string, HostedApp>();
+/** Every app's latest open or close, so that a close waits for the open before it and vice versa. */
+const lifecycle = new Map<string, Promise<unknown>>();
+
+function open(spec: HostedAppSpec): void {
+  const previous = lifecycle.get(spec.name) ?? Promise.resolve();
+  lifecycle.set(
+    spec.name,
+    previous.then(() =>
+      HostedApp.open(spec, shared).then(
+        (app) => {
+          ready.set(spec.name, app);
+          post({ t: 'ready', app: spec.name, capabilities: app.capabilities });
+        },
+        (err: unknown) => post({ t: 'fatal', app: spec.name, message: err instanceof Error ? err.message : String(err) }),
+      ),
+    ),
+  );
 }
 
-async function main(): Promise<void> {
-  const module = adapterModule(data.app.kind);
-  const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous, noCheckpoints: true });
-  let extract: ExtractJobs | null = null;
-  const adapter: Adapter = await module.create({
-    app: { name: data.app.name, jid: data.app.jid },
-    options: module.parseOptions(data.app.options),
-    log,
-    databasePath: data.dbPath,
-    dataChanged: () => extract?.dataChanged(),
+function close(name: string): Promise<void> {
+  const previous = lifecycle.get(name) ?? Promise.resolve();
+  const closing = previous.then(async () => {
+    const app = ready.get(name);
+    ready.delete(name);
+    await app?.close();
+    post({ t: 'closed', app: name });
+    if (lifecycle.get(name) === closing) lifecycle.delete(name);
   });
-  const receive = new ReceiveJob({
-    db,
-    app: data.app.name,
-    adapter,
-    log,
-    timeoutMs: data.callTimeoutMs,
-    retry: data.retry,
-    onSettled: (done, dead) => post({ t: 'settled', done, dead }),
-  });
-  extract = new ExtractJobs({ db, appJid: data.app.jid, adapter, log, timeoutMs: data.callTimeoutMs });
-
-  const ops = appOps(adapter);
-
-  async function call(id: number, op: AppOp, args: unknown): Promise<void> {
-    const fn = ops[op];
-    if (!fn) {
-      post({ t: 'reply', id, ok: false, error: { source: 'unavailable', message: `this application has no ${op}` } });
-      return;
-    }
-    try {
-      post({ t: 'reply', id, ok: true, value: await fn(args as never) });
-    } catch (err) {
-      post({ t: 'reply', id, ok: false, error: toWorkerError(err) });
-    }
-  }
-
-  let closing = false;
-  port.on('message', (msg: ToAppWorker[] | 'cancel') => {
-    if (msg === 'cancel') {
-      // bree's stop(): close the adapter, then end the thread ourselves (exit code 0, not a kill).
-      if (closing) return;
-      closing = true;
-      void Promise.all([receive.stop(), extract.stop()])
-        .then(() => adapter.close?.())
-        .catch((err) => log.warn({ err: (err as Error).message }, 'adapter close failed'))
-        .finally(() => {
-          db.close();
-          process.exit(0);
-        });
-      return;
-    }
-    for (const m of msg) {
-      if (m.t === 'call') void call(m.id, m.op, m.args);
-      else if (m.t === 'ping') post({ t: 'pong', id: m.id });
-      else if (m.t === 'inbox') receive.wake();
-    }
-  });
-
-  // Work left from before a restart: pending inbox rows, consumers to catch up.
-  receive.wake();
-  extract.start();
-  post({ t: 'ready', capabilities: Object.keys(ops).concat(adapter.deliver ? ['deliver'] : [], adapter.extract ? ['extract'] : []) });
+  lifecycle.set(name, closing);
+  return closing;
 }
 
-main().catch((err: unknown) => {
-  port.postMessage([{ t: 'fatal', message: err instanceof Error ? err.message : String(err) } satisfies FromAppWorker]);
-  process.exit(1);
+let closing = false;
+port.on('message', (msg: ToAppWorker[] | 'cancel') => {
+  if (msg === 'cancel') {
+    // bree's stop(): close every adapter, then end the thread ourselves (exit code 0, not a kill).
+    if (closing) return;
+    closing = true;
+    void Promise.all([...new Set([...lifecycle.keys(), ...ready.keys()])].map(close)).finally(() => {
+      flush();
+      shared.outboxChannel.close();
+      db.close();
+      process.exit(0);
+    });
+    return;
+  }
+  for (const m of msg) {
+    switch (m.t) {
+      case 'call': {
+        const app = ready.get(m.app);
+        if (app) app.call(m.id, m.op, m.args);
+        else post({ t: 'reply', id: m.id, ok: false, error: { source: 'unavailable', message: `application ${m.app} is not running` } });
+        break;
+      }
+      case 'ping':
+        post({ t: 'pong', id: m.id });
+        break;
+      case 'inbox':
+        ready.get(m.app)?.receive.wake();
+        break;
+      case 'data':
+        ready.get(m.app)?.extract.dataChanged(m.series);
+        break;
+      case 'consumers':
+        ready.get(m.app)?.extract.update(m.ids);
+        break;
+      case 'grants':
+        shared.authz.invalidate([m.app]);
+        break;
+      case 'open':
+        open(m.app);
+        break;
+      case 'close':
+        void close(m.app);
+        break;
+    }
+  }
 });

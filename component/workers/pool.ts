@@ -4,6 +4,7 @@
  */
 import Bree from 'bree';
 import { EventEmitter } from 'node:events';
+import type { WorkerOptions } from 'node:worker_threads';
 import type { Logger } from '../log/logger.js';
 
 export interface PoolEvents {
@@ -32,10 +33,10 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     this.bree.on('worker deleted', (name: string) => this.emit('exit', name));
   }
 
-  /** Starts a long-lived worker from a compiled file with the given workerData. */
-  async start(name: string, path: string, workerData: object): Promise<void> {
+  /** Starts a long-lived worker from a compiled file with the given workerData (and Worker options, e.g. resourceLimits). */
+  async start(name: string, path: string, workerData: object, options: Omit<WorkerOptions, 'workerData'> = {}): Promise<void> {
     if (this.bree.config.jobs.some((j: { name: string }) => j.name === name)) await this.bree.remove(name);
-    await this.bree.add({ name, path, worker: { workerData } });
+    await this.bree.add({ name, path, worker: { ...options, workerData } });
     await this.bree.run(name);
   }
 

@@ -1,6 +1,7 @@
 /**
- * Messages between the main thread and an app worker. Both sides batch: one postMessage carries an
- * array of these, so a burst of stanzas costs one structured clone, not one per stanza.
+ * Messages between the main thread and an app worker — a thread hosting one application (isolation
+ * `own`) or many (the shared pool). Both sides batch: one postMessage carries an array of these, so a
+ * burst of stanzas for any of the thread's apps costs one structured clone, not one per stanza.
  */
 
 /** Operations the main thread asks of an app's adapter. */
@@ -11,23 +12,40 @@ export type AppOp =
   | 'catalogueXml'
   | 'currentCursor';
 
+/** An application as the worker needs it to create its adapter. */
+export interface HostedAppSpec {
+  name: string;
+  kind: string;
+  /** As stored in the registry (core options such as `isolation` included). */
+  options: Record<string, unknown>;
+  jid: string;
+}
+
 export type ToAppWorker =
-  | { t: 'call'; id: number; op: AppOp; args: unknown }
+  /** Create the app's adapter and start its jobs; answered by `ready` or `fatal`. */
+  | { t: 'open'; app: HostedAppSpec }
+  /** Stop the app's jobs and close its adapter; answered by `closed`. */
+  | { t: 'close'; app: string }
+  | { t: 'call'; app: string; id: number; op: AppOp; args: unknown }
   | { t: 'ping'; id: number }
-  /** New rows in the inbox for this app: run the receive job. */
-  | { t: 'inbox' };
+  /** New rows in the app's inbox: run its receive job. */
+  | { t: 'inbox'; app: string }
+  /** Records of these series (null: any) were written by another process: run the app's on-change consumers. */
+  | { t: 'data'; app: string; series: string[] | null }
+  /** These consumers whose source may be the app were added, changed or removed: read them again. */
+  | { t: 'consumers'; app: string; ids: number[] }
+  /** The app's grants changed (subscription pushes are checked against them). */
+  | { t: 'grants'; app: string };
 
 export type FromAppWorker =
-  | { t: 'ready'; capabilities: string[] }
+  | { t: 'ready'; app: string; capabilities: string[] }
+  | { t: 'fatal'; app: string; message: string }
+  | { t: 'closed'; app: string }
   | { t: 'reply'; id: number; ok: true; value: unknown }
   | { t: 'reply'; id: number; ok: false; error: WorkerError }
   | { t: 'pong'; id: number }
-  /**
-   * The receive job applied these inbox rows (the main thread marks them done in its next inbox
-   * transaction: it is the only writer on that hot path) and dead-lettered `dead` others.
-   */
-  | { t: 'settled'; done: number[]; dead: number }
-  | { t: 'fatal'; message: string };
+  /** The app's receive job marked `done` inbox rows applied (in its own transaction) and dead-lettered `dead` others. */
+  | { t: 'settled'; app: string; done: number; dead: number };
 
 /** An error as it crosses the thread boundary (class identity does not survive structured clone). */
 export interface WorkerError {
@@ -38,9 +56,10 @@ export interface WorkerError {
   upstream?: { issuer: string; code: string };
 }
 
-/** What the main thread gives an app worker at start (workerData). */
+/** What the main thread gives an app worker at start (workerData): what its apps share. */
 export interface AppWorkerData {
-  app: { name: string; kind: string; options: Record<string, unknown>; jid: string };
+  /** The thread's name, for its logs (`app:<name>` or `shared:<n>`). */
+  name: string;
   dbPath: string;
   synchronous: 'NORMAL' | 'FULL';
   logLevel: string;

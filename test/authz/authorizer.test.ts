@@ -64,7 +64,7 @@ test('deny by default; a grant covers its requesters and series only', ({ grants
 
   const g = grants.add({ app: 'meters', requester: 'alice@example.net', series: 'urn:dev:prm:30000000000001_*', purpose: 'energy coaching' });
   grants.add({ app: 'meters', requester: 'example.org', series: B });
-  authz.refresh();
+  authz.invalidate(['meters']);
   const yes = ask('alice@example.net', A);
   assert.equal(yes, { allowed: true, reason: `grant ${g.id} lets alice@example.net read ${A} from meters for energy coaching`, grantId: g.id });
   assert.is(ask('alice@example.net', B).allowed, false, 'another series');
@@ -96,19 +96,21 @@ test('validity windows: not yet valid, valid, expired — with the reason', ({ g
   assert.equal(authz.visibleSeriesPatterns('meters', 'alice@example.net', NOW), []);
 });
 
-test('grants are reloaded only when they change; removed grants stop allowing', ({ db, grants }) => {
+test('grants are read per app at first use, again only when said to have changed; removed grants stop allowing', ({ db, grants }) => {
   const authz = new Authorizer(grants);
+  const ask = (app = 'meters') => authz.authorize({ app, requester: 'anyone@else.org', series: A, at: NOW }).allowed;
+  assert.is(ask(), false, 'no grant yet; the app\'s grants are now in memory');
   const g = grants.add({ app: 'meters', requester: '*', series: A });
-  const ask = () => authz.authorize({ app: 'meters', requester: 'anyone@else.org', series: A, at: NOW }).allowed;
-  assert.is(ask(), false, 'not seen before a refresh: the XMPP thread reads memory only');
-  authz.refresh();
+  grants.add({ app: 'school', requester: '*', series: A });
+  assert.is(ask(), false, 'not seen before the change is announced: the XMPP thread reads memory only');
+  assert.is(ask('school'), true, 'another app, read at its first use');
+  authz.invalidate(['meters']);
   assert.is(ask(), true);
   grants.remove(g.id);
-  authz.refresh();
+  authz.invalidate(['meters']);
   assert.is(ask(), false);
-  // Removing the app takes its grants with it.
-  grants.add({ app: 'school', requester: '*', series: A });
   new AppRegistry(db).remove('school');
+  // Removing the app took its grants with it.
   assert.equal(grants.list('school'), []);
   assert.throws(() => grants.add({ app: 'ghost', requester: '*', series: A }), (e: unknown) => e instanceof GrantError && /no app named "ghost"/.test(e.message));
   assert.throws(() => grants.add({ app: 'meters', requester: '*', series: A, notBefore: NOW, notAfter: NOW }), /would end before it starts/);

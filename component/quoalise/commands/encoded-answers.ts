@@ -6,7 +6,7 @@
 import type { Adapter, HistoryQuery } from '../../../adapters/contract.js';
 import { seriesMatcher } from '../../transfer/series-pattern.js';
 import { encodeMeta } from '../meta.js';
-import { encodeQuoalise } from '../payload.js';
+import { encodeQuoaliseUpTo } from '../payload.js';
 import { NS_QUOALISE } from '../namespaces.js';
 import { QuoaliseFormatError } from '../errors.js';
 import { formatIsoUtc } from '../time.js';
@@ -19,15 +19,14 @@ export interface EncodedAnswer {
 }
 
 /**
- * get_history's payload. When the adapter returns `query.limit` records or more the core refuses the
- * request (too many records), so nothing is encoded. No record at all still gives one `data` with a
- * `meta`: the reference client reads the first `quoalise/data` and requires its `meta`.
+ * get_history's payload, encoded as the adapter's records or rows are read. When there are `query.limit`
+ * records or more the core refuses the request (too many records), so the encoding stops there. No
+ * record at all still gives one `data` with a `meta`: the reference client reads the first
+ * `quoalise/data` and requires its `meta`.
  */
 export async function historyXml(adapter: Adapter, query: HistoryQuery): Promise<EncodedAnswer> {
   const blocks = await adapter.history!(query);
-  const count = blocks.reduce((n, b) => n + b.records.length, 0);
-  if (count >= query.limit) return { xml: '', count };
-  return { xml: encodeQuoalise(blocks.length > 0 ? blocks : [{ meta: {}, records: [] }]), count };
+  return encodeQuoaliseUpTo(blocks.length > 0 ? blocks : [{ meta: {}, records: [] }], query.limit);
 }
 
 function attr(name: string, value: string): string {

@@ -1,0 +1,127 @@
+/**
+ * One application inside an app worker: its adapter, its receive job and its extract jobs, and the
+ * calls the main thread makes to it. A worker thread hosts one of these (isolation `own`) or many (the
+ * shared pool); what they share — fedgate's database connection, the outbox channel, the grants — is
+ * the thread's `WorkerShared`.
+ */
+import type { BroadcastChannel } from 'node:worker_threads';
+import { adapterModule } from '../../adapters/index.js';
+import { AdapterError, type Adapter } from '../../adapters/contract.js';
+import { coreOptions } from '../registry/apps.js';
+import type { Db } from '../store/database.js';
+import type { Logger } from '../log/logger.js';
+import type { Authorizer } from '../authz/authorizer.js';
+import type { Inbox } from '../transfer/inbox.js';
+import type { Outbox } from '../transfer/outbox.js';
+import type { ConsumerStore } from '../transfer/consumers.js';
+import type { AppOp, AppWorkerData, FromAppWorker, HostedAppSpec, WorkerError } from './protocol.js';
+import { appOps, type AppOps } from './app-ops.js';
+import { ReceiveJob } from '../jobs/receive.js';
+import { ExtractJobs } from '../jobs/extract.js';
+
+/** What the apps of one worker thread share. */
+export interface WorkerShared {
+  data: AppWorkerData;
+  /** fedgate's own database: one connection (and one set of statements) for all the thread's apps. */
+  db: Db;
+  inbox: Inbox;
+  outbox: Outbox;
+  consumers: ConsumerStore;
+  log: Logger;
+  /** Announces new outbox rows to the send worker. */
+  outboxChannel: BroadcastChannel;
+  /** Grants, read per app at first use; the main thread says when an app's change. */
+  authz: Authorizer;
+  post(m: FromAppWorker): void;
+}
+
+function toWorkerError(err: unknown): WorkerError {
+  if (err instanceof AdapterError) {
+    return { source: 'adapter', kind: err.kind, message: err.message, ...(err.upstream ? { upstream: err.upstream } : {}) };
+  }
+  return { source: 'crash', message: err instanceof Error ? err.message : String(err) };
+}
+
+export class HostedApp {
+  private constructor(
+    readonly name: string,
+    private readonly adapter: Adapter,
+    private readonly ops: AppOps,
+    readonly receive: ReceiveJob,
+    readonly extract: ExtractJobs,
+    private readonly shared: WorkerShared,
+  ) {}
+
+  /** Creates the adapter (its options checked again) and starts the jobs: pending inbox rows, consumers to catch up. */
+  static async open(spec: HostedAppSpec, shared: WorkerShared): Promise<HostedApp> {
+    const module = adapterModule(spec.kind);
+    const log = shared.log.child({ app: spec.name });
+    let extract: ExtractJobs | null = null;
+    const adapter = await module.create({
+      app: { name: spec.name, jid: spec.jid },
+      options: module.parseOptions(coreOptions(spec.options).adapter),
+      log,
+      databasePath: shared.data.dbPath,
+      dataChanged: (series) => extract?.dataChanged(series === undefined ? null : [...series]),
+    });
+    const { db, data } = shared;
+    const receive = new ReceiveJob({
+      inbox: shared.inbox,
+      app: spec.name,
+      adapter,
+      log,
+      timeoutMs: data.callTimeoutMs,
+      retry: data.retry,
+      onSettled: (done, dead) => shared.post({ t: 'settled', app: spec.name, done, dead }),
+    });
+    extract = new ExtractJobs({
+      db,
+      appJid: spec.jid,
+      adapter,
+      log,
+      timeoutMs: data.callTimeoutMs,
+      consumers: shared.consumers,
+      outbox: shared.outbox,
+      outboxChannel: shared.outboxChannel,
+      authz: shared.authz,
+    });
+    const app = new HostedApp(spec.name, adapter, appOps(adapter), receive, extract, shared);
+    receive.wake();
+    extract.start();
+    return app;
+  }
+
+  /** What the app can do: the worker operations it offers, plus `deliver` and `extract` when the adapter has them. */
+  get capabilities(): string[] {
+    return Object.keys(this.ops).concat(this.adapter.deliver ? ['deliver'] : [], this.adapter.extract ? ['extract'] : []);
+  }
+
+  call(id: number, op: AppOp, args: unknown): void {
+    const fn = this.ops[op];
+    if (!fn) {
+      this.shared.post({ t: 'reply', id, ok: false, error: { source: 'unavailable', message: `this application has no ${op}` } });
+      return;
+    }
+    let result: Promise<unknown>;
+    try {
+      result = fn(args as never);
+    } catch (err) {
+      this.shared.post({ t: 'reply', id, ok: false, error: toWorkerError(err) });
+      return;
+    }
+    result.then(
+      (value) => this.shared.post({ t: 'reply', id, ok: true, value }),
+      (err: unknown) => this.shared.post({ t: 'reply', id, ok: false, error: toWorkerError(err) }),
+    );
+  }
+
+  /** Stops the jobs (waiting for the current runs) and closes the adapter. */
+  async close(): Promise<void> {
+    try {
+      await Promise.all([this.receive.stop(), this.extract.stop()]);
+      await this.adapter.close?.();
+    } catch (err) {
+      this.shared.log.warn({ app: this.name, err: (err as Error).message }, 'adapter close failed');
+    }
+  }
+}
