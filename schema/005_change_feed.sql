@@ -4,7 +4,7 @@
 -- another process — is a row of `changes`, written in the same transaction as the change itself (by the
 -- triggers below, or by an explicit insert next to writes no trigger sees). The gateway's one watcher
 -- (component/changes/feed.ts) reads the rows after the last one it saw, a single indexed query every
--- 100 ms, and wakes exactly what each change concerns: the app that was edited, the app worker whose
+-- 50 ms, and wakes exactly what each change concerns: the app that was edited, the app worker whose
 -- consumers changed, the grants of one app. Rows are purged after an hour by the housekeeping job: the
 -- gateway loads the tables themselves at start, the feed only carries what happens while it runs.
 --

@@ -1,6 +1,6 @@
 /**
  * The change feed's one watcher (schema/005_change_feed.sql): reads the `changes` rows committed since
- * the last it saw — one indexed query every `pollMs`, nothing else while nothing changes — and hands
+ * the last it saw — one indexed query every 50 ms, nothing else while nothing changes — and hands
  * each topic's changes, in commit order and decoded, to whoever subscribed to that topic:
  *
  *   feed.on('grants', (changes) => authz.invalidate(changes.map((c) => c.app)));
@@ -45,7 +45,7 @@ export class ChangeFeed {
   }
 
   /** From now on, changes committed after this call are delivered. */
-  start(pollMs = 100): void {
+  start(pollMs = 50): void {
     this.position = (this.db.prepare('SELECT coalesce(max(seq), 0) FROM changes').pluck().get() as number) ?? 0;
     this.timer = setInterval(() => this.poll(), pollMs);
     this.timer.unref();

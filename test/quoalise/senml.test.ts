@@ -3,8 +3,8 @@ import * as assert from 'uvu/assert';
 import type { Element } from '@xmpp/component-core';
 import { QuoaliseFormatError } from '../../component/quoalise/errors.js';
 import { NS_SENML } from '../../component/quoalise/namespaces.js';
-import { decodeSensml, encodeSensml, SenmlError } from '../../component/quoalise/senml.js';
-import type { SeriesRecord } from '../../component/quoalise/types.js';
+import { decodeSensml, encodeSensml, encodeSensmlRows, SenmlError } from '../../component/quoalise/senml.js';
+import type { RecordRow, SeriesRecord } from '../../component/quoalise/types.js';
 import { parseXml } from '../../component/quoalise/xml-parse.js';
 
 const SERIES = 'urn:dev:prm:00000000000000_consumption/power/active/raw';
@@ -241,6 +241,42 @@ test('encoder: 100,000 records encode and decode', () => {
   for (let i = 0; i < 100_000; i++) records.push({ name: SERIES, time: 1704063600 + i * 1800, value: i % 500, unit: 'W' });
   const xml = encodeSensml(records);
   assert.equal(decodeSensml(parseXml(xml)), records);
+});
+
+/** The rows a database would give for these records of one series. */
+function rowsOf(records: SeriesRecord[]): RecordRow[] {
+  return records.map((r) => [r.time, r.value ?? r.stringValue ?? r.boolValue!, r.unit ?? null]);
+}
+
+test('rows encoder: the same SenML as the records encoder, units shared or per record, every kind of value', () => {
+  const cases: SeriesRecord[][] = [
+    [],
+    [{ name: SERIES, time: 1704063600, value: 342, unit: 'W' }],
+    Array.from({ length: 600 }, (_, i) => ({ name: SERIES, time: 1704063600 + 1800 * i, value: i % 5 === 0 ? 0 : i / 3, unit: 'W' })),
+    [
+      { name: SERIES, time: 1704063600, value: 1, unit: 'W' },
+      { name: SERIES, time: 1704063600.5, stringValue: 'door "open" <now>' },
+      { name: SERIES, time: 1704065400, boolValue: false, unit: 'kW' },
+      { name: SERIES, time: 1704065400 + 1e-9, value: -2.5e-7 },
+    ],
+    [{ name: SERIES, time: 0.1, value: 1 }, { name: SERIES, time: 0.30000000000000004, value: 2 }],
+  ];
+  for (const records of cases) {
+    const { xml, count } = encodeSensmlRows(SERIES, rowsOf(records));
+    assert.is(count, records.length);
+    assert.is(xml, encodeSensml(records));
+    assert.equal(decodeSensml(parseXml(xml)), records);
+  }
+});
+
+test('rows encoder: stops at the limit without encoding; refuses what it cannot represent', () => {
+  const rows = rowsOf(Array.from({ length: 10 }, (_, i) => ({ name: SERIES, time: i, value: i })));
+  assert.equal(encodeSensmlRows(SERIES, rows, 5), { xml: '', count: 5 });
+  assert.is(encodeSensmlRows(SERIES, rows, 11).count, 10);
+  assert.throws(() => encodeSensmlRows(SERIES, [[1, NaN, null]]), (e: unknown) => e instanceof SenmlError && e.attribute === 'v');
+  assert.throws(() => encodeSensmlRows(SERIES, [[Infinity, 1, null]]), (e: unknown) => e instanceof SenmlError && e.attribute === 't');
+  assert.throws(() => encodeSensmlRows(SERIES, [[1, 'bell\u0007', null]]), (e: unknown) => e instanceof SenmlError && e.attribute === 'vs');
+  assert.throws(() => encodeSensmlRows('', [[1, 1, null]]), (e: unknown) => e instanceof SenmlError);
 });
 
 test.run();
