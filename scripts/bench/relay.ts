@@ -12,13 +12,13 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { Ejabberd } from '../../test/helpers/ejabberd.js';
 import { Fedgate } from '../../test/helpers/fedgate.js';
 import { scalar, storeScalar } from '../../test/helpers/db.js';
 import { LoadClient } from './lib/load.js';
 import { fmt, percentile, printTable } from './lib/stats.js';
+import { statusKb } from './lib/proc.js';
 import { DIST_ROOT } from '../../component/paths.js';
 import { loadConfig } from '../../component/config/load.js';
 import { createLogger } from '../../component/log/logger.js';
@@ -200,14 +200,9 @@ function countSink(f: Fedgate): number {
   return storeScalar(f, 'SELECT count(*) FROM store_points');
 }
 
-function statusKb(f: Fedgate, key: string): number {
-  if (!f.proc?.pid) return 0;
-  const m = new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${f.proc.pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : 0;
-}
 function rssKb(f: Fedgate): number {
-  return statusKb(f, 'VmRSS');
+  return statusKb(f.proc?.pid, 'VmRSS');
 }
 function hwmKb(f: Fedgate): number {
-  return statusKb(f, 'VmHWM');
+  return statusKb(f.proc?.pid, 'VmHWM');
 }

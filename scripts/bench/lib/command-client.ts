@@ -22,6 +22,8 @@ export class CommandClient {
     conn.on('open', (el: Element) => void conn.authenticate(el.attrs.id ?? '', secret).catch(() => {}));
     conn.on('error', () => {});
     await conn.start();
+    conn.setMaxListeners(0); // one listener per request in flight
+    conn.socket?.setMaxListeners(0);
     return new CommandClient(conn, `bench@${domain}/quoalise`);
   }
 
