@@ -18,7 +18,7 @@ export function appCommands(): Command {
     .command('add <name>')
     .description('add an application; its JID is <name>@<link.domain>. The running gateway picks it up within a second.')
     .requiredOption('-k, --kind <kind>', 'adapter kind')
-    .option('-o, --option <key=value>', 'adapter option (repeatable; JSON values allowed)', parseOption, {})
+    .option('-o, --option <key=value>', 'adapter option, or isolation=shared|own (its thread; default: the kind\'s) (repeatable; JSON values allowed)', parseOption, {})
     .option('-d, --description <text>', 'human-readable name, shown in service discovery', '')
     .addHelpText('after', `\nAdapter kinds:\n${kinds}`)
     .action(function (this: Command, name: string, o: { kind: string; option: Record<string, unknown>; description: string }) {

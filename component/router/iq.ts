@@ -2,13 +2,14 @@
  * One answer per IQ. Every get/set that reaches fedgate goes through `answerIq`: the handler's
  * result, its StanzaError, `internal-server-error` if it throws anything else — never zero, never two.
  */
-import { xml, type Element } from '../xmpp/xml.js';
+import { CleanXml, stripForbiddenXmlChars, xml, type Element } from '../xmpp/xml.js';
 import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
 import type { Logger } from '../log/logger.js';
 
 /**
- * Serialized XML, already escaped: lets a large answer (100,000 records encoded in an app worker)
- * go to the socket without being parsed into elements on the XMPP thread.
+ * Serialized XML, already escaped and free of the characters XML forbids (our encoders check every
+ * string they write): lets a large answer (100,000 records encoded in an app worker) go to the socket
+ * without being parsed into elements, nor scanned again, on the XMPP thread.
  */
 export class RawXml {
   constructor(readonly xml: string) {}
@@ -23,16 +24,20 @@ export function iqPayload(iq: Element): Element | undefined {
   return iq.getChildElements()[0];
 }
 
-export function resultReply(iq: Element, payload: IqResult): Element | string {
+export function resultReply(iq: Element, payload: IqResult): Element | CleanXml {
   const { from, to, id } = iq.attrs;
   const reply = xml('iq', { from: to, to: from, id, type: 'result' });
-  if (payload instanceof RawXml) return reply.toString().replace(/\/>$/, `>${payload.xml}</iq>`);
+  if (payload instanceof RawXml) {
+    // `<iq …/>` opened around the payload. Concatenated, not String.replace: the payload may hold `$&`.
+    const head = stripForbiddenXmlChars(reply.toString());
+    return new CleanXml(`${head.slice(0, -2)}>${payload.xml}</iq>`);
+  }
   if (payload) reply.append(payload);
   return reply;
 }
 
-export async function answerIq(iq: Element, handler: IqHandler | undefined, send: (el: Element | string) => void, log: Logger): Promise<void> {
-  let reply: Element | string;
+export async function answerIq(iq: Element, handler: IqHandler | undefined, send: (el: Element | CleanXml) => void, log: Logger): Promise<void> {
+  let reply: Element | CleanXml;
   try {
     if (!handler) {
       const ns = iqPayload(iq)?.attrs.xmlns ?? 'none';

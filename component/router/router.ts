@@ -2,7 +2,7 @@
  * Routing: every stanza the link receives lands here and goes to exactly one place — the domain
  * entity, an application, or the RFC 6120 §10.5.3.1 answer for an address that does not exist.
  */
-import { escapeAttr, escapeText, type Element } from '../xmpp/xml.js';
+import { escapeAttr, escapeText, type CleanXml, type Element } from '../xmpp/xml.js';
 import { parseJid } from '../xmpp/jid.js';
 import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
 import { answerIq, type IqHandlers } from './iq.js';
@@ -25,7 +25,7 @@ export interface RouterOptions {
   /** The Quoalise ad-hoc commands every app JID answers. */
   commands: QuoaliseCommands;
   domainIq: IqHandlers;
-  send(el: Element | string): boolean;
+  send(el: Element | string | CleanXml): boolean;
   log: Logger;
 }
 

@@ -52,15 +52,18 @@ function open(spec: HostedAppSpec): void {
   const previous = lifecycle.get(spec.name) ?? Promise.resolve();
   lifecycle.set(
     spec.name,
-    previous.then(() =>
-      HostedApp.open(spec, shared).then(
+    previous.then(() => {
+      // Asked twice (a retry after a failed start crossing a restart of the thread): open once.
+      const running = ready.get(spec.name);
+      if (running) return post({ t: 'ready', app: spec.name, capabilities: running.capabilities });
+      return HostedApp.open(spec, shared).then(
         (app) => {
           ready.set(spec.name, app);
           post({ t: 'ready', app: spec.name, capabilities: app.capabilities });
         },
         (err: unknown) => post({ t: 'fatal', app: spec.name, message: err instanceof Error ? err.message : String(err) }),
-      ),
-    ),
+      );
+    }),
   );
 }
 

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { Component } from '@xmpp/component-core';
 import { Backoff } from '../timing/backoff.js';
-import { stripForbiddenXmlChars, xml, type Element } from './xml.js';
+import { CleanXml, stripForbiddenXmlChars, xml, type Element } from './xml.js';
 import { NS } from './namespaces.js';
 import { RemoteStanzaError, readError } from './stanza-error.js';
 import type { Logger } from '../log/logger.js';
@@ -102,10 +102,10 @@ export class Link extends EventEmitter<LinkEvents> {
    * Returns false when the link is not online: nothing is buffered across a disconnection, callers keep
    * their own state.
    */
-  send(stanza: Element | string): boolean {
+  send(stanza: Element | string | CleanXml): boolean {
     if (this.state !== 'online' && this.state !== 'stopping') return false;
     if (!this.conn?.socket) return false;
-    this.outQueue.push(stripForbiddenXmlChars(typeof stanza === 'string' ? stanza : stanza.toString()));
+    this.outQueue.push(stanza instanceof CleanXml ? stanza.xml : stripForbiddenXmlChars(typeof stanza === 'string' ? stanza : stanza.toString()));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(() => this.flush());
