@@ -31,6 +31,9 @@ import { Outbox, instanceToken, type NewOutboxMessage } from './transfer/outbox.
 import { ChangeFeed } from './changes/feed.js';
 import type { HousekeepingData } from './jobs/housekeeping.js';
 
+/** The shared pool's default size: a thread per core, up to this (store writes share one SQLite writer anyway). */
+const MAX_DEFAULT_SHARED_WORKERS = 8;
+
 export interface GatewayEvents {
   fatal: [err: FatalLinkError];
 }
@@ -132,7 +135,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         },
       },
       callTimeoutMs,
-      sharedWorkers: config.adapters.shared_workers ?? availableParallelism(),
+      sharedWorkers: config.adapters.shared_workers ?? Math.min(availableParallelism(), MAX_DEFAULT_SHARED_WORKERS),
       heapMb: config.adapters.worker_heap_mb,
       onSettled: (app, done, dead) => intake.settled(app, done, dead),
     },

@@ -76,7 +76,7 @@ export const ConfigSchema = z
       .object({
         /** An adapter call that takes longer fails with an upstream error; the app's worker is restarted. */
         timeout_seconds: seconds.max(3600).default(30),
-        /** Threads of the shared pool, which hosts the apps of isolation `shared` (store, echo); default: one per core. */
+        /** Threads of the shared pool, which hosts the apps of isolation `shared` (store, echo); default: one per core, at most 8. */
         shared_workers: z.number().int().min(1).max(64).optional(),
         /** JS heap limit of each adapter thread, MB: past it the thread is restarted (its calls in flight fail), not the gateway. */
         worker_heap_mb: z.number().int().min(16).max(65_536).default(512),
