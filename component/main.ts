@@ -145,7 +145,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log,
   });
   const send = (el: Parameters<Link['send']>[0]) => link.send(el);
-  const presence = new PresenceService({ db, send, domain });
+  const presence = new PresenceService({ db, send, domain, maxPerDomain: config.presence.max_subscribers_per_domain, log });
   const entitlements = new Entitlements(db, domain);
   const intake = new Intake({ db, inbox: new Inbox(db), entitlements, send, maxPendingPerApp: config.inbox.max_pending_per_app, log });
   const delivery = new SendBridge(
@@ -175,6 +175,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     consumers: new ConsumerStore(db),
     maxRecords: config.quoalise.max_records,
     requestsPerSecond: config.quoalise.requests_per_second,
+    requestBurst: config.quoalise.request_burst,
+    domainRequestsPerSecond: config.quoalise.domain_requests_per_second,
+    domainRequestBurst: config.quoalise.domain_request_burst,
+    maxSubscriptionsPerRequester: config.quoalise.max_subscriptions_per_requester,
+    maxSessionsPerRequester: config.quoalise.max_sessions_per_requester,
     sessionTimeoutSeconds: config.quoalise.session_timeout_seconds,
   });
   const router = new Router({ domain, apps, presence, intake, delivery, commands, domainIq: domainHandlers({ domain, apps, version: VERSION }), send, log });

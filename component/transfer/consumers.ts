@@ -97,6 +97,10 @@ export class ConsumerStore {
     return this.db.prepare(sql).all(...args) as Consumer[];
   }
 
+  count(filter: { destination: string; kind: 'flow' | 'subscription' }): number {
+    return this.db.prepare('SELECT count(*) FROM consumers WHERE destination = ? AND kind = ?').pluck().get(bareJid(filter.destination), filter.kind) as number;
+  }
+
   remove(id: number): void {
     if (this.db.prepare('DELETE FROM consumers WHERE id = ?').run(id).changes === 0) throw new ConsumerError(`no consumer with id ${id}`);
   }
