@@ -14,7 +14,7 @@ import { RetentionPolicies } from './retention-policies.js';
 import { cutoff, parsePeriod } from './retention.js';
 
 /** Rows deleted per transaction in fedgate's own tables. */
-const BATCH = 1000;
+const BATCH = 500;
 
 export interface PurgeReport {
   dryRun: boolean;
@@ -70,10 +70,12 @@ async function purgeTable(db: Db, table: string, where: string, now: number, dry
   const batch = db.prepare(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ${where} LIMIT ${BATCH})`);
   let total = 0;
   for (;;) {
+    const t = performance.now();
     const n = db.transaction(() => batch.run(now).changes).immediate();
     total += n;
     if (n < BATCH) return total;
-    await new Promise((r) => setImmediate(r));
+    // As long a pause as the batch took: the gateway's writers get the lock in between.
+    await new Promise((r) => setTimeout(r, Math.max(1, Math.ceil(performance.now() - t))));
   }
 }
 
