@@ -33,9 +33,9 @@
  * - `close` releases what `create` acquired; the worker exits right after.
  */
 import type { DataBlock, Meta, RowBlock } from '../component/quoalise/types.js';
+import type { Logger } from '../component/log/logger.js';
 
 export type { RecordRow, RowBlock } from '../component/quoalise/types.js';
-import type { Logger } from '../component/log/logger.js';
 
 /** Where an app's adapter runs: in a worker shared with other apps, or in one of its own. */
 export type Isolation = 'shared' | 'own';
@@ -53,7 +53,30 @@ export interface AdapterModule<Options = unknown> {
   readonly description: string;
   /** Checks and normalizes the app's options; throw `OptionsError` naming the bad key. Runs in the CLI too. */
   parseOptions(raw: Record<string, unknown>): Options;
+  /**
+   * Whether apps of this kind, with these options, accept data (their adapter has `deliver`). Declared
+   * here, not discovered from a running adapter, so that the app's JID advertises fedgate's delivery
+   * protocol from the moment the gateway is online — before its worker is ready, and after it
+   * restarts. Senders rely on it to choose confirmed delivery. Absent: false.
+   */
+  acceptsData?(options: Options): boolean;
   create(ctx: AdapterContext<Options>): Adapter | Promise<Adapter>;
+  /**
+   * GDPR: delete records the app keeps (the purge of what is past its retention, the erasure of a
+   * person's data), in bounded batches — never one long transaction. Called by the purge job and the
+   * CLI, outside the app's running adapter: it works on the app's storage directly, without the side
+   * effects of `create` (no broker subscriptions, no upstream calls). Returns how many records it
+   * deleted, or with `dryRun` would delete. Absent: the app keeps no records of its own.
+   */
+  forget?(ctx: ForgetContext<Options>, request: ForgetRequest): Promise<{ records: number }>;
+}
+
+export interface ForgetContext<Options> {
+  app: { name: string; jid: string };
+  options: Options;
+  log: Logger;
+  /** As in AdapterContext. */
+  databasePath: string;
 }
 
 export interface AdapterContext<Options> {
@@ -92,6 +115,19 @@ export interface Adapter {
    */
   deliver?(batch: readonly Delivery[]): Promise<void>;
   close?(): Promise<void>;
+}
+
+export interface ForgetRequest {
+  /** A series identifier or a glob. */
+  series: string;
+  /**
+   * Which records of those series: `before` (epoch seconds) — those stamped earlier (a retention
+   * period); `expired` (epoch seconds) — those whose carried retention (Delivery.retention) has passed
+   * at that time; neither — all of them (an erasure).
+   */
+  before?: number;
+  expired?: number;
+  dryRun?: boolean;
 }
 
 export interface ChatMessage {
@@ -152,6 +188,21 @@ export interface Delivery {
   /** Bare JID of the sender, already checked against the consumers entitled to send to this app. */
   from: string;
   blocks: DataBlock[];
+  /**
+   * The sender's version of these records, when it gave one (fedgate senders do). Deliveries from the
+   * same `origin` are ordered by `seq`: a record (series, time) already written by a delivery of the
+   * same origin with a higher `seq` is newer and must not be overwritten by this one. Deliveries can
+   * arrive out of order (a busy receiver refuses one and accepts the next), so an adapter that keeps
+   * values keeps the newest this way; the built-in `store` does.
+   */
+  version?: { origin: string; seq: number };
+  /**
+   * How long the source lets these records be kept (urn:fedgate:gdpr:0), per series: each record until
+   * its own time plus `maxAge` (an ISO 8601 period), and never after `until` (epoch seconds). An adapter
+   * that keeps records must not keep them longer (`recordExpiry` in component/gdpr/retention.ts computes
+   * it); the built-in `store` deletes them when they expire. Absent: the source sets no limit.
+   */
+  retention?: ReadonlyArray<{ series: string; maxAge?: string; until?: number }>;
 }
 
 /** Expected failures, mapped by the core to Quoalise / RFC 6120 errors. */

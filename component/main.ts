@@ -19,7 +19,7 @@ import { domainHandlers } from './router/domain-entity.js';
 import { DIST_ROOT } from './paths.js';
 import { VERSION } from './version.js';
 import { HEARTBEAT_MS, clearRuntimeStatus, writeRuntimeStatus } from './runtime-status.js';
-import { Delivery } from './transfer/delivery.js';
+import { SendBridge } from './delivery/send-bridge.js';
 import { Entitlements } from './transfer/entitlements.js';
 import { Intake } from './transfer/intake.js';
 import { Inbox } from './transfer/inbox.js';
@@ -27,9 +27,11 @@ import { ConsumerStore } from './transfer/consumers.js';
 import { Authorizer } from './authz/authorizer.js';
 import { GrantStore } from './authz/grant-store.js';
 import { QuoaliseCommands } from './quoalise/commands/ad-hoc.js';
-import { Outbox, instanceToken, type NewOutboxMessage } from './transfer/outbox.js';
+import { Outbox, instanceToken, type NewOutboxMessage } from './delivery/outbox.js';
 import { ChangeFeed } from './changes/feed.js';
 import type { HousekeepingData } from './jobs/housekeeping.js';
+import type { PurgeJobData } from './jobs/purge-job.js';
+import { describePurge, type PurgeReport } from './gdpr/purge.js';
 
 /** The shared pool's default size: a thread per core, up to this (store writes share one SQLite writer anyway). */
 const MAX_DEFAULT_SHARED_WORKERS = 8;
@@ -51,7 +53,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     readonly link: Link,
     readonly router: Router,
     readonly presence: PresenceService,
-    readonly delivery: Delivery,
+    readonly delivery: SendBridge,
     readonly entitlements: Entitlements,
     private readonly pool: WorkerPool,
     readonly authz: Authorizer,
@@ -71,7 +73,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       if (this.link.isOnline) this.presence.goodbye(this.apps.all().map((a) => a.app.name));
       await this.link.stop();
       this.feed.stop();
-      await Promise.all([this.apps.stop(), this.delivery.stop(), this.pool.stop('housekeeping')]);
+      await Promise.all([this.apps.stop(), this.delivery.stop(), this.pool.stop('housekeeping'), this.pool.stop('purge')]);
       await this.pool.stop('checkpoint');
       clearRuntimeStatus(this.db, process.pid);
       this.db.close();
@@ -103,7 +105,14 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   startHeartbeat(): void {
     this.writeStatus();
-    this.heartbeat = setInterval(() => this.writeStatus(), HEARTBEAT_MS);
+    this.heartbeat = setInterval(() => {
+      // A write from a timer must never throw: another thread may hold the lock for a while.
+      try {
+        this.writeStatus();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'could not write the status heartbeat; will try again');
+      }
+    }, HEARTBEAT_MS);
     this.heartbeat.unref();
   }
 }
@@ -124,6 +133,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       workerFile: join(DIST_ROOT, 'component/workers/app-worker.js'),
       domain,
       worker: {
+        domain,
         dbPath: config.database.path,
         synchronous: config.database.synchronous,
         logLevel: config.log.level,
@@ -153,10 +163,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log,
   });
   const send = (el: Parameters<Link['send']>[0]) => link.send(el);
-  const presence = new PresenceService({ db, send, domain });
+  const presence = new PresenceService({ db, send, domain, maxPerDomain: config.presence.max_subscribers_per_domain, log });
   const entitlements = new Entitlements(db, domain);
   const intake = new Intake({ db, inbox: new Inbox(db), entitlements, send, maxPendingPerApp: config.inbox.max_pending_per_app, log });
-  const delivery = new Delivery(
+  const delivery = new SendBridge(
     link,
     pool,
     instanceToken(db),
@@ -183,11 +193,16 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     consumers: new ConsumerStore(db),
     maxRecords: config.quoalise.max_records,
     requestsPerSecond: config.quoalise.requests_per_second,
+    requestBurst: config.quoalise.request_burst,
+    domainRequestsPerSecond: config.quoalise.domain_requests_per_second,
+    domainRequestBurst: config.quoalise.domain_request_burst,
+    maxSubscriptionsPerRequester: config.quoalise.max_subscriptions_per_requester,
+    maxSessionsPerRequester: config.quoalise.max_sessions_per_requester,
     sessionTimeoutSeconds: config.quoalise.session_timeout_seconds,
   });
   const router = new Router({ domain, apps, presence, intake, delivery, commands, domainIq: domainHandlers({ domain, apps, version: VERSION }), send, log });
   const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz, feed);
-  watchChanges(feed, { domain, apps, entitlements, authz });
+  watchChanges(feed, { domain, apps, entitlements, authz, delivery });
 
   apps.on('added', (host) => {
     if (link.isOnline) presence.announce([host.app.name]);
@@ -207,9 +222,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   await Promise.all([apps.start(), delivery.start()]);
   const housekeeping: HousekeepingData = { dbPath: config.database.path, keepDoneMs: config.inbox.keep_done_days * 86_400_000 };
   await pool.schedule('housekeeping', join(DIST_ROOT, 'component/jobs/housekeeping.js'), 3_600_000, housekeeping);
+  const purgeJob: PurgeJobData = { dbPath: config.database.path, domain, logLevel: config.log.level };
+  await pool.schedule('purge', join(DIST_ROOT, 'component/jobs/purge-job.js'), 3_600_000, purgeJob);
   await pool.supervise('checkpoint', join(DIST_ROOT, 'component/jobs/checkpoint-worker.js'), { dbPath: config.database.path, everyMs: 1000 });
   pool.on('message', (name, m) => {
     if (name === 'housekeeping' && (m as { purged?: number }).purged) log.info({ purged: (m as { purged: number }).purged }, 'forgot old applied inbox rows');
+    if (name === 'purge' && (m as { t?: string }).t === 'purged') log.info({ report: (m as { report: PurgeReport }).report }, describePurge((m as { report: PurgeReport }).report));
   });
   gw.startHeartbeat();
   link.start();
@@ -221,23 +239,24 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
  * The change feed's routes: each change reaches exactly what it concerns — the registry's mirror, the
  * entitlements, the grants of one app, the worker of the app whose consumers, data or inbox changed.
  */
-function watchChanges(feed: ChangeFeed, to: { domain: string; apps: Apps; entitlements: Entitlements; authz: Authorizer }): void {
-  const { domain, apps, entitlements, authz } = to;
+function watchChanges(feed: ChangeFeed, to: { domain: string; apps: Apps; entitlements: Entitlements; authz: Authorizer; delivery: SendBridge }): void {
+  const { domain, apps, entitlements, authz, delivery } = to;
   /** The local app a bare JID names, if any. */
   const localApp = (jid: string) => (jid.endsWith(`@${domain}`) ? apps.get(jid.slice(0, -domain.length - 1)) : undefined);
   feed.on('apps', (changes) => apps.changed(changes.map((c) => c.name)));
   feed.on('consumers', (changes) => {
     entitlements.update(changes.map((c) => c.id));
-    const bySource = new Map<AppHost, number[]>();
+    // The source app's extract jobs, and the destination app's thread (its receive job checks senders again).
+    const byApp = new Map<AppHost, number[]>();
     for (const c of changes) {
-      const host = localApp(c.source);
-      if (host) bySource.set(host, [...(bySource.get(host) ?? []), c.id]);
+      for (const host of new Set([localApp(c.source), localApp(c.destination)])) if (host) byApp.set(host, [...(byApp.get(host) ?? []), c.id]);
     }
-    for (const [host, ids] of bySource) host.consumersChanged(ids);
+    for (const [host, ids] of byApp) host.consumersChanged(ids);
   });
   feed.on('grants', (changes) => {
     const names = new Set(changes.map((c) => c.app));
     authz.invalidate(names);
+    delivery.grantsChanged([...names]);
     for (const name of names) apps.get(name)?.grantsChanged();
   });
   feed.on('data', (changes) => {

@@ -12,7 +12,8 @@ import { encodeMeta } from '../../component/quoalise/meta.js';
 import { parseIdentifier } from '../../component/quoalise/identifier.js';
 import { QuoaliseFormatError } from '../../component/quoalise/errors.js';
 import { illegalXmlChar } from '../../component/xmpp/xml.js';
-import type { ExtractBatch, SeriesInfo } from '../contract.js';
+import type { Delivery, ExtractBatch, ForgetRequest, SeriesInfo } from '../contract.js';
+import { recordExpiry } from '../../component/gdpr/retention.js';
 import { isPattern } from '../../component/transfer/series-pattern.js';
 
 /** Records the store refuses to keep; the message names the record and is meant for a human. */
@@ -35,6 +36,10 @@ export interface DeliveryResult extends IngestResult {
   /** True when this key was already applied: nothing was written. */
   replayed: boolean;
 }
+
+/** A stored record differs from the one being written (SQL, inside the upsert). */
+const CHANGED = `(value IS NOT excluded.value OR string_value IS NOT excluded.string_value
+  OR bool_value IS NOT excluded.bool_value OR unit IS NOT excluded.unit)`;
 
 type PointRow = [time: number, value: number | null, stringValue: string | null, boolValue: number | null, unit: string | null];
 type ExtractRow = [series: number, ...point: PointRow, seq: number];
@@ -103,21 +108,29 @@ function statements(db: Db) {
     readSeq: q<[]>('SELECT seq FROM store_sequence WHERE id = 1', 'pluck'),
     writeSeq: q<[number]>('UPDATE store_sequence SET seq = ? WHERE id = 1'),
     // A correction (same time, other value or unit) replaces the row and takes the new seq; the same
-    // record again matches nothing in the WHERE and changes nothing.
-    upsert: q<[number, number, number | null, string | null, number | null, string | null, number]>(
-      `INSERT INTO store_points (series, time, value, string_value, bool_value, unit, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
+    // record again changes nothing. A versioned write (a delivery carrying its origin's version)
+    // never replaces what a newer version of the same origin wrote, and moves the version forward
+    // even when the value is the same (so that an older one arriving later stays out).
+    upsert: q<[number, number, number | null, string | null, number | null, string | null, number, number | null, number | null, number | null]>(
+      `INSERT INTO store_points (series, time, value, string_value, bool_value, unit, seq, origin, version, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (series, time) DO UPDATE SET value = excluded.value, string_value = excluded.string_value,
-         bool_value = excluded.bool_value, unit = excluded.unit, seq = excluded.seq
-       WHERE value IS NOT excluded.value OR string_value IS NOT excluded.string_value
-          OR bool_value IS NOT excluded.bool_value OR unit IS NOT excluded.unit`,
+         bool_value = excluded.bool_value, unit = excluded.unit, origin = excluded.origin, version = excluded.version,
+         expires_at = excluded.expires_at,
+         seq = CASE WHEN ${CHANGED} THEN excluded.seq ELSE seq END
+       WHERE NOT (excluded.origin IS NOT NULL AND origin IS excluded.origin AND version > excluded.version)
+         AND (${CHANGED} OR (excluded.origin IS NOT NULL AND origin IS excluded.origin AND version < excluded.version))
+       RETURNING seq`,
+      'pluck',
     ),
-    history: q<[number, number, number, number]>(
-      'SELECT time, value, string_value, bool_value, unit FROM store_points WHERE series = ? AND time >= ? AND time < ? ORDER BY time LIMIT ?',
+    origin: q<[string]>('INSERT INTO store_origins (origin) VALUES (?) ON CONFLICT (origin) DO UPDATE SET origin = origin RETURNING id', 'pluck'),
+    // Records past the retention their source set are no longer served, even before the purge deletes them.
+    history: q<[number, number, number, number, number]>(
+      'SELECT time, value, string_value, bool_value, unit FROM store_points WHERE series = ? AND time >= ? AND time < ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY time LIMIT ?',
       'raw',
     ),
     // get_history's fast path: three columns read per row when the range holds numbers only.
-    numericRows: q<[number, number, number, number]>(
-      'SELECT time, value, unit FROM store_points WHERE series = ? AND time >= ? AND time < ? ORDER BY time LIMIT ?',
+    numericRows: q<[number, number, number, number, number]>(
+      'SELECT time, value, unit FROM store_points WHERE series = ? AND time >= ? AND time < ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY time LIMIT ?',
       'raw',
     ),
     hasOtherValues: q<[number, number, number]>(
@@ -171,16 +184,16 @@ export class SeriesStore {
    * so a delivery that comes again changes no data (its `redelivered` count goes up). Any invalid
    * record fails the whole batch before anything is written.
    */
-  deliver(deliveries: ReadonlyArray<{ key: string; from: string; blocks: DataBlock[] }>): DeliveryResult[] {
+  deliver(deliveries: ReadonlyArray<Pick<Delivery, 'key' | 'from' | 'blocks' | 'version' | 'retention'>>): DeliveryResult[] {
     for (const d of deliveries) checkBlocks(d.blocks);
     return this.write(() =>
-      deliveries.map(({ key, from, blocks }) => {
+      deliveries.map(({ key, from, blocks, version, retention }) => {
         const records = blocks.reduce((n, b) => n + b.records.length, 0);
         if (this.q.delivery.get(this.app, key)) {
           this.q.replay.run(this.app, key);
           return { records, written: 0, unchanged: 0, changed: [], replayed: true };
         }
-        const result = this.writeBlocks(blocks);
+        const result = this.writeBlocks(blocks, version, retention);
         this.q.recordDelivery.run(this.app, key, from, result.records, result.written, result.unchanged, Date.now());
         return { ...result, replayed: false };
       }),
@@ -197,11 +210,12 @@ export class SeriesStore {
     if (!row) return null;
     const { id } = row;
     const { numericRows, hasOtherValues, history } = this.q;
+    const now = Date.now() / 1000;
     const rows = {
       [Symbol.iterator]: (): Iterator<RecordRow> =>
         hasOtherValues.get(id, start, end)
-          ? mapRows(history.iterate(id, start, end, limit) as IterableIterator<PointRow>)
-          : (numericRows.iterate(id, start, end, limit) as IterableIterator<RecordRow>),
+          ? mapRows(history.iterate(id, start, end, now, limit) as IterableIterator<PointRow>)
+          : (numericRows.iterate(id, start, end, now, limit) as IterableIterator<RecordRow>),
     };
     return { meta: JSON.parse(row.meta) as Meta, series, rows };
   }
@@ -268,6 +282,43 @@ export class SeriesStore {
     })();
   }
 
+  /**
+   * Deletes at most `limit` records matching a GDPR request in one short transaction (the caller loops,
+   * letting others write in between). Returns how many it deleted, or with `dryRun` how many match in all.
+   */
+  forgetBatch(req: ForgetRequest, limit: number, now = Date.now() / 1000): number {
+    const ids = this.db.prepare('SELECT id FROM store_series WHERE app = ? AND identifier GLOB ?').pluck().all(this.app, req.series) as number[];
+    if (ids.length === 0) return 0;
+    const list = ids.join(',');
+    if (req.expired !== undefined) {
+      if (req.dryRun) return this.db.prepare(`SELECT count(*) FROM store_points WHERE expires_at <= ? AND series IN (${list})`).pluck().get(req.expired) as number;
+      return this.db.transaction(
+        () =>
+          this.db
+            .prepare(`DELETE FROM store_points WHERE (series, time) IN (SELECT series, time FROM store_points WHERE expires_at <= ? AND series IN (${list}) LIMIT ?)`)
+            .run(req.expired, limit).changes,
+      ).immediate();
+    }
+    const before = req.before ?? Infinity;
+    if (req.dryRun) return this.db.prepare(`SELECT count(*) FROM store_points WHERE series IN (${list}) AND time < ?`).pluck().get(before) as number;
+    return this.db.transaction(() => {
+      let left = limit;
+      for (const id of ids) {
+        if (left <= 0) break;
+        // The time of the last record this batch may take in this series: the deletion is one index range.
+        const last = this.db.prepare('SELECT time FROM store_points WHERE series = ? AND time < ? ORDER BY time LIMIT 1 OFFSET ?').pluck().get(id, before, left - 1) as
+          | number
+          | undefined;
+        const { changes } =
+          last === undefined
+            ? this.db.prepare('DELETE FROM store_points WHERE series = ? AND time < ?').run(id, before)
+            : this.db.prepare('DELETE FROM store_points WHERE series = ? AND time <= ?').run(id, last);
+        left -= changes;
+      }
+      return limit - left;
+    }).immediate();
+  }
+
   private write<T>(fn: () => T): T {
     try {
       return this.db.transaction(fn).immediate();
@@ -278,8 +329,10 @@ export class SeriesStore {
     }
   }
 
-  private writeBlocks(blocks: DataBlock[]): IngestResult {
+  private writeBlocks(blocks: DataBlock[], version?: Delivery['version'], retention?: Delivery['retention']): IngestResult {
     const now = Date.now();
+    const origin = version ? (this.q.origin.get(version.origin) as number) : null;
+    const seqOfVersion = version ? version.seq : null;
     let seq = this.q.readSeq.get() as number;
     let records = 0;
     let written = 0;
@@ -296,7 +349,7 @@ export class SeriesStore {
           this.q.updateMeta.run(meta, now, id, meta);
           metaChecked.add(id);
         }
-        const { changes } = this.q.upsert.run(
+        const stored = this.q.upsert.get(
           id,
           r.time,
           r.value ?? null,
@@ -304,8 +357,11 @@ export class SeriesStore {
           r.boolValue === undefined ? null : r.boolValue ? 1 : 0,
           r.unit ?? null,
           seq + 1,
+          origin,
+          seqOfVersion,
+          retention ? recordExpiry(retention, r.name, r.time) : null,
         );
-        if (changes > 0) {
+        if (stored === seq + 1) {
           seq++;
           written++;
           touched.set(id, seq);

@@ -15,7 +15,7 @@
  * Runs in the shared worker pool by default (its calls never wait on anything but its own SQLite file):
  * the apps of one thread share one connection to the store's file and its compiled statements.
  */
-import { AdapterError, OptionsError, type Adapter, type AdapterModule } from '../contract.js';
+import { AdapterError, OptionsError, type Adapter, type AdapterModule, type ForgetRequest } from '../contract.js';
 import type { Db } from '../../component/store/database.js';
 import { openStoreDatabase } from './store-database.js';
 import { SeriesStore, StoreDataError } from './series-store.js';
@@ -43,10 +43,14 @@ function connect(databasePath: string): { db: Db; release(): void } {
   };
 }
 
+/** Records deleted per transaction by `forget` (purge, erasure): each write lock stays short. */
+const FORGET_BATCH = 500;
+
 export const storeAdapter: AdapterModule<StoreOptions> = {
   kind: 'store',
   description: "keeps the app's series in fedgate's store file (get_history, catalogue, subscriptions, inbound data)",
   isolation: 'shared',
+  acceptsData: () => true,
   parseOptions(raw) {
     const { maintenance, ...rest } = raw;
     const unknown = Object.keys(rest)[0];
@@ -54,6 +58,14 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
     if (maintenance === undefined) return {};
     if (typeof maintenance !== 'string' || maintenance.trim() === '') throw new OptionsError('maintenance', 'must be a text saying why the data is offline');
     return { maintenance };
+  },
+  async forget({ app, databasePath }, request) {
+    const db = openStoreDatabase(databasePath);
+    try {
+      return { records: await forgetRecords(new SeriesStore(db, app.name), request) };
+    } finally {
+      db.close();
+    }
   },
   create({ app, options, databasePath, dataChanged }) {
     if (options.maintenance !== undefined) return maintenanceAdapter(app.name, options.maintenance);
@@ -95,4 +107,23 @@ function maintenanceAdapter(app: string, why: string): Adapter {
     throw new AdapterError('upstream', `the data of ${app} is offline for maintenance: ${why}`, { issuer: app, code: 'maintenance' });
   };
   return { history: fail, catalogue: fail, extract: fail, deliver: fail };
+}
+
+/**
+ * Deletes what a GDPR request names, one short transaction per batch, then as long a pause: the app's
+ * worker (and anyone else) gets the write lock between batches, so a purge of millions of records
+ * never holds up deliveries. `onBatch` sees each batch's lock time (the benchmark measures it).
+ */
+export async function forgetRecords(store: SeriesStore, request: ForgetRequest, onBatch?: (ms: number, records: number) => void): Promise<number> {
+  if (request.dryRun) return store.forgetBatch(request, 0);
+  let records = 0;
+  for (;;) {
+    const t = performance.now();
+    const n = store.forgetBatch(request, FORGET_BATCH);
+    const ms = performance.now() - t;
+    onBatch?.(ms, n);
+    records += n;
+    if (n < FORGET_BATCH) return records;
+    await new Promise((r) => setTimeout(r, Math.max(1, Math.ceil(ms))));
+  }
 }

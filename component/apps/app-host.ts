@@ -8,6 +8,8 @@ import type { AppRecord } from '../registry/apps.js';
 import type { Logger } from '../log/logger.js';
 import { Backoff } from '../timing/backoff.js';
 import { AppCallError, type WorkerHandle } from './worker-handle.js';
+import { adapterModule } from '../../adapters/index.js';
+import { adapterOptions } from '../registry/apps.js';
 
 export { AppCallError };
 
@@ -21,6 +23,15 @@ export interface AppHostOptions {
   log: Logger;
 }
 
+function declaredAcceptsData(app: AppRecord): boolean {
+  try {
+    const m = adapterModule(app.kind);
+    return m.acceptsData?.(adapterOptions(m, app.options)) ?? false;
+  } catch {
+    return false; // bad options or an unknown kind: the worker will say why, and accepts nothing
+  }
+}
+
 export class AppHost {
   readonly jid: string;
   readonly spec: HostedAppSpec;
@@ -31,9 +42,18 @@ export class AppHost {
   private readonly reopenBackoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
   private inboxTimer: NodeJS.Timeout | null = null;
 
+  /**
+   * Whether the app accepts data, from its configuration (the adapter module's declaration), known
+   * before its worker is ready: the intake accepts data into the inbox while the worker starts, and
+   * disco advertises the delivery protocol at once (senders must never see a fedgate app as a peer
+   * that confirms nothing).
+   */
+  readonly acceptsData: boolean;
+
   constructor(readonly app: AppRecord, readonly worker: WorkerHandle, private readonly opts: AppHostOptions) {
     this.jid = `${app.name}@${opts.domain}`;
     this.spec = { name: app.name, kind: app.kind, options: app.options, jid: this.jid };
+    this.acceptsData = declaredAcceptsData(app);
   }
 
   get isReady(): boolean {

@@ -1,14 +1,17 @@
 /**
  * The housekeeping job, a bree job scheduled every hour (a fresh worker per run): forgets inbox rows
  * applied more than `inbox.keep_done_days` ago — past that, a duplicate would no longer be recognised,
- * which is why the period is configurable — and the change feed's rows older than an hour (the running
- * gateway reads them within a fraction of a second) — and reports what it did.
+ * which is why the period is configurable —, lanes of destinations nobody has sent to for
+ * LANE_IDLE_DAYS, and the change feed's rows older than an hour (the running gateway reads them within
+ * a fraction of a second), and reports what it did.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from '../store/database.js';
 import { Inbox } from '../transfer/inbox.js';
+import { LanesTable } from '../delivery/lanes-table.js';
 import { purgeChanges } from '../changes/feed.js';
 
+const LANE_IDLE_DAYS = 30;
 /** Change-feed rows are kept this long. */
 const KEEP_CHANGES_MS = 3_600_000;
 
@@ -21,8 +24,9 @@ const data = workerData as HousekeepingData;
 const db = openDatabase(data.dbPath, { migrate: false, noCheckpoints: true });
 try {
   const purged = new Inbox(db).purge(Date.now() - data.keepDoneMs);
+  const lanes = new LanesTable(db).forgetIdle(Date.now() - LANE_IDLE_DAYS * 86_400_000);
   purgeChanges(db, Date.now() - KEEP_CHANGES_MS);
-  parentPort?.postMessage({ t: 'housekeeping', purged });
+  parentPort?.postMessage({ t: 'housekeeping', purged, lanes });
 } finally {
   db.close();
 }

@@ -14,6 +14,8 @@ import { QuoaliseFormatError } from '../quoalise/errors.js';
 import { retryDelayMs } from '../timing/backoff.js';
 import type { Logger } from '../log/logger.js';
 import { withTimeout } from './with-timeout.js';
+import type { Entitlements } from '../transfer/entitlements.js';
+import { retentionFromJson, retentionList } from '../gdpr/retention.js';
 
 /** Inbox rows read, and handed to the adapter in one `deliver` call, at a time. */
 const BATCH = 100;
@@ -21,7 +23,11 @@ const BATCH = 100;
 export interface ReceiveJobOptions {
   /** The thread's inbox (shared by the apps of a worker). */
   inbox: Inbox;
+  /** The thread's entitlements (shared too; the main thread forwards the changes of consumers). */
+  entitlements: Entitlements;
   app: string;
+  /** The app's JID (its domain is the gateway's). */
+  appJid: string;
   adapter: Adapter;
   log: Logger;
   timeoutMs: number;
@@ -32,6 +38,8 @@ export interface ReceiveJobOptions {
 
 export class ReceiveJob {
   private readonly inbox: Inbox;
+  /** Checked again before applying: a sender whose entitlement was removed meanwhile is not applied. */
+  private readonly entitlements: Entitlements;
   private running = false;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
@@ -43,6 +51,7 @@ export class ReceiveJob {
   // (`fedgate dead-letter retry`, `inbox retry`: the change feed's `inbox` topic). No polling.
   constructor(private readonly opts: ReceiveJobOptions) {
     this.inbox = opts.inbox;
+    this.entitlements = opts.entitlements;
   }
 
   /** New rows may be there: run now (or right after the current run). */
@@ -123,7 +132,18 @@ export class ReceiveJob {
     try {
       const el = parseXml(row.payload);
       const blocks = row.format === 'quoalise' ? decodeQuoalise(el) : [decodeSen1(el).block];
-      return { key: `${row.sender}/${row.stanzaId}`, from: row.sender, blocks };
+      const refused = this.entitlements.firstRefused(row.sender, this.opts.appJid, new Set(blocks.flatMap((b) => b.records.map((r) => r.name))));
+      if (refused !== null) {
+        this.kill(row, `not applied: ${row.sender} is no longer entitled to send ${refused} to ${this.opts.appJid} (its consumer was removed after the message arrived)`);
+        return null;
+      }
+      return {
+        key: `${row.sender}/${row.stanzaId}`,
+        from: row.sender,
+        blocks,
+        ...(row.origin !== null && row.version !== null ? { version: { origin: `${row.sender} ${row.origin}`, seq: row.version } } : {}),
+        ...(row.retention !== null ? { retention: retentionList(retentionFromJson(row.retention)) ?? [] } : {}),
+      };
     } catch (err) {
       if (!(err instanceof QuoaliseFormatError)) throw err;
       this.kill(row, `malformed payload: ${err.message}`);

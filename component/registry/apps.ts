@@ -6,7 +6,7 @@
 import type { Db } from '../store/database.js';
 import { LOCALPART_RE } from '../xmpp/jid.js';
 import { adapterModule } from '../../adapters/index.js';
-import type { Isolation } from '../../adapters/contract.js';
+import type { AdapterModule, Isolation } from '../../adapters/contract.js';
 
 export interface AppRecord {
   name: string;
@@ -36,6 +36,11 @@ export function coreOptions(options: Record<string, unknown>): { isolation?: Iso
   if (isolation === undefined) return { adapter };
   if (isolation !== 'shared' && isolation !== 'own') throw new RegistryError(`option isolation: must be "shared" or "own", got ${JSON.stringify(isolation)}`);
   return { isolation, adapter };
+}
+
+/** The app's options as its adapter module reads them (checked by it; the core's own options left out). */
+export function adapterOptions<O>(module: AdapterModule<O>, options: Record<string, unknown>): O {
+  return module.parseOptions(coreOptions(options).adapter);
 }
 
 /** Where this app's adapter runs: its `isolation` option, else its kind's default, else its own worker. */

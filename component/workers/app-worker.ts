@@ -8,10 +8,11 @@ import pino from 'pino';
 import { openDatabase } from '../store/database.js';
 import { Authorizer } from '../authz/authorizer.js';
 import { GrantStore } from '../authz/grant-store.js';
-import { OUTBOX_CHANNEL } from '../jobs/send-protocol.js';
+import { OUTBOX_CHANNEL } from '../delivery/protocol.js';
 import { Inbox } from '../transfer/inbox.js';
-import { Outbox } from '../transfer/outbox.js';
+import { Outbox } from '../delivery/outbox.js';
 import { ConsumerStore } from '../transfer/consumers.js';
+import { Entitlements } from '../transfer/entitlements.js';
 import type { AppWorkerData, FromAppWorker, HostedAppSpec, ToAppWorker } from './protocol.js';
 import { HostedApp, type WorkerShared } from './hosted-app.js';
 
@@ -37,6 +38,7 @@ const shared: WorkerShared = {
   inbox: new Inbox(db),
   outbox: new Outbox(db),
   consumers: new ConsumerStore(db),
+  entitlements: new Entitlements(db, data.domain),
   log: pino({ level: data.logLevel, name: data.name }, pino.destination({ fd: 2, sync: true })),
   outboxChannel: new BroadcastChannel(OUTBOX_CHANNEL),
   authz: new Authorizer(new GrantStore(db)),
@@ -112,6 +114,8 @@ port.on('message', (msg: ToAppWorker[] | 'cancel') => {
         ready.get(m.app)?.extract.dataChanged(m.series);
         break;
       case 'consumers':
+        // The thread's entitlements first: the app may be their destination rather than their source.
+        shared.entitlements.update(m.ids);
         ready.get(m.app)?.extract.update(m.ids);
         break;
       case 'grants':

@@ -7,13 +7,14 @@
 import type { BroadcastChannel } from 'node:worker_threads';
 import { adapterModule } from '../../adapters/index.js';
 import { AdapterError, type Adapter } from '../../adapters/contract.js';
-import { coreOptions } from '../registry/apps.js';
+import { adapterOptions } from '../registry/apps.js';
 import type { Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
 import type { Authorizer } from '../authz/authorizer.js';
 import type { Inbox } from '../transfer/inbox.js';
-import type { Outbox } from '../transfer/outbox.js';
+import type { Outbox } from '../delivery/outbox.js';
 import type { ConsumerStore } from '../transfer/consumers.js';
+import type { Entitlements } from '../transfer/entitlements.js';
 import type { AppOp, AppWorkerData, FromAppWorker, HostedAppSpec, WorkerError } from './protocol.js';
 import { appOps, type AppOps } from './app-ops.js';
 import { ReceiveJob } from '../jobs/receive.js';
@@ -27,6 +28,8 @@ export interface WorkerShared {
   inbox: Inbox;
   outbox: Outbox;
   consumers: ConsumerStore;
+  /** Who may send data to the thread's apps (checked again before applying). */
+  entitlements: Entitlements;
   log: Logger;
   /** Announces new outbox rows to the send worker. */
   outboxChannel: BroadcastChannel;
@@ -59,7 +62,7 @@ export class HostedApp {
     let extract: ExtractJobs | null = null;
     const adapter = await module.create({
       app: { name: spec.name, jid: spec.jid },
-      options: module.parseOptions(coreOptions(spec.options).adapter),
+      options: adapterOptions(module, spec.options),
       log,
       databasePath: shared.data.dbPath,
       dataChanged: (series) => extract?.dataChanged(series === undefined ? null : [...series]),
@@ -67,7 +70,9 @@ export class HostedApp {
     const { db, data } = shared;
     const receive = new ReceiveJob({
       inbox: shared.inbox,
+      entitlements: shared.entitlements,
       app: spec.name,
+      appJid: spec.jid,
       adapter,
       log,
       timeoutMs: data.callTimeoutMs,

@@ -32,7 +32,7 @@ export type ToAppWorker =
   | { t: 'inbox'; app: string }
   /** Records of these series (null: any) were written by another process: run the app's on-change consumers. */
   | { t: 'data'; app: string; series: string[] | null }
-  /** These consumers whose source may be the app were added, changed or removed: read them again. */
+  /** These consumers whose source or destination is the app were added, changed or removed: read them again. */
   | { t: 'consumers'; app: string; ids: number[] }
   /** The app's grants changed (subscription pushes are checked against them). */
   | { t: 'grants'; app: string };
@@ -60,6 +60,8 @@ export interface WorkerError {
 export interface AppWorkerData {
   /** The thread's name, for its logs (`app:<name>` or `shared:<n>`). */
   name: string;
+  /** The gateway's domain (its apps are `<name>@<domain>`). */
+  domain: string;
   dbPath: string;
   synchronous: 'NORMAL' | 'FULL';
   logLevel: string;
