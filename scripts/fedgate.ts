@@ -9,6 +9,7 @@ import { grantCommands } from '../component/cli/grant-commands.js';
 import { storeCommands } from '../component/cli/store-commands.js';
 import { CliError } from '../component/cli/context.js';
 import { VERSION } from '../component/version.js';
+import { DatabaseError, describeSqliteError, isSqliteError } from '../component/store/sqlite-errors.js';
 
 const program = new Command('fedgate')
   .description('XMPP component gateway for energy-data federations (Quoalise)')
@@ -40,6 +41,13 @@ try {
   } else if (err instanceof CliError) {
     process.stderr.write(`fedgate: ${err.message}\n`);
     process.exitCode = err.exitCode;
+  } else if (err instanceof DatabaseError) {
+    process.stderr.write(`fedgate: ${err.message}\n`);
+    process.exitCode = 2;
+  } else if (isSqliteError(err)) {
+    // Never a SqliteError stack trace: what failed, in one line, and the operation is over (exit 1).
+    process.stderr.write(`fedgate: ${describeSqliteError(err)}\n`);
+    process.exitCode = 1;
   } else {
     process.stderr.write(`fedgate: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = 1;

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadConfig, defaultConfigPath, ConfigError } from '../config/load.js';
 import { openDatabase, type Db } from '../store/database.js';
 import type { Config } from '../config/schema.js';
+import { DatabaseError } from '../store/sqlite-errors.js';
 
 export class CliError extends Error {
   override name = 'CliError';
@@ -24,7 +25,13 @@ export function openContext(configPath: string | undefined, opts: { needSecret?:
     if (err instanceof ConfigError) throw new CliError(err.message, 2);
     throw err;
   }
-  return { config, db: openDatabase(config.database.path, { synchronous: config.database.synchronous }) };
+  try {
+    return { config, db: openDatabase(config.database.path, { synchronous: config.database.synchronous }) };
+  } catch (err) {
+    // An unreadable, read-only or damaged file is a problem of the set-up: exit 2, the file named.
+    if (err instanceof DatabaseError) throw new CliError(err.message, 2);
+    throw err;
+  }
 }
 
 /** The context of a sub-command, from the global `--config` option. */

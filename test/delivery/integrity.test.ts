@@ -79,23 +79,23 @@ test.before(async (ctx) => {
   ctx.ejabberd = await Ejabberd.start({
     components: [A, A2, B, V, M, SUB].map((domain) => ({ domain, secret: `${domain}-secret` })),
   });
-  const port = ctx.ejabberd.componentPort;
+  const port = (domain: string) => ctx.ejabberd.componentPort(domain);
   // Retries slow enough that only an operator's retry can explain a quick delivery.
   ctx.a = new Fedgate({
-    port,
+    port: port(A),
     domain: A,
     secret: `${A}-secret`,
     extraYaml: 'delivery:\n  retry_initial_ms: 20000\n  retry_max_seconds: 60\n  bounce_window_ms: 500\n  push_messages_per_second: 1\n',
   });
-  ctx.a2 = new Fedgate({ port, domain: A2, secret: `${A2}-secret`, extraYaml: 'delivery:\n  retry_initial_ms: 50\n  retry_max_seconds: 1\n' });
+  ctx.a2 = new Fedgate({ port: port(A2), domain: A2, secret: `${A2}-secret`, extraYaml: 'delivery:\n  retry_initial_ms: 50\n  retry_max_seconds: 1\n' });
   await ctx.a2.must('app', 'add', 'meters', '--kind', 'store');
-  ctx.b = new Fedgate({ port, domain: B, secret: `${B}-secret`, logLevel: 'info', extraYaml: 'inbox:\n  max_pending_per_app: 1\n' });
+  ctx.b = new Fedgate({ port: port(B), domain: B, secret: `${B}-secret`, logLevel: 'info', extraYaml: 'inbox:\n  max_pending_per_app: 1\n' });
   await ctx.a.must('app', 'add', 'meters', '--kind', 'store');
   await ctx.b.must('app', 'add', 'sink', '--kind', 'store');
   for (const source of [`meters@${A}`, `meters@${A2}`]) await ctx.b.must('consumer', 'add', '--source', source, '--destination', 'sink', '--series', '*', '--schedule', 'none');
-  ctx.victim = await Peer.connect(port, V, `${V}-secret`);
-  ctx.mallory = await Peer.connect(port, M, `${M}-secret`);
-  ctx.sub = await Peer.connect(port, SUB, `${SUB}-secret`);
+  ctx.victim = await Peer.connect(port(V), V, `${V}-secret`);
+  ctx.mallory = await Peer.connect(port(M), M, `${M}-secret`);
+  ctx.sub = await Peer.connect(port(SUB), SUB, `${SUB}-secret`);
   answerDisco(ctx.victim, (jid, n) => (jid.startsWith('late@') && n === 1 ? [] : jid.startsWith('plain@') ? [] : [DELIVERY]));
   answerDisco(ctx.sub, () => []);
   ctx.a.start();

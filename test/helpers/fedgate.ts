@@ -19,7 +19,7 @@ export interface FedgateOptions {
   secret: string;
   /** Extra YAML appended to the configuration file. */
   extraYaml?: string;
-  /** Extra keys for the link section, e.g. `{ keepalive_seconds: 1 }`. */
+  /** Extra keys for the link section, e.g. `{ keepalive_seconds: 1 }`; `hosts` (YAML) replaces host and port. */
   link?: Record<string, string | number>;
   logLevel?: string;
   dir?: string;
@@ -39,9 +39,7 @@ export class Fedgate {
     writeFileSync(
       this.configPath,
       `link:
-  host: 127.0.0.1
-  port: ${opts.port}
-  domain: ${opts.domain}
+${opts.link?.hosts !== undefined ? '' : `  host: 127.0.0.1\n  port: ${opts.port}\n`}  domain: ${opts.domain}
   secret_file: secret
 ${Object.entries(opts.link ?? {}).map(([k, v]) => `  ${k}: ${v}\n`).join('')}database:
   path: fedgate.sqlite
@@ -74,13 +72,16 @@ ${opts.extraYaml ?? ''}`,
     return r.stdout;
   }
 
-  /** Starts `fedgate start` in the background. */
-  start(): this {
+  /**
+   * Starts `fedgate start` in the background. `nodeArgs` go to node before the CLI (e.g. `--import` of a
+   * fault injector); `env` adds variables.
+   */
+  start(opts: { nodeArgs?: string[]; env?: Record<string, string> } = {}): this {
     this.exitCode = undefined;
     this.stderr = '';
     // FEDGATE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the gateway under test.
-    const nodeArgs = process.env.FEDGATE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-    const proc = spawn(process.execPath, [...nodeArgs, CLI, 'start'], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const nodeArgs = [...(process.env.FEDGATE_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(opts.nodeArgs ?? [])];
+    const proc = spawn(process.execPath, [...nodeArgs, CLI, 'start'], { env: { ...this.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stderr!.on('data', (d: Buffer) => {
       this.stderr += d.toString();
       if (process.env.FEDGATE_TEST_LOGS) process.stderr.write(d);

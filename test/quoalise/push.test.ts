@@ -47,7 +47,7 @@ const blocksOf = (el: Element): DataBlock[] => decodeQuoalise(el.getChild('quoal
 test.before(async (ctx) => {
   ctx.ejabberd = await Ejabberd.start({ components: [{ domain: DOMAIN, secret: 'fg-secret' }] });
   await ctx.ejabberd.register('alice', 'pw');
-  const fg = (ctx.fg = new Fedgate({ port: ctx.ejabberd.componentPort, domain: DOMAIN, secret: 'fg-secret', extraYaml: 'delivery:\n  push_messages_per_second: 1000\n' }));
+  const fg = (ctx.fg = new Fedgate({ port: ctx.ejabberd.componentPort(DOMAIN), domain: DOMAIN, secret: 'fg-secret', extraYaml: 'delivery:\n  push_messages_per_second: 1000\n' }));
   await fg.must('app', 'add', 'meters', '--kind', 'store');
   await write(fg, [[S, T0, 1], [T, T0, 1]]);
   await fg.must('grant', 'add', 'meters', 'alice@localhost', 'urn:dev:prm:*');

@@ -30,7 +30,7 @@ test.before(async (ctx) => {
   ctx.ejabberd = await Ejabberd.start({ components: [{ domain: B, secret: 'b-secret' }, { domain: 'peer.localhost', secret: 'peer-secret' }] });
   ctx.http = await HttpSink.start();
   ctx.fedgate = new Fedgate({
-    port: ctx.ejabberd.componentPort,
+    port: ctx.ejabberd.componentPort(B),
     domain: B,
     secret: 'b-secret',
     logLevel: 'info',
@@ -53,7 +53,7 @@ test.before(async (ctx) => {
   }
   fg.start();
   await fg.waitOnline();
-  ctx.peer = await Peer.connect(ctx.ejabberd.componentPort, 'peer.localhost', 'peer-secret');
+  ctx.peer = await Peer.connect(ctx.ejabberd.componentPort('peer.localhost'), 'peer.localhost', 'peer-secret');
   // The app answers once its worker is up.
   for (let t0 = Date.now(); ; ) {
     const r = await ctx.peer.iq(SINK, 'get', xml('ping', { xmlns: 'urn:xmpp:ping' }));

@@ -1,0 +1,24 @@
+/**
+ * The one shape of every `--json` output: a listing is `{ "total": N, "rows": [...] }` (total counts
+ * every row that matches, `rows` may be limited), an object is itself; times are ISO 8601 UTC strings
+ * (`2024-01-01T00:00:00.000Z`), never epoch numbers.
+ */
+
+/** ms since the epoch → ISO 8601 UTC; null stays null. */
+export function iso(ms: number | null | undefined): string | null {
+  return ms === null || ms === undefined ? null : new Date(ms).toISOString();
+}
+
+/** Seconds since the epoch (Quoalise record times) → ISO 8601 UTC. */
+export function isoSeconds(s: number | null | undefined): string | null {
+  return s === null || s === undefined ? null : new Date(Math.round(s * 1000)).toISOString();
+}
+
+export interface JsonList<T> {
+  total: number;
+  rows: T[];
+}
+
+export function jsonList<T>(rows: T[], total = rows.length): JsonList<T> {
+  return { total, rows };
+}
