@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { parentPort, workerData } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { openDatabase } from '../store/database.js';
 import { parseHostPort } from '../config/schema.js';
 import { readStatus, type StatusView } from './status-view.js';
@@ -69,8 +69,10 @@ const outbox = gauge('fedgate_outbox_messages', 'Messages waiting in the outbox,
 const inbox = gauge('fedgate_inbox_pending_messages', 'Messages received and not yet applied, by app', ['app']);
 const dead = gauge('fedgate_dead_letters', 'Dead letters kept, by app', ['app']);
 const deadTotal = gauge('fedgate_dead_letters_all', 'Dead letters kept, all apps');
-const flowMessages = gauge('fedgate_flow_messages', 'Messages queued (out) or received (in) on a flow since the database was created: a counter, use rate()', ['direction', 'app', 'peer']);
-const flowRecords = gauge('fedgate_flow_records', 'Records queued (out) or received (in) on a flow since the database was created: a counter, use rate()', ['direction', 'app', 'peer']);
+// Counted in SQLite (schema/009): the values are read as they are, not accumulated here.
+const counter = (name: string, help: string, labelNames: string[]) => new Counter({ name, help, labelNames, registers });
+const flowMessages = counter('fedgate_flow_messages_total', 'Messages queued (out) or received (in) on a flow since the database was created', ['direction', 'app', 'peer']);
+const flowRecords = counter('fedgate_flow_records_total', 'Records queued (out) or received (in) on a flow since the database was created', ['direction', 'app', 'peer']);
 const laneHeld = gauge('fedgate_lane_held', '1 while the lane to a destination is held after a failure', ['destination']);
 const consent = gauge('fedgate_consent_requests_pending', 'Consent requests waiting for a decision');
 const trace = gauge('fedgate_trace_entries', 'Entries in the transparency log');
@@ -95,8 +97,8 @@ function setGauges(s: StatusView): void {
     if (f.queued) outbox.set({ app: f.from, destination: f.to }, f.queued);
     const labels = { direction: f.direction, app: f.direction === 'out' ? f.from : f.to, peer: f.direction === 'out' ? f.to : f.from };
     if (f.messages) {
-      flowMessages.set(labels, f.messages);
-      flowRecords.set(labels, f.records);
+      flowMessages.inc(labels, f.messages);
+      flowRecords.inc(labels, f.records);
     }
     if (f.direction === 'out' && f.lane) laneHeld.set({ destination: f.to }, f.lane.heldUntil ? 1 : 0);
   }
@@ -152,6 +154,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       const nonce = randomBytes(16).toString('base64');
       return send(res, 200, statusPageHtml(nonce), statusPageHeaders(nonce));
     }
+    case '/favicon.ico':
+      return send(res, 204, '', {});
     default:
       return send(res, 404, 'not found: try /, /metrics, /health, /health/ready, /status.json\n', { 'content-type': 'text/plain' });
   }

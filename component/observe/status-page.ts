@@ -123,7 +123,7 @@ function drawGraph(s, r) {
     var mx = (x1 + x2) / 2;
     var fr = r[flowKey(f)];
     var cls = 'edge' + (fr.messages > 0 ? ' active' : '') + (f.lane && f.lane.heldUntil ? ' held' : '');
-    var label = rate(fr.records) + ' rec/s' + (f.queued ? ' · ' + num(f.queued) + ' queued' : '') + (f.lane && f.lane.heldUntil ? ' · held' : '');
+    var label = rate(fr.records) + ' records/s · ' + num(f.records) + ' in all' + (f.queued ? ' · ' + num(f.queued) + ' queued' : '') + (f.lane && f.lane.heldUntil ? ' · held' : '');
     g.appendChild(svg('g', { class: cls, 'data-flow': flowKey(f) }, [
       svg('path', { d: 'M' + x1 + ',' + y1 + ' C' + mx + ',' + y1 + ' ' + mx + ',' + y2 + ' ' + x2 + ',' + y2, 'marker-end': 'url(#arrow)' }),
       svg('text', { x: String(mx), y: String((y1 + y2) / 2 - 6), 'text-anchor': 'middle' }, [label]),
