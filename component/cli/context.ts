@@ -4,6 +4,7 @@ import { loadConfig, defaultConfigPath, ConfigError } from '../config/load.js';
 import { openDatabase, type Db } from '../store/database.js';
 import type { Config } from '../config/schema.js';
 import { DatabaseError } from '../store/sqlite-errors.js';
+import { jsonList, withIsoTimes } from './json.js';
 
 export class CliError extends Error {
   override name = 'CliError';
@@ -82,8 +83,14 @@ export function parseOption(s: string, acc: Record<string, unknown>): Record<str
   return { ...acc, [key]: value };
 }
 
+/** An object as `--json` (times in ISO 8601), or the table. */
 export function printJsonOrTable(json: boolean, value: unknown, table: () => string): void {
-  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : table());
+  process.stdout.write(json ? `${JSON.stringify(withIsoTimes(value), null, 2)}\n` : table());
+}
+
+/** A listing as `--json` — `{ "total": N, "rows": [...] }`, the one shape of every listing — or the table. */
+export function printListOrTable(json: boolean, rows: unknown[], table: () => string, total = rows.length): void {
+  printJsonOrTable(json, jsonList(rows, total), table);
 }
 
 export function formatTable(rows: string[][]): string {

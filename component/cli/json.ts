@@ -22,3 +22,19 @@ export interface JsonList<T> {
 export function jsonList<T>(rows: T[], total = rows.length): JsonList<T> {
   return { total, rows };
 }
+
+/** Keys whose numbers are times in ms since the epoch (createdAt, heldUntil, notBefore…). */
+const MS_TIME_KEY = /(At|Until)$|^(notBefore|notAfter)$/;
+
+/**
+ * A value ready for `--json`: numbers under time keys become ISO 8601 strings (0 or less, "never",
+ * becomes null), at any depth.
+ */
+export function withIsoTimes(value: unknown, key = ''): unknown {
+  if (Array.isArray(value)) return value.map((v) => withIsoTimes(v));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withIsoTimes(v, k)]));
+  }
+  if (typeof value === 'number' && MS_TIME_KEY.test(key)) return value > 0 ? iso(value) : null;
+  return value;
+}

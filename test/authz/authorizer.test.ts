@@ -123,11 +123,10 @@ test('fedgate grant add / list / remove, exit codes', async () => {
     assert.match(r.stdout, /added grant 1: alice@example.net may read urn:dev:prm:30000000000001_\* from meters \(… → 2098-12-31T23:00:00Z\)/);
     r = await fg.cli('grant', 'add', 'meters', 'example.org', A, '--until', '2001-01-01T00:00:00Z');
     assert.is(r.code, 0, r.stderr);
-    r = await fg.cli('grant', 'list', '--json');
-    const list = JSON.parse(r.stdout) as Array<{ id: number; requester: string; purpose: string; notAfter: number; state: string }>;
+    const list = await fg.rows<{ id: number; requester: string; purpose: string; notAfter: string; state: string }>('grant', 'list');
     assert.equal(list.map((g) => [g.id, g.requester, g.purpose, g.notAfter, g.state]), [
-      [1, 'alice@example.net', 'coaching', Date.parse('2098-12-31T23:00:00Z'), 'valid'],
-      [2, '*@example.org', '', Date.parse('2001-01-01T00:00:00Z'), 'expired'],
+      [1, 'alice@example.net', 'coaching', '2098-12-31T23:00:00.000Z', 'valid'],
+      [2, '*@example.org', '', '2001-01-01T00:00:00.000Z', 'expired'],
     ]);
     assert.match((await fg.cli('grant', 'list', 'meters')).stdout, /2\s+meters\s+\*@example.org\s+urn:dev:prm:30000000000001_consumption\/power\/active\/raw\s+… → 2001-01-01T00:00:00Z\s+expired/);
 
@@ -150,7 +149,7 @@ test('fedgate grant add / list / remove, exit codes', async () => {
     assert.match(r.stderr, 'no grant with id 99');
     r = await fg.cli('grant', 'remove', '2');
     assert.is(r.code, 0, r.stderr);
-    assert.equal((JSON.parse((await fg.cli('grant', 'list', '--json')).stdout) as unknown[]).length, 1);
+    assert.equal((await fg.rows('grant', 'list')).length, 1);
   } finally {
     fg.cleanup();
   }

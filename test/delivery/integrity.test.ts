@@ -72,7 +72,7 @@ interface LaneJson {
   queued: number;
 }
 async function lanes(fg: Fedgate): Promise<LaneJson[]> {
-  return JSON.parse(await fg.must('outbox', 'lanes', '--json')) as LaneJson[];
+  return fg.rows<LaneJson>('outbox', 'lanes');
 }
 
 test.before(async (ctx) => {
@@ -187,7 +187,7 @@ test('queued pushes are not sent once the grant is gone; a removed subscription 
   // 5,000 readings: five pushes of 1,000, throttled to one a second.
   await importRecords(a, 'meters', Array.from({ length: 5000 }, (_, i): [string, number, number] => [S, T0 + (i + 1) * 1800, i]));
   await sub.waitFor(dataTo(requester), 20_000);
-  const grants = JSON.parse(await a.must('grant', 'list', '--json')) as Array<{ id: number; series: string }>;
+  const grants = await a.rows<{ id: number; series: string }>('grant', 'list');
   await a.must('grant', 'remove', String(grants.find((g) => g.series === S)!.id));
   const removedAt = Date.now();
   await until(() => outboxIds(a, requester).length === 0, 10_000, () => 'queued pushes still there');

@@ -72,6 +72,11 @@ ${opts.extraYaml ?? ''}`,
     return r.stdout;
   }
 
+  /** The rows of a listing command's `--json` (`{ total, rows }`); throws if the command fails. */
+  async rows<T = Record<string, unknown>>(...args: string[]): Promise<T[]> {
+    return (JSON.parse(await this.must(...args, '--json')) as { rows: T[] }).rows;
+  }
+
   /**
    * Starts `fedgate start` in the background. `nodeArgs` go to node before the CLI (e.g. `--import` of a
    * fault injector); `env` adds variables.

@@ -96,7 +96,7 @@ test('unsubscribe stops the pushes', async ({ fg, alice }) => {
 
 test('a revoked grant stops the pushes', async ({ fg, alice }) => {
   const since = Date.now();
-  const grants = JSON.parse((await fg.cli('grant', 'list', '--json')).stdout) as Array<{ id: number }>;
+  const grants = await fg.rows<{ id: number }>('grant', 'list');
   for (const g of grants) await fg.must('grant', 'remove', String(g.id));
   await write(fg, [[T, T0 + 20_000_000, 7]]);
   await until(

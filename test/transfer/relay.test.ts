@@ -181,7 +181,7 @@ test('data refused by the destination becomes an outbound dead letter; retry re-
   ok(await a.cli('store', 'import', 'meters', join(a.dir, '03.csv')));
   let dead: Array<{ id: number; reason: string; peer: string; direction: string }> = [];
   await until(
-    async () => (dead = JSON.parse((await a.cli('dead-letter', 'list', '--json')).stdout) as typeof dead).length > 0,
+    async () => (dead = await a.rows<(typeof dead)[number]>('dead-letter', 'list')).length > 0,
     20_000,
     () => 'no dead letter on A',
   );
@@ -196,7 +196,7 @@ test('data refused by the destination becomes an outbound dead letter; retry re-
   await until(
     async () => {
       if (points() === 2) return true;
-      for (const d of JSON.parse((await a.cli('dead-letter', 'list', '--json')).stdout) as Array<{ id: number }>) {
+      for (const d of await a.rows<{ id: number }>('dead-letter', 'list')) {
         ok(await a.cli('dead-letter', 'retry', String(d.id)));
       }
       return false;
