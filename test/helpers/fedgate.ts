@@ -32,6 +32,8 @@ export class Fedgate {
   stderr = '';
   private exitWaiters: Array<(code: number | null) => void> = [];
   exitCode: number | null | undefined = undefined;
+  /** A command every CLI run and start is run under, e.g. setpriv dropping root's capabilities. */
+  commandPrefix: string[] = [];
 
   constructor(readonly opts: FedgateOptions) {
     this.dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'fedgate-test-'));
@@ -57,7 +59,8 @@ ${opts.extraYaml ?? ''}`,
   /** Runs a CLI command to completion: { code, stdout, stderr }. */
   async cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
-      const { stdout, stderr } = await runFile(process.execPath, [CLI, ...args], { env: this.env });
+      const [cmd, ...pre] = [...this.commandPrefix, process.execPath];
+      const { stdout, stderr } = await runFile(cmd!, [...pre, CLI, ...args], { env: this.env });
       return { code: 0, stdout, stderr };
     } catch (err) {
       const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -86,7 +89,8 @@ ${opts.extraYaml ?? ''}`,
     this.stderr = '';
     // FEDGATE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the gateway under test.
     const nodeArgs = [...(process.env.FEDGATE_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(opts.nodeArgs ?? [])];
-    const proc = spawn(process.execPath, [...nodeArgs, CLI, 'start'], { env: { ...this.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, ...pre] = [...this.commandPrefix, process.execPath];
+    const proc = spawn(cmd!, [...pre, ...nodeArgs, CLI, 'start'], { env: { ...this.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stderr!.on('data', (d: Buffer) => {
       this.stderr += d.toString();
       if (process.env.FEDGATE_TEST_LOGS) process.stderr.write(d);
