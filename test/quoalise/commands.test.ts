@@ -112,10 +112,7 @@ interface Request {
 
 /** One command IQ; `fields` puts a submitted form in the command element. */
 function command(user: User, to: string, node: string, r: Request = {}): Promise<Element> {
-  const x = r.fields
-    ? user.xml('x', { xmlns: NS_DATA, type: 'submit' }, ...Object.entries(r.fields).map(([k, v]) => user.xml('field', { var: k, type: 'text-single' }, user.xml('value', {}, v))))
-    : null;
-  return user.iq(to, 'set', user.xml('command', { xmlns: NS_COMMANDS, node, action: r.action ?? 'execute', sessionid: r.sessionid }, x));
+  return user.command(to, node, r);
 }
 
 /** Re-parsed with fedgate's own parser, so the codec reads the answer exactly as it came over the wire. */
