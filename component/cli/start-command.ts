@@ -78,6 +78,7 @@ export function startCommand(): Command {
       let gw: Gateway | null = null;
       installFailurePolicy(log, () => gw);
       log.info({ domain: config.link.domain, servers: servers(config) }, 'starting');
+      for (const w of config.warnings) log.warn(w);
 
       // Imported here so that the other commands do not load the gateway (workers, XMPP) at all.
       const { startGateway } = await import('../main.js');

@@ -2,7 +2,7 @@
  * Loads the YAML configuration, validates it, and resolves the secret from a file or the environment.
  * Any problem is a ConfigError whose message names the offending key: fedgate fails fast on bad config.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve, isAbsolute } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, parseHostPort, type Config } from './schema.js';
@@ -57,7 +57,13 @@ export function validateConfig(
   if (badPort) throw new ConfigError(`${opts.source}: link.hosts: port ${badPort.port} is not between 1 and 65535`);
   const dbPath = isAbsolute(file.database.path) ? file.database.path : resolve(opts.baseDir, file.database.path);
   const secret = opts.needSecret ? readSecret(file.link.secret_file, file.link.secret_env, opts) : '';
-  return { ...file, servers, database: { ...file.database, path: dbPath }, baseDir: opts.baseDir, secret };
+  const warnings: string[] = [];
+  if (opts.needSecret && file.link.secret_file) {
+    const p = isAbsolute(file.link.secret_file) ? file.link.secret_file : resolve(opts.baseDir, file.link.secret_file);
+    // Anyone who can read the secret can connect as this gateway and send as any of its apps.
+    if ((statSync(p).mode & 0o004) !== 0) warnings.push(`link.secret_file (${p}) is readable by every user of this machine: chmod 0640 it (owner root, group fedgate) or 0600`);
+  }
+  return { ...file, servers, database: { ...file.database, path: dbPath }, baseDir: opts.baseDir, secret, warnings };
 }
 
 function readSecret(

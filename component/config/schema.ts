@@ -166,4 +166,6 @@ export interface Config extends ConfigFile {
   baseDir: string;
   /** The handshake secret; never logged (the logger redacts the key too). */
   secret: string;
+  /** What is allowed but unwise (a secret file readable by others): logged at warn by `start`. */
+  warnings: string[];
 }

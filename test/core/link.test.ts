@@ -14,6 +14,8 @@ import { Peer, xml } from '../helpers/peer.js';
 import { FlakyProxy } from '../helpers/flaky-proxy.js';
 import { freePort } from '../helpers/ports.js';
 import { until } from '../helpers/db.js';
+import { chmodSync } from 'node:fs';
+import { join } from 'node:path';
 
 const DOMAIN = 'energy.localhost';
 
@@ -244,6 +246,15 @@ test('SIGTERM during start-up stops cleanly with exit code 0', async ({ ejabberd
     DOMAIN,
     'info',
   );
+});
+
+test('a secret file readable by every user is started with, and warned about', async ({ ejabberd }) => {
+  await withFedgate(ejabberd, 'right-secret', {}, async (fg) => {
+    chmodSync(join(fg.dir, 'secret'), 0o644);
+    fg.start();
+    await fg.waitOnline();
+    assert.ok(warnings(fg).some((w) => /link\.secret_file .* is readable by every user/.test(w.msg)), fg.stderr);
+  });
 });
 
 test("ejabberd checks a component's from only against its own listener: each component has its own", async ({ ejabberd }) => {

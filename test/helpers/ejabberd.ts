@@ -6,7 +6,8 @@
  * send as each other. Two nodes can be joined into a cluster (`joinCluster`).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,9 +18,16 @@ const run = promisify(execFile);
 
 export interface EjabberdOptions {
   components: ComponentListener[];
-  /** ejabberd's `domain_balancing` (on the listeners) for sharded gateways. */
-  domainBalancing?: Record<string, { type: string; component_number: number }>;
 }
+
+/** The listener item of the repository's ejabberd.example.yml (from its `  -` to the end of the item). */
+const EXAMPLE_LISTENER = (() => {
+  const text = readFileSync(join(fileURLToPath(import.meta.url), '../../../../ejabberd.example.yml'), 'utf8');
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l === '  -');
+  const end = lines.findIndex((l, i) => i > start && l !== '' && !l.startsWith('  '));
+  return lines.slice(start, end < 0 ? undefined : end).join('\n').trimEnd();
+})();
 
 let counter = 0;
 
@@ -60,20 +68,13 @@ export class Ejabberd implements XmppServer {
   private writeConfig(): void {
     mkdirSync(join(this.dir, 'logs'), { recursive: true });
     mkdirSync(join(this.dir, 'spool'), { recursive: true });
-    const balancing = (domain: string) => {
-      const b = this.options.domainBalancing?.[domain];
-      return b ? `    domain_balancing:\n      "${domain}":\n        type: ${b.type}\n        component_number: ${b.component_number}\n` : '';
-    };
+    // The listener of each gateway is the block of ejabberd.example.yml, pasted under `listen:` as its
+    // comment says: every test that starts ejabberd proves that the block works as documented.
     const services = this.options.components
-      .map(
-        (c) => `  - port: ${this.componentPort(c.domain)}
-    ip: "127.0.0.1"
-    module: ejabberd_service
-    global_routes: false
-    check_from: true
-${balancing(c.domain)}    hosts:
-      "${c.domain}":
-        password: "${c.secret}"`,
+      .map((c) =>
+        EXAMPLE_LISTENER.replace('port: 5347', `port: ${this.componentPort(c.domain)}`)
+          .replace('"energy.example.org":', `"${c.domain}":`)
+          .replace('"CHANGE-ME-long-random-ascii-secret"', `"${c.secret}"`),
       )
       .join('\n');
     writeFileSync(

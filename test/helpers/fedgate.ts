@@ -49,7 +49,7 @@ log:
   level: ${opts.logLevel ?? 'warn'}
 ${opts.extraYaml ?? ''}`,
     );
-    writeFileSync(join(this.dir, 'secret'), `${opts.secret}\n`);
+    writeFileSync(join(this.dir, 'secret'), `${opts.secret}\n`, { mode: 0o600 });
   }
 
   get env(): NodeJS.ProcessEnv {

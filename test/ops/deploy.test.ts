@@ -7,7 +7,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +54,23 @@ test('npm pack: the package holds the command, its workers and the migrations, n
     assert.ok(files.includes(f), f);
   }
   assert.is(files.filter((f) => f.startsWith('dist/test/') || f.includes('.test.')).length, 0);
+});
+
+test("ejabberd.example.yml pasted under the `listen:` of Debian's ejabberd.yml adds one listener and nothing else", () => {
+  const debian = existsSync('/etc/ejabberd/ejabberd.yml') ? readFileSync('/etc/ejabberd/ejabberd.yml', 'utf8') : 'hosts:\n  - localhost\nlisten:\n  -\n    port: 5222\n    module: ejabberd_c2s\n';
+  const example = readFileSync(join(ROOT, 'ejabberd.example.yml'), 'utf8');
+  assert.not.match(example, /^listen:/m, 'no second listen: key');
+  const pasted = debian.replace(/^listen:\n/m, `listen:\n${example}\n`);
+  const before = parseYaml(debian) as { listen: unknown[] };
+  const after = parseYaml(pasted, { uniqueKeys: true }) as { listen: Array<Record<string, unknown>> };
+  assert.is(after.listen.length, before.listen.length + 1);
+  const service = after.listen[0]!;
+  assert.equal(
+    { port: service.port, ip: service.ip, module: service.module, global_routes: service.global_routes, check_from: service.check_from },
+    { port: 5347, ip: '127.0.0.1', module: 'ejabberd_service', global_routes: false, check_from: true },
+  );
+  assert.equal(Object.keys(service.hosts as object), ['energy.example.org']);
+  assert.equal(after.listen.slice(1), before.listen, 'the other listeners are untouched');
 });
 
 test.run();
