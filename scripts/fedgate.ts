@@ -8,6 +8,7 @@ import { consumerCommands, deadLetterCommands, inboxCommands, outboxCommands } f
 import { grantCommands } from '../component/cli/grant-commands.js';
 import { storeCommands } from '../component/cli/store-commands.js';
 import { backupCommand, restoreCommand } from '../component/cli/backup-commands.js';
+import { retentionCommands } from '../component/cli/retention-commands.js';
 import { CliError } from '../component/cli/context.js';
 import { VERSION } from '../component/version.js';
 import { DatabaseError, describeSqliteError, isSqliteError } from '../component/store/sqlite-errors.js';
@@ -27,6 +28,7 @@ const program = new Command('fedgate')
   .addCommand(deadLetterCommands())
   .addCommand(grantCommands())
   .addCommand(storeCommands())
+  .addCommand(retentionCommands())
   .addCommand(backupCommand())
   .addCommand(restoreCommand());
 
