@@ -74,7 +74,8 @@ export class Ejabberd implements XmppServer {
       .map((c) =>
         EXAMPLE_LISTENER.replace('port: 5347', `port: ${this.componentPort(c.domain)}`)
           .replace('"energy.example.org":', `"${c.domain}":`)
-          .replace('"CHANGE-ME-long-random-ascii-secret"', `"${c.secret}"`),
+          .replace('"CHANGE-ME-long-random-ascii-secret"', `"${c.secret}"`)
+          .replace('check_from: true ', c.checkFrom === false ? 'check_from: false' : 'check_from: true '),
       )
       .join('\n');
     writeFileSync(

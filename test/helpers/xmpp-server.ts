@@ -11,6 +11,11 @@ export type ServerKind = 'ejabberd' | 'prosody';
 export interface ComponentListener {
   domain: string;
   secret: string;
+  /**
+   * false: the server does not check the `from` of what this component sends (ejabberd's
+   * `check_from: false`), so it can forge any address — a hostile peer behind a careless server.
+   */
+  checkFrom?: boolean;
 }
 
 export interface XmppServer {

@@ -5,12 +5,13 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
 import { queryStore, scalar, until } from '../helpers/db.js';
+import { importSeries, startFlow } from '../helpers/flow.js';
 
 const A = 'a.localhost';
 const B = 'b.localhost';
@@ -31,13 +32,7 @@ test.before(async (ctx) => {
   const yaml = 'delivery:\n  window: 2\n  retry_initial_ms: 100\n  retry_max_seconds: 2\n';
   ctx.a = new Fedgate({ port: ctx.ejabberd.componentPort(A), domain: A, secret: `${A}-secret`, extraYaml: yaml });
   ctx.b = new Fedgate({ port: ctx.ejabberd.componentPort(B), domain: B, secret: `${B}-secret`, extraYaml: yaml });
-  await ctx.a.must('app', 'add', 'meters', '--kind', 'store');
-  await ctx.b.must('app', 'add', 'sink', '--kind', 'store');
-  await ctx.a.must('consumer', 'add', '--source', 'meters', '--destination', `sink@${B}`, '--batch', '10');
-  await ctx.b.must('consumer', 'add', '--source', `meters@${A}`, '--destination', 'sink', '--schedule', 'none');
-  ctx.a.start();
-  ctx.b.start();
-  await Promise.all([ctx.a.waitOnline(), ctx.b.waitOnline()]);
+  await startFlow(ctx.a, ctx.b);
 });
 
 test.after(async (ctx) => {
@@ -50,13 +45,6 @@ test.after(async (ctx) => {
 
 function arrived(b: Fedgate, series: string): Array<{ time: number; value: number }> {
   return queryStore(b, 'SELECT p.time, p.value FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.identifier = ? ORDER BY p.time', series);
-}
-
-async function importSeries(fg: Fedgate, series: string, n: number): Promise<void> {
-  const lines = Array.from({ length: n }, (_, i) => `${series},${1704063600 + i * 1800},${i},W`);
-  const file = join(fg.dir, `${series.slice(-30).replace(/\W/g, '_')}.csv`);
-  writeFileSync(file, `identifier,time,value,unit\n${lines.join('\n')}\n`);
-  await fg.must('store', 'import', 'meters', file);
 }
 
 test('a backup taken during a transfer, restored into the stopped sender: every record arrives exactly once', async ({ a, b }) => {

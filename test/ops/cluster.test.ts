@@ -6,12 +6,11 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
 import { User } from '../helpers/client.js';
 import { scalar, storeScalar, until } from '../helpers/db.js';
+import { importSeries, startFlow } from '../helpers/flow.js';
 
 const DOMAIN = 'energy.localhost';
 const SOURCE = 'source.localhost';
@@ -38,14 +37,8 @@ test.before(async (ctx) => {
   const yaml = 'delivery:\n  window: 4\n  retry_initial_ms: 100\n  retry_max_seconds: 2\n  receipt_timeout_seconds: 5\n';
   ctx.gateway = new Fedgate({ port: 0, domain: DOMAIN, secret: `${DOMAIN}-secret`, link: { hosts: `[${listeners}]` }, extraYaml: yaml });
   ctx.sender = new Fedgate({ port: ctx.second.componentPort(SOURCE), domain: SOURCE, secret: `${SOURCE}-secret`, extraYaml: yaml });
-  await ctx.gateway.must('app', 'add', 'sink', '--kind', 'store');
-  await ctx.gateway.must('consumer', 'add', '--source', `meters@${SOURCE}`, '--destination', 'sink', '--schedule', 'none');
+  await startFlow(ctx.sender, ctx.gateway);
   await ctx.gateway.must('grant', 'add', 'sink', 'alice@localhost', '*');
-  await ctx.sender.must('app', 'add', 'meters', '--kind', 'store');
-  await ctx.sender.must('consumer', 'add', '--source', 'meters', '--destination', `sink@${DOMAIN}`, '--batch', '10');
-  ctx.gateway.start();
-  ctx.sender.start();
-  await Promise.all([ctx.gateway.waitOnline(), ctx.sender.waitOnline()]);
   ctx.alice = await User.connect(ctx.second.c2sPort, 'alice', 'pw');
 });
 
@@ -73,9 +66,7 @@ test('the node fedgate is connected to dies mid-transfer: fedgate moves to the o
   assert.is((await status()).server, `127.0.0.1:${first.componentPort(DOMAIN)}`, 'connected to the first node');
   assert.ok(await ping(alice, `sink@${DOMAIN}`), 'a user of the second node reaches the app through the first');
 
-  const lines = Array.from({ length: N }, (_, i) => `${SERIES},${1704063600 + i * 1800},${i},W`);
-  writeFileSync(join(sender.dir, 'data.csv'), `identifier,time,value,unit\n${lines.join('\n')}\n`);
-  await sender.must('store', 'import', 'meters', join(sender.dir, 'data.csv'));
+  await importSeries(sender, SERIES, N);
   await until(() => arrived(gateway) > 0, 20_000, () => 'nothing arrived');
   await first.kill();
   const atKill = arrived(gateway);

@@ -35,8 +35,14 @@ test.after(async (ctx) => {
   await ctx.ejabberd?.stop();
 });
 
-function gateway(ej: Ejabberd, logLevel = 'warn'): Fedgate {
-  return new Fedgate({ port: ej.componentPort(DOMAIN), domain: DOMAIN, secret: 'fg-secret', logLevel });
+/** A scratch gateway for one test, removed (and killed if still running) afterwards. */
+async function withGateway(ej: Ejabberd, fn: (fg: Fedgate) => Promise<void>, logLevel = 'warn'): Promise<void> {
+  const fg = new Fedgate({ port: ej.componentPort(DOMAIN), domain: DOMAIN, secret: 'fg-secret', logLevel });
+  try {
+    await fn(fg);
+  } finally {
+    fg.cleanup();
+  }
 }
 
 /** No JavaScript stack trace in what the user sees. */
@@ -47,37 +53,40 @@ function assertNoStack(stderr: string): void {
 
 for (const fault of ['exception', 'rejection'] as const) {
   test(`an unhandled ${fault}: logged with its stack, a clean stop, exit code 70`, async ({ ejabberd }) => {
-    const fg = gateway(ejabberd, 'info');
-    let alice: User | null = null;
-    try {
-      await fg.must('app', 'add', 'meters', '--kind', 'echo');
-      fg.start({ nodeArgs: ['--import', join(HELPERS, 'inject-fault.js')], env: { FEDGATE_TEST_FAULT: fault } });
-      await fg.waitOnline();
-      // A presence subscriber of the app: a clean stop tells it the app is gone.
-      alice = await User.connect(ejabberd.c2sPort, 'alice', 'pw');
-      const u = alice;
-      u.send(u.xml('presence'));
-      u.send(u.xml('presence', { to: `meters@${DOMAIN}`, type: 'subscribe' }));
-      await u.waitFor((el) => el.name === 'presence' && el.attrs.from?.startsWith('meters@') === true && el.attrs.type === undefined, 10_000);
-      await until(() => query(fg, 'SELECT jid FROM presence_subscribers').length === 1, 10_000, () => 'no subscription');
-      fg.signal('SIGUSR2');
-      assert.is(await fg.waitExit(15_000), 70, fg.stderr);
-      assert.match(fg.stderr, `injected ${fault}`);
-      assert.match(fg.stderr, /"level":60.*injected/, 'logged at fatal, with its stack');
-      assert.match(fg.stderr, `fedgate: internal error (${fault === 'exception' ? 'uncaught exception' : 'unhandled promise rejection'}: injected ${fault})`, fg.stderr);
-      assert.match(fg.stderr, '"msg":"stopped"', 'the gateway stopped cleanly');
-      await alice.waitFor((el) => el.name === 'presence' && el.attrs.type === 'unavailable' && el.attrs.from?.startsWith('meters@') === true, 10_000);
-      assert.equal(query(fg, 'SELECT * FROM runtime'), [], 'the heartbeat row is cleared by the stop');
-    } finally {
-      await alice?.close();
-      fg.cleanup();
-    }
+    await withGateway(
+      ejabberd,
+      async (fg) => {
+        let alice: User | null = null;
+        try {
+          await fg.must('app', 'add', 'meters', '--kind', 'echo');
+          fg.start({ nodeArgs: ['--import', join(HELPERS, 'inject-fault.js')], env: { FEDGATE_TEST_FAULT: fault } });
+          await fg.waitOnline();
+          // A presence subscriber of the app: a clean stop tells it the app is gone.
+          alice = await User.connect(ejabberd.c2sPort, 'alice', 'pw');
+          const u = alice;
+          u.send(u.xml('presence'));
+          u.send(u.xml('presence', { to: `meters@${DOMAIN}`, type: 'subscribe' }));
+          await u.waitFor((el) => el.name === 'presence' && el.attrs.from?.startsWith('meters@') === true && el.attrs.type === undefined, 10_000);
+          await until(() => query(fg, 'SELECT jid FROM presence_subscribers').length === 1, 10_000, () => 'no subscription');
+          fg.signal('SIGUSR2');
+          assert.is(await fg.waitExit(15_000), 70, fg.stderr);
+          assert.match(fg.stderr, `injected ${fault}`);
+          assert.match(fg.stderr, /"level":60.*injected/, 'logged at fatal, with its stack');
+          assert.match(fg.stderr, `fedgate: internal error (${fault === 'exception' ? 'uncaught exception' : 'unhandled promise rejection'}: injected ${fault})`, fg.stderr);
+          assert.match(fg.stderr, '"msg":"stopped"', 'the gateway stopped cleanly');
+          await alice.waitFor((el) => el.name === 'presence' && el.attrs.type === 'unavailable' && el.attrs.from?.startsWith('meters@') === true, 10_000);
+          assert.equal(query(fg, 'SELECT * FROM runtime'), [], 'the heartbeat row is cleared by the stop');
+        } finally {
+          await alice?.close();
+        }
+      },
+      'info',
+    );
   });
 }
 
 test('kill -9: status says "not running" at once', async ({ ejabberd }) => {
-  const fg = gateway(ejabberd);
-  try {
+  await withGateway(ejabberd, async (fg) => {
     fg.start();
     await fg.waitOnline();
     fg.proc!.kill('SIGKILL');
@@ -92,14 +101,11 @@ test('kill -9: status says "not running" at once', async ({ ejabberd }) => {
     }
     assert.is(code, 3);
     assert.is((JSON.parse(out) as { running: boolean }).running, false);
-  } finally {
-    fg.cleanup();
-  }
+  });
 });
 
 test('a read-only database: start exits 2 with a message naming the file, and nothing keeps running', async ({ ejabberd }) => {
-  const fg = gateway(ejabberd);
-  try {
+  await withGateway(ejabberd, async (fg) => {
     await fg.must('app', 'add', 'meters', '--kind', 'echo');
     const file = join(fg.dir, 'fedgate.sqlite');
     chmodSync(file, 0o444);
@@ -113,14 +119,11 @@ test('a read-only database: start exits 2 with a message naming the file, and no
     const r = await fg.cli('app', 'add', 'other', '--kind', 'echo');
     assert.is(r.code, 2);
     assert.is(r.stderr.trim(), `fedgate: ${file} is read-only for ${process.env.USER ?? 'uid 0'}: give it, its -wal and -shm files and its folder write permission`);
-  } finally {
-    fg.cleanup();
-  }
+  });
 });
 
 test('status on an unreadable database says so, exit 2, no stack trace', async ({ ejabberd }) => {
-  const fg = gateway(ejabberd);
-  try {
+  await withGateway(ejabberd, async (fg) => {
     const file = join(fg.dir, 'fedgate.sqlite');
     writeFileSync(file, 'this is not a database, but it is long enough to look like a file header '.repeat(20));
     let r = await fg.cli('status');
@@ -136,14 +139,11 @@ test('status on an unreadable database says so, exit 2, no stack trace', async (
     assert.is(r.code, 2);
     assert.match(r.stderr, `fedgate: cannot open ${file}`);
     assertNoStack(r.stderr);
-  } finally {
-    fg.cleanup();
-  }
+  });
 });
 
 test('a full disk during store import: nothing imported, one line, exit 1', async ({ ejabberd }) => {
-  const fg = gateway(ejabberd);
-  try {
+  await withGateway(ejabberd, async (fg) => {
     const disk = join(fg.dir, 'disk');
     mkdirSync(disk);
     const config = join(fg.dir, 'full.yml');
@@ -170,9 +170,7 @@ test('a full disk during store import: nothing imported, one line, exit 1', asyn
     assertNoStack(err);
     const list = JSON.parse(stdout.slice(stdout.indexOf('{'))) as { total: number };
     assert.is(list.total, 0, 'not a single series was imported');
-  } finally {
-    fg.cleanup();
-  }
+  });
 });
 
 test.run();

@@ -6,7 +6,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ejabberd } from '../helpers/ejabberd.js';
@@ -15,6 +15,7 @@ import { Peer, xml } from '../helpers/peer.js';
 import { freePort } from '../helpers/ports.js';
 import { scalar, storeScalar, until } from '../helpers/db.js';
 import { launchChromium } from '../helpers/browser.js';
+import { importSeries, startFlow } from '../helpers/flow.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 const A = 'a.localhost';
@@ -38,17 +39,9 @@ test.before(async (ctx) => {
   ctx.base = `http://127.0.0.1:${port}`;
   ctx.a = new Fedgate({ port: ctx.ejabberd.componentPort(A), domain: A, secret: `${A}-secret`, extraYaml: `metrics:\n  listen: 127.0.0.1:${port}\n` });
   ctx.b = new Fedgate({ port: ctx.ejabberd.componentPort(B), domain: B, secret: `${B}-secret` });
-  await ctx.a.must('app', 'add', 'meters', '--kind', 'store', '--description', 'Household meters');
   await ctx.a.must('app', 'add', 'chat', '--kind', 'echo');
-  await ctx.b.must('app', 'add', 'sink', '--kind', 'store');
-  await ctx.a.must('consumer', 'add', '--source', 'meters', '--destination', `sink@${B}`, '--batch', '10');
-  await ctx.b.must('consumer', 'add', '--source', `meters@${A}`, '--destination', 'sink', '--schedule', 'none');
-  ctx.a.start();
-  ctx.b.start();
-  await Promise.all([ctx.a.waitOnline(), ctx.b.waitOnline()]);
-  const lines = Array.from({ length: N }, (_, i) => `${SERIES},${1704063600 + i * 1800},${i},W`);
-  writeFileSync(join(ctx.a.dir, 'data.csv'), `identifier,time,value,unit\n${lines.join('\n')}\n`);
-  await ctx.a.must('store', 'import', 'meters', join(ctx.a.dir, 'data.csv'));
+  await startFlow(ctx.a, ctx.b);
+  await importSeries(ctx.a, SERIES, N);
   await until(() => storeScalar(ctx.b, 'SELECT count(*) FROM store_points') === N && scalar(ctx.a, 'SELECT count(*) FROM outbox') === 0, 30_000, () => ctx.a.stderr);
   ctx.peer = await Peer.connect(ctx.ejabberd.componentPort(PEER), PEER, `${PEER}-secret`);
   // An IQ to the domain and a chat with an app: IQ answers and adapter calls to count.

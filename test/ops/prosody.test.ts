@@ -6,12 +6,11 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Prosody } from '../helpers/prosody.js';
 import { Fedgate } from '../helpers/fedgate.js';
 import { User } from '../helpers/client.js';
 import { errorCondition, errorText } from '../helpers/inbox.js';
+import { importSeries } from '../helpers/flow.js';
 
 const DOMAIN = 'energy.localhost';
 const METERS = `meters@${DOMAIN}`;
@@ -31,9 +30,7 @@ test.before(async (ctx) => {
   await ctx.prosody.register('alice', 'pw');
   const fg = (ctx.fg = new Fedgate({ port: ctx.prosody.componentPort(DOMAIN), domain: DOMAIN, secret: 'fg-secret' }));
   await fg.must('app', 'add', 'meters', '--kind', 'store');
-  const lines = Array.from({ length: N }, (_, i) => `${SERIES},${T0 + i * 1800},${1000 + i * 0.25},W`);
-  writeFileSync(join(fg.dir, 'year.csv'), `identifier,time,value,unit\n${lines.join('\n')}\n`);
-  await fg.must('store', 'import', 'meters', join(fg.dir, 'year.csv'));
+  await importSeries(fg, SERIES, N, { value: (i) => 1000 + i * 0.25 });
   await fg.must('grant', 'add', 'meters', 'alice@localhost', '*');
   fg.start();
   await fg.waitOnline();
