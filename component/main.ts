@@ -151,7 +151,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         maxAttempts: config.delivery.max_attempts,
       },
       onSettled: (app, done, dead) => intake.settled(app, done, dead),
-      observer: { adapterCall: (...a) => observers.adapterCall(...a) },
+      // Only with metrics on: the call path then wraps each call to time it.
+      observer: config.metrics.listen ? { adapterCall: (...a) => observers.adapterCall(...a) } : undefined,
     },
     log,
   );

@@ -67,7 +67,8 @@ function outboxIds(fg: Fedgate, destination: string): number[] {
 interface LaneJson {
   destination: string;
   mode: string;
-  heldUntil: number;
+  /** ISO 8601 (--json times), null when not held. */
+  heldUntil: string | null;
   lastError: string | null;
   queued: number;
 }
@@ -167,7 +168,7 @@ test('a held lane is in SQLite for the CLI; outbox retry acts on the running gat
     15_000,
     () => JSON.stringify(lane),
   );
-  assert.ok(lane!.heldUntil > Date.now() + 5000, 'held for a while');
+  assert.ok(Date.parse(lane!.heldUntil ?? '') > Date.now() + 5000, 'held for a while');
   assert.is(lane!.queued, 1);
   b.start();
   await b.waitOnline();
