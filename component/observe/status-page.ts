@@ -29,7 +29,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 svg text { fill: var(--fg); font-size: 12px; }
 svg .node rect { fill: var(--card); stroke: var(--line); stroke-width: 1.5; }
 svg .node.local rect { stroke: var(--accent); }
-svg .node .sub { fill: var(--muted); font-size: 11px; }
+svg .sub { fill: var(--muted); font-size: 11px; }
 svg .edge path { fill: none; stroke: var(--muted); stroke-width: 1.5; }
 svg .edge.active path { stroke: var(--accent); stroke-width: 2.5; }
 svg .edge.held path { stroke: var(--bad); stroke-dasharray: 5 4; }
@@ -104,12 +104,15 @@ function drawGraph(s, r) {
     if (!local[f.to] && !seen[f.to]) { seen[f.to] = 1; right.push(f.to); }
   });
   var middle = s.apps.map(function (a) { return a.jid; });
-  var W = 980, NW = 240, NH = 44, GAP = 18;
-  var cols = [[left, 10], [middle, (W - NW) / 2], [right, W - NW - 10]];
+  var W = 980, NW = 220, NH = 44, GAP = 18;
+  // The columns that have nodes, spread evenly: the space between them carries the flows' labels.
+  var cols = [left, middle, right].filter(function (c) { return c.length > 0; });
+  var space = (W - cols.length * NW) / (cols.length + 1);
   var pos = {}, H = 60;
-  cols.forEach(function (c) {
-    c[0].forEach(function (jid, i) { pos[jid] = { x: c[1], y: 30 + i * (NH + GAP) }; });
-    H = Math.max(H, 40 + c[0].length * (NH + GAP));
+  cols.forEach(function (c, k) {
+    var x = space + k * (NW + space);
+    c.forEach(function (jid, i) { pos[jid] = { x: x, y: 30 + i * (NH + GAP) }; });
+    H = Math.max(H, 40 + c.length * (NH + GAP));
   });
   var g = document.getElementById('graph');
   g.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
@@ -123,10 +126,12 @@ function drawGraph(s, r) {
     var mx = (x1 + x2) / 2;
     var fr = r[flowKey(f)];
     var cls = 'edge' + (fr.messages > 0 ? ' active' : '') + (f.lane && f.lane.heldUntil ? ' held' : '');
-    var label = rate(fr.records) + ' records/s · ' + num(f.records) + ' in all' + (f.queued ? ' · ' + num(f.queued) + ' queued' : '') + (f.lane && f.lane.heldUntil ? ' · held' : '');
+    var my = (y1 + y2) / 2;
+    var second = num(f.records) + ' records' + (f.queued ? ' · ' + num(f.queued) + ' queued' : '') + (f.lane && f.lane.heldUntil ? ' · held' : '');
     g.appendChild(svg('g', { class: cls, 'data-flow': flowKey(f) }, [
       svg('path', { d: 'M' + x1 + ',' + y1 + ' C' + mx + ',' + y1 + ' ' + mx + ',' + y2 + ' ' + x2 + ',' + y2, 'marker-end': 'url(#arrow)' }),
-      svg('text', { x: String(mx), y: String((y1 + y2) / 2 - 6), 'text-anchor': 'middle' }, [label]),
+      svg('text', { x: String(mx), y: String(my - 16), 'text-anchor': 'middle' }, [rate(fr.records) + ' records/s']),
+      svg('text', { x: String(mx), y: String(my - 3), 'text-anchor': 'middle', class: 'sub' }, [second]),
     ]));
   });
   var defs = svg('defs', {}, [svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: '10', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' },
