@@ -16,7 +16,7 @@ import type { Logger } from '../log/logger.js';
 import { OUTBOX_CHANNEL } from './send-protocol.js';
 import { withTimeout } from './with-timeout.js';
 import { Authorizer } from '../authz/authorizer.js';
-import { GrantStore } from '../authz/grant-store.js';
+import { ConsentStore } from '../consent/consent-store.js';
 
 export interface ExtractJobsOptions {
   db: Db;
@@ -50,7 +50,7 @@ export class ExtractJobs {
 
   constructor(private readonly opts: ExtractJobsOptions) {
     this.consumers = new ConsumerStore(opts.db);
-    this.authz = new Authorizer(new GrantStore(opts.db));
+    this.authz = new Authorizer(new ConsentStore(opts.db));
     this.outbox = new Outbox(opts.db);
     this.advance = opts.db.prepare(
       'UPDATE consumers SET cursor = ?, last_run_at = ?, last_error = NULL WHERE id = ? AND cursor IS ?',
@@ -151,12 +151,12 @@ export class ExtractJobs {
   }
 
   /**
-   * A subscriber whose grant was revoked or expired gets nothing more: the records written meanwhile
+   * A subscriber whose consent was withdrawn or expired gets nothing more: the records written meanwhile
    * are skipped (the cursor moves to the current end), so that a later grant does not release them.
    */
   private async stillAuthorized(c: Consumer): Promise<boolean> {
     this.authz.refresh();
-    const decision = this.authz.authorize({ app: this.opts.appJid.split('@')[0]!, requester: c.destination, series: c.series, at: Date.now() });
+    const decision = this.authz.authorize({ app: this.opts.appJid.split('@')[0]!, requester: c.destination, series: c.series, at: Date.now(), processing: 'subscribe' });
     if (decision.allowed) return true;
     const end = await withTimeout(this.opts.adapter.extract!({ series: c.series, cursor: null, limit: 0 }), this.opts.timeoutMs, 'extract');
     this.opts.db

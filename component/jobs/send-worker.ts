@@ -229,6 +229,19 @@ function failed(id: number, condition: string, text: string): void {
   log.debug({ id, destination: l.destination, reason, attempts }, 'delivery failed, will retry');
 }
 
+/**
+ * Rows whose consent ended (component/consent/effects.ts): those not yet handed to the link are moved to
+ * the dead letters with the reason, and never sent; those in flight or delivered are past stopping.
+ */
+function dropQueued(ids: number[], reason: string): void {
+  for (const id of ids) {
+    if (inflightLane.has(id) || deliveredNotDeleted.has(id) || !outbox.get(id)) continue;
+    const row = outbox.get(id)!;
+    outbox.kill(id, reason);
+    post({ t: 'dead', id, destination: row.destination, reason });
+  }
+}
+
 function onLink(isOnline: boolean): void {
   online = isOnline;
   if (!isOnline) {
@@ -284,6 +297,9 @@ port.on('message', (batch: ToSendWorker[] | 'cancel') => {
         break;
       case 'wake':
         for (const d of m.destinations) lane(d).drained = false;
+        break;
+      case 'drop':
+        dropQueued(m.ids, m.reason);
         break;
     }
   }

@@ -74,6 +74,11 @@ export class Delivery extends EventEmitter<DeliveryEvents> {
     this.post({ t: 'wake', destinations });
   }
 
+  /** A consent ended: these queued rows must not leave (those already on their way are past stopping). */
+  drop(ids: number[], reason: string): void {
+    if (ids.length) this.post({ t: 'drop', ids, reason });
+  }
+
   /**
    * A confirmation of our messages: a XEP-0184 `<received/>`, or fedgate's `<acks/>` confirming many
    * at once. Returns true if it confirmed any of ours.

@@ -23,7 +23,7 @@ export function subscribeCommand(deps: SubscriptionDeps): QuoaliseCommand {
     form: () => ({ instructions: 'Give the series to subscribe to: its new records will be sent to your bare JID as messages.', fields: [IDENTIFIER_FIELD] }),
     async run(req) {
       const series = readIdentifier(req.fields);
-      requireGrant(deps.authz, req, series);
+      requireGrant(deps.authz, req, series, 'subscribe');
       if (deps.consumers.find(req.host.jid, series, req.requester)) return null;
       // Only records written from now on are pushed: the subscription starts at the app's current end.
       const cursor = await callApp<string | null>(req, 'currentCursor', { series });
