@@ -90,6 +90,7 @@ CREATE TABLE consent_events (
   details    TEXT NOT NULL DEFAULT '{}'      -- JSON: what the event set (validity, series, renewal) and why (reason)
 ) STRICT;
 CREATE INDEX consent_events_consent ON consent_events (consent_id, id);
+CREATE INDEX consent_events_asked ON consent_events (actor, at) WHERE type = 'requested'; -- requests per requester per day
 CREATE TRIGGER consent_events_append_only_u BEFORE UPDATE ON consent_events BEGIN SELECT RAISE(ABORT, 'consent events are append-only'); END;
 CREATE TRIGGER consent_events_append_only_d BEFORE DELETE ON consent_events BEGIN SELECT RAISE(ABORT, 'consent events are append-only'); END;
 CREATE TRIGGER consents_kept BEFORE DELETE ON consents BEGIN SELECT RAISE(ABORT, 'consent records are kept: withdraw or invalidate them'); END;

@@ -10,7 +10,7 @@ import { bareJid } from '../xmpp/jid.js';
 import { StanzaError } from '../xmpp/stanza-error.js';
 import { discoInfo, discoItems } from '../router/disco.js';
 import type { IqResult } from '../router/iq.js';
-import { CommandRunner, note, type CommandCaller, type OwnCommand } from '../router/command-runner.js';
+import { CommandRunner, note, type CommandCaller, type CommandLimits, type OwnCommand } from '../router/command-runner.js';
 import { tableForm, valuesForm } from '../quoalise/commands/form.js';
 import type { Db } from '../store/database.js';
 import type { Apps } from '../apps/apps.js';
@@ -32,8 +32,7 @@ export interface AdminCommandsOptions {
   linkState(): string;
   /** A dead letter is queued again: wake the job that sends or applies it. */
   requeued(direction: 'outbound' | 'inbound', app: string, peer: string): void;
-  sessionTimeoutSeconds: number;
-  requestsPerSecond: number;
+  limits: CommandLimits;
 }
 
 const NODE = (name: string) => `${NS.fedgateAdmin}#${name}`;
@@ -44,7 +43,7 @@ export class AdminCommands {
 
   constructor(private readonly o: AdminCommandsOptions) {
     this.deadLetters = new DeadLetters(o.db);
-    this.runner = new CommandRunner(this.commands(), { sessionTimeoutMs: o.sessionTimeoutSeconds * 1000, requestsPerSecond: o.requestsPerSecond });
+    this.runner = new CommandRunner(this.commands(), o.limits);
   }
 
   isAdmin(jid: string): boolean {

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { Parties, PartyError } from '../consent/parties.js';
 import { contextOf, formatTable, operation, printJsonOrTable } from './context.js';
 
-const collect = (v: string, acc: string[]) => [...acc, v];
+const collect = (v: string, acc: string[] = []) => [...acc, v];
 
 export function subjectCommands(): Command {
   const cmd = new Command('subject').description('data subjects: who the series are about, and who decides for them');
@@ -11,7 +11,7 @@ export function subjectCommands(): Command {
   cmd
     .command('add <name>')
     .description('bind a data subject (a person, a household) to the series about them; requests for those series are theirs to decide')
-    .requiredOption('--series <glob>', 'an identifier or glob of series about them (repeatable)', collect, [])
+    .requiredOption('--series <glob>', 'an identifier or glob of series about them (repeatable)', collect)
     .option('--jid <jid>', 'the bare JID through which they decide (without one, the operator decides for them at the CLI)')
     .action(function (this: Command, name: string, o: { series: string[]; jid?: string }) {
       const s = operation(() => new Parties(contextOf(this).db).addSubject(name, o.series, o.jid ?? null), PartyError);

@@ -173,9 +173,9 @@ export class ConsentStore {
     return this.db.prepare("SELECT count(*) FROM consents WHERE app = ? AND (state = 'requested' OR renewal_until IS NOT NULL)").pluck().get(app) as number;
   }
 
-  /** Requests made by this requester since `since` (a limit per party per day). */
+  /** Requests and renewals this requester asked for since `since` (a limit per party per day). */
   requestsSince(requester: string, since: number): number {
-    return this.db.prepare('SELECT count(*) FROM consents WHERE requested_by = ? AND created_at >= ?').pluck().get(requester, since) as number;
+    return this.db.prepare("SELECT count(*) FROM consent_events WHERE actor = ? AND type = 'requested' AND at >= ?").pluck().get(requester, since) as number;
   }
 
   /** Open records whose end has come. */

@@ -134,9 +134,11 @@ export class ConsentEffects {
     for (const c of subs) {
       const d = this.o.authz.authorize({ app: rec.app, requester: c.destination, series: c.series, at: Math.max(Date.now(), e.at), processing: 'subscribe' });
       if (d.allowed) continue;
-      // The rows are named before the subscription goes (its rows then lose their consumer id).
+      // The queued rows are detached before the subscription goes (which would take them all along,
+      // the one in flight too) and handed to the send job, which knows what already left.
       const queued = this.o.db.transaction(() => {
-        const ids = this.o.db.prepare('SELECT id FROM outbox WHERE destination = ? AND consumer_id = ? ORDER BY id').pluck().all(c.destination, c.id) as number[];
+        const ids = this.o.db.prepare('SELECT id FROM outbox WHERE consumer_id = ? ORDER BY id').pluck().all(c.id) as number[];
+        this.o.db.prepare('UPDATE outbox SET consumer_id = NULL WHERE consumer_id = ?').run(c.id);
         this.o.consumers.remove(c.id);
         return ids;
       })();

@@ -213,7 +213,7 @@ export class ConsentService {
       throw new ConsentError('limit', `${app} has ${p.maxPendingPerApp} requests waiting for a decision (the limit): retry later`);
     }
     if (this.store.requestsSince(requester, at - DAY_MS) >= p.maxRequestsPerDay) {
-      throw new ConsentError('limit', `${requester} made ${p.maxRequestsPerDay} requests in the last 24 hours (the limit): retry tomorrow`);
+      throw new ConsentError('limit', `${requester} made ${p.maxRequestsPerDay} requests or renewals in the last 24 hours (the limit): retry tomorrow`);
     }
   }
 

@@ -17,8 +17,9 @@ export function appHandlers(host: AppHost, commands: QuoaliseCommands, consent?:
   const requester = (iq: Element) => bareJid(iq.attrs.from ?? '');
   h.on('get', NS.discoInfo, 'query', (iq) => {
     const node = iq.getChild('query')?.attrs.node;
-    // Receipts tell senders (fedgate peers) that delivery to this app is confirmed after the inbox commit.
-    const data = host.capabilities.has('deliver') ? [NS.receipts, NS.fedgateDelivery] : [];
+    // Tells senders that delivery to this app is confirmed after the inbox commit (fedgate's batched
+    // acks, or XEP-0184 receipts). From the configuration, whether or not the app's worker is ready.
+    const data = host.acceptsData ? [NS.receipts, NS.fedgateDelivery] : [];
     return (
       commands.nodeInfo(host, iq, node) ??
       consent?.nodeInfo(host, requester(iq), node) ??

@@ -3,7 +3,8 @@
  * for people using any ad-hoc client (Gajim, Psi, Conversations): an `execute` without a form gets
  * `status="executing"`, the command's form (list fields offer the choices that make sense for this
  * sender) and a `sessionid`; the submitted form gets the answer. A filled form in the first `execute`
- * is answered at once, for programs. `cancel` ends a session. Before anything else: the sender's rate.
+ * is answered at once, for programs. `cancel` ends a session. Before anything else: the rate of the
+ * sender, and of the sender's domain; sessions are bounded per sender.
  */
 import { xml, type Element } from '../xmpp/xml.js';
 import { NS } from '../xmpp/namespaces.js';
@@ -25,6 +26,35 @@ export interface CommandCaller {
   at: number;
 }
 
+/** The limits per party (the configuration's `quoalise:` section, shared by every command of the gateway). */
+export interface CommandLimits {
+  sessionTimeoutMs: number;
+  maxSessionsPerRequester: number;
+  requestsPerSecond: number;
+  requestBurst: number;
+  domainRequestsPerSecond: number;
+  domainRequestBurst: number;
+}
+
+/** The command limits from the configuration. */
+export function commandLimits(q: {
+  session_timeout_seconds: number;
+  max_sessions_per_requester: number;
+  requests_per_second: number;
+  request_burst: number;
+  domain_requests_per_second: number;
+  domain_request_burst: number;
+}): CommandLimits {
+  return {
+    sessionTimeoutMs: q.session_timeout_seconds * 1000,
+    maxSessionsPerRequester: q.max_sessions_per_requester,
+    requestsPerSecond: q.requests_per_second,
+    requestBurst: q.request_burst,
+    domainRequestsPerSecond: q.domain_requests_per_second,
+    domainRequestBurst: q.domain_request_burst,
+  };
+}
+
 export interface OwnCommand<C extends CommandCaller> {
   node: string;
   /** Human name: the disco item and the result form's title. */
@@ -40,10 +70,12 @@ export interface OwnCommand<C extends CommandCaller> {
 export class CommandRunner<C extends CommandCaller> {
   private readonly sessions: CommandSessions;
   private readonly rate: RateLimiter;
+  private readonly domainRate: RateLimiter;
 
-  constructor(private readonly commands: ReadonlyArray<OwnCommand<C>>, opts: { sessionTimeoutMs: number; requestsPerSecond: number }) {
-    this.sessions = new CommandSessions(opts.sessionTimeoutMs);
-    this.rate = new RateLimiter(opts.requestsPerSecond);
+  constructor(private readonly commands: ReadonlyArray<OwnCommand<C>>, limits: CommandLimits) {
+    this.sessions = new CommandSessions(limits.sessionTimeoutMs, { perRequester: limits.maxSessionsPerRequester });
+    this.rate = new RateLimiter(limits.requestsPerSecond, limits.requestBurst);
+    this.domainRate = new RateLimiter(limits.domainRequestsPerSecond, limits.domainRequestBurst);
   }
 
   get nodes(): string[] {
@@ -68,6 +100,10 @@ export class CommandRunner<C extends CommandCaller> {
     if (!['execute', 'complete', 'next'].includes(action)) throw badAction(`unknown action "${action}": use execute, complete or cancel`);
     if (!this.rate.take(ctx.requester, ctx.at)) {
       throw new StanzaError('resource-constraint', `too many commands from ${ctx.requester}: at most ${this.rate.perSecond} per second; retry in ${this.rate.retryAfterMs(ctx.requester, ctx.at)} ms`);
+    }
+    const domain = ctx.requester.slice(ctx.requester.indexOf('@') + 1);
+    if (!this.domainRate.take(domain, ctx.at)) {
+      throw new StanzaError('resource-constraint', `too many commands from ${domain}: at most ${this.domainRate.perSecond} per second for the whole domain; retry in ${this.domainRate.retryAfterMs(domain, ctx.at)} ms`);
     }
     const command = this.get(node);
     if (!command) throw new StanzaError('item-not-found', `${entity} has no command "${node}" (commands: ${this.nodes.join(', ')})`);

@@ -130,12 +130,14 @@ test('limits per requester and per app; asking twice is asking once', ({ svc }) 
   svc.request('bob@example.net', ask({ purpose: 'b' }), bob(), T0);
   svc.request('bob@example.net', ask({ purpose: 'c' }), bob(), T0);
   assert.throws(() => svc.request('bob@example.net', ask({ purpose: 'd' }), bob(), T0), kind('limit', /already has 3 requests waiting/));
-  for (const who of ['x', 'y']) svc.request(`${who}@example.net`, ask(), bob(), T0);
-  assert.throws(() => svc.request('z@example.net', ask(), bob(), T0), kind('limit', /meters has 5 requests waiting/));
-  // Decided requests free the slots, not the day's count.
+  for (const who of ['x', 'y']) svc.request(`${who}@example.net`, ask(), xmppActor(`${who}@example.net`, 'requester', {}), T0);
+  assert.throws(() => svc.request('z@example.net', ask(), xmppActor('z@example.net', 'requester', {}), T0), kind('limit', /meters has 5 requests waiting/));
+  // Decided requests free the slots, not the day's count (renewals count too).
   for (const c of svc.store.awaitingDecision('meters')) svc.decide(c.id, { approve: false }, alice, T0 + 1);
-  for (const p of ['e', 'f', 'g']) svc.decide(svc.request('bob@example.net', ask({ purpose: p }), bob(), T0 + 2).id, { approve: false }, alice, T0 + 3);
-  assert.throws(() => svc.request('bob@example.net', ask({ purpose: 'h' }), bob(), T0 + 4), kind('limit', /6 requests in the last 24 hours/));
+  const e = svc.decide(svc.request('bob@example.net', ask({ purpose: 'e', until: T0 + DAY }), bob(), T0 + 2).id, { approve: true }, alice, T0 + 3);
+  svc.decide(svc.request('bob@example.net', ask({ purpose: 'f' }), bob(), T0 + 2).id, { approve: false }, alice, T0 + 3);
+  svc.renew(e.id, T0 + 60 * DAY, bob(), T0 + 3);
+  assert.throws(() => svc.request('bob@example.net', ask({ purpose: 'h' }), bob(), T0 + 4), kind('limit', /6 requests or renewals in the last 24 hours/));
   assert.is(svc.request('bob@example.net', ask({ purpose: 'h' }), bob(), T0 + DAY + 1).state, 'requested', 'a day later');
 });
 

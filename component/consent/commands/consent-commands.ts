@@ -16,7 +16,7 @@ import { StanzaError } from '../../xmpp/stanza-error.js';
 import { discoInfo } from '../../router/disco.js';
 import type { IqResult } from '../../router/iq.js';
 import type { AppHost } from '../../apps/app-host.js';
-import { CommandRunner, note, type CommandCaller, type OwnCommand } from '../../router/command-runner.js';
+import { CommandRunner, note, type CommandCaller, type CommandLimits, type OwnCommand } from '../../router/command-runner.js';
 import { tableForm, valuesForm } from '../../quoalise/commands/form.js';
 import { addDuration } from '../duration.js';
 import { isLive, isOpen, processingText, type ConsentRecord } from '../model.js';
@@ -31,8 +31,7 @@ export interface ConsentCaller extends CommandCaller {
 export interface ConsentCommandsOptions {
   service: ConsentService;
   policy: ConsentPolicy;
-  sessionTimeoutSeconds: number;
-  requestsPerSecond: number;
+  limits: CommandLimits;
   /** A record changed: the effects (notifications…) should run now. */
   changed(): void;
 }
@@ -54,7 +53,7 @@ export class ConsentCommands {
   private readonly runner: CommandRunner<ConsentCaller>;
 
   constructor(private readonly o: ConsentCommandsOptions) {
-    this.runner = new CommandRunner(this.commands(), { sessionTimeoutMs: o.sessionTimeoutSeconds * 1000, requestsPerSecond: o.requestsPerSecond });
+    this.runner = new CommandRunner(this.commands(), o.limits);
   }
 
   /** Consent commands exist on apps that serve data. */

@@ -1,13 +1,16 @@
 /**
  * Messages between the main thread (which owns the XMPP socket) and the send worker (which owns the
- * outbox). Both directions are batched arrays, one postMessage per event-loop turn.
+ * outbox and the lanes). Both directions are batched arrays, one postMessage per event-loop turn.
  */
+import type { ProbeAnswer } from './lane.js';
 
 export type ToSendWorker =
   | { t: 'link'; online: boolean }
-  | { t: 'acked'; ids: number[] }
-  | { t: 'bounced'; id: number; condition: string; text: string }
-  | { t: 'probed'; destination: string; mode: PeerMode | 'unreachable'; detail: string }
+  /** Confirmations received (`<acks/>` or XEP-0184 `<received/>`): who sent them, which of our rows. */
+  | { t: 'confirmed'; from: string; ids: number[] }
+  /** An error bounce of one of our messages. */
+  | { t: 'bounced'; from: string; id: number; condition: string; text: string }
+  | { t: 'probed'; destination: string; answer: ProbeAnswer }
   | { t: 'flow'; paused: boolean }
   | { t: 'wake'; destinations: string[] }
   /** Consent ended: move these queued rows aside (dead letters) unless already on their way. */
@@ -16,13 +19,9 @@ export type ToSendWorker =
 export type FromSendWorker =
   | { t: 'send'; items: Array<{ id: number; xml: string }> }
   | { t: 'probe'; destination: string }
-  | { t: 'dead'; id: number; destination: string; reason: string };
-
-/**
- * How a destination confirms delivery: fedgate's batched acks (a fedgate peer), XEP-0184 receipts,
- * or silence during the bounce window (a peer that confirms nothing).
- */
-export type PeerMode = 'acks' | 'receipt' | 'window';
+  | { t: 'dead'; id: number; destination: string; reason: string }
+  /** Confirmed by their destination (the lane judged the confirmation), or no bounce in the window. */
+  | { t: 'delivered'; destination: string; ids: number[] };
 
 export interface SendWorkerData {
   dbPath: string;
@@ -42,17 +41,3 @@ export interface SendWorkerData {
 
 /** Writers of outbox rows (any thread) announce them here; the send worker listens. */
 export const OUTBOX_CHANNEL = 'fedgate:outbox';
-
-/** Stanza error conditions that no retry will fix: the message goes to the dead letters at once. */
-export const PERMANENT_CONDITIONS = new Set([
-  'bad-request',
-  'forbidden',
-  'item-not-found',
-  'jid-malformed',
-  'not-acceptable',
-  'not-allowed',
-  'not-authorized',
-  'feature-not-implemented',
-  'policy-violation',
-  'registration-required',
-]);
