@@ -72,8 +72,11 @@ CREATE TABLE consents (
   CHECK (not_before IS NULL OR not_after IS NULL OR not_before < not_after)
 ) STRICT;
 CREATE INDEX consents_rev ON consents (rev);
-CREATE INDEX consents_app_state ON consents (app, state);
-CREATE INDEX consents_requested_by ON consents (requested_by, created_at);
+CREATE INDEX consents_app_subject ON consents (app, subject);
+CREATE INDEX consents_recipient ON consents (recipient);
+CREATE INDEX consents_requested_by ON consents (requested_by);
+-- Requests and renewals waiting for a decision (a renewal is only ever waiting on a record in force).
+CREATE INDEX consents_awaiting ON consents (app) WHERE state = 'requested' OR renewal_until IS NOT NULL;
 CREATE INDEX consents_due ON consents (not_after) WHERE state IN ('requested', 'given', 'renewed');
 
 -- The history of a record: append-only. Each event says who (actor, in what role), when, and the

@@ -41,8 +41,8 @@ export interface AuthorizationDecision {
 export interface ConsentSource {
   /** A number that changes whenever any record changes. */
   version(): number;
-  /** Records changed after that version, in the order of their change. */
-  changedSince(version: number): ConsentRecord[];
+  /** Records changed after that version (of one app, and of these recipient patterns, if given), in the order of their change. */
+  changedSince(version: number, app?: string, recipients?: string[]): ConsentRecord[];
 }
 
 interface Loaded {
@@ -77,7 +77,7 @@ function label(r: ConsentRecord): string {
 }
 
 /** The recipient patterns that cover a bare JID: itself, its domain, anyone. */
-function patternsCovering(requester: string): string[] {
+export function patternsCovering(requester: string): string[] {
   const bare = requester.toLowerCase();
   const at = bare.indexOf('@');
   return at >= 0 ? [bare, `*@${bare.slice(at + 1)}`, '*'] : [`*@${bare}`, '*'];
@@ -89,7 +89,11 @@ export class Authorizer {
   private version = -1;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly source: ConsentSource, private readonly log?: Logger) {
+  /**
+   * `only`: hold the records of one app alone — and of one requester, if given (one check in a worker,
+   * which then reads the few records that concern it instead of holding all of them).
+   */
+  constructor(private readonly source: ConsentSource, private readonly log?: Logger, private readonly only?: { app: string; requester?: string }) {
     this.refresh();
   }
 
@@ -108,7 +112,7 @@ export class Authorizer {
   refresh(): void {
     const version = this.source.version();
     if (version === this.version) return;
-    const changed = this.source.changedSince(this.version);
+    const changed = this.source.changedSince(this.version, this.only?.app, this.only?.requester === undefined ? undefined : patternsCovering(this.only.requester));
     for (const rec of changed) {
       const old = this.byId.get(rec.id);
       if (old) this.unindex(old);

@@ -117,7 +117,7 @@ export class GrantStore implements ConsentSource {
     return this.consents.version();
   }
 
-  changedSince(version: number): ConsentRecord[] {
-    return this.consents.changedSince(version);
+  changedSince(version: number, app?: string, recipients?: string[]): ConsentRecord[] {
+    return this.consents.changedSince(version, app, recipients);
   }
 }

@@ -7,7 +7,7 @@
 import { Command } from 'commander';
 import { ConsentError, ConsentService, consentPolicy } from '../consent/service.js';
 import { PartyError } from '../consent/parties.js';
-import { CONSENT_STATES, LEGAL_BASES, parseProcessing, processingText, type ConsentRecord, type ConsentState, type LegalBasis } from '../consent/model.js';
+import { CONSENT_STATES, LEGAL_BASES, parseProcessing, processingText, type ConsentRecord, type ConsentState, type EventDetails, type LegalBasis } from '../consent/model.js';
 import { describeRule } from '../consent/rules.js';
 import { CliError, contextOf, formatTable, instant, intArg, operation, operator, printJsonOrTable, when } from './context.js';
 
@@ -17,6 +17,11 @@ function service(cmd: Command): ConsentService {
 }
 
 const guard = <T>(fn: () => T): T => operation(fn, ConsentError, PartyError);
+
+/** An event's details for people: times in ISO 8601. */
+function details(d: EventDetails): string {
+  return Object.entries(d).map(([k, v]) => `${k}=${k.endsWith('until') && typeof v === 'number' ? when(v) : String(v)}`).join(' ');
+}
 
 function row(r: ConsentRecord): string[] {
   const state = r.renewalUntil !== null ? `${r.state} (renewal asked)` : r.state;
@@ -69,12 +74,12 @@ export function consentCommands(): Command {
           ['legal basis', `${rec.legalBasis} (${LEGAL_BASES[rec.legalBasis]})`],
           ['processing', processingText(rec.processing)],
           ['notice', rec.notice || '-'],
-          ['validity', `${when(rec.notBefore)} → ${when(rec.notAfter)}`],
+          ['validity', `${rec.notBefore === null ? 'from when given' : when(rec.notBefore)} → ${rec.notAfter === null ? 'no end' : when(rec.notAfter)}`],
           ['state', `${rec.state} since ${when(rec.stateAt)}${rec.renewalUntil !== null ? `; renewal until ${when(rec.renewalUntil)} asked` : ''}`],
           ['decided by', deciders.join(' ') || 'the operator (CLI)'],
         ]) +
           '\n' +
-          formatTable([['EVENT', 'AT', 'TYPE', 'BY', 'ROLE', 'DETAILS', 'EVIDENCE'], ...events.map((e) => [String(e.id), when(e.at), e.type, e.actor, e.role, JSON.stringify(e.details), JSON.stringify(e.evidence)])]),
+          formatTable([['EVENT', 'AT', 'TYPE', 'BY', 'ROLE', 'DETAILS', 'EVIDENCE'], ...events.map((e) => [String(e.id), when(e.at), e.type, e.actor, e.role, details(e.details), JSON.stringify(e.evidence)])]),
       );
     });
 

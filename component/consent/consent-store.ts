@@ -65,7 +65,8 @@ const EVENT_COLUMNS = 'id, consent_id AS consentId, type, at, actor, role, evide
 export interface ConsentFilter {
   app?: string;
   state?: ConsentState;
-  subject?: string;
+  /** A data subject's name; null: records about no identified subject. */
+  subject?: string | null;
   /** Records whose recipient or requester is this bare JID. */
   party?: string;
   limit?: number;
@@ -136,9 +137,11 @@ export class ConsentStore {
   list(f: ConsentFilter = {}): ConsentRecord[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (f.app !== undefined) (where.push('app = ?'), args.push(f.app));
+    // With a party, its two indexes find the few rows; the app's index would walk all of the app's (`+` keeps SQLite off it).
+    if (f.app !== undefined) (where.push(f.party === undefined ? 'app = ?' : '+app = ?'), args.push(f.app));
     if (f.state !== undefined) (where.push('state = ?'), args.push(f.state));
-    if (f.subject !== undefined) (where.push('subject = ?'), args.push(f.subject));
+    if (f.subject === null) where.push('subject IS NULL');
+    else if (f.subject !== undefined) (where.push('subject = ?'), args.push(f.subject));
     if (f.party !== undefined) (where.push('(recipient = ? OR requested_by = ?)'), args.push(f.party, f.party));
     const sql = `SELECT ${COLUMNS} FROM consents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
     return (this.db.prepare(sql).all(...args, f.limit ?? 1000) as Row[]).map(toRecord).reverse();
@@ -148,16 +151,21 @@ export class ConsentStore {
   awaitingDecision(app?: string, limit = 1000): ConsentRecord[] {
     const rows = this.db
       .prepare(
-        `SELECT ${COLUMNS} FROM consents WHERE (state = 'requested' OR (state IN ('given', 'renewed') AND renewal_until IS NOT NULL))
+        `SELECT ${COLUMNS} FROM consents WHERE (state = 'requested' OR renewal_until IS NOT NULL)
          ${app === undefined ? '' : 'AND app = ?'} ORDER BY id LIMIT ?`,
       )
       .all(...(app === undefined ? [] : [app]), limit) as Row[];
     return rows.map(toRecord).filter(awaitsDecision);
   }
 
-  /** Records changed after `rev` (see consents_version), in the order of their change. */
-  changedSince(rev: number): ConsentRecord[] {
-    return (this.db.prepare(`SELECT ${COLUMNS} FROM consents WHERE rev > ? ORDER BY rev`).all(rev) as Row[]).map(toRecord);
+  /** Records changed after `rev` (see consents_version) — of one app, and of some recipient patterns, if given — in the order of their change. */
+  changedSince(rev: number, app?: string, recipients?: string[]): ConsentRecord[] {
+    const where = ['rev > ?'];
+    const args: unknown[] = [rev];
+    // With recipients, their index finds the few rows; the app's would walk all of the app's (`+` keeps SQLite off it).
+    if (app !== undefined) (where.push(recipients === undefined ? 'app = ?' : '+app = ?'), args.push(app));
+    if (recipients !== undefined) (where.push(`recipient IN (${recipients.map(() => '?').join(', ')})`), args.push(...recipients));
+    return (this.db.prepare(`SELECT ${COLUMNS} FROM consents WHERE ${where.join(' AND ')} ORDER BY rev`).all(...args) as Row[]).map(toRecord);
   }
 
   version(): number {

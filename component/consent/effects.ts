@@ -89,15 +89,14 @@ export class ConsentEffects {
     // Expiry is planned whatever the link; the events wait for it (their notifications need it).
     this.o.planExpiry(this.o.store.nextEnd());
     if (!this.o.isOnline()) return;
-    for (;;) {
-      const events = this.o.store.eventsAfter(this.cursor, BATCH);
-      for (const e of events) {
-        this.handle(e);
-        this.cursor = e.id;
-        this.o.db.prepare('UPDATE settings SET value = ? WHERE name = ?').run(String(e.id), CURSOR);
-      }
-      if (events.length < BATCH) break;
+    const events = this.o.store.eventsAfter(this.cursor, BATCH);
+    for (const e of events) {
+      this.handle(e);
+      this.cursor = e.id;
+      this.o.db.prepare('UPDATE settings SET value = ? WHERE name = ?').run(String(e.id), CURSOR);
     }
+    // A backlog (events made while the gateway was down) is worked off a batch per turn: stanzas keep flowing.
+    if (events.length === BATCH) setImmediate(() => this.poke());
   }
 
   private handle(e: ConsentEvent): void {

@@ -175,11 +175,11 @@ export class ConsentService {
     return this.parties.owners(app).includes(jid) || this.parties.subjectsOf(jid).length > 0;
   }
 
-  /** Records of the app this JID decides for. */
+  /** Records of the app this JID decides for (the newest 1000 of each kind), oldest first. */
   decidedBy(app: string, jid: string): ConsentRecord[] {
-    const owner = this.parties.owners(app).includes(jid);
-    const subjects = new Set(this.parties.subjectsOf(jid));
-    return this.store.list({ app }).filter((c) => (c.subject === null ? owner : subjects.has(c.subject)));
+    const mine = this.parties.subjectsOf(jid).flatMap((subject) => this.store.list({ app, subject }));
+    if (this.parties.owners(app).includes(jid)) mine.push(...this.store.list({ app, subject: null }));
+    return mine.sort((a, b) => a.id - b.id);
   }
 
   find(id: number): ConsentRecord {

@@ -231,7 +231,7 @@ test('expiry at until does the same, by the job, whoever approved (here the oper
   assertError(refused, 'not-authorized', `the consent ${asked.id} expired on`);
 });
 
-test('automatic rules: one approves a matching request (capped), another refuses the rest; the owner sees it', async ({ bob, carol }) => {
+test('automatic rules: one approves a matching request (capped) and its renewal, another refuses the rest; the owner sees it', async ({ bob, carol }) => {
   const yes = values(await command(bob, SCHOOL, 'request_access', { series: SUN, purpose: 'Research', processing: 'read' }));
   assert.is(yes.state, 'given');
   assert.ok(Date.parse(yes.until!) <= Date.now() + 186 * 24 * HOUR, 'at most six months');
@@ -239,7 +239,12 @@ test('automatic rules: one approves a matching request (capped), another refuses
   const no = values(await command(bob, SCHOOL, 'request_access', { series: SUN, purpose: 'marketing' }));
   assert.is(no.state, 'refused');
   assert.match((await told(bob, 'refused', Number(no.id))).body, 'refused automatically (rule 2 of');
-  assert.equal(rows(await command(carol, SCHOOL, 'consents')).map((r) => [r.id, r.state]), [[yes.id, 'given'], [no.id, 'refused']]);
+  // Renewing before the end: the rule decides the renewal too.
+  const renewed = values(await command(bob, SCHOOL, 'renew', { id: yes.id!, until: iso(Date.now() + 365 * 24 * HOUR) }));
+  assert.is(renewed.state, 'renewed');
+  assert.is((await told(bob, 'renewed', Number(yes.id))).consent.attrs.by, 'rule');
+  assertError(await command(bob, SCHOOL, 'renew', { id: no.id!, until: iso(Date.now() + 365 * 24 * HOUR) }), 'not-allowed', 'only a consent in force can be renewed');
+  assert.equal(rows(await command(carol, SCHOOL, 'consents')).map((r) => [r.id, r.state]), [[yes.id, 'renewed'], [no.id, 'refused']]);
   assert.equal(carol.inbox.matching((el) => !!el.getChild('consent', NS_CONSENT)), [], 'decided by rules: the owner is not asked');
 });
 

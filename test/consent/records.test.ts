@@ -201,6 +201,8 @@ test('100,000 records: the same answers, reloads only of what changed', ({ db, s
   assert.ok(authz.authorize({ app: 'meters', requester: 'bob@example.org', series: HOUSE, at: T0 }).allowed);
   assert.ok(authz.authorize({ app: 'meters', requester: 'user7@example.net', series: 'urn:dev:prm:00000000005007_consumption/power/active/raw', at: T0 }).allowed);
   assert.not.ok(authz.authorize({ app: 'meters', requester: 'user7@example.net', series: 'urn:dev:prm:00000000005008_consumption/power/active/raw', at: T0 }).allowed);
+  const schoolOnly = new Authorizer(svc.store, undefined, { app: 'school' });
+  assert.not.ok(schoolOnly.authorize({ app: 'meters', requester: 'bob@example.org', series: HOUSE, at: T0 }).allowed, 'an app worker holds its app\'s records only');
   grants.remove(g.id);
   assert.is(svc.store.changedSince(svc.store.version() - 1).length, 1, 'one row changed');
   authz.refresh();

@@ -151,10 +151,10 @@ export class ConsentCommands {
             ),
           );
           const words =
-            rec.state === 'requested' ? 'Your request waits for a decision; you will be told by a message.'
-            : rec.state === 'given' ? 'Approved automatically: you may use the data now.'
-            : `Your request is ${rec.state}.`;
-          return [recordValues('Request access', rec), note(`Request ${rec.id}: ${words}`)];
+            rec.state === 'requested' ? 'waits for a decision; you will be told by a message'
+            : rec.state === 'given' ? 'is approved (by a rule): you may use the data now'
+            : `is ${rec.state}`;
+          return [recordValues('Request access', rec), note(`Request ${rec.id} ${words}.`)];
         },
       },
       {
@@ -240,7 +240,7 @@ export class ConsentCommands {
           const rec = asStanzaError(() =>
             svc.decide(id, decision === 'approve' ? { approve: true, ...(u !== undefined ? { until: u } : {}), ...(s !== undefined ? { series: s } : {}) } : { approve: false, ...(text(f, 'reason') ? { reason: text(f, 'reason')! } : {}) }, who, c.at),
           );
-          return [recordValues('Decide on a request', rec), note(`Request ${rec.id} is ${rec.state}; the requester is told.`)];
+          return [recordValues('Decide on a request', rec), note(`Request ${rec.id} is ${decision === 'approve' ? 'approved' : 'refused'}; the requester is told.`)];
         },
       },
       {
