@@ -14,7 +14,7 @@
 import type { Logger } from '../log/logger.js';
 import { formatIsoUtc } from '../quoalise/time.js';
 import { isPattern, seriesMatcher } from '../transfer/series-pattern.js';
-import { isLive, processingText, type ConsentRecord, type Processing } from '../consent/model.js';
+import { isLive, processingText, type AuthorizationRecord, type Processing } from '../consent/model.js';
 
 export interface AuthorizationRequest {
   /** The application's name (JID localpart). */
@@ -42,37 +42,34 @@ export interface ConsentSource {
   /** A number that changes whenever any record changes. */
   version(): number;
   /** Records changed after that version (of one app, and of these recipient patterns, if given), in the order of their change. */
-  changedSince(version: number, app?: string, recipients?: string[]): ConsentRecord[];
+  changedSince(version: number, app?: string, recipients?: string[]): AuthorizationRecord[];
 }
 
-interface Loaded {
-  rec: ConsentRecord;
-  matches(series: string): boolean;
-}
+type Rec = AuthorizationRecord;
 
-/** The records of one (app, recipient pattern): by exact series, and the globs apart. */
+/** The records of one (app, recipient pattern): by exact series, and the globs apart with their matchers. */
 interface Bucket {
-  exact: Map<string, Loaded[]>;
-  globs: Loaded[];
+  exact: Map<string, Rec[]>;
+  globs: Array<{ rec: Rec; matches(series: string): boolean }>;
 }
 
 const iso = (ms: number) => formatIsoUtc(Math.floor(ms / 1000));
 
-function inWindow(r: ConsentRecord, at: number): boolean {
+function inWindow(r: Rec, at: number): boolean {
   return (r.notBefore === null || at >= r.notBefore) && (r.notAfter === null || at < r.notAfter);
 }
 
-function allows(r: ConsentRecord, at: number, processing: Processing | undefined): boolean {
+function allows(r: Rec, at: number, processing: Processing | undefined): boolean {
   return isLive(r.state) && inWindow(r, at) && (processing === undefined || r.processing.includes(processing));
 }
 
 /** When a record stopped allowing: the end of its window, or the event that ended it. */
-function endedAt(r: ConsentRecord): number {
+function endedAt(r: Rec): number {
   return isLive(r.state) || r.state === 'expired' ? r.notAfter ?? r.stateAt : r.stateAt;
 }
 
 /** How a record is named to the requester. */
-function label(r: ConsentRecord): string {
+function label(r: Rec): string {
   return r.origin === 'grant' ? `grant ${r.id}` : `consent ${r.id}`;
 }
 
@@ -84,7 +81,7 @@ export function patternsCovering(requester: string): string[] {
 }
 
 export class Authorizer {
-  private readonly byId = new Map<number, Loaded>();
+  private readonly byId = new Map<number, Rec>();
   private readonly byApp = new Map<string, Map<string, Bucket>>();
   private version = -1;
   private timer: NodeJS.Timeout | null = null;
@@ -116,7 +113,7 @@ export class Authorizer {
     for (const rec of changed) {
       const old = this.byId.get(rec.id);
       if (old) this.unindex(old);
-      this.index({ rec, matches: seriesMatcher(rec.series) });
+      this.index(rec);
     }
     this.version = version;
     this.log?.debug({ changed: changed.length, records: this.byId.size }, 'consent records loaded');
@@ -150,7 +147,7 @@ export class Authorizer {
   }
 
   /** The most telling reason for a refusal, among the records that cover the series. */
-  private whyNot(covering: ConsentRecord[], at: number, app: string, none: string): string {
+  private whyNot(covering: Rec[], at: number, app: string, none: string): string {
     const live = covering.filter((r) => isLive(r.state));
     const other = live.find((r) => inWindow(r, at));
     if (other) return `${label(other)} allows ${processingText(other.processing)} only`;
@@ -172,47 +169,47 @@ export class Authorizer {
   }
 
   /** Every record of the app whose recipient covers the requester (and whose series covers `series`, if given). */
-  private candidates(app: string, requester: string, series?: string): ConsentRecord[] {
+  private candidates(app: string, requester: string, series?: string): Rec[] {
     const buckets = this.byApp.get(app);
     if (!buckets) return [];
-    const out: ConsentRecord[] = [];
+    const out: Rec[] = [];
     for (const p of patternsCovering(requester)) {
       const b = buckets.get(p);
       if (!b) continue;
       const exact = series === undefined ? [...b.exact.values()].flat() : b.exact.get(series) ?? [];
-      for (const l of exact) out.push(l.rec);
-      for (const l of b.globs) if (series === undefined || l.matches(series)) out.push(l.rec);
+      for (const r of exact) out.push(r);
+      for (const g of b.globs) if (series === undefined || g.matches(series)) out.push(g.rec);
     }
     return out;
   }
 
-  private bucket(l: Loaded): Bucket {
-    let buckets = this.byApp.get(l.rec.app);
-    if (!buckets) this.byApp.set(l.rec.app, (buckets = new Map()));
-    let b = buckets.get(l.rec.recipient);
-    if (!b) buckets.set(l.rec.recipient, (b = { exact: new Map(), globs: [] }));
+  private bucket(r: Rec): Bucket {
+    let buckets = this.byApp.get(r.app);
+    if (!buckets) this.byApp.set(r.app, (buckets = new Map()));
+    let b = buckets.get(r.recipient);
+    if (!b) buckets.set(r.recipient, (b = { exact: new Map(), globs: [] }));
     return b;
   }
 
-  private index(l: Loaded): void {
-    this.byId.set(l.rec.id, l);
-    const b = this.bucket(l);
-    if (isPattern(l.rec.series)) b.globs.push(l);
+  private index(r: Rec): void {
+    this.byId.set(r.id, r);
+    const b = this.bucket(r);
+    if (isPattern(r.series)) b.globs.push({ rec: r, matches: seriesMatcher(r.series) });
     else {
-      const list = b.exact.get(l.rec.series);
-      if (list) list.push(l);
-      else b.exact.set(l.rec.series, [l]);
+      const list = b.exact.get(r.series);
+      if (list) list.push(r);
+      else b.exact.set(r.series, [r]);
     }
   }
 
-  private unindex(l: Loaded): void {
-    this.byId.delete(l.rec.id);
-    const b = this.bucket(l);
-    if (isPattern(l.rec.series)) b.globs.splice(b.globs.indexOf(l), 1);
+  private unindex(r: Rec): void {
+    this.byId.delete(r.id);
+    const b = this.bucket(r);
+    if (isPattern(r.series)) b.globs.splice(b.globs.findIndex((g) => g.rec === r), 1);
     else {
-      const list = b.exact.get(l.rec.series)!;
-      list.splice(list.indexOf(l), 1);
-      if (list.length === 0) b.exact.delete(l.rec.series);
+      const list = b.exact.get(r.series)!;
+      list.splice(list.indexOf(r), 1);
+      if (list.length === 0) b.exact.delete(r.series);
     }
   }
 }

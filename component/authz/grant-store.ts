@@ -7,7 +7,7 @@
 import type { Db } from '../store/database.js';
 import { normalizeRequester, RequesterPatternError } from './requester-pattern.js';
 import { ConsentStore, TransitionError, type Actor } from '../consent/consent-store.js';
-import { isLive, LEGAL_BASES, PROCESSINGS, type ConsentRecord, type LegalBasis, type Processing } from '../consent/model.js';
+import { isLive, LEGAL_BASES, PROCESSINGS, type AuthorizationRecord, type ConsentRecord, type LegalBasis, type Processing } from '../consent/model.js';
 import type { ConsentSource } from './authorizer.js';
 
 export interface Grant {
@@ -117,7 +117,7 @@ export class GrantStore implements ConsentSource {
     return this.consents.version();
   }
 
-  changedSince(version: number, app?: string, recipients?: string[]): ConsentRecord[] {
+  changedSince(version: number, app?: string, recipients?: string[]): AuthorizationRecord[] {
     return this.consents.changedSince(version, app, recipients);
   }
 }

@@ -9,6 +9,8 @@ import { applyEvent, TransitionError } from './lifecycle.js';
 import {
   awaitsDecision,
   parseProcessing,
+  storedProcessing,
+  type AuthorizationRecord,
   processingText,
   type ConsentEvent,
   type ConsentEventType,
@@ -158,14 +160,22 @@ export class ConsentStore {
     return rows.map(toRecord).filter(awaitsDecision);
   }
 
-  /** Records changed after `rev` (see consents_version) — of one app, and of some recipient patterns, if given — in the order of their change. */
-  changedSince(rev: number, app?: string, recipients?: string[]): ConsentRecord[] {
+  /**
+   * What authorization needs of the records changed after `rev` (see consents_version) — of one app, and
+   * of some recipient patterns, if given — in the order of their change.
+   */
+  changedSince(rev: number, app?: string, recipients?: string[]): AuthorizationRecord[] {
     const where = ['rev > ?'];
     const args: unknown[] = [rev];
     // With recipients, their index finds the few rows; the app's would walk all of the app's (`+` keeps SQLite off it).
     if (app !== undefined) (where.push(recipients === undefined ? 'app = ?' : '+app = ?'), args.push(app));
     if (recipients !== undefined) (where.push(`recipient IN (${recipients.map(() => '?').join(', ')})`), args.push(...recipients));
-    return (this.db.prepare(`SELECT ${COLUMNS} FROM consents WHERE ${where.join(' AND ')} ORDER BY rev`).all(...args) as Row[]).map(toRecord);
+    const rows = this.db
+      .prepare(`SELECT id, app, recipient, series, purpose, origin, state, state_at AS stateAt, not_before AS notBefore, not_after AS notAfter, processing
+                FROM consents WHERE ${where.join(' AND ')} ORDER BY rev`)
+      .all(...args) as Array<Omit<AuthorizationRecord, 'processing'> & { processing: string }>;
+    for (const r of rows) (r as unknown as AuthorizationRecord).processing = storedProcessing(r.processing);
+    return rows as unknown as AuthorizationRecord[];
   }
 
   version(): number {

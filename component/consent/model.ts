@@ -54,6 +54,9 @@ export interface ConsentRecord {
   rev: number;
 }
 
+/** What the authorization check needs of a record (all it holds in memory, for 100,000 records). */
+export type AuthorizationRecord = Pick<ConsentRecord, 'id' | 'app' | 'recipient' | 'series' | 'purpose' | 'origin' | 'state' | 'stateAt' | 'notBefore' | 'notAfter' | 'processing'>;
+
 export interface ConsentEvent {
   id: number;
   consentId: number;
@@ -98,6 +101,12 @@ export function processingText(p: readonly Processing[]): string {
 
 export function parseProcessing(s: string): Processing[] {
   return PROCESSINGS.filter((p) => s.split(/[\s,]+/).includes(p));
+}
+
+/** The stored processing column as a shared, frozen array (records loaded by the thousand share three). */
+const STORED: Record<string, readonly Processing[]> = { read: Object.freeze(['read']), subscribe: Object.freeze(['subscribe']), 'read subscribe': Object.freeze(['read', 'subscribe']) } as const;
+export function storedProcessing(s: string): Processing[] {
+  return (STORED[s] ?? parseProcessing(s)) as Processing[];
 }
 
 /** A DPV term in its compact form, e.g. dpv:ServiceProvision (the namespace is https://w3id.org/dpv#). */
