@@ -9,6 +9,7 @@ import { grantCommands } from '../component/cli/grant-commands.js';
 import { storeCommands } from '../component/cli/store-commands.js';
 import { consentCommands } from '../component/cli/consent-commands.js';
 import { subjectCommands } from '../component/cli/subject-commands.js';
+import { retentionCommands } from '../component/cli/retention-commands.js';
 import { CliError } from '../component/cli/context.js';
 import { VERSION } from '../component/version.js';
 
@@ -28,7 +29,8 @@ const program = new Command('fedgate')
   .addCommand(grantCommands())
   .addCommand(consentCommands())
   .addCommand(subjectCommands())
-  .addCommand(storeCommands());
+  .addCommand(storeCommands())
+  .addCommand(retentionCommands());
 
 // Usage errors anywhere in the tree throw instead of exiting, so they all get exit code 2.
 (function overrideAll(cmd: Command) {
