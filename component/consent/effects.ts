@@ -129,7 +129,9 @@ export class ConsentEffects {
   private stopUncovered(rec: ConsentRecord, e: ConsentEvent): { series: string[]; dropped: boolean } {
     const app = `${rec.app}@${this.o.domain}`;
     const out = { series: [] as string[], dropped: false };
-    const subs = this.o.consumers.list({ source: app, kind: 'subscription' }).filter((c) => requesterMatches(rec.recipient, c.destination) && patternsOverlap(rec.series, c.series));
+    // A bare JID's subscriptions are found by their destination (indexed); a domain's or anyone's among the app's.
+    const one = rec.recipient.includes('*') ? {} : { destination: rec.recipient };
+    const subs = this.o.consumers.list({ source: app, kind: 'subscription', ...one }).filter((c) => requesterMatches(rec.recipient, c.destination) && patternsOverlap(rec.series, c.series));
     for (const c of subs) {
       const d = this.o.authz.authorize({ app: rec.app, requester: c.destination, series: c.series, at: Math.max(Date.now(), e.at), processing: 'subscribe' });
       if (d.allowed) continue;
