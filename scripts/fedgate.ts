@@ -8,6 +8,8 @@ import { consumerCommands, deadLetterCommands, inboxCommands, outboxCommands } f
 import { grantCommands } from '../component/cli/grant-commands.js';
 import { storeCommands } from '../component/cli/store-commands.js';
 import { backupCommand, restoreCommand } from '../component/cli/backup-commands.js';
+import { consentCommands } from '../component/cli/consent-commands.js';
+import { subjectCommands } from '../component/cli/subject-commands.js';
 import { retentionCommands } from '../component/cli/retention-commands.js';
 import { CliError } from '../component/cli/context.js';
 import { VERSION } from '../component/version.js';
@@ -27,6 +29,8 @@ const program = new Command('fedgate')
   .addCommand(inboxCommands())
   .addCommand(deadLetterCommands())
   .addCommand(grantCommands())
+  .addCommand(consentCommands())
+  .addCommand(subjectCommands())
   .addCommand(storeCommands())
   .addCommand(retentionCommands())
   .addCommand(backupCommand())

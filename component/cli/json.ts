@@ -23,8 +23,8 @@ export function jsonList<T>(rows: T[], total = rows.length): JsonList<T> {
   return { total, rows };
 }
 
-/** Keys whose numbers are times in ms since the epoch (createdAt, heldUntil, notBefore…). */
-const MS_TIME_KEY = /(At|Until)$|^(notBefore|notAfter)$/;
+/** Keys whose numbers are times in ms since the epoch (createdAt, heldUntil, notBefore, at…). */
+const MS_TIME_KEY = /(At|Until)$|^(at|until|notBefore|notAfter)$/;
 
 /**
  * A value ready for `--json`: numbers under time keys become ISO 8601 strings (0 or less, "never",

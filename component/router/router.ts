@@ -16,6 +16,7 @@ import type { PresenceService } from './presence.js';
 import { dataPayload, type Intake } from '../transfer/intake.js';
 import type { SendBridge } from '../delivery/send-bridge.js';
 import type { QuoaliseCommands } from '../quoalise/commands/ad-hoc.js';
+import type { ConsentCommands } from '../consent/commands/consent-commands.js';
 import type { Logger } from '../log/logger.js';
 
 export interface RouterOptions {
@@ -26,6 +27,8 @@ export interface RouterOptions {
   delivery: SendBridge;
   /** The Quoalise ad-hoc commands every app JID answers. */
   commands: QuoaliseCommands;
+  /** The consent commands of the app JIDs that serve data. */
+  consent?: ConsentCommands;
   domainIq: IqHandlers;
   send(el: Element | string): boolean;
   /** The largest stanza the server accepts (null: no limit): larger IQ answers become errors. */
@@ -143,7 +146,7 @@ export class Router {
 
   private handlersFor(host: AppHost): IqHandlers {
     let h = this.appIq.get(host);
-    if (!h) this.appIq.set(host, (h = appHandlers(host, this.opts.commands)));
+    if (!h) this.appIq.set(host, (h = appHandlers(host, this.opts.commands, this.opts.consent)));
     return h;
   }
 }

@@ -16,6 +16,8 @@ import { freePort } from '../helpers/ports.js';
 import { scalar, storeScalar, until } from '../helpers/db.js';
 import { launchChromium } from '../helpers/browser.js';
 import { importSeries, startFlow } from '../helpers/flow.js';
+import { openDatabase } from '../../component/store/database.js';
+import { ConsentService, consentPolicy, xmppActor } from '../../component/consent/service.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 const A = 'a.localhost';
@@ -42,6 +44,11 @@ test.before(async (ctx) => {
   await ctx.a.must('app', 'add', 'chat', '--kind', 'echo');
   await startFlow(ctx.a, ctx.b);
   await importSeries(ctx.a, SERIES, N);
+  // A consent request waiting for a decision, as request_access records it.
+  const db = openDatabase(join(ctx.a.dir, 'fedgate.sqlite'));
+  const policy = consentPolicy({ max_validity: 'P3Y', max_pending_per_requester: 10, max_pending_per_app: 10, max_requests_per_day: 10 });
+  new ConsentService(db, policy).request('bob@example.net', { app: 'meters', series: SERIES, purpose: 'energy coaching', processing: ['read'] }, xmppActor('bob@example.net', 'requester', { id: 'q1', from: 'bob@example.net/phone' }));
+  db.close();
   await until(() => storeScalar(ctx.b, 'SELECT count(*) FROM store_points') === N && scalar(ctx.a, 'SELECT count(*) FROM outbox') === 0, 30_000, () => ctx.a.stderr);
   ctx.peer = await Peer.connect(ctx.ejabberd.componentPort(PEER), PEER, `${PEER}-secret`);
   // An IQ to the domain and a chat with an app: IQ answers and adapter calls to count.
@@ -88,6 +95,7 @@ test('/metrics: the link, stanzas, IQ answers, adapter calls, flows, queues and 
   assert.is(sample(text, 'fedgate_inbox_pending_messages', { app: 'meters' }), 0);
   assert.is(sample(text, 'fedgate_app_ready', { app: 'meters' }), 1);
   assert.ok(sample(text, 'fedgate_database_bytes', { file: 'fedgate' })! > 0);
+  assert.is(sample(text, 'fedgate_consent_requests_pending'), 1);
   assert.ok(sample(text, 'fedgate_nodejs_eventloop_lag_p99_seconds') !== undefined, 'process metrics of the XMPP thread');
 });
 
@@ -134,6 +142,8 @@ test('the status page renders the apps and the flow in Chromium, with no externa
     for (const jid of [`meters@${A}`, `chat@${A}`, `sink@${B}`]) assert.ok(nodes.includes(jid), `${jid} in ${nodes}`);
     const edge = await page.$(`#graph g.edge[data-flow="meters@${A} > sink@${B}"]`);
     assert.ok(edge, 'the flow is drawn');
+    const consent = (await page.textContent('#consent')) ?? '';
+    assert.ok(consent.includes('bob@example.net') && consent.includes('energy coaching'), consent);
     const flowRow = await page.$$eval('#flows tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
     assert.ok(flowRow.some((r) => r.includes('meters') && r.includes(`sink@${B}`) && r.includes(`${N} records`)), flowRow.join('\n'));
     const dir = join(ROOT, 'dist', 'test-output');
