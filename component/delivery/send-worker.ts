@@ -9,7 +9,7 @@
  * Memory stays bounded whatever the backlog: at most `window` rows per destination are read ahead.
  */
 import { parentPort, workerData, BroadcastChannel } from 'node:worker_threads';
-import pino from 'pino';
+import { createWorkerLogger } from '../log/logger.js';
 import { openDatabase } from '../store/database.js';
 import { Outbox, instanceToken } from './outbox.js';
 import { LanesTable } from './lanes-table.js';
@@ -22,7 +22,7 @@ import { OUTBOX_CHANNEL, type FromSendWorker, type SendWorkerData, type ToSendWo
 const data = workerData as SendWorkerData;
 const cfg: LaneConfig = { ...data.delivery, evidenceSpanMs: Math.max(3000, data.delivery.bounceWindowMs) };
 const port = parentPort!;
-const log = pino({ level: data.logLevel, name: 'send' }, pino.destination({ fd: 2, sync: true }));
+const log = createWorkerLogger(data.logLevel, 'send');
 const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous, noCheckpoints: true });
 const outbox = new Outbox(db);
 const table = new LanesTable(db);
