@@ -273,7 +273,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log,
   });
   const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz, { effects, expiry }, observers);
-  delivery.on('delivered', (destination, ids) => observers.delivered(destination, ids.length));
+  delivery.on('delivered', (destination, ids, latenciesMs) => {
+    observers.delivered(destination, ids.length);
+    for (const ms of latenciesMs) observers.observeConfirmation(destination, ms);
+  });
 
   apps.on('added', (host) => {
     if (link.isOnline) presence.announce([host.app.name]);

@@ -25,9 +25,8 @@ export interface AdapterObserver {
 }
 
 /**
- * What the send path reports (component/delivery/). `delivered` is wired to the send bridge's
- * 'delivered' event; `observeConfirmation` is for the delivery module to call with the time from a
- * message's (last) sending to its confirmation by the destination.
+ * What the send path reports (component/delivery/), from the send bridge's 'delivered' event: messages
+ * delivered, and for each the time from its (last) sending to its confirmation by the destination.
  */
 export interface DeliveryObserver {
   delivered(destination: string, messages: number): void;
