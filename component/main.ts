@@ -25,11 +25,20 @@ import { Intake } from './transfer/intake.js';
 import { Inbox } from './transfer/inbox.js';
 import { ConsumerStore } from './transfer/consumers.js';
 import { Authorizer } from './authz/authorizer.js';
-import { GrantStore } from './authz/grant-store.js';
+import { ConsentService, consentPolicy } from './consent/service.js';
+import { ConsentEffects } from './consent/effects.js';
+import { ConsentExpiry, EXPIRY_JOB } from './consent/expiry.js';
+import { ConsentCommands } from './consent/commands/consent-commands.js';
+import { AdminCommands } from './admin/admin-commands.js';
+import { commandLimits } from './router/command-runner.js';
 import { QuoaliseCommands } from './quoalise/commands/ad-hoc.js';
 import { Outbox, instanceToken, type NewOutboxMessage } from './delivery/outbox.js';
 import { ChangeFeed } from './changes/feed.js';
 import type { HousekeepingData } from './jobs/housekeeping.js';
+import { GatewayMetrics, NO_METRICS, type Observers } from './observe/metrics.js';
+import { ObserveService } from './observe/observe-service.js';
+import type { AppState } from './runtime-status.js';
+import { storeDatabasePath } from '../adapters/store/store-database.js';
 import type { PurgeJobData } from './jobs/purge-job.js';
 import { describePurge, type PurgeReport } from './gdpr/purge.js';
 
@@ -58,12 +67,21 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     private readonly pool: WorkerPool,
     readonly authz: Authorizer,
     readonly feed: ChangeFeed,
+    private readonly consent: { effects: ConsentEffects; expiry: ConsentExpiry },
+    readonly observers: Observers,
   ) {
     super();
     this.outbox = new Outbox(db);
   }
 
   readonly outbox: Outbox;
+  /** The metrics listener, when `metrics.listen` is set. */
+  observe: ObserveService | null = null;
+
+  /** What each app's worker is doing. */
+  appStates(): Record<string, AppState> {
+    return Object.fromEntries(this.apps.all().map((h) => [h.app.name, h.status]));
+  }
 
   /** Graceful stop: refuse new requests, say goodbye, close the stream, stop the workers. */
   stop(): Promise<void> {
@@ -73,8 +91,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       if (this.link.isOnline) this.presence.goodbye(this.apps.all().map((a) => a.app.name));
       await this.link.stop();
       this.feed.stop();
+      this.consent.effects.stop();
+      await this.consent.expiry.stop();
       await Promise.all([this.apps.stop(), this.delivery.stop(), this.pool.stop('housekeeping'), this.pool.stop('purge')]);
-      await this.pool.stop('checkpoint');
+      await Promise.all([this.pool.stop('checkpoint'), this.observe?.stop()]);
       clearRuntimeStatus(this.db, process.pid);
       this.db.close();
       this.log.info('stopped');
@@ -92,7 +112,16 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return ids;
   }
 
+  /** Writes the heartbeat row now. Never throws: another thread may hold the write lock for a while. */
   writeStatus(): void {
+    try {
+      this.writeStatusRow();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not write the status heartbeat; will try again');
+    }
+  }
+
+  private writeStatusRow(): void {
     writeRuntimeStatus(this.db, {
       pid: process.pid,
       startedAt: this.startedAt,
@@ -100,19 +129,17 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       linkSince: this.link.onlineSince,
       heartbeatAt: Date.now(),
       domain: this.config.link.domain,
+      server: this.link.server,
+      serverKind: this.link.serverKind,
+      linkError: this.link.lastFailure,
+      apps: this.appStates(),
+      metricsListen: this.config.metrics.listen ?? null,
     });
   }
 
   startHeartbeat(): void {
-    this.writeStatus();
-    this.heartbeat = setInterval(() => {
-      // A write from a timer must never throw: another thread may hold the lock for a while.
-      try {
-        this.writeStatus();
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'could not write the status heartbeat; will try again');
-      }
-    }, HEARTBEAT_MS);
+    this.writeStatusRow();
+    this.heartbeat = setInterval(() => this.writeStatus(), HEARTBEAT_MS);
     this.heartbeat.unref();
   }
 }
@@ -148,12 +175,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       sharedWorkers: config.adapters.shared_workers ?? Math.min(availableParallelism(), MAX_DEFAULT_SHARED_WORKERS),
       heapMb: config.adapters.worker_heap_mb,
       onSettled: (app, done, dead) => intake.settled(app, done, dead),
+      // Only with metrics on: the call path then wraps each call to time it.
+      observer: config.metrics.listen ? { adapterCall: (...a) => observers.adapterCall(...a) } : undefined,
     },
     log,
   );
   const link = new Link({
-    host: config.link.host,
-    port: config.link.port,
+    servers: config.servers,
+    server: config.link.server,
+    maxStanzaBytes: config.link.max_stanza_bytes,
     domain,
     secret: config.secret,
     keepaliveMs: config.link.keepalive_seconds * 1000,
@@ -187,10 +217,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     },
     log,
   );
-  const authz = new Authorizer(new GrantStore(db), log);
+  const policy = consentPolicy(config.consent);
+  const consents = new ConsentService(db, policy);
+  const authz = new Authorizer(consents.store, log);
+  const consumers = new ConsumerStore(db);
   const commands = new QuoaliseCommands({
     authz,
-    consumers: new ConsumerStore(db),
+    consumers,
     maxRecords: config.quoalise.max_records,
     requestsPerSecond: config.quoalise.requests_per_second,
     requestBurst: config.quoalise.request_burst,
@@ -200,9 +233,67 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     maxSessionsPerRequester: config.quoalise.max_sessions_per_requester,
     sessionTimeoutSeconds: config.quoalise.session_timeout_seconds,
   });
-  const router = new Router({ domain, apps, presence, intake, delivery, commands, domainIq: domainHandlers({ domain, apps, version: VERSION }), send, log });
-  const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz, feed);
-  watchChanges(feed, { domain, apps, entitlements, authz, delivery });
+  const expiry = new ConsentExpiry(pool, { dbPath: config.database.path }, log);
+  const effects = new ConsentEffects({
+    db,
+    domain,
+    store: consents.store,
+    parties: consents.parties,
+    authz,
+    consumers,
+    dropQueued: (ids, reason) => delivery.drop(ids, reason),
+    send: (el) => link.send(el),
+    isOnline: () => link.isOnline,
+    planExpiry: (end) => expiry.plan(end),
+    log,
+  });
+  const consent = new ConsentCommands({
+    service: consents,
+    policy,
+    limits: commandLimits(config.quoalise),
+    // The next request must see the change, and the people concerned must hear of it, now.
+    changed: () => {
+      authz.refresh();
+      effects.poke();
+    },
+  });
+  const startedAt = Date.now();
+  const admin = new AdminCommands({
+    domain,
+    admins: config.admins,
+    db,
+    apps,
+    consents: consents.store,
+    parties: consents.parties,
+    version: VERSION,
+    startedAt,
+    linkState: () => link.state,
+    requeued: (direction, app, peer) => (direction === 'outbound' ? delivery.wake([peer]) : apps.get(app)?.notifyInbox()),
+    limits: commandLimits(config.quoalise),
+  });
+  const domainIq = domainHandlers({ domain, apps, version: VERSION, admin });
+  const metrics = config.metrics.listen ? new GatewayMetrics({ link, apps, commandNodes: [...commands.nodes(), ...consent.nodes(), ...admin.nodes()], startedAt }) : null;
+  const observers: Observers = metrics ?? NO_METRICS;
+  const router = new Router({
+    domain,
+    apps,
+    presence,
+    intake,
+    delivery,
+    commands,
+    consent,
+    domainIq,
+    send,
+    maxStanzaBytes: () => link.maxStanzaBytes,
+    observer: observers,
+    log,
+  });
+  const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz, feed, { effects, expiry }, observers);
+  watchChanges(feed, { domain, apps, entitlements, authz, delivery, effects });
+  delivery.on('delivered', (destination, ids, latenciesMs) => {
+    observers.delivered(destination, ids.length);
+    for (const ms of latenciesMs) observers.observeConfirmation(destination, ms);
+  });
 
   apps.on('added', (host) => {
     if (link.isOnline) presence.announce([host.app.name]);
@@ -215,32 +306,59 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   link.on('online', () => {
     presence.announce(apps.all().map((a) => a.app.name));
     gw.writeStatus();
+    effects.poke();
   });
-  link.on('offline', () => gw.writeStatus());
+  // Why the link is down shows in `fedgate status` at once, not at the next heartbeat.
+  link.on('state', (state) => {
+    if (state === 'offline') gw.writeStatus();
+  });
   link.on('fatal', (err) => gw.emit('fatal', err));
 
-  await Promise.all([apps.start(), delivery.start()]);
-  const housekeeping: HousekeepingData = { dbPath: config.database.path, keepDoneMs: config.inbox.keep_done_days * 86_400_000 };
-  await pool.schedule('housekeeping', join(DIST_ROOT, 'component/jobs/housekeeping.js'), 3_600_000, housekeeping);
-  const purgeJob: PurgeJobData = { dbPath: config.database.path, domain, logLevel: config.log.level };
-  await pool.schedule('purge', join(DIST_ROOT, 'component/jobs/purge-job.js'), 3_600_000, purgeJob);
-  await pool.supervise('checkpoint', join(DIST_ROOT, 'component/jobs/checkpoint-worker.js'), { dbPath: config.database.path, everyMs: 1000 });
-  pool.on('message', (name, m) => {
-    if (name === 'housekeeping' && (m as { purged?: number }).purged) log.info({ purged: (m as { purged: number }).purged }, 'forgot old applied inbox rows');
-    if (name === 'purge' && (m as { t?: string }).t === 'purged') log.info({ report: (m as { report: PurgeReport }).report }, describePurge((m as { report: PurgeReport }).report));
-  });
-  gw.startHeartbeat();
-  link.start();
+  try {
+    effects.start();
+    await Promise.all([apps.start(), delivery.start()]);
+    const housekeeping: HousekeepingData = { dbPath: config.database.path, keepDoneMs: config.inbox.keep_done_days * 86_400_000 };
+    await pool.schedule('housekeeping', join(DIST_ROOT, 'component/jobs/housekeeping.js'), 3_600_000, housekeeping);
+    const purgeJob: PurgeJobData = { dbPath: config.database.path, domain, logLevel: config.log.level };
+    await pool.schedule('purge', join(DIST_ROOT, 'component/jobs/purge-job.js'), 3_600_000, purgeJob);
+    await pool.supervise('checkpoint', join(DIST_ROOT, 'component/jobs/checkpoint-worker.js'), { dbPath: config.database.path, everyMs: 1000 });
+    pool.on('message', (name, m) => {
+      if (name === 'housekeeping' && (m as { purged?: number }).purged) log.info({ purged: (m as { purged: number }).purged }, 'forgot old applied inbox rows');
+      if (name === EXPIRY_JOB) {
+        expiry.ran();
+        effects.poke();
+      }
+      if (name === 'purge' && (m as { t?: string }).t === 'purged') log.info({ report: (m as { report: PurgeReport }).report }, describePurge((m as { report: PurgeReport }).report));
+    });
+    if (metrics && config.metrics.listen) {
+      gw.observe = new ObserveService(pool, metrics, () => ({ link: link.state, apps: gw.appStates() }));
+      await gw.observe.start({
+        dbPath: config.database.path,
+        listen: config.metrics.listen,
+        domain,
+        files: { fedgate: config.database.path, store: storeDatabasePath(config.database.path) },
+      });
+    }
+    gw.startHeartbeat();
+    link.start();
+  } catch (err) {
+    // Whatever started (workers, the metrics listener) stops: a failed start leaves nothing running.
+    await gw.stop().catch(() => {});
+    throw err;
+  }
   log.info({ domain, apps: apps.all().length, version: VERSION }, 'fedgate started');
   return gw;
 }
 
 /**
  * The change feed's routes: each change reaches exactly what it concerns — the registry's mirror, the
- * entitlements, the grants of one app, the worker of the app whose consumers, data or inbox changed.
+ * entitlements, the consent checks, the worker of the app whose consumers, data or inbox changed.
  */
-function watchChanges(feed: ChangeFeed, to: { domain: string; apps: Apps; entitlements: Entitlements; authz: Authorizer; delivery: SendBridge }): void {
-  const { domain, apps, entitlements, authz, delivery } = to;
+function watchChanges(
+  feed: ChangeFeed,
+  to: { domain: string; apps: Apps; entitlements: Entitlements; authz: Authorizer; delivery: SendBridge; effects: ConsentEffects },
+): void {
+  const { domain, apps, entitlements, authz, delivery, effects } = to;
   /** The local app a bare JID names, if any. */
   const localApp = (jid: string) => (jid.endsWith(`@${domain}`) ? apps.get(jid.slice(0, -domain.length - 1)) : undefined);
   feed.on('apps', (changes) => apps.changed(changes.map((c) => c.name)));
@@ -253,11 +371,13 @@ function watchChanges(feed: ChangeFeed, to: { domain: string; apps: Apps; entitl
     }
     for (const [host, ids] of byApp) host.consumersChanged(ids);
   });
-  feed.on('grants', (changes) => {
-    const names = new Set(changes.map((c) => c.app));
-    authz.invalidate(names);
-    delivery.grantsChanged([...names]);
-    for (const name of names) apps.get(name)?.grantsChanged();
+  // Consent records (and grants): the checks on this thread and the send job's read what changed (by
+  // rev); the effects (notifications, subscriptions stopped) follow. App workers read the records of
+  // a subscriber at each check, so they need no telling.
+  feed.on('consents', () => {
+    authz.refresh();
+    delivery.consentsChanged();
+    effects.poke();
   });
   feed.on('data', (changes) => {
     for (const c of changes) apps.get(c.app)?.dataChanged(c.series);

@@ -5,7 +5,7 @@
 -- triggers below, or by an explicit insert next to writes no trigger sees). The gateway's one watcher
 -- (component/changes/feed.ts) reads the rows after the last one it saw, a single indexed query every
 -- 50 ms, and wakes exactly what each change concerns: the app that was edited, the app worker whose
--- consumers changed, the grants of one app. Rows are purged after an hour by the housekeeping job: the
+-- consumers changed, the authorization of one app. Rows are purged after an hour by the housekeeping job: the
 -- gateway loads the tables themselves at start, the feed only carries what happens while it runs.
 --
 -- Writers are serialized by SQLite's write lock, so `seq` order is commit order: a watcher that has seen
@@ -15,7 +15,11 @@
 -- component/changes/topics.ts in step with this list:
 --   apps       key: apps.name        detail: NULL                               a row added, changed or removed
 --   consumers  key: consumers.id     detail: {"source": …, "destination": …}    a flow or subscription added, changed or removed
---   grants     key: grants.id        detail: {"app": …}                         a grant added, changed or removed
+--   consents   key: consents.id      detail: {"app": …}                         a consent record (or an operator's grant, which is
+--                                                                               one: schema/006_consent.sql) created or changed —
+--                                                                               written by ConsentStore beside each event it appends
+--                                                                               (006's consents_version only numbers the records'
+--                                                                               `rev` for incremental reads: nothing polls it)
 --   data       key: the app's name   detail: {"series": [identifiers]} or NULL  records written by another process
 --                                                                               (`fedgate store import`); NULL = any series
 --   inbox      key: the app's name   detail: NULL                               inbox rows made due by another process (CLI retry)
@@ -31,7 +35,8 @@ CREATE TABLE changes (
 ) STRICT;
 CREATE INDEX changes_at ON changes (at);
 
--- The three counters this replaces.
+-- The counters this replaces. (grants_version goes with the grants themselves in 006, which turns grants
+-- into consent records; their changes are the `consents` topic.)
 DROP TRIGGER apps_inserted;
 DROP TRIGGER apps_updated;
 DROP TRIGGER apps_deleted;
@@ -40,10 +45,6 @@ DROP TRIGGER consumers_inserted;
 DROP TRIGGER consumers_deleted;
 DROP TRIGGER consumers_updated;
 DROP TABLE consumers_version;
-DROP TRIGGER grants_inserted;
-DROP TRIGGER grants_updated;
-DROP TRIGGER grants_deleted;
-DROP TABLE grants_version;
 
 CREATE TRIGGER apps_inserted AFTER INSERT ON apps BEGIN
   INSERT INTO changes (topic, key, at) VALUES ('apps', NEW.name, CAST(unixepoch('subsec') * 1000 AS INTEGER));
@@ -73,17 +74,4 @@ CREATE TRIGGER consumers_moved AFTER UPDATE OF source, destination ON consumers
   WHEN OLD.source <> NEW.source OR OLD.destination <> NEW.destination BEGIN
   INSERT INTO changes (topic, key, detail, at)
   VALUES ('consumers', OLD.id, json_object('source', OLD.source, 'destination', OLD.destination), CAST(unixepoch('subsec') * 1000 AS INTEGER));
-END;
-
-CREATE TRIGGER grants_inserted AFTER INSERT ON grants BEGIN
-  INSERT INTO changes (topic, key, detail, at) VALUES ('grants', NEW.id, json_object('app', NEW.app), CAST(unixepoch('subsec') * 1000 AS INTEGER));
-END;
-CREATE TRIGGER grants_updated AFTER UPDATE ON grants BEGIN
-  INSERT INTO changes (topic, key, detail, at) VALUES ('grants', NEW.id, json_object('app', NEW.app), CAST(unixepoch('subsec') * 1000 AS INTEGER));
-END;
-CREATE TRIGGER grants_moved AFTER UPDATE OF app ON grants WHEN OLD.app <> NEW.app BEGIN
-  INSERT INTO changes (topic, key, detail, at) VALUES ('grants', OLD.id, json_object('app', OLD.app), CAST(unixepoch('subsec') * 1000 AS INTEGER));
-END;
-CREATE TRIGGER grants_deleted AFTER DELETE ON grants BEGIN
-  INSERT INTO changes (topic, key, detail, at) VALUES ('grants', OLD.id, json_object('app', OLD.app), CAST(unixepoch('subsec') * 1000 AS INTEGER));
 END;

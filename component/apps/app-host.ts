@@ -1,11 +1,12 @@
 /**
  * The main thread's handle on one application: its capabilities, its calls, and what it is told
- * (new inbox rows, changed consumers, data and grants), all through the worker thread that hosts it
+ * (new inbox rows, changed consumers and data), all through the worker thread that hosts it
  * (component/apps/worker-handle.ts). Until the app is ready in its thread, calls and notices wait here.
  */
 import type { AppOp, HostedAppSpec, ToAppWorker } from '../workers/protocol.js';
 import type { AppRecord } from '../registry/apps.js';
 import type { Logger } from '../log/logger.js';
+import type { AdapterObserver } from '../observe/metrics.js';
 import { Backoff } from '../timing/backoff.js';
 import { AppCallError, type WorkerHandle } from './worker-handle.js';
 import { adapterModule } from '../../adapters/index.js';
@@ -20,6 +21,8 @@ export interface AppHostOptions {
   callTimeoutMs: number;
   /** The app's receive job applied `done` inbox rows and dead-lettered `dead` others. */
   onSettled?(app: string, done: number, dead: number): void;
+  /** Told the duration and outcome of every call (metrics). */
+  observer?: AdapterObserver;
   log: Logger;
 }
 
@@ -56,6 +59,11 @@ export class AppHost {
     this.acceptsData = declaredAcceptsData(app);
   }
 
+  /** For `fedgate status` and the status page. */
+  get status(): 'starting' | 'ready' | 'stopping' | 'stopped' {
+    return this.state === 'opening' ? 'starting' : this.state;
+  }
+
   get isReady(): boolean {
     return this.state === 'ready';
   }
@@ -68,7 +76,19 @@ export class AppHost {
     const ready = this.state === 'ready';
     const { id, result } = this.worker.call(this.app.name, op, args, timeoutMs, ready);
     if (!ready) this.held.push({ id, m: { t: 'call', app: this.app.name, id, op, args } });
-    return result;
+    const observer = this.opts.observer;
+    if (!observer) return result;
+    const t0 = performance.now();
+    return result.then(
+      (v) => {
+        observer.adapterCall(this.app.name, op, 'ok', performance.now() - t0);
+        return v;
+      },
+      (e: AppCallError) => {
+        observer.adapterCall(this.app.name, op, e.error.source, performance.now() - t0);
+        throw e;
+      },
+    );
   }
 
   /**
@@ -89,13 +109,9 @@ export class AppHost {
     this.send({ t: 'data', app: this.app.name, series });
   }
 
-  /** These consumers, whose source may be this app, changed. */
+  /** These consumers, whose source or destination is this app, changed. */
   consumersChanged(ids: number[]): void {
     this.send({ t: 'consumers', app: this.app.name, ids });
-  }
-
-  grantsChanged(): void {
-    this.send({ t: 'grants', app: this.app.name });
   }
 
   onReady(capabilities: string[]): void {

@@ -11,6 +11,7 @@ import { AppRegistry, isolationOf, type AppRecord } from '../registry/apps.js';
 import type { WorkerPool } from '../workers/pool.js';
 import type { AppWorkerData } from '../workers/protocol.js';
 import type { Logger } from '../log/logger.js';
+import type { AdapterObserver } from '../observe/metrics.js';
 
 export interface AppsEvents {
   added: [host: AppHost];
@@ -29,6 +30,8 @@ export interface AppsOptions {
   heapMb: number;
   /** An app's receive job applied `done` inbox rows and dead-lettered `dead` others. */
   onSettled?(app: string, done: number, dead: number): void;
+  /** Told the duration and outcome of every adapter call (metrics). */
+  observer?: AdapterObserver;
 }
 
 export class Apps extends EventEmitter<AppsEvents> {
@@ -113,7 +116,8 @@ export class Apps extends EventEmitter<AppsEvents> {
       this.log.error({ app: app.name, err: (err as Error).message }, 'cannot place application');
       thread = this.thread(`app:${app.name}`, true);
     }
-    const host = new AppHost(app, thread, { domain: this.opts.domain, callTimeoutMs: this.opts.callTimeoutMs, onSettled: this.opts.onSettled, log: this.log });
+    const { domain, callTimeoutMs, onSettled, observer } = this.opts;
+    const host = new AppHost(app, thread, { domain, callTimeoutMs, onSettled, observer, log: this.log });
     this.hosts.set(app.name, host);
     thread.attach(host);
     return thread;

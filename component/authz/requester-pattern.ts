@@ -39,13 +39,3 @@ export function requesterMatches(pattern: string, requester: string): boolean {
   }
   return bare === pattern;
 }
-
-/**
- * The stored patterns that cover the bare JID `requester`: itself, its domain, anyone — what to look up
- * in grants indexed by pattern (`requesterMatches(p, requester)` holds exactly for these).
- */
-export function patternsCovering(requester: string): string[] {
-  const bare = requester.toLowerCase();
-  const at = bare.indexOf('@');
-  return [bare, `*@${at === -1 ? bare : bare.slice(at + 1)}`, '*'];
-}

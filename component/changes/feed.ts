@@ -3,7 +3,7 @@
  * the last it saw — one indexed query every 50 ms, nothing else while nothing changes — and hands
  * each topic's changes, in commit order and decoded, to whoever subscribed to that topic:
  *
- *   feed.on('grants', (changes) => authz.invalidate(changes.map((c) => c.app)));
+ *   feed.on('consents', () => authz.refresh());
  *
  * Runs on the gateway's main thread, which routes what concerns an app to that app's worker. Start it
  * before loading the state it keeps fresh (the registry, the grants…): a change committed while that
@@ -93,7 +93,7 @@ export class ChangeFeed {
  * Records a change that no trigger sees (records written to another file, an explicit wake-up). Call it
  * inside the transaction of the write it announces when there is one.
  */
-export function recordChange<T extends 'data' | 'inbox'>(db: Db, topic: T, change: ChangeTopics[T]): void {
+export function recordChange<T extends 'consents' | 'data' | 'inbox'>(db: Db, topic: T, change: ChangeTopics[T]): void {
   const { key, detail } = encoders[topic]!(change);
   db.prepare('INSERT INTO changes (topic, key, detail, at) VALUES (?, ?, ?, ?)').run(topic, key, detail === null ? null : JSON.stringify(detail), Date.now());
 }

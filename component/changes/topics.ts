@@ -10,8 +10,8 @@ export interface ChangeTopics {
   apps: { name: string };
   /** A consumer (flow or subscription) added, changed or removed, with the two ends it concerns. */
   consumers: { id: number; source: string; destination: string };
-  /** A grant of `app` added, changed or removed. */
-  grants: { id: number; app: string };
+  /** A consent record of `app` (or an operator's grant, which is one) created or changed: an event was appended. */
+  consents: { id: number; app: string };
   /** Records of `app` written by another process; `series` null when any series may have changed. */
   data: { app: string; series: string[] | null };
   /** Inbox rows of `app` made due by another process (`fedgate inbox retry`, `dead-letter retry`). */
@@ -26,13 +26,14 @@ type Detail = Record<string, unknown> | null;
 export const decoders: { [T in Topic]: (key: string, detail: Detail) => ChangeTopics[T] } = {
   apps: (key) => ({ name: key }),
   consumers: (key, d) => ({ id: Number(key), source: String(d?.source), destination: String(d?.destination) }),
-  grants: (key, d) => ({ id: Number(key), app: String(d?.app) }),
+  consents: (key, d) => ({ id: Number(key), app: String(d?.app) }),
   data: (key, d) => ({ app: key, series: Array.isArray(d?.series) ? (d.series as string[]) : null }),
   inbox: (key) => ({ app: key }),
 };
 
 /** How each topic's change is written, for the topics no trigger writes. */
 export const encoders: { [T in Topic]?: (change: ChangeTopics[T]) => { key: string; detail: Detail } } = {
+  consents: (c) => ({ key: String(c.id), detail: { app: c.app } }),
   data: (c) => ({ key: c.app, detail: c.series === null ? null : { series: c.series } }),
   inbox: (c) => ({ key: c.app, detail: null }),
 };

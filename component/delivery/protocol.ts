@@ -13,15 +13,17 @@ export type ToSendWorker =
   | { t: 'probed'; destination: string; answer: ProbeAnswer }
   | { t: 'flow'; paused: boolean }
   | { t: 'wake'; destinations: string[] }
-  /** The grants of these apps changed (the change feed): pushes are checked against them. */
-  | { t: 'grants'; apps: string[] };
+  /** Consent ended: move these queued rows aside (dead letters) unless already on their way. */
+  | { t: 'drop'; ids: number[]; reason: string }
+  /** Consent records changed (the change feed): pushes are checked against the current ones. */
+  | { t: 'consents' };
 
 export type FromSendWorker =
   | { t: 'send'; items: Array<{ id: number; xml: string }> }
   | { t: 'probe'; destination: string }
   | { t: 'dead'; id: number; destination: string; reason: string }
   /** Confirmed by their destination (the lane judged the confirmation), or no bounce in the window. */
-  | { t: 'delivered'; destination: string; ids: number[] };
+  | { t: 'delivered'; destination: string; ids: number[]; latenciesMs: number[] };
 
 export interface SendWorkerData {
   dbPath: string;

@@ -25,8 +25,11 @@ const HIGH_WATER_BYTES = 4 * 1024 * 1024;
 const PROBE_TIMEOUT_MS = 10_000;
 
 export interface SendBridgeEvents {
-  /** Outbox rows whose delivery is confirmed by their destination: the end of a delivery. */
-  delivered: [destination: string, ids: number[]];
+  /**
+   * Outbox rows whose delivery is confirmed by their destination: the end of a delivery, with the time
+   * from each one's (last) sending to its confirmation.
+   */
+  delivered: [destination: string, ids: number[], latenciesMs: number[]];
   dead: [id: number, destination: string, reason: string];
 }
 
@@ -78,9 +81,14 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
     this.post({ t: 'wake', destinations });
   }
 
-  /** The grants of these apps changed (the change feed): queued pushes are checked against the new ones. */
-  grantsChanged(apps: string[]): void {
-    this.post({ t: 'grants', apps });
+  /** A consent ended: these queued rows must not leave (those already on their way are past stopping). */
+  drop(ids: number[], reason: string): void {
+    if (ids.length) this.post({ t: 'drop', ids, reason });
+  }
+
+  /** Consent records changed (the change feed): queued pushes are checked against the current ones. */
+  consentsChanged(): void {
+    this.post({ t: 'consents' });
   }
 
   /**
@@ -122,7 +130,7 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
         void this.probe(m.destination);
         break;
       case 'delivered':
-        this.emit('delivered', m.destination, m.ids);
+        this.emit('delivered', m.destination, m.ids, m.latenciesMs);
         break;
       case 'dead':
         this.log.warn({ outboxId: m.id, destination: m.destination, reason: m.reason }, 'message moved to dead letters');

@@ -9,7 +9,7 @@
  * Memory stays bounded whatever the backlog: at most `window` rows per destination are read ahead.
  */
 import { parentPort, workerData, BroadcastChannel } from 'node:worker_threads';
-import pino from 'pino';
+import { createWorkerLogger } from '../log/logger.js';
 import { openDatabase } from '../store/database.js';
 import { Outbox, instanceToken } from './outbox.js';
 import { LanesTable } from './lanes-table.js';
@@ -22,7 +22,7 @@ import { OUTBOX_CHANNEL, type FromSendWorker, type SendWorkerData, type ToSendWo
 const data = workerData as SendWorkerData;
 const cfg: LaneConfig = { ...data.delivery, evidenceSpanMs: Math.max(3000, data.delivery.bounceWindowMs) };
 const port = parentPort!;
-const log = pino({ level: data.logLevel, name: 'send' }, pino.destination({ fd: 2, sync: true }));
+const log = createWorkerLogger(data.logLevel, 'send');
 const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous, noCheckpoints: true });
 const outbox = new Outbox(db);
 const table = new LanesTable(db);
@@ -39,21 +39,22 @@ let pumping = false;
 let pumpAgain = false;
 
 let outgoing: FromSendWorker[] = [];
-/** Delivered ids per destination, reported once per turn (one entry, not one per confirmation). */
-let delivered = new Map<string, number[]>();
+/** Delivered ids (and their confirmation times) per destination, reported once per turn. */
+let delivered = new Map<string, { ids: number[]; latenciesMs: number[] }>();
 function post(m: FromSendWorker): void {
   outgoing.push(m);
   if (outgoing.length === 1 && delivered.size === 0) queueMicrotask(flushPosts);
 }
-function reportDelivered(destination: string, ids: number[]): void {
+function reportDelivered(destination: string, ids: number[], sentAt: number[], now = Date.now()): void {
   if (outgoing.length === 0 && delivered.size === 0) queueMicrotask(flushPosts);
-  const list = delivered.get(destination);
-  if (list) list.push(...ids);
-  else delivered.set(destination, [...ids]);
+  let d = delivered.get(destination);
+  if (!d) delivered.set(destination, (d = { ids: [], latenciesMs: [] }));
+  d.ids.push(...ids);
+  for (const t of sentAt) d.latenciesMs.push(now - t);
 }
 function flushPosts(): void {
   const batch = outgoing;
-  for (const [destination, ids] of delivered) batch.push({ t: 'delivered', destination, ids });
+  for (const [destination, d] of delivered) batch.push({ t: 'delivered', destination, ...d });
   outgoing = [];
   delivered = new Map();
   port.postMessage(batch);
@@ -96,7 +97,7 @@ function act(l: Lane, actions: LaneAction[]): void {
         }
         if (deliveredNotDeleted.size >= 1000) deleteDelivered();
         else deleteTimer ??= setTimeout(deleteDelivered, 20);
-        reportDelivered(l.destination, x.ids);
+        reportDelivered(l.destination, x.ids, x.sentAt);
         break;
       case 'failed':
         sentBy.delete(x.id);
@@ -191,6 +192,22 @@ function fill(l: Lane, now: number, items: Array<{ id: number; xml: string }>): 
   }
 }
 
+/**
+ * Rows whose consent ended (component/consent/effects.ts): moved aside now, with the reason, unless
+ * already on their way (in flight, or delivered and not yet deleted). The send-time check would stop
+ * them anyway; this makes the effect visible at once rather than at the lane's next turn.
+ */
+function dropQueued(ids: number[], reason: string): void {
+  for (const id of ids) {
+    const l = sentBy.get(id);
+    if ((l && l.inflight.has(id)) || deliveredNotDeleted.has(id)) continue;
+    const row = outbox.get(id);
+    if (!row) continue;
+    outbox.kill(id, reason);
+    post({ t: 'dead', id, destination: row.destination, reason });
+  }
+}
+
 function saveLanes(): void {
   const dirty: Lane[] = [];
   for (const l of lanes.values()) if (l.dirty) dirty.push(l);
@@ -273,8 +290,11 @@ port.on('message', (batch: ToSendWorker[] | 'cancel') => {
       case 'wake':
         for (const d of m.destinations) lane(d).drained = false;
         break;
-      case 'grants':
-        policy.grantsChanged(m.apps);
+      case 'drop':
+        dropQueued(m.ids, m.reason);
+        break;
+      case 'consents':
+        policy.consentsChanged();
         break;
     }
   }

@@ -18,8 +18,9 @@ import { encodeQuoalise } from '../quoalise/payload.js';
 import type { DataBlock } from '../quoalise/types.js';
 import { cachedStatement, type Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
-import type { Authorizer } from '../authz/authorizer.js';
+import { Authorizer } from '../authz/authorizer.js';
 import { withTimeout } from './with-timeout.js';
+import type { ConsentStore } from '../consent/consent-store.js';
 import { RetentionPolicies } from '../gdpr/retention-policies.js';
 import { encodeRetention, lastExpiryMs, type CarriedRetention } from '../gdpr/retention.js';
 
@@ -33,8 +34,8 @@ export interface ExtractJobsOptions {
   outbox: Outbox;
   /** Where new outbox rows are announced (their destinations), for the send worker. */
   outboxChannel: BroadcastChannel;
-  /** Subscription pushes stop when the subscriber's grant is gone. */
-  authz: Authorizer;
+  /** Subscription pushes stop when the subscriber's consent (or grant) is gone. */
+  consents: ConsentStore;
 }
 
 interface Job {
@@ -198,11 +199,18 @@ export class ExtractJobs {
   }
 
   /**
-   * A subscriber whose grant was revoked or expired gets nothing more: the records written meanwhile
+   * A subscriber whose consent was withdrawn or expired gets nothing more: the records written meanwhile
    * are skipped (the cursor moves to the current end), so that a later grant does not release them.
    */
   private async stillAuthorized(c: Consumer, job: Job): Promise<boolean> {
-    const decision = this.opts.authz.authorize({ app: this.app, requester: c.destination, series: c.series, at: Date.now() });
+    // Only the records that concern this subscriber are read (an indexed query): the worker holds none.
+    const decision = new Authorizer(this.opts.consents, undefined, { app: this.app, requester: c.destination }).authorize({
+      app: this.app,
+      requester: c.destination,
+      series: c.series,
+      at: Date.now(),
+      processing: 'subscribe',
+    });
     if (decision.allowed) return true;
     const end = await withTimeout(this.opts.adapter.extract!({ series: c.series, cursor: null, limit: 0 }), this.opts.timeoutMs, 'extract');
     cachedStatement(this.opts.db, 'UPDATE consumers SET cursor = ?, last_run_at = ?, last_error = ? WHERE id = ?').run(end.cursor, Date.now(), `not pushed: ${decision.reason}`, c.id);

@@ -4,10 +4,9 @@
  * delays only the apps of its own thread, and a stuck one is restarted by the main thread.
  */
 import { parentPort, workerData, BroadcastChannel } from 'node:worker_threads';
-import pino from 'pino';
+import { createWorkerLogger } from '../log/logger.js';
 import { openDatabase } from '../store/database.js';
-import { Authorizer } from '../authz/authorizer.js';
-import { GrantStore } from '../authz/grant-store.js';
+import { ConsentStore } from '../consent/consent-store.js';
 import { OUTBOX_CHANNEL } from '../delivery/protocol.js';
 import { Inbox } from '../transfer/inbox.js';
 import { Outbox } from '../delivery/outbox.js';
@@ -39,9 +38,9 @@ const shared: WorkerShared = {
   outbox: new Outbox(db),
   consumers: new ConsumerStore(db),
   entitlements: new Entitlements(db, data.domain),
-  log: pino({ level: data.logLevel, name: data.name }, pino.destination({ fd: 2, sync: true })),
+  log: createWorkerLogger(data.logLevel, data.name),
   outboxChannel: new BroadcastChannel(OUTBOX_CHANNEL),
-  authz: new Authorizer(new GrantStore(db)),
+  consents: new ConsentStore(db),
   post,
 };
 
@@ -117,9 +116,6 @@ port.on('message', (msg: ToAppWorker[] | 'cancel') => {
         // The thread's entitlements first: the app may be their destination rather than their source.
         shared.entitlements.update(m.ids);
         ready.get(m.app)?.extract.update(m.ids);
-        break;
-      case 'grants':
-        shared.authz.invalidate([m.app]);
         break;
       case 'open':
         open(m.app);

@@ -10,7 +10,7 @@ import { AdapterError, type Adapter } from '../../adapters/contract.js';
 import { adapterOptions } from '../registry/apps.js';
 import type { Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
-import type { Authorizer } from '../authz/authorizer.js';
+import type { ConsentStore } from '../consent/consent-store.js';
 import type { Inbox } from '../transfer/inbox.js';
 import type { Outbox } from '../delivery/outbox.js';
 import type { ConsumerStore } from '../transfer/consumers.js';
@@ -33,8 +33,8 @@ export interface WorkerShared {
   log: Logger;
   /** Announces new outbox rows to the send worker. */
   outboxChannel: BroadcastChannel;
-  /** Grants, read per app at first use; the main thread says when an app's change. */
-  authz: Authorizer;
+  /** Consent records (and grants), read for each subscriber at each check. */
+  consents: ConsentStore;
   post(m: FromAppWorker): void;
 }
 
@@ -88,7 +88,7 @@ export class HostedApp {
       consumers: shared.consumers,
       outbox: shared.outbox,
       outboxChannel: shared.outboxChannel,
-      authz: shared.authz,
+      consents: shared.consents,
     });
     const app = new HostedApp(spec.name, adapter, appOps(adapter), receive, extract, shared);
     receive.wake();

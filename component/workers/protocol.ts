@@ -33,9 +33,7 @@ export type ToAppWorker =
   /** Records of these series (null: any) were written by another process: run the app's on-change consumers. */
   | { t: 'data'; app: string; series: string[] | null }
   /** These consumers whose source or destination is the app were added, changed or removed: read them again. */
-  | { t: 'consumers'; app: string; ids: number[] }
-  /** The app's grants changed (subscription pushes are checked against them). */
-  | { t: 'grants'; app: string };
+  | { t: 'consumers'; app: string; ids: number[] };
 
 export type FromAppWorker =
   | { t: 'ready'; app: string; capabilities: string[] }

@@ -44,7 +44,7 @@ interface Figures {
 }
 
 async function measure(ej: Ejabberd, apps: number): Promise<Figures> {
-  const fg = new Fedgate({ port: ej.componentPort, domain: DOMAIN, secret: 'fg', extraYaml: 'quoalise:\n  requests_per_second: 1000000\n' });
+  const fg = new Fedgate({ port: ej.componentPort(DOMAIN), domain: DOMAIN, secret: 'fg', extraYaml: 'quoalise:\n  requests_per_second: 1000000\n' });
   let client: CommandClient | null = null;
   try {
     // The registry, grants and series written directly, as a thousand CLI commands would (faster).
@@ -64,7 +64,7 @@ async function measure(ej: Ejabberd, apps: number): Promise<Figures> {
     const t0 = Date.now();
     fg.start();
     await fg.waitOnline(60_000);
-    client = await CommandClient.connect(ej.componentPort, CLIENT, 'load');
+    client = await CommandClient.connect(ej.componentPort(CLIENT), CLIENT, 'load');
     let waiting = names;
     while (waiting.length > 0) {
       const ready = await Promise.all(waiting.map(async (n) => (await client!.features(`${n}@${DOMAIN}`)).includes('urn:quoalise:0')));

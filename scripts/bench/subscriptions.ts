@@ -31,7 +31,7 @@ const series = (i: number) => `urn:dev:prm:${String(30000000000000 + i)}_consump
 const WRITTEN = series(0);
 
 const ej = await Ejabberd.start({ components: [{ domain: DOMAIN, secret: 'fg' }, { domain: PEER, secret: 'peer' }] });
-const fg = new Fedgate({ port: ej.componentPort, domain: DOMAIN, secret: 'fg' });
+const fg = new Fedgate({ port: ej.componentPort(DOMAIN), domain: DOMAIN, secret: 'fg' });
 try {
   await fg.must('app', 'add', 'meters', '--kind', 'store');
   await fg.must('consumer', 'add', '--source', `src@${PEER}`, '--destination', 'meters', '--series', WRITTEN, '--schedule', 'none');
@@ -41,7 +41,7 @@ try {
   store.close();
   fg.start();
   await fg.waitOnline();
-  const peer = new Component({ service: `xmpp://127.0.0.1:${ej.componentPort}`, domain: PEER });
+  const peer = new Component({ service: `xmpp://127.0.0.1:${ej.componentPort(PEER)}`, domain: PEER });
   peer.on('open', (el: Element) => void peer.authenticate(el.attrs.id ?? '', 'peer').catch(() => {}));
   peer.on('error', () => {});
   await peer.start();

@@ -1,7 +1,7 @@
 /**
- * Authorization: deny by default; grants to a JID, a domain or anyone, on identifiers or globs, with
- * validity windows; the reasons given; reload of the in-memory grants after a change in SQLite; and
- * `fedgate grant add|list|remove` from a shell user's point of view.
+ * Authorization: deny by default; grants (consent records given by the operator) to a JID, a domain or
+ * anyone, on identifiers or globs, with validity windows; the reasons given; reload of the in-memory
+ * records after a change in SQLite; and `fedgate grant add|list|remove` from a shell user's point of view.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -64,7 +64,7 @@ test('deny by default; a grant covers its requesters and series only', ({ grants
 
   const g = grants.add({ app: 'meters', requester: 'alice@example.net', series: 'urn:dev:prm:30000000000001_*', purpose: 'energy coaching' });
   grants.add({ app: 'meters', requester: 'example.org', series: B });
-  authz.invalidate(['meters']);
+  authz.refresh();
   const yes = ask('alice@example.net', A);
   assert.equal(yes, { allowed: true, reason: `grant ${g.id} lets alice@example.net read ${A} from meters for energy coaching`, grantId: g.id });
   assert.is(ask('alice@example.net', B).allowed, false, 'another series');
@@ -96,22 +96,21 @@ test('validity windows: not yet valid, valid, expired — with the reason', ({ g
   assert.equal(authz.visibleSeriesPatterns('meters', 'alice@example.net', NOW), []);
 });
 
-test('grants are read per app at first use, again only when said to have changed; removed grants stop allowing', ({ db, grants }) => {
+test('grants are reloaded only when they change; removed grants stop allowing', ({ db, grants }) => {
   const authz = new Authorizer(grants);
-  const ask = (app = 'meters') => authz.authorize({ app, requester: 'anyone@else.org', series: A, at: NOW }).allowed;
-  assert.is(ask(), false, 'no grant yet; the app\'s grants are now in memory');
   const g = grants.add({ app: 'meters', requester: '*', series: A });
-  grants.add({ app: 'school', requester: '*', series: A });
-  assert.is(ask(), false, 'not seen before the change is announced: the XMPP thread reads memory only');
-  assert.is(ask('school'), true, 'another app, read at its first use');
-  authz.invalidate(['meters']);
+  const ask = () => authz.authorize({ app: 'meters', requester: 'anyone@else.org', series: A, at: NOW }).allowed;
+  assert.is(ask(), false, 'not seen before a refresh: the XMPP thread reads memory only');
+  authz.refresh();
   assert.is(ask(), true);
   grants.remove(g.id);
-  authz.invalidate(['meters']);
+  authz.refresh();
   assert.is(ask(), false);
+  // Removing the app ends its grants (their records are invalidated and kept as evidence).
+  grants.add({ app: 'school', requester: '*', series: A });
   new AppRegistry(db).remove('school');
-  // Removing the app took its grants with it.
   assert.equal(grants.list('school'), []);
+  assert.is(db.prepare("SELECT state FROM consents WHERE app = 'school'").pluck().get(), 'invalidated');
   assert.throws(() => grants.add({ app: 'ghost', requester: '*', series: A }), (e: unknown) => e instanceof GrantError && /no app named "ghost"/.test(e.message));
   assert.throws(() => grants.add({ app: 'meters', requester: '*', series: A, notBefore: NOW, notAfter: NOW }), /would end before it starts/);
 });
@@ -122,14 +121,14 @@ test('fedgate grant add / list / remove, exit codes', async () => {
     assert.is((await fg.cli('app', 'add', 'meters', '--kind', 'store')).code, 0);
     let r = await fg.cli('grant', 'add', 'meters', 'Alice@Example.net', 'urn:dev:prm:30000000000001_*', '--purpose', 'coaching', '--until', '2099-01-01T00:00:00+01:00');
     assert.is(r.code, 0, r.stderr);
-    assert.match(r.stdout, /added grant 1: alice@example.net may read urn:dev:prm:30000000000001_\* from meters \(… → 2098-12-31T23:00:00Z\)/);
-    r = await fg.cli('grant', 'add', 'meters', 'example.org', A, '--until', '2001-01-01T00:00:00Z');
+    assert.match(r.stdout, /added grant 1: alice@example.net may read urn:dev:prm:30000000000001_\* from meters \(… → 2098-12-31T23:00:00Z; contract\)/);
+    r = await fg.cli('grant', 'add', 'meters', 'example.org', A, '--until', '2001-01-01T00:00:00Z', '--basis', 'legitimate-interest', '--processing', 'read');
     assert.is(r.code, 0, r.stderr);
-    r = await fg.cli('grant', 'list', '--json');
-    const list = JSON.parse(r.stdout) as Array<{ id: number; requester: string; purpose: string; notAfter: number; state: string }>;
-    assert.equal(list.map((g) => [g.id, g.requester, g.purpose, g.notAfter, g.state]), [
-      [1, 'alice@example.net', 'coaching', Date.parse('2098-12-31T23:00:00Z'), 'valid'],
-      [2, '*@example.org', '', Date.parse('2001-01-01T00:00:00Z'), 'expired'],
+    assert.match(r.stdout, '(… → 2001-01-01T00:00:00Z; legitimate-interest)');
+    const list = await fg.rows<{ id: number; requester: string; purpose: string; notAfter: string; state: string; legalBasis: string; processing: string[] }>('grant', 'list');
+    assert.equal(list.map((g) => [g.id, g.requester, g.purpose, g.notAfter, g.state, g.legalBasis, g.processing]), [
+      [1, 'alice@example.net', 'coaching', '2098-12-31T23:00:00.000Z', 'valid', 'contract', ['read', 'subscribe']],
+      [2, '*@example.org', '', '2001-01-01T00:00:00.000Z', 'expired', 'legitimate-interest', ['read']],
     ]);
     assert.match((await fg.cli('grant', 'list', 'meters')).stdout, /2\s+meters\s+\*@example.org\s+urn:dev:prm:30000000000001_consumption\/power\/active\/raw\s+… → 2001-01-01T00:00:00Z\s+expired/);
 
@@ -145,6 +144,9 @@ test('fedgate grant add / list / remove, exit codes', async () => {
     assert.match(r.stderr, '--until: "2099-01-01T00:00:00" has no UTC offset');
     r = await fg.cli('grant', 'add', 'meters', 'alice@example.net');
     assert.is(r.code, 2);
+    r = await fg.cli('grant', 'add', 'meters', 'alice@example.net', A, '--basis', 'whim');
+    assert.is(r.code, 2);
+    assert.match(r.stderr, '--basis must be one of consent, contract, legal-obligation, public-task, legitimate-interest');
     r = await fg.cli('grant', 'remove', 'one');
     assert.is(r.code, 2);
     r = await fg.cli('grant', 'remove', '99');
@@ -152,7 +154,7 @@ test('fedgate grant add / list / remove, exit codes', async () => {
     assert.match(r.stderr, 'no grant with id 99');
     r = await fg.cli('grant', 'remove', '2');
     assert.is(r.code, 0, r.stderr);
-    assert.equal((JSON.parse((await fg.cli('grant', 'list', '--json')).stdout) as unknown[]).length, 1);
+    assert.equal((await fg.rows('grant', 'list')).length, 1);
   } finally {
     fg.cleanup();
   }

@@ -31,15 +31,15 @@ test.after.each((ctx) => {
   rmSync(ctx.dir, { recursive: true, force: true });
 });
 
-test('the counters are gone; every change to apps, consumers and grants is a typed change of its topic', ({ db }) => {
-  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%version'").pluck().all();
+test('the counters are gone; every change to apps, consumers and consents is a typed change of its topic', ({ db }) => {
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('registry_version', 'consumers_version', 'grants_version')").pluck().all();
   assert.equal(tables, [], 'registry_version, consumers_version, grants_version dropped');
   new AppRegistry(db).add({ name: 'before', kind: 'echo' });
   const feed = new ChangeFeed(db);
   feed.start(60_000);
   const seen: Array<[string, unknown]> = [];
   const record = <T extends keyof ChangeTopics>(topic: T) => feed.on(topic, (cs) => cs.forEach((c) => seen.push([topic, c])));
-  for (const t of ['apps', 'consumers', 'grants', 'data', 'inbox'] as const) record(t);
+  for (const t of ['apps', 'consumers', 'consents', 'data', 'inbox'] as const) record(t);
 
   const apps = new AppRegistry(db);
   apps.add({ name: 'meters', kind: 'store' });
@@ -64,8 +64,8 @@ test('the counters are gone; every change to apps, consumers and grants is a typ
     ['apps', { name: 'meters' }],
     ['consumers', consumer],
     ['consumers', consumer],
-    ['grants', { id: g.id, app: 'meters' }],
-    ['grants', { id: g.id, app: 'meters' }],
+    ['consents', { id: g.id, app: 'meters' }],
+    ['consents', { id: g.id, app: 'meters' }],
     ['data', { app: 'meters', series: ['urn:dev:prm:1_a'] }],
     ['data', { app: 'meters', series: null }],
     ['inbox', { app: 'meters' }],

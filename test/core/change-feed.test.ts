@@ -60,13 +60,13 @@ async function importRows(fg: Fedgate, rows: Array<[string, number, number]>): P
 
 test.before(async (ctx) => {
   ctx.ejabberd = await Ejabberd.start({ components: [{ domain: DOMAIN, secret: 'fg-secret' }, { domain: PEER, secret: 'peer-secret' }] });
-  const fg = (ctx.fg = new Fedgate({ port: ctx.ejabberd.componentPort, domain: DOMAIN, secret: 'fg-secret', extraYaml: 'quoalise:\n  requests_per_second: 1000\n' }));
+  const fg = (ctx.fg = new Fedgate({ port: ctx.ejabberd.componentPort(DOMAIN), domain: DOMAIN, secret: 'fg-secret', extraYaml: 'quoalise:\n  requests_per_second: 1000\n' }));
   await fg.must('app', 'add', 'meters', '--kind', 'store');
   await importRows(fg, [S1, S2, S3, S4].map((s) => [s, T0, 1]));
   fg.start();
   await fg.waitOnline();
   ctx.db = openDatabase(join(fg.dir, 'fedgate.sqlite'));
-  ctx.peer = await Peer.connect(ctx.ejabberd.componentPort, PEER, 'peer-secret');
+  ctx.peer = await Peer.connect(ctx.ejabberd.componentPort(PEER), PEER, 'peer-secret');
   // The send job asks subscribers how they confirm delivery: these confirm nothing (a plain client).
   ctx.peer.conn.on('stanza', (el: Element) => {
     if (el.name === 'iq' && el.attrs.type === 'get' && el.getChild('query', 'http://jabber.org/protocol/disco#info')) {

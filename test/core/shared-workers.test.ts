@@ -39,7 +39,7 @@ const history = (peer: Peer, app: string, records: number, timeoutMs = 10_000) =
 test.before(async (ctx) => {
   ctx.ejabberd = await Ejabberd.start({ components: [{ domain: DOMAIN, secret: 'fg-secret' }, { domain: PEER, secret: 'peer-secret' }] });
   const fg = (ctx.fg = new Fedgate({
-    port: ctx.ejabberd.componentPort,
+    port: ctx.ejabberd.componentPort(DOMAIN),
     domain: DOMAIN,
     secret: 'fg-secret',
     extraYaml: 'adapters:\n  shared_workers: 1\n  worker_heap_mb: 16\nquoalise:\n  max_records: 10000000\n  requests_per_second: 1000\n',
@@ -60,7 +60,7 @@ test.before(async (ctx) => {
   db.close();
   fg.start();
   await fg.waitOnline();
-  ctx.peer = await Peer.connect(ctx.ejabberd.componentPort, PEER, 'peer-secret');
+  ctx.peer = await Peer.connect(ctx.ejabberd.componentPort(PEER), PEER, 'peer-secret');
   for (const app of ['big', 'small', 'mine']) {
     await until(async () => (await history(ctx.peer, app, 1)).attrs.type === 'result', 15_000, () => `${app} never answered`);
   }
