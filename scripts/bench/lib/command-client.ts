@@ -24,6 +24,12 @@ export class CommandClient {
     await conn.start();
     conn.setMaxListeners(0); // one listener per request in flight
     conn.socket?.setMaxListeners(0);
+    // As a plain client does, it says what it is when asked (the send job asks subscribers how they
+    // confirm delivery, and sends nothing to one that stays silent): a client that confirms nothing.
+    conn.on('stanza', (el: Element) => {
+      if (el.name !== 'iq' || el.attrs.type !== 'get' || !el.getChild('query', 'http://jabber.org/protocol/disco#info')) return;
+      void conn.send(xml('iq', { type: 'result', id: el.attrs.id, to: el.attrs.from, from: el.attrs.to }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' })));
+    });
     return new CommandClient(conn, `bench@${domain}/quoalise`);
   }
 
