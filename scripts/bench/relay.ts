@@ -124,10 +124,13 @@ try {
     }
     const seconds = (Date.now() - t1) / 1000;
     peak = Math.max(peak, hwmKb(a));
+    // B confirms at its inbox commit; its receive job may still be applying the last rows.
+    for (const deadline = Date.now() + 120_000; countSink(b) - sinkBefore < backlog && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 200));
+    const appliedSeconds = (Date.now() - t1) / 1000;
     process.stderr.write('\n');
     process.stdout.write(
       `\nbacklog of ${backlog.toLocaleString('en-US')} outbox rows drained in ${fmt(seconds)} s: ${fmt(backlog / seconds)} messages/s; ` +
-        `peak RSS of fedgate A ${fmt(peak / 1024)} MB (goal < 250 MB); B applied ${countSink(b) - sinkBefore} records\n`,
+        `peak RSS of fedgate A ${fmt(peak / 1024)} MB (goal < 250 MB); B applied ${countSink(b) - sinkBefore} records, the last ${fmt(appliedSeconds - seconds)} s after the drain\n`,
     );
   }
   if (backlog > 0) printLaneHolds(measureLaneHolds(backlog, 100));
