@@ -27,6 +27,11 @@ import { GrantStore } from './authz/grant-store.js';
 import { QuoaliseCommands } from './quoalise/commands/ad-hoc.js';
 import { Outbox, instanceToken, type NewOutboxMessage } from './transfer/outbox.js';
 import type { HousekeepingData } from './jobs/housekeeping.js';
+import { configureTrace, traceOf } from './trace/trace.js';
+import { loadOrCreateKey, logOrigin } from './trace/keys.js';
+import type { LogJobData } from './trace/log-job.js';
+import { PeerKeys } from './trace/peer-keys.js';
+import { OriginCheck } from './trace/origin-check.js';
 
 export interface GatewayEvents {
   fatal: [err: FatalLinkError];
@@ -66,6 +71,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.entitlements.stop();
       this.authz.stop();
       await Promise.all([this.apps.stop(), this.delivery.stop(), this.pool.stop('housekeeping')]);
+      // The log last: what the others recorded is written, then sealed under a final checkpoint.
+      traceOf(this.db).flush();
+      await this.pool.stop('trace');
       await this.pool.stop('checkpoint');
       clearRuntimeStatus(this.db, process.pid);
       this.db.close();
@@ -104,6 +112,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   const db = openDatabase(config.database.path, { synchronous: config.database.synchronous, noCheckpoints: true });
+  configureTrace(db, { enabled: config.trace.enabled, nonBlocking: true });
+  const origin = logOrigin(config.link.domain);
+  const key = config.trace.enabled ? loadOrCreateKey(config.trace.key_file, origin) : null;
+  if (key?.created) log.info({ keyFile: config.trace.key_file, key: key.signer.encoded }, 'created the signing key of the transparency log');
   const registry = new AppRegistry(db);
   const pool = new WorkerPool(log);
   const domain = config.link.domain;
@@ -117,6 +129,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       synchronous: config.database.synchronous,
       logLevel: config.log.level,
       callTimeoutMs: config.adapters.timeout_seconds * 1000,
+      trace: config.trace.enabled,
       retry: {
         initialMs: config.delivery.retry_initial_ms,
         maxMs: config.delivery.retry_max_seconds * 1000,
@@ -140,7 +153,18 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const send = (el: Parameters<Link['send']>[0]) => link.send(el);
   const presence = new PresenceService({ db, send, domain });
   const entitlements = new Entitlements(db, domain);
-  const intake = new Intake({ db, inbox: new Inbox(db), entitlements, send, maxPendingPerApp: config.inbox.max_pending_per_app, log });
+  const peerKeys = new PeerKeys({ request: (iq, timeoutMs) => link.request(iq, timeoutMs) });
+  const intake = new Intake({
+    db,
+    inbox: new Inbox(db),
+    entitlements,
+    send,
+    maxPendingPerApp: config.inbox.max_pending_per_app,
+    log,
+    trace: traceOf(db),
+    signer: key?.signer ?? null,
+    origins: key ? new OriginCheck(peerKeys) : null,
+  });
   const delivery = new Delivery(
     link,
     pool,
@@ -169,8 +193,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     maxRecords: config.quoalise.max_records,
     requestsPerSecond: config.quoalise.requests_per_second,
     sessionTimeoutSeconds: config.quoalise.session_timeout_seconds,
+    trace: traceOf(db),
   });
-  const router = new Router({ domain, apps, presence, intake, delivery, commands, domainIq: domainHandlers({ domain, apps, version: VERSION }), send, log });
+  const router = new Router({ domain, apps, presence, intake, delivery, commands, domainIq: domainHandlers({ domain, apps, version: VERSION, ...(key ? { trace: { origin, keys: [key.signer.encoded], signs: ['receipts'] } } : {}) }), send, log });
   const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz);
 
   apps.on('added', (host) => {
@@ -194,6 +219,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const housekeeping: HousekeepingData = { dbPath: config.database.path, keepDoneMs: config.inbox.keep_done_days * 86_400_000 };
   await pool.schedule('housekeeping', join(DIST_ROOT, 'component/jobs/housekeeping.js'), 3_600_000, housekeeping);
   await pool.supervise('checkpoint', join(DIST_ROOT, 'component/jobs/checkpoint-worker.js'), { dbPath: config.database.path, everyMs: 1000 });
+  if (key) {
+    const job: LogJobData = { dbPath: config.database.path, keyFile: config.trace.key_file, origin, checkpointMs: config.trace.checkpoint_seconds * 1000, logLevel: config.log.level };
+    await pool.supervise('trace', join(DIST_ROOT, 'component/trace/log-job.js'), job);
+  }
   pool.on('message', (name, m) => {
     if (name === 'housekeeping' && (m as { purged?: number }).purged) log.info({ purged: (m as { purged: number }).purged }, 'forgot old applied inbox rows');
   });

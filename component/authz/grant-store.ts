@@ -4,6 +4,7 @@
  */
 import type { Db } from '../store/database.js';
 import { normalizeRequester, RequesterPatternError } from './requester-pattern.js';
+import { traceOf } from '../trace/trace.js';
 
 export interface Grant {
   id: number;
@@ -37,6 +38,11 @@ export class GrantError extends Error {
 /** The columns under the names of Grant: rows come out of SQLite already in shape. */
 const COLUMNS = 'id, app, requester, series, purpose, not_before AS notBefore, not_after AS notAfter, created_at AS createdAt';
 
+/** A grant as the log records it: who may read what, why, when. */
+function grantFields(g: Grant) {
+  return { grant: g.id, app: g.app, requester: g.requester, series: g.series, purpose: g.purpose, from: g.notBefore, until: g.notAfter };
+}
+
 export class GrantStore {
   constructor(private readonly db: Db) {}
 
@@ -53,10 +59,14 @@ export class GrantStore {
     const notAfter = g.notAfter ?? null;
     if (notBefore !== null && notAfter !== null && notBefore >= notAfter) throw new GrantError('the grant would end before it starts (--from must be before --until)');
     if (!this.db.prepare('SELECT 1 FROM apps WHERE name = ?').get(g.app)) throw new GrantError(`no app named "${g.app}"`);
-    const { lastInsertRowid } = this.db
-      .prepare('INSERT INTO grants (app, requester, series, purpose, not_before, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(g.app, requester, g.series, g.purpose ?? '', notBefore, notAfter, Date.now());
-    return this.get(Number(lastInsertRowid))!;
+    return this.db.transaction(() => {
+      const { lastInsertRowid } = this.db
+        .prepare('INSERT INTO grants (app, requester, series, purpose, not_before, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(g.app, requester, g.series, g.purpose ?? '', notBefore, notAfter, Date.now());
+      const added = this.get(Number(lastInsertRowid))!;
+      traceOf(this.db).write('grant.added', { ...grantFields(added), by: traceOf(this.db).actor });
+      return added;
+    })();
   }
 
   get(id: number): Grant | undefined {
@@ -71,7 +81,11 @@ export class GrantStore {
   }
 
   remove(id: number): void {
-    if (this.db.prepare('DELETE FROM grants WHERE id = ?').run(id).changes === 0) throw new GrantError(`no grant with id ${id}`);
+    this.db.transaction(() => {
+      const g = this.get(id);
+      if (!g || this.db.prepare('DELETE FROM grants WHERE id = ?').run(id).changes === 0) throw new GrantError(`no grant with id ${id}`);
+      traceOf(this.db).write('grant.removed', { ...grantFields(g), by: traceOf(this.db).actor });
+    })();
   }
 
   /** A number that changes whenever any grant is added, changed or removed. */

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { loadConfig, defaultConfigPath, ConfigError } from '../config/load.js';
 import { openDatabase, type Db } from '../store/database.js';
 import type { Config } from '../config/schema.js';
+import { userInfo } from 'node:os';
+import { configureTrace } from '../trace/trace.js';
 
 export class CliError extends Error {
   override name = 'CliError';
@@ -24,7 +26,19 @@ export function openContext(configPath: string | undefined, opts: { needSecret?:
     if (err instanceof ConfigError) throw new CliError(err.message, 2);
     throw err;
   }
-  return { config, db: openDatabase(config.database.path, { synchronous: config.database.synchronous }) };
+  const db = openDatabase(config.database.path, { synchronous: config.database.synchronous });
+  // Operator changes made from the shell are logged as such, with the account that made them.
+  configureTrace(db, { enabled: config.trace.enabled, actor: `operator ${account()}` });
+  return { config, db };
+}
+
+/** The shell account running the command (an account without a passwd entry has its uid). */
+function account(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`;
+  }
 }
 
 /** The context of a sub-command, from the global `--config` option. */

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { loadConfig, defaultConfigPath, ConfigError } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
 import { CliError } from './context.js';
+import { KeyFileError } from '../trace/keys.js';
 
 export function startCommand(): Command {
   return new Command('start')
@@ -19,7 +20,13 @@ export function startCommand(): Command {
       const log = createLogger({ level: config.log.level, format: config.log.format });
       // Imported here so that the other commands do not load the gateway (workers, XMPP) at all.
       const { startGateway } = await import('../main.js');
-      const gw = await startGateway(config, log);
+      let gw;
+      try {
+        gw = await startGateway(config, log);
+      } catch (err) {
+        if (err instanceof KeyFileError) throw new CliError(err.message, 2);
+        throw err;
+      }
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           log.info({ signal }, 'stopping');

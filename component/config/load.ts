@@ -49,9 +49,15 @@ export function validateConfig(
     throw new ConfigError(`${opts.source}: ${lines.join('; ')}`);
   }
   const file = parsed.data;
-  const dbPath = isAbsolute(file.database.path) ? file.database.path : resolve(opts.baseDir, file.database.path);
+  const within = (p: string) => (isAbsolute(p) ? p : resolve(opts.baseDir, p));
   const secret = opts.needSecret ? readSecret(file.link.secret_file, file.link.secret_env, opts) : '';
-  return { ...file, database: { ...file.database, path: dbPath }, baseDir: opts.baseDir, secret };
+  return {
+    ...file,
+    database: { ...file.database, path: within(file.database.path) },
+    trace: { ...file.trace, key_file: within(file.trace.key_file) },
+    baseDir: opts.baseDir,
+    secret,
+  };
 }
 
 function readSecret(

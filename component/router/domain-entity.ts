@@ -4,18 +4,23 @@ import { NS } from '../xmpp/namespaces.js';
 import { IqHandlers } from './iq.js';
 import { discoInfo, discoItems } from './disco.js';
 import type { Apps } from '../apps/apps.js';
+import { traceForm, type PublishedKey } from '../trace/disco.js';
 
 export interface DomainEntityOptions {
   domain: string;
   apps: Apps;
   version: string;
+  /** The log's published key (XEP-0128 form in disco#info), when the log is on. */
+  trace?: PublishedKey;
 }
 
 export function domainHandlers(opts: DomainEntityOptions): IqHandlers {
   const h = new IqHandlers();
   h.on('get', NS.discoInfo, 'query', (iq) => {
     const node = iq.getChild('query')?.attrs.node;
-    return discoInfo([{ category: 'component', type: 'generic', name: 'fedgate energy-data gateway' }], [...h.namespaces(), NS.discoItems], node);
+    const info = discoInfo([{ category: 'component', type: 'generic', name: 'fedgate energy-data gateway' }], [...h.namespaces(), NS.discoItems], node);
+    if (opts.trace && node === undefined) info.append(traceForm(opts.trace));
+    return info;
   });
   // Apps are listed to everyone for now; authorization will narrow this to the apps a requester may use.
   h.on('get', NS.discoItems, 'query', () =>

@@ -20,12 +20,27 @@ import type { Logger } from '../log/logger.js';
 import { createHash } from 'node:crypto';
 import { BUSY_TIMEOUT_MS, type Db } from '../store/database.js';
 import { Acks } from './acks.js';
+import type { Trace } from '../trace/trace.js';
+import type { NoteSigner } from '../trace/note.js';
+import type { OriginCheck, Origin } from '../trace/origin-check.js';
+import { sha256Hex } from '../trace/digest.js';
+import { parseJid } from '../xmpp/jid.js';
 
 interface Pending {
   message: InboundMessage;
   stanza: Element;
   host: AppHost;
+  /** What the transparency log records of it: the payload's digest, the series named, the proof of origin. */
+  digest: string;
+  series: string[];
+  origin: Origin;
+  evidence?: { peer: string; proof: string };
 }
+
+/** Data messages waiting for their sender's key, per sender domain, at most. */
+const MAX_WAITING_PER_DOMAIN = 1000;
+/** Series identifiers named in one log entry, at most (a message may carry a thousand). */
+const MAX_SERIES_PER_ENTRY = 20;
 
 export interface IntakeOptions {
   db: Db;
@@ -34,6 +49,12 @@ export interface IntakeOptions {
   send(el: Element | string): boolean;
   maxPendingPerApp: number;
   log: Logger;
+  /** The transparency log: every message received is recorded in the inbox commit that stores it. */
+  trace?: Trace;
+  /** Signs the receipts of fedgate peers' messages (null when the log is off). */
+  signer?: NoteSigner | null;
+  /** Checks senders' proofs of origin. */
+  origins?: OriginCheck | null;
 }
 
 /** The data element of a message, if it carries data for an app. */
@@ -52,6 +73,8 @@ export class Intake {
   private commitScheduled = false;
   /** Unapplied inbox rows per app (seeded from SQLite, maintained from here and the receive jobs). */
   private readonly pending: Map<string, number>;
+  /** Signed messages waiting for their sender's key to be looked up, per sender domain. */
+  private readonly waiting = new Map<string, Array<() => void>>();
 
   constructor(private readonly opts: IntakeOptions) {
     this.pending = opts.inbox.pendingCounts();
@@ -95,8 +118,30 @@ export class Intake {
     const payload = data.payload.toString();
     // Without an id there is nothing to deduplicate on but the content itself.
     const stanzaId = el.getChild('origin-id', NS.stanzaId)?.attrs.id ?? el.attrs.id ?? `sha1-${createHash('sha1').update(payload).digest('hex')}`;
-    this.batch.push({ message: { app, sender, stanzaId, format: data.format, payload, records }, stanza: el, host });
+    const digest = sha256Hex(payload);
+    const checked = this.opts.origins?.check(el, { from: sender, to: bareJid(el.attrs.to ?? ''), id: el.attrs.id ?? stanzaId, digest }) ?? { t: 'accept', origin: 'unsigned' };
+    if (checked.t === 'refuse') return this.refuse(el, checked.error);
+    if (checked.t === 'wait') return this.waitForKey(sender, () => this.accept(host, el, data), el, checked.until);
+    const series = [...names].slice(0, MAX_SERIES_PER_ENTRY);
+    this.batch.push({ message: { app, sender, stanzaId, format: data.format, payload, records }, stanza: el, host, digest, series, origin: checked.origin, ...(checked.evidence ? { evidence: checked.evidence } : {}) });
     this.scheduleCommit();
+  }
+
+  /** Holds a signed message until its sender's key is known, then takes it again from the start. */
+  private waitForKey(sender: string, retry: () => void, el: Element, until: Promise<unknown>): void {
+    const domain = parseJid(sender)?.domain ?? sender;
+    let queue = this.waiting.get(domain);
+    if (!queue) {
+      this.waiting.set(domain, (queue = []));
+      void until.finally(() => {
+        this.waiting.delete(domain);
+        for (const again of queue!) again();
+      });
+    }
+    if (queue.length >= MAX_WAITING_PER_DOMAIN) {
+      return this.refuse(el, new StanzaError('resource-constraint', `too many messages from ${domain} wait for its key to be looked up; retry later`));
+    }
+    queue.push(retry);
   }
 
   /**
@@ -127,9 +172,14 @@ export class Intake {
     const applied = this.applied;
     let stored: boolean[];
     const { db } = this.opts;
+    let indexes: number[] = [];
     try {
       db.pragma('busy_timeout = 0');
-      stored = this.opts.inbox.commit(batch.map((p) => p.message), applied);
+      // The log's entries of these messages (and whatever else this thread logged meanwhile) commit with them.
+      db.transaction(() => {
+        stored = this.opts.inbox.commit(batch.map((p) => p.message), applied);
+        indexes = this.record(batch, stored);
+      }).immediate();
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_BUSY') return this.scheduleCommit(true);
       this.batch = [];
@@ -150,10 +200,37 @@ export class Intake {
         hosts.add(p.host);
       }
       // A duplicate is acknowledged again: the sender evidently missed the first acknowledgement.
-      acks.add(p.stanza);
+      acks.add(p.stanza, { index: indexes[i] ?? -1, digest: p.digest });
     });
-    for (const stanza of acks.stanzas()) this.opts.send(stanza);
+    for (const stanza of acks.stanzas(this.opts.signer ?? null)) this.opts.send(stanza);
     for (const h of hosts) h.notifyInbox();
+  }
+
+  /**
+   * Inside the inbox commit: one log entry per message received (a duplicate too: it was received again,
+   * and its acknowledgement names the new entry), the sender's proof of origin kept as evidence, and the
+   * entries this thread buffered meanwhile. Returns each message's entry index (-1 with the log off).
+   */
+  private record(batch: readonly Pending[], stored: readonly boolean[]): number[] {
+    const trace = this.opts.trace;
+    if (!trace?.enabled) return batch.map(() => -1);
+    trace.flush();
+    const keep = this.opts.db.prepare('INSERT OR REPLACE INTO trace_peer_proofs (entry, peer, proof) VALUES (?, ?, ?)');
+    return batch.map((p, i) => {
+      const m = p.message;
+      const index = trace.write('transfer.received', {
+        app: m.app,
+        sender: m.sender,
+        id: m.stanzaId,
+        digest: p.digest,
+        records: m.records,
+        series: p.series,
+        origin: p.origin,
+        duplicate: stored[i] ? undefined : true,
+      });
+      if (p.evidence) keep.run(index, p.evidence.peer, p.evidence.proof);
+      return index;
+    });
   }
 
   private refuse(el: Element, err: StanzaError): void {

@@ -9,6 +9,20 @@ import { StanzaError } from '../../xmpp/stanza-error.js';
 import type { AppOp } from '../../workers/protocol.js';
 import type { FieldSpec } from './form.js';
 
+/**
+ * What a command learnt while deciding, for the access entry of the transparency log (ad-hoc.ts writes
+ * it, whatever the outcome): the series and range asked for, the grant that allowed it, and what was
+ * answered — the number of records and the SHA-256 of the answer.
+ */
+export interface AccessRecord {
+  series?: string;
+  start?: number;
+  end?: number;
+  grant?: number;
+  records?: number;
+  digest?: string;
+}
+
 export interface CommandRequest {
   host: AppHost;
   /** The requester's bare JID (quoalise.md: authorize on the bare JID). */
@@ -16,6 +30,8 @@ export interface CommandRequest {
   fields: ReadonlyMap<string, string>;
   /** Arrival of the request, ms since the epoch. */
   at: number;
+  /** Filled in by the command as it decides (see AccessRecord). */
+  access: AccessRecord;
 }
 
 export interface QuoaliseCommand {
@@ -33,8 +49,10 @@ export interface QuoaliseCommand {
 
 /** Throws `not-authorized` (cancel) unless a grant lets the requester read the series now. */
 export function requireGrant(authz: Authorizer, req: CommandRequest, series: string): void {
+  req.access.series = series;
   const decision = authz.authorize({ app: req.host.app.name, requester: req.requester, series, at: req.at });
   if (!decision.allowed) throw new StanzaError('not-authorized', decision.reason);
+  req.access.grant = decision.grantId;
 }
 
 /** Calls the app's worker; its failures become the stanza errors of call-errors.ts. */

@@ -1,0 +1,108 @@
+/**
+ * Signed statements on the wire, in fedgate's delivery stanzas (namespace urn:fedgate:trace:0).
+ *
+ * A receiver's acknowledgements carry, per message, the index of its log entry and the payload digest it
+ * computed, and one signature for the whole stanza:
+ *
+ *   <acks xmlns="urn:fedgate:delivery:0">
+ *     <ack id="fg0a1b2c-41" index="1207" digest="9f86d0…"/>
+ *     <ack id="fg0a1b2c-42" index="1208" digest="60303a…"/>
+ *     <signed xmlns="urn:fedgate:trace:0" note="base64 of the signed batch note"/>
+ *   </acks>
+ *
+ * The sender rebuilds each receipt statement from what it sent (its JID, the receiver's, the id, its own
+ * digest of the payload) and the receiver's index, and checks the one signature over all of them.
+ *
+ * A sender's data message carries its proof of origin: the message's place in a signed batch.
+ *
+ *   <origin xmlns="urn:fedgate:trace:0" index="3" note="base64 of the signed batch note">
+ *     <hash>base64</hash>…           (the inclusion path, leaf's sibling first)
+ *   </origin>
+ */
+import { xml, escapeAttr, type Element } from '../xmpp/xml.js';
+import { bareJid } from '../xmpp/jid.js';
+import { NS_TRACE } from './disco.js';
+import type { Hash } from './merkle.js';
+import { batchProof, receiptStatement, signBatch, StatementError, verifyBatch, type MessageFacts } from './receipts.js';
+import type { NoteSigner, NoteVerifier } from './note.js';
+
+export interface AckItem {
+  id: string;
+  /** The receiver's log index of the message and the digest it computed; absent from peers that sign nothing. */
+  index?: number;
+  digest?: string;
+}
+
+/** The `<ack/>` elements and, when every item has its index and digest, the signature over their receipts. */
+export function ackElements(sender: string, receiver: string, items: readonly AckItem[], signer: NoteSigner | null): string {
+  let out = '';
+  for (const a of items) {
+    out += `<ack id="${escapeAttr(a.id)}"${a.index !== undefined && a.index >= 0 ? ` index="${a.index}" digest="${a.digest}"` : ''}/>`;
+  }
+  if (signer && items.every((a) => a.index !== undefined && a.index >= 0 && a.digest)) {
+    try {
+      const statements = items.map((a) => receiptStatement({ from: bareJid(sender), to: bareJid(receiver), id: a.id, digest: a.digest!, index: a.index! }));
+      out += `<signed xmlns="${NS_TRACE}" note="${Buffer.from(signBatch(statements, 'receipts', signer).note, 'utf8').toString('base64')}"/>`;
+    } catch (err) {
+      // An id that cannot be signed (control characters): the acknowledgement still goes, unsigned.
+      if (!(err instanceof StatementError)) throw err;
+    }
+  }
+  return out;
+}
+
+/** What an `<acks/>` element says, as the sender reads it. */
+export interface ReadAcks {
+  items: AckItem[];
+  /** The signed note, when the receiver signed. */
+  note: string | null;
+}
+
+export function readAcks(acks: Element): ReadAcks {
+  const items = acks.getChildren('ack').map((a) => {
+    const index = a.attrs.index !== undefined && /^\d+$/.test(a.attrs.index) ? Number(a.attrs.index) : undefined;
+    return { id: a.attrs.id ?? '', ...(index !== undefined ? { index } : {}), ...(a.attrs.digest ? { digest: String(a.attrs.digest) } : {}) };
+  });
+  const b64 = acks.getChild('signed', NS_TRACE)?.attrs.note;
+  return { items, note: b64 ? Buffer.from(String(b64), 'base64').toString('utf8') : null };
+}
+
+/**
+ * The sender's check of a receiver's signed acknowledgements. `sent` gives, per acknowledged id, what the
+ * sender knows of the message (from its outbox). Returns each message's standalone receipt proof, or
+ * throws StatementError / NoteError saying what does not hold: a receiver that publishes a key and does
+ * not sign, signs with another key, or acknowledges another payload than the one sent.
+ */
+export function verifyAcks(read: ReadAcks, sent: ReadonlyMap<string, MessageFacts>, key: NoteVerifier): Map<string, { index: number; proof: string }> {
+  if (!read.note) throw new StatementError('the acknowledgement is not signed, though the receiver publishes a key');
+  const statements: string[] = [];
+  for (const a of read.items) {
+    const m = sent.get(a.id);
+    if (!m) throw new StatementError(`the acknowledgement names ${a.id}, which was not sent to it`);
+    if (a.index === undefined || !a.digest) throw new StatementError(`the receipt of ${a.id} has no log index or no digest`);
+    if (a.digest !== m.digest) throw new StatementError(`the receiver acknowledged ${a.id} with another payload (digest ${a.digest.slice(0, 12)}…, sent ${m.digest.slice(0, 12)}…)`);
+    statements.push(receiptStatement({ ...m, index: a.index }));
+  }
+  verifyBatch(statements, read.note, 'receipts', key);
+  return new Map(read.items.map((a, i) => [a.id, { index: a.index!, proof: batchProof(statements, i, read.note!) }]));
+}
+
+/** A data message's proof of origin, as an element. */
+export function originElement(index: number, path: readonly Hash[], note: string): Element {
+  return xml(
+    'origin',
+    { xmlns: NS_TRACE, index: String(index), note: Buffer.from(note, 'utf8').toString('base64') },
+    ...path.map((h) => xml('hash', {}, h.toString('base64'))),
+  );
+}
+
+/** The proof of origin a data message carries, if any (malformed parts make it unusable: null path). */
+export function readOrigin(message: Element): { index: number; path: Hash[]; note: string } | null {
+  const o = message.getChild('origin', NS_TRACE);
+  if (!o || !/^\d+$/.test(o.attrs.index ?? '') || !o.attrs.note) return null;
+  return {
+    index: Number(o.attrs.index),
+    path: o.getChildren('hash').map((h) => Buffer.from(h.text(), 'base64')),
+    note: Buffer.from(String(o.attrs.note), 'base64').toString('utf8'),
+  };
+}
