@@ -17,7 +17,7 @@ import { domainHandlers } from './router/domain-entity.js';
 import { DIST_ROOT } from './paths.js';
 import { VERSION } from './version.js';
 import { HEARTBEAT_MS, clearRuntimeStatus, writeRuntimeStatus } from './runtime-status.js';
-import { Delivery } from './transfer/delivery.js';
+import { SendBridge } from './delivery/send-bridge.js';
 import { Entitlements } from './transfer/entitlements.js';
 import { Intake } from './transfer/intake.js';
 import { Inbox } from './transfer/inbox.js';
@@ -25,7 +25,7 @@ import { ConsumerStore } from './transfer/consumers.js';
 import { Authorizer } from './authz/authorizer.js';
 import { GrantStore } from './authz/grant-store.js';
 import { QuoaliseCommands } from './quoalise/commands/ad-hoc.js';
-import { Outbox, instanceToken, type NewOutboxMessage } from './transfer/outbox.js';
+import { Outbox, instanceToken, type NewOutboxMessage } from './delivery/outbox.js';
 import type { HousekeepingData } from './jobs/housekeeping.js';
 import { configureTrace, traceOf } from './trace/trace.js';
 import { loadOrCreateKey, logOrigin } from './trace/keys.js';
@@ -50,7 +50,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     readonly link: Link,
     readonly router: Router,
     readonly presence: PresenceService,
-    readonly delivery: Delivery,
+    readonly delivery: SendBridge,
     readonly entitlements: Entitlements,
     private readonly pool: WorkerPool,
     readonly authz: Authorizer,
@@ -105,7 +105,14 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   startHeartbeat(): void {
     this.writeStatus();
-    this.heartbeat = setInterval(() => this.writeStatus(), HEARTBEAT_MS);
+    this.heartbeat = setInterval(() => {
+      // A write from a timer must never throw: another thread may hold the lock for a while.
+      try {
+        this.writeStatus();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'could not write the status heartbeat; will try again');
+      }
+    }, HEARTBEAT_MS);
     this.heartbeat.unref();
   }
 }
@@ -165,7 +172,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     signer: key?.signer ?? null,
     origins: key ? new OriginCheck(peerKeys) : null,
   });
-  const delivery = new Delivery(
+  const delivery = new SendBridge(
     link,
     pool,
     instanceToken(db),

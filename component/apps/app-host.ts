@@ -7,6 +7,7 @@ import type { AppOp, AppWorkerData, FromAppWorker, ToAppWorker, WorkerError } fr
 import type { AppRecord } from '../registry/apps.js';
 import type { Logger } from '../log/logger.js';
 import { Backoff } from '../timing/backoff.js';
+import { adapterModule } from '../../adapters/index.js';
 
 const INBOX_COALESCE_MS = 10;
 
@@ -45,6 +46,15 @@ export interface AppHostOptions {
   log: Logger;
 }
 
+function declaredAcceptsData(app: AppRecord): boolean {
+  try {
+    const m = adapterModule(app.kind);
+    return m.acceptsData?.(m.parseOptions(app.options)) ?? false;
+  } catch {
+    return false; // bad options or an unknown kind: the worker will say why, and accepts nothing
+  }
+}
+
 export class AppHost {
   readonly jid: string;
   capabilities = new Set<string>();
@@ -55,8 +65,17 @@ export class AppHost {
   private nextId = 1;
   private readonly restartBackoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
 
+  /**
+   * Whether the app accepts data, from its configuration (the adapter module's declaration), known
+   * before its worker is ready: the intake accepts data into the inbox while the worker starts, and
+   * disco advertises the delivery protocol at once (senders must never see a fedgate app as a peer
+   * that confirms nothing).
+   */
+  readonly acceptsData: boolean;
+
   constructor(readonly app: AppRecord, private readonly opts: AppHostOptions) {
     this.jid = `${app.name}@${opts.domain}`;
+    this.acceptsData = declaredAcceptsData(app);
   }
 
   get workerName(): string {

@@ -12,7 +12,7 @@ import type { Apps } from '../apps/apps.js';
 import type { AppHost } from '../apps/app-host.js';
 import type { PresenceService } from './presence.js';
 import { dataPayload, type Intake } from '../transfer/intake.js';
-import type { Delivery } from '../transfer/delivery.js';
+import type { SendBridge } from '../delivery/send-bridge.js';
 import type { QuoaliseCommands } from '../quoalise/commands/ad-hoc.js';
 import type { Logger } from '../log/logger.js';
 
@@ -21,7 +21,7 @@ export interface RouterOptions {
   apps: Apps;
   presence: PresenceService;
   intake: Intake;
-  delivery: Delivery;
+  delivery: SendBridge;
   /** The Quoalise ad-hoc commands every app JID answers. */
   commands: QuoaliseCommands;
   domainIq: IqHandlers;
@@ -89,6 +89,8 @@ export class Router {
     }
     const body = el.getChildText('body');
     if (body === null) return; // chat states, receipts for nothing we sent, etc.
+    // Never answer our own domain (an app, or a forged `from`): two answering entities would loop.
+    if (parseJid(el.attrs.from ?? '')?.domain === this.opts.domain) return;
     if (!this.accepting) {
       this.opts.send(errorReply(el, new StanzaError('service-unavailable', 'the gateway is shutting down; retry shortly', { type: 'wait' })));
       return;

@@ -124,7 +124,7 @@ export class ConsumerStore {
     return this.find(app, series, subscriber) ?? this.add({ source: app, series, destination: subscriber, schedule: 'on-change', kind: 'subscription', cursor });
   }
 
-  /** Ends a subscription; true if there was one. Records already queued in the outbox still leave. */
+  /** Ends a subscription; true if there was one. Records queued for it are not sent (schema/004_delivery.sql). */
   unsubscribe(app: string, series: string, subscriber: string): boolean {
     return this.db.transaction(() => {
       const c = this.find(app, series, subscriber);

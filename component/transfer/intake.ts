@@ -19,12 +19,16 @@ import type { AppHost } from '../apps/app-host.js';
 import type { Logger } from '../log/logger.js';
 import { createHash } from 'node:crypto';
 import { BUSY_TIMEOUT_MS, type Db } from '../store/database.js';
-import { Acks } from './acks.js';
+import { Acks } from '../delivery/acks.js';
+import { TokenBucket } from '../timing/token-bucket.js';
 import type { Trace } from '../trace/trace.js';
 import type { NoteSigner } from '../trace/note.js';
 import type { OriginCheck, Origin } from '../trace/origin-check.js';
 import { sha256Hex } from '../trace/digest.js';
 import { parseJid } from '../xmpp/jid.js';
+
+/** Refusals are logged at most this many lines a second (a hostile sender must not fill the disk). */
+const REFUSAL_LOG_PER_SECOND = 5;
 
 interface Pending {
   message: InboundMessage;
@@ -33,7 +37,8 @@ interface Pending {
   /** What the transparency log records of it: the payload's digest, the series named, the proof of origin. */
   digest: string;
   series: string[];
-  origin: Origin;
+  /** The sender's proof of origin: verified, absent, or unverifiable (no published key). */
+  signature: Origin;
   evidence?: { peer: string; proof: string };
 }
 
@@ -98,12 +103,13 @@ export class Intake {
       if (!(err instanceof QuoaliseFormatError)) throw err;
       return this.refuse(el, new StanzaError('bad-request', `malformed ${data.format === 'quoalise' ? 'Quoalise' : 'Sen1Message'} data: ${err.message}`));
     }
-    if (host.isReady && !host.capabilities.has('deliver')) {
+    if (!host.acceptsData) {
       return this.refuse(el, new StanzaError('feature-not-implemented', `${host.jid} does not accept data`));
     }
     const names = new Set<string>();
     let records = 0;
     for (const b of blocks) for (const r of b.records) (names.add(r.name), records++);
+    if (records === 0) return this.refuse(el, new StanzaError('bad-request', `the ${data.format === 'quoalise' ? 'Quoalise' : 'Sen1Message'} data carries no record: nothing to store`));
     const refused = this.opts.entitlements.firstRefused(sender, host.jid, names);
     if (refused !== null) {
       return this.refuse(
@@ -123,7 +129,16 @@ export class Intake {
     if (checked.t === 'refuse') return this.refuse(el, checked.error);
     if (checked.t === 'wait') return this.waitForKey(sender, () => this.accept(host, el, data), el, checked.until);
     const series = [...names].slice(0, MAX_SERIES_PER_ENTRY);
-    this.batch.push({ message: { app, sender, stanzaId, format: data.format, payload, records }, stanza: el, host, digest, series, origin: checked.origin, ...(checked.evidence ? { evidence: checked.evidence } : {}) });
+    const { origin, version } = sourceVersion(el);
+    this.batch.push({
+      message: { app, sender, stanzaId, format: data.format, payload, records, origin, version },
+      stanza: el,
+      host,
+      digest,
+      series,
+      signature: checked.origin,
+      ...(checked.evidence ? { evidence: checked.evidence } : {}),
+    });
     this.scheduleCommit();
   }
 
@@ -225,7 +240,7 @@ export class Intake {
         digest: p.digest,
         records: m.records,
         series: p.series,
-        origin: p.origin,
+        origin: p.signature,
         duplicate: stored[i] ? undefined : true,
       });
       if (p.evidence) keep.run(index, p.evidence.peer, p.evidence.proof);
@@ -233,8 +248,26 @@ export class Intake {
     });
   }
 
+  private readonly refusalLog = new TokenBucket(REFUSAL_LOG_PER_SECOND, Date.now());
+  private refusalsNotLogged = 0;
+
   private refuse(el: Element, err: StanzaError): void {
-    this.opts.log.info({ from: el.attrs.from, to: el.attrs.to, condition: err.condition }, err.message);
+    if (this.refusalLog.take(Date.now())) {
+      const more = this.refusalsNotLogged ? { alsoRefusedNotLogged: this.refusalsNotLogged } : {};
+      this.opts.log.info({ from: el.attrs.from, to: el.attrs.to, condition: err.condition, ...more }, err.message.slice(0, 300));
+      this.refusalsNotLogged = 0;
+    } else {
+      this.refusalsNotLogged++;
+    }
     this.opts.send(errorReply(el, err));
   }
+}
+
+/** A fedgate sender's version of the records (see component/delivery/stanzas.ts), if it gave one. */
+function sourceVersion(el: Element): { origin: string | null; version: number | null } {
+  const req = el.getChild('request', NS.fedgateDelivery);
+  const version = Number(req?.attrs.version);
+  const origin = req?.attrs.epoch;
+  if (!origin || !Number.isSafeInteger(version) || version < 0 || origin.length > 64) return { origin: null, version: null };
+  return { origin, version };
 }

@@ -24,7 +24,7 @@ import { loadConfig } from '../../component/config/load.js';
 import { createLogger } from '../../component/log/logger.js';
 import { startGateway, type Gateway } from '../../component/main.js';
 import { encodeQuoalise } from '../../component/quoalise/payload.js';
-import type { NewOutboxMessage } from '../../component/transfer/outbox.js';
+import type { NewOutboxMessage } from '../../component/delivery/outbox.js';
 
 const { values } = parseArgs({
   options: {
@@ -55,7 +55,7 @@ class Tracker {
   readonly latencies: number[] = [];
   private waiters: Array<{ n: number; resolve(): void }> = [];
   constructor(private readonly gw: Gateway) {
-    gw.delivery.on('confirmed', (ids) => {
+    gw.delivery.on('delivered', (_destination, ids) => {
       const now = process.hrtime.bigint();
       for (const id of ids) {
         const t = this.sent.get(id);
@@ -155,8 +155,9 @@ try {
   if (backlog > 0) {
     // The backlog: rows written straight into A's outbox, then A started as its own process.
     const db = new Database(join(a.dir, 'fedgate.sqlite'));
-    const insert = db.prepare('INSERT INTO outbox (sender, destination, payload, records, next_attempt_at, created_at) VALUES (?, ?, ?, 1, 0, 0)');
+    const insert = db.prepare('INSERT INTO outbox (sender, destination, payload, records, created_at) VALUES (?, ?, ?, 1, 0)');
     db.transaction(() => {
+      db.prepare("INSERT INTO lanes (destination, updated_at) VALUES ('sink@b.localhost', 0) ON CONFLICT DO NOTHING").run();
       for (let k = 0; k < backlog; k++) {
         const m = message(2_000_000 + k);
         insert.run(m.sender, m.destination, m.payload);
