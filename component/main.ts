@@ -158,7 +158,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log,
   });
   const send = (el: Parameters<Link['send']>[0]) => link.send(el);
-  const presence = new PresenceService({ db, send, domain });
+  const presence = new PresenceService({ db, send, domain, maxPerDomain: config.presence.max_subscribers_per_domain, log });
   const entitlements = new Entitlements(db, domain);
   const peerKeys = new PeerKeys({ request: (iq, timeoutMs) => link.request(iq, timeoutMs) });
   const intake = new Intake({
@@ -199,6 +199,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     consumers: new ConsumerStore(db),
     maxRecords: config.quoalise.max_records,
     requestsPerSecond: config.quoalise.requests_per_second,
+    requestBurst: config.quoalise.request_burst,
+    domainRequestsPerSecond: config.quoalise.domain_requests_per_second,
+    domainRequestBurst: config.quoalise.domain_request_burst,
+    maxSubscriptionsPerRequester: config.quoalise.max_subscriptions_per_requester,
+    maxSessionsPerRequester: config.quoalise.max_sessions_per_requester,
     sessionTimeoutSeconds: config.quoalise.session_timeout_seconds,
     trace: traceOf(db),
   });

@@ -90,7 +90,10 @@ export class Router {
     const body = el.getChildText('body');
     if (body === null) return; // chat states, receipts for nothing we sent, etc.
     // Never answer our own domain (an app, or a forged `from`): two answering entities would loop.
-    if (parseJid(el.attrs.from ?? '')?.domain === this.opts.domain) return;
+    if (parseJid(el.attrs.from ?? '')?.domain === this.opts.domain) {
+      this.opts.log.debug({ from: el.attrs.from, to: el.attrs.to }, 'not answering a chat from our own domain');
+      return;
+    }
     if (!this.accepting) {
       this.opts.send(errorReply(el, new StanzaError('service-unavailable', 'the gateway is shutting down; retry shortly', { type: 'wait' })));
       return;

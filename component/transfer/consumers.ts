@@ -108,6 +108,10 @@ export class ConsumerStore {
     return this.db.prepare(sql).all(...args) as Consumer[];
   }
 
+  count(filter: { destination: string; kind: 'flow' | 'subscription' }): number {
+    return this.db.prepare('SELECT count(*) FROM consumers WHERE destination = ? AND kind = ?').pluck().get(bareJid(filter.destination), filter.kind) as number;
+  }
+
   remove(id: number): void {
     this.db.transaction(() => {
       const c = this.get(id);
