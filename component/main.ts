@@ -190,8 +190,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         maxAttempts: config.delivery.max_attempts,
         pushPerSecond: config.delivery.push_messages_per_second,
       },
+      trace: key ? { keyFile: config.trace.key_file, origin } : null,
     },
     log,
+    key ? peerKeys : null,
   );
   const authz = new Authorizer(new GrantStore(db), log);
   const commands = new QuoaliseCommands({
@@ -207,7 +209,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     sessionTimeoutSeconds: config.quoalise.session_timeout_seconds,
     trace: traceOf(db),
   });
-  const router = new Router({ domain, apps, presence, intake, delivery, commands, domainIq: domainHandlers({ domain, apps, version: VERSION, ...(key ? { trace: { origin, keys: [key.signer.encoded], signs: ['receipts'] } } : {}) }), send, log });
+  const router = new Router({ domain, apps, presence, intake, delivery, commands, domainIq: domainHandlers({ domain, apps, version: VERSION, ...(key ? { trace: { origin, keys: [key.signer.encoded], signs: ['receipts', 'origins'] } } : {}) }), send, log });
   const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz);
 
   apps.on('added', (host) => {

@@ -23,7 +23,7 @@ import { xml, escapeAttr, type Element } from '../xmpp/xml.js';
 import { bareJid } from '../xmpp/jid.js';
 import { NS_TRACE } from './disco.js';
 import type { Hash } from './merkle.js';
-import { batchProof, receiptStatement, signBatch, StatementError, verifyBatch, type MessageFacts } from './receipts.js';
+import { batchProof, receiptStatement, signBatch, StatementError, verifyBatch } from './receipts.js';
 import type { NoteSigner, NoteVerifier } from './note.js';
 
 export interface AckItem {
@@ -68,23 +68,20 @@ export function readAcks(acks: Element): ReadAcks {
 }
 
 /**
- * The sender's check of a receiver's signed acknowledgements. `sent` gives, per acknowledged id, what the
- * sender knows of the message (from its outbox). Returns each message's standalone receipt proof, or
- * throws StatementError / NoteError saying what does not hold: a receiver that publishes a key and does
- * not sign, signs with another key, or acknowledges another payload than the one sent.
+ * The sender's check of a receiver's signed acknowledgements: rebuilds every receipt of the stanza from
+ * the acks themselves (the sender's and receiver's JIDs, each id, digest and index) and checks the one
+ * signature over them. Returns, per acknowledged id, the receiver's log index, the digest it signed
+ * (the caller compares it with its own) and the standalone receipt proof. Throws StatementError /
+ * NoteError / FormatError saying what does not hold.
  */
-export function verifyAcks(read: ReadAcks, sent: ReadonlyMap<string, MessageFacts>, key: NoteVerifier): Map<string, { index: number; proof: string }> {
-  if (!read.note) throw new StatementError('the acknowledgement is not signed, though the receiver publishes a key');
-  const statements: string[] = [];
-  for (const a of read.items) {
-    const m = sent.get(a.id);
-    if (!m) throw new StatementError(`the acknowledgement names ${a.id}, which was not sent to it`);
+export function verifyAcks(read: ReadAcks, sender: string, receiver: string, key: NoteVerifier): Map<string, { index: number; digest: string; proof: string }> {
+  if (!read.note) throw new StatementError('the acknowledgement is not signed');
+  const statements = read.items.map((a) => {
     if (a.index === undefined || !a.digest) throw new StatementError(`the receipt of ${a.id} has no log index or no digest`);
-    if (a.digest !== m.digest) throw new StatementError(`the receiver acknowledged ${a.id} with another payload (digest ${a.digest.slice(0, 12)}…, sent ${m.digest.slice(0, 12)}…)`);
-    statements.push(receiptStatement({ ...m, index: a.index }));
-  }
+    return receiptStatement({ from: bareJid(sender), to: bareJid(receiver), id: a.id, digest: a.digest, index: a.index });
+  });
   verifyBatch(statements, read.note, 'receipts', key);
-  return new Map(read.items.map((a, i) => [a.id, { index: a.index!, proof: batchProof(statements, i, read.note!) }]));
+  return new Map(read.items.map((a, i) => [a.id, { index: a.index!, digest: a.digest!, proof: batchProof(statements, i, read.note!) }]));
 }
 
 /** A data message's proof of origin, as an element. */
