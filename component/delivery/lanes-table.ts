@@ -71,6 +71,16 @@ export class LanesTable {
       : this.db.prepare(`${sql} WHERE destination = ?`).run(now, destination).changes;
   }
 
+  /**
+   * Forgets lanes with nothing queued whose record has not changed since `before` (what was learnt of
+   * a destination nobody sends to any more). Returns how many.
+   */
+  forgetIdle(before: number): number {
+    return this.db
+      .prepare('DELETE FROM lanes WHERE updated_at < ? AND retry_requested_at IS NULL AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.destination = lanes.destination)')
+      .run(before).changes;
+  }
+
   /** Retry requests made since the send job last looked: takes them (each once). */
   takeRetryRequests(): string[] {
     const rows = this.requested.all() as Array<{ destination: string; at: number }>;

@@ -46,15 +46,24 @@ let pumping = false;
 let pumpAgain = false;
 
 let outgoing: FromSendWorker[] = [];
+/** Delivered ids per destination, reported once per turn (one entry, not one per confirmation). */
+let delivered = new Map<string, number[]>();
 function post(m: FromSendWorker): void {
   outgoing.push(m);
-  if (outgoing.length === 1) {
-    queueMicrotask(() => {
-      const batch = outgoing;
-      outgoing = [];
-      port.postMessage(batch);
-    });
-  }
+  if (outgoing.length === 1 && delivered.size === 0) queueMicrotask(flushPosts);
+}
+function reportDelivered(destination: string, ids: number[]): void {
+  if (outgoing.length === 0 && delivered.size === 0) queueMicrotask(flushPosts);
+  const list = delivered.get(destination);
+  if (list) list.push(...ids);
+  else delivered.set(destination, [...ids]);
+}
+function flushPosts(): void {
+  const batch = outgoing;
+  for (const [destination, ids] of delivered) batch.push({ t: 'delivered', destination, ids });
+  outgoing = [];
+  delivered = new Map();
+  port.postMessage(batch);
 }
 
 function lane(destination: string): Lane {
@@ -99,7 +108,7 @@ function act(l: Lane, actions: LaneAction[]): void {
         }
         if (deliveredNotDeleted.size >= 1000) deleteDelivered();
         else deleteTimer ??= setTimeout(deleteDelivered, 20);
-        post({ t: 'delivered', destination: l.destination, ids: x.ids });
+        reportDelivered(l.destination, x.ids);
         break;
       case 'failed':
         sentBy.delete(x.id);

@@ -14,6 +14,8 @@ export interface DeadLetter {
   app: string;
   peer: string;
   stanzaId: string | null;
+  /** Outbound: the outbox row it was (and will be again on retry: same stanza id). */
+  outboxId: number | null;
   consumerId: number | null;
   records: number;
   attempts: number;
@@ -96,6 +98,7 @@ export class DeadLetters {
       app: r.app,
       peer: r.peer,
       stanzaId: r.stanza_id,
+      outboxId: r.outbox_id,
       consumerId: r.consumer_id,
       records: r.records,
       attempts: r.attempts,

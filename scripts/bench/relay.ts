@@ -6,6 +6,7 @@
  *   2. latency at a steady 1,000 msg/s: queued → confirmed at A (p50/p99), beside the echo's round trip
  *      at the same rate.
  *   3. a backlog of 1,000,000 outbox rows drained by A as a separate process: drain rate, peak RSS.
+ *   4. write-lock time of 100 lane failures with 1,000,000 rows queued (lib/lane-holds.ts).
  *   npm run bench:relay [-- --count 20000 --rate-seconds 5 --backlog 1000000]
  */
 import { spawn } from 'node:child_process';
@@ -25,6 +26,7 @@ import { createLogger } from '../../component/log/logger.js';
 import { startGateway, type Gateway } from '../../component/main.js';
 import { encodeQuoalise } from '../../component/quoalise/payload.js';
 import type { NewOutboxMessage } from '../../component/delivery/outbox.js';
+import { measureLaneHolds, printLaneHolds } from './lib/lane-holds.js';
 
 const { values } = parseArgs({
   options: {
@@ -183,6 +185,7 @@ try {
         `peak RSS of fedgate A ${fmt(peak / 1024)} MB (goal < 250 MB); B applied ${countSink(b) - sinkBefore} records\n`,
     );
   }
+  if (backlog > 0) printLaneHolds(measureLaneHolds(backlog, 100));
 } finally {
   if (gw) await gw.stop();
   bare.kill('SIGTERM');

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
-import { queryStore, scalar, storeScalar, until } from '../helpers/db.js';
+import { query, queryStore, scalar, storeScalar, until } from '../helpers/db.js';
 
 const A = 'a.localhost';
 const B = 'b.localhost';
@@ -178,21 +178,25 @@ test('data refused by the destination becomes an outbound dead letter; retry re-
   assert.is(dead[0]!.peer, `closed@${B}`);
   assert.match(dead[0]!.reason, 'not-authorized');
   assert.is(scalar(b, "SELECT count(*) FROM inbox WHERE app = 'closed'"), 0, 'nothing stored by the refusing side');
-  // The admin of B entitles A, then the admin of A re-sends (again, should B not have reloaded its
-  // entitlements yet when the first retry arrives).
+  // The admin of B entitles A, then the admin of A re-sends them all (again, should B not have
+  // reloaded its entitlements yet when the first retry arrives), each as the same message.
   ok(await b.cli('consumer', 'add', '--source', `meters@${A}`, '--destination', 'closed', '--series', '*', '--schedule', 'none'));
   const points = () => storeScalar(b, "SELECT count(*) FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'closed'");
+  const firstOutboxId = (dead[0] as unknown as { outboxId: number }).outboxId;
+  assert.ok(firstOutboxId > 0);
   await until(
     async () => {
       if (points() === 2) return true;
-      for (const d of JSON.parse((await a.cli('dead-letter', 'list', '--json')).stdout) as Array<{ id: number }>) {
-        ok(await a.cli('dead-letter', 'retry', String(d.id)));
-      }
+      const r = await a.cli('dead-letter', 'retry', '--all', '--peer', `closed@${B}`);
+      ok(r);
+      const again = /queued again as (\d+)/.exec(r.stdout);
+      if (again) assert.is(Number(again[1]), firstOutboxId, 'a retried dead letter keeps its id (and its stanza id)');
       return false;
     },
     20_000,
     () => `not re-sent: ${a.stderr.slice(-1000)}`,
   );
+  assert.ok(query<{ stanza_id: string }>(b, "SELECT stanza_id FROM inbox WHERE app = 'closed'").every((r) => r.stanza_id.endsWith(`-${firstOutboxId}`)));
   assert.is(scalar(a, 'SELECT count(*) FROM dead_letters'), 0);
 });
 
