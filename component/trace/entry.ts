@@ -1,7 +1,8 @@
 /**
- * A log entry: what happened, when, as the exact bytes that become a Merkle leaf. Canonical JSON —
- * `{"at":<ms since the epoch>,"kind":"<kind>",<fields, keys sorted>}` — so that any third party can
- * read an entry with any JSON library and recompute its leaf hash from the bytes alone.
+ * A log entry: what happened, when, as the exact bytes that become a Merkle leaf — JSON,
+ * `{"at":<ms since the epoch>,"kind":"<kind>",<fields>}`. The log keeps these bytes verbatim and the
+ * leaf is their hash, so any third party reads an entry with any JSON library and recomputes its leaf
+ * from the bytes alone (nobody ever re-encodes an entry: no canonical form is needed).
  *
  * Entries hold identifiers (JIDs, series identifiers, message ids, grant ids) and SHA-256 digests, never
  * the data itself: erasing a subject's data deletes nothing the tree depends on.
@@ -24,25 +25,17 @@ export class EntryError extends Error {
   override name = 'EntryError';
 }
 
-function canonical(value: FieldValue): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => canonical(v as FieldValue));
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(value).sort()) if ((value as Record<string, FieldValue>)[k] !== undefined) out[k] = canonical((value as Record<string, FieldValue>)[k]);
-  return out;
-}
-
 /** The start of every entry of this time and kind: the verifier checks the indexed columns against it. */
 export function entryPrefix(at: number, kind: string): string {
   return `{"at":${at},"kind":${JSON.stringify(kind)}`;
 }
 
+/** The entry's bytes: time and kind first, then the fields in the order given (undefined ones left out). */
 export function encodeEntry(at: number, kind: string, fields: EntryFields): string {
   if (!KIND.test(kind)) throw new EntryError(`invalid entry kind "${kind}"`);
   if (!Number.isSafeInteger(at) || at < 0) throw new EntryError(`invalid entry time ${at}`);
   if ('at' in fields || 'kind' in fields) throw new EntryError('"at" and "kind" are not fields');
-  const body = JSON.stringify(canonical(fields as FieldValue));
-  return body === '{}' ? `${entryPrefix(at, kind)}}` : `${entryPrefix(at, kind)},${body.slice(1)}`;
+  return JSON.stringify({ at, kind, ...fields });
 }
 
 export function decodeEntry(text: string): Entry {

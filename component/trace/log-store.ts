@@ -108,9 +108,16 @@ export class LogStore {
     return this.db.prepare('SELECT idx, at, kind, entry, hash FROM trace_entries WHERE idx = ?').get(idx) as StoredEntry | undefined;
   }
 
-  /** Every entry in index order, streamed. */
-  *entries(): Generator<StoredEntry> {
-    yield* this.db.prepare('SELECT idx, at, kind, entry, hash FROM trace_entries ORDER BY idx').iterate() as Iterable<StoredEntry>;
+  /** Entries in index order from `from`, streamed: index and bytes, and the recorded leaf hash when asked. */
+  *entries(opts: { hashes?: boolean; from?: number } = {}): Generator<{ idx: number; entry: string; hash?: Hash }> {
+    const sql = opts.hashes ? 'SELECT idx, entry, hash FROM trace_entries WHERE idx >= ? ORDER BY idx' : 'SELECT idx, entry FROM trace_entries WHERE idx >= ? ORDER BY idx';
+    yield* this.db.prepare(sql).iterate(opts.from ?? 0) as Iterable<{ idx: number; entry: string; hash?: Hash }>;
+  }
+
+  /** The first entry whose indexed time or kind differs from the entry's own (checked by SQLite itself). */
+  misindexed(): number | null {
+    const prefix = `'{"at":' || at || ',"kind":' || json_quote(kind)`;
+    return (this.db.prepare(`SELECT idx FROM trace_entries WHERE substr(entry, 1, length(${prefix})) <> ${prefix} ORDER BY idx LIMIT 1`).pluck().get() as number | undefined) ?? null;
   }
 
   /** The stored roots of complete subtrees (level ≥ 1), in leaf order: for pinpointing damage. */

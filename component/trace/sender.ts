@@ -147,23 +147,26 @@ export class SenderTrace {
   /** Inside the transaction that deletes delivered rows: their `transfer.sent` entries and receipts. */
   recordDelivered(ids: readonly number[]): void {
     const trace = traceOf(this.db);
+    const done = ids.map((id) => this.sent.get(id)).filter((s): s is Sent => s !== undefined);
+    for (const id of ids) this.sent.delete(id);
+    if (!trace.enabled || done.length === 0) return;
+    const indexes = trace.writeAll(
+      done.map((s) => ({
+        kind: 'transfer.sent',
+        fields: {
+          app: s.from,
+          destination: s.to,
+          id: s.id,
+          digest: s.digest,
+          records: s.records,
+          series: s.series,
+          confirmation: s.confirmation ?? 'none (no bounce within the window)',
+          receiverIndex: s.receipt?.index,
+        },
+      })),
+    );
     const keep = this.db.prepare('INSERT OR REPLACE INTO trace_peer_proofs (entry, peer, proof) VALUES (?, ?, ?)');
-    for (const id of ids) {
-      const s = this.sent.get(id);
-      this.sent.delete(id);
-      if (!s || !trace.enabled) continue;
-      const entry = trace.write('transfer.sent', {
-        app: s.from,
-        destination: s.to,
-        id: s.id,
-        digest: s.digest,
-        records: s.records,
-        series: s.series,
-        confirmation: s.confirmation ?? 'none (no bounce within the window)',
-        receiverIndex: s.receipt?.index,
-      });
-      if (s.receipt) keep.run(entry, s.receipt.peer, s.receipt.proof);
-    }
+    done.forEach((s, i) => s.receipt && keep.run(indexes[i], s.receipt.peer, s.receipt.proof));
   }
 
   private verifier(encoded: string): NoteVerifier | null {

@@ -30,18 +30,25 @@ export interface TraceOptions {
   actor?: string;
 }
 
+/** An event to record: its kind, its fields, when (ms since the epoch; now by default). */
+export interface NewEntry {
+  kind: string;
+  fields: EntryFields;
+  at?: number;
+}
+
 export class Trace {
-  private buffer: Array<{ at: number; kind: string; fields: EntryFields }> = [];
+  private buffer: NewEntry[] = [];
   private scheduled = false;
+  private readonly next;
   private readonly insert;
 
   constructor(
     private readonly db: Db,
     readonly options: TraceOptions,
   ) {
-    this.insert = db.prepare(
-      'INSERT INTO trace_entries (idx, at, kind, entry, hash) VALUES ((SELECT coalesce(max(idx) + 1, 0) FROM trace_entries), ?, ?, ?, ?) RETURNING idx',
-    );
+    this.next = db.prepare('SELECT coalesce(max(idx) + 1, 0) FROM trace_entries').pluck();
+    this.insert = db.prepare('INSERT INTO trace_entries (idx, at, kind, entry, hash) VALUES (?, ?, ?, ?, ?)');
   }
 
   get enabled(): boolean {
@@ -56,7 +63,7 @@ export class Trace {
   append(kind: string, fields: EntryFields, at = Date.now()): void {
     if (!this.options.enabled) return;
     encodeEntry(at, kind, fields); // a malformed entry fails here, in its caller, not later in a flush
-    this.buffer.push({ at, kind, fields });
+    this.buffer.push({ kind, fields, at });
     if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(() => this.flushSoon());
@@ -65,9 +72,25 @@ export class Trace {
 
   /** Records an event now and returns its index in the log (-1 when the log is off). Call it inside the transaction of what it records. */
   write(kind: string, fields: EntryFields, at = Date.now()): number {
-    if (!this.options.enabled) return -1;
-    const entry = encodeEntry(at, kind, fields);
-    const run = () => (this.insert.get(at, kind, entry, leafHash(entry)) as { idx: number }).idx;
+    return this.writeAll([{ kind, fields, at }])[0]!;
+  }
+
+  /**
+   * Records events now, in order, and returns their indexes (all -1 when the log is off). Inside the
+   * caller's transaction when there is one: the next index is read once, under the write lock, for all.
+   */
+  writeAll(entries: readonly NewEntry[]): number[] {
+    if (!this.options.enabled) return entries.map(() => -1);
+    const rows = entries.map((e) => {
+      const at = e.at ?? Date.now();
+      const entry = encodeEntry(at, e.kind, e.fields);
+      return [at, e.kind, entry, leafHash(entry)] as const;
+    });
+    const run = () => {
+      const first = this.next.get() as number;
+      rows.forEach((r, i) => this.insert.run(first + i, ...r));
+      return rows.map((_, i) => first + i);
+    };
     return this.db.inTransaction ? run() : this.db.transaction(run).immediate();
   }
 
@@ -76,15 +99,8 @@ export class Trace {
     if (this.buffer.length === 0) return;
     const batch = this.buffer;
     this.buffer = [];
-    const run = () => {
-      for (const e of batch) {
-        const entry = encodeEntry(e.at, e.kind, e.fields);
-        this.insert.get(e.at, e.kind, entry, leafHash(entry));
-      }
-    };
     try {
-      if (this.db.inTransaction) run();
-      else this.db.transaction(run).immediate();
+      this.writeAll(batch);
     } catch (err) {
       this.buffer = batch.concat(this.buffer);
       throw err;

@@ -231,21 +231,23 @@ export class Intake {
     if (!trace?.enabled) return batch.map(() => -1);
     trace.flush();
     const keep = this.opts.db.prepare('INSERT OR REPLACE INTO trace_peer_proofs (entry, peer, proof) VALUES (?, ?, ?)');
-    return batch.map((p, i) => {
-      const m = p.message;
-      const index = trace.write('transfer.received', {
-        app: m.app,
-        sender: m.sender,
-        id: m.stanzaId,
-        digest: p.digest,
-        records: m.records,
-        series: p.series,
-        origin: p.signature,
-        duplicate: stored[i] ? undefined : true,
-      });
-      if (p.evidence) keep.run(index, p.evidence.peer, p.evidence.proof);
-      return index;
-    });
+    const indexes = trace.writeAll(
+      batch.map((p, i) => ({
+        kind: 'transfer.received',
+        fields: {
+          app: p.message.app,
+          sender: p.message.sender,
+          id: p.message.stanzaId,
+          digest: p.digest,
+          records: p.message.records,
+          series: p.series,
+          origin: p.signature,
+          duplicate: stored[i] ? undefined : true,
+        },
+      })),
+    );
+    batch.forEach((p, i) => p.evidence && keep.run(indexes[i], p.evidence.peer, p.evidence.proof));
+    return indexes;
   }
 
   private readonly refusalLog = new TokenBucket(REFUSAL_LOG_PER_SECOND, Date.now());
