@@ -52,10 +52,18 @@ CREATE TABLE trace_keys (
 ) STRICT;
 
 -- Peers' signatures kept as evidence: for a received message, the sender's proof of origin; for a
--- confirmed one, the receiver's signed receipt. Each is a c2sp.org/tlog-proof that verifies with the
--- peer's published key; `entry` is the log entry that recorded the message.
+-- confirmed one, the receiver's signed receipt. A peer signs batches: each signed note once, and per
+-- message its statement, its place in the batch and its inclusion path — together a c2sp.org/tlog-proof
+-- that verifies with the peer's key (`fedgate audit peer-proof ENTRY` writes it out).
+CREATE TABLE trace_peer_notes (
+  id   INTEGER PRIMARY KEY,
+  peer TEXT NOT NULL,             -- the peer's verifier key
+  note TEXT NOT NULL UNIQUE       -- the signed batch note, verbatim
+) STRICT;
 CREATE TABLE trace_peer_proofs (
-  entry INTEGER PRIMARY KEY,
-  peer  TEXT NOT NULL,            -- the peer's verifier key
-  proof TEXT NOT NULL
+  entry     INTEGER PRIMARY KEY,  -- the log entry that recorded the message
+  note      INTEGER NOT NULL REFERENCES trace_peer_notes (id),
+  idx       INTEGER NOT NULL,     -- the statement's index in the batch
+  statement TEXT NOT NULL,
+  path      BLOB NOT NULL         -- the inclusion path, 32-byte hashes, leaf's sibling first
 ) STRICT;

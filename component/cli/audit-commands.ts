@@ -8,12 +8,15 @@ import { Command } from 'commander';
 import { existsSync, readFileSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { openDatabase, type Db } from '../store/database.js';
 import { LogStore } from '../trace/log-store.js';
-import { loadOrCreateKey, logOrigin, KeyFileError } from '../trace/keys.js';
+import { loadOrCreateKey, logOrigin, rotateKey, KeyFileError } from '../trace/keys.js';
+import { isAlive, readRuntimeStatus } from '../runtime-status.js';
+import { traceOf } from '../trace/trace.js';
 import { NoteError, parseVerifierKey, type NoteVerifier } from '../trace/note.js';
 import { databaseSource, exportSource, verifyLog, writeExport, type LogSource } from '../trace/verify.js';
 import { checkProof, proveEntry, ProofError } from '../trace/proofs.js';
 import { decodeEntry, type FieldValue } from '../trace/entry.js';
 import { FormatError } from '../trace/formats.js';
+import { EvidenceStore } from '../trace/evidence.js';
 import { seriesMatcher } from '../transfer/series-pattern.js';
 import { parseDuration, parseIsoWithOffset, TimeFormatError } from '../quoalise/time.js';
 import { CliError, contextOf, formatTable, intArg, operation, printJsonOrTable } from './context.js';
@@ -77,9 +80,21 @@ export function auditCommands(): Command {
   audit
     .command('key')
     .description("print the gateway's public key (signed-note verifier key), as published on the domain's disco#info; creates the key on first use")
-    .action(function (this: Command) {
-      const { config } = contextOf(this);
-      process.stdout.write(`${ownKey(config).encoded}\n`);
+    .option('--rotate', 'replace the key (gateway stopped): the old key signs the log\'s record of the new one, then is kept aside')
+    .action(function (this: Command, o: { rotate?: boolean }) {
+      const { config, db } = contextOf(this);
+      if (!o.rotate) {
+        process.stdout.write(`${ownKey(config).encoded}\n`);
+        return;
+      }
+      const running = readRuntimeStatus(db);
+      if (running && isAlive(running)) throw new CliError(`the gateway is running (pid ${running.pid}): stop it before rotating its key`, 1);
+      const r = guard(() => rotateKey(db, config.trace.key_file, logOrigin(config.link.domain), traceOf(db).actor));
+      process.stdout.write(
+        `${r.next.encoded}\n` +
+          `the log records the rotation, signed by the previous key ${r.previous.encoded}\n` +
+          `previous key file kept as ${r.retired}; publish the new key to those who check this gateway's proofs\n`,
+      );
     });
 
   audit
@@ -208,7 +223,7 @@ export function auditCommands(): Command {
     .option('-o, --out <file>', 'write it here (default: standard output)')
     .action(function (this: Command, entry: string, o: { out?: string }) {
       const idx = /^\d+$/.test(entry) ? Number(entry) : intArg(entry, 'entry index');
-      const row = contextOf(this).db.prepare('SELECT peer, proof FROM trace_peer_proofs WHERE entry = ?').get(idx) as { peer: string; proof: string } | undefined;
+      const row = new EvidenceStore(contextOf(this).db).proof(idx);
       if (!row) throw new CliError(`entry ${idx} holds no peer signature (the peer publishes no key, or the entry records no exchange)`, 1);
       if (o.out) writeFileSync(o.out, row.proof);
       else process.stdout.write(row.proof);

@@ -36,13 +36,46 @@ export class Acks {
     }
   }
 
+  /** The XEP-0184 receipts, serialized. */
+  receiptStanzas(): string[] {
+    return this.receipts;
+  }
+
+  /** fedgate's batched acknowledgements, per (sender, recipient) pair: to be written by ackStanza. */
+  groups(): AckGroup[] {
+    return [...this.batched].map(([key, items]) => {
+      const [sender, receiver] = key.split('\u0000') as [string, string];
+      return { sender, receiver, items };
+    });
+  }
+
   /** The acknowledgement stanzas, serialized; the batched ones signed by `signer`, when given. */
   stanzas(signer: NoteSigner | null = null): string[] {
-    const out = this.receipts;
-    for (const [key, items] of this.batched) {
-      const [to, from] = key.split('\u0000') as [string, string];
-      out.push(`<message from="${escapeAttr(from)}" to="${escapeAttr(to)}"><acks xmlns="${NS.fedgateDelivery}">${ackElements(to, from, items, signer)}</acks></message>`);
-    }
-    return out;
+    return [...this.receipts, ...this.groups().map((g) => ackStanza(g, signer))];
   }
+}
+
+/** The acknowledgements of one sender's messages to one of our apps. */
+export interface AckGroup {
+  /** The messages' from (the stanza goes back to it) and to (it comes from there). */
+  sender: string;
+  receiver: string;
+  items: AckItem[];
+}
+
+/** One `<acks/>` stanza, signed by `signer` when given. */
+export function ackStanza(g: AckGroup, signer: NoteSigner | null): string {
+  return `<message from="${escapeAttr(g.receiver)}" to="${escapeAttr(g.sender)}"><acks xmlns="${NS.fedgateDelivery}">${ackElements(g.sender, g.receiver, g.items, signer)}</acks></message>`;
+}
+
+/** Groups of the same pair merged, in order (acknowledgements held for one signature). */
+export function mergeGroups(groups: readonly AckGroup[]): AckGroup[] {
+  const merged = new Map<string, AckGroup>();
+  for (const g of groups) {
+    const key = `${g.sender}\u0000${g.receiver}`;
+    const m = merged.get(key);
+    if (m) m.items.push(...g.items);
+    else merged.set(key, { ...g, items: [...g.items] });
+  }
+  return [...merged.values()];
 }

@@ -22,6 +22,7 @@ import { configureTrace } from '../trace/trace.js';
 import { loadOrCreateKey } from '../trace/keys.js';
 import { SenderTrace } from '../trace/sender.js';
 import { bareJid } from '../xmpp/jid.js';
+import { SIGNATURE_GAP_MS, SignaturePacer } from '../trace/pacer.js';
 
 const data = workerData as SendWorkerData;
 const cfg: LaneConfig = { ...data.delivery, evidenceSpanMs: Math.max(3000, data.delivery.bounceWindowMs) };
@@ -175,10 +176,19 @@ function pumpOnce(): void {
     fill(l, now, leaving);
   }
   if (leaving.length === 0) return;
-  // One signature covers the proofs of origin of the whole burst (fedgate peers only).
-  const proofs = traced.prepare(leaving.map(({ row, mode }) => ({ ...row, signed: mode === 'acks' })));
+  const signed = data.trace ? leaving.filter((x) => x.mode === 'acks') : [];
+  if (signed.length < leaving.length) send(leaving.filter((x) => !signed.includes(x)), false);
+  if (signed.length) origins.add(signed);
+}
+
+/** Hands rows to the link; `signed`: with proofs of origin, one signature for all. */
+function send(leaving: readonly Leaving[], signed: boolean): void {
+  const proofs = traced.prepare(leaving.map(({ row }) => ({ ...row, signed })));
   post({ t: 'send', items: leaving.map(({ row, mode }) => ({ id: row.id, xml: dataMessage(row, mode, instance, proofs.get(row.id)) })) });
 }
+
+/** Messages to fedgate peers wait at most SIGNATURE_GAP_MS to share their burst's signature. */
+const origins = new SignaturePacer<Leaving>(SIGNATURE_GAP_MS, (rows) => send(rows, true));
 
 interface Leaving {
   row: OutboxRow;

@@ -4,9 +4,12 @@
  * log's checkpoints and the gateway's receipts and proofs of origin; its public half is published on the
  * domain's disco#info and printed by `fedgate audit key`.
  */
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { generateSigner, NoteError, parseSignerKey, type NoteSigner } from './note.js';
+import { formatKeyId, generateSigner, NoteError, parseSignerKey, type NoteSigner } from './note.js';
+import type { Db } from '../store/database.js';
+import { LogStore } from './log-store.js';
+import { traceOf } from './trace.js';
 
 export class KeyFileError extends Error {
   override name = 'KeyFileError';
@@ -52,4 +55,23 @@ export function loadOrCreateKey(path: string, name: string): { signer: NoteSigne
     throw new KeyFileError(`trace.key_file ${path} holds the key of ${signer.name}, but this gateway's log is ${name} (did link.domain change? see "Key handling" in the README)`);
   }
   return { signer, created: false };
+}
+
+/**
+ * Replaces the gateway's key (the gateway must be stopped): the log records the rotation — old and new
+ * public keys — in an entry that the OLD key signs into a last checkpoint, so that whoever trusts the old
+ * key can follow the log to the new one; the old key file is kept aside (`<key_file>.<key id>.retired`).
+ * Checkpoints signed before stay verifiable: the old public key stays in the log's key history.
+ */
+export function rotateKey(db: Db, path: string, name: string, by: string): { previous: NoteSigner; next: NoteSigner; retired: string } {
+  const { signer: previous } = loadOrCreateKey(path, name);
+  const next = generateSigner(name);
+  const store = new LogStore(db);
+  traceOf(db).write('key.rotated', { previous: previous.encoded, next: next.encoded, by });
+  store.seal(previous, name, Date.now(), 0);
+  const retired = `${path}.${formatKeyId(previous.keyId)}.retired`;
+  renameSync(path, retired);
+  writeFileSync(path, `${next.encodedSecret}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(path, 0o600);
+  return { previous, next, retired };
 }

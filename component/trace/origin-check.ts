@@ -14,7 +14,8 @@
 import { StanzaError } from '../xmpp/stanza-error.js';
 import { parseJid } from '../xmpp/jid.js';
 import type { Element } from '../xmpp/xml.js';
-import { formatProof, type Checkpoint } from './formats.js';
+import type { Checkpoint } from './formats.js';
+import type { Evidence } from './evidence.js';
 import { leafHash, verifyInclusion } from './merkle.js';
 import { openBatchNote, originStatement, StatementError, type MessageFacts } from './receipts.js';
 import { NoteError } from './note.js';
@@ -25,7 +26,7 @@ import { FormatError } from './formats.js';
 export type Origin = 'verified' | 'unsigned' | 'unverifiable';
 
 export type OriginOutcome =
-  | { t: 'accept'; origin: Origin; evidence?: { peer: string; proof: string } }
+  | { t: 'accept'; origin: Origin; evidence?: Evidence }
   | { t: 'refuse'; error: StanzaError }
   | { t: 'wait'; until: Promise<unknown> };
 
@@ -66,7 +67,7 @@ export class OriginCheck {
     for (const v of key.verifiers) {
       const cp = this.opened(proof.note, v);
       if (cp && verifyInclusion(proof.index, cp.size, leafHash(statement), proof.path, cp.root)) {
-        return { t: 'accept', origin: 'verified', evidence: { peer: v.encoded, proof: formatProof({ extra: Buffer.from(statement, 'utf8'), index: proof.index, path: proof.path, checkpoint: proof.note }) } };
+        return { t: 'accept', origin: 'verified', evidence: { peer: v.encoded, note: proof.note, index: proof.index, statement, path: proof.path } };
       }
     }
     if (now - (this.refetched.get(domain) ?? 0) > REFETCH_MS) {

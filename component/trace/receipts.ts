@@ -18,7 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { formatCheckpoint, formatProof, parseCheckpoint, type Checkpoint } from './formats.js';
-import { inclusionProof, leafHash, rootOf, verifyInclusion, type Hash } from './merkle.js';
+import { Frontier, inclusionProof, leafHash, verifyInclusion, type Hash } from './merkle.js';
 import { openNote, signNote, type NoteSigner, type NoteVerifier } from './note.js';
 
 export type StatementKind = 'receipts' | 'origins';
@@ -73,30 +73,39 @@ function batchOrigin(keyName: string, kind: StatementKind): string {
   return `${keyName}/${kind}/${randomBytes(8).toString('hex')}`;
 }
 
-function batchTree(statements: readonly string[]): { leaves: Hash[]; path(i: number): Hash[] } {
-  const leaves = statements.map((s) => leafHash(s));
-  // A batch is small (at most a few hundred statements): build its levels in memory.
-  const levels: Hash[][] = [leaves];
-  while (levels.at(-1)!.length > 1) {
-    const prev = levels.at(-1)!;
-    const next: Hash[] = [];
-    for (let i = 0; i + 1 < prev.length; i += 2) next.push(rootOf([prev[i]!, prev[i + 1]!]));
-    levels.push(next);
+/** A batch's tree, built once: its root, and the inclusion path of each statement. */
+export class BatchTree {
+  readonly root: Hash;
+  private readonly levels: Hash[][];
+
+  constructor(readonly statements: readonly string[]) {
+    // A batch is small (at most a few hundred statements): its perfect subtrees fit in memory.
+    const f = Frontier.empty();
+    this.levels = [[]];
+    for (const s of statements) {
+      const leaf = leafHash(s);
+      this.levels[0]!.push(leaf);
+      for (const n of f.append(leaf)) (this.levels[n.level] ??= [])[n.index] = n.hash;
+    }
+    this.root = f.root();
   }
-  const node = (level: number, index: number) => levels[level]![index]!;
-  return { leaves, path: (i) => inclusionProof(i, leaves.length, node) };
+
+  path(i: number): Hash[] {
+    return inclusionProof(i, this.statements.length, (level, index) => this.levels[level]![index]!);
+  }
+
+  /** The standalone proof of statement i under the batch's signed note. */
+  proof(i: number, note: string): string {
+    return formatProof({ extra: Buffer.from(this.statements[i]!, 'utf8'), index: i, path: this.path(i), checkpoint: note });
+  }
 }
 
 /** Signs a batch of statements of one kind. */
 export function signBatch(statements: readonly string[], kind: StatementKind, signer: NoteSigner): SignedBatch {
   if (statements.length === 0) throw new StatementError('an empty batch has nothing to sign');
-  const tree = batchTree(statements);
-  const note = signNote(formatCheckpoint({ origin: batchOrigin(signer.name, kind), size: statements.length, root: rootOf(tree.leaves) }), [signer]);
-  return {
-    note,
-    path: tree.path,
-    proof: (i) => formatProof({ extra: Buffer.from(statements[i]!, 'utf8'), index: i, path: tree.path(i), checkpoint: note }),
-  };
+  const tree = new BatchTree(statements);
+  const note = signNote(formatCheckpoint({ origin: batchOrigin(signer.name, kind), size: statements.length, root: tree.root }), [signer]);
+  return { note, path: (i) => tree.path(i), proof: (i) => tree.proof(i, note) };
 }
 
 /** Opens a batch note signed by `key`: its checkpoint, after checking the signature and that it is a batch of this kind by this key. */
@@ -106,12 +115,17 @@ export function openBatchNote(note: string, kind: StatementKind, key: NoteVerifi
   return cp;
 }
 
-/** Checks a whole batch received at once (the acknowledgements of one stanza): the note's root must be the root of exactly these statements. Throws. */
-export function verifyBatch(statements: readonly string[], note: string, kind: StatementKind, key: NoteVerifier): void {
+/**
+ * Checks a whole batch received at once (the acknowledgements of one stanza): the note's root must be the
+ * root of exactly these statements. Returns the batch's tree (for each statement's proof). Throws.
+ */
+export function verifyBatch(statements: readonly string[], note: string, kind: StatementKind, key: NoteVerifier): BatchTree {
   const cp = openBatchNote(note, kind, key);
-  if (cp.size !== statements.length || !rootOf(statements.map((s) => leafHash(s))).equals(cp.root)) {
+  const tree = new BatchTree(statements);
+  if (cp.size !== statements.length || !tree.root.equals(cp.root)) {
     throw new StatementError(`the signed ${kind} do not match the messages they claim to cover`);
   }
+  return tree;
 }
 
 /** Checks one statement of a batch (a data message's proof of origin). Throws. */
@@ -120,8 +134,4 @@ export function verifyBatchMember(statement: string, index: number, path: readon
   if (!verifyInclusion(index, cp.size, leafHash(statement), path, cp.root)) throw new StatementError(`the signed ${kind} do not cover this message`);
 }
 
-/** The standalone proof of one statement of a batch whose whole list is known (a receipt from an ack stanza). */
-export function batchProof(statements: readonly string[], i: number, note: string): string {
-  return formatProof({ extra: Buffer.from(statements[i]!, 'utf8'), index: i, path: batchTree(statements).path(i), checkpoint: note });
-}
 

@@ -20,6 +20,7 @@ import { NoteError, parseVerifierKey, type NoteSigner, type NoteVerifier } from 
 import { FormatError } from './formats.js';
 import { originElement, verifyAcks, type AckItem } from './wire.js';
 import { traceOf } from './trace.js';
+import { EvidenceStore, type Evidence } from './evidence.js';
 
 /** What a confirmation brings besides the ids: the receiver's signed receipts, and the keys its domain publishes for them. */
 export interface ConfirmationReceipt {
@@ -32,8 +33,14 @@ export interface ConfirmationReceipt {
   keys: string[] | null;
 }
 
-/** The payload digest both sides compute: SHA-256 of the payload as ltx writes it after parsing. */
+/**
+ * The payload digest both sides compute: SHA-256 of the payload as ltx writes it after parsing (what the
+ * receiver can compute from the element it received). fedgate's encoder already writes exactly that,
+ * except for the character references of tabs and line breaks in attribute values (tested): without
+ * any character reference, the payload is hashed as it is, unparsed.
+ */
 export function payloadDigest(payload: string): string {
+  if (!payload.includes('&#')) return sha256Hex(payload);
   try {
     return sha256Hex(parseXml(payload).toString());
   } catch (err) {
@@ -47,19 +54,22 @@ interface Sent extends MessageFacts {
   series: string[];
   /** How it was confirmed, once it was. */
   confirmation?: 'signed receipt' | 'unsigned';
-  receipt?: { index: number; proof: string; peer: string };
+  receipt?: { index: number; evidence: Evidence };
 }
 
 export class SenderTrace {
   /** Rows sent and not yet recorded as delivered or failed. */
   private readonly sent = new Map<number, Sent>();
   private readonly verifiers = new Map<string, NoteVerifier>();
+  private readonly evidence: EvidenceStore;
 
   constructor(
     private readonly db: Db,
     private readonly signer: NoteSigner | null,
     private readonly stanzaId: (rowId: number) => string,
-  ) {}
+  ) {
+    this.evidence = new EvidenceStore(db);
+  }
 
   /**
    * Records the facts of rows about to leave and returns, per row to a fedgate peer (`signed`), its proof
@@ -108,15 +118,13 @@ export class SenderTrace {
       }
       return verdicts;
     }
-    let checked: Map<string, { index: number; digest: string; proof: string }> | null = null;
+    let checked: Map<string, { index: number; digest: string; evidence: Evidence }> | null = null;
     let problem = 'the receipt is not signed';
-    let signer: NoteVerifier | null = null;
     for (const k of keys) {
       const v = this.verifier(k);
       if (!v) continue;
       try {
         checked = verifyAcks({ items: receipt!.items, note: receipt!.note }, receipt!.to, receipt!.from, v);
-        signer = v;
         break;
       } catch (err) {
         if (!(err instanceof StatementError || err instanceof NoteError || err instanceof FormatError)) throw err;
@@ -132,7 +140,7 @@ export class SenderTrace {
         verdicts.set(id, `the receiver signed a receipt for another payload (its digest ${r.digest.slice(0, 12)}…, ours ${s.digest.slice(0, 12)}…)`);
       } else {
         s.confirmation = 'signed receipt';
-        s.receipt = { index: r.index, proof: r.proof, peer: signer!.encoded };
+        s.receipt = { index: r.index, evidence: r.evidence };
         verdicts.set(id, null);
       }
     }
@@ -165,8 +173,7 @@ export class SenderTrace {
         },
       })),
     );
-    const keep = this.db.prepare('INSERT OR REPLACE INTO trace_peer_proofs (entry, peer, proof) VALUES (?, ?, ?)');
-    done.forEach((s, i) => s.receipt && keep.run(indexes[i], s.receipt.peer, s.receipt.proof));
+    done.forEach((s, i) => s.receipt && this.evidence.keep(indexes[i]!, s.receipt.evidence));
   }
 
   private verifier(encoded: string): NoteVerifier | null {

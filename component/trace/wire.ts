@@ -23,8 +23,9 @@ import { xml, escapeAttr, type Element } from '../xmpp/xml.js';
 import { bareJid } from '../xmpp/jid.js';
 import { NS_TRACE } from './disco.js';
 import type { Hash } from './merkle.js';
-import { batchProof, receiptStatement, signBatch, StatementError, verifyBatch } from './receipts.js';
+import { receiptStatement, signBatch, StatementError, verifyBatch } from './receipts.js';
 import type { NoteSigner, NoteVerifier } from './note.js';
+import type { Evidence } from './evidence.js';
 
 export interface AckItem {
   id: string;
@@ -71,17 +72,19 @@ export function readAcks(acks: Element): ReadAcks {
  * The sender's check of a receiver's signed acknowledgements: rebuilds every receipt of the stanza from
  * the acks themselves (the sender's and receiver's JIDs, each id, digest and index) and checks the one
  * signature over them. Returns, per acknowledged id, the receiver's log index, the digest it signed
- * (the caller compares it with its own) and the standalone receipt proof. Throws StatementError /
+ * (the caller compares it with its own) and the receipt's evidence. Throws StatementError /
  * NoteError / FormatError saying what does not hold.
  */
-export function verifyAcks(read: ReadAcks, sender: string, receiver: string, key: NoteVerifier): Map<string, { index: number; digest: string; proof: string }> {
+export function verifyAcks(read: ReadAcks, sender: string, receiver: string, key: NoteVerifier): Map<string, { index: number; digest: string; evidence: Evidence }> {
   if (!read.note) throw new StatementError('the acknowledgement is not signed');
   const statements = read.items.map((a) => {
     if (a.index === undefined || !a.digest) throw new StatementError(`the receipt of ${a.id} has no log index or no digest`);
     return receiptStatement({ from: bareJid(sender), to: bareJid(receiver), id: a.id, digest: a.digest, index: a.index });
   });
-  verifyBatch(statements, read.note, 'receipts', key);
-  return new Map(read.items.map((a, i) => [a.id, { index: a.index!, digest: a.digest!, proof: batchProof(statements, i, read.note!) }]));
+  const tree = verifyBatch(statements, read.note, 'receipts', key);
+  return new Map(
+    read.items.map((a, i) => [a.id, { index: a.index!, digest: a.digest!, evidence: { peer: key.encoded, note: read.note!, index: i, statement: statements[i]!, path: tree.path(i) } }]),
+  );
 }
 
 /** A data message's proof of origin, as an element. */

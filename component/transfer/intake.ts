@@ -19,12 +19,14 @@ import type { AppHost } from '../apps/app-host.js';
 import type { Logger } from '../log/logger.js';
 import { createHash } from 'node:crypto';
 import { BUSY_TIMEOUT_MS, type Db } from '../store/database.js';
-import { Acks } from '../delivery/acks.js';
+import { Acks, ackStanza, mergeGroups, type AckGroup } from '../delivery/acks.js';
+import { SIGNATURE_GAP_MS, SignaturePacer } from '../trace/pacer.js';
 import { TokenBucket } from '../timing/token-bucket.js';
 import type { Trace } from '../trace/trace.js';
 import type { NoteSigner } from '../trace/note.js';
 import type { OriginCheck, Origin } from '../trace/origin-check.js';
 import { sha256Hex } from '../trace/digest.js';
+import { EvidenceStore, type Evidence } from '../trace/evidence.js';
 import { parseJid } from '../xmpp/jid.js';
 
 /** Refusals are logged at most this many lines a second (a hostile sender must not fill the disk). */
@@ -39,7 +41,7 @@ interface Pending {
   series: string[];
   /** The sender's proof of origin: verified, absent, or unverifiable (no published key). */
   signature: Origin;
-  evidence?: { peer: string; proof: string };
+  evidence?: Evidence;
 }
 
 /** Data messages waiting for their sender's key, per sender domain, at most. */
@@ -78,11 +80,17 @@ export class Intake {
   private commitScheduled = false;
   /** Unapplied inbox rows per app (seeded from SQLite, maintained from here and the receive jobs). */
   private readonly pending: Map<string, number>;
+  private readonly evidence: EvidenceStore;
   /** Signed messages waiting for their sender's key to be looked up, per sender domain. */
   private readonly waiting = new Map<string, Array<() => void>>();
+  /** fedgate acknowledgements waiting to share a signature (at most SIGNATURE_GAP_MS). */
+  private readonly receipts = new SignaturePacer<AckGroup>(SIGNATURE_GAP_MS, (groups) => {
+    for (const g of mergeGroups(groups)) this.opts.send(ackStanza(g, this.opts.signer ?? null));
+  });
 
   constructor(private readonly opts: IntakeOptions) {
     this.pending = opts.inbox.pendingCounts();
+    this.evidence = new EvidenceStore(opts.db);
   }
 
   /** The receive job of `app` applied `done` rows and dead-lettered `dead` others. */
@@ -217,7 +225,9 @@ export class Intake {
       // A duplicate is acknowledged again: the sender evidently missed the first acknowledgement.
       acks.add(p.stanza, { index: indexes[i] ?? -1, digest: p.digest });
     });
-    for (const stanza of acks.stanzas(this.opts.signer ?? null)) this.opts.send(stanza);
+    for (const stanza of acks.receiptStanzas()) this.opts.send(stanza);
+    if (this.opts.signer) this.receipts.add(acks.groups());
+    else for (const g of acks.groups()) this.opts.send(ackStanza(g, null));
     for (const h of hosts) h.notifyInbox();
   }
 
@@ -230,7 +240,6 @@ export class Intake {
     const trace = this.opts.trace;
     if (!trace?.enabled) return batch.map(() => -1);
     trace.flush();
-    const keep = this.opts.db.prepare('INSERT OR REPLACE INTO trace_peer_proofs (entry, peer, proof) VALUES (?, ?, ?)');
     const indexes = trace.writeAll(
       batch.map((p, i) => ({
         kind: 'transfer.received',
@@ -246,7 +255,7 @@ export class Intake {
         },
       })),
     );
-    batch.forEach((p, i) => p.evidence && keep.run(indexes[i], p.evidence.peer, p.evidence.proof));
+    batch.forEach((p, i) => p.evidence && this.evidence.keep(indexes[i]!, p.evidence));
     return indexes;
   }
 

@@ -22,6 +22,7 @@ import { databaseSource, verifyLog } from '../../component/trace/verify.js';
 import { decodeEntry } from '../../component/trace/entry.js';
 import { leafHash } from '../../component/trace/merkle.js';
 import { CLI } from '../helpers/fedgate.js';
+import { loadOrCreateKey } from '../../component/trace/keys.js';
 
 const run = promisify(execFile);
 const ORIGIN = 'energy.example.org/fedgate';
@@ -181,6 +182,32 @@ test('an export verifies elsewhere; without --key it says what it was checked ag
   r = await audit('verify', '--export', out);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, 'checked against the keys the log names itself');
+});
+
+test('key rotation: the old key signs the record of the new one; both verify the log, the old alone no longer does', async (ctx) => {
+  const config = join(ctx.dir, 'fedgate.yml');
+  writeFileSync(config, `link:\n  domain: energy.example.org\ndatabase:\n  path: fedgate.sqlite\ntrace:\n  key_file: log.key\n`);
+  writeFileSync(join(ctx.dir, 'log.key'), `${ctx.signer.encodedSecret}\n`, { mode: 0o600 });
+  const rotated = await run(process.execPath, [CLI, '--config', config, 'audit', 'key', '--rotate']);
+  const next = rotated.stdout.split('\n')[0]!;
+  assert.match(next, /^energy\.example\.org\/fedgate\+[0-9a-f]{8}\+/);
+  assert.is.not(next, ctx.signer.encoded);
+  const store = new LogStore(ctx.db);
+  const last = decodeEntry(store.entry(store.size() - 1)!.entry);
+  assert.equal({ kind: last.kind, previous: last.fields.previous, next: last.fields.next }, { kind: 'key.rotated', previous: ctx.signer.encoded, next });
+  assert.is(store.lastCheckpoint()!.size, store.size(), 'the old key signed the rotation');
+  // The gateway goes on with the new key.
+  const newKey = loadOrCreateKey(join(ctx.dir, 'log.key'), ORIGIN).signer;
+  assert.is(newKey.encoded, next);
+  configureTrace(ctx.db, { enabled: true }).write('access', { requester: 'after@example.net' });
+  store.seal(newKey, ORIGIN, Date.now() + 60_000, 0);
+  const own = await run(process.execPath, [CLI, '--config', config, 'audit', 'verify']);
+  assert.match(own.stdout, 'OK');
+  let r = await audit('verify', '--db', ctx.path, '--key', ctx.signer.encoded, '--key', next);
+  assert.is(r.code, 0, r.stderr);
+  r = await audit('verify', '--db', ctx.path, '--key', ctx.signer.encoded);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /no trusted key signed this note \(signed by energy\.example\.org\/fedgate\+/);
 });
 
 test.run();

@@ -7,7 +7,6 @@ import * as assert from 'uvu/assert';
 import { generateSigner } from '../../component/trace/note.js';
 import {
   StatementError,
-  batchProof,
   originStatement,
   receiptStatement,
   signBatch,
@@ -16,6 +15,10 @@ import {
   type MessageFacts,
 } from '../../component/trace/receipts.js';
 import { checkProof, ProofError } from '../../component/trace/proofs.js';
+import { payloadDigest } from '../../component/trace/sender.js';
+import { sha256Hex } from '../../component/trace/digest.js';
+import { encodeQuoalise } from '../../component/quoalise/payload.js';
+import { parseXml } from '../../component/quoalise/xml-parse.js';
 
 const test = suite('receipts');
 const receiver = generateSigner('b.localhost/fedgate');
@@ -41,7 +44,7 @@ test('a batch of receipts: one signature, every statement provable on its own, n
   verifyBatch(statements, batch.note, 'receipts', receiver);
   for (let i = 0; i < statements.length; i++) {
     verifyBatchMember(statements[i]!, i, batch.path(i), batch.note, 'receipts', receiver);
-    assert.is(batchProof(statements, i, batch.note), batch.proof(i));
+    assert.is(verifyBatch(statements, batch.note, 'receipts', receiver).proof(i, batch.note), batch.proof(i));
     const checked = checkProof(batch.proof(i), [receiver]);
     assert.is(checked.kind, 'receipt');
     assert.is(checked.content, statements[i]);
@@ -73,6 +76,20 @@ test('a one-message batch has an empty path and still proves the message', () =>
   const batch = signBatch([s], 'receipts', receiver);
   assert.equal(batch.path(0), []);
   assert.is(checkProof(batch.proof(0), [receiver]).index, 0);
+});
+
+test('the payload digest: what the receiver computes from the parsed element, whatever the payload holds', () => {
+  const chars = ['a', '<', '>', '&', '"', "'", '\t', '\n', '\r', ' ', 'é', '😀'];
+  let seed = 7;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const str = () => Array.from({ length: 1 + rnd(5) }, () => chars[rnd(chars.length)]).join('');
+  for (let k = 0; k < 300; k++) {
+    const records = Array.from({ length: rnd(4) }, (_, i) =>
+      rnd(2) ? { name: 'urn:dev:prm:1_x', time: 1704063600 + i, value: rnd(100) / 7, unit: 'W' } : { name: `urn:dev:prm:1_${i}`, time: 1704063600 + i, stringValue: str() },
+    );
+    const payload = encodeQuoalise([{ meta: rnd(2) ? {} : { device: { type: str() }, measurement: { name: str(), unit: 'W' } }, records }]);
+    assert.is(payloadDigest(payload), sha256Hex(parseXml(payload).toString()), payload);
+  }
 });
 
 test.run();
