@@ -22,7 +22,7 @@ import { configureTrace } from '../trace/trace.js';
 import { loadOrCreateKey } from '../trace/keys.js';
 import { SenderTrace } from '../trace/sender.js';
 import { bareJid } from '../xmpp/jid.js';
-import { SIGNATURE_GAP_MS, SignaturePacer } from '../trace/pacer.js';
+import { SignaturePacer } from '../trace/pacer.js';
 
 const data = workerData as SendWorkerData;
 const cfg: LaneConfig = { ...data.delivery, evidenceSpanMs: Math.max(3000, data.delivery.bounceWindowMs) };
@@ -187,8 +187,8 @@ function send(leaving: readonly Leaving[], signed: boolean): void {
   post({ t: 'send', items: leaving.map(({ row, mode }) => ({ id: row.id, xml: dataMessage(row, mode, instance, proofs.get(row.id)) })) });
 }
 
-/** Messages to fedgate peers wait at most SIGNATURE_GAP_MS to share their burst's signature. */
-const origins = new SignaturePacer<Leaving>(SIGNATURE_GAP_MS, (rows) => send(rows, true));
+/** Messages to fedgate peers wait a moment to share their burst's signature (trace/pacer.ts). */
+const origins = new SignaturePacer<Leaving>((rows) => send(rows, true));
 
 interface Leaving {
   row: OutboxRow;

@@ -21,6 +21,7 @@ import { openBatchNote, originStatement, StatementError, type MessageFacts } fro
 import { NoteError } from './note.js';
 import type { PeerKeys } from './peer-keys.js';
 import { readOrigin } from './wire.js';
+import { NS_TRACE } from './disco.js';
 import { FormatError } from './formats.js';
 
 export type Origin = 'verified' | 'unsigned' | 'unverifiable';
@@ -42,21 +43,23 @@ export class OriginCheck {
   constructor(private readonly keys: PeerKeys) {}
 
   check(message: Element, facts: MessageFacts, now = Date.now()): OriginOutcome {
-    const proof = readOrigin(message);
+    const signed = message.getChild('origin', NS_TRACE) !== undefined;
     const domain = parseJid(facts.from)?.domain ?? facts.from;
     const key = this.keys.peek(domain);
     if (key === undefined) {
       const lookup = this.keys.fetch(domain);
-      if (proof) return { t: 'wait', until: lookup };
+      if (signed) return { t: 'wait', until: lookup };
       return { t: 'accept', origin: 'unsigned' };
     }
-    if (!proof) {
+    const proof = key ? readOrigin(message, key.verifiers[0]!.name) : null;
+    if (signed && key && !proof) return { t: 'refuse', error: new StanzaError('bad-request', 'the proof of origin of this message is malformed') };
+    if (!signed) {
       if (key?.signs.includes('origins')) {
         return { t: 'refuse', error: new StanzaError('not-acceptable', `${domain} signs the data it sends (its published key ${key.keys[0]}), but this message carries no proof of origin`) };
       }
       return { t: 'accept', origin: 'unsigned' };
     }
-    if (!key) return { t: 'accept', origin: 'unverifiable' };
+    if (!key || !proof) return { t: 'accept', origin: 'unverifiable' };
     let statement: string;
     try {
       statement = originStatement(facts);

@@ -99,7 +99,7 @@ export class SenderTrace {
     const out = new Map<number, string>();
     if (statements.length === 0) return out;
     const batch = signBatch(statements, 'origins', this.signer!);
-    signedIds.forEach((id, i) => out.set(id, originElement(i, batch.path(i), batch.note).toString()));
+    signedIds.forEach((id, i) => out.set(id, originElement(i, batch.path(i), batch.note)));
     return out;
   }
 

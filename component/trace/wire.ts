@@ -13,13 +13,13 @@
  * The sender rebuilds each receipt statement from what it sent (its JID, the receiver's, the id, its own
  * digest of the payload) and the receiver's index, and checks the one signature over all of them.
  *
- * A sender's data message carries its proof of origin: the message's place in a signed batch.
+ * A sender's data message carries its proof of origin: the message's place in a signed batch, the
+ * batch's note in parts (its id, size, root and signature; the receiver knows the sender's key name):
  *
- *   <origin xmlns="urn:fedgate:trace:0" index="3" note="base64 of the signed batch note">
- *     <hash>base64</hash>…           (the inclusion path, leaf's sibling first)
- *   </origin>
+ *   <origin xmlns="urn:fedgate:trace:0" batch="5f0c…" size="12" root="base64" sig="base64" index="3"
+ *           path="base64 of the inclusion path's hashes, leaf's sibling first"/>
  */
-import { xml, escapeAttr, type Element } from '../xmpp/xml.js';
+import { escapeAttr, type Element } from '../xmpp/xml.js';
 import { bareJid } from '../xmpp/jid.js';
 import { NS_TRACE } from './disco.js';
 import type { Hash } from './merkle.js';
@@ -87,22 +87,27 @@ export function verifyAcks(read: ReadAcks, sender: string, receiver: string, key
   );
 }
 
-/** A data message's proof of origin, as an element. */
-export function originElement(index: number, path: readonly Hash[], note: string): Element {
-  return xml(
-    'origin',
-    { xmlns: NS_TRACE, index: String(index), note: Buffer.from(note, 'utf8').toString('base64') },
-    ...path.map((h) => xml('hash', {}, h.toString('base64'))),
-  );
+/**
+ * A data message's proof of origin, compact (it goes with every message): the batch note's parts and the
+ * message's place in it. The receiver puts the note back together with the sender's key name.
+ */
+export function originElement(index: number, path: readonly Hash[], note: string): string {
+  const m = /^[^\n]*\/origins\/([0-9a-f]+)\n(\d+)\n(\S+)\n\n\u2014 \S+ (\S+)\n$/u.exec(note);
+  if (!m) throw new StatementError('not a batch note of proofs of origin');
+  const [, batch, size, root, sig] = m as unknown as [string, string, string, string, string];
+  const hashes = Buffer.concat(path).toString('base64');
+  return `<origin xmlns="${NS_TRACE}" batch="${batch}" size="${size}" root="${root}" sig="${sig}" index="${index}"${hashes ? ` path="${hashes}"` : ''}/>`;
 }
 
-/** The proof of origin a data message carries, if any (malformed parts make it unusable: null path). */
-export function readOrigin(message: Element): { index: number; path: Hash[]; note: string } | null {
+/** The proof of origin a data message carries, if any, with its batch note rebuilt under `keyName`. */
+export function readOrigin(message: Element, keyName: string): { index: number; path: Hash[]; note: string } | null {
   const o = message.getChild('origin', NS_TRACE);
-  if (!o || !/^\d+$/.test(o.attrs.index ?? '') || !o.attrs.note) return null;
-  return {
-    index: Number(o.attrs.index),
-    path: o.getChildren('hash').map((h) => Buffer.from(h.text(), 'base64')),
-    note: Buffer.from(String(o.attrs.note), 'base64').toString('utf8'),
-  };
+  if (!o) return null;
+  const { batch, size, root, sig, index, path } = o.attrs as Record<string, string | undefined>;
+  if (!batch || !/^[0-9a-f]+$/.test(batch) || !size || !/^\d+$/.test(size) || !root || !sig || !index || !/^\d+$/.test(index)) return null;
+  const raw = path ? Buffer.from(path, 'base64') : Buffer.alloc(0);
+  const hashes: Hash[] = [];
+  for (let i = 0; i + 32 <= raw.length; i += 32) hashes.push(raw.subarray(i, i + 32));
+  const note = `${keyName}/origins/${batch}\n${size}\n${root}\n\n\u2014 ${keyName} ${sig}\n`;
+  return { index: Number(index), path: hashes, note };
 }

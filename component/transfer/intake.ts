@@ -20,7 +20,7 @@ import type { Logger } from '../log/logger.js';
 import { createHash } from 'node:crypto';
 import { BUSY_TIMEOUT_MS, type Db } from '../store/database.js';
 import { Acks, ackStanza, mergeGroups, type AckGroup } from '../delivery/acks.js';
-import { SIGNATURE_GAP_MS, SignaturePacer } from '../trace/pacer.js';
+import { SignaturePacer } from '../trace/pacer.js';
 import { TokenBucket } from '../timing/token-bucket.js';
 import type { Trace } from '../trace/trace.js';
 import type { NoteSigner } from '../trace/note.js';
@@ -83,8 +83,8 @@ export class Intake {
   private readonly evidence: EvidenceStore;
   /** Signed messages waiting for their sender's key to be looked up, per sender domain. */
   private readonly waiting = new Map<string, Array<() => void>>();
-  /** fedgate acknowledgements waiting to share a signature (at most SIGNATURE_GAP_MS). */
-  private readonly receipts = new SignaturePacer<AckGroup>(SIGNATURE_GAP_MS, (groups) => {
+  /** fedgate acknowledgements waiting to share a signature (trace/pacer.ts). */
+  private readonly receipts = new SignaturePacer<AckGroup>((groups) => {
     for (const g of mergeGroups(groups)) this.opts.send(ackStanza(g, this.opts.signer ?? null));
   });
 

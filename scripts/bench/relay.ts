@@ -213,6 +213,9 @@ try {
   process.stdout.write(
     `\nthroughput ratio log on / off: ${(mid(off, (x) => x.seconds) / relaySeconds).toFixed(2)} (goal >= 0.85); p99 at ${rate}/s with the log: ${fmt(p(on, 99))} ms (goal < 10 ms)\n`,
   );
+  // How many messages shared a signature: receipts (kept by A) and proofs of origin (kept by B).
+  const perNote = (f: Fedgate) => scalar<number>(f, 'SELECT count(*) * 1.0 / max(1, (SELECT count(*) FROM trace_peer_notes)) FROM trace_peer_proofs');
+  process.stdout.write(`messages per signature: ${fmt(perNote(a))} per signed receipt, ${fmt(perNote(b))} per signed proof of origin\n`);
 
   if (backlog > 0) {
     // The backlog: rows written straight into A's outbox, then A started as its own process.

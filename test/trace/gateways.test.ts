@@ -202,7 +202,7 @@ test("a sender's proof of origin: forged or missing from a signing peer is refus
     const msg = xml('message', { from: `meters@${EVIL}`, to: `sink@${B}`, id }, parseXml(payload), xml('request', { xmlns: 'urn:fedgate:delivery:0' }));
     if (signer) {
       const batch = signBatch([originStatement({ from: `meters@${EVIL}`, to: `sink@${B}`, id, digest })], 'origins', signer);
-      msg.append(originElement(0, batch.path(0), batch.note));
+      msg.append(parseXml(originElement(0, batch.path(0), batch.note)));
     }
     evil.send(msg);
   };
