@@ -27,6 +27,8 @@ import { GrantStore } from './authz/grant-store.js';
 import { QuoaliseCommands } from './quoalise/commands/ad-hoc.js';
 import { Outbox, instanceToken, type NewOutboxMessage } from './delivery/outbox.js';
 import type { HousekeepingData } from './jobs/housekeeping.js';
+import type { PurgeJobData } from './jobs/purge-job.js';
+import { describePurge, type PurgeReport } from './gdpr/purge.js';
 import { configureTrace, traceOf } from './trace/trace.js';
 import { loadOrCreateKey, logOrigin } from './trace/keys.js';
 import type { LogJobData } from './trace/log-job.js';
@@ -70,7 +72,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       await this.link.stop();
       this.entitlements.stop();
       this.authz.stop();
-      await Promise.all([this.apps.stop(), this.delivery.stop(), this.pool.stop('housekeeping')]);
+      await Promise.all([this.apps.stop(), this.delivery.stop(), this.pool.stop('housekeeping'), this.pool.stop('purge')]);
       // The log last: what the others recorded is written, then sealed under a final checkpoint.
       traceOf(this.db).flush();
       await this.pool.stop('trace');
@@ -232,6 +234,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   await Promise.all([apps.start(), delivery.start()]);
   const housekeeping: HousekeepingData = { dbPath: config.database.path, keepDoneMs: config.inbox.keep_done_days * 86_400_000 };
   await pool.schedule('housekeeping', join(DIST_ROOT, 'component/jobs/housekeeping.js'), 3_600_000, housekeeping);
+  const purgeJob: PurgeJobData = { dbPath: config.database.path, domain, logLevel: config.log.level };
+  await pool.schedule('purge', join(DIST_ROOT, 'component/jobs/purge-job.js'), 3_600_000, purgeJob);
   await pool.supervise('checkpoint', join(DIST_ROOT, 'component/jobs/checkpoint-worker.js'), { dbPath: config.database.path, everyMs: 1000 });
   if (key) {
     const job: LogJobData = { dbPath: config.database.path, keyFile: config.trace.key_file, origin, checkpointMs: config.trace.checkpoint_seconds * 1000, logLevel: config.log.level };
@@ -239,6 +243,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   }
   pool.on('message', (name, m) => {
     if (name === 'housekeeping' && (m as { purged?: number }).purged) log.info({ purged: (m as { purged: number }).purged }, 'forgot old applied inbox rows');
+    if (name === 'purge' && (m as { t?: string }).t === 'purged') log.info({ report: (m as { report: PurgeReport }).report }, describePurge((m as { report: PurgeReport }).report));
   });
   gw.startHeartbeat();
   link.start();

@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto';
 import { BUSY_TIMEOUT_MS, type Db } from '../store/database.js';
 import { Acks, ackStanza, mergeGroups, type AckGroup } from '../delivery/acks.js';
 import { SignaturePacer } from '../trace/pacer.js';
+import { decodeRetention, lastExpiryMs, NS_GDPR, RetentionError, retentionToJson, type CarriedRetention } from '../gdpr/retention.js';
 import { TokenBucket } from '../timing/token-bucket.js';
 import type { Trace } from '../trace/trace.js';
 import type { NoteSigner } from '../trace/note.js';
@@ -114,6 +115,13 @@ export class Intake {
     if (!host.acceptsData) {
       return this.refuse(el, new StanzaError('feature-not-implemented', `${host.jid} does not accept data`));
     }
+    let retention: CarriedRetention | null;
+    try {
+      retention = decodeRetention(el);
+    } catch (err) {
+      if (!(err instanceof RetentionError)) throw err;
+      return this.refuse(el, new StanzaError('bad-request', `unreadable retention (${NS_GDPR}): ${err.message}`));
+    }
     const names = new Set<string>();
     let records = 0;
     for (const b of blocks) for (const r of b.records) (names.add(r.name), records++);
@@ -138,8 +146,9 @@ export class Intake {
     if (checked.t === 'wait') return this.waitForKey(sender, () => this.accept(host, el, data), el, checked.until);
     const series = [...names].slice(0, MAX_SERIES_PER_ENTRY);
     const { origin, version } = sourceVersion(el);
+    const expiresAt = lastExpiryMs(retention, blocks.flatMap((b) => b.records));
     this.batch.push({
-      message: { app, sender, stanzaId, format: data.format, payload, records, origin, version },
+      message: { app, sender, stanzaId, format: data.format, payload, records, origin, version, retention: retentionToJson(retention), expiresAt },
       stanza: el,
       host,
       digest,
