@@ -34,15 +34,16 @@ export interface ConfirmationReceipt {
 }
 
 /**
- * The payload digest both sides compute: SHA-256 of the payload as ltx writes it after parsing (what the
- * receiver can compute from the element it received). fedgate's encoder already writes exactly that,
- * except for the character references of tabs and line breaks in attribute values (tested): without
- * any character reference, the payload is hashed as it is, unparsed.
+ * The payload digest both sides compute: SHA-256 of the outbox row's elements — the data, then its
+ * retention terms when it carries some — as ltx writes them after parsing (what the receiver can compute
+ * from the elements it received). fedgate's encoders already write exactly that, except for the
+ * character references of tabs and line breaks in attribute values (tested): without any character
+ * reference, the payload is hashed as it is, unparsed.
  */
 export function payloadDigest(payload: string): string {
   if (!payload.includes('&#')) return sha256Hex(payload);
   try {
-    return sha256Hex(parseXml(payload).toString());
+    return sha256Hex(parseXml(`<payload>${payload}</payload>`).getChildElements().map(String).join(''));
   } catch (err) {
     if (err instanceof QuoaliseFormatError) return sha256Hex(payload);
     throw err;

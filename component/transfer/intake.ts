@@ -140,7 +140,8 @@ export class Intake {
     const payload = data.payload.toString();
     // Without an id there is nothing to deduplicate on but the content itself.
     const stanzaId = el.getChild('origin-id', NS.stanzaId)?.attrs.id ?? el.attrs.id ?? `sha1-${createHash('sha1').update(payload).digest('hex')}`;
-    const digest = sha256Hex(payload);
+    // The digest covers what the sender's outbox row holds: the data, then its retention terms if any.
+    const digest = sha256Hex(payload + (el.getChild('retention', NS_GDPR)?.toString() ?? ''));
     const checked = this.opts.origins?.check(el, { from: sender, to: bareJid(el.attrs.to ?? ''), id: el.attrs.id ?? stanzaId, digest }) ?? { t: 'accept', origin: 'unsigned' };
     if (checked.t === 'refuse') return this.refuse(el, checked.error);
     if (checked.t === 'wait') return this.waitForKey(sender, () => this.accept(host, el, data), el, checked.until);

@@ -19,6 +19,7 @@ import { payloadDigest } from '../../component/trace/sender.js';
 import { sha256Hex } from '../../component/trace/digest.js';
 import { encodeQuoalise } from '../../component/quoalise/payload.js';
 import { parseXml } from '../../component/quoalise/xml-parse.js';
+import { encodeRetention, parsePeriod } from '../../component/gdpr/retention.js';
 
 const test = suite('receipts');
 const receiver = generateSigner('b.localhost/fedgate');
@@ -87,8 +88,12 @@ test('the payload digest: what the receiver computes from the parsed element, wh
     const records = Array.from({ length: rnd(4) }, (_, i) =>
       rnd(2) ? { name: 'urn:dev:prm:1_x', time: 1704063600 + i, value: rnd(100) / 7, unit: 'W' } : { name: `urn:dev:prm:1_${i}`, time: 1704063600 + i, stringValue: str() },
     );
-    const payload = encodeQuoalise([{ meta: rnd(2) ? {} : { device: { type: str() }, measurement: { name: str(), unit: 'W' } }, records }]);
-    assert.is(payloadDigest(payload), sha256Hex(parseXml(payload).toString()), payload);
+    const data = encodeQuoalise([{ meta: rnd(2) ? {} : { device: { type: str() }, measurement: { name: str(), unit: 'W' } }, records }]);
+    const terms = rnd(2) ? encodeRetention(new Map([[`urn:dev:prm:1_${str()}`, { maxAge: parsePeriod('P1Y') }]])) : '';
+    // What the receiver computes from the message it parsed: the data element, then the retention element.
+    const message = parseXml(`<message>${data}${terms}</message>`);
+    const received = message.getChild('quoalise')!.toString() + (message.getChild('retention')?.toString() ?? '');
+    assert.is(payloadDigest(data + terms), sha256Hex(received), data + terms);
   }
 });
 
