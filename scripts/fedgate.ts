@@ -7,6 +7,8 @@ import { startCommand } from '../component/cli/start-command.js';
 import { consumerCommands, deadLetterCommands, inboxCommands, outboxCommands } from '../component/cli/transfer-commands.js';
 import { grantCommands } from '../component/cli/grant-commands.js';
 import { storeCommands } from '../component/cli/store-commands.js';
+import { consentCommands } from '../component/cli/consent-commands.js';
+import { subjectCommands } from '../component/cli/subject-commands.js';
 import { retentionCommands } from '../component/cli/retention-commands.js';
 import { auditCommands } from '../component/cli/audit-commands.js';
 import { CliError } from '../component/cli/context.js';
@@ -26,6 +28,8 @@ const program = new Command('fedgate')
   .addCommand(inboxCommands())
   .addCommand(deadLetterCommands())
   .addCommand(grantCommands())
+  .addCommand(consentCommands())
+  .addCommand(subjectCommands())
   .addCommand(storeCommands())
   .addCommand(retentionCommands())
   .addCommand(auditCommands());

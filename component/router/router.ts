@@ -14,6 +14,7 @@ import type { PresenceService } from './presence.js';
 import { dataPayload, type Intake } from '../transfer/intake.js';
 import type { SendBridge } from '../delivery/send-bridge.js';
 import type { QuoaliseCommands } from '../quoalise/commands/ad-hoc.js';
+import type { ConsentCommands } from '../consent/commands/consent-commands.js';
 import type { Logger } from '../log/logger.js';
 
 export interface RouterOptions {
@@ -24,6 +25,8 @@ export interface RouterOptions {
   delivery: SendBridge;
   /** The Quoalise ad-hoc commands every app JID answers. */
   commands: QuoaliseCommands;
+  /** The consent commands of the app JIDs that serve data. */
+  consent?: ConsentCommands;
   domainIq: IqHandlers;
   send(el: Element | string): boolean;
   log: Logger;
@@ -123,7 +126,7 @@ export class Router {
 
   private handlersFor(host: AppHost): IqHandlers {
     let h = this.appIq.get(host);
-    if (!h) this.appIq.set(host, (h = appHandlers(host, this.opts.commands)));
+    if (!h) this.appIq.set(host, (h = appHandlers(host, this.opts.commands, this.opts.consent)));
     return h;
   }
 }

@@ -1,13 +1,12 @@
 /**
- * The log's entry for a consent event (issue 8: consent records with an append-only history, written by
- * ONE function that calls hooks inside its transaction). Registering this function as that hook logs
- * every event — requested, given, refused, renewed, withdrawn, expired, invalidated — in the transaction
- * that writes it:
+ * The log's entry for a consent event. Consent records (component/consent/, grants included) keep an
+ * append-only history written by ONE function, which calls its hooks inside its transaction; this is
+ * one of them (registered in consent-store.ts), so every event — requested, given, refused, renewed,
+ * withdrawn, expired, invalidated — is logged with the event, by whoever appends it.
  *
- *   consentEventHooks.push(logConsentEvent);      // component/consent/consent-store.ts
- *
- * The entry names the record and its parties; the event's free-text details and evidence are kept as
- * digests (they stay in the consent history, which the digests bind).
+ * The entry names the record, its parties and who acted; the event's details (a reason typed by a
+ * person) and its evidence are kept as digests: they stay in the consent history, which the digests
+ * bind, and can be erased from there without breaking the tree.
  */
 import type { Db } from '../store/database.js';
 import { sha256Hex } from './digest.js';
@@ -20,8 +19,8 @@ export interface ConsentEventFacts {
   at: number;
   actor: string;
   role: string;
-  evidence: Record<string, unknown>;
-  details: Record<string, unknown>;
+  evidence: object;
+  details: object;
 }
 
 /** The shape of a consent record, as component/consent/model.ts has it. */
@@ -33,6 +32,8 @@ export interface ConsentRecordFacts {
   series: string;
   purpose: string;
   legalBasis: string;
+  processing: readonly string[];
+  origin: string;
   state: string;
   notBefore: number | null;
   notAfter: number | null;
@@ -50,6 +51,8 @@ export function logConsentEvent(event: ConsentEventFacts, record: ConsentRecordF
       series: record.series,
       purpose: record.purpose,
       legalBasis: record.legalBasis,
+      processing: record.processing,
+      origin: record.origin,
       state: record.state,
       from: record.notBefore,
       until: record.notAfter,

@@ -18,7 +18,7 @@ export interface Entry {
   fields: Record<string, FieldValue>;
 }
 
-/** Kinds are lower-case words separated by dots, e.g. `access`, `grant.added`, `transfer.received`. */
+/** Kinds are lower-case words separated by dots, e.g. `access`, `consent.given`, `transfer.received`. */
 const KIND = /^[a-z][a-z-]*(\.[a-z][a-z-]*)*$/;
 
 export class EntryError extends Error {

@@ -1,7 +1,7 @@
 /**
  * The log's append API, the same on every thread and in every process (gateway, workers, CLI):
  *
- *   traceOf(db).append('grant.added', { grant: 12, app: 'meters', … })   // buffered
+ *   traceOf(db).append('app.added', { app: 'meters', adapter: 'store' })   // buffered
  *   const index = traceOf(db).write('transfer.received', { … })          // now, in the caller's transaction
  *
  * `append` buffers and writes at the end of the current turn of the event loop, in the transaction the

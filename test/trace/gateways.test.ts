@@ -173,7 +173,7 @@ test('Quoalise decisions are logged: who, what, allowed or refused and why, reco
   await until(async () => (log = await entries(b, '--kind', 'access')).length === 2, 10_000, () => JSON.stringify(log));
   const [allowed, denied] = log as [Entry, Entry];
   assert.equal({ ...allowed.fields, digest: undefined }, {
-    requester: `analyst@${EVIL}`, app: 'sink', command: 'get_history', series: S(1), outcome: 'allowed', grant: 1, records: 30, digest: undefined,
+    requester: `analyst@${EVIL}`, app: 'sink', command: 'get_history', series: S(1), outcome: 'allowed', consent: 1, records: 30, digest: undefined,
   });
   assert.is(allowed.fields.digest, payloadDigest(answer.toString()));
   assert.is(denied.fields.outcome, 'refused');

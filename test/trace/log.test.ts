@@ -74,10 +74,16 @@ test('operator changes are logged in their own transaction, with who made them',
   const grants = new GrantStore(db);
   const g = grants.add({ app: 'meters', requester: 'alice@example.net', series: 'urn:dev:prm:1_*', purpose: 'coaching' });
   grants.remove(g.id);
+  // Grants are consent records: their events are logged by the consent history's hook.
   const kinds = new LogStore(db).list({ limit: 10 }).map((e) => [e.kind, decodeEntry(e.entry).fields.by]);
-  assert.equal(kinds, [['app.added', 'operator tester'], ['grant.added', 'operator tester'], ['grant.removed', 'operator tester']]);
-  const added = decodeEntry(new LogStore(db).entry(1)!.entry);
-  assert.equal(added.fields, { app: 'meters', by: 'operator tester', from: null, grant: g.id, purpose: 'coaching', requester: 'alice@example.net', series: 'urn:dev:prm:1_*', until: null });
+  assert.equal(kinds, [['app.added', 'operator tester'], ['consent.given', 'operator'], ['consent.withdrawn', 'operator']]);
+  const { details, evidence, ...given } = decodeEntry(new LogStore(db).entry(1)!.entry).fields;
+  assert.equal(given, {
+    consent: g.id, event: 1, app: 'meters', subject: null, recipient: 'alice@example.net', series: 'urn:dev:prm:1_*', purpose: 'coaching',
+    legalBasis: 'contract', processing: ['read', 'subscribe'], origin: 'grant', state: 'given', from: null, until: null, by: 'operator', role: 'operator',
+  });
+  assert.match(String(details), /^[0-9a-f]{64}$/);
+  assert.match(String(evidence), /^[0-9a-f]{64}$/);
   // A change that fails leaves no entry.
   assert.throws(() => grants.remove(9999));
   assert.is(new LogStore(db).size(), 3);

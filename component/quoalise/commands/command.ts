@@ -4,6 +4,7 @@
  */
 import type { AppHost } from '../../apps/app-host.js';
 import type { Authorizer } from '../../authz/authorizer.js';
+import type { Processing } from '../../consent/model.js';
 import { toStanzaError } from '../../apps/call-errors.js';
 import { StanzaError } from '../../xmpp/stanza-error.js';
 import type { AppOp } from '../../workers/protocol.js';
@@ -18,6 +19,7 @@ export interface AccessRecord {
   series?: string;
   start?: number;
   end?: number;
+  /** The consent record (or grant) that allowed it. */
   grant?: number;
   records?: number;
   digest?: string;
@@ -47,10 +49,10 @@ export interface QuoaliseCommand {
   run(req: CommandRequest): Promise<string | null>;
 }
 
-/** Throws `not-authorized` (cancel) unless a grant lets the requester read the series now. */
-export function requireGrant(authz: Authorizer, req: CommandRequest, series: string): void {
+/** Throws `not-authorized` (cancel) unless a consent in force lets the requester read (or subscribe to) the series now. */
+export function requireGrant(authz: Authorizer, req: CommandRequest, series: string, processing: Processing = 'read'): void {
   req.access.series = series;
-  const decision = authz.authorize({ app: req.host.app.name, requester: req.requester, series, at: req.at });
+  const decision = authz.authorize({ app: req.host.app.name, requester: req.requester, series, at: req.at, processing });
   if (!decision.allowed) throw new StanzaError('not-authorized', decision.reason);
   req.access.grant = decision.grantId;
 }
