@@ -32,6 +32,10 @@ import { commandLimits } from './router/command-runner.js';
 import { QuoaliseCommands } from './quoalise/commands/ad-hoc.js';
 import { Outbox, instanceToken, type NewOutboxMessage } from './delivery/outbox.js';
 import type { HousekeepingData } from './jobs/housekeeping.js';
+import { GatewayMetrics, NO_METRICS, type Observers } from './observe/metrics.js';
+import { ObserveService } from './observe/observe-service.js';
+import type { AppState } from './runtime-status.js';
+import { storeDatabasePath } from '../adapters/store/store-database.js';
 import type { PurgeJobData } from './jobs/purge-job.js';
 import { describePurge, type PurgeReport } from './gdpr/purge.js';
 import { configureTrace, traceOf } from './trace/trace.js';
@@ -62,12 +66,20 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     private readonly pool: WorkerPool,
     readonly authz: Authorizer,
     private readonly consent: { effects: ConsentEffects; expiry: ConsentExpiry },
+    readonly observers: Observers,
   ) {
     super();
     this.outbox = new Outbox(db);
   }
 
   readonly outbox: Outbox;
+  /** The metrics listener, when `metrics.listen` is set. */
+  observe: ObserveService | null = null;
+
+  /** What each app's worker is doing. */
+  appStates(): Record<string, AppState> {
+    return Object.fromEntries(this.apps.all().map((h) => [h.app.name, h.status]));
+  }
 
   /** Graceful stop: refuse new requests, say goodbye, close the stream, stop the workers. */
   stop(): Promise<void> {
@@ -84,7 +96,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       // The log last: what the others recorded is written, then sealed under a final checkpoint.
       traceOf(this.db).flush();
       await this.pool.stop('trace');
-      await this.pool.stop('checkpoint');
+      await Promise.all([this.pool.stop('checkpoint'), this.observe?.stop()]);
       clearRuntimeStatus(this.db, process.pid);
       this.db.close();
       this.log.info('stopped');
@@ -102,7 +114,16 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return ids;
   }
 
+  /** Writes the heartbeat row now. Never throws: another thread may hold the write lock for a while. */
   writeStatus(): void {
+    try {
+      this.writeStatusRow();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not write the status heartbeat; will try again');
+    }
+  }
+
+  private writeStatusRow(): void {
     writeRuntimeStatus(this.db, {
       pid: process.pid,
       startedAt: this.startedAt,
@@ -110,19 +131,17 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       linkSince: this.link.onlineSince,
       heartbeatAt: Date.now(),
       domain: this.config.link.domain,
+      server: this.link.server,
+      serverKind: this.link.serverKind,
+      linkError: this.link.lastFailure,
+      apps: this.appStates(),
+      metricsListen: this.config.metrics.listen ?? null,
     });
   }
 
   startHeartbeat(): void {
-    this.writeStatus();
-    this.heartbeat = setInterval(() => {
-      // A write from a timer must never throw: another thread may hold the lock for a while.
-      try {
-        this.writeStatus();
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'could not write the status heartbeat; will try again');
-      }
-    }, HEARTBEAT_MS);
+    this.writeStatusRow();
+    this.heartbeat = setInterval(() => this.writeStatus(), HEARTBEAT_MS);
     this.heartbeat.unref();
   }
 }
@@ -153,12 +172,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         maxAttempts: config.delivery.max_attempts,
       },
       onSettled: (app, done, dead) => intake.settled(app, done, dead),
+      // Only with metrics on: the call path then wraps each call to time it.
+      observer: config.metrics.listen ? { adapterCall: (...a) => observers.adapterCall(...a) } : undefined,
     },
     log,
   );
   const link = new Link({
-    host: config.link.host,
-    port: config.link.port,
+    servers: config.servers,
+    server: config.link.server,
+    maxStanzaBytes: config.link.max_stanza_bytes,
     domain,
     secret: config.secret,
     keepaliveMs: config.link.keepalive_seconds * 1000,
@@ -261,8 +283,27 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     limits: commandLimits(config.quoalise),
   });
   const domainIq = domainHandlers({ domain, apps, version: VERSION, admin, ...(key ? { trace: { origin, keys: [key.signer.encoded], signs: ['receipts', 'origins'] } } : {}) });
-  const router = new Router({ domain, apps, presence, intake, delivery, commands, consent, domainIq, send, log });
-  const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz, { effects, expiry });
+  const metrics = config.metrics.listen ? new GatewayMetrics({ link, apps, commandNodes: [...commands.nodes(), ...consent.nodes(), ...admin.nodes()], startedAt }) : null;
+  const observers: Observers = metrics ?? NO_METRICS;
+  const router = new Router({
+    domain,
+    apps,
+    presence,
+    intake,
+    delivery,
+    commands,
+    consent,
+    domainIq,
+    send,
+    maxStanzaBytes: () => link.maxStanzaBytes,
+    observer: observers,
+    log,
+  });
+  const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz, { effects, expiry }, observers);
+  delivery.on('delivered', (destination, ids, latenciesMs) => {
+    observers.delivered(destination, ids.length);
+    for (const ms of latenciesMs) observers.observeConfirmation(destination, ms);
+  });
 
   apps.on('added', (host) => {
     if (link.isOnline) presence.announce([host.app.name]);
@@ -277,32 +318,50 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     gw.writeStatus();
     effects.poke();
   });
-  link.on('offline', () => gw.writeStatus());
+  // Why the link is down shows in `fedgate status` at once, not at the next heartbeat.
+  link.on('state', (state) => {
+    if (state === 'offline') gw.writeStatus();
+  });
   link.on('fatal', (err) => gw.emit('fatal', err));
 
-  entitlements.watch();
-  authz.start();
-  effects.start();
-  await Promise.all([apps.start(), delivery.start()]);
-  const housekeeping: HousekeepingData = { dbPath: config.database.path, keepDoneMs: config.inbox.keep_done_days * 86_400_000 };
-  await pool.schedule('housekeeping', join(DIST_ROOT, 'component/jobs/housekeeping.js'), 3_600_000, housekeeping);
-  const purgeJob: PurgeJobData = { dbPath: config.database.path, domain, logLevel: config.log.level };
-  await pool.schedule('purge', join(DIST_ROOT, 'component/jobs/purge-job.js'), 3_600_000, purgeJob);
-  await pool.supervise('checkpoint', join(DIST_ROOT, 'component/jobs/checkpoint-worker.js'), { dbPath: config.database.path, everyMs: 1000 });
-  if (key) {
-    const job: LogJobData = { dbPath: config.database.path, keyFile: config.trace.key_file, origin, checkpointMs: config.trace.checkpoint_seconds * 1000, logLevel: config.log.level };
-    await pool.supervise('trace', join(DIST_ROOT, 'component/trace/log-job.js'), job);
-  }
-  pool.on('message', (name, m) => {
-    if (name === 'housekeeping' && (m as { purged?: number }).purged) log.info({ purged: (m as { purged: number }).purged }, 'forgot old applied inbox rows');
-    if (name === EXPIRY_JOB) {
-      expiry.ran();
-      effects.poke();
+  try {
+    entitlements.watch();
+    authz.start();
+    effects.start();
+    await Promise.all([apps.start(), delivery.start()]);
+    const housekeeping: HousekeepingData = { dbPath: config.database.path, keepDoneMs: config.inbox.keep_done_days * 86_400_000 };
+    await pool.schedule('housekeeping', join(DIST_ROOT, 'component/jobs/housekeeping.js'), 3_600_000, housekeeping);
+    const purgeJob: PurgeJobData = { dbPath: config.database.path, domain, logLevel: config.log.level };
+    await pool.schedule('purge', join(DIST_ROOT, 'component/jobs/purge-job.js'), 3_600_000, purgeJob);
+    await pool.supervise('checkpoint', join(DIST_ROOT, 'component/jobs/checkpoint-worker.js'), { dbPath: config.database.path, everyMs: 1000 });
+    if (key) {
+      const job: LogJobData = { dbPath: config.database.path, keyFile: config.trace.key_file, origin, checkpointMs: config.trace.checkpoint_seconds * 1000, logLevel: config.log.level };
+      await pool.supervise('trace', join(DIST_ROOT, 'component/trace/log-job.js'), job);
     }
-    if (name === 'purge' && (m as { t?: string }).t === 'purged') log.info({ report: (m as { report: PurgeReport }).report }, describePurge((m as { report: PurgeReport }).report));
-  });
-  gw.startHeartbeat();
-  link.start();
+    pool.on('message', (name, m) => {
+      if (name === 'housekeeping' && (m as { purged?: number }).purged) log.info({ purged: (m as { purged: number }).purged }, 'forgot old applied inbox rows');
+      if (name === EXPIRY_JOB) {
+        expiry.ran();
+        effects.poke();
+      }
+      if (name === 'purge' && (m as { t?: string }).t === 'purged') log.info({ report: (m as { report: PurgeReport }).report }, describePurge((m as { report: PurgeReport }).report));
+    });
+    if (metrics && config.metrics.listen) {
+      gw.observe = new ObserveService(pool, metrics, () => ({ link: link.state, apps: gw.appStates() }));
+      await gw.observe.start({
+        dbPath: config.database.path,
+        listen: config.metrics.listen,
+        domain,
+        files: { fedgate: config.database.path, store: storeDatabasePath(config.database.path) },
+      });
+    }
+    gw.startHeartbeat();
+    link.start();
+  } catch (err) {
+    // Whatever started (workers, the metrics listener) stops: a failed start leaves nothing running.
+    await gw.stop().catch(() => {});
+    throw err;
+  }
   log.info({ domain, apps: apps.all().length, version: VERSION }, 'fedgate started');
   return gw;
 }

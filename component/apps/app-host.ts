@@ -6,6 +6,7 @@ import type { WorkerPool } from '../workers/pool.js';
 import type { AppOp, AppWorkerData, FromAppWorker, ToAppWorker, WorkerError } from '../workers/protocol.js';
 import type { AppRecord } from '../registry/apps.js';
 import type { Logger } from '../log/logger.js';
+import type { AdapterObserver } from '../observe/metrics.js';
 import { Backoff } from '../timing/backoff.js';
 import { adapterModule } from '../../adapters/index.js';
 
@@ -43,6 +44,8 @@ export interface AppHostOptions {
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
   /** The app's receive job applied `done` inbox rows and dead-lettered `dead` others. */
   onSettled?(app: string, done: number[], dead: number): void;
+  /** Told the duration and outcome of every call (metrics). */
+  observer?: AdapterObserver;
   log: Logger;
 }
 
@@ -82,6 +85,11 @@ export class AppHost {
     return `app:${this.app.name}`;
   }
 
+  /** For `fedgate status` and the status page. */
+  get status(): 'starting' | 'ready' | 'stopping' | 'stopped' {
+    return this.state;
+  }
+
   get isReady(): boolean {
     return this.state === 'ready';
   }
@@ -106,8 +114,25 @@ export class AppHost {
       return Promise.reject(new AppCallError({ source: 'unavailable', message: 'application is being removed' }));
     }
     const id = this.nextId++;
+    const observer = this.opts.observer;
+    const t0 = observer ? performance.now() : 0;
     return new Promise((resolve, reject) => {
-      this.track(id, { resolve, reject, deadline: Date.now() + timeoutMs, onTimeout: () => this.onTimeout(id, op, timeoutMs) });
+      this.track(id, {
+        resolve: observer
+          ? (v) => {
+              observer.adapterCall(this.app.name, op, 'ok', performance.now() - t0);
+              resolve(v);
+            }
+          : resolve,
+        reject: observer
+          ? (e) => {
+              observer.adapterCall(this.app.name, op, e.error.source, performance.now() - t0);
+              reject(e);
+            }
+          : reject,
+        deadline: Date.now() + timeoutMs,
+        onTimeout: () => this.onTimeout(id, op, timeoutMs),
+      });
       this.enqueue({ t: 'call', id, op, args });
     });
   }

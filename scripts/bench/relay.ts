@@ -103,13 +103,14 @@ const ej = await Ejabberd.start({
     { domain: 'load.localhost', secret: 'load' },
   ],
 });
-const a = new Fedgate({ port: ej.componentPort, domain: 'a.localhost', secret: 'a' });
-const b = new Fedgate({ port: ej.componentPort, domain: 'b.localhost', secret: 'b' });
+const port = (domain: string) => ej.componentPort(domain);
+const a = new Fedgate({ port: port('a.localhost'), domain: 'a.localhost', secret: 'a' });
+const b = new Fedgate({ port: port('b.localhost'), domain: 'b.localhost', secret: 'b' });
 // The same pair without the transparency log and signed receipts, for the on/off ratio.
 const OFF = 'trace:\n  enabled: false\n';
-const c = new Fedgate({ port: ej.componentPort, domain: 'c.localhost', secret: 'c', extraYaml: OFF });
-const d = new Fedgate({ port: ej.componentPort, domain: 'd.localhost', secret: 'd', extraYaml: OFF });
-const bare = spawn(process.execPath, [join(DIST_ROOT, 'scripts/bench/bare-echo.js'), String(ej.componentPort), 'echo.localhost', 'echo'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const c = new Fedgate({ port: port('c.localhost'), domain: 'c.localhost', secret: 'c', extraYaml: OFF });
+const d = new Fedgate({ port: port('d.localhost'), domain: 'd.localhost', secret: 'd', extraYaml: OFF });
+const bare = spawn(process.execPath, [join(DIST_ROOT, 'scripts/bench/bare-echo.js'), String(port('echo.localhost')), 'echo.localhost', 'echo'], { stdio: ['ignore', 'pipe', 'inherit'] });
 try {
   for (const [src, sink] of [[a, b], [c, d]] as const) {
     await src.cli('app', 'add', 'src', '--kind', 'echo'); // receipts come back to src@…: it must exist
@@ -119,7 +120,7 @@ try {
     await sink.waitOnline();
   }
   await once(bare.stdout!, 'data');
-  const load = await LoadClient.connect(ej.componentPort, 'load.localhost', 'load');
+  const load = await LoadClient.connect(ej.componentPort('load.localhost'), 'load.localhost', 'load');
 
   // The baseline's latency at the same steady rate, measured before A shares this process.
   const echoRuns: Array<Promise<{ latencies: number[] }>> = [];

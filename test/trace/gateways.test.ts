@@ -80,8 +80,8 @@ function playEvil(peer: Peer, key: ReturnType<typeof generateSigner>): void {
 
 test.before(async (ctx) => {
   ctx.ejabberd = await Ejabberd.start({ components: [{ domain: A, secret: 'a' }, { domain: B, secret: 'b' }, { domain: EVIL, secret: 'evil' }] });
-  ctx.a = new Fedgate({ port: ctx.ejabberd.componentPort, domain: A, secret: 'a', extraYaml: TRACE + FAST });
-  ctx.b = new Fedgate({ port: ctx.ejabberd.componentPort, domain: B, secret: 'b', extraYaml: TRACE + FAST });
+  ctx.a = new Fedgate({ port: ctx.ejabberd.componentPort(A), domain: A, secret: 'a', extraYaml: TRACE + FAST });
+  ctx.b = new Fedgate({ port: ctx.ejabberd.componentPort(B), domain: B, secret: 'b', extraYaml: TRACE + FAST });
   const { a, b } = ctx;
   await a.must('app', 'add', 'meters', '--kind', 'store');
   for (const [dest, n] of [[`sink@${B}`, 1], [`missing@${EVIL}`, 2], [`forged@${EVIL}`, 3]] as const) {
@@ -92,7 +92,7 @@ test.before(async (ctx) => {
   await b.must('consumer', 'add', '--source', `meters@${EVIL}`, '--destination', 'sink', '--series', '*', '--schedule', 'none');
   await b.must('grant', 'add', 'sink', EVIL, S(1), '--purpose', 'audit test');
   ctx.evilKey = generateSigner(`${EVIL}/fedgate`);
-  ctx.evil = await Peer.connect(ctx.ejabberd.componentPort, EVIL, 'evil');
+  ctx.evil = await Peer.connect(ctx.ejabberd.componentPort(EVIL), EVIL, 'evil');
   playEvil(ctx.evil, ctx.evilKey);
   b.start();
   a.start();
