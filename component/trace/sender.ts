@@ -12,9 +12,7 @@
  */
 import type { Db } from '../store/database.js';
 import { bareJid } from '../xmpp/jid.js';
-import { parseXml } from '../quoalise/xml-parse.js';
-import { QuoaliseFormatError } from '../quoalise/errors.js';
-import { sha256Hex } from './digest.js';
+import { payloadDigest } from './digest.js';
 import { originStatement, signBatch, StatementError, type MessageFacts } from './receipts.js';
 import { NoteError, parseVerifierKey, type NoteSigner, type NoteVerifier } from './note.js';
 import { FormatError } from './formats.js';
@@ -31,23 +29,6 @@ export interface ConfirmationReceipt {
   note: string | null;
   /** Encoded verifier keys the receiver's domain publishes for its receipts; null when it signs none. */
   keys: string[] | null;
-}
-
-/**
- * The payload digest both sides compute: SHA-256 of the outbox row's elements — the data, then its
- * retention terms when it carries some — as ltx writes them after parsing (what the receiver can compute
- * from the elements it received). fedgate's encoders already write exactly that, except for the
- * character references of tabs and line breaks in attribute values (tested): without any character
- * reference, the payload is hashed as it is, unparsed.
- */
-export function payloadDigest(payload: string): string {
-  if (!payload.includes('&#')) return sha256Hex(payload);
-  try {
-    return sha256Hex(parseXml(`<payload>${payload}</payload>`).getChildElements().map(String).join(''));
-  } catch (err) {
-    if (err instanceof QuoaliseFormatError) return sha256Hex(payload);
-    throw err;
-  }
 }
 
 interface Sent extends MessageFacts {

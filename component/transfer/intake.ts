@@ -26,7 +26,7 @@ import { TokenBucket } from '../timing/token-bucket.js';
 import type { Trace } from '../trace/trace.js';
 import type { NoteSigner } from '../trace/note.js';
 import type { OriginCheck, Origin } from '../trace/origin-check.js';
-import { sha256Hex } from '../trace/digest.js';
+import { dataDigest } from '../trace/digest.js';
 import { EvidenceStore, type Evidence } from '../trace/evidence.js';
 import { parseJid } from '../xmpp/jid.js';
 
@@ -141,7 +141,8 @@ export class Intake {
     // Without an id there is nothing to deduplicate on but the content itself.
     const stanzaId = el.getChild('origin-id', NS.stanzaId)?.attrs.id ?? el.attrs.id ?? `sha1-${createHash('sha1').update(payload).digest('hex')}`;
     // The digest covers what the sender's outbox row holds: the data, then its retention terms if any.
-    const digest = sha256Hex(payload + (el.getChild('retention', NS_GDPR)?.toString() ?? ''));
+    const terms = el.getChild('retention', NS_GDPR);
+    const digest = dataDigest(terms ? [data.payload, terms] : [data.payload]);
     const checked = this.opts.origins?.check(el, { from: sender, to: bareJid(el.attrs.to ?? ''), id: el.attrs.id ?? stanzaId, digest }) ?? { t: 'accept', origin: 'unsigned' };
     if (checked.t === 'refuse') return this.refuse(el, checked.error);
     if (checked.t === 'wait') return this.waitForKey(sender, () => this.accept(host, el, data), el, checked.until);

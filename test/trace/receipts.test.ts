@@ -15,8 +15,7 @@ import {
   type MessageFacts,
 } from '../../component/trace/receipts.js';
 import { checkProof, ProofError } from '../../component/trace/proofs.js';
-import { payloadDigest } from '../../component/trace/sender.js';
-import { sha256Hex } from '../../component/trace/digest.js';
+import { canonicalXml, dataDigest, payloadDigest } from '../../component/trace/digest.js';
 import { encodeQuoalise } from '../../component/quoalise/payload.js';
 import { parseXml } from '../../component/quoalise/xml-parse.js';
 import { encodeRetention, parsePeriod } from '../../component/gdpr/retention.js';
@@ -79,22 +78,33 @@ test('a one-message batch has an empty path and still proves the message', () =>
   assert.is(checkProof(batch.proof(0), [receiver]).index, 0);
 });
 
-test('the payload digest: what the receiver computes from the parsed element, whatever the payload holds', () => {
+test('the payload digest: what the receiver computes from what it parsed, whatever the servers did to the bytes', () => {
   const chars = ['a', '<', '>', '&', '"', "'", '\t', '\n', '\r', ' ', 'é', '😀'];
   let seed = 7;
   const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
   const str = () => Array.from({ length: 1 + rnd(5) }, () => chars[rnd(chars.length)]).join('');
+  /** What a server may send on: attributes in another order, namespaces declared again where inherited. */
+  const reserialized = (el: ReturnType<typeof parseXml>, inherited = ''): string => {
+    const ns = el.getNS() ?? '';
+    const attrs = Object.entries(el.attrs).filter(([k]) => k !== 'xmlns').reverse();
+    const open = `<${el.name} xmlns="${ns || inherited}"${attrs.map(([k, v]) => ` ${k}='${String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/'/g, '&#39;').replace(/\t/g, '&#x9;').replace(/\n/g, '&#xA;').replace(/\r/g, '&#xD;')}'`).join('')}`;
+    if (el.children.length === 0) return `${open}></${el.name}>`;
+    return `${open}>${el.children.map((c) => (typeof c === 'string' ? c.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\r/g, '&#13;') : reserialized(c as never, ns))).join('')}</${el.name}>`;
+  };
   for (let k = 0; k < 300; k++) {
     const records = Array.from({ length: rnd(4) }, (_, i) =>
       rnd(2) ? { name: 'urn:dev:prm:1_x', time: 1704063600 + i, value: rnd(100) / 7, unit: 'W' } : { name: `urn:dev:prm:1_${i}`, time: 1704063600 + i, stringValue: str() },
     );
     const data = encodeQuoalise([{ meta: rnd(2) ? {} : { device: { type: str() }, measurement: { name: str(), unit: 'W' } }, records }]);
     const terms = rnd(2) ? encodeRetention(new Map([[`urn:dev:prm:1_${str()}`, { maxAge: parsePeriod('P1Y') }]])) : '';
-    // What the receiver computes from the message it parsed: the data element, then the retention element.
-    const message = parseXml(`<message>${data}${terms}</message>`);
-    const received = message.getChild('quoalise')!.toString() + (message.getChild('retention')?.toString() ?? '');
-    assert.is(payloadDigest(data + terms), sha256Hex(received), data + terms);
+    // The receiver's side: the message as another server wrote it, parsed, its data then its retention.
+    const sent = parseXml(`<message>${data}${terms}</message>`);
+    const relayed = parseXml(`<message xmlns="jabber:component:accept">${sent.getChildElements().map((c) => reserialized(c)).join('')}</message>`);
+    const retention = relayed.getChild('retention', 'urn:fedgate:gdpr:0');
+    const received = dataDigest([relayed.getChild('quoalise', 'urn:quoalise:0')!, ...(retention ? [retention] : [])]);
+    assert.is(payloadDigest(data + terms), received, data + terms);
   }
+  assert.is(canonicalXml(parseXml('<a xmlns="x" z="1" b="2"><b xmlns="x">t&amp;</b><c xmlns="y"/></a>')), '<a xmlns="x" b="2" z="1"><b>t&amp;</b><c xmlns="y"/></a>');
 });
 
 test.run();
