@@ -3,16 +3,16 @@
  * and is signed together with whatever else arrived meanwhile. An Ed25519 signature and its check cost
  * about as much as relaying a message, so a burst of acknowledgements or of outgoing messages shares one.
  *
- * The gap adapts to the rate: below HEAVY_PER_MS items a millisecond it is `minGapMs` (the first item
- * after a quiet moment is signed at once, the next ones wait at most that), so latency at an ordinary
- * rate stays what it was; above, messages already queue behind full windows, and the gap widens to
- * `maxGapMs`: batches grow instead of signatures.
+ * The gap adapts to the rate: at an ordinary rate it is `minGapMs` (the first item after a quiet moment
+ * is signed at once, the next ones wait at most that), so latency stays what it was; when the last
+ * batch was big and came at HEAVY_PER_MS items a millisecond or more, messages already queue behind full
+ * windows, and the gap widens to `maxGapMs`: batches grow instead of signatures.
  */
 export class SignaturePacer<T> {
   private pending: T[] = [];
   private timer: NodeJS.Timeout | null = null;
   private last = -Infinity;
-  private rate = 0;
+  private heavy = false;
 
   constructor(
     private readonly sign: (items: T[]) => void,
@@ -23,7 +23,7 @@ export class SignaturePacer<T> {
 
   /** The gap before the next signature: wide while the stream is heavy. */
   get gapMs(): number {
-    return this.rate >= HEAVY_PER_MS ? this.maxGapMs : this.minGapMs;
+    return this.heavy ? this.maxGapMs : this.minGapMs;
   }
 
   add(items: readonly T[]): void {
@@ -46,12 +46,13 @@ export class SignaturePacer<T> {
     const now = this.now();
     const items = this.pending;
     // Items per millisecond since the previous signature (a quiet moment counts as a low rate).
-    this.rate = items.length / Math.max(this.minGapMs, now - this.last);
+    this.heavy = items.length >= HEAVY_BATCH && items.length / Math.max(this.minGapMs, now - this.last) >= HEAVY_PER_MS;
     this.last = now;
     this.pending = [];
     this.sign(items);
   }
 }
 
-/** Two items a millisecond (2,000 messages a second) make a heavy stream. */
-const HEAVY_PER_MS = 2;
+/** A heavy stream: batches of at least 8, at 4 items a millisecond (4,000 messages a second) or more. */
+const HEAVY_BATCH = 8;
+const HEAVY_PER_MS = 4;
