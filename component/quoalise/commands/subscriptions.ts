@@ -56,7 +56,8 @@ export function unsubscribeCommand(deps: SubscriptionDeps): QuoaliseCommand {
     requires: 'currentCursor',
     form: () => ({ instructions: 'Give the series whose new records you no longer want.', fields: [IDENTIFIER_FIELD] }),
     async run(req) {
-      deps.consumers.unsubscribe(req.host.jid, readIdentifier(req.fields), req.requester);
+      req.access.series = readIdentifier(req.fields);
+      deps.consumers.unsubscribe(req.host.jid, req.access.series, req.requester);
       return null;
     },
   };
