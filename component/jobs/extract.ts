@@ -10,6 +10,7 @@ import { ConsumerStore, type Consumer } from '../transfer/consumers.js';
 import { Outbox, type NewOutboxMessage } from '../delivery/outbox.js';
 import { nextRunDelay, parseSchedule, type Schedule } from '../transfer/schedule.js';
 import { encodeQuoalise } from '../quoalise/payload.js';
+import { canonicalPayloadDigest } from '../trace/digest.js';
 import type { DataBlock } from '../quoalise/types.js';
 import type { Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
@@ -183,12 +184,14 @@ export class ExtractJobs {
         const records = b.records.slice(i, i + c.batch);
         const series = [...new Set(records.map((r) => r.name))];
         const carried: CarriedRetention = new Map(series.filter((s) => retention.has(s)).map((s) => [s, retention.get(s)!]));
+        const payload = encodeQuoalise([{ meta: b.meta, records }]) + encodeRetention(carried);
         out.push({
           consumerId: c.id,
           kind: c.kind === 'subscription' ? 'push' : 'flow',
           sender: this.opts.appJid,
           destination: c.destination,
-          payload: encodeQuoalise([{ meta: b.meta, records }]) + encodeRetention(carried),
+          payload,
+          digest: canonicalPayloadDigest(payload),
           records: records.length,
           series,
           expiresAt: lastExpiryMs(carried, records),
