@@ -3,8 +3,9 @@ import type { AdapterModule } from './contract.js';
 import { echoAdapter } from './echo/echo.js';
 import { webhookAdapter } from './webhook/webhook.js';
 import { storeAdapter } from './store/store.js';
+import { sqlAdapter } from './sql/sql.js';
 
-const modules: AdapterModule<any>[] = [echoAdapter, webhookAdapter, storeAdapter];
+const modules: AdapterModule<any>[] = [echoAdapter, webhookAdapter, storeAdapter, sqlAdapter];
 
 export const adapterKinds: ReadonlyMap<string, AdapterModule<unknown>> = new Map(modules.map((m) => [m.kind, m]));
 
