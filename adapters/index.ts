@@ -4,8 +4,9 @@ import { echoAdapter } from './echo/echo.js';
 import { webhookAdapter } from './webhook/webhook.js';
 import { storeAdapter } from './store/store.js';
 import { sqlAdapter } from './sql/sql.js';
+import { mqttAdapter } from './mqtt/mqtt.js';
 
-const modules: AdapterModule<any>[] = [echoAdapter, webhookAdapter, storeAdapter, sqlAdapter];
+const modules: AdapterModule<any>[] = [echoAdapter, webhookAdapter, storeAdapter, sqlAdapter, mqttAdapter];
 
 export const adapterKinds: ReadonlyMap<string, AdapterModule<unknown>> = new Map(modules.map((m) => [m.kind, m]));
 

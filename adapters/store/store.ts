@@ -50,17 +50,7 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
     poll.unref();
 
     return {
-      async history({ series, start, end, limit }) {
-        const block = store.history(series, start ?? -Number.MAX_VALUE, end ?? Date.now() / 1000, limit);
-        if (!block) throw new AdapterError('not-found', `${app.jid} has no series ${series}`);
-        return [block];
-      },
-      async catalogue() {
-        return store.catalogue();
-      },
-      async extract({ series, cursor, limit }) {
-        return store.extract(series, cursor, limit);
-      },
+      ...seriesCapabilities(store, app.jid),
       async deliver(batch) {
         try {
           if (store.deliver(batch).every((r) => r.written === 0)) return;
@@ -78,6 +68,23 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
     };
   },
 };
+
+/** What a SeriesStore serves: get_history, the catalogue and extract (subscriptions). Shared with `mqtt`. */
+export function seriesCapabilities(store: SeriesStore, jid: string): Required<Pick<Adapter, 'history' | 'catalogue' | 'extract'>> {
+  return {
+    async history({ series, start, end, limit }) {
+      const block = store.history(series, start ?? -Number.MAX_VALUE, end ?? Date.now() / 1000, limit);
+      if (!block) throw new AdapterError('not-found', `${jid} has no series ${series}`);
+      return [block];
+    },
+    async catalogue() {
+      return store.catalogue();
+    },
+    async extract({ series, cursor, limit }) {
+      return store.extract(series, cursor, limit);
+    },
+  };
+}
 
 /** The same capabilities, each failing with the operator's explanation. */
 function maintenanceAdapter(app: string, why: string): Adapter {
