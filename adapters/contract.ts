@@ -136,7 +136,14 @@ export type AdapterErrorKind =
   | 'bad-request' //      → bad-request: the request cannot be served as asked
   | 'rate-limited' //     → resource-constraint (wait)
   | 'upstream' //         → undefined-condition + <upstream-error issuer code>
-  | 'rejected'; //        → deliver only: the data can never be applied (dead letter, no retry)
+  | 'rejected' //         → deliver only: the data can never be applied (dead letter, no retry)
+  /**
+   * → not-authorized: the application's system says the data subject's authorization behind this
+   * request is gone for good (e.g. Enedis wiped it when the customer changed supplier). The core
+   * marks the consents covering (app, series) invalidated, so that nothing more is asked or pushed
+   * until the subject consents again. `upstream` carries the system's own code, for the record.
+   */
+  | 'consent-invalidated';
 
 export class AdapterError extends Error {
   override name = 'AdapterError';

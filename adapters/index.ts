@@ -5,8 +5,9 @@ import { webhookAdapter } from './webhook/webhook.js';
 import { storeAdapter } from './store/store.js';
 import { sqlAdapter } from './sql/sql.js';
 import { mqttAdapter } from './mqtt/mqtt.js';
+import { httpAdapter } from './http/http.js';
 
-const modules: AdapterModule<any>[] = [echoAdapter, webhookAdapter, storeAdapter, sqlAdapter, mqttAdapter];
+const modules: AdapterModule<any>[] = [echoAdapter, webhookAdapter, storeAdapter, sqlAdapter, mqttAdapter, httpAdapter];
 
 export const adapterKinds: ReadonlyMap<string, AdapterModule<unknown>> = new Map(modules.map((m) => [m.kind, m]));
 

@@ -25,7 +25,8 @@ import { Backoff } from '../../component/timing/backoff.js';
 import type { Db } from '../../component/store/database.js';
 import type { Logger } from '../../component/log/logger.js';
 import type { Meta, SeriesRecord } from '../../component/quoalise/types.js';
-import { fillTemplate, matchTopic, placeholders, validFilter, wildcardCount } from './topics.js';
+import { matchTopic, validFilter, wildcardCount } from './topics.js';
+import { fillTemplate, placeholders } from '../common/template.js';
 import { decodeHomeAssistant, decodeHomie, decodeJson, decodeNumber, haDiscovery, type DecodeResult, type HaEntity } from './payloads.js';
 
 const metaSchema: z.ZodType<Meta> = z.lazy(() => z.record(z.union([z.string(), metaSchema])));
