@@ -37,6 +37,12 @@ export interface AdapterModule<Options = unknown> {
   /** Checks and normalizes the app's options; throw `OptionsError` naming the bad key. Runs in the CLI too. */
   parseOptions(raw: Record<string, unknown>): Options;
   create(ctx: AdapterContext<Options>): Adapter | Promise<Adapter>;
+  /**
+   * Bare JIDs whose data this app accepts for any series, without a consumer naming them — for an
+   * adapter whose system is another XMPP entity that pushes to it (the `quoalise` adapter: its provider).
+   * Runs on the XMPP thread when the app starts; the options come from `parseOptions`.
+   */
+  senders?(options: Options): string[];
 }
 
 export interface AdapterContext<Options> {
@@ -51,6 +57,14 @@ export interface AdapterContext<Options> {
   databasePath: string;
   /** Tell the core this app has new data, so that consumers scheduled "on change" extract it now. */
   dataChanged(): void;
+  /**
+   * Sends an IQ from the app's (bare) JID over fedgate's XMPP link, for adapters whose system is another
+   * XMPP entity (the `quoalise` adapter). `payload` is the IQ's one child element, as XML text. Resolves
+   * with the answer — the whole `<iq type="result">` or `<iq type="error">` as XML text, from exactly
+   * `to` — or rejects when the link is offline or nothing came within `timeoutMs`. Absent outside the
+   * gateway (CLI, unit tests).
+   */
+  sendIq?(to: string, type: 'get' | 'set', payload: string, timeoutMs: number): Promise<string>;
 }
 
 export interface Adapter {
@@ -67,6 +81,11 @@ export interface Adapter {
    * Batches are the fast path (one transaction for many messages); applying them one by one is fine.
    */
   deliver?(batch: readonly Delivery[]): Promise<void>;
+  /**
+   * The last Quoalise subscription to `series` on this app was ended: an adapter that subscribed
+   * upstream for it (the `quoalise` adapter) ends that subscription too.
+   */
+  unsubscribed?(series: string): Promise<void>;
   close?(): Promise<void>;
 }
 

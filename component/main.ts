@@ -10,6 +10,7 @@ import { openDatabase, type Db } from './store/database.js';
 import { AppRegistry } from './registry/apps.js';
 import { WorkerPool } from './workers/pool.js';
 import { Apps } from './apps/apps.js';
+import { AppIqs } from './apps/app-iqs.js';
 import { Link, type FatalLinkError } from './xmpp/link.js';
 import { PresenceService } from './router/presence.js';
 import { Router } from './router/router.js';
@@ -123,6 +124,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         maxAttempts: config.delivery.max_attempts,
       },
       onSettled: (app, done, dead) => intake.settled(app, done, dead),
+      onIq: (host, request) => iqs.request(host, request),
     },
     log,
   );
@@ -139,6 +141,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   });
   const send = (el: Parameters<Link['send']>[0]) => link.send(el);
   const presence = new PresenceService({ db, send, domain });
+  const iqs = new AppIqs(send);
   const entitlements = new Entitlements(db, domain);
   const intake = new Intake({ db, inbox: new Inbox(db), entitlements, send, maxPendingPerApp: config.inbox.max_pending_per_app, log });
   const delivery = new Delivery(
@@ -170,7 +173,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     requestsPerSecond: config.quoalise.requests_per_second,
     sessionTimeoutSeconds: config.quoalise.session_timeout_seconds,
   });
-  const router = new Router({ domain, apps, presence, intake, delivery, commands, domainIq: domainHandlers({ domain, apps, version: VERSION }), send, log });
+  const router = new Router({ domain, apps, presence, intake, delivery, commands, iqs, domainIq: domainHandlers({ domain, apps, version: VERSION }), send, log });
   const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz);
 
   apps.on('added', (host) => {

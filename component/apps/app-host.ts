@@ -7,6 +7,9 @@ import type { AppOp, AppWorkerData, FromAppWorker, ToAppWorker, WorkerError } fr
 import type { AppRecord } from '../registry/apps.js';
 import type { Logger } from '../log/logger.js';
 import { Backoff } from '../timing/backoff.js';
+import { adapterModule } from '../../adapters/index.js';
+
+export type IqRequest = Extract<FromAppWorker, { t: 'iq' }>;
 
 const INBOX_COALESCE_MS = 10;
 
@@ -40,6 +43,8 @@ export interface AppHostOptions {
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
   /** The app's receive job applied `done` inbox rows and dead-lettered `dead` others. */
   onSettled?(app: string, done: number[], dead: number): void;
+  /** The app's adapter sends an IQ (component/apps/app-iqs.ts); its answer comes back through `answerIq`. */
+  onIq?(host: AppHost, request: IqRequest): void;
   log: Logger;
 }
 
@@ -53,8 +58,17 @@ export class AppHost {
   private nextId = 1;
   private readonly restartBackoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
 
+  /** Bare JIDs whose data this app accepts without a consumer (adapter contract: `senders`). */
+  readonly senders: ReadonlySet<string>;
+
   constructor(readonly app: AppRecord, private readonly opts: AppHostOptions) {
     this.jid = `${app.name}@${opts.domain}`;
+    this.senders = new Set(impliedSenders(app));
+  }
+
+  /** Hands the worker the answer to an IQ its adapter sent. */
+  answerIq(answer: Extract<ToAppWorker, { t: 'iqAnswer' }>): void {
+    this.enqueue(answer);
   }
 
   get workerName(): string {
@@ -140,6 +154,9 @@ export class AppHost {
         this.flush();
       } else if (m.t === 'settled') {
         this.opts.onSettled?.(this.app.name, m.done, m.dead);
+      } else if (m.t === 'iq') {
+        if (this.opts.onIq) this.opts.onIq(this, m);
+        else this.answerIq({ t: 'iqAnswer', id: m.id, ok: false, message: 'this gateway sends no IQs for adapters' });
       } else if (m.t === 'fatal') {
         this.opts.log.error({ app: this.app.name, err: m.message }, 'adapter failed to start');
       }
@@ -212,5 +229,14 @@ export class AppHost {
       p.reject(new AppCallError(error));
       this.pending.delete(id);
     }
+  }
+}
+
+function impliedSenders(app: AppRecord): string[] {
+  try {
+    const module = adapterModule(app.kind);
+    return module.senders?.(module.parseOptions(app.options)) ?? [];
+  } catch {
+    return []; // bad options: the worker reports them when it starts
   }
 }

@@ -14,6 +14,7 @@ import type { PresenceService } from './presence.js';
 import { dataPayload, type Intake } from '../transfer/intake.js';
 import type { Delivery } from '../transfer/delivery.js';
 import type { QuoaliseCommands } from '../quoalise/commands/ad-hoc.js';
+import type { AppIqs } from '../apps/app-iqs.js';
 import type { Logger } from '../log/logger.js';
 
 export interface RouterOptions {
@@ -24,6 +25,8 @@ export interface RouterOptions {
   delivery: Delivery;
   /** The Quoalise ad-hoc commands every app JID answers. */
   commands: QuoaliseCommands;
+  /** IQs sent by adapters: answers addressed to an app go there. */
+  iqs?: AppIqs;
   domainIq: IqHandlers;
   send(el: Element | string): boolean;
   log: Logger;
@@ -58,7 +61,10 @@ export class Router {
     }
     const host = this.opts.apps.get(to.local);
     if (!host) return this.noSuchEntity(el, `no application named ${to.local} on ${domain}`);
-    if (el.name === 'iq') return this.iq(el, this.handlersFor(host).find(el));
+    if (el.name === 'iq') {
+      if (el.attrs.type === 'result' || el.attrs.type === 'error') return void this.opts.iqs?.onAnswer(el);
+      return this.iq(el, this.handlersFor(host).find(el));
+    }
     if (el.name === 'presence') return this.opts.presence.handle(host.app.name, el);
     return this.message(host, el);
   }

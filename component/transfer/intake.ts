@@ -81,7 +81,7 @@ export class Intake {
     const names = new Set<string>();
     let records = 0;
     for (const b of blocks) for (const r of b.records) (names.add(r.name), records++);
-    const refused = this.opts.entitlements.firstRefused(sender, host.jid, names);
+    const refused = host.senders.has(sender) ? null : this.opts.entitlements.firstRefused(sender, host.jid, names);
     if (refused !== null) {
       return this.refuse(
         el,
