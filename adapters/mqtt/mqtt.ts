@@ -8,23 +8,24 @@
  * Nothing lost: the session is persistent (`clean: false`, a stable client id) and subscriptions are
  * QoS 1, so the broker keeps what is published while fedgate is away; each message is acknowledged
  * (PUBACK) only after its record is committed to SQLite, so a crash before the commit means the broker
- * sends it again. A malformed payload is acknowledged (sending it again would not mend it), never stored,
+ * sends it again. The messages of one read from the socket share one transaction (group commit): their
+ * PUBACKs are held back until it commits (see `holdAcks`). A malformed payload is acknowledged (sending it again would not mend it), never stored,
  * counted per filter in `mqtt_malformed` (schema/store/002_mqtt.sql) and logged (at most one line per
  * filter every 10 s). Reconnection to the broker backs off exponentially with jitter.
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import mqtt, { type IClientOptions } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { AdapterError, type AdapterModule, type Delivery } from '../contract.js';
 import { parseOptionsWith, absolutePath, envName, millis } from '../common/options.js';
 import { readSecret } from '../common/secrets.js';
 import { openStoreDatabase } from '../store/store-database.js';
-import { SeriesStore, StoreDataError } from '../store/series-store.js';
+import { SeriesStore, StoreDataError, checkBlocks } from '../store/series-store.js';
 import { seriesCapabilities } from '../store/store.js';
 import { Backoff } from '../../component/timing/backoff.js';
 import type { Db } from '../../component/store/database.js';
 import type { Logger } from '../../component/log/logger.js';
-import type { Meta, SeriesRecord } from '../../component/quoalise/types.js';
+import type { DataBlock, Meta, SeriesRecord } from '../../component/quoalise/types.js';
 import { matchTopic, validFilter, wildcardCount } from './topics.js';
 import { fillTemplate, placeholders } from '../common/template.js';
 import { decodeHomeAssistant, decodeHomie, decodeJson, decodeNumber, haDiscovery, type DecodeResult, type HaEntity } from './payloads.js';
@@ -142,30 +143,48 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
     });
     client.on('error', (err) => log.warn({ err: err.message, broker: o.url }, 'MQTT error'));
 
-    // Called by MQTT.js for each message, one at a time; its PUBACK leaves when `done` is called.
+    // Called by MQTT.js for each message, one at a time. The record joins the batch; its PUBACK, which
+    // MQTT.js sends on `done`, is held back until the batch is committed.
+    const acks = holdAcks(client);
+    let batch: DataBlock[] = [];
+    let flushScheduled = false;
     client.handleMessage = (packet, done) => {
-      try {
-        onMessage(packet.topic, packet.payload as Buffer);
-        done();
-      } catch (err) {
-        // The record could not be committed: no PUBACK; the broker sends it again after the reconnect.
-        log.error({ err: (err as Error).message, topic: packet.topic }, 'could not store an MQTT message; reconnecting so that the broker sends it again');
-        done(err as Error);
-        client.stream.destroy();
+      const block = onMessage(packet.topic, packet.payload as Buffer);
+      if (block) batch.push(block);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
       }
+      done();
     };
 
-    function onMessage(topic: string, payload: Buffer): void {
+    function flush(): void {
+      flushScheduled = false;
+      const blocks = batch;
+      batch = [];
+      try {
+        if (blocks.length > 0 && store.ingest(blocks).written > 0) dataChanged();
+        acks.release();
+      } catch (err) {
+        // Not committed: no PUBACK; the broker sends these messages again after the reconnect.
+        log.error({ err: (err as Error).message, messages: blocks.length }, 'could not store MQTT messages; reconnecting so that the broker sends them again');
+        acks.drop();
+        client.stream.destroy();
+      }
+    }
+
+    /** One message → a block of one record (checked), or null when it carries none for the store. */
+    function onMessage(topic: string, payload: Buffer): DataBlock | null {
       if (wantsHa && haConfig.some((f) => matchTopic(f, topic))) {
         const d = haDiscovery(payload);
         if (d && (ha.has(d.stateTopic) || ha.size < MAX_LEARNT)) ha.set(d.stateTopic, d.entity);
-        return;
+        return null;
       }
       if (topic.endsWith('/$unit')) {
         const property = topic.slice(0, -'/$unit'.length);
         if (o.subscriptions.some((s) => s.format === 'homie' && matchTopic(s.topic, property))) {
           if (homieUnits.has(property) || homieUnits.size < MAX_LEARNT) homieUnits.set(property, payload.toString('utf8').slice(0, 64));
-          return;
+          return null;
         }
       }
       const received = clock.now();
@@ -173,18 +192,19 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
         const captures = matchTopic(s.topic, topic);
         if (!captures) continue;
         const r = decode(s, topic, payload);
-        if (!r.ok) return malformed.count(s.topic, topic, r.reason);
+        if (!r.ok) return malformed.count(s.topic, topic, r.reason), null;
         const name = fillTemplate(s.identifier, Object.fromEntries(captures.map((c, i) => [String(i + 1), c])));
         const unit = r.decoded.unit ?? s.unit;
-        const record: SeriesRecord = { name, time: r.decoded.time ?? received, ...valueOf(r.decoded.value), ...(unit ? { unit } : {}) };
+        const block: DataBlock = { meta: s.meta, records: [{ name, time: r.decoded.time ?? received, ...valueOf(r.decoded.value), ...(unit ? { unit } : {}) }] };
         try {
-          if (store.ingest([{ meta: s.meta, records: [record] }]).written > 0) dataChanged();
+          checkBlocks([block]);
         } catch (err) {
-          if (err instanceof StoreDataError) return malformed.count(s.topic, topic, err.message);
+          if (err instanceof StoreDataError) return malformed.count(s.topic, topic, err.message), null;
           throw err;
         }
-        return;
+        return block;
       }
+      return null;
     }
 
     function decode(s: Subscription, topic: string, payload: Buffer): DecodeResult {
@@ -229,6 +249,7 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
         },
       }),
       async close() {
+        flush();
         await client.endAsync().catch(() => {});
         db.close();
       },
@@ -267,6 +288,39 @@ function clientOptions(app: string, o: MqttOptions): IClientOptions {
     reconnectPeriod: o.reconnect_initial_ms,
     // Deliveries are only published while connected (see publish): nothing is queued in memory.
     queueQoSZero: false,
+  };
+}
+
+/**
+ * Holds back the PUBACKs MQTT.js sends after `handleMessage`'s callback, until `release` (the batch is
+ * committed) or `drop` (it was not: the broker will send those messages again). MQTT.js hands over one
+ * message at a time and acknowledges each when its callback is called; holding the acknowledgement
+ * instead of the callback lets the messages of one socket read share a transaction. This wraps the
+ * client's internal `_sendPacket` (MQTT.js 5.x, pinned in package.json; the app refuses to start if it
+ * is gone).
+ */
+function holdAcks(client: MqttClient): { release(): void; drop(): void } {
+  const internal = client as unknown as { _sendPacket?(packet: { cmd: string }, cb?: (err?: Error) => void, ...rest: unknown[]): void };
+  if (typeof internal._sendPacket !== 'function') throw new Error('this MQTT.js has no _sendPacket: PUBACKs cannot wait for the commit (see adapters/mqtt/mqtt.ts)');
+  const send = internal._sendPacket.bind(client);
+  let held: Array<{ cmd: string }> = [];
+  internal._sendPacket = (packet, cb, ...rest) => {
+    if (packet.cmd !== 'puback') return send(packet, cb, ...rest);
+    held.push(packet);
+    cb?.();
+  };
+  // A connection lost with acknowledgements held: the broker sends those messages again (harmless: the
+  // same record again changes nothing in the store).
+  client.on('close', () => (held = []));
+  return {
+    release() {
+      const out = held;
+      held = [];
+      for (const p of out) send(p);
+    },
+    drop() {
+      held = [];
+    },
   };
 }
 
