@@ -36,6 +36,13 @@ export interface AdapterModule<Options = unknown> {
   readonly description: string;
   /** Checks and normalizes the app's options; throw `OptionsError` naming the bad key. Runs in the CLI too. */
   parseOptions(raw: Record<string, unknown>): Options;
+  /**
+   * Whether apps of this kind, with these options, accept data (their adapter has `deliver`). Declared
+   * here, not discovered from a running adapter, so that the app's JID advertises fedgate's delivery
+   * protocol from the moment the gateway is online — before its worker is ready, and after it
+   * restarts. Senders rely on it to choose confirmed delivery. Absent: false.
+   */
+  acceptsData?(options: Options): boolean;
   create(ctx: AdapterContext<Options>): Adapter | Promise<Adapter>;
   /**
    * Bare JIDs whose data this app accepts for any series, without a consumer naming them — for an
@@ -147,6 +154,14 @@ export interface Delivery {
   /** Bare JID of the sender, already checked against the consumers entitled to send to this app. */
   from: string;
   blocks: DataBlock[];
+  /**
+   * The sender's version of these records, when it gave one (fedgate senders do). Deliveries from the
+   * same `origin` are ordered by `seq`: a record (series, time) already written by a delivery of the
+   * same origin with a higher `seq` is newer and must not be overwritten by this one. Deliveries can
+   * arrive out of order (a busy receiver refuses one and accepts the next), so an adapter that keeps
+   * values keeps the newest this way; the built-in `store` does.
+   */
+  version?: { origin: string; seq: number };
 }
 
 /** Expected failures, mapped by the core to Quoalise / RFC 6120 errors. */

@@ -18,7 +18,7 @@ import { domainHandlers } from './router/domain-entity.js';
 import { DIST_ROOT } from './paths.js';
 import { VERSION } from './version.js';
 import { HEARTBEAT_MS, clearRuntimeStatus, writeRuntimeStatus } from './runtime-status.js';
-import { Delivery } from './transfer/delivery.js';
+import { SendBridge } from './delivery/send-bridge.js';
 import { Entitlements } from './transfer/entitlements.js';
 import { Intake } from './transfer/intake.js';
 import { Inbox } from './transfer/inbox.js';
@@ -26,7 +26,7 @@ import { ConsumerStore } from './transfer/consumers.js';
 import { Authorizer } from './authz/authorizer.js';
 import { GrantStore } from './authz/grant-store.js';
 import { QuoaliseCommands } from './quoalise/commands/ad-hoc.js';
-import { Outbox, instanceToken, type NewOutboxMessage } from './transfer/outbox.js';
+import { Outbox, instanceToken, type NewOutboxMessage } from './delivery/outbox.js';
 import type { HousekeepingData } from './jobs/housekeeping.js';
 
 export interface GatewayEvents {
@@ -46,7 +46,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     readonly link: Link,
     readonly router: Router,
     readonly presence: PresenceService,
-    readonly delivery: Delivery,
+    readonly delivery: SendBridge,
     readonly entitlements: Entitlements,
     private readonly pool: WorkerPool,
     readonly authz: Authorizer,
@@ -98,7 +98,14 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   startHeartbeat(): void {
     this.writeStatus();
-    this.heartbeat = setInterval(() => this.writeStatus(), HEARTBEAT_MS);
+    this.heartbeat = setInterval(() => {
+      // A write from a timer must never throw: another thread may hold the lock for a while.
+      try {
+        this.writeStatus();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'could not write the status heartbeat; will try again');
+      }
+    }, HEARTBEAT_MS);
     this.heartbeat.unref();
   }
 }
@@ -140,11 +147,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log,
   });
   const send = (el: Parameters<Link['send']>[0]) => link.send(el);
-  const presence = new PresenceService({ db, send, domain });
+  const presence = new PresenceService({ db, send, domain, maxPerDomain: config.presence.max_subscribers_per_domain, log });
   const iqs = new AppIqs(send);
   const entitlements = new Entitlements(db, domain);
   const intake = new Intake({ db, inbox: new Inbox(db), entitlements, send, maxPendingPerApp: config.inbox.max_pending_per_app, log });
-  const delivery = new Delivery(
+  const delivery = new SendBridge(
     link,
     pool,
     instanceToken(db),
@@ -171,6 +178,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     consumers: new ConsumerStore(db),
     maxRecords: config.quoalise.max_records,
     requestsPerSecond: config.quoalise.requests_per_second,
+    requestBurst: config.quoalise.request_burst,
+    domainRequestsPerSecond: config.quoalise.domain_requests_per_second,
+    domainRequestBurst: config.quoalise.domain_request_burst,
+    maxSubscriptionsPerRequester: config.quoalise.max_subscriptions_per_requester,
+    maxSessionsPerRequester: config.quoalise.max_sessions_per_requester,
     sessionTimeoutSeconds: config.quoalise.session_timeout_seconds,
   });
   const router = new Router({ domain, apps, presence, intake, delivery, commands, iqs, domainIq: domainHandlers({ domain, apps, version: VERSION }), send, log });

@@ -104,6 +104,7 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
   kind: 'mqtt',
   description: 'meters and devices on an MQTT broker: subscribed topics kept as series (history, catalogue, live pushes), deliveries published QoS 1',
   parseOptions: (raw) => parseOptionsWith('mqtt', MqttSchema, raw),
+  acceptsData: (o) => o.publish_topic !== undefined,
   create({ app, options: o, log, databasePath, dataChanged }) {
     const db = openStoreDatabase(databasePath);
     const store = new SeriesStore(db, app.name);

@@ -53,6 +53,8 @@ export const quoaliseAdapter: AdapterModule<QuoaliseOptions> = {
   kind: 'quoalise',
   description: 'serves the data of a remote Quoalise provider (another fedgate or an existing provider): history, catalogue, relayed pushes',
   parseOptions: (raw) => parseOptionsWith('quoalise', QuoaliseSchema, raw),
+  // The provider's pushes: relayed to our subscribers.
+  acceptsData: () => true,
   senders: (o) => [bareJid(o.provider)],
   create({ app, options: o, databasePath, dataChanged, sendIq, log }) {
     if (!sendIq) throw new Error('the quoalise adapter needs the gateway\'s XMPP link');

@@ -81,6 +81,7 @@ export const sqlAdapter: AdapterModule<SqlOptions> = {
     if (raw.preset !== undefined && raw.preset !== 'zabbix') throw new OptionsError('preset', 'unknown preset (sql knows: zabbix)');
     return raw.preset === 'zabbix' ? parseOptionsWith('sql', ZabbixSchema, raw) : parseOptionsWith('sql', QueriesSchema, raw);
   },
+  acceptsData: (o) => o.preset !== 'zabbix' && o.deliver_query !== undefined,
   create({ options: o, log, dataChanged }) {
     const db = new Connection(
       {

@@ -34,6 +34,10 @@ export interface DeliveryResult extends IngestResult {
   replayed: boolean;
 }
 
+/** A stored record differs from the one being written (SQL, inside the upsert). */
+const CHANGED = `(value IS NOT excluded.value OR string_value IS NOT excluded.string_value
+  OR bool_value IS NOT excluded.bool_value OR unit IS NOT excluded.unit)`;
+
 type PointRow = [time: number, value: number | null, stringValue: string | null, boolValue: number | null, unit: string | null];
 type ExtractRow = [series: number, ...point: PointRow, seq: number];
 
@@ -96,7 +100,8 @@ export class SeriesStore {
     touchSeries: Statement<[number, number, number]>;
     readSeq: Statement<[]>;
     writeSeq: Statement<[number]>;
-    upsert: Statement<[number, number, number | null, string | null, number | null, string | null, number]>;
+    upsert: Statement<[number, number, number | null, string | null, number | null, string | null, number, number | null, number | null]>;
+    origin: Statement<[string]>;
     history: Statement<[number, number, number, number]>;
     seriesMeta: Statement<[string, string]>;
     catalogue: Statement<[string]>;
@@ -119,14 +124,21 @@ export class SeriesStore {
       readSeq: db.prepare('SELECT seq FROM store_sequence WHERE id = 1').pluck(),
       writeSeq: db.prepare('UPDATE store_sequence SET seq = ? WHERE id = 1'),
       // A correction (same time, other value or unit) replaces the row and takes the new seq; the same
-      // record again matches nothing in the WHERE and changes nothing.
-      upsert: db.prepare(
-        `INSERT INTO store_points (series, time, value, string_value, bool_value, unit, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (series, time) DO UPDATE SET value = excluded.value, string_value = excluded.string_value,
-           bool_value = excluded.bool_value, unit = excluded.unit, seq = excluded.seq
-         WHERE value IS NOT excluded.value OR string_value IS NOT excluded.string_value
-            OR bool_value IS NOT excluded.bool_value OR unit IS NOT excluded.unit`,
-      ),
+      // record again changes nothing. A versioned write (a delivery carrying its origin's version)
+      // never replaces what a newer version of the same origin wrote, and moves the version forward
+      // even when the value is the same (so that an older one arriving later stays out).
+      upsert: db
+        .prepare(
+          `INSERT INTO store_points (series, time, value, string_value, bool_value, unit, seq, origin, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (series, time) DO UPDATE SET value = excluded.value, string_value = excluded.string_value,
+             bool_value = excluded.bool_value, unit = excluded.unit, origin = excluded.origin, version = excluded.version,
+             seq = CASE WHEN ${CHANGED} THEN excluded.seq ELSE seq END
+           WHERE NOT (excluded.origin IS NOT NULL AND origin IS excluded.origin AND version > excluded.version)
+             AND (${CHANGED} OR (excluded.origin IS NOT NULL AND origin IS excluded.origin AND version < excluded.version))
+           RETURNING seq`,
+        )
+        .pluck(),
+      origin: db.prepare('INSERT INTO store_origins (origin) VALUES (?) ON CONFLICT (origin) DO UPDATE SET origin = origin RETURNING id').pluck(),
       history: db
         .prepare('SELECT time, value, string_value, bool_value, unit FROM store_points WHERE series = ? AND time >= ? AND time < ? ORDER BY time LIMIT ?')
         .raw(),
@@ -164,16 +176,16 @@ export class SeriesStore {
    * so a delivery that comes again changes no data (its `redelivered` count goes up). Any invalid
    * record fails the whole batch before anything is written.
    */
-  deliver(deliveries: ReadonlyArray<{ key: string; from: string; blocks: DataBlock[] }>): DeliveryResult[] {
+  deliver(deliveries: ReadonlyArray<{ key: string; from: string; blocks: DataBlock[]; version?: { origin: string; seq: number } }>): DeliveryResult[] {
     for (const d of deliveries) checkBlocks(d.blocks);
     return this.write(() =>
-      deliveries.map(({ key, from, blocks }) => {
+      deliveries.map(({ key, from, blocks, version }) => {
         const records = blocks.reduce((n, b) => n + b.records.length, 0);
         if (this.q.delivery.get(this.app, key)) {
           this.q.replay.run(this.app, key);
           return { records, written: 0, unchanged: 0, replayed: true };
         }
-        const result = this.writeBlocks(blocks);
+        const result = this.writeBlocks(blocks, version);
         this.q.recordDelivery.run(this.app, key, from, result.records, result.written, result.unchanged, Date.now());
         return { ...result, replayed: false };
       }),
@@ -248,8 +260,10 @@ export class SeriesStore {
     }
   }
 
-  private writeBlocks(blocks: DataBlock[]): IngestResult {
+  private writeBlocks(blocks: DataBlock[], version?: { origin: string; seq: number }): IngestResult {
     const now = Date.now();
+    const origin = version ? (this.q.origin.get(version.origin) as number) : null;
+    const seqOfVersion = version ? version.seq : null;
     let seq = this.q.readSeq.get() as number;
     let records = 0;
     let written = 0;
@@ -265,7 +279,7 @@ export class SeriesStore {
           this.q.updateMeta.run(meta, now, id, meta);
           metaChecked.add(id);
         }
-        const { changes } = this.q.upsert.run(
+        const stored = this.q.upsert.get(
           id,
           r.time,
           r.value ?? null,
@@ -273,8 +287,10 @@ export class SeriesStore {
           r.boolValue === undefined ? null : r.boolValue ? 1 : 0,
           r.unit ?? null,
           seq + 1,
+          origin,
+          seqOfVersion,
         );
-        if (changes > 0) {
+        if (stored === seq + 1) {
           seq++;
           written++;
           touched.set(id, seq);

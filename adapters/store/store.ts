@@ -27,6 +27,7 @@ const STORE_POLL_MS = 250;
 export const storeAdapter: AdapterModule<StoreOptions> = {
   kind: 'store',
   description: "keeps the app's series in fedgate's store file (get_history, catalogue, subscriptions, inbound data)",
+  acceptsData: () => true,
   parseOptions(raw) {
     const { maintenance, ...rest } = raw;
     const unknown = Object.keys(rest)[0];

@@ -20,6 +20,7 @@ export interface WebhookOptions {
 export const webhookAdapter: AdapterModule<WebhookOptions> = {
   kind: 'webhook',
   description: 'POSTs the records sent to the app to an HTTP endpoint (JSON, Idempotency-Key header)',
+  acceptsData: () => true,
   parseOptions(raw) {
     const { url, token_env, timeout_ms = 10_000, ...rest } = raw;
     const unknown = Object.keys(rest)[0];

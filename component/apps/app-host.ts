@@ -48,6 +48,17 @@ export interface AppHostOptions {
   log: Logger;
 }
 
+/** What the app's adapter module declares about it, from its configuration. */
+function declared(app: AppRecord): { acceptsData: boolean; senders: string[] } {
+  try {
+    const m = adapterModule(app.kind);
+    const options = m.parseOptions(app.options);
+    return { acceptsData: m.acceptsData?.(options) ?? false, senders: m.senders?.(options) ?? [] };
+  } catch {
+    return { acceptsData: false, senders: [] }; // bad options or an unknown kind: the worker will say why, and accepts nothing
+  }
+}
+
 export class AppHost {
   readonly jid: string;
   capabilities = new Set<string>();
@@ -58,12 +69,21 @@ export class AppHost {
   private nextId = 1;
   private readonly restartBackoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
 
+  /**
+   * Whether the app accepts data, from its configuration (the adapter module's declaration), known
+   * before its worker is ready: the intake accepts data into the inbox while the worker starts, and
+   * disco advertises the delivery protocol at once (senders must never see a fedgate app as a peer
+   * that confirms nothing).
+   */
+  readonly acceptsData: boolean;
   /** Bare JIDs whose data this app accepts without a consumer (adapter contract: `senders`). */
   readonly senders: ReadonlySet<string>;
 
   constructor(readonly app: AppRecord, private readonly opts: AppHostOptions) {
     this.jid = `${app.name}@${opts.domain}`;
-    this.senders = new Set(impliedSenders(app));
+    const d = declared(app);
+    this.acceptsData = d.acceptsData;
+    this.senders = new Set(d.senders);
   }
 
   /** Hands the worker the answer to an IQ its adapter sent. */
@@ -232,11 +252,3 @@ export class AppHost {
   }
 }
 
-function impliedSenders(app: AppRecord): string[] {
-  try {
-    const module = adapterModule(app.kind);
-    return module.senders?.(module.parseOptions(app.options)) ?? [];
-  } catch {
-    return []; // bad options: the worker reports them when it starts
-  }
-}

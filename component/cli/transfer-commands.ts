@@ -4,8 +4,9 @@
  */
 import { Command } from 'commander';
 import { ConsumerError, ConsumerStore } from '../transfer/consumers.js';
-import { Outbox } from '../transfer/outbox.js';
+import { Outbox } from '../delivery/outbox.js';
 import { Inbox } from '../transfer/inbox.js';
+import { LanesTable } from '../delivery/lanes-table.js';
 import { DeadLetterError, DeadLetters } from '../transfer/dead-letters.js';
 import { CliError, contextOf, formatTable, intArg, operation, printJsonOrTable, when, type CliContext } from './context.js';
 
@@ -51,7 +52,7 @@ export function consumerCommands(): Command {
   cmd
     .command('remove <id>')
     .alias('rm')
-    .description('remove a consumer; messages already in the outbox still leave')
+    .description('remove a consumer; messages queued for it are not sent (they move to the dead letters)')
     .action(function (this: Command, id: string) {
       guard(() => new ConsumerStore(contextOf(this).db).remove(intArg(id)));
       process.stdout.write(`removed consumer ${id}\n`);
@@ -74,19 +75,45 @@ export function outboxCommands(): Command {
         `${total} message(s) in the outbox\n` +
         (rows.length
           ? formatTable([
-              ['ID', 'FROM', 'TO', 'RECORDS', 'ATTEMPTS', 'NEXT ATTEMPT', 'LAST ERROR'],
-              ...rows.map((r) => [String(r.id), r.sender, r.destination, String(r.records), String(r.attempts), when(r.nextAttemptAt), r.lastError ?? '']),
+              ['ID', 'FROM', 'TO', 'RECORDS', 'ATTEMPTS', 'LAST ERROR'],
+              ...rows.map((r) => [String(r.id), r.sender, r.destination, String(r.records), String(r.attempts), r.lastError ?? '']),
             ])
           : ''),
       );
     });
   cmd
+    .command('lanes')
+    .description('one line per destination: how it confirms delivery, whether and why its lane waits')
+    .option('--json', 'machine-readable output')
+    .action(function (this: Command, o: { json?: boolean }) {
+      const db = contextOf(this).db;
+      const queued = new Map(
+        (db.prepare('SELECT destination, count(*) AS n FROM outbox GROUP BY destination').all() as Array<{ destination: string; n: number }>).map((r) => [r.destination, r.n]),
+      );
+      const lanes = new LanesTable(db).all().map((l) => ({ ...l, queued: queued.get(l.destination) ?? 0 }));
+      printJsonOrTable(!!o.json, lanes, () =>
+        lanes.length === 0
+          ? 'no lanes\n'
+          : formatTable([
+              ['DESTINATION', 'QUEUED', 'MODE', 'CONFIRMED', 'HELD UNTIL', 'ATTEMPTS', 'LAST ERROR'],
+              ...lanes.map((l) => [l.destination, String(l.queued), l.mode, l.confirmed ? 'yes' : 'no', l.heldUntil > Date.now() ? when(l.heldUntil) : '', String(l.attempts), l.lastError ?? '']),
+            ]),
+      );
+    });
+  cmd
     .command('retry [id]')
-    .description('send now the rows held by a retry delay (one row, one destination, or all)')
+    .description('send now what waits for a retry delay: the lane of one message, of one destination, or every lane (a running gateway acts within a second)')
     .option('--destination <jid>', 'only this destination')
     .action(function (this: Command, id: string | undefined, o: { destination?: string }) {
-      const n = new Outbox(contextOf(this).db).retryNow(id ? { id: intArg(id) } : o.destination ? { destination: o.destination } : {});
-      process.stdout.write(`${n} message(s) due now\n`);
+      const c = contextOf(this);
+      let destination = o.destination;
+      if (id) {
+        const row = new Outbox(c.db).get(intArg(id));
+        if (!row) throw new CliError(`no outbox message with id ${id}`, 1);
+        destination = row.destination;
+      }
+      const n = new LanesTable(c.db).requestRetry(destination);
+      process.stdout.write(`${n} lane(s) to send now\n`);
     });
   cmd
     .command('drop <id>')
@@ -162,11 +189,32 @@ export function deadLetterCommands(): Command {
       );
     });
   cmd
-    .command('retry <id>')
-    .description('put a dead letter back in its queue (outbox or inbox), attempts reset')
-    .action(function (this: Command, id: string) {
-      const queued = guard(() => new DeadLetters(contextOf(this).db).retry(intArg(id)));
-      process.stdout.write(`dead letter ${id} queued again as ${queued}\n`);
+    .command('retry [id]')
+    .description('put dead letters back in their queue as the same messages (outbox or inbox), attempts reset: one, or all matching the options')
+    .option('--all', 'every dead letter (narrowed by the options below)')
+    .option('--app <name>', 'only those of this app')
+    .option('--peer <jid>', 'only those to or from this JID')
+    .option('--direction <d>', 'outbound | inbound')
+    .action(function (this: Command, id: string | undefined, o: { all?: boolean; app?: string; peer?: string; direction?: string }) {
+      const c = contextOf(this);
+      if (o.direction && o.direction !== 'outbound' && o.direction !== 'inbound') throw new CliError('--direction must be outbound or inbound', 2);
+      const filtered = o.all || o.app || o.peer || o.direction;
+      if (id === undefined && !filtered) throw new CliError('give a dead letter id, or --all (narrowed by --app, --peer, --direction)', 2);
+      if (id !== undefined && filtered) throw new CliError('give either an id or --all/--app/--peer/--direction, not both', 2);
+      const letters = new DeadLetters(c.db);
+      const ids =
+        id !== undefined
+          ? [intArg(id)]
+          : letters.ids({
+              ...(o.direction ? { direction: o.direction as 'outbound' } : {}),
+              ...(o.app ? { app: o.app, appJid: jidOf(c, o.app) } : {}),
+              ...(o.peer ? { peer: o.peer } : {}),
+            });
+      for (const d of ids) {
+        const queued = guard(() => letters.retry(d));
+        process.stdout.write(`dead letter ${d} queued again as ${queued}\n`);
+      }
+      if (id === undefined) process.stdout.write(`${ids.length} dead letter(s) queued again\n`);
     });
   cmd
     .command('drop <id>')

@@ -72,6 +72,13 @@ export const ConfigSchema = z
       })
       .strict()
       .default({}),
+    presence: z
+      .object({
+        /** Presence subscribers an app keeps per remote domain; more are refused (policy-violation). */
+        max_subscribers_per_domain: z.number().int().min(1).default(1000),
+      })
+      .strict()
+      .default({}),
     adapters: z
       .object({
         /** An adapter call that takes longer fails with an upstream error; the app's worker is restarted. */
@@ -83,8 +90,20 @@ export const ConfigSchema = z
       .object({
         /** A get_history range holding more records is refused with bad-request (narrow the range). */
         max_records: z.number().int().min(1).max(10_000_000).default(100_000),
-        /** Quoalise commands per second from one requester (bare JID); more get resource-constraint (wait). Bursts of one second pass. */
-        requests_per_second: z.number().positive().default(20),
+        /**
+         * Quoalise commands per second from one requester (bare JID), sustained; more get
+         * resource-constraint (wait). `request_burst` calls in a row always pass: an honest client
+         * reading many series one after the other never meets the limit, a flood does.
+         */
+        requests_per_second: z.number().positive().default(50),
+        request_burst: z.number().int().min(1).default(500),
+        /** The same for all requesters of one domain together (a flood from many accounts of one server). */
+        domain_requests_per_second: z.number().positive().default(500),
+        domain_request_burst: z.number().int().min(1).default(5000),
+        /** Subscriptions one requester may hold on this gateway (all apps together). */
+        max_subscriptions_per_requester: z.number().int().min(1).default(1000),
+        /** Open two-step command sessions per requester: a new one closes that requester's oldest. */
+        max_sessions_per_requester: z.number().int().min(1).default(20),
         /** How long a two-step command session waits for its submitted form. */
         session_timeout_seconds: seconds.max(86_400).default(600),
       })

@@ -7,13 +7,13 @@
 import { BroadcastChannel } from 'node:worker_threads';
 import type { Adapter } from '../../adapters/contract.js';
 import { ConsumerStore, type Consumer } from '../transfer/consumers.js';
-import { Outbox, type NewOutboxMessage } from '../transfer/outbox.js';
+import { Outbox, type NewOutboxMessage } from '../delivery/outbox.js';
 import { nextRunDelay, parseSchedule, type Schedule } from '../transfer/schedule.js';
 import { encodeQuoalise } from '../quoalise/payload.js';
 import type { DataBlock } from '../quoalise/types.js';
 import type { Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
-import { OUTBOX_CHANNEL } from './send-protocol.js';
+import { OUTBOX_CHANNEL } from '../delivery/protocol.js';
 import { withTimeout } from './with-timeout.js';
 import { Authorizer } from '../authz/authorizer.js';
 import { GrantStore } from '../authz/grant-store.js';
@@ -188,6 +188,7 @@ export class ExtractJobs {
           destination: c.destination,
           payload: encodeQuoalise([{ meta: b.meta, records }]),
           records: records.length,
+          series: [...new Set(records.map((r) => r.name))],
         });
       }
     }

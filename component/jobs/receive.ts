@@ -14,6 +14,7 @@ import { retryDelayMs } from '../timing/backoff.js';
 import type { Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
 import { withTimeout } from './with-timeout.js';
+import { Entitlements } from '../transfer/entitlements.js';
 
 /** Inbox rows read, and handed to the adapter in one `deliver` call, at a time. */
 const BATCH = 100;
@@ -21,6 +22,8 @@ const BATCH = 100;
 export interface ReceiveJobOptions {
   db: Db;
   app: string;
+  /** The app's JID (its domain is the gateway's). */
+  appJid: string;
   adapter: Adapter;
   log: Logger;
   timeoutMs: number;
@@ -31,6 +34,8 @@ export interface ReceiveJobOptions {
 
 export class ReceiveJob {
   private readonly inbox: Inbox;
+  /** Checked again before applying: a sender whose entitlement was removed meanwhile is not applied. */
+  private readonly entitlements: Entitlements;
   private running = false;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
@@ -42,6 +47,7 @@ export class ReceiveJob {
 
   constructor(private readonly opts: ReceiveJobOptions) {
     this.inbox = new Inbox(opts.db);
+    this.entitlements = new Entitlements(opts.db, opts.appJid.slice(opts.appJid.indexOf('@') + 1));
     // Rows queued by another process (`fedgate dead-letter retry`) are found within a few seconds.
     this.poll = setInterval(() => this.wake(), 5000);
   }
@@ -80,6 +86,7 @@ export class ReceiveJob {
       if (this.stopped) return;
       const rows = this.inbox.head(this.opts.app, this.cursor, BATCH);
       if (rows.length === 0) return;
+      this.entitlements.refresh();
       const done: number[] = [];
       let dead = 0;
       try {
@@ -124,7 +131,17 @@ export class ReceiveJob {
     try {
       const el = parseXml(row.payload);
       const blocks = row.format === 'quoalise' ? decodeQuoalise(el) : [decodeSen1(el).block];
-      return { key: `${row.sender}/${row.stanzaId}`, from: row.sender, blocks };
+      const refused = this.entitlements.firstRefused(row.sender, this.opts.appJid, new Set(blocks.flatMap((b) => b.records.map((r) => r.name))));
+      if (refused !== null) {
+        this.kill(row, `not applied: ${row.sender} is no longer entitled to send ${refused} to ${this.opts.appJid} (its consumer was removed after the message arrived)`);
+        return null;
+      }
+      return {
+        key: `${row.sender}/${row.stanzaId}`,
+        from: row.sender,
+        blocks,
+        ...(row.origin !== null && row.version !== null ? { version: { origin: `${row.sender} ${row.origin}`, seq: row.version } } : {}),
+      };
     } catch (err) {
       if (!(err instanceof QuoaliseFormatError)) throw err;
       this.kill(row, `malformed payload: ${err.message}`);

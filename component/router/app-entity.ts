@@ -13,8 +13,9 @@ export function appHandlers(host: AppHost, commands: QuoaliseCommands): IqHandle
   const h = new IqHandlers();
   h.on('get', NS.discoInfo, 'query', (iq) => {
     const node = iq.getChild('query')?.attrs.node;
-    // Receipts tell senders (fedgate peers) that delivery to this app is confirmed after the inbox commit.
-    const data = host.capabilities.has('deliver') ? [NS.receipts, NS.fedgateDelivery] : [];
+    // Tells senders that delivery to this app is confirmed after the inbox commit (fedgate's batched
+    // acks, or XEP-0184 receipts). From the configuration, whether or not the app's worker is ready.
+    const data = host.acceptsData ? [NS.receipts, NS.fedgateDelivery] : [];
     return (
       commands.nodeInfo(host, iq, node) ??
       discoInfo([{ category: 'client', type: 'bot', name: host.app.description || host.app.name }], [...h.namespaces(), NS.discoItems, ...data, ...commands.features(host)], node)

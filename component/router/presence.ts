@@ -2,15 +2,24 @@
  * Presence for the app JIDs (RFC 6121): fedgate plays the server's role for its virtual users.
  * Subscriptions are accepted and remembered; probes are answered; subscribers hear "available" when
  * the link comes up or an app is added, and "unavailable" when fedgate stops or the app is removed.
+ *
+ * Anyone may subscribe, so each app keeps at most `maxPerDomain` subscribers per remote domain (more
+ * are refused with policy-violation), and remembering one is written to SQLite off the stanza's
+ * path, batched, without ever waiting for another thread's write lock.
  */
 import { xml, type Element } from '../xmpp/xml.js';
-import { bareJid } from '../xmpp/jid.js';
-import type { Db } from '../store/database.js';
+import { bareJid, domainOf } from '../xmpp/jid.js';
+import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
+import { BUSY_TIMEOUT_MS, type Db } from '../store/database.js';
+import type { Logger } from '../log/logger.js';
 
 export interface PresenceOptions {
   db: Db;
   send(el: Element): boolean;
   domain: string;
+  /** Config `presence.max_subscribers_per_domain`. */
+  maxPerDomain: number;
+  log?: Logger;
 }
 
 export class PresenceService {
@@ -30,7 +39,15 @@ export class PresenceService {
     const peer = bareJid(from);
     switch (el.attrs.type) {
       case 'subscribe':
-        if (app) this.remember(app, peer);
+        if (app && !this.subscribers.get(app)?.has(peer)) {
+          const held = this.perDomain(app, domainOf(peer));
+          if (held >= this.opts.maxPerDomain) {
+            const text = `${self} already has ${held} presence subscribers from ${domainOf(peer)}, the most it accepts from one domain`;
+            this.opts.send(errorReply(el, new StanzaError('policy-violation', text)));
+            return;
+          }
+          this.remember(app, peer);
+        }
         this.opts.send(xml('presence', { from: self, to: peer, type: 'subscribed' }));
         this.opts.send(this.available(self, peer));
         break;
@@ -66,20 +83,72 @@ export class PresenceService {
   /** Drops the memory of a removed app's subscribers (the rows went with the app, ON DELETE CASCADE). */
   drop(app: string): void {
     this.subscribers.delete(app);
+    for (const key of this.counts.keys()) if (key.startsWith(`${app} `)) this.counts.delete(key);
   }
 
   private available(from: string, to: string): Element {
     return xml('presence', { from, to }, xml('status', {}, 'fedgate application online'));
   }
 
+  /** Subscribers of `app` from `domain` (counted when asked: subscriptions are rare, floods are refused early). */
+  private perDomain(app: string, domain: string): number {
+    const key = `${app} ${domain}`;
+    let n = this.counts.get(key);
+    if (n === undefined) {
+      n = 0;
+      for (const jid of this.subscribers.get(app) ?? []) if (domainOf(jid) === domain) n++;
+      this.counts.set(key, n);
+    }
+    return n;
+  }
+
+  private counts = new Map<string, number>();
+  private writes: Array<{ add: boolean; app: string; jid: string; at: number }> = [];
+  private flushScheduled = false;
+
   private remember(app: string, peer: string): void {
-    this.opts.db.prepare('INSERT OR IGNORE INTO presence_subscribers (app, jid, since) VALUES (?, ?, ?)').run(app, peer, Date.now());
     this.set(app).add(peer);
+    this.counts.set(`${app} ${domainOf(peer)}`, this.perDomain(app, domainOf(peer)) + 1);
+    this.write({ add: true, app, jid: peer, at: Date.now() });
   }
 
   private forget(app: string, peer: string): void {
-    this.opts.db.prepare('DELETE FROM presence_subscribers WHERE app = ? AND jid = ?').run(app, peer);
-    this.subscribers.get(app)?.delete(peer);
+    if (this.subscribers.get(app)?.delete(peer)) this.counts.delete(`${app} ${domainOf(peer)}`);
+    this.write({ add: false, app, jid: peer, at: Date.now() });
+  }
+
+  /** Queues a change for the next turn of the event loop: one transaction for all, never a wait for the lock. */
+  private write(change: { add: boolean; app: string; jid: string; at: number }): void {
+    this.writes.push(change);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.writes.length === 0) return;
+    const { db } = this.opts;
+    const writes = this.writes;
+    try {
+      db.pragma('busy_timeout = 0');
+      const add = db.prepare('INSERT OR IGNORE INTO presence_subscribers (app, jid, since) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM apps WHERE name = ?)');
+      const remove = db.prepare('DELETE FROM presence_subscribers WHERE app = ? AND jid = ?');
+      db.transaction(() => {
+        for (const w of writes) (w.add ? add.run(w.app, w.jid, w.at, w.app) : remove.run(w.app, w.jid));
+      }).immediate();
+      this.writes = [];
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY') {
+        this.opts.log?.error({ err: (err as Error).message }, 'could not record presence subscriptions');
+        this.writes = [];
+        return;
+      }
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    } finally {
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
   }
 
   private set(app: string): Set<string> {

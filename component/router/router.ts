@@ -12,7 +12,7 @@ import type { Apps } from '../apps/apps.js';
 import type { AppHost } from '../apps/app-host.js';
 import type { PresenceService } from './presence.js';
 import { dataPayload, type Intake } from '../transfer/intake.js';
-import type { Delivery } from '../transfer/delivery.js';
+import type { SendBridge } from '../delivery/send-bridge.js';
 import type { QuoaliseCommands } from '../quoalise/commands/ad-hoc.js';
 import type { AppIqs } from '../apps/app-iqs.js';
 import type { Logger } from '../log/logger.js';
@@ -22,7 +22,7 @@ export interface RouterOptions {
   apps: Apps;
   presence: PresenceService;
   intake: Intake;
-  delivery: Delivery;
+  delivery: SendBridge;
   /** The Quoalise ad-hoc commands every app JID answers. */
   commands: QuoaliseCommands;
   /** IQs sent by adapters: answers addressed to an app go there. */
@@ -95,6 +95,11 @@ export class Router {
     }
     const body = el.getChildText('body');
     if (body === null) return; // chat states, receipts for nothing we sent, etc.
+    // Never answer our own domain (an app, or a forged `from`): two answering entities would loop.
+    if (parseJid(el.attrs.from ?? '')?.domain === this.opts.domain) {
+      this.opts.log.debug({ from: el.attrs.from, to: el.attrs.to }, 'not answering a chat from our own domain');
+      return;
+    }
     if (!this.accepting) {
       this.opts.send(errorReply(el, new StanzaError('service-unavailable', 'the gateway is shutting down; retry shortly', { type: 'wait' })));
       return;

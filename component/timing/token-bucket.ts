@@ -1,14 +1,14 @@
 /**
- * A token bucket: `perSecond` tokens a second, holding at most one second's worth (at least one), so
- * that a short burst passes and a steady excess waits. Starts full.
+ * A token bucket: `perSecond` tokens a second, holding at most `burst` (by default one second's worth,
+ * at least one), so that a short burst passes and a steady excess waits. Starts full.
  */
 export class TokenBucket {
   private tokens: number;
   private at: number;
   private readonly burst: number;
 
-  constructor(readonly perSecond: number, now: number) {
-    this.burst = Math.max(1, perSecond);
+  constructor(readonly perSecond: number, now: number, burst = perSecond) {
+    this.burst = Math.max(1, burst);
     this.tokens = this.burst;
     this.at = now;
   }

@@ -97,6 +97,10 @@ export class ConsumerStore {
     return this.db.prepare(sql).all(...args) as Consumer[];
   }
 
+  count(filter: { destination: string; kind: 'flow' | 'subscription' }): number {
+    return this.db.prepare('SELECT count(*) FROM consumers WHERE destination = ? AND kind = ?').pluck().get(bareJid(filter.destination), filter.kind) as number;
+  }
+
   remove(id: number): void {
     if (this.db.prepare('DELETE FROM consumers WHERE id = ?').run(id).changes === 0) throw new ConsumerError(`no consumer with id ${id}`);
   }
@@ -109,7 +113,7 @@ export class ConsumerStore {
     return this.find(app, series, subscriber) ?? this.add({ source: app, series, destination: subscriber, schedule: 'on-change', kind: 'subscription', cursor });
   }
 
-  /** Ends a subscription; true if there was one. Records already queued in the outbox still leave. */
+  /** Ends a subscription; true if there was one. Records queued for it are not sent (schema/004_delivery.sql). */
   unsubscribe(app: string, series: string, subscriber: string): boolean {
     return (
       this.db

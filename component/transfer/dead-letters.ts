@@ -11,6 +11,8 @@ export interface DeadLetter {
   app: string;
   peer: string;
   stanzaId: string | null;
+  /** Outbound: the outbox row it was (and will be again on retry: same stanza id). */
+  outboxId: number | null;
   consumerId: number | null;
   records: number;
   attempts: number;
@@ -21,6 +23,10 @@ export interface DeadLetter {
 
 interface Row {
   id: number;
+  outbox_id: number | null;
+  series: string;
+  origin: string | null;
+  version: number | null;
   direction: 'outbound' | 'inbound';
   app: string;
   peer: string;
@@ -44,8 +50,8 @@ export class DeadLetterError extends Error {
 export function moveOutboxRowToDeadLetters(db: Db, id: number, reason: string): void {
   const moved = db
     .prepare(
-      `INSERT INTO dead_letters (direction, app, peer, consumer_id, kind, payload, records, attempts, reason, created_at, died_at)
-       SELECT 'outbound', sender, destination, consumer_id, kind, payload, records, attempts, ?, created_at, ? FROM outbox WHERE id = ?`,
+      `INSERT INTO dead_letters (direction, app, peer, consumer_id, kind, payload, records, attempts, reason, created_at, died_at, outbox_id, series)
+       SELECT 'outbound', sender, destination, consumer_id, kind, payload, records, attempts, ?, created_at, ?, id, series FROM outbox WHERE id = ?`,
     )
     .run(reason, Date.now(), id).changes;
   if (moved) db.prepare('DELETE FROM outbox WHERE id = ?').run(id);
@@ -55,8 +61,8 @@ export function moveOutboxRowToDeadLetters(db: Db, id: number, reason: string): 
 export function moveInboxRowToDeadLetters(db: Db, id: number, reason: string): void {
   const moved = db
     .prepare(
-      `INSERT INTO dead_letters (direction, app, peer, stanza_id, format, payload, records, attempts, reason, created_at, died_at)
-       SELECT 'inbound', app, sender, stanza_id, format, payload, records, attempts, ?, received_at, ? FROM inbox WHERE id = ? AND state = 'pending'`,
+      `INSERT INTO dead_letters (direction, app, peer, stanza_id, format, payload, records, attempts, reason, created_at, died_at, origin, version)
+       SELECT 'inbound', app, sender, stanza_id, format, payload, records, attempts, ?, received_at, ?, origin, version FROM inbox WHERE id = ? AND state = 'pending'`,
     )
     .run(reason, Date.now(), id).changes;
   if (moved) db.prepare("UPDATE inbox SET state = 'dead', payload = '', done_at = ?, last_error = ? WHERE id = ?").run(Date.now(), reason, id);
@@ -77,6 +83,7 @@ export class DeadLetters {
       app: r.app,
       peer: r.peer,
       stanzaId: r.stanza_id,
+      outboxId: r.outbox_id,
       consumerId: r.consumer_id,
       records: r.records,
       attempts: r.attempts,
@@ -91,8 +98,10 @@ export class DeadLetters {
   }
 
   /**
-   * Puts a dead letter back in its queue with its attempts reset: an outbound one at the end of its
-   * destination's lane, an inbound one in place of its tombstone. Returns the new outbox/inbox id.
+   * Puts a dead letter back in its queue with its attempts reset, as the same message: an outbound one
+   * under its old outbox id (so its stanza id, and the receiver's duplicate check, are unchanged), and
+   * its lane is asked to send now; an inbound one in place of its tombstone, with its sender's id and
+   * version. Returns the outbox/inbox id.
    */
   retry(id: number): number {
     return this.db.transaction(() => {
@@ -104,26 +113,43 @@ export class DeadLetters {
         queued = Number(
           this.db
             .prepare(
-              `INSERT INTO outbox (consumer_id, kind, sender, destination, payload, records, next_attempt_at, created_at)
-               VALUES ((SELECT id FROM consumers WHERE id = ?), ?, ?, ?, ?, ?, ?, ?)`,
+              `INSERT INTO outbox (id, consumer_id, kind, sender, destination, payload, records, series, created_at)
+               VALUES (?, (SELECT id FROM consumers WHERE id = ?), ?, ?, ?, ?, ?, ?, ?)`,
             )
-            .run(r.consumer_id, r.kind, r.app, r.peer, r.payload, r.records, now, r.created_at).lastInsertRowid,
+            .run(r.outbox_id, r.consumer_id, r.kind, r.app, r.peer, r.payload, r.records, r.series, r.created_at).lastInsertRowid,
         );
+        this.db
+          .prepare(
+            `INSERT INTO lanes (destination, retry_requested_at, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT (destination) DO UPDATE SET retry_requested_at = excluded.retry_requested_at, held_until = 0, failed_id = NULL, attempts = 0`,
+          )
+          .run(r.peer, now, now);
       } else {
-        // A new row (at the end of the app's queue) in place of the tombstone that kept duplicates out.
-        this.db.prepare("DELETE FROM inbox WHERE sender = ? AND stanza_id = ? AND state = 'dead'").run(r.peer, r.stanza_id);
+        // In place of the tombstone that kept duplicates out.
+        this.db.prepare("DELETE FROM inbox WHERE app = ? AND sender = ? AND stanza_id = ? AND state = 'dead'").run(r.app, r.peer, r.stanza_id);
         queued = Number(
           this.db
             .prepare(
-              `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+              `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at, origin, version)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
             )
-            .run(r.app, r.peer, r.stanza_id ?? `dead-letter-${r.id}`, r.format, r.payload, r.records, now, r.created_at).lastInsertRowid,
+            .run(r.app, r.peer, r.stanza_id ?? `dead-letter-${r.id}`, r.format, r.payload, r.records, now, r.created_at, r.origin, r.version).lastInsertRowid,
         );
       }
       this.db.prepare('DELETE FROM dead_letters WHERE id = ?').run(id);
       return queued;
     })();
+  }
+
+  /** The ids of the dead letters matching a filter (for `retry --all` and friends), oldest first. */
+  ids(filter: { direction?: 'outbound' | 'inbound'; app?: string; appJid?: string; peer?: string } = {}): number[] {
+    const where: string[] = [];
+    const args: string[] = [];
+    if (filter.direction) (where.push('direction = ?'), args.push(filter.direction));
+    // Inbound rows name our app, outbound ones its JID (the sender).
+    if (filter.app) (where.push('app IN (?, ?)'), args.push(filter.app, filter.appJid ?? filter.app));
+    if (filter.peer) (where.push('peer = ?'), args.push(filter.peer));
+    return this.db.prepare(`SELECT id FROM dead_letters ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`).pluck().all(...args) as number[];
   }
 
   /** Deletes a dead letter on purpose. */

@@ -21,10 +21,13 @@ export class Entitlements {
 
   /** Polls for changes made by the CLI or by subscriptions. */
   watch(pollMs = 250): void {
-    this.timer = setInterval(() => {
-      if (this.consumers.version() !== this.version) this.reload();
-    }, pollMs);
+    this.timer = setInterval(() => this.refresh(), pollMs);
     this.timer.unref();
+  }
+
+  /** Reloads if the consumers changed since the last load (one single-row read otherwise). */
+  refresh(): void {
+    if (this.consumers.version() !== this.version) this.reload();
   }
 
   stop(): void {

@@ -1,7 +1,8 @@
 /**
  * The inbox: data received for our apps, committed before it is acknowledged (schema/002_transfer.sql).
  * The receive job applies rows per app in id order; applied rows become 'done' tombstones so that a
- * duplicate (same sender, same stanza id) is recognised and acknowledged without being stored again.
+ * duplicate (same app, same sender, same stanza id) is recognised and acknowledged without being
+ * stored again. The same id sent to two of our apps is two messages.
  */
 import type { Db } from '../store/database.js';
 import { moveInboxRowToDeadLetters } from './dead-letters.js';
@@ -15,6 +16,9 @@ export interface InboundMessage {
   format: InboxFormat;
   payload: string;
   records: number;
+  /** A fedgate sender's version of the records (urn:fedgate:delivery:0 `epoch`/`version`), else null. */
+  origin: string | null;
+  version: number | null;
 }
 
 export interface InboxRow extends InboundMessage {
@@ -28,7 +32,7 @@ export interface InboxRow extends InboundMessage {
 
 /** The columns under the names of InboxRow: rows come out of SQLite already in shape. */
 const COLUMNS = `id, app, sender, stanza_id AS stanzaId, format, payload, records, state, attempts,
-  next_attempt_at AS nextAttemptAt, last_error AS lastError, received_at AS receivedAt`;
+  next_attempt_at AS nextAttemptAt, last_error AS lastError, received_at AS receivedAt, origin, version`;
 
 export class Inbox {
   private readonly insert;
@@ -38,8 +42,8 @@ export class Inbox {
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare(
-      `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender, stanza_id) DO NOTHING`,
+      `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at, origin, version)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, sender, stanza_id) DO NOTHING`,
     );
     this.pendingRows = db.prepare(`SELECT ${COLUMNS} FROM inbox WHERE app = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?`);
     this.done = db.prepare("UPDATE inbox SET state = 'done', payload = '', done_at = ?, last_error = NULL WHERE id = ? AND state = 'pending'");
@@ -54,7 +58,7 @@ export class Inbox {
     return this.db
       .transaction(() => {
         for (const id of doneIds) this.done.run(now, id);
-        return messages.map((m) => this.insert.run(m.app, m.sender, m.stanzaId, m.format, m.payload, m.records, now, now).changes === 1);
+        return messages.map((m) => this.insert.run(m.app, m.sender, m.stanzaId, m.format, m.payload, m.records, now, now, m.origin, m.version).changes === 1);
       })
       .immediate();
   }

@@ -19,7 +19,11 @@ import type { AppHost } from '../apps/app-host.js';
 import type { Logger } from '../log/logger.js';
 import { createHash } from 'node:crypto';
 import { BUSY_TIMEOUT_MS, type Db } from '../store/database.js';
-import { Acks } from './acks.js';
+import { Acks } from '../delivery/acks.js';
+import { TokenBucket } from '../timing/token-bucket.js';
+
+/** Refusals are logged at most this many lines a second (a hostile sender must not fill the disk). */
+const REFUSAL_LOG_PER_SECOND = 5;
 
 interface Pending {
   message: InboundMessage;
@@ -75,12 +79,13 @@ export class Intake {
       if (!(err instanceof QuoaliseFormatError)) throw err;
       return this.refuse(el, new StanzaError('bad-request', `malformed ${data.format === 'quoalise' ? 'Quoalise' : 'Sen1Message'} data: ${err.message}`));
     }
-    if (host.isReady && !host.capabilities.has('deliver')) {
+    if (!host.acceptsData) {
       return this.refuse(el, new StanzaError('feature-not-implemented', `${host.jid} does not accept data`));
     }
     const names = new Set<string>();
     let records = 0;
     for (const b of blocks) for (const r of b.records) (names.add(r.name), records++);
+    if (records === 0) return this.refuse(el, new StanzaError('bad-request', `the ${data.format === 'quoalise' ? 'Quoalise' : 'Sen1Message'} data carries no record: nothing to store`));
     const refused = host.senders.has(sender) ? null : this.opts.entitlements.firstRefused(sender, host.jid, names);
     if (refused !== null) {
       return this.refuse(
@@ -95,7 +100,8 @@ export class Intake {
     const payload = data.payload.toString();
     // Without an id there is nothing to deduplicate on but the content itself.
     const stanzaId = el.getChild('origin-id', NS.stanzaId)?.attrs.id ?? el.attrs.id ?? `sha1-${createHash('sha1').update(payload).digest('hex')}`;
-    this.batch.push({ message: { app, sender, stanzaId, format: data.format, payload, records }, stanza: el, host });
+    const { origin, version } = sourceVersion(el);
+    this.batch.push({ message: { app, sender, stanzaId, format: data.format, payload, records, origin, version }, stanza: el, host });
     this.scheduleCommit();
   }
 
@@ -156,8 +162,26 @@ export class Intake {
     for (const h of hosts) h.notifyInbox();
   }
 
+  private readonly refusalLog = new TokenBucket(REFUSAL_LOG_PER_SECOND, Date.now());
+  private refusalsNotLogged = 0;
+
   private refuse(el: Element, err: StanzaError): void {
-    this.opts.log.info({ from: el.attrs.from, to: el.attrs.to, condition: err.condition }, err.message);
+    if (this.refusalLog.take(Date.now())) {
+      const more = this.refusalsNotLogged ? { alsoRefusedNotLogged: this.refusalsNotLogged } : {};
+      this.opts.log.info({ from: el.attrs.from, to: el.attrs.to, condition: err.condition, ...more }, err.message.slice(0, 300));
+      this.refusalsNotLogged = 0;
+    } else {
+      this.refusalsNotLogged++;
+    }
     this.opts.send(errorReply(el, err));
   }
+}
+
+/** A fedgate sender's version of the records (see component/delivery/stanzas.ts), if it gave one. */
+function sourceVersion(el: Element): { origin: string | null; version: number | null } {
+  const req = el.getChild('request', NS.fedgateDelivery);
+  const version = Number(req?.attrs.version);
+  const origin = req?.attrs.epoch;
+  if (!origin || !Number.isSafeInteger(version) || version < 0 || origin.length > 64) return { origin: null, version: null };
+  return { origin, version };
 }

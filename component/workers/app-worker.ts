@@ -76,6 +76,7 @@ async function main(): Promise<void> {
   const receive = new ReceiveJob({
     db,
     app: data.app.name,
+    appJid: data.app.jid,
     adapter,
     log,
     timeoutMs: data.callTimeoutMs,

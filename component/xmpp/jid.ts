@@ -26,5 +26,10 @@ export function bareJid(s: string): string {
   return j.local ? `${j.local}@${j.domain}` : j.domain;
 }
 
+/** The domain part of a JID (lower-case), or the string itself when it is not a JID. */
+export function domainOf(s: string): string {
+  return parseJid(s)?.domain ?? s;
+}
+
 /** Localparts we accept for applications: the RFC 7622 localpart minus characters that need escaping. */
 export const LOCALPART_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;

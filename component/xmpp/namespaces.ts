@@ -10,6 +10,6 @@ export const NS = {
   dataForms: 'jabber:x:data',
   receipts: 'urn:xmpp:receipts',
   stanzaId: 'urn:xmpp:sid:0',
-  /** fedgate's batched delivery acknowledgements (see transfer/acks.ts). */
+  /** fedgate's batched delivery acknowledgements (see component/delivery/). */
   fedgateDelivery: 'urn:fedgate:delivery:0',
 } as const;

@@ -6,6 +6,7 @@
  *   2. latency at a steady 1,000 msg/s: queued → confirmed at A (p50/p99), beside the echo's round trip
  *      at the same rate.
  *   3. a backlog of 1,000,000 outbox rows drained by A as a separate process: drain rate, peak RSS.
+ *   4. write-lock time of 100 lane failures with 1,000,000 rows queued (lib/lane-holds.ts).
  *   npm run bench:relay [-- --count 20000 --rate-seconds 5 --backlog 1000000]
  */
 import { spawn } from 'node:child_process';
@@ -24,7 +25,8 @@ import { loadConfig } from '../../component/config/load.js';
 import { createLogger } from '../../component/log/logger.js';
 import { startGateway, type Gateway } from '../../component/main.js';
 import { encodeQuoalise } from '../../component/quoalise/payload.js';
-import type { NewOutboxMessage } from '../../component/transfer/outbox.js';
+import type { NewOutboxMessage } from '../../component/delivery/outbox.js';
+import { measureLaneHolds, printLaneHolds } from './lib/lane-holds.js';
 
 const { values } = parseArgs({
   options: {
@@ -55,7 +57,7 @@ class Tracker {
   readonly latencies: number[] = [];
   private waiters: Array<{ n: number; resolve(): void }> = [];
   constructor(private readonly gw: Gateway) {
-    gw.delivery.on('confirmed', (ids) => {
+    gw.delivery.on('delivered', (_destination, ids) => {
       const now = process.hrtime.bigint();
       for (const id of ids) {
         const t = this.sent.get(id);
@@ -155,8 +157,9 @@ try {
   if (backlog > 0) {
     // The backlog: rows written straight into A's outbox, then A started as its own process.
     const db = new Database(join(a.dir, 'fedgate.sqlite'));
-    const insert = db.prepare('INSERT INTO outbox (sender, destination, payload, records, next_attempt_at, created_at) VALUES (?, ?, ?, 1, 0, 0)');
+    const insert = db.prepare('INSERT INTO outbox (sender, destination, payload, records, created_at) VALUES (?, ?, ?, 1, 0)');
     db.transaction(() => {
+      db.prepare("INSERT INTO lanes (destination, updated_at) VALUES ('sink@b.localhost', 0) ON CONFLICT DO NOTHING").run();
       for (let k = 0; k < backlog; k++) {
         const m = message(2_000_000 + k);
         insert.run(m.sender, m.destination, m.payload);
@@ -182,6 +185,7 @@ try {
         `peak RSS of fedgate A ${fmt(peak / 1024)} MB (goal < 250 MB); B applied ${countSink(b) - sinkBefore} records\n`,
     );
   }
+  if (backlog > 0) printLaneHolds(measureLaneHolds(backlog, 100));
 } finally {
   if (gw) await gw.stop();
   bare.kill('SIGTERM');

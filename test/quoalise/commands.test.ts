@@ -75,7 +75,7 @@ test.before(async (ctx) => {
   await fg.must('grant', 'add', 'down', 'localhost', '*');
   await fg.must('grant', 'add', 'chat', 'localhost', '*');
 
-  const slow = (ctx.slow = new Fedgate({ port: ctx.ejabberd.componentPort, domain: SLOW, secret: 'slow-secret', extraYaml: 'quoalise:\n  requests_per_second: 1\n' }));
+  const slow = (ctx.slow = new Fedgate({ port: ctx.ejabberd.componentPort, domain: SLOW, secret: 'slow-secret', extraYaml: 'quoalise:\n  requests_per_second: 1\n  request_burst: 1\n' }));
   await slow.must('app', 'add', 'meters', '--kind', 'store');
   await slow.must('grant', 'add', 'meters', 'alice@localhost', '*');
 

@@ -8,9 +8,11 @@ import * as assert from 'uvu/assert';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
 import { Peer, xml, type Element } from '../helpers/peer.js';
-import { errorCondition } from '../helpers/inbox.js';
+import { errorCondition, errorText } from '../helpers/inbox.js';
 import { HttpSink } from '../helpers/http-sink.js';
 import { until } from '../helpers/db.js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 const B = 'b.localhost';
 const SINK = `sink@${B}`;
@@ -31,11 +33,19 @@ test.before(async (ctx) => {
     port: ctx.ejabberd.componentPort,
     domain: B,
     secret: 'b-secret',
+    logLevel: 'info',
     extraYaml: 'delivery:\n  retry_initial_ms: 200\n  max_attempts: 6\ninbox:\n  max_pending_per_app: 3\n',
   });
   const fg = ctx.fedgate;
   assert.is((await fg.cli('app', 'add', 'sink', '--kind', 'webhook', '--option', `url=${ctx.http.url}`)).code, 0);
   assert.is((await fg.cli('app', 'add', 'chat', '--kind', 'echo')).code, 0);
+  // An app whose worker can never start (its store file is a folder): it is never "ready".
+  mkdirSync(join(fg.dir, 'fedgate-store.sqlite'));
+  assert.is((await fg.cli('app', 'add', 'broken', '--kind', 'store')).code, 0);
+  assert.is((await fg.cli('consumer', 'add', '--source', 'meters@peer.localhost', '--destination', 'broken', '--series', '*', '--schedule', 'none')).code, 0);
+  // A second app of the same gateway, to which the same sender may send too.
+  assert.is((await fg.cli('app', 'add', 'sink2', '--kind', 'webhook', '--option', `url=${ctx.http.url}`)).code, 0);
+  assert.is((await fg.cli('consumer', 'add', '--source', 'meters@peer.localhost', '--destination', 'sink2', '--series', '*', '--schedule', 'none')).code, 0);
   // The entitlement: meters@peer.localhost may send consumption series to sink; the 2019 proxy may send anything.
   for (const [source, series] of [['meters@peer.localhost', 'urn:dev:prm:*_consumption/*'], ['proxy2019@peer.localhost', '*']]) {
     const r = await fg.cli('consumer', 'add', '--source', source!, '--destination', 'sink', '--series', series!, '--schedule', 'none');
@@ -60,9 +70,9 @@ test.after(async (ctx) => {
   await ctx.ejabberd?.stop();
 });
 
-function data(id: string, from: string, records: string, series = SERIES): Element {
-  const payload = `<quoalise xmlns="urn:quoalise:0"><data><meta/><sensml xmlns="urn:ietf:params:xml:ns:senml">${records.replace(/BN/g, series)}</sensml></data></quoalise>`;
-  const el = xml('message', { to: SINK, from, id }, xml('request', { xmlns: 'urn:xmpp:receipts' }));
+function data(id: string, from: string, records: string, series = SERIES, to = SINK): Element {
+  const payload = records === '' ? '<quoalise xmlns="urn:quoalise:0"/>' : `<quoalise xmlns="urn:quoalise:0"><data><meta/><sensml xmlns="urn:ietf:params:xml:ns:senml">${records.replace(/BN/g, series)}</sensml></data></quoalise>`;
+  const el = xml('message', { to, from, id }, xml('request', { xmlns: 'urn:xmpp:receipts' }));
   el.children.unshift(parseFragment(payload));
   return el;
 }
@@ -117,6 +127,50 @@ test('a sender that no consumer names is refused and nothing is stored', async (
   for (const state of ['pending', 'done', 'dead']) {
     assert.not.ok((await inboxRows(fedgate, state)).some((r) => r.stanzaId.startsWith('x')), `stored as ${state}`);
   }
+});
+
+test('the same id sent to two apps of the gateway is two messages: each app gets it', async ({ peer, http }) => {
+  const before = http.accepted;
+  const rec = '<senml bn="BN" bt="1704200000" v="3" u="W"/>';
+  peer.send(data('twice', 'meters@peer.localhost/r', rec));
+  await peer.waitFor(receiptFor('twice'));
+  peer.send(data('twice', 'meters@peer.localhost/r', rec, SERIES, `sink2@${B}`));
+  await peer.waitFor(receiptFor('twice'));
+  await http.waitAccepted(before + 2);
+  assert.is(http.received.filter((r) => r.key === 'meters@peer.localhost/twice').length, 2);
+});
+
+test('a data message without records is refused (bad-request) and nothing is stored', async ({ peer, fedgate }) => {
+  peer.send(data('empty1', 'meters@peer.localhost/r', ''));
+  const err = await peer.waitFor(errorFor('empty1'));
+  assert.is(errorCondition(err), 'bad-request');
+  assert.match(errorText(err), 'no record');
+  // Only unknown children in the data: no records either.
+  const el = data('empty2', 'meters@peer.localhost/r', '<senml bn="BN" bt="1704063600" v="1" u="W"/>');
+  el.getChild('quoalise')!.getChild('data')!.children = [parseFragment('<gossip xmlns="urn:example"/>')];
+  peer.send(el);
+  assert.is(errorCondition(await peer.waitFor(errorFor('empty2'))), 'bad-request');
+  for (const state of ['pending', 'done', 'dead']) assert.not.ok((await inboxRows(fedgate, state)).some((r) => r.stanzaId.startsWith('empty')), `stored as ${state}`);
+});
+
+test('refused data is logged at a bounded rate, never one line per message', async ({ peer, fedgate }) => {
+  const logged = () => (fedgate.stderr.match(/is not entitled to send/g) ?? []).length;
+  const before = logged();
+  const ids = Array.from({ length: 60 }, (_, i) => `flood${i}`);
+  for (const id of ids) peer.send(data(id, 'intruder@peer.localhost/r', '<senml bn="BN" bt="1704063600" v="1" u="W"/>'));
+  await peer.waitFor(errorFor(ids.at(-1)!));
+  assert.ok(logged() - before >= 1, 'refusals are logged');
+  assert.ok(logged() - before <= 10, `${logged() - before} log lines for 60 refusals`);
+});
+
+test('an app that accepts data says so (delivery protocol, receipts) even while its worker is not ready, and stores what it is sent', async ({ peer, fedgate }) => {
+  const info = await peer.iq(`broken@${B}`, 'get', xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' }));
+  const features = info.getChild('query')?.getChildren('feature').map((f) => f.attrs.var) ?? [];
+  assert.ok(features.includes('urn:fedgate:delivery:0'), features.join(' '));
+  assert.ok(features.includes('urn:xmpp:receipts'));
+  peer.send(data('early', 'meters@peer.localhost/r', '<senml bn="BN" bt="1704063600" v="1" u="W"/>', SERIES, `broken@${B}`));
+  await peer.waitFor(receiptFor('early'));
+  assert.ok((await inboxRows(fedgate, 'pending')).some((r) => r.stanzaId === 'early'), 'kept in the inbox until the app can apply it');
 });
 
 test('malformed data gets bad-request', async ({ peer }) => {
@@ -182,7 +236,7 @@ test('back-pressure: past the backlog limit new data is refused with wait/resour
   http.release();
   // Everything that was accepted is applied once the application answers again, and the backlog empties.
   await http.waitAccepted(before + ids.length - refused.length);
-  await until(async () => (await inboxRows(fedgate, 'pending')).length === 0, 10_000, () => 'backlog not drained');
+  await until(async () => !(await inboxRows(fedgate, 'pending')).some((r) => r.stanzaId.startsWith('bp')), 10_000, () => 'backlog not drained');
 });
 
 test('a 2019 Sen1Message from an entitled proxy is accepted, zero included', async ({ peer, http }) => {

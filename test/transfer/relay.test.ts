@@ -9,12 +9,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
-import { queryStore, scalar, storeScalar, until } from '../helpers/db.js';
+import { query, queryStore, scalar, storeScalar, until } from '../helpers/db.js';
 
 const A = 'a.localhost';
 const B = 'b.localhost';
 const N = 10_000;
-const YAML = 'delivery:\n  retry_initial_ms: 100\n  retry_max_seconds: 2\n  receipt_timeout_seconds: 5\n';
+// A small window paces the transfer (a few seconds) so that the kills land in the middle of it.
+const YAML = 'delivery:\n  retry_initial_ms: 100\n  retry_max_seconds: 2\n  receipt_timeout_seconds: 5\n  window: 16\n';
 
 interface Ctx {
   ejabberd: Ejabberd;
@@ -38,10 +39,10 @@ function series(tag: string): string {
 }
 
 /** N half-hourly points with value = index, some of them zero, two of them sharing one second. */
-function importSeries(a: Fedgate, tag: string): Promise<{ code: number; stderr: string }> {
+function importSeries(a: Fedgate, tag: string, n = N): Promise<{ code: number; stderr: string }> {
   const s = series(tag);
   const lines = ['identifier,time,value,unit'];
-  for (let i = 0; i < N; i++) lines.push(`${s},${1704063600 + i * 1800 + (i % 500 === 1 ? 0.5 : 0)},${i % 1000 === 0 ? 0 : i},W`);
+  for (let i = 0; i < n; i++) lines.push(`${s},${1704063600 + i * 1800 + (i % 500 === 1 ? 0.5 : 0)},${i % 1000 === 0 ? 0 : i},W`);
   const file = join(a.dir, `${tag}.csv`);
   writeFileSync(file, `${lines.join('\n')}\n`);
   return a.cli('store', 'import', 'meters', file);
@@ -52,22 +53,22 @@ async function arrived(b: Fedgate, tag: string): Promise<number> {
 }
 
 /** Exactly once: all N records, each with its own value, none carried by two different messages. */
-function assertExactlyOnce(b: Fedgate, tag: string): void {
+function assertExactlyOnce(b: Fedgate, tag: string, n = N): void {
   const rows = queryStore<{ time: number; value: number }>(
     b,
     "SELECT p.time, p.value FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'sink' AND s.identifier = ? ORDER BY p.time",
     series(tag),
   );
-  assert.is(rows.length, N);
+  assert.is(rows.length, n);
   rows.forEach((r, i) => assert.is(r.value, i % 1000 === 0 ? 0 : i, `record ${i}`));
   assert.is(storeScalar(b, "SELECT coalesce(sum(duplicate_points), 0) FROM store_deliveries WHERE app = 'sink'"), 0, 'a record arrived in two messages');
   assert.is(scalar(b, "SELECT count(*) FROM inbox WHERE state = 'pending'"), 0);
   assert.is(scalar(b, 'SELECT count(*) FROM dead_letters'), 0);
 }
 
-async function drained(ctx: Ctx, tag: string, timeoutMs: number): Promise<void> {
+async function drained(ctx: Ctx, tag: string, timeoutMs: number, n = N): Promise<void> {
   await until(
-    async () => (await arrived(ctx.b, tag)) === N && scalar(ctx.a, 'SELECT count(*) FROM outbox') === 0,
+    async () => (await arrived(ctx.b, tag)) === n && scalar(ctx.a, 'SELECT count(*) FROM outbox') === 0,
     timeoutMs,
     () => `arrived ${storeScalar(ctx.b, "SELECT count(*) FROM store_points")}, outbox ${scalar(ctx.a, 'SELECT count(*) FROM outbox')}\nA: ${ctx.a.stderr.slice(-2000)}\nB: ${ctx.b.stderr.slice(-2000)}`,
   );
@@ -118,6 +119,35 @@ test('kill -9 of sender and receiver at random points: every record arrives exac
   assertExactlyOnce(b, '01');
 });
 
+test('bursts of kill -9 on the receiver right after its restarts, 20,000 records: none lost, none twice, no dead letter', async (ctx) => {
+  const { a, b } = ctx;
+  const seed = Number(process.env.FEDGATE_CHAOS_SEED ?? (Date.now() + 1) % 100_000);
+  const random = prng(seed);
+  const n = 20_000;
+  process.stdout.write(`  (receiver bursts seed ${seed}: FEDGATE_CHAOS_SEED=${seed} replays it)\n`);
+  await Promise.all([a.waitOnline(20_000), b.waitOnline(20_000)]);
+  const imported = await importSeries(a, '04', n);
+  assert.is(imported.code, 0, imported.stderr);
+  // Three bursts of three kills, each as soon as the receiver is back online: the moments when a
+  // sender probing it, or sending to it, is most likely to be fooled.
+  let arrivedAtFirstKill = -1;
+  for (let burst = 0; burst < 3; burst++) {
+    await new Promise((r) => setTimeout(r, 100 + random() * 600));
+    for (let k = 0; k < 3; k++) {
+      if (arrivedAtFirstKill < 0) arrivedAtFirstKill = await arrived(b, '04');
+      b.signal('SIGKILL');
+      await b.waitExit();
+      b.start();
+      await b.waitOnline(20_000);
+      await new Promise((r) => setTimeout(r, random() * 300));
+    }
+  }
+  assert.ok(arrivedAtFirstKill < n, 'the transfer was over before the first kill: the test proves nothing');
+  await drained(ctx, '04', 120_000, n);
+  assertExactlyOnce(b, '04', n);
+  assert.is(scalar(a, 'SELECT count(*) FROM dead_letters'), 0, 'a dead letter on the sender');
+});
+
 test('ejabberd crashes and restarts mid-transfer: the transfer resumes by itself', async (ctx) => {
   const { a, b, ejabberd } = ctx;
   await Promise.all([a.waitOnline(), b.waitOnline()]);
@@ -148,21 +178,25 @@ test('data refused by the destination becomes an outbound dead letter; retry re-
   assert.is(dead[0]!.peer, `closed@${B}`);
   assert.match(dead[0]!.reason, 'not-authorized');
   assert.is(scalar(b, "SELECT count(*) FROM inbox WHERE app = 'closed'"), 0, 'nothing stored by the refusing side');
-  // The admin of B entitles A, then the admin of A re-sends (again, should B not have reloaded its
-  // entitlements yet when the first retry arrives).
+  // The admin of B entitles A, then the admin of A re-sends them all (again, should B not have
+  // reloaded its entitlements yet when the first retry arrives), each as the same message.
   ok(await b.cli('consumer', 'add', '--source', `meters@${A}`, '--destination', 'closed', '--series', '*', '--schedule', 'none'));
   const points = () => storeScalar(b, "SELECT count(*) FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'closed'");
+  const firstOutboxId = (dead[0] as unknown as { outboxId: number }).outboxId;
+  assert.ok(firstOutboxId > 0);
   await until(
     async () => {
       if (points() === 2) return true;
-      for (const d of JSON.parse((await a.cli('dead-letter', 'list', '--json')).stdout) as Array<{ id: number }>) {
-        ok(await a.cli('dead-letter', 'retry', String(d.id)));
-      }
+      const r = await a.cli('dead-letter', 'retry', '--all', '--peer', `closed@${B}`);
+      ok(r);
+      const again = /queued again as (\d+)/.exec(r.stdout);
+      if (again) assert.is(Number(again[1]), firstOutboxId, 'a retried dead letter keeps its id (and its stanza id)');
       return false;
     },
     20_000,
     () => `not re-sent: ${a.stderr.slice(-1000)}`,
   );
+  assert.ok(query<{ stanza_id: string }>(b, "SELECT stanza_id FROM inbox WHERE app = 'closed'").every((r) => r.stanza_id.endsWith(`-${firstOutboxId}`)));
   assert.is(scalar(a, 'SELECT count(*) FROM dead_letters'), 0);
 });
 

@@ -10,7 +10,7 @@
  */
 import { xml, type Element } from '../../xmpp/xml.js';
 import { NS } from '../../xmpp/namespaces.js';
-import { bareJid } from '../../xmpp/jid.js';
+import { bareJid, domainOf } from '../../xmpp/jid.js';
 import { StanzaError } from '../../xmpp/stanza-error.js';
 import { RawXml, type IqResult } from '../../router/iq.js';
 import { discoInfo, discoItems } from '../../router/disco.js';
@@ -31,8 +31,16 @@ export interface QuoaliseCommandsOptions {
   consumers: ConsumerStore;
   /** Config `quoalise.max_records`: a get_history range holding more is refused. */
   maxRecords: number;
-  /** Config `quoalise.requests_per_second`, per requester bare JID. */
+  /** Config `quoalise.requests_per_second` and `request_burst`, per requester bare JID. */
   requestsPerSecond: number;
+  requestBurst: number;
+  /** Config `quoalise.domain_requests_per_second` and `domain_request_burst`, per requester domain. */
+  domainRequestsPerSecond: number;
+  domainRequestBurst: number;
+  /** Config `quoalise.max_subscriptions_per_requester`. */
+  maxSubscriptionsPerRequester: number;
+  /** Config `quoalise.max_sessions_per_requester`. */
+  maxSessionsPerRequester: number;
   /** Config `quoalise.session_timeout_seconds`: how long a two-step session waits for its form. */
   sessionTimeoutSeconds: number;
 }
@@ -65,14 +73,16 @@ export class QuoaliseCommands {
 
   constructor(private readonly opts: QuoaliseCommandsOptions) {
     const { authz, consumers, maxRecords } = opts;
+    const subscriptions = { authz, consumers, maxPerRequester: opts.maxSubscriptionsPerRequester };
     this.commands = new Map(
-      [getHistoryCommand({ authz, maxRecords }), subscribeCommand({ authz, consumers }), unsubscribeCommand({ authz, consumers }), listSeriesCommand({ authz })].map(
-        (c) => [c.node, c],
-      ),
+      [getHistoryCommand({ authz, maxRecords }), subscribeCommand(subscriptions), unsubscribeCommand(subscriptions), listSeriesCommand({ authz })].map((c) => [c.node, c]),
     );
-    this.sessions = new CommandSessions(opts.sessionTimeoutSeconds * 1000);
-    this.rate = new RateLimiter(opts.requestsPerSecond);
+    this.sessions = new CommandSessions(opts.sessionTimeoutSeconds * 1000, { perRequester: opts.maxSessionsPerRequester });
+    this.rate = new RateLimiter(opts.requestsPerSecond, opts.requestBurst);
+    this.domainRate = new RateLimiter(opts.domainRequestsPerSecond, opts.domainRequestBurst);
   }
+
+  private readonly domainRate: RateLimiter;
 
   /** Features the app adds to its disco#info: `urn:quoalise:0` when it serves data. */
   features(host: AppHost): string[] {
@@ -114,6 +124,13 @@ export class QuoaliseCommands {
       throw new StanzaError(
         'resource-constraint',
         `too many requests from ${requester}: at most ${this.opts.requestsPerSecond} per second; retry in ${this.rate.retryAfterMs(requester, at)} ms`,
+      );
+    }
+    const domain = domainOf(requester);
+    if (!this.domainRate.take(domain, at)) {
+      throw new StanzaError(
+        'resource-constraint',
+        `too many requests from ${domain}: at most ${this.opts.domainRequestsPerSecond} per second from its accounts together; retry in ${this.domainRate.retryAfterMs(domain, at)} ms`,
       );
     }
     const command = this.commands.get(node);

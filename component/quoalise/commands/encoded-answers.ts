@@ -3,7 +3,7 @@
  * calling the adapter and encoding its records, so that 100,000 records are never encoded on the XMPP
  * thread. The main thread gets a string it places in the answer as is.
  */
-import type { Adapter, HistoryQuery } from '../../../adapters/contract.js';
+import { AdapterError, type Adapter, type HistoryQuery } from '../../../adapters/contract.js';
 import { seriesMatcher } from '../../transfer/series-pattern.js';
 import { encodeMeta } from '../meta.js';
 import { encodeQuoalise } from '../payload.js';
@@ -58,7 +58,16 @@ export async function catalogueXml(adapter: Adapter, query: { patterns: string[]
   return { xml: xml + '</quoalise>', count: visible.length };
 }
 
-/** Where the app's data ends now: a new subscription starts there (contract: extract with limit 0). */
-export async function currentCursor(adapter: Adapter, query: { series: string }): Promise<string | null> {
+/**
+ * Where the app's data ends now: a new subscription starts there (contract: extract with limit 0).
+ * The series must exist: asked of `history` with the one-second range at the epoch (an unknown series
+ * is the adapter's `not-found`), or looked up in the catalogue; an app with neither cannot tell.
+ */
+export async function currentCursor(adapter: Adapter, query: { series: string; requester: string }): Promise<string | null> {
+  if (adapter.history) {
+    await adapter.history({ series: query.series, start: 0, end: 1, limit: 1, requester: query.requester });
+  } else if (adapter.catalogue) {
+    if (!(await adapter.catalogue()).some((s) => s.identifier === query.series)) throw new AdapterError('not-found', `there is no series ${query.series}`);
+  }
   return (await adapter.extract!({ series: query.series, cursor: null, limit: 0 })).cursor;
 }

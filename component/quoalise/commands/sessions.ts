@@ -1,9 +1,11 @@
 /**
  * XEP-0050 sessions of the two-step flow, in memory: a session exists between the form we send and the
  * form the requester submits, belongs to one requester (full JID), app and command, and expires.
- * Memory stays bounded: at most `max` sessions, the oldest dropped first.
+ * Memory stays bounded: at most `perRequester` sessions per requester (bare JID) — a new one closes
+ * that requester's oldest, never someone else's — and at most `max` in all, the oldest dropped first.
  */
 import { randomBytes } from 'node:crypto';
+import { bareJid } from '../../xmpp/jid.js';
 
 export interface SessionOwner {
   app: string;
@@ -22,8 +24,15 @@ const sameOwner = (a: SessionOwner, b: SessionOwner) => a.app === b.app && a.nod
 export class CommandSessions {
   // Insertion order is expiry order (one timeout for all), so expired sessions are always at the front.
   private sessions = new Map<string, Session>();
+  /** Bare JID → its open session ids, oldest first. */
+  private byRequester = new Map<string, string[]>();
+  private readonly max: number;
+  private readonly perRequester: number;
 
-  constructor(private readonly timeoutMs: number, private readonly max = 10_000) {}
+  constructor(private readonly timeoutMs: number, limits: { max?: number; perRequester?: number } = {}) {
+    this.max = limits.max ?? 10_000;
+    this.perRequester = limits.perRequester ?? 20;
+  }
 
   /** A fresh session id, also used for one-shot answers (quoalise.md's answers carry a sessionid). */
   newId(): string {
@@ -32,10 +41,31 @@ export class CommandSessions {
 
   start(owner: SessionOwner, now: number): string {
     this.sweep(now);
-    if (this.sessions.size >= this.max) this.sessions.delete(this.sessions.keys().next().value!);
+    const who = bareJid(owner.requester);
+    const own = this.byRequester.get(who) ?? [];
+    while (own.length >= this.perRequester) this.sessions.delete(own.shift()!);
+    if (this.sessions.size >= this.max) this.end(this.sessions.keys().next().value!);
     const id = this.newId();
     this.sessions.set(id, { owner, expiresAt: now + this.timeoutMs });
+    own.push(id);
+    this.byRequester.set(who, own);
     return id;
+  }
+
+  /** Open sessions of one requester (bare JID). */
+  openBy(requester: string): number {
+    return this.byRequester.get(bareJid(requester))?.length ?? 0;
+  }
+
+  private end(id: string): void {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    this.sessions.delete(id);
+    const who = bareJid(s.owner.requester);
+    const own = this.byRequester.get(who);
+    if (!own) return;
+    own.splice(own.indexOf(id), 1);
+    if (own.length === 0) this.byRequester.delete(who);
   }
 
   /** Ends the session and returns true if it exists, has not expired and belongs to this owner. */
@@ -43,14 +73,14 @@ export class CommandSessions {
     this.sweep(now);
     const s = this.sessions.get(id);
     if (!s || !sameOwner(s.owner, owner)) return false;
-    this.sessions.delete(id);
+    this.end(id);
     return true;
   }
 
   private sweep(now: number): void {
     for (const [id, s] of this.sessions) {
       if (s.expiresAt > now) break;
-      this.sessions.delete(id);
+      this.end(id);
     }
   }
 }

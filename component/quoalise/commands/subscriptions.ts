@@ -13,6 +13,8 @@ import { IDENTIFIER_FIELD, readIdentifier } from './request-fields.js';
 export interface SubscriptionDeps {
   authz: Authorizer;
   consumers: ConsumerStore;
+  /** Config `quoalise.max_subscriptions_per_requester`: a remote party cannot grow the consumers table at will. */
+  maxPerRequester: number;
 }
 
 export function subscribeCommand(deps: SubscriptionDeps): QuoaliseCommand {
@@ -25,8 +27,13 @@ export function subscribeCommand(deps: SubscriptionDeps): QuoaliseCommand {
       const series = readIdentifier(req.fields);
       requireGrant(deps.authz, req, series);
       if (deps.consumers.find(req.host.jid, series, req.requester)) return null;
-      // Only records written from now on are pushed: the subscription starts at the app's current end.
-      const cursor = await callApp<string | null>(req, 'currentCursor', { series });
+      const held = deps.consumers.count({ destination: req.requester, kind: 'subscription' });
+      if (held >= deps.maxPerRequester) {
+        throw new StanzaError('policy-violation', `${req.requester} has ${held} subscriptions on this gateway, the most it may hold: unsubscribe from some first`);
+      }
+      // Only records written from now on are pushed: the subscription starts at the app's current end
+      // (an unknown series is item-not-found, from the app).
+      const cursor = await callApp<string | null>(req, 'currentCursor', { series, requester: req.requester });
       try {
         deps.consumers.subscribe(req.host.jid, series, req.requester, cursor);
       } catch (err) {

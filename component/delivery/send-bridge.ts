@@ -1,7 +1,8 @@
 /**
- * The main thread's side of the send job: starts the send worker, writes what it hands over to the
- * XMPP link, and brings back what the network says — receipts, bounces, peer capabilities, link
- * state, socket back-pressure. The worker owns the outbox; this class owns nothing durable.
+ * The main thread's side of the send job: starts the send worker, writes the stanzas it hands over to
+ * the XMPP link, and brings back what the network says — confirmations and bounces (with who sent
+ * them: the lane judges them), answers to disco#info probes, link state, socket back-pressure. The
+ * worker owns the outbox and the lanes; this class owns nothing durable.
  */
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
@@ -10,23 +11,26 @@ import { NS } from '../xmpp/namespaces.js';
 import { RemoteStanzaError, readError } from '../xmpp/stanza-error.js';
 import { Backoff } from '../timing/backoff.js';
 import { rowIdOf } from './outbox.js';
+import type { ProbeAnswer } from './lane.js';
 import type { Link } from '../xmpp/link.js';
 import type { WorkerPool } from '../workers/pool.js';
 import type { Logger } from '../log/logger.js';
-import type { FromSendWorker, SendWorkerData, ToSendWorker } from '../jobs/send-protocol.js';
+import type { FromSendWorker, SendWorkerData, ToSendWorker } from './protocol.js';
 import { DIST_ROOT } from '../paths.js';
 
 const WORKER = 'send';
 /** Past this many bytes queued in the socket, the send worker pauses until it drains. */
 const HIGH_WATER_BYTES = 4 * 1024 * 1024;
+/** How long a destination has to answer a disco#info probe. */
+const PROBE_TIMEOUT_MS = 10_000;
 
-export interface DeliveryEvents {
-  /** The peer confirmed these outbox rows (receipts or acks arrived): the end of a delivery as seen on the wire. */
-  confirmed: [ids: number[]];
+export interface SendBridgeEvents {
+  /** Outbox rows whose delivery is confirmed by their destination: the end of a delivery. */
+  delivered: [destination: string, ids: number[]];
   dead: [id: number, destination: string, reason: string];
 }
 
-export class Delivery extends EventEmitter<DeliveryEvents> {
+export class SendBridge extends EventEmitter<SendBridgeEvents> {
   private queue: ToSendWorker[] = [];
   private stopping = false;
   private paused = false;
@@ -60,7 +64,7 @@ export class Delivery extends EventEmitter<DeliveryEvents> {
   }
 
   async start(): Promise<void> {
-    await this.pool.start(WORKER, join(DIST_ROOT, 'component/jobs/send-worker.js'), this.workerData);
+    await this.pool.start(WORKER, join(DIST_ROOT, 'component/delivery/send-worker.js'), this.workerData);
     if (this.link.isOnline) this.post({ t: 'link', online: true });
   }
 
@@ -75,18 +79,19 @@ export class Delivery extends EventEmitter<DeliveryEvents> {
   }
 
   /**
-   * A confirmation of our messages: a XEP-0184 `<received/>`, or fedgate's `<acks/>` confirming many
-   * at once. Returns true if it confirmed any of ours.
+   * A confirmation of messages: XEP-0184 `<received/>`, or fedgate's `<acks/>` confirming many at
+   * once. Returns true if the stanza is one (ours or not: it carries nothing else for an app). Whether
+   * its sender may confirm those messages is for their lanes to judge.
    */
   onConfirmation(el: Element): boolean {
-    const ids: number[] = [];
     const received = el.getChild('received', NS.receipts);
+    const acks = el.getChild('acks', NS.fedgateDelivery);
+    if (!received && !acks) return false;
+    const ids: number[] = [];
     if (received) ids.push(rowIdOf(this.instance, received.attrs.id) ?? 0);
-    for (const ack of el.getChild('acks', NS.fedgateDelivery)?.getChildren('ack') ?? []) ids.push(rowIdOf(this.instance, ack.attrs.id) ?? 0);
+    for (const ack of acks?.getChildren('ack') ?? []) ids.push(rowIdOf(this.instance, ack.attrs.id) ?? 0);
     const ours = ids.filter((id) => id > 0);
-    if (ours.length === 0) return false;
-    this.post({ t: 'acked', ids: ours });
-    this.emit('confirmed', ours);
+    if (ours.length) this.post({ t: 'confirmed', from: el.attrs.from ?? '', ids: ours });
     return true;
   }
 
@@ -95,7 +100,7 @@ export class Delivery extends EventEmitter<DeliveryEvents> {
     const id = rowIdOf(this.instance, el.attrs.id);
     if (id === null) return false;
     const e = readError(el);
-    this.post({ t: 'bounced', id, condition: e.condition, text: e.text });
+    this.post({ t: 'bounced', from: el.attrs.from ?? '', id, condition: e.condition, text: e.text });
     return true;
   }
 
@@ -111,6 +116,9 @@ export class Delivery extends EventEmitter<DeliveryEvents> {
       case 'probe':
         void this.probe(m.destination);
         break;
+      case 'delivered':
+        this.emit('delivered', m.destination, m.ids);
+        break;
       case 'dead':
         this.log.warn({ outboxId: m.id, destination: m.destination, reason: m.reason }, 'message moved to dead letters');
         this.emit('dead', m.id, m.destination, m.reason);
@@ -118,24 +126,16 @@ export class Delivery extends EventEmitter<DeliveryEvents> {
     }
   }
 
-  /** How does the destination confirm delivery? Its disco#info says whether it sends receipts. */
+  /** How does the destination confirm delivery? Asks its disco#info and classifies the answer. */
   private async probe(destination: string): Promise<void> {
-    let mode: 'acks' | 'receipt' | 'window' | 'unreachable';
-    let detail = '';
+    let answer: ProbeAnswer;
     try {
-      const r = await this.link.request(xml('iq', { type: 'get', to: destination }, xml('query', { xmlns: NS.discoInfo })), 10_000);
-      const features = r.getChild('query', NS.discoInfo)?.getChildren('feature').map((f) => f.attrs.var) ?? [];
-      mode = features.includes(NS.fedgateDelivery) ? 'acks' : features.includes(NS.receipts) ? 'receipt' : 'window';
+      const r = await this.link.request(xml('iq', { type: 'get', to: destination }, xml('query', { xmlns: NS.discoInfo })), PROBE_TIMEOUT_MS);
+      answer = { kind: 'features', features: r.getChild('query', NS.discoInfo)?.getChildren('feature').map((f) => f.attrs.var ?? '') ?? [] };
     } catch (err) {
-      detail = (err as Error).message;
-      // No route to the destination's server or component, or no link: hold the lane. Any other error
-      // — or silence, from an entity that does not answer disco at all — means the destination exists
-      // but will not describe itself: send, and count on bounces.
-      const unreachable =
-        err instanceof RemoteStanzaError ? ['remote-server-not-found', 'remote-server-timeout'].includes(err.condition) : !this.link.isOnline;
-      mode = unreachable ? 'unreachable' : 'window';
+      answer = classifyProbeError(err);
     }
-    this.post({ t: 'probed', destination, mode, detail });
+    this.post({ t: 'probed', destination, answer });
   }
 
   private post(m: ToSendWorker): void {
@@ -148,4 +148,18 @@ export class Delivery extends EventEmitter<DeliveryEvents> {
       });
     }
   }
+}
+
+/**
+ * An error answer from the destination itself says something about it; no route, a server that
+ * cannot reach it, a `wait` error, silence or our own link being down say nothing.
+ */
+export function classifyProbeError(err: unknown): ProbeAnswer {
+  if (err instanceof RemoteStanzaError) {
+    if (err.type === 'wait' || err.condition === 'remote-server-not-found' || err.condition === 'remote-server-timeout') {
+      return { kind: 'unreachable', detail: err.message };
+    }
+    return { kind: 'refused', condition: err.condition };
+  }
+  return { kind: 'unreachable', detail: (err as Error).message };
 }

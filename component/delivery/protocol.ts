@@ -1,0 +1,41 @@
+/**
+ * Messages between the main thread (which owns the XMPP socket) and the send worker (which owns the
+ * outbox and the lanes). Both directions are batched arrays, one postMessage per event-loop turn.
+ */
+import type { ProbeAnswer } from './lane.js';
+
+export type ToSendWorker =
+  | { t: 'link'; online: boolean }
+  /** Confirmations received (`<acks/>` or XEP-0184 `<received/>`): who sent them, which of our rows. */
+  | { t: 'confirmed'; from: string; ids: number[] }
+  /** An error bounce of one of our messages. */
+  | { t: 'bounced'; from: string; id: number; condition: string; text: string }
+  | { t: 'probed'; destination: string; answer: ProbeAnswer }
+  | { t: 'flow'; paused: boolean }
+  | { t: 'wake'; destinations: string[] };
+
+export type FromSendWorker =
+  | { t: 'send'; items: Array<{ id: number; xml: string }> }
+  | { t: 'probe'; destination: string }
+  | { t: 'dead'; id: number; destination: string; reason: string }
+  /** Confirmed by their destination (the lane judged the confirmation), or no bounce in the window. */
+  | { t: 'delivered'; destination: string; ids: number[] };
+
+export interface SendWorkerData {
+  dbPath: string;
+  synchronous: 'NORMAL' | 'FULL';
+  logLevel: string;
+  domain: string;
+  delivery: {
+    bounceWindowMs: number;
+    receiptTimeoutMs: number;
+    window: number;
+    retryInitialMs: number;
+    retryMaxMs: number;
+    maxAttempts: number;
+    pushPerSecond: number;
+  };
+}
+
+/** Writers of outbox rows (any thread) announce them here; the send worker listens. */
+export const OUTBOX_CHANNEL = 'fedgate:outbox';

@@ -1,0 +1,305 @@
+/**
+ * The send job, on its own worker thread: the shell around the lane state machine (lane.ts). It
+ * reads outbox rows for the lanes that want them, checks that each may still leave, hands the
+ * stanzas to the main thread (which owns the XMPP socket), feeds the lanes what the network says,
+ * and carries out their actions in SQLite: delete what is delivered, count failures, dead-letter,
+ * save the lanes' records. Event-driven: woken by writers of the outbox (BroadcastChannel), by the
+ * main thread, by its own timers, and within a second by the CLI's retry requests.
+ *
+ * Memory stays bounded whatever the backlog: at most `window` rows per destination are read ahead.
+ */
+import { parentPort, workerData, BroadcastChannel } from 'node:worker_threads';
+import pino from 'pino';
+import { openDatabase } from '../store/database.js';
+import { Outbox, instanceToken } from './outbox.js';
+import { LanesTable } from './lanes-table.js';
+import { admit, newLane, nextWake, step, wants, type Lane, type LaneAction, type LaneConfig, type LaneEvent, type PeerMode } from './lane.js';
+import { dataMessage } from './stanzas.js';
+import { SendPolicy } from './send-policy.js';
+import { TokenBucket } from '../timing/token-bucket.js';
+import { OUTBOX_CHANNEL, type FromSendWorker, type SendWorkerData, type ToSendWorker } from './protocol.js';
+
+const data = workerData as SendWorkerData;
+const cfg: LaneConfig = { ...data.delivery, evidenceSpanMs: Math.max(3000, data.delivery.bounceWindowMs) };
+const port = parentPort!;
+const log = pino({ level: data.logLevel, name: 'send' }, pino.destination({ fd: 2, sync: true }));
+const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous, noCheckpoints: true });
+const outbox = new Outbox(db);
+const table = new LanesTable(db);
+const policy = new SendPolicy(db, data.domain);
+const instance = instanceToken(db);
+
+const lanes = new Map<string, Lane>();
+/** The lane of each row sent (checked against the lane's own in-flight set on use). */
+const sentBy = new Map<number, Lane>();
+let online = false;
+let paused = false;
+let timer: NodeJS.Timeout | null = null;
+let pumping = false;
+let pumpAgain = false;
+
+let outgoing: FromSendWorker[] = [];
+/** Delivered ids per destination, reported once per turn (one entry, not one per confirmation). */
+let delivered = new Map<string, number[]>();
+function post(m: FromSendWorker): void {
+  outgoing.push(m);
+  if (outgoing.length === 1 && delivered.size === 0) queueMicrotask(flushPosts);
+}
+function reportDelivered(destination: string, ids: number[]): void {
+  if (outgoing.length === 0 && delivered.size === 0) queueMicrotask(flushPosts);
+  const list = delivered.get(destination);
+  if (list) list.push(...ids);
+  else delivered.set(destination, [...ids]);
+}
+function flushPosts(): void {
+  const batch = outgoing;
+  for (const [destination, ids] of delivered) batch.push({ t: 'delivered', destination, ids });
+  outgoing = [];
+  delivered = new Map();
+  port.postMessage(batch);
+}
+
+function lane(destination: string): Lane {
+  let l = lanes.get(destination);
+  if (!l) lanes.set(destination, (l = newLane(table.record(destination))));
+  return l;
+}
+
+/**
+ * Delivered rows leave the outbox in batches (one transaction every few milliseconds rather than one
+ * per confirmation: fewer write locks for the other threads to wait on). Until then they are
+ * remembered, so that a rewind does not send them again; after a crash in between they are sent
+ * again and the receiver recognises them.
+ */
+const deliveredNotDeleted = new Set<number>();
+let deleteTimer: NodeJS.Timeout | null = null;
+
+function deleteDelivered(): void {
+  if (deleteTimer) clearTimeout(deleteTimer);
+  deleteTimer = null;
+  if (deliveredNotDeleted.size === 0) return;
+  outbox.confirm([...deliveredNotDeleted]);
+  deliveredNotDeleted.clear();
+}
+
+/** Stanzas from others than the destination are ignored; their log lines are rate-limited. */
+const ignoredLog = new TokenBucket(1, Date.now());
+let ignoredSince = 0;
+
+function act(l: Lane, actions: LaneAction[]): void {
+  for (const x of actions) {
+    switch (x.a) {
+      case 'delivered':
+        for (const id of x.ids) {
+          sentBy.delete(id);
+          deliveredNotDeleted.add(id);
+        }
+        if (deliveredNotDeleted.size >= 1000) deleteDelivered();
+        else deleteTimer ??= setTimeout(deleteDelivered, 20);
+        reportDelivered(l.destination, x.ids);
+        break;
+      case 'failed':
+        sentBy.delete(x.id);
+        outbox.fail(x.id, x.reason);
+        log.debug({ id: x.id, destination: l.destination, reason: x.reason, attempts: l.attempts }, 'delivery failed, will retry');
+        break;
+      case 'dead':
+        sentBy.delete(x.id);
+        outbox.kill(x.id, x.reason);
+        post({ t: 'dead', id: x.id, destination: l.destination, reason: x.reason });
+        break;
+      case 'warn':
+        log.warn({ destination: l.destination }, x.message);
+        break;
+      case 'ignored':
+        ignoredSince++;
+        if (ignoredLog.take(Date.now())) {
+          log.warn({ from: x.from, destination: l.destination, ignored: ignoredSince }, `ignored a ${x.what} from ${x.from}: only ${l.destination} may confirm or bounce it`);
+          ignoredSince = 0;
+        }
+        break;
+    }
+  }
+}
+
+function apply(l: Lane, ev: LaneEvent, now = Date.now()): void {
+  act(l, step(l, ev, now, cfg));
+}
+
+/** Rows read per lane and per read: what the window allows, plus rows in flight that are skipped. */
+function readSize(l: Lane): number {
+  return Math.max(16, cfg.window - l.inflight.size);
+}
+
+/** Sends what the windows, holds and throttles allow, then sets the timer for the next thing to do. */
+function pump(): void {
+  if (pumping) {
+    pumpAgain = true;
+    return;
+  }
+  pumping = true;
+  try {
+    do {
+      pumpAgain = false;
+      pumpOnce();
+    } while (pumpAgain);
+    saveLanes();
+  } finally {
+    pumping = false;
+  }
+  schedule();
+}
+
+function pumpOnce(): void {
+  if (!online || paused) return;
+  const now = Date.now();
+  const items: Array<{ id: number; xml: string }> = [];
+  for (const l of lanes.values()) {
+    const want = wants(l, now);
+    if (want === 'probe') post({ t: 'probe', destination: l.destination });
+    if (want !== 'send') continue;
+    fill(l, now, items);
+  }
+  if (items.length) post({ t: 'send', items });
+}
+
+function fill(l: Lane, now: number, items: Array<{ id: number; xml: string }>): void {
+  for (let reads = 0; reads < 4; reads++) {
+    const limit = readSize(l);
+    const rows = outbox.laneAfter(l.destination, l.cursor, limit);
+    if (rows.length < limit) l.drained = true;
+    for (const row of rows) {
+      const verdict = policy.mayLeave(row, now);
+      if (verdict !== null) {
+        // No longer covered (consent withdrawn, grant gone): moved aside with the reason, never sent.
+        l.cursor = Math.max(l.cursor, row.id);
+        outbox.kill(row.id, `not sent: ${verdict}`);
+        post({ t: 'dead', id: row.id, destination: l.destination, reason: `not sent: ${verdict}` });
+        continue;
+      }
+      const r = admit(l, row, now, cfg, deliveredNotDeleted.has(row.id));
+      if (r === 'stop') {
+        l.drained = false;
+        return;
+      }
+      if (r === 'send') {
+        sentBy.set(row.id, l);
+        items.push({ id: row.id, xml: dataMessage(row, l.mode as PeerMode, instance) });
+      }
+    }
+    if (l.drained || l.inflight.size >= cfg.window) return;
+  }
+}
+
+function saveLanes(): void {
+  const dirty: Lane[] = [];
+  for (const l of lanes.values()) if (l.dirty) dirty.push(l);
+  if (dirty.length === 0) return;
+  table.saveAll(dirty);
+  for (const l of dirty) l.dirty = false;
+}
+
+/** The timer fires at the earliest of: a held lane becoming due, a window or a confirmation due. */
+function schedule(): void {
+  if (timer) clearTimeout(timer);
+  timer = null;
+  if (!online) return;
+  const now = Date.now();
+  let next = Infinity;
+  for (const l of lanes.values()) next = Math.min(next, nextWake(l, now, cfg));
+  if (next === Infinity) return;
+  timer = setTimeout(onTimer, Math.max(1, next - now));
+}
+
+function onTimer(): void {
+  timer = null;
+  const now = Date.now();
+  for (const l of lanes.values()) if (l.inflight.size) apply(l, { t: 'tick' }, now);
+  pump();
+}
+
+/** The lane a confirmation or bounce of row `id` belongs to, if that row is in flight. */
+function laneOf(id: number): Lane | undefined {
+  const l = sentBy.get(id);
+  if (l && !l.inflight.has(id)) {
+    sentBy.delete(id);
+    return undefined;
+  }
+  return l;
+}
+
+function onLink(isOnline: boolean): void {
+  online = isOnline;
+  if (!isOnline) {
+    // Outcomes of what was in flight are unknown now: send it again after reconnecting.
+    for (const l of lanes.values()) apply(l, { t: 'link-down' });
+    sentBy.clear();
+  }
+}
+
+port.on('message', (batch: ToSendWorker[] | 'cancel') => {
+  if (batch === 'cancel') {
+    // bree's stop(): record what was delivered and what was learnt, then end cleanly.
+    deleteDelivered();
+    saveLanes();
+    db.close();
+    process.exit(0);
+  }
+  const now = Date.now();
+  for (const m of batch) {
+    switch (m.t) {
+      case 'link':
+        onLink(m.online);
+        break;
+      case 'confirmed':
+        for (const id of m.ids) {
+          const l = laneOf(id);
+          if (l) apply(l, { t: 'confirmed', from: m.from, id }, now);
+        }
+        break;
+      case 'bounced': {
+        const l = laneOf(m.id);
+        if (l) apply(l, { t: 'bounced', from: m.from, id: m.id, condition: m.condition, text: m.text }, now);
+        break;
+      }
+      case 'probed': {
+        const l = lanes.get(m.destination);
+        if (l) apply(l, { t: 'probed', answer: m.answer }, now);
+        break;
+      }
+      case 'flow':
+        paused = m.paused;
+        break;
+      case 'wake':
+        for (const d of m.destinations) lane(d).drained = false;
+        break;
+    }
+  }
+  pump();
+});
+
+// Writers in other threads (extract jobs in app workers) announce new rows with their destinations.
+const channel = new BroadcastChannel(OUTBOX_CHANNEL);
+channel.onmessage = (ev: unknown) => {
+  for (const d of (ev as { data: string[] }).data) lane(d).drained = false;
+  pump();
+};
+
+// The CLI (another process) asks for retries by stamping the lanes table: acted on within RETRY_POLL_MS.
+const RETRY_POLL_MS = 250;
+setInterval(() => {
+  const destinations = table.takeRetryRequests();
+  if (destinations.length === 0) return;
+  const now = Date.now();
+  for (const d of destinations) apply(lane(d), { t: 'retry-now' }, now);
+  log.info({ destinations }, 'retry requested by an operator');
+  pump();
+}, RETRY_POLL_MS).unref();
+
+// A safety net for rows written by another process without a retry request: every lane looks again now and then.
+setInterval(() => {
+  for (const l of lanes.values()) l.drained = false;
+  pump();
+}, 30_000).unref();
+
+for (const r of table.all()) lanes.set(r.destination, newLane(r));

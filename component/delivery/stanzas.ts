@@ -1,0 +1,21 @@
+/**
+ * The data message as it goes on the wire. Its id is the outbox row's stable id, also carried as
+ * XEP-0359 `origin-id`. How the destination confirms (its lane's mode) decides the request element:
+ * - `acks` (a fedgate peer): `<request xmlns="urn:fedgate:delivery:0" epoch="…" version="…"/>` —
+ *   confirm with batched `<acks/>`; `epoch` (our database's instance token) and `version` (the row
+ *   id, which grows with every message we queue) let the receiver keep the newest value of a record
+ *   whatever order messages arrive in;
+ * - `receipt`: XEP-0184 `<request xmlns="urn:xmpp:receipts"/>`;
+ * - `window`: nothing to ask (the destination confirms nothing).
+ */
+import { escapeAttr } from '../xmpp/xml.js';
+import { NS } from '../xmpp/namespaces.js';
+import { stanzaIdOf, type OutboxRow } from './outbox.js';
+import type { PeerMode } from './lane.js';
+
+export function dataMessage(row: Pick<OutboxRow, 'id' | 'sender' | 'destination' | 'payload'>, mode: PeerMode, instance: string): string {
+  const id = stanzaIdOf(instance, row.id);
+  const request =
+    mode === 'acks' ? `<request xmlns="${NS.fedgateDelivery}" epoch="${instance}" version="${row.id}"/>` : mode === 'receipt' ? `<request xmlns="${NS.receipts}"/>` : '';
+  return `<message from="${escapeAttr(row.sender)}" to="${escapeAttr(row.destination)}" id="${id}">${row.payload}${request}<origin-id xmlns="${NS.stanzaId}" id="${id}"/></message>`;
+}

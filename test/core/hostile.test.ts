@@ -1,0 +1,136 @@
+/**
+ * Hostile peers on a real ejabberd: every table, queue or session a remote party can grow has a limit
+ * per party, each refusal a clear XMPP error; an app never answers its own domain; an honest client
+ * reading series one after the other never meets the rate limit, a flood from one domain does.
+ * The remote parties are bare xmpp.js components (not our code) that may use any JID of their domain.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ejabberd } from '../helpers/ejabberd.js';
+import { Fedgate } from '../helpers/fedgate.js';
+import { Peer, xml, type Element } from '../helpers/peer.js';
+import { errorCondition, errorText } from '../helpers/inbox.js';
+import { scalar, until } from '../helpers/db.js';
+
+const GW = 'gw.localhost';
+const CROWD = 'crowd.localhost';
+const HONEST = 'honest.localhost';
+const METERS = `meters@${GW}`;
+const S = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
+const NS_COMMANDS = 'http://jabber.org/protocol/commands';
+
+interface Ctx {
+  ejabberd: Ejabberd;
+  fg: Fedgate;
+  crowd: Peer;
+  honest: Peer;
+}
+const test = suite<Ctx>('hostile peers');
+
+test.before(async (ctx) => {
+  ctx.ejabberd = await Ejabberd.start({ components: [GW, CROWD, HONEST].map((domain) => ({ domain, secret: `${domain}-secret` })) });
+  const port = ctx.ejabberd.componentPort;
+  ctx.fg = new Fedgate({
+    port,
+    domain: GW,
+    secret: `${GW}-secret`,
+    logLevel: 'debug',
+    extraYaml:
+      'presence:\n  max_subscribers_per_domain: 3\n' +
+      'quoalise:\n  domain_requests_per_second: 5\n  domain_request_burst: 60\n  max_subscriptions_per_requester: 2\n  max_sessions_per_requester: 2\n',
+  });
+  const fg = ctx.fg;
+  await fg.must('app', 'add', 'meters', '--kind', 'store');
+  await fg.must('app', 'add', 'echo', '--kind', 'echo');
+  const csv = join(fg.dir, 'd.csv');
+  writeFileSync(csv, `identifier,time,value,unit\n${Array.from({ length: 48 }, (_, i) => `${S},${1704063600 + i * 1800},${i},W`).join('\n')}\n`);
+  await fg.must('store', 'import', 'meters', csv);
+  for (const who of [`*@${CROWD}`, `*@${HONEST}`]) await fg.must('grant', 'add', 'meters', who, 'urn:dev:prm:*');
+  fg.start();
+  await fg.waitOnline();
+  ctx.crowd = await Peer.connect(port, CROWD, `${CROWD}-secret`);
+  ctx.honest = await Peer.connect(port, HONEST, `${HONEST}-secret`);
+  await until(async () => (await command(ctx.honest, 'list_series', {}, `alice@${HONEST}/r`)).attrs.type === 'result', 10_000, () => 'meters not ready');
+});
+
+test.after(async (ctx) => {
+  await ctx.crowd?.close();
+  await ctx.honest?.close();
+  await ctx.fg?.stop();
+  ctx.fg?.cleanup();
+  await ctx.ejabberd?.stop();
+});
+
+function command(peer: Peer, node: string, fields: Record<string, string>, from: string, opts: { sessionid?: string; action?: string } = {}): Promise<Element> {
+  const cmd = xml('command', { xmlns: NS_COMMANDS, node, action: opts.action ?? 'execute', sessionid: opts.sessionid });
+  if (Object.keys(fields).length) {
+    cmd.append(xml('x', { xmlns: 'jabber:x:data', type: 'submit' }, ...Object.entries(fields).map(([k, v]) => xml('field', { var: k }, xml('value', {}, v)))));
+  }
+  return peer.iq(METERS, 'set', cmd, { from });
+}
+
+test('presence subscriptions: at most max_subscribers_per_domain per remote domain, refused with policy-violation', async ({ fg, crowd, honest }) => {
+  for (let i = 0; i < 5; i++) crowd.send(xml('presence', { to: `echo@${GW}`, from: `u${i}@${CROWD}`, type: 'subscribe' }));
+  const answers = await Promise.all(
+    Array.from({ length: 5 }, (_, i) => crowd.waitFor((el) => el.name === 'presence' && el.attrs.to?.startsWith(`u${i}@`) === true && (el.attrs.type === 'subscribed' || el.attrs.type === 'error'))),
+  );
+  assert.equal(answers.map((a) => a.attrs.type), ['subscribed', 'subscribed', 'subscribed', 'error', 'error']);
+  assert.is(errorCondition(answers[3]!), 'policy-violation');
+  assert.match(errorText(answers[3]!), CROWD);
+  // Another domain is not affected.
+  honest.send(xml('presence', { to: `echo@${GW}`, from: `v@${HONEST}`, type: 'subscribe' }));
+  await honest.waitFor((el) => el.name === 'presence' && el.attrs.type === 'subscribed');
+  await until(() => scalar(fg, 'SELECT count(*) FROM presence_subscribers') === 4, 5000, () => 'subscriptions not recorded');
+});
+
+test('subscribe: an unknown series is item-not-found; a requester holds at most max_subscriptions_per_requester', async ({ fg, crowd }) => {
+  const who = `sub@${CROWD}/r`;
+  const missing = await command(crowd, 'subscribe', { identifier: 'urn:dev:prm:39999999999999_consumption/power/active/raw' }, who);
+  assert.is(errorCondition(missing), 'item-not-found');
+  assert.is(scalar(fg, "SELECT count(*) FROM consumers WHERE kind = 'subscription'"), 0, 'nothing recorded');
+  const other = 'urn:dev:prm:30000000000001_consumption/energy/active/index';
+  const third = 'urn:dev:prm:30000000000001_production/power/active/raw';
+  const csv = join(fg.dir, 'more.csv');
+  writeFileSync(csv, `identifier,time,value,unit\n${other},1704063600,1,Wh\n${third},1704063600,1,W\n`);
+  await fg.must('store', 'import', 'meters', csv);
+  for (const s of [S, other]) assert.is((await command(crowd, 'subscribe', { identifier: s }, who)).attrs.type, 'result');
+  const over = await command(crowd, 'subscribe', { identifier: third }, who);
+  assert.is(errorCondition(over), 'policy-violation');
+  assert.match(errorText(over), 'unsubscribe');
+  assert.is((await command(crowd, 'subscribe', { identifier: S }, who)).attrs.type, 'result', 'subscribing again is still Success');
+});
+
+test('two-step sessions: a requester opening many closes only its own oldest', async ({ crowd, honest }) => {
+  const open = async (peer: Peer, from: string) => (await command(peer, 'get_history', {}, from)).getChild('command', NS_COMMANDS)!.attrs.sessionid!;
+  const theirs = await open(honest, `alice@${HONEST}/r`);
+  const mine = [await open(crowd, `flood@${CROWD}/r`), await open(crowd, `flood@${CROWD}/r`), await open(crowd, `flood@${CROWD}/r`)];
+  const submit = (peer: Peer, from: string, sessionid: string) => command(peer, 'get_history', { identifier: S }, from, { sessionid, action: 'complete' });
+  assert.is(errorCondition(await submit(crowd, `flood@${CROWD}/r`, mine[0]!)), 'bad-request', 'the oldest of the flood is gone');
+  assert.is((await submit(crowd, `flood@${CROWD}/r`, mine[2]!)).attrs.type, 'result');
+  assert.is((await submit(honest, `alice@${HONEST}/r`, theirs)).attrs.type, 'result', 'someone else’s session survives');
+});
+
+test('an app never answers a chat from its own domain (a forged from would make it answer itself forever)', async ({ fg, crowd }) => {
+  crowd.send(xml('message', { to: `echo@${GW}`, from: `echo@${GW}/loop`, type: 'chat', id: 'self' }, xml('body', {}, 'hello me')));
+  crowd.send(xml('message', { to: `echo@${GW}`, from: `x@${CROWD}/r`, type: 'chat', id: 'other' }, xml('body', {}, 'hello')));
+  assert.is((await crowd.waitFor((el) => el.attrs.id === 'other-r')).getChildText('body'), 'hello');
+  await until(() => fg.stderr.includes('not answering a chat from our own domain'), 5000, () => fg.stderr.slice(-1500));
+  assert.is((fg.stderr.match(/not answering a chat from our own domain/g) ?? []).length, 1, 'answered once, not in a loop');
+});
+
+test('an honest client reading 40 series one after the other never meets the rate limit; a flood from one domain does', async ({ crowd, honest }) => {
+  for (let i = 0; i < 40; i++) {
+    const r = await command(honest, 'get_history', { identifier: S, start_time: '2024-01-01T00:00:00+01:00', end_time: '2024-01-02T00:00:00+01:00' }, `alice@${HONEST}/r`);
+    assert.is(r.attrs.type, 'result', `request ${i}: ${errorText(r)}`);
+  }
+  // Many accounts of one domain at once: each account is under its own limit, the domain is not.
+  const answers = await Promise.all(Array.from({ length: 80 }, (_, i) => command(crowd, 'list_series', {}, `bot${i}@${CROWD}/r`)));
+  const refused = answers.filter((a) => errorCondition(a) === 'resource-constraint');
+  assert.ok(refused.length > 0, 'no refusal for a flood of 80 requests');
+  assert.match(errorText(refused[0]!), CROWD);
+  assert.is(refused[0]!.getChild('error')?.attrs.type, 'wait');
+});
+
+test.run();
