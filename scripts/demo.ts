@@ -204,8 +204,11 @@ try {
     say(dim(`  meter → mosquitto: teleinfo/${LINKY_PRM}/papp ${va} (QoS 1)`));
     await meter!.publishAsync(`teleinfo/${LINKY_PRM}/papp`, String(va), { qos: 1 });
   };
-  // The mqtt app subscribes to the broker once its worker runs: the subscribe command tells when it does.
-  await until(async () => (await command(user!, `linky@${CITIZENS}/proxy`, 'subscribe', { identifier: LINKY })).attrs.type === 'result', 15_000, () => 'linky not ready');
+  // The series exists from the meter's first reading on (once the app's worker is subscribed at the broker).
+  await until(async () => {
+    await publish();
+    return (await command(user!, `linky@${CITIZENS}/proxy`, 'subscribe', { identifier: LINKY })).attrs.type === 'result';
+  }, 15_000, () => 'linky not ready');
   const livePushes = async (n: number) => {
     for (let i = 0; i < n; i++) {
       const m = await user!.waitFor((el) => el.name === 'message' && el.attrs.from === `linky@${CITIZENS}` && !!el.getChild('quoalise', 'urn:quoalise:0'), 15_000);

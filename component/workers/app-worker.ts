@@ -65,9 +65,10 @@ async function main(): Promise<void> {
   const module = adapterModule(data.app.kind);
   const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous, noCheckpoints: true });
   let extract: ExtractJobs | null = null;
+  const options = module.parseOptions(data.app.options);
   const adapter: Adapter = await module.create({
     app: { name: data.app.name, jid: data.app.jid },
-    options: module.parseOptions(data.app.options),
+    options,
     log,
     databasePath: data.dbPath,
     dataChanged: () => extract?.dataChanged(),
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
     timeoutMs: data.callTimeoutMs,
     retry: data.retry,
     onSettled: (done, dead) => post({ t: 'settled', done, dead }),
+    senders: new Set(module.senders?.(options) ?? []),
   });
   extract = new ExtractJobs({ db, appJid: data.app.jid, adapter, log, timeoutMs: data.callTimeoutMs });
 

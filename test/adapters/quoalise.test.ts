@@ -57,7 +57,7 @@ test.before(async (ctx) => {
   remote.start();
   local.start();
   await Promise.all([remote.waitOnline(), local.waitOnline()]);
-  ctx.client = await Peer.connect(ejabberd.componentPort, CLIENT, 'client-secret');
+  ctx.client = (await Peer.connect(ejabberd.componentPort, CLIENT, 'client-secret')).answerDisco();
   await until(async () => (await command(ctx.client, RELAY, 'list_series')).attrs.type === 'result', 15_000, () => `relay not ready: ${local.stderr}`);
 });
 

@@ -79,7 +79,7 @@ test.before(async (ctx) => {
   await fg.must('consumer', 'add', '--source', 'meters', '--destination', 'legacy', '--series', '*', '--schedule', 'on-change');
   fg.start();
   await fg.waitOnline();
-  ctx.client = await Peer.connect(ejabberd.componentPort, CLIENT, 'client-secret');
+  ctx.client = (await Peer.connect(ejabberd.componentPort, CLIENT, 'client-secret')).answerDisco();
   await until(async () => (await command(ctx.client, BUILDING, 'list_series')).attrs.type === 'result', 15_000, () => `building not ready: ${fg.stderr}`);
 });
 
