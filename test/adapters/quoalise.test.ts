@@ -16,6 +16,7 @@ import { errorCondition } from '../helpers/inbox.js';
 import { query, until } from '../helpers/db.js';
 import { command, isPush, recordsOf, seriesOf, upstreamError, NS_QUOALISE } from '../helpers/quoalise.js';
 import type { SeriesRecord } from '../../component/quoalise/types.js';
+import type { Element } from '../../component/xmpp/xml.js';
 
 const LOCAL = 'energy.localhost';
 const REMOTE = 'remote.localhost';
@@ -54,6 +55,9 @@ test.before(async (ctx) => {
   const local = (ctx.local = new Fedgate({ port: ejabberd.componentPort, domain: LOCAL, secret: 'local-secret', extraYaml: yaml }));
   await local.must('app', 'add', 'relay', '--kind', 'quoalise', '--option', `provider=${METERS}`, '--option', 'timeout_ms=5000');
   await local.must('grant', 'add', 'relay', CLIENT, '*');
+  // A provider that lies, played by the test's own component.
+  await local.must('app', 'add', 'liar', '--kind', 'quoalise', '--option', `provider=provider@${CLIENT}`, '--option', 'timeout_ms=5000');
+  await local.must('grant', 'add', 'liar', CLIENT, '*');
   remote.start();
   local.start();
   await Promise.all([remote.waitOnline(), local.waitOnline()]);
@@ -120,6 +124,21 @@ test('a subscription is forwarded; the remote pushes reach our subscriber, acros
 test('unsubscribe is forwarded: the remote stops pushing', async ({ remote, client }) => {
   assert.is((await command(client, RELAY, 'unsubscribe', { identifier: A })).attrs.type, 'result');
   await until(() => query(remote, "SELECT 1 FROM consumers WHERE kind = 'subscription'").length === 0, 10_000, () => 'the remote subscription is still there');
+});
+
+test('a lying provider: records of other series are dropped, malformed ones refused, nothing served', async ({ client }) => {
+  let answer = '';
+  client.conn.on('stanza', (el: Element) => {
+    if (el.name !== 'iq' || el.attrs.to !== `provider@${CLIENT}` || el.attrs.type !== 'set') return;
+    client.conn.socket!.write(`<iq type="result" id="${el.attrs.id}" from="${el.attrs.to}" to="${el.attrs.from}"><command xmlns="http://jabber.org/protocol/commands" node="get_history" status="completed" sessionid="s">${answer}</command></iq>`);
+  });
+  const data = (records: string) => `<quoalise xmlns="${NS_QUOALISE}"><data><meta/><sensml xmlns="urn:ietf:params:xml:ns:senml">${records}</sensml></data></quoalise>`;
+  answer = data(`<senml bn="${A}" bt="${T0}" v="1"/><senml n="" t="1800" v="2"/><senml bn="${B}" bt="${T0}" v="666"/>`);
+  const mixed = await command(client, `liar@${LOCAL}`, 'get_history', { identifier: A });
+  assert.equal(recordsOf(mixed).map((r) => [r.name, r.value]), [[A, 1], [A, 2]]);
+  answer = data(`<senml bn="${A}" bt="${T0}" v="one"/>`);
+  const bad = await command(client, `liar@${LOCAL}`, 'get_history', { identifier: A });
+  assert.equal(upstreamError(bad), { issuer: `provider@${CLIENT}`, code: 'malformed-data' });
 });
 
 test('data pushed to the relay app by anyone but its provider is refused, nothing stored', async ({ local, client }) => {
