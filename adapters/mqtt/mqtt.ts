@@ -94,6 +94,31 @@ const MqttSchema = z
 export type MqttOptions = z.output<typeof MqttSchema>;
 type Subscription = MqttOptions['subscriptions'][number];
 
+/**
+ * New data is told to the core at once, then at most once per this many ms while messages keep coming:
+ * a reading alone is pushed without delay, a stream of them in pushes of several records.
+ */
+const CHANGE_COALESCE_MS = 5;
+
+/** `fn` now if it did not run in the last `ms`, else once when they have passed. */
+function coalesce(fn: () => void, ms: number): () => void {
+  let last = 0;
+  let timer: NodeJS.Timeout | null = null;
+  return () => {
+    const wait = last + ms - Date.now();
+    if (wait <= 0) {
+      last = Date.now();
+      fn();
+    } else {
+      timer ??= setTimeout(() => {
+        timer = null;
+        last = Date.now();
+        fn();
+      }, wait);
+    }
+  };
+}
+
 /** Units learnt from Home Assistant discovery or Homie attributes: bounded, whoever publishes them. */
 const MAX_LEARNT = 10_000;
 
@@ -147,6 +172,7 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
     // Called by MQTT.js for each message, one at a time. The record joins the batch; its PUBACK, which
     // MQTT.js sends on `done`, is held back until the batch is committed.
     const acks = holdAcks(client);
+    const changed = coalesce(dataChanged, CHANGE_COALESCE_MS);
     let batch: DataBlock[] = [];
     let flushScheduled = false;
     client.handleMessage = (packet, done) => {
@@ -164,7 +190,7 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
       const blocks = batch;
       batch = [];
       try {
-        if (blocks.length > 0 && store.ingest(blocks).written > 0) dataChanged();
+        if (blocks.length > 0 && store.ingest(blocks).written > 0) changed();
         acks.release();
       } catch (err) {
         // Not committed: no PUBACK; the broker sends these messages again after the reconnect.
