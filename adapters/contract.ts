@@ -50,6 +50,22 @@ export interface AdapterModule<Options = unknown> {
    * Runs on the XMPP thread when the app starts; the options come from `parseOptions`.
    */
   senders?(options: Options): string[];
+  /**
+   * GDPR: delete records the app keeps (the purge of what is past its retention, the erasure of a
+   * person's data), in bounded batches — never one long transaction. Called by the purge job and the
+   * CLI, outside the app's running adapter: it works on the app's storage directly, without the side
+   * effects of `create` (no broker subscriptions, no upstream calls). Returns how many records it
+   * deleted, or with `dryRun` would delete. Absent: the app keeps no records of its own.
+   */
+  forget?(ctx: ForgetContext<Options>, request: ForgetRequest): Promise<{ records: number }>;
+}
+
+export interface ForgetContext<Options> {
+  app: { name: string; jid: string };
+  options: Options;
+  log: Logger;
+  /** As in AdapterContext. */
+  databasePath: string;
 }
 
 export interface AdapterContext<Options> {
@@ -94,6 +110,19 @@ export interface Adapter {
    */
   unsubscribed?(series: string): Promise<void>;
   close?(): Promise<void>;
+}
+
+export interface ForgetRequest {
+  /** A series identifier or a glob. */
+  series: string;
+  /**
+   * Which records of those series: `before` (epoch seconds) — those stamped earlier (a retention
+   * period); `expired` (epoch seconds) — those whose carried retention (Delivery.retention) has passed
+   * at that time; neither — all of them (an erasure).
+   */
+  before?: number;
+  expired?: number;
+  dryRun?: boolean;
 }
 
 export interface ChatMessage {
@@ -162,6 +191,13 @@ export interface Delivery {
    * values keeps the newest this way; the built-in `store` does.
    */
   version?: { origin: string; seq: number };
+  /**
+   * How long the source lets these records be kept (urn:fedgate:gdpr:0), per series: each record until
+   * its own time plus `maxAge` (an ISO 8601 period), and never after `until` (epoch seconds). An adapter
+   * that keeps records must not keep them longer (`recordExpiry` in component/gdpr/retention.ts computes
+   * it); the built-in `store` deletes them when they expire. Absent: the source sets no limit.
+   */
+  retention?: ReadonlyArray<{ series: string; maxAge?: string; until?: number }>;
 }
 
 /** Expected failures, mapped by the core to Quoalise / RFC 6120 errors. */

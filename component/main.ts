@@ -28,6 +28,8 @@ import { GrantStore } from './authz/grant-store.js';
 import { QuoaliseCommands } from './quoalise/commands/ad-hoc.js';
 import { Outbox, instanceToken, type NewOutboxMessage } from './delivery/outbox.js';
 import type { HousekeepingData } from './jobs/housekeeping.js';
+import type { PurgeJobData } from './jobs/purge-job.js';
+import { describePurge, type PurgeReport } from './gdpr/purge.js';
 
 export interface GatewayEvents {
   fatal: [err: FatalLinkError];
@@ -66,7 +68,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       await this.link.stop();
       this.entitlements.stop();
       this.authz.stop();
-      await Promise.all([this.apps.stop(), this.delivery.stop(), this.pool.stop('housekeeping')]);
+      await Promise.all([this.apps.stop(), this.delivery.stop(), this.pool.stop('housekeeping'), this.pool.stop('purge')]);
       await this.pool.stop('checkpoint');
       clearRuntimeStatus(this.db, process.pid);
       this.db.close();
@@ -208,9 +210,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   await Promise.all([apps.start(), delivery.start()]);
   const housekeeping: HousekeepingData = { dbPath: config.database.path, keepDoneMs: config.inbox.keep_done_days * 86_400_000 };
   await pool.schedule('housekeeping', join(DIST_ROOT, 'component/jobs/housekeeping.js'), 3_600_000, housekeeping);
+  const purgeJob: PurgeJobData = { dbPath: config.database.path, domain, logLevel: config.log.level };
+  await pool.schedule('purge', join(DIST_ROOT, 'component/jobs/purge-job.js'), 3_600_000, purgeJob);
   await pool.supervise('checkpoint', join(DIST_ROOT, 'component/jobs/checkpoint-worker.js'), { dbPath: config.database.path, everyMs: 1000 });
   pool.on('message', (name, m) => {
     if (name === 'housekeeping' && (m as { purged?: number }).purged) log.info({ purged: (m as { purged: number }).purged }, 'forgot old applied inbox rows');
+    if (name === 'purge' && (m as { t?: string }).t === 'purged') log.info({ report: (m as { report: PurgeReport }).report }, describePurge((m as { report: PurgeReport }).report));
   });
   gw.startHeartbeat();
   link.start();

@@ -7,6 +7,7 @@ import { startCommand } from '../component/cli/start-command.js';
 import { consumerCommands, deadLetterCommands, inboxCommands, outboxCommands } from '../component/cli/transfer-commands.js';
 import { grantCommands } from '../component/cli/grant-commands.js';
 import { storeCommands } from '../component/cli/store-commands.js';
+import { retentionCommands } from '../component/cli/retention-commands.js';
 import { CliError } from '../component/cli/context.js';
 import { VERSION } from '../component/version.js';
 
@@ -24,7 +25,8 @@ const program = new Command('fedgate')
   .addCommand(inboxCommands())
   .addCommand(deadLetterCommands())
   .addCommand(grantCommands())
-  .addCommand(storeCommands());
+  .addCommand(storeCommands())
+  .addCommand(retentionCommands());
 
 // Usage errors anywhere in the tree throw instead of exiting, so they all get exit code 2.
 (function overrideAll(cmd: Command) {

@@ -21,7 +21,7 @@ import { parseOptionsWith, absolutePath, envName, millis } from '../common/optio
 import { readSecret } from '../common/secrets.js';
 import { openStoreDatabase } from '../store/store-database.js';
 import { SeriesStore, StoreDataError, checkBlocks } from '../store/series-store.js';
-import { seriesCapabilities } from '../store/store.js';
+import { forgetStoredRecords, seriesCapabilities } from '../store/store.js';
 import { Backoff } from '../../component/timing/backoff.js';
 import type { Db } from '../../component/store/database.js';
 import type { Logger } from '../../component/log/logger.js';
@@ -130,6 +130,8 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
   description: 'meters and devices on an MQTT broker: subscribed topics kept as series (history, catalogue, live pushes), deliveries published QoS 1',
   parseOptions: (raw) => parseOptionsWith('mqtt', MqttSchema, raw),
   acceptsData: (o) => o.publish_topic !== undefined,
+  // Its records live in the store's tables: purged and erased like a store app's.
+  forget: forgetStoredRecords,
   create({ app, options: o, log, databasePath, dataChanged }) {
     const db = openStoreDatabase(databasePath);
     const store = new SeriesStore(db, app.name);

@@ -23,6 +23,7 @@ import { parseOptionsWith, millis } from '../common/options.js';
 import { checkFromSystem, malformed } from '../common/records.js';
 import { openStoreDatabase } from '../store/store-database.js';
 import { SeriesStore, StoreDataError } from '../store/series-store.js';
+import { forgetStoredRecords } from '../store/store.js';
 import { xml, type Element } from '../../component/xmpp/xml.js';
 import { bareJid, parseJid } from '../../component/xmpp/jid.js';
 import { NS } from '../../component/xmpp/namespaces.js';
@@ -56,6 +57,8 @@ export const quoaliseAdapter: AdapterModule<QuoaliseOptions> = {
   // The provider's pushes: relayed to our subscribers.
   acceptsData: () => true,
   senders: (o) => [bareJid(o.provider)],
+  // The relayed pushes live in the store's tables: purged and erased like a store app's.
+  forget: forgetStoredRecords,
   create({ app, options: o, databasePath, dataChanged, sendIq, log }) {
     if (!sendIq) throw new Error('the quoalise adapter needs the gateway\'s XMPP link');
     const provider = o.provider;

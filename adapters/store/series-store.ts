@@ -13,7 +13,8 @@ import { encodeMeta } from '../../component/quoalise/meta.js';
 import { parseIdentifier } from '../../component/quoalise/identifier.js';
 import { QuoaliseFormatError } from '../../component/quoalise/errors.js';
 import { illegalXmlChar } from '../../component/xmpp/xml.js';
-import type { ExtractBatch, SeriesInfo } from '../contract.js';
+import type { Delivery, ExtractBatch, ForgetRequest, SeriesInfo } from '../contract.js';
+import { recordExpiry } from '../../component/gdpr/retention.js';
 
 /** Records the store refuses to keep; the message names the record and is meant for a human. */
 export class StoreDataError extends Error {
@@ -100,9 +101,9 @@ export class SeriesStore {
     touchSeries: Statement<[number, number, number]>;
     readSeq: Statement<[]>;
     writeSeq: Statement<[number]>;
-    upsert: Statement<[number, number, number | null, string | null, number | null, string | null, number, number | null, number | null]>;
+    upsert: Statement<[number, number, number | null, string | null, number | null, string | null, number, number | null, number | null, number | null]>;
     origin: Statement<[string]>;
-    history: Statement<[number, number, number, number]>;
+    history: Statement<[number, number, number, number, number]>;
     seriesMeta: Statement<[string, string]>;
     catalogue: Statement<[string]>;
     matching: Statement<[string, string]>;
@@ -129,9 +130,10 @@ export class SeriesStore {
       // even when the value is the same (so that an older one arriving later stays out).
       upsert: db
         .prepare(
-          `INSERT INTO store_points (series, time, value, string_value, bool_value, unit, seq, origin, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO store_points (series, time, value, string_value, bool_value, unit, seq, origin, version, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (series, time) DO UPDATE SET value = excluded.value, string_value = excluded.string_value,
              bool_value = excluded.bool_value, unit = excluded.unit, origin = excluded.origin, version = excluded.version,
+             expires_at = excluded.expires_at,
              seq = CASE WHEN ${CHANGED} THEN excluded.seq ELSE seq END
            WHERE NOT (excluded.origin IS NOT NULL AND origin IS excluded.origin AND version > excluded.version)
              AND (${CHANGED} OR (excluded.origin IS NOT NULL AND origin IS excluded.origin AND version < excluded.version))
@@ -140,7 +142,9 @@ export class SeriesStore {
         .pluck(),
       origin: db.prepare('INSERT INTO store_origins (origin) VALUES (?) ON CONFLICT (origin) DO UPDATE SET origin = origin RETURNING id').pluck(),
       history: db
-        .prepare('SELECT time, value, string_value, bool_value, unit FROM store_points WHERE series = ? AND time >= ? AND time < ? ORDER BY time LIMIT ?')
+        .prepare(
+          'SELECT time, value, string_value, bool_value, unit FROM store_points WHERE series = ? AND time >= ? AND time < ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY time LIMIT ?',
+        )
         .raw(),
       seriesMeta: db.prepare('SELECT id, meta FROM store_series WHERE app = ? AND identifier = ?'),
       catalogue: db.prepare(
@@ -176,16 +180,16 @@ export class SeriesStore {
    * so a delivery that comes again changes no data (its `redelivered` count goes up). Any invalid
    * record fails the whole batch before anything is written.
    */
-  deliver(deliveries: ReadonlyArray<{ key: string; from: string; blocks: DataBlock[]; version?: { origin: string; seq: number } }>): DeliveryResult[] {
+  deliver(deliveries: ReadonlyArray<Pick<Delivery, 'key' | 'from' | 'blocks' | 'version' | 'retention'>>): DeliveryResult[] {
     for (const d of deliveries) checkBlocks(d.blocks);
     return this.write(() =>
-      deliveries.map(({ key, from, blocks, version }) => {
+      deliveries.map(({ key, from, blocks, version, retention }) => {
         const records = blocks.reduce((n, b) => n + b.records.length, 0);
         if (this.q.delivery.get(this.app, key)) {
           this.q.replay.run(this.app, key);
           return { records, written: 0, unchanged: 0, replayed: true };
         }
-        const result = this.writeBlocks(blocks, version);
+        const result = this.writeBlocks(blocks, version, retention);
         this.q.recordDelivery.run(this.app, key, from, result.records, result.written, result.unchanged, Date.now());
         return { ...result, replayed: false };
       }),
@@ -196,7 +200,8 @@ export class SeriesStore {
   history(series: string, start: number, end: number, limit: number): DataBlock | null {
     const row = this.q.seriesMeta.get(this.app, series) as { id: number; meta: string } | undefined;
     if (!row) return null;
-    const rows = this.q.history.all(row.id, start, end, limit) as PointRow[];
+    // Records past the retention their source set are no longer served, even before the purge deletes them.
+    const rows = this.q.history.all(row.id, start, end, Date.now() / 1000, limit) as PointRow[];
     const records = new Array<SeriesRecord>(rows.length);
     for (let i = 0; i < rows.length; i++) records[i] = toRecord(series, rows[i]!);
     return { meta: JSON.parse(row.meta) as Meta, records };
@@ -245,6 +250,43 @@ export class SeriesStore {
     })();
   }
 
+  /**
+   * Deletes at most `limit` records matching a GDPR request in one short transaction (the caller loops,
+   * letting others write in between). Returns how many it deleted, or with `dryRun` how many match in all.
+   */
+  forgetBatch(req: ForgetRequest, limit: number, now = Date.now() / 1000): number {
+    const ids = this.db.prepare('SELECT id FROM store_series WHERE app = ? AND identifier GLOB ?').pluck().all(this.app, req.series) as number[];
+    if (ids.length === 0) return 0;
+    const list = ids.join(',');
+    if (req.expired !== undefined) {
+      if (req.dryRun) return this.db.prepare(`SELECT count(*) FROM store_points WHERE expires_at <= ? AND series IN (${list})`).pluck().get(req.expired) as number;
+      return this.db.transaction(
+        () =>
+          this.db
+            .prepare(`DELETE FROM store_points WHERE (series, time) IN (SELECT series, time FROM store_points WHERE expires_at <= ? AND series IN (${list}) LIMIT ?)`)
+            .run(req.expired, limit).changes,
+      ).immediate();
+    }
+    const before = req.before ?? Infinity;
+    if (req.dryRun) return this.db.prepare(`SELECT count(*) FROM store_points WHERE series IN (${list}) AND time < ?`).pluck().get(before) as number;
+    return this.db.transaction(() => {
+      let left = limit;
+      for (const id of ids) {
+        if (left <= 0) break;
+        // The time of the last record this batch may take in this series: the deletion is one index range.
+        const last = this.db.prepare('SELECT time FROM store_points WHERE series = ? AND time < ? ORDER BY time LIMIT 1 OFFSET ?').pluck().get(id, before, left - 1) as
+          | number
+          | undefined;
+        const { changes } =
+          last === undefined
+            ? this.db.prepare('DELETE FROM store_points WHERE series = ? AND time < ?').run(id, before)
+            : this.db.prepare('DELETE FROM store_points WHERE series = ? AND time <= ?').run(id, last);
+        left -= changes;
+      }
+      return limit - left;
+    }).immediate();
+  }
+
   /** The seq of the app's latest write: it grows when anyone (this process or another) writes to it. */
   latestSeq(): number {
     return this.q.latestSeq.get(this.app) as number;
@@ -260,7 +302,7 @@ export class SeriesStore {
     }
   }
 
-  private writeBlocks(blocks: DataBlock[], version?: { origin: string; seq: number }): IngestResult {
+  private writeBlocks(blocks: DataBlock[], version?: Delivery['version'], retention?: Delivery['retention']): IngestResult {
     const now = Date.now();
     const origin = version ? (this.q.origin.get(version.origin) as number) : null;
     const seqOfVersion = version ? version.seq : null;
@@ -289,6 +331,7 @@ export class SeriesStore {
           seq + 1,
           origin,
           seqOfVersion,
+          retention ? recordExpiry(retention, r.name, r.time) : null,
         );
         if (stored === seq + 1) {
           seq++;

@@ -12,7 +12,7 @@
  * New data reaches on-change consumers at once when it arrives through `deliver`; data written by
  * another process (a CLI import) within STORE_POLL_MS.
  */
-import { AdapterError, OptionsError, type Adapter, type AdapterModule } from '../contract.js';
+import { AdapterError, OptionsError, type Adapter, type AdapterModule, type ForgetRequest } from '../contract.js';
 import { openStoreDatabase } from './store-database.js';
 import { SeriesStore, StoreDataError } from './series-store.js';
 
@@ -20,6 +20,9 @@ export interface StoreOptions {
   /** When set, the app's data is offline and every call fails with this explanation. */
   maintenance?: string;
 }
+
+/** Records deleted per transaction by `forget` (purge, erasure): each write lock stays short. */
+const FORGET_BATCH = 500;
 
 /** How often a store app checks for writes made by another process. */
 const STORE_POLL_MS = 250;
@@ -36,6 +39,7 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
     if (typeof maintenance !== 'string' || maintenance.trim() === '') throw new OptionsError('maintenance', 'must be a text saying why the data is offline');
     return { maintenance };
   },
+  forget: forgetStoredRecords,
   create({ app, options, databasePath, dataChanged }) {
     if (options.maintenance !== undefined) return maintenanceAdapter(app.name, options.maintenance);
     const db = openStoreDatabase(databasePath);
@@ -93,4 +97,33 @@ function maintenanceAdapter(app: string, why: string): Adapter {
     throw new AdapterError('upstream', `the data of ${app} is offline for maintenance: ${why}`, { issuer: app, code: 'maintenance' });
   };
   return { history: fail, catalogue: fail, extract: fail, deliver: fail };
+}
+
+/**
+ * Deletes what a GDPR request names, one short transaction per batch, then as long a pause: the app's
+ * worker (and anyone else) gets the write lock between batches, so a purge of millions of records
+ * never holds up deliveries. `onBatch` sees each batch's lock time (the benchmark measures it).
+ */
+/** `forget` of every kind that keeps its records in the store's file (`store`, `mqtt`, `quoalise`). */
+export async function forgetStoredRecords({ app, databasePath }: { app: { name: string }; databasePath: string }, request: ForgetRequest): Promise<{ records: number }> {
+  const db = openStoreDatabase(databasePath);
+  try {
+    return { records: await forgetRecords(new SeriesStore(db, app.name), request) };
+  } finally {
+    db.close();
+  }
+}
+
+export async function forgetRecords(store: SeriesStore, request: ForgetRequest, onBatch?: (ms: number, records: number) => void): Promise<number> {
+  if (request.dryRun) return store.forgetBatch(request, 0);
+  let records = 0;
+  for (;;) {
+    const t = performance.now();
+    const n = store.forgetBatch(request, FORGET_BATCH);
+    const ms = performance.now() - t;
+    onBatch?.(ms, n);
+    records += n;
+    if (n < FORGET_BATCH) return records;
+    await new Promise((r) => setTimeout(r, Math.max(1, Math.ceil(ms))));
+  }
 }

@@ -31,6 +31,8 @@ export interface NewOutboxMessage {
   records: number;
   /** The series of the records (checked against the destination's grants before a push leaves). */
   series?: readonly string[];
+  /** When every record of the message is past its retention (ms); absent: kept without limit. */
+  expiresAt?: number | null;
 }
 
 /** The columns under the names of OutboxRow: rows come out of SQLite already in shape. */
@@ -63,8 +65,8 @@ export class Outbox {
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare(
-      `INSERT INTO outbox (consumer_id, kind, sender, destination, payload, records, series, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO outbox (consumer_id, kind, sender, destination, payload, records, series, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.laneRows = db.prepare(`SELECT ${COLUMNS} FROM outbox WHERE destination = ? AND id > ? ORDER BY id LIMIT ?`);
     this.deleteOne = db.prepare('DELETE FROM outbox WHERE id = ?');
@@ -82,7 +84,8 @@ export class Outbox {
       return messages.map(
         (m) =>
           Number(
-            this.insert.run(m.consumerId ?? null, m.kind ?? 'flow', m.sender, m.destination, m.payload, m.records, (m.series ?? []).join('\n'), now).lastInsertRowid,
+            this.insert.run(m.consumerId ?? null, m.kind ?? 'flow', m.sender, m.destination, m.payload, m.records, (m.series ?? []).join('\n'), now, m.expiresAt ?? null)
+              .lastInsertRowid,
           ),
       );
     })();

@@ -18,6 +18,8 @@ import { withTimeout } from './with-timeout.js';
 import { Authorizer } from '../authz/authorizer.js';
 import { GrantStore } from '../authz/grant-store.js';
 import { Backoff } from '../timing/backoff.js';
+import { RetentionPolicies } from '../gdpr/retention-policies.js';
+import { encodeRetention, lastExpiryMs, type CarriedRetention } from '../gdpr/retention.js';
 
 export interface ExtractJobsOptions {
   db: Db;
@@ -175,23 +177,34 @@ export class ExtractJobs {
     return false;
   }
 
-  /** Cuts blocks into messages of at most `batch` records, one metadata group per message. */
+  /**
+   * Cuts blocks into messages of at most `batch` records, one metadata group per message. Each carries
+   * the retention of its series (the app's policies) beside its Quoalise payload, and knows when all
+   * its records will be past it.
+   */
   private messages(c: Consumer, blocks: DataBlock[]): NewOutboxMessage[] {
     const out: NewOutboxMessage[] = [];
+    if (blocks.length === 0) return out;
+    const app = this.opts.appJid.slice(0, this.opts.appJid.indexOf('@'));
+    const retention = new RetentionPolicies(this.opts.db).carried(app, new Set(blocks.flatMap((b) => b.records.map((r) => r.name))));
     for (const b of blocks) {
       for (let i = 0; i < b.records.length; i += c.batch) {
         const records = b.records.slice(i, i + c.batch);
+        const series = [...new Set(records.map((r) => r.name))];
+        const carried: CarriedRetention = new Map(series.filter((s) => retention.has(s)).map((s) => [s, retention.get(s)!]));
         out.push({
           consumerId: c.id,
           kind: c.kind === 'subscription' ? 'push' : 'flow',
           sender: this.opts.appJid,
           destination: c.destination,
-          payload: encodeQuoalise([{ meta: b.meta, records }]),
+          payload: encodeQuoalise([{ meta: b.meta, records }]) + encodeRetention(carried),
           records: records.length,
-          series: [...new Set(records.map((r) => r.name))],
+          series,
+          expiresAt: lastExpiryMs(carried, records),
         });
       }
     }
     return out;
   }
 }
+

@@ -15,6 +15,7 @@ import type { Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
 import { withTimeout } from './with-timeout.js';
 import { Entitlements } from '../transfer/entitlements.js';
+import { retentionFromJson, retentionList } from '../gdpr/retention.js';
 
 /** Inbox rows read, and handed to the adapter in one `deliver` call, at a time. */
 const BATCH = 100;
@@ -143,6 +144,7 @@ export class ReceiveJob {
         from: row.sender,
         blocks,
         ...(row.origin !== null && row.version !== null ? { version: { origin: `${row.sender} ${row.origin}`, seq: row.version } } : {}),
+        ...(row.retention !== null ? { retention: retentionList(retentionFromJson(row.retention)) ?? [] } : {}),
       };
     } catch (err) {
       if (!(err instanceof QuoaliseFormatError)) throw err;

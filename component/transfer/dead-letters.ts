@@ -27,6 +27,8 @@ interface Row {
   series: string;
   origin: string | null;
   version: number | null;
+  retention: string | null;
+  expires_at: number | null;
   direction: 'outbound' | 'inbound';
   app: string;
   peer: string;
@@ -50,8 +52,8 @@ export class DeadLetterError extends Error {
 export function moveOutboxRowToDeadLetters(db: Db, id: number, reason: string): void {
   const moved = db
     .prepare(
-      `INSERT INTO dead_letters (direction, app, peer, consumer_id, kind, payload, records, attempts, reason, created_at, died_at, outbox_id, series)
-       SELECT 'outbound', sender, destination, consumer_id, kind, payload, records, attempts, ?, created_at, ?, id, series FROM outbox WHERE id = ?`,
+      `INSERT INTO dead_letters (direction, app, peer, consumer_id, kind, payload, records, attempts, reason, created_at, died_at, outbox_id, series, expires_at)
+       SELECT 'outbound', sender, destination, consumer_id, kind, payload, records, attempts, ?, created_at, ?, id, series, expires_at FROM outbox WHERE id = ?`,
     )
     .run(reason, Date.now(), id).changes;
   if (moved) db.prepare('DELETE FROM outbox WHERE id = ?').run(id);
@@ -61,8 +63,8 @@ export function moveOutboxRowToDeadLetters(db: Db, id: number, reason: string): 
 export function moveInboxRowToDeadLetters(db: Db, id: number, reason: string): void {
   const moved = db
     .prepare(
-      `INSERT INTO dead_letters (direction, app, peer, stanza_id, format, payload, records, attempts, reason, created_at, died_at, origin, version)
-       SELECT 'inbound', app, sender, stanza_id, format, payload, records, attempts, ?, received_at, ?, origin, version FROM inbox WHERE id = ? AND state = 'pending'`,
+      `INSERT INTO dead_letters (direction, app, peer, stanza_id, format, payload, records, attempts, reason, created_at, died_at, origin, version, retention, expires_at)
+       SELECT 'inbound', app, sender, stanza_id, format, payload, records, attempts, ?, received_at, ?, origin, version, retention, expires_at FROM inbox WHERE id = ? AND state = 'pending'`,
     )
     .run(reason, Date.now(), id).changes;
   if (moved) db.prepare("UPDATE inbox SET state = 'dead', payload = '', done_at = ?, last_error = ? WHERE id = ?").run(Date.now(), reason, id);
@@ -113,10 +115,10 @@ export class DeadLetters {
         queued = Number(
           this.db
             .prepare(
-              `INSERT INTO outbox (id, consumer_id, kind, sender, destination, payload, records, series, created_at)
-               VALUES (?, (SELECT id FROM consumers WHERE id = ?), ?, ?, ?, ?, ?, ?, ?)`,
+              `INSERT INTO outbox (id, consumer_id, kind, sender, destination, payload, records, series, created_at, expires_at)
+               VALUES (?, (SELECT id FROM consumers WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, ?)`,
             )
-            .run(r.outbox_id, r.consumer_id, r.kind, r.app, r.peer, r.payload, r.records, r.series, r.created_at).lastInsertRowid,
+            .run(r.outbox_id, r.consumer_id, r.kind, r.app, r.peer, r.payload, r.records, r.series, r.created_at, r.expires_at).lastInsertRowid,
         );
         this.db
           .prepare(
@@ -130,10 +132,11 @@ export class DeadLetters {
         queued = Number(
           this.db
             .prepare(
-              `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at, origin, version)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+              `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at, origin, version, retention, expires_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
             )
-            .run(r.app, r.peer, r.stanza_id ?? `dead-letter-${r.id}`, r.format, r.payload, r.records, now, r.created_at, r.origin, r.version).lastInsertRowid,
+            .run(r.app, r.peer, r.stanza_id ?? `dead-letter-${r.id}`, r.format, r.payload, r.records, now, r.created_at, r.origin, r.version, r.retention, r.expires_at)
+            .lastInsertRowid,
         );
       }
       this.db.prepare('DELETE FROM dead_letters WHERE id = ?').run(id);

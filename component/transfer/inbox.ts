@@ -19,6 +19,10 @@ export interface InboundMessage {
   /** A fedgate sender's version of the records (urn:fedgate:delivery:0 `epoch`/`version`), else null. */
   origin: string | null;
   version: number | null;
+  /** The retention the message carried (urn:fedgate:gdpr:0), as JSON (component/gdpr/retention.ts), or null. */
+  retention: string | null;
+  /** When all its records are past that retention (ms), or null. */
+  expiresAt: number | null;
 }
 
 export interface InboxRow extends InboundMessage {
@@ -32,7 +36,7 @@ export interface InboxRow extends InboundMessage {
 
 /** The columns under the names of InboxRow: rows come out of SQLite already in shape. */
 const COLUMNS = `id, app, sender, stanza_id AS stanzaId, format, payload, records, state, attempts,
-  next_attempt_at AS nextAttemptAt, last_error AS lastError, received_at AS receivedAt, origin, version`;
+  next_attempt_at AS nextAttemptAt, last_error AS lastError, received_at AS receivedAt, origin, version, retention, expires_at AS expiresAt`;
 
 export class Inbox {
   private readonly insert;
@@ -42,8 +46,8 @@ export class Inbox {
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare(
-      `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at, origin, version)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, sender, stanza_id) DO NOTHING`,
+      `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at, origin, version, retention, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, sender, stanza_id) DO NOTHING`,
     );
     this.pendingRows = db.prepare(`SELECT ${COLUMNS} FROM inbox WHERE app = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?`);
     this.done = db.prepare("UPDATE inbox SET state = 'done', payload = '', done_at = ?, last_error = NULL WHERE id = ? AND state = 'pending'");
@@ -58,7 +62,7 @@ export class Inbox {
     return this.db
       .transaction(() => {
         for (const id of doneIds) this.done.run(now, id);
-        return messages.map((m) => this.insert.run(m.app, m.sender, m.stanzaId, m.format, m.payload, m.records, now, now, m.origin, m.version).changes === 1);
+        return messages.map((m) => this.insert.run(m.app, m.sender, m.stanzaId, m.format, m.payload, m.records, now, now, m.origin, m.version, m.retention, m.expiresAt).changes === 1);
       })
       .immediate();
   }

@@ -20,6 +20,7 @@ import type { Logger } from '../log/logger.js';
 import { createHash } from 'node:crypto';
 import { BUSY_TIMEOUT_MS, type Db } from '../store/database.js';
 import { Acks } from '../delivery/acks.js';
+import { decodeRetention, lastExpiryMs, NS_GDPR, RetentionError, retentionToJson, type CarriedRetention } from '../gdpr/retention.js';
 import { TokenBucket } from '../timing/token-bucket.js';
 
 /** Refusals are logged at most this many lines a second (a hostile sender must not fill the disk). */
@@ -82,6 +83,13 @@ export class Intake {
     if (!host.acceptsData) {
       return this.refuse(el, new StanzaError('feature-not-implemented', `${host.jid} does not accept data`));
     }
+    let retention: CarriedRetention | null;
+    try {
+      retention = decodeRetention(el);
+    } catch (err) {
+      if (!(err instanceof RetentionError)) throw err;
+      return this.refuse(el, new StanzaError('bad-request', `unreadable retention (${NS_GDPR}): ${err.message}`));
+    }
     const names = new Set<string>();
     let records = 0;
     for (const b of blocks) for (const r of b.records) (names.add(r.name), records++);
@@ -101,7 +109,12 @@ export class Intake {
     // Without an id there is nothing to deduplicate on but the content itself.
     const stanzaId = el.getChild('origin-id', NS.stanzaId)?.attrs.id ?? el.attrs.id ?? `sha1-${createHash('sha1').update(payload).digest('hex')}`;
     const { origin, version } = sourceVersion(el);
-    this.batch.push({ message: { app, sender, stanzaId, format: data.format, payload, records, origin, version }, stanza: el, host });
+    const expiresAt = lastExpiryMs(retention, blocks.flatMap((b) => b.records));
+    this.batch.push({
+      message: { app, sender, stanzaId, format: data.format, payload, records, origin, version, retention: retentionToJson(retention), expiresAt },
+      stanza: el,
+      host,
+    });
     this.scheduleCommit();
   }
 

@@ -24,9 +24,8 @@ import { DIST_ROOT } from '../../component/paths.js';
 import { loadConfig } from '../../component/config/load.js';
 import { createLogger } from '../../component/log/logger.js';
 import { startGateway, type Gateway } from '../../component/main.js';
-import { encodeQuoalise } from '../../component/quoalise/payload.js';
-import type { NewOutboxMessage } from '../../component/delivery/outbox.js';
 import { measureLaneHolds, printLaneHolds } from './lib/lane-holds.js';
+import { Tracker, message, paced } from './lib/relay-flow.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,60 +39,6 @@ const count = Number(values.count);
 const rateSeconds = Number(values['rate-seconds']);
 const rate = Number(values.rate);
 const backlog = Number(values.backlog);
-const SERIES = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
-
-function message(i: number): NewOutboxMessage {
-  return {
-    sender: 'src@a.localhost',
-    destination: 'sink@b.localhost',
-    payload: encodeQuoalise([{ meta: {}, records: [{ name: SERIES, time: 1704063600 + i, value: i, unit: 'W' }] }]),
-    records: 1,
-  };
-}
-
-/** Queues messages and resolves each one's latency (queued → confirmation received back at A) as confirmations come. */
-class Tracker {
-  private sent = new Map<number, bigint>();
-  readonly latencies: number[] = [];
-  private waiters: Array<{ n: number; resolve(): void }> = [];
-  constructor(private readonly gw: Gateway) {
-    gw.delivery.on('delivered', (_destination, ids) => {
-      const now = process.hrtime.bigint();
-      for (const id of ids) {
-        const t = this.sent.get(id);
-        if (t === undefined) continue;
-        this.sent.delete(id);
-        this.latencies.push(Number(now - t) / 1e6);
-      }
-      for (const w of this.waiters.filter((w) => this.latencies.length >= w.n)) {
-        this.waiters.splice(this.waiters.indexOf(w), 1);
-        w.resolve();
-      }
-    });
-  }
-  queue(msgs: NewOutboxMessage[]): void {
-    const t = process.hrtime.bigint();
-    for (const id of this.gw.queue(msgs)) this.sent.set(id, t);
-  }
-  until(n: number): Promise<void> {
-    if (this.latencies.length >= n) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ n, resolve }));
-  }
-}
-
-/** Calls `tick(k)` every millisecond or so with the number of messages due to keep `perSecond`, for `seconds`. */
-async function paced(perSecond: number, seconds: number, tick: (k: number) => void): Promise<void> {
-  const t0 = Date.now();
-  let done = 0;
-  while (Date.now() - t0 < seconds * 1000) {
-    const due = Math.floor(((Date.now() - t0) / 1000) * perSecond) - done;
-    if (due > 0) {
-      tick(due);
-      done += due;
-    }
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
 
 const ej = await Ejabberd.start({
   components: [

@@ -1,0 +1,88 @@
+/**
+ * The purge: deletes what is past its retention — in each app's own records (its policies, by record
+ * time; and what its sources limited, by the expiry carried with the data) and in fedgate's queues
+ * (outbox, inbox, dead letters: messages all of whose records are past retention). In bounded batches,
+ * one short transaction each, so that the gateway keeps writing meanwhile. Run hourly by a bree job
+ * (component/jobs/purge-job.ts) and on demand by `fedgate retention purge [--dry-run]`.
+ */
+import type { Db } from '../store/database.js';
+import type { Logger } from '../log/logger.js';
+import { adapterModule } from '../../adapters/index.js';
+import type { ForgetRequest } from '../../adapters/contract.js';
+import { AppRegistry } from '../registry/apps.js';
+import { RetentionPolicies } from './retention-policies.js';
+import { cutoff, parsePeriod } from './retention.js';
+
+/** Rows deleted per transaction in fedgate's own tables. */
+const BATCH = 500;
+
+export interface PurgeReport {
+  dryRun: boolean;
+  /** When the purge looked (ms since the epoch). */
+  at: number;
+  outbox: number;
+  inbox: number;
+  deadLetters: number;
+  /** Records deleted from each app's own storage, per rule. */
+  apps: Array<{ app: string; series: string; rule: string; records: number }>;
+}
+
+export interface PurgeOptions {
+  db: Db;
+  /** fedgate's database path (adapters keep their files next to it). */
+  databasePath: string;
+  domain: string;
+  log: Logger;
+  dryRun?: boolean;
+  now?: number;
+}
+
+const QUEUES = [
+  { key: 'outbox', table: 'outbox', where: 'expires_at <= ?' },
+  // Applied and dead rows keep no data (only their ids, for duplicates): only pending ones hold records.
+  { key: 'inbox', table: 'inbox', where: "expires_at <= ? AND state = 'pending'" },
+  { key: 'deadLetters', table: 'dead_letters', where: 'expires_at <= ?' },
+] as const;
+
+export async function purge(opts: PurgeOptions): Promise<PurgeReport> {
+  const now = opts.now ?? Date.now();
+  const report: PurgeReport = { dryRun: !!opts.dryRun, at: now, outbox: 0, inbox: 0, deadLetters: 0, apps: [] };
+  for (const q of QUEUES) report[q.key] = await purgeTable(opts.db, q.table, q.where, now, !!opts.dryRun);
+  const policies = new RetentionPolicies(opts.db);
+  for (const app of new AppRegistry(opts.db).list()) {
+    const module = adapterModule(app.kind);
+    if (!module.forget) continue;
+    const ctx = { app: { name: app.name, jid: `${app.name}@${opts.domain}` }, options: module.parseOptions(app.options), log: opts.log, databasePath: opts.databasePath };
+    const rules: Array<{ series: string; rule: string; request: ForgetRequest }> = policies
+      .list(app.name)
+      .map((p) => ({ series: p.series, rule: `older than ${p.period}`, request: { series: p.series, before: cutoff(now / 1000, parsePeriod(p.period)) } }));
+    rules.push({ series: '*', rule: 'past the retention its source set', request: { series: '*', expired: now / 1000 } });
+    for (const r of rules) {
+      const { records } = await module.forget(ctx, { ...r.request, dryRun: !!opts.dryRun });
+      if (records > 0) report.apps.push({ app: app.name, series: r.series, rule: r.rule, records });
+    }
+  }
+  return report;
+}
+
+async function purgeTable(db: Db, table: string, where: string, now: number, dryRun: boolean): Promise<number> {
+  if (dryRun) return db.prepare(`SELECT count(*) FROM ${table} WHERE ${where}`).pluck().get(now) as number;
+  const batch = db.prepare(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ${where} LIMIT ${BATCH})`);
+  let total = 0;
+  for (;;) {
+    const t = performance.now();
+    const n = db.transaction(() => batch.run(now).changes).immediate();
+    total += n;
+    if (n < BATCH) return total;
+    // As long a pause as the batch took: the gateway's writers get the lock in between.
+    await new Promise((r) => setTimeout(r, Math.max(1, Math.ceil(performance.now() - t))));
+  }
+}
+
+/** One line for the log and the CLI. */
+export function describePurge(r: PurgeReport): string {
+  const verb = r.dryRun ? 'would delete' : 'deleted';
+  const apps = r.apps.map((a) => `${a.records} record(s) of ${a.app} (${a.series}, ${a.rule})`);
+  const queues = [`${r.outbox} outbox`, `${r.inbox} inbox`, `${r.deadLetters} dead-letter`].join(', ');
+  return `retention purge ${verb}: ${apps.length ? `${apps.join('; ')}; ` : 'no app record; '}messages past retention: ${queues}`;
+}
