@@ -10,7 +10,7 @@
  * (PUBACK) only after its record is committed to SQLite, so a crash before the commit means the broker
  * sends it again. The messages of one read from the socket share one transaction (group commit): their
  * PUBACKs are held back until it commits (see `holdAcks`). A malformed payload is acknowledged (sending it again would not mend it), never stored,
- * counted per filter in `mqtt_malformed` (schema/store/003_mqtt.sql) and logged (at most one line per
+ * counted per filter in `mqtt_malformed` (schema/store/020_mqtt.sql) and logged (at most one line per
  * filter every 10 s). Reconnection to the broker backs off exponentially with jitter.
  */
 import { readFileSync } from 'node:fs';

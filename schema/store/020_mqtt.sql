@@ -1,4 +1,4 @@
--- store 003: the `mqtt` adapter (adapters/mqtt/) keeps its records in the store's tables (one app's
+-- store 020 (a number clear of the store's own sequence): the `mqtt` adapter (adapters/mqtt/) keeps its records in the store's tables (one app's
 -- series, served like a `store` app's); this table counts the payloads it refused. One row per app and
 -- subscription filter — not per topic, so that a publisher inventing topics cannot grow it.
 CREATE TABLE mqtt_malformed (
