@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { xml } from '../xmpp/xml.js';
 import type { Element } from '../xmpp/xml.js';
-import { bareJid } from '../xmpp/jid.js';
+import { bareJid, parseJid } from '../xmpp/jid.js';
 import { parseXml } from '../quoalise/xml-parse.js';
 import type { AppHost, IqRequest } from './app-host.js';
 
@@ -50,7 +50,7 @@ export class AppIqs {
   /** An IQ result or error addressed to an app: true when it answered one of the adapters' IQs. */
   onAnswer(el: Element): boolean {
     const p = el.attrs.id ? this.pending.get(el.attrs.id) : undefined;
-    if (!p || el.attrs.from !== p.to || bareJid(el.attrs.to ?? '') !== p.host.jid) return false;
+    if (!p || !sameJid(el.attrs.from ?? '', p.to) || bareJid(el.attrs.to ?? '') !== p.host.jid) return false;
     this.settle(el.attrs.id!);
     p.host.answerIq({ t: 'iqAnswer', id: p.id, ok: true, xml: el.toString() });
     return true;
@@ -66,4 +66,11 @@ export class AppIqs {
     else this.perApp.set(p.host, n);
     return true;
   }
+}
+
+/** The same entity: local part and domain compared case-insensitively (parseJid lower-cases them), the resource exactly. */
+function sameJid(a: string, b: string): boolean {
+  const x = parseJid(a);
+  const y = parseJid(b);
+  return !!x && !!y && x.local === y.local && x.domain === y.domain && x.resource === y.resource;
 }
