@@ -24,7 +24,12 @@ import { Intake } from './transfer/intake.js';
 import { Inbox } from './transfer/inbox.js';
 import { ConsumerStore } from './transfer/consumers.js';
 import { Authorizer } from './authz/authorizer.js';
-import { GrantStore } from './authz/grant-store.js';
+import { ConsentService, consentPolicy } from './consent/service.js';
+import { ConsentEffects } from './consent/effects.js';
+import { ConsentExpiry, EXPIRY_JOB } from './consent/expiry.js';
+import { ConsentCommands } from './consent/commands/consent-commands.js';
+import { AdminCommands } from './admin/admin-commands.js';
+import { commandLimits } from './router/command-runner.js';
 import { QuoaliseCommands } from './quoalise/commands/ad-hoc.js';
 import { Outbox, instanceToken, type NewOutboxMessage } from './delivery/outbox.js';
 import type { HousekeepingData } from './jobs/housekeeping.js';
@@ -52,6 +57,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     readonly entitlements: Entitlements,
     private readonly pool: WorkerPool,
     readonly authz: Authorizer,
+    private readonly consent: { effects: ConsentEffects; expiry: ConsentExpiry },
   ) {
     super();
     this.outbox = new Outbox(db);
@@ -68,6 +74,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       await this.link.stop();
       this.entitlements.stop();
       this.authz.stop();
+      this.consent.effects.stop();
+      await this.consent.expiry.stop();
       await Promise.all([this.apps.stop(), this.delivery.stop(), this.pool.stop('housekeeping'), this.pool.stop('purge')]);
       await this.pool.stop('checkpoint');
       clearRuntimeStatus(this.db, process.pid);
@@ -174,10 +182,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     },
     log,
   );
-  const authz = new Authorizer(new GrantStore(db), log);
+  const policy = consentPolicy(config.consent);
+  const consents = new ConsentService(db, policy);
+  const authz = new Authorizer(consents.store, log);
+  const consumers = new ConsumerStore(db);
   const commands = new QuoaliseCommands({
     authz,
-    consumers: new ConsumerStore(db),
+    consumers,
     maxRecords: config.quoalise.max_records,
     requestsPerSecond: config.quoalise.requests_per_second,
     requestBurst: config.quoalise.request_burst,
@@ -187,8 +198,47 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     maxSessionsPerRequester: config.quoalise.max_sessions_per_requester,
     sessionTimeoutSeconds: config.quoalise.session_timeout_seconds,
   });
-  const router = new Router({ domain, apps, presence, intake, delivery, commands, iqs, domainIq: domainHandlers({ domain, apps, version: VERSION }), send, log });
-  const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz);
+  const expiry = new ConsentExpiry(pool, { dbPath: config.database.path }, log);
+  const effects = new ConsentEffects({
+    db,
+    domain,
+    store: consents.store,
+    parties: consents.parties,
+    authz,
+    consumers,
+    dropQueued: (ids, reason) => delivery.drop(ids, reason),
+    send: (el) => link.send(el),
+    isOnline: () => link.isOnline,
+    planExpiry: (end) => expiry.plan(end),
+    log,
+  });
+  const consent = new ConsentCommands({
+    service: consents,
+    policy,
+    limits: commandLimits(config.quoalise),
+    // The next request must see the change, and the people concerned must hear of it, now.
+    changed: () => {
+      authz.refresh();
+      effects.poke();
+    },
+  });
+  const startedAt = Date.now();
+  const admin = new AdminCommands({
+    domain,
+    admins: config.admins,
+    db,
+    apps,
+    consents: consents.store,
+    parties: consents.parties,
+    version: VERSION,
+    startedAt,
+    linkState: () => link.state,
+    requeued: (direction, app, peer) => (direction === 'outbound' ? delivery.wake([peer]) : apps.get(app)?.notifyInbox()),
+    limits: commandLimits(config.quoalise),
+  });
+  const domainIq = domainHandlers({ domain, apps, version: VERSION, admin });
+  const router = new Router({ domain, apps, presence, intake, delivery, commands, consent, iqs, domainIq, send, log });
+  const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz, { effects, expiry });
 
   apps.on('added', (host) => {
     if (link.isOnline) presence.announce([host.app.name]);
@@ -201,12 +251,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   link.on('online', () => {
     presence.announce(apps.all().map((a) => a.app.name));
     gw.writeStatus();
+    effects.poke();
   });
   link.on('offline', () => gw.writeStatus());
   link.on('fatal', (err) => gw.emit('fatal', err));
 
   entitlements.watch();
   authz.start();
+  effects.start();
   await Promise.all([apps.start(), delivery.start()]);
   const housekeeping: HousekeepingData = { dbPath: config.database.path, keepDoneMs: config.inbox.keep_done_days * 86_400_000 };
   await pool.schedule('housekeeping', join(DIST_ROOT, 'component/jobs/housekeeping.js'), 3_600_000, housekeeping);
@@ -215,6 +267,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   await pool.supervise('checkpoint', join(DIST_ROOT, 'component/jobs/checkpoint-worker.js'), { dbPath: config.database.path, everyMs: 1000 });
   pool.on('message', (name, m) => {
     if (name === 'housekeeping' && (m as { purged?: number }).purged) log.info({ purged: (m as { purged: number }).purged }, 'forgot old applied inbox rows');
+    if (name === EXPIRY_JOB) {
+      expiry.ran();
+      effects.poke();
+    }
     if (name === 'purge' && (m as { t?: string }).t === 'purged') log.info({ report: (m as { report: PurgeReport }).report }, describePurge((m as { report: PurgeReport }).report));
   });
   gw.startHeartbeat();

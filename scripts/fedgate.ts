@@ -7,6 +7,8 @@ import { startCommand } from '../component/cli/start-command.js';
 import { consumerCommands, deadLetterCommands, inboxCommands, outboxCommands } from '../component/cli/transfer-commands.js';
 import { grantCommands } from '../component/cli/grant-commands.js';
 import { storeCommands } from '../component/cli/store-commands.js';
+import { consentCommands } from '../component/cli/consent-commands.js';
+import { subjectCommands } from '../component/cli/subject-commands.js';
 import { retentionCommands } from '../component/cli/retention-commands.js';
 import { CliError } from '../component/cli/context.js';
 import { VERSION } from '../component/version.js';
@@ -25,6 +27,8 @@ const program = new Command('fedgate')
   .addCommand(inboxCommands())
   .addCommand(deadLetterCommands())
   .addCommand(grantCommands())
+  .addCommand(consentCommands())
+  .addCommand(subjectCommands())
   .addCommand(storeCommands())
   .addCommand(retentionCommands());
 

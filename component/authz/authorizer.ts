@@ -1,17 +1,20 @@
 /**
- * The one authorization check of the gateway: may this requester read this series of this app, now?
- * Deny by default. Grants are held in memory (the XMPP thread must not query SQLite on every request)
- * and reloaded when `grants_version` changes, polled like the app registry.
+ * The one authorization check of the gateway: may this requester read (or subscribe to) this series of
+ * this app, now? Deny by default. It reads the current state of consent records only — a record allows
+ * when it is 'given' or 'renewed', inside its validity window, for that processing; an operator's grant
+ * is such a record (schema/006_consent.sql).
+ *
+ * Records are held in memory (the XMPP thread must not query SQLite on every request), indexed by app,
+ * then by recipient pattern, then by exact series (globs apart): a check costs the same with 1 or
+ * 100,000 records. Reloads are incremental: `consents_version` is polled, and only the rows changed
+ * since the last load are read.
  *
  * Each answer says why, in words meant for the requester (it becomes the `not-authorized` text).
- * Validity windows are checked here, so consent records (with purposes and windows) can replace grants
- * behind the same three functions.
  */
 import type { Logger } from '../log/logger.js';
 import { formatIsoUtc } from '../quoalise/time.js';
-import { seriesMatcher } from '../transfer/series-pattern.js';
-import type { Grant, GrantStore } from './grant-store.js';
-import { requesterMatches } from './requester-pattern.js';
+import { isPattern, seriesMatcher } from '../transfer/series-pattern.js';
+import { isLive, processingText, type AuthorizationRecord, type Processing } from '../consent/model.js';
 
 export interface AuthorizationRequest {
   /** The application's name (JID localpart). */
@@ -22,35 +25,76 @@ export interface AuthorizationRequest {
   series: string;
   /** When, in ms since the epoch; the request's arrival. */
   at: number;
+  /** What the requester wants to do: read history (the default) or receive pushes of new records. */
+  processing?: Processing;
 }
 
 export interface AuthorizationDecision {
   allowed: boolean;
-  /** Why: names the grant that allows, or what is missing. */
+  /** Why: names the record that allows, or what is missing. */
   reason: string;
-  /** The grant that allows the request (for logs, and for consent records later). */
+  /** The consent record (or grant) that allows the request. */
   grantId?: number;
 }
 
-interface LoadedGrant extends Grant {
-  matchesSeries(series: string): boolean;
+/** Where the records come from: the consent store (or the grant facade over it). */
+export interface ConsentSource {
+  /** A number that changes whenever any record changes. */
+  version(): number;
+  /** Records changed after that version (of one app, and of these recipient patterns, if given), in the order of their change. */
+  changedSince(version: number, app?: string, recipients?: string[]): AuthorizationRecord[];
 }
 
-function isValidAt(g: Grant, at: number): boolean {
-  return (g.notBefore === null || at >= g.notBefore) && (g.notAfter === null || at < g.notAfter);
+type Rec = AuthorizationRecord;
+
+/** The records of one (app, recipient pattern): by exact series, and the globs apart with their matchers. */
+interface Bucket {
+  exact: Map<string, Rec[]>;
+  globs: Array<{ rec: Rec; matches(series: string): boolean }>;
+}
+
+const iso = (ms: number) => formatIsoUtc(Math.floor(ms / 1000));
+
+function inWindow(r: Rec, at: number): boolean {
+  return (r.notBefore === null || at >= r.notBefore) && (r.notAfter === null || at < r.notAfter);
+}
+
+function allows(r: Rec, at: number, processing: Processing | undefined): boolean {
+  return isLive(r.state) && inWindow(r, at) && (processing === undefined || r.processing.includes(processing));
+}
+
+/** When a record stopped allowing: the end of its window, or the event that ended it. */
+function endedAt(r: Rec): number {
+  return isLive(r.state) || r.state === 'expired' ? r.notAfter ?? r.stateAt : r.stateAt;
+}
+
+/** How a record is named to the requester. */
+function label(r: Rec): string {
+  return r.origin === 'grant' ? `grant ${r.id}` : `consent ${r.id}`;
+}
+
+/** The recipient patterns that cover a bare JID: itself, its domain, anyone. */
+export function patternsCovering(requester: string): string[] {
+  const bare = requester.toLowerCase();
+  const at = bare.indexOf('@');
+  return at >= 0 ? [bare, `*@${bare.slice(at + 1)}`, '*'] : [`*@${bare}`, '*'];
 }
 
 export class Authorizer {
-  /** app name → its grants. */
-  private byApp = new Map<string, LoadedGrant[]>();
+  private readonly byId = new Map<number, Rec>();
+  private readonly byApp = new Map<string, Map<string, Bucket>>();
   private version = -1;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly store: GrantStore, private readonly log?: Logger) {
+  /**
+   * `only`: hold the records of one app alone — and of one requester, if given (one check in a worker,
+   * which then reads the few records that concern it instead of holding all of them).
+   */
+  constructor(private readonly source: ConsentSource, private readonly log?: Logger, private readonly only?: { app: string; requester?: string }) {
     this.refresh();
   }
 
-  /** Polls for grant changes every `pollMs` (CLI edits reach the running gateway within that delay). */
+  /** Polls for changes every `pollMs` (CLI edits reach the running gateway within that delay). */
   start(pollMs = 250): void {
     this.timer = setInterval(() => this.refresh(), pollMs);
     this.timer.unref();
@@ -61,48 +105,111 @@ export class Authorizer {
     this.timer = null;
   }
 
-  /** Reloads the grants if they changed since the last load (one single-row read otherwise). */
+  /** Loads the records changed since the last load (one single-row read when nothing changed). */
   refresh(): void {
-    const version = this.store.version();
+    const version = this.source.version();
     if (version === this.version) return;
-    const byApp = new Map<string, LoadedGrant[]>();
-    for (const g of this.store.list()) {
-      let list = byApp.get(g.app);
-      if (!list) byApp.set(g.app, (list = []));
-      list.push({ ...g, matchesSeries: seriesMatcher(g.series) });
+    const changed = this.source.changedSince(this.version, this.only?.app, this.only?.requester === undefined ? undefined : patternsCovering(this.only.requester));
+    for (const rec of changed) {
+      const old = this.byId.get(rec.id);
+      if (old) this.unindex(old);
+      this.index(rec);
     }
-    this.byApp = byApp;
     this.version = version;
-    this.log?.debug({ grants: [...byApp.values()].reduce((n, l) => n + l.length, 0) }, 'grants loaded');
+    this.log?.debug({ changed: changed.length, records: this.byId.size }, 'consent records loaded');
   }
 
   authorize(req: AuthorizationRequest): AuthorizationDecision {
-    const covering = (this.byApp.get(req.app) ?? []).filter((g) => requesterMatches(g.requester, req.requester) && g.matchesSeries(req.series));
-    const valid = covering.find((g) => isValidAt(g, req.at));
+    const processing = req.processing ?? 'read';
+    const covering = this.candidates(req.app, req.requester, req.series);
+    const valid = covering.find((r) => allows(r, req.at, processing));
+    const verb = processing === 'read' ? 'read' : 'subscribe to';
     if (valid) {
       const purpose = valid.purpose ? ` for ${valid.purpose}` : '';
-      return { allowed: true, reason: `grant ${valid.id} lets ${req.requester} read ${req.series} from ${req.app}${purpose}`, grantId: valid.id };
+      return { allowed: true, reason: `${label(valid)} lets ${req.requester} ${verb} ${req.series} from ${req.app}${purpose}`, grantId: valid.id };
     }
-    const what = `${req.requester} may not read ${req.series} from ${req.app}`;
-    // Prefer the most telling window problem: a grant that has not started yet, else the latest to expire.
-    const future = covering.filter((g) => g.notBefore !== null && req.at < g.notBefore).sort((a, b) => a.notBefore! - b.notBefore!)[0];
-    if (future) return { allowed: false, reason: `${what}: the grant starts on ${formatIsoUtc(future.notBefore! / 1000)}` };
-    const expired = covering.filter((g) => g.notAfter !== null && req.at >= g.notAfter).sort((a, b) => b.notAfter! - a.notAfter!)[0];
-    if (expired) return { allowed: false, reason: `${what}: the grant expired on ${formatIsoUtc(expired.notAfter! / 1000)}` };
-    return { allowed: false, reason: `${what}: no grant covers this series (ask the operator of ${req.app} for one)` };
+    return { allowed: false, reason: `${req.requester} may not ${verb} ${req.series} from ${req.app}: ${this.whyNot(covering, req.at, req.app, 'no grant covers this series')}` };
   }
 
   /** The series patterns this requester may read from this app now (for the catalogue). */
   visibleSeriesPatterns(app: string, requester: string, at: number): string[] {
-    return [...new Set(this.grantsFor(app, requester, at).map((g) => g.series))];
+    return [...new Set(this.candidates(app, requester).filter((r) => allows(r, at, 'read')).map((r) => r.series))];
   }
 
-  /** True when the requester holds at least one valid grant on this app (to list its commands). */
+  /** True when the requester holds at least one record in force on this app (to list its commands). */
   hasAnyGrant(app: string, requester: string, at: number): boolean {
-    return this.grantsFor(app, requester, at).length > 0;
+    return this.candidates(app, requester).some((r) => allows(r, at, undefined));
   }
 
-  private grantsFor(app: string, requester: string, at: number): LoadedGrant[] {
-    return (this.byApp.get(app) ?? []).filter((g) => requesterMatches(g.requester, requester) && isValidAt(g, at));
+  /** Why a requester holds nothing in force on this app (the text of a refusal before any series is named). */
+  whyNoAccess(app: string, requester: string, at: number): string {
+    return this.whyNot(this.candidates(app, requester), at, app, 'no consent or grant for this requester');
+  }
+
+  /** The most telling reason for a refusal, among the records that cover the series. */
+  private whyNot(covering: Rec[], at: number, app: string, none: string): string {
+    const live = covering.filter((r) => isLive(r.state));
+    const other = live.find((r) => inWindow(r, at));
+    if (other) return `${label(other)} allows ${processingText(other.processing)} only`;
+    const future = live.filter((r) => r.notBefore !== null && at < r.notBefore).sort((a, b) => a.notBefore! - b.notBefore!)[0];
+    if (future) return `the ${future.origin === 'grant' ? 'grant' : `consent ${future.id}`} starts on ${iso(future.notBefore!)}`;
+    const ended = covering
+      .filter((r) => !isLive(r.state) || (r.notAfter !== null && at >= r.notAfter))
+      .filter((r) => r.state !== 'requested' && r.state !== 'refused')
+      .sort((a, b) => endedAt(b) - endedAt(a))[0];
+    if (ended) {
+      if (isLive(ended.state) || ended.state === 'expired') return `the ${ended.origin === 'grant' ? 'grant' : `consent ${ended.id}`} expired on ${iso(ended.notAfter ?? ended.stateAt)}`;
+      return `${label(ended)} was ${ended.state} on ${iso(ended.stateAt)}`;
+    }
+    const waiting = covering.find((r) => r.state === 'requested');
+    if (waiting) return `request ${waiting.id} is waiting for a decision`;
+    const refused = covering.filter((r) => r.state === 'refused').sort((a, b) => b.stateAt - a.stateAt)[0];
+    if (refused) return `request ${refused.id} was refused on ${iso(refused.stateAt)}`;
+    return `${none} (ask for access with the request_access command of ${app})`;
+  }
+
+  /** Every record of the app whose recipient covers the requester (and whose series covers `series`, if given). */
+  private candidates(app: string, requester: string, series?: string): Rec[] {
+    const buckets = this.byApp.get(app);
+    if (!buckets) return [];
+    const out: Rec[] = [];
+    for (const p of patternsCovering(requester)) {
+      const b = buckets.get(p);
+      if (!b) continue;
+      const exact = series === undefined ? [...b.exact.values()].flat() : b.exact.get(series) ?? [];
+      for (const r of exact) out.push(r);
+      for (const g of b.globs) if (series === undefined || g.matches(series)) out.push(g.rec);
+    }
+    return out;
+  }
+
+  private bucket(r: Rec): Bucket {
+    let buckets = this.byApp.get(r.app);
+    if (!buckets) this.byApp.set(r.app, (buckets = new Map()));
+    let b = buckets.get(r.recipient);
+    if (!b) buckets.set(r.recipient, (b = { exact: new Map(), globs: [] }));
+    return b;
+  }
+
+  private index(r: Rec): void {
+    this.byId.set(r.id, r);
+    const b = this.bucket(r);
+    if (isPattern(r.series)) b.globs.push({ rec: r, matches: seriesMatcher(r.series) });
+    else {
+      const list = b.exact.get(r.series);
+      if (list) list.push(r);
+      else b.exact.set(r.series, [r]);
+    }
+  }
+
+  private unindex(r: Rec): void {
+    this.byId.delete(r.id);
+    const b = this.bucket(r);
+    if (isPattern(r.series)) b.globs.splice(b.globs.findIndex((g) => g.rec === r), 1);
+    else {
+      const list = b.exact.get(r.series)!;
+      list.splice(list.indexOf(r), 1);
+      if (list.length === 0) b.exact.delete(r.series);
+    }
   }
 }

@@ -1,9 +1,14 @@
 /**
- * Grants in SQLite (schema/003_authorization.sql): written by the CLI, read by the running gateway's
- * Authorizer, which keeps them in memory and reloads them when `grants_version` changes.
+ * Grants: the operator's way to let a requester read series, typed at the CLI. Since schema 006 a grant
+ * is a consent record given by the operator at once, on the legal basis the operator chooses
+ * (component/consent/); this class is the operator's view of those records, and a ConsentSource for the
+ * Authorizer like the consent store itself.
  */
 import type { Db } from '../store/database.js';
 import { normalizeRequester, RequesterPatternError } from './requester-pattern.js';
+import { ConsentStore, TransitionError, type Actor } from '../consent/consent-store.js';
+import { isLive, LEGAL_BASES, PROCESSINGS, type AuthorizationRecord, type ConsentRecord, type LegalBasis, type Processing } from '../consent/model.js';
+import type { ConsentSource } from './authorizer.js';
 
 export interface Grant {
   id: number;
@@ -14,6 +19,8 @@ export interface Grant {
   /** A series identifier or a glob over identifiers. */
   series: string;
   purpose: string;
+  legalBasis: LegalBasis;
+  processing: Processing[];
   /** Valid from (inclusive), ms since the epoch; null = since creation. */
   notBefore: number | null;
   /** Valid until (exclusive), ms since the epoch; null = no end. */
@@ -26,6 +33,9 @@ export interface NewGrant {
   requester: string;
   series: string;
   purpose?: string;
+  /** Default: public-task for anyone ('*', open data), contract otherwise. */
+  legalBasis?: LegalBasis;
+  processing?: Processing[];
   notBefore?: number | null;
   notAfter?: number | null;
 }
@@ -34,13 +44,30 @@ export class GrantError extends Error {
   override name = 'GrantError';
 }
 
-/** The columns under the names of Grant: rows come out of SQLite already in shape. */
-const COLUMNS = 'id, app, requester, series, purpose, not_before AS notBefore, not_after AS notAfter, created_at AS createdAt';
+/** The operator, acting through the CLI (or a program embedding fedgate). */
+export const OPERATOR: Actor = { id: 'operator', role: 'operator', evidence: { via: 'grant' } };
 
-export class GrantStore {
-  constructor(private readonly db: Db) {}
+const toGrant = (r: ConsentRecord): Grant => ({
+  id: r.id,
+  app: r.app,
+  requester: r.recipient,
+  series: r.series,
+  purpose: r.purpose,
+  legalBasis: r.legalBasis,
+  processing: r.processing,
+  notBefore: r.notBefore,
+  notAfter: r.notAfter,
+  createdAt: r.createdAt,
+});
 
-  add(g: NewGrant): Grant {
+export class GrantStore implements ConsentSource {
+  private readonly consents: ConsentStore;
+
+  constructor(private readonly db: Db) {
+    this.consents = new ConsentStore(db);
+  }
+
+  add(g: NewGrant, actor: Actor = OPERATOR): Grant {
     let requester: string;
     try {
       requester = normalizeRequester(g.requester);
@@ -52,30 +79,45 @@ export class GrantStore {
     const notBefore = g.notBefore ?? null;
     const notAfter = g.notAfter ?? null;
     if (notBefore !== null && notAfter !== null && notBefore >= notAfter) throw new GrantError('the grant would end before it starts (--from must be before --until)');
+    const legalBasis = g.legalBasis ?? (requester === '*' ? 'public-task' : 'contract');
+    if (!(legalBasis in LEGAL_BASES)) throw new GrantError(`legal basis "${legalBasis}" must be one of ${Object.keys(LEGAL_BASES).join(', ')}`);
     if (!this.db.prepare('SELECT 1 FROM apps WHERE name = ?').get(g.app)) throw new GrantError(`no app named "${g.app}"`);
-    const { lastInsertRowid } = this.db
-      .prepare('INSERT INTO grants (app, requester, series, purpose, not_before, not_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(g.app, requester, g.series, g.purpose ?? '', notBefore, notAfter, Date.now());
-    return this.get(Number(lastInsertRowid))!;
+    const rec = this.consents.create(
+      { app: g.app, subject: null, recipient: requester, series: g.series, purpose: g.purpose ?? '', legalBasis, processing: g.processing ?? [...PROCESSINGS], notBefore, notAfter, origin: 'grant' },
+      actor,
+    );
+    return toGrant(rec);
   }
 
   get(id: number): Grant | undefined {
-    return this.db.prepare(`SELECT ${COLUMNS} FROM grants WHERE id = ?`).get(id) as Grant | undefined;
+    const r = this.consents.get(id);
+    return r && r.origin === 'grant' && isLive(r.state) ? toGrant(r) : undefined;
   }
 
-  /** Every grant, or those of one app, oldest first. */
+  /** The grants in force (or whose window has not begun, or has just passed), of every app or one, oldest first. */
   list(app?: string): Grant[] {
-    return (app === undefined
-      ? this.db.prepare(`SELECT ${COLUMNS} FROM grants ORDER BY id`).all()
-      : this.db.prepare(`SELECT ${COLUMNS} FROM grants WHERE app = ? ORDER BY id`).all(app)) as Grant[];
+    return this.consents
+      .list({ ...(app === undefined ? {} : { app }), limit: Number.MAX_SAFE_INTEGER })
+      .filter((r) => r.origin === 'grant' && isLive(r.state))
+      .map(toGrant);
   }
 
-  remove(id: number): void {
-    if (this.db.prepare('DELETE FROM grants WHERE id = ?').run(id).changes === 0) throw new GrantError(`no grant with id ${id}`);
+  /** Ends a grant: the record is withdrawn by the operator (its history stays). */
+  remove(id: number, actor: Actor = OPERATOR): void {
+    if (!this.get(id)) throw new GrantError(`no grant with id ${id}`);
+    try {
+      this.consents.appendEvent(id, 'withdrawn', actor, { reason: 'grant removed' });
+    } catch (err) {
+      if (err instanceof TransitionError) throw new GrantError(err.message);
+      throw err;
+    }
   }
 
-  /** A number that changes whenever any grant is added, changed or removed. */
   version(): number {
-    return this.db.prepare('SELECT version FROM grants_version WHERE id = 1').pluck().get() as number;
+    return this.consents.version();
+  }
+
+  changedSince(version: number, app?: string, recipients?: string[]): AuthorizationRecord[] {
+    return this.consents.changedSince(version, app, recipients);
   }
 }

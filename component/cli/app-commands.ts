@@ -2,7 +2,8 @@
 import { Command } from 'commander';
 import { AppRegistry, RegistryError } from '../registry/apps.js';
 import { adapterKinds } from '../../adapters/index.js';
-import { CliError, contextOf, formatTable, operation, parseOption, printJsonOrTable } from './context.js';
+import { Parties, PartyError } from '../consent/parties.js';
+import { CliError, contextOf, formatTable, operation, operator, parseOption, printJsonOrTable } from './context.js';
 
 function registry(cmd: Command): AppRegistry {
   return new AppRegistry(contextOf(cmd).db);
@@ -28,12 +29,21 @@ export function appCommands(): Command {
 
   app
     .command('set <name>')
-    .description('replace an application\'s options or description; its worker restarts')
+    .description('replace an application\'s options (its worker restarts), description, or owners (who decide for its series about no data subject)')
     .option('-o, --option <key=value>', 'adapter option (repeatable); replaces all options', parseOption)
     .option('-d, --description <text>', 'human-readable name')
-    .action(function (this: Command, name: string, o: { option?: Record<string, unknown>; description?: string }) {
-      const rec = wrap(() => registry(this).update(name, { ...(o.option ? { options: o.option } : {}), ...(o.description !== undefined ? { description: o.description } : {}) }));
-      process.stdout.write(`updated ${rec.name}\n`);
+    .option('--owner [jid...]', 'the owners\' bare JIDs; replaces all owners (--owner with no JID: none)')
+    .action(function (this: Command, name: string, o: { option?: Record<string, unknown>; description?: string; owner?: string[] | true }) {
+      const { db } = contextOf(this);
+      // Owners live beside the app: changing them does not restart its worker.
+      if (o.owner !== undefined) {
+        const owners = operation(() => new Parties(db).setOwners(name, o.owner === true ? [] : o.owner!), PartyError);
+        process.stdout.write(`owners of ${name}: ${owners.join(' ') || 'none'}\n`);
+      }
+      if (o.option || o.description !== undefined || o.owner === undefined) {
+        const rec = wrap(() => registry(this).update(name, { ...(o.option ? { options: o.option } : {}), ...(o.description !== undefined ? { description: o.description } : {}) }));
+        process.stdout.write(`updated ${rec.name}\n`);
+      }
     });
 
   app
@@ -55,7 +65,8 @@ export function appCommands(): Command {
       const ctx = contextOf(this);
       const rec = new AppRegistry(ctx.db).get(name);
       if (!rec) throw new CliError(`no app named "${name}"`, 1);
-      const view = { ...rec, jid: `${rec.name}@${ctx.config.link.domain}` };
+      const owners = new Parties(ctx.db).owners(rec.name);
+      const view = { ...rec, jid: `${rec.name}@${ctx.config.link.domain}`, owners };
       printJsonOrTable(!!o.json, view, () =>
         formatTable([
           ['name', rec.name],
@@ -63,6 +74,7 @@ export function appCommands(): Command {
           ['kind', rec.kind],
           ['description', rec.description],
           ['options', JSON.stringify(rec.options)],
+          ['owners', owners.join(' ') || '-'],
           ['created', new Date(rec.createdAt).toISOString()],
           ['updated', new Date(rec.updatedAt).toISOString()],
         ]),
@@ -72,9 +84,9 @@ export function appCommands(): Command {
   app
     .command('remove <name>')
     .alias('rm')
-    .description('remove an application; the running gateway stops serving it within a second')
+    .description('remove an application; the running gateway stops serving it within a second; its open consent records are invalidated (and kept)')
     .action(function (this: Command, name: string) {
-      wrap(() => registry(this).remove(name));
+      wrap(() => registry(this).remove(name, operator(this)));
       process.stdout.write(`removed ${name}\n`);
     });
 

@@ -3,6 +3,9 @@ import type { Command } from 'commander';
 import { loadConfig, defaultConfigPath, ConfigError } from '../config/load.js';
 import { openDatabase, type Db } from '../store/database.js';
 import type { Config } from '../config/schema.js';
+import { hostname, userInfo } from 'node:os';
+import { parseIsoWithOffset, TimeFormatError } from '../quoalise/time.js';
+import type { Actor } from '../consent/consent-store.js';
 
 export class CliError extends Error {
   override name = 'CliError';
@@ -52,6 +55,25 @@ export function intArg(s: string, what = 'id'): number {
   const n = Number(s);
   if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n <= 0) throw new CliError(`${what} must be a positive integer, got "${s}"`, 2);
   return n;
+}
+
+/** An ISO 8601 instant with offset, as ms since the epoch; a usage error otherwise. */
+export function instant(flag: string) {
+  return (s: string): number => {
+    try {
+      return Math.round(parseIsoWithOffset(s) * 1000);
+    } catch (err) {
+      if (err instanceof TimeFormatError) throw new CliError(`${flag}: ${err.message}`, 2);
+      throw err;
+    }
+  };
+}
+
+/** The operator at this shell, as the actor of consent events: the evidence is the account, the host and the command. */
+export function operator(cmd: Command): Actor {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c && c.parent; c = c.parent) names.unshift(c.name());
+  return { id: 'operator', role: 'operator', evidence: { via: 'cli', user: userInfo().username, host: hostname(), command: [...names, ...cmd.args].join(' ') } };
 }
 
 /** A time for tables: ISO 8601 UTC to the second, or `-`. */

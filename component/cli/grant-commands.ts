@@ -1,26 +1,15 @@
 /** `fedgate grant add|list|remove`: who may read which series of which app. The running gateway picks changes up within a second. */
 import { Command } from 'commander';
 import { GrantError, GrantStore, type Grant } from '../authz/grant-store.js';
-import { formatIsoUtc, parseIsoWithOffset, TimeFormatError } from '../quoalise/time.js';
-import { CliError, contextOf, formatTable, intArg, operation, printJsonOrTable } from './context.js';
+import { formatIsoUtc } from '../quoalise/time.js';
+import { LEGAL_BASES, parseProcessing, type LegalBasis } from '../consent/model.js';
+import { CliError, contextOf, formatTable, instant, intArg, operation, operator, printJsonOrTable } from './context.js';
 
 function grants(cmd: Command): GrantStore {
   return new GrantStore(contextOf(cmd).db);
 }
 
 const wrap = <T>(fn: () => T): T => operation(fn, GrantError);
-
-/** An ISO 8601 instant with offset, as ms since the epoch; a usage error otherwise. */
-function instant(flag: string) {
-  return (s: string): number => {
-    try {
-      return Math.round(parseIsoWithOffset(s) * 1000);
-    } catch (err) {
-      if (err instanceof TimeFormatError) throw new CliError(`${flag}: ${err.message}`, 2);
-      throw err;
-    }
-  };
-}
 
 function state(g: Grant, now: number): string {
   if (g.notBefore !== null && now < g.notBefore) return 'not yet valid';
@@ -34,6 +23,11 @@ function window(g: Grant): string {
   return from || until ? `${from || '…'} → ${until || '…'}` : 'always';
 }
 
+function legalBasis(s: string): LegalBasis {
+  if (!(s in LEGAL_BASES)) throw new CliError(`--basis must be one of ${Object.keys(LEGAL_BASES).join(', ')}`, 2);
+  return s as LegalBasis;
+}
+
 export function grantCommands(): Command {
   const grant = new Command('grant').description('manage who may read which series of an app (deny by default)');
 
@@ -43,9 +37,15 @@ export function grantCommands(): Command {
     .option('-p, --purpose <text>', 'why the requester may read the data', '')
     .option('--from <iso>', 'valid from this instant, ISO 8601 with offset (default: now)', instant('--from'))
     .option('--until <iso>', 'valid until this instant, excluded, ISO 8601 with offset (default: no end)', instant('--until'))
-    .action(function (this: Command, app: string, requester: string, series: string, o: { purpose: string; from?: number; until?: number }) {
-      const g = wrap(() => grants(this).add({ app, requester, series, purpose: o.purpose, notBefore: o.from ?? null, notAfter: o.until ?? null }));
-      process.stdout.write(`added grant ${g.id}: ${g.requester} may read ${g.series} from ${g.app} (${window(g)})\n`);
+    .option('--basis <basis>', `legal basis: ${Object.keys(LEGAL_BASES).join(', ')} (default: public-task for *, contract otherwise)`, legalBasis)
+    .option('--processing <list>', 'read, subscribe or both (comma-separated)', 'read,subscribe')
+    .action(function (this: Command, app: string, requester: string, series: string, o: { purpose: string; from?: number; until?: number; basis?: LegalBasis; processing: string }) {
+      const processing = parseProcessing(o.processing);
+      if (processing.length === 0) throw new CliError('--processing must name read, subscribe or both', 2);
+      const g = wrap(() =>
+        grants(this).add({ app, requester, series, purpose: o.purpose, notBefore: o.from ?? null, notAfter: o.until ?? null, processing, ...(o.basis ? { legalBasis: o.basis } : {}) }, operator(this)),
+      );
+      process.stdout.write(`added grant ${g.id}: ${g.requester} may ${g.processing.includes('read') ? 'read' : 'subscribe to'} ${g.series} from ${g.app} (${window(g)}; ${g.legalBasis})\n`);
     });
 
   grant
@@ -59,8 +59,8 @@ export function grantCommands(): Command {
         list.length === 0
           ? `no grants${app ? ` for ${app}` : ''}: every request is refused (add one with: fedgate grant add APP REQUESTER SERIES)\n`
           : formatTable([
-              ['ID', 'APP', 'REQUESTER', 'SERIES', 'VALIDITY', 'STATE', 'PURPOSE'],
-              ...list.map((g) => [String(g.id), g.app, g.requester, g.series, window(g), state(g, now), g.purpose]),
+              ['ID', 'APP', 'REQUESTER', 'SERIES', 'VALIDITY', 'STATE', 'BASIS', 'PURPOSE'],
+              ...list.map((g) => [String(g.id), g.app, g.requester, g.series, window(g), state(g, now), g.legalBasis, g.purpose]),
             ]),
       );
     });
@@ -68,9 +68,9 @@ export function grantCommands(): Command {
   grant
     .command('remove <id>')
     .alias('rm')
-    .description('remove a grant; the running gateway refuses the requests it allowed within a second')
+    .description('end a grant (its record is withdrawn, its history kept); the running gateway refuses the requests it allowed, and stops the subscriptions, within a second')
     .action(function (this: Command, id: string) {
-      wrap(() => grants(this).remove(intArg(id, 'grant id')));
+      wrap(() => grants(this).remove(intArg(id, 'grant id'), operator(this)));
       process.stdout.write(`removed grant ${id}\n`);
     });
 

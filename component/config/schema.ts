@@ -3,6 +3,8 @@
  * an unknown or ill-typed key fails start-up with a message that names it.
  */
 import { z } from 'zod';
+import { DurationError, parseCalendarDuration } from '../consent/duration.js';
+import { normalizeRequester } from '../authz/requester-pattern.js';
 
 const seconds = z.number().positive();
 
@@ -106,6 +108,44 @@ export const ConfigSchema = z
         max_sessions_per_requester: z.number().int().min(1).default(20),
         /** How long a two-step command session waits for its submitted form. */
         session_timeout_seconds: seconds.max(86_400).default(600),
+      })
+      .strict()
+      .default({}),
+    /** Gateway admins: bare JIDs allowed to run the admin commands of the domain's JID over XMPP. */
+    admins: z
+      .array(
+        z.string().transform((s, ctx) => {
+          try {
+            const jid = normalizeRequester(s);
+            if (!jid.startsWith('*')) return jid;
+          } catch {
+            /* reported below */
+          }
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${s}" must be a bare JID such as admin@example.org` });
+          return z.NEVER;
+        }),
+      )
+      .default([]),
+    consent: z
+      .object({
+        /** Longest validity of a consent, from when it is asked or renewed (ISO 8601; Enedis uses three years). */
+        max_validity: z
+          .string()
+          .default('P3Y')
+          .superRefine((s, ctx) => {
+            try {
+              parseCalendarDuration(s);
+            } catch (err) {
+              if (err instanceof DurationError) ctx.addIssue({ code: z.ZodIssueCode.custom, message: err.message });
+              else throw err;
+            }
+          }),
+        /** Requests (and renewals) of one requester waiting for a decision, at most. */
+        max_pending_per_requester: z.number().int().min(1).default(20),
+        /** Requests waiting for a decision on one app, at most. */
+        max_pending_per_app: z.number().int().min(1).default(1000),
+        /** Requests one requester may make in 24 hours. */
+        max_requests_per_day: z.number().int().min(1).default(100),
       })
       .strict()
       .default({}),

@@ -12,7 +12,9 @@ export type ToSendWorker =
   | { t: 'bounced'; from: string; id: number; condition: string; text: string }
   | { t: 'probed'; destination: string; answer: ProbeAnswer }
   | { t: 'flow'; paused: boolean }
-  | { t: 'wake'; destinations: string[] };
+  | { t: 'wake'; destinations: string[] }
+  /** Consent ended: move these queued rows aside (dead letters) unless already on their way. */
+  | { t: 'drop'; ids: number[]; reason: string };
 
 export type FromSendWorker =
   | { t: 'send'; items: Array<{ id: number; xml: string }> }

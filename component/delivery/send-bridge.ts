@@ -78,6 +78,11 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
     this.post({ t: 'wake', destinations });
   }
 
+  /** A consent ended: these queued rows must not leave (those already on their way are past stopping). */
+  drop(ids: number[], reason: string): void {
+    if (ids.length) this.post({ t: 'drop', ids, reason });
+  }
+
   /**
    * A confirmation of messages: XEP-0184 `<received/>`, or fedgate's `<acks/>` confirming many at
    * once. Returns true if the stanza is one (ours or not: it carries nothing else for an app). Whether

@@ -191,6 +191,22 @@ function fill(l: Lane, now: number, items: Array<{ id: number; xml: string }>): 
   }
 }
 
+/**
+ * Rows whose consent ended (component/consent/effects.ts): moved aside now, with the reason, unless
+ * already on their way (in flight, or delivered and not yet deleted). The send-time check would stop
+ * them anyway; this makes the effect visible at once rather than at the lane's next turn.
+ */
+function dropQueued(ids: number[], reason: string): void {
+  for (const id of ids) {
+    const l = sentBy.get(id);
+    if ((l && l.inflight.has(id)) || deliveredNotDeleted.has(id)) continue;
+    const row = outbox.get(id);
+    if (!row) continue;
+    outbox.kill(id, reason);
+    post({ t: 'dead', id, destination: row.destination, reason });
+  }
+}
+
 function saveLanes(): void {
   const dirty: Lane[] = [];
   for (const l of lanes.values()) if (l.dirty) dirty.push(l);
@@ -272,6 +288,9 @@ port.on('message', (batch: ToSendWorker[] | 'cancel') => {
         break;
       case 'wake':
         for (const d of m.destinations) lane(d).drained = false;
+        break;
+      case 'drop':
+        dropQueued(m.ids, m.reason);
         break;
     }
   }

@@ -5,6 +5,7 @@
 import type { Db } from '../store/database.js';
 import { LOCALPART_RE } from '../xmpp/jid.js';
 import { adapterModule } from '../../adapters/index.js';
+import { ConsentStore, type Actor } from '../consent/consent-store.js';
 
 export interface AppRecord {
   name: string;
@@ -81,9 +82,13 @@ export class AppRegistry {
     return this.get(name)!;
   }
 
-  remove(name: string): void {
-    const { changes } = this.db.prepare('DELETE FROM apps WHERE name = ?').run(name);
-    if (changes === 0) throw new RegistryError(`no app named "${name}"`);
+  /** Removes an app; its open consent records are invalidated (kept as evidence), its owners and rules go. */
+  remove(name: string, actor: Actor = { id: 'operator', role: 'operator', evidence: { via: 'app remove' } }): void {
+    this.db.transaction(() => {
+      const { changes } = this.db.prepare('DELETE FROM apps WHERE name = ?').run(name);
+      if (changes === 0) throw new RegistryError(`no app named "${name}"`);
+      new ConsentStore(this.db).invalidateApp(name, actor);
+    })();
   }
 
   /** A number that changes whenever any app is added, changed or removed. */

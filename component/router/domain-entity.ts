@@ -4,23 +4,30 @@ import { NS } from '../xmpp/namespaces.js';
 import { IqHandlers } from './iq.js';
 import { discoInfo, discoItems } from './disco.js';
 import type { Apps } from '../apps/apps.js';
+import type { AdminCommands } from '../admin/admin-commands.js';
 
 export interface DomainEntityOptions {
   domain: string;
   apps: Apps;
   version: string;
+  /** The admin commands (XEP-0133 style) for the admins of the configuration. */
+  admin?: AdminCommands;
 }
 
 export function domainHandlers(opts: DomainEntityOptions): IqHandlers {
   const h = new IqHandlers();
+  const { admin } = opts;
   h.on('get', NS.discoInfo, 'query', (iq) => {
     const node = iq.getChild('query')?.attrs.node;
-    return discoInfo([{ category: 'component', type: 'generic', name: 'fedgate energy-data gateway' }], [...h.namespaces(), NS.discoItems], node);
+    return admin?.nodeInfo(iq, node) ?? discoInfo([{ category: 'component', type: 'generic', name: 'fedgate energy-data gateway' }], [...h.namespaces(), NS.discoItems], node);
   });
   // Apps are listed to everyone for now; authorization will narrow this to the apps a requester may use.
-  h.on('get', NS.discoItems, 'query', () =>
-    discoItems(opts.apps.all().map((a) => ({ jid: a.jid, name: a.app.description || a.app.name }))),
+  h.on('get', NS.discoItems, 'query', (iq) =>
+    admin && iq.getChild('query')?.attrs.node === NS.commands
+      ? admin.items(iq)
+      : discoItems(opts.apps.all().map((a) => ({ jid: a.jid, name: a.app.description || a.app.name }))),
   );
+  if (admin) h.on('set', NS.commands, 'command', (iq) => admin.execute(iq));
   h.on('get', NS.ping, 'ping', () => null);
   h.on('get', NS.version, 'query', () =>
     xml('query', { xmlns: NS.version }, xml('name', {}, 'fedgate'), xml('version', {}, opts.version)),

@@ -15,6 +15,7 @@ import { dataPayload, type Intake } from '../transfer/intake.js';
 import type { SendBridge } from '../delivery/send-bridge.js';
 import type { QuoaliseCommands } from '../quoalise/commands/ad-hoc.js';
 import type { AppIqs } from '../apps/app-iqs.js';
+import type { ConsentCommands } from '../consent/commands/consent-commands.js';
 import type { Logger } from '../log/logger.js';
 
 export interface RouterOptions {
@@ -27,6 +28,8 @@ export interface RouterOptions {
   commands: QuoaliseCommands;
   /** IQs sent by adapters: answers addressed to an app go there. */
   iqs?: AppIqs;
+  /** The consent commands of the app JIDs that serve data. */
+  consent?: ConsentCommands;
   domainIq: IqHandlers;
   send(el: Element | string): boolean;
   log: Logger;
@@ -129,7 +132,7 @@ export class Router {
 
   private handlersFor(host: AppHost): IqHandlers {
     let h = this.appIq.get(host);
-    if (!h) this.appIq.set(host, (h = appHandlers(host, this.opts.commands)));
+    if (!h) this.appIq.set(host, (h = appHandlers(host, this.opts.commands, this.opts.consent)));
     return h;
   }
 }

@@ -11,3 +11,47 @@ export function seriesMatcher(pattern: string): (series: string) => boolean {
   const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
   return (s) => re.test(s);
 }
+
+/**
+ * True when some identifier matches both patterns (their sets of series intersect): who decides for a
+ * request is whoever's series it touches. Dynamic programming over both patterns, O(|a|·|b|).
+ */
+export function patternsOverlap(a: string, b: string): boolean {
+  const memo = new Map<number, boolean>();
+  const go = (i: number, j: number): boolean => {
+    if (i === a.length && j === b.length) return true;
+    const key = i * (b.length + 1) + j;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    let r = false;
+    if (i < a.length && a[i] === '*') r = go(i + 1, j) || (j < b.length && go(i, j + 1));
+    else if (j < b.length && b[j] === '*') r = go(i, j + 1) || (i < a.length && go(i + 1, j));
+    else if (i < a.length && j < b.length) r = (a[i] === b[j] || a[i] === '?' || b[j] === '?') && go(i + 1, j + 1);
+    memo.set(key, r);
+    return r;
+  };
+  return go(0, 0);
+}
+
+/**
+ * True when every identifier `inner` matches also matches `outer` (inner ⊆ outer): an approval may
+ * narrow a request, never widen it. Sound: `outer`'s `*` may stand for any run of `inner`'s
+ * characters and wildcards, its `?` for one character or `?`, its other characters only for themselves.
+ */
+export function patternCovers(outer: string, inner: string): boolean {
+  const memo = new Map<number, boolean>();
+  const go = (i: number, j: number): boolean => {
+    if (i === outer.length) return j === inner.length;
+    const key = i * (inner.length + 1) + j;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    const o = outer[i]!;
+    let r: boolean;
+    if (o === '*') r = go(i + 1, j) || (j < inner.length && go(i, j + 1));
+    else if (j === inner.length || inner[j] === '*') r = false;
+    else r = (o === '?' || o === inner[j]) && go(i + 1, j + 1);
+    memo.set(key, r);
+    return r;
+  };
+  return go(0, 0);
+}

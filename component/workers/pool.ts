@@ -61,6 +61,21 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     await this.bree.start(name);
   }
 
+  /**
+   * Runs a short job once, in a fresh worker, at `at` (ms since the epoch; at once if that is past),
+   * replacing whatever was planned under that name. Plain timers: keep `at` within 24 days.
+   */
+  async runAt(name: string, path: string, at: number, workerData: object): Promise<void> {
+    if (this.bree.config.jobs.some((j: { name: string }) => j.name === name)) await this.bree.remove(name);
+    if (at <= Date.now()) {
+      await this.bree.add({ name, path, worker: { workerData } });
+      await this.bree.run(name);
+      return;
+    }
+    await this.bree.add({ name, path, date: new Date(at), worker: { workerData } });
+    await this.bree.start(name);
+  }
+
   post(name: string, message: unknown): boolean {
     const w = this.bree.workers.get(name);
     if (!w) return false;

@@ -12,4 +12,8 @@ export const NS = {
   stanzaId: 'urn:xmpp:sid:0',
   /** fedgate's batched delivery acknowledgements (see component/delivery/). */
   fedgateDelivery: 'urn:fedgate:delivery:0',
+  /** Consent notifications: the machine-readable part of each message (see component/consent/notification.ts). */
+  fedgateConsent: 'urn:fedgate:consent:0',
+  /** fedgate's admin commands on the domain's JID (XEP-0133 style). */
+  fedgateAdmin: 'urn:fedgate:admin:0',
 } as const;

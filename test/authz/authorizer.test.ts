@@ -1,7 +1,7 @@
 /**
- * Authorization: deny by default; grants to a JID, a domain or anyone, on identifiers or globs, with
- * validity windows; the reasons given; reload of the in-memory grants after a change in SQLite; and
- * `fedgate grant add|list|remove` from a shell user's point of view.
+ * Authorization: deny by default; grants (consent records given by the operator) to a JID, a domain or
+ * anyone, on identifiers or globs, with validity windows; the reasons given; reload of the in-memory
+ * records after a change in SQLite; and `fedgate grant add|list|remove` from a shell user's point of view.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -106,10 +106,11 @@ test('grants are reloaded only when they change; removed grants stop allowing', 
   grants.remove(g.id);
   authz.refresh();
   assert.is(ask(), false);
-  // Removing the app takes its grants with it.
+  // Removing the app ends its grants (their records are invalidated and kept as evidence).
   grants.add({ app: 'school', requester: '*', series: A });
   new AppRegistry(db).remove('school');
   assert.equal(grants.list('school'), []);
+  assert.is(db.prepare("SELECT state FROM consents WHERE app = 'school'").pluck().get(), 'invalidated');
   assert.throws(() => grants.add({ app: 'ghost', requester: '*', series: A }), (e: unknown) => e instanceof GrantError && /no app named "ghost"/.test(e.message));
   assert.throws(() => grants.add({ app: 'meters', requester: '*', series: A, notBefore: NOW, notAfter: NOW }), /would end before it starts/);
 });
@@ -120,14 +121,15 @@ test('fedgate grant add / list / remove, exit codes', async () => {
     assert.is((await fg.cli('app', 'add', 'meters', '--kind', 'store')).code, 0);
     let r = await fg.cli('grant', 'add', 'meters', 'Alice@Example.net', 'urn:dev:prm:30000000000001_*', '--purpose', 'coaching', '--until', '2099-01-01T00:00:00+01:00');
     assert.is(r.code, 0, r.stderr);
-    assert.match(r.stdout, /added grant 1: alice@example.net may read urn:dev:prm:30000000000001_\* from meters \(… → 2098-12-31T23:00:00Z\)/);
-    r = await fg.cli('grant', 'add', 'meters', 'example.org', A, '--until', '2001-01-01T00:00:00Z');
+    assert.match(r.stdout, /added grant 1: alice@example.net may read urn:dev:prm:30000000000001_\* from meters \(… → 2098-12-31T23:00:00Z; contract\)/);
+    r = await fg.cli('grant', 'add', 'meters', 'example.org', A, '--until', '2001-01-01T00:00:00Z', '--basis', 'legitimate-interest', '--processing', 'read');
     assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, '(… → 2001-01-01T00:00:00Z; legitimate-interest)');
     r = await fg.cli('grant', 'list', '--json');
-    const list = JSON.parse(r.stdout) as Array<{ id: number; requester: string; purpose: string; notAfter: number; state: string }>;
-    assert.equal(list.map((g) => [g.id, g.requester, g.purpose, g.notAfter, g.state]), [
-      [1, 'alice@example.net', 'coaching', Date.parse('2098-12-31T23:00:00Z'), 'valid'],
-      [2, '*@example.org', '', Date.parse('2001-01-01T00:00:00Z'), 'expired'],
+    const list = JSON.parse(r.stdout) as Array<{ id: number; requester: string; purpose: string; notAfter: number; state: string; legalBasis: string; processing: string[] }>;
+    assert.equal(list.map((g) => [g.id, g.requester, g.purpose, g.notAfter, g.state, g.legalBasis, g.processing]), [
+      [1, 'alice@example.net', 'coaching', Date.parse('2098-12-31T23:00:00Z'), 'valid', 'contract', ['read', 'subscribe']],
+      [2, '*@example.org', '', Date.parse('2001-01-01T00:00:00Z'), 'expired', 'legitimate-interest', ['read']],
     ]);
     assert.match((await fg.cli('grant', 'list', 'meters')).stdout, /2\s+meters\s+\*@example.org\s+urn:dev:prm:30000000000001_consumption\/power\/active\/raw\s+… → 2001-01-01T00:00:00Z\s+expired/);
 
@@ -143,6 +145,9 @@ test('fedgate grant add / list / remove, exit codes', async () => {
     assert.match(r.stderr, '--until: "2099-01-01T00:00:00" has no UTC offset');
     r = await fg.cli('grant', 'add', 'meters', 'alice@example.net');
     assert.is(r.code, 2);
+    r = await fg.cli('grant', 'add', 'meters', 'alice@example.net', A, '--basis', 'whim');
+    assert.is(r.code, 2);
+    assert.match(r.stderr, '--basis must be one of consent, contract, legal-obligation, public-task, legitimate-interest');
     r = await fg.cli('grant', 'remove', 'one');
     assert.is(r.code, 2);
     r = await fg.cli('grant', 'remove', '99');

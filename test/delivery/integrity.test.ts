@@ -193,13 +193,16 @@ test('queued pushes are not sent once the grant is gone; a removed subscription 
   await until(() => outboxIds(a, requester).length === 0, 10_000, () => 'queued pushes still there');
   const notSent = query<{ reason: string; records: number }>(a, "SELECT reason, records FROM dead_letters WHERE peer = ? AND reason LIKE 'not sent:%'", requester);
   assert.ok(notSent.length >= 3, `dead letters ${JSON.stringify(notSent)}`);
-  assert.match(notSent[0]!.reason, 'may not read');
+  assert.match(notSent[0]!.reason, 'may not subscribe to');
   // At most the one push already in flight when the grant went; nothing after.
   const after = sub.inbox.take(dataTo(requester));
   assert.ok(after.length <= 1, `${after.length} pushes after the grant was removed`);
   assert.ok(Date.now() - removedAt < 10_000);
-  // A subscription that ends takes its queued pushes along (here: a consumer removed by the operator).
+  // The grant's end also ended the subscription (issue 8). A subscription that ends takes its queued
+  // pushes along (here: a consumer removed by the operator).
+  assert.equal(query(a, "SELECT id FROM consumers WHERE destination = ? AND kind = 'subscription'", requester), []);
   await a.must('grant', 'add', 'meters', requester, S);
+  await until(async () => (await subscribe()).attrs.type === 'result', 10_000, () => 'subscribe failed');
   const consumer = query<{ id: number }>(a, "SELECT id FROM consumers WHERE destination = ? AND kind = 'subscription'", requester)[0]!;
   await importRecords(a, 'meters', Array.from({ length: 3000 }, (_, i): [string, number, number] => [S, T0 + (i + 10_000) * 1800, i]));
   await until(() => outboxIds(a, requester).length > 0, 10_000, () => 'nothing queued');

@@ -36,6 +36,8 @@ const META_A = {
 };
 const META_C = { device: { type: 'electricity-meter' }, measurement: { name: 'active-power', direction: 'production', unit: 'W' } };
 const T0 = 1704063600; // 2024-01-01T00:00:00+01:00
+/** The consent commands every data app offers anyone (component/consent/commands/). */
+const ASK = [['request_access', 'Request access'], ['my_consents', 'My consents'], ['renew', 'Renew a consent'], ['withdraw', 'Withdraw a consent']];
 
 interface Ctx {
   ejabberd: Ejabberd;
@@ -150,7 +152,7 @@ async function history(user: User, fields: Record<string, string>, to = `${METER
   return { iq, cmd, blocks: decodeQuoalise(cmd.getChild('quoalise', NS_QUOALISE)!) };
 }
 
-test('disco: data apps advertise Quoalise; commands are listed only to requesters with a grant', async ({ alice, mallory }) => {
+test('disco: data apps advertise Quoalise; its commands are listed only to requesters with a grant', async ({ alice, mallory }) => {
   const info = await alice.iq(METERS, 'get', alice.xml('query', { xmlns: NS_INFO }));
   for (const f of [NS_COMMANDS, NS_QUOALISE]) assert.ok(features(info).includes(f), f);
   const items = async (user: User, jid: string) =>
@@ -160,8 +162,9 @@ test('disco: data apps advertise Quoalise; commands are listed only to requester
     [`${METERS}/proxy`, 'subscribe', 'Subscribe'],
     [`${METERS}/proxy`, 'unsubscribe', 'Unsubscribe'],
     [`${METERS}/proxy`, 'list_series', 'List series'],
+    ...ASK.map(([node, name]) => [`${METERS}/proxy`, node, name]),
   ]);
-  assert.equal(await items(mallory, METERS), [], 'no grant, no commands');
+  assert.equal(await items(mallory, METERS), ASK.map(([node, name]) => [METERS, node, name]), 'no grant: only the commands to ask for one');
   assert.equal(await items(alice, `chat@${DOMAIN}`), [], 'an app that serves no data offers no command');
   assert.not.ok(features(await alice.iq(`chat@${DOMAIN}`, 'get', alice.xml('query', { xmlns: NS_INFO }))).includes(NS_QUOALISE));
   const node = (await alice.iq(METERS, 'get', alice.xml('query', { xmlns: NS_INFO, node: 'get_history' }))).getChild('query', NS_INFO)!;

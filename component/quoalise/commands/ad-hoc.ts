@@ -19,7 +19,8 @@ import type { Authorizer } from '../../authz/authorizer.js';
 import type { ConsumerStore } from '../../transfer/consumers.js';
 import { NS_QUOALISE } from '../namespaces.js';
 import type { QuoaliseCommand } from './command.js';
-import { formElement, resultForm, submittedFields } from './form.js';
+import { resultForm, submittedFields } from './form.js';
+import { badAction, badSession, twoStep } from './two-step.js';
 import { getHistoryCommand } from './get-history.js';
 import { listSeriesCommand } from './list-series.js';
 import { subscribeCommand, unsubscribeCommand } from './subscriptions.js';
@@ -46,16 +47,6 @@ export interface QuoaliseCommandsOptions {
 }
 
 const ACTIONS = new Set(['execute', 'complete', 'next', 'prev', 'cancel']);
-
-function badSession(id: string | undefined): StanzaError {
-  return new StanzaError('bad-request', id === undefined ? 'cancel needs the sessionid of the command to cancel' : `no open session "${id}": it expired, was completed or cancelled, or belongs to someone else; execute the command again`, {
-    extra: xml('bad-sessionid', { xmlns: NS.commands }),
-  });
-}
-
-function badAction(text: string): StanzaError {
-  return new StanzaError('bad-request', text, { extra: xml('bad-action', { xmlns: NS.commands }) });
-}
 
 /** `<command status="completed">` with the result form, then the payload inline, as quoalise.md shows. */
 function completed(command: QuoaliseCommand, sessionid: string, payload: string | null): IqResult {
@@ -140,24 +131,12 @@ export class QuoaliseCommands {
     }
     if (!this.offered(host).includes(command)) throw new StanzaError('feature-not-implemented', `${host.jid} does not offer ${node}: its application does not serve that data`);
     if (!this.mayUse(host, requester, at)) {
-      throw new StanzaError('not-authorized', `${requester} may not use the commands of ${host.jid}: no grant for this requester (ask its operator for one)`);
+      throw new StanzaError('not-authorized', `${requester} may not use the commands of ${host.jid}: ${this.opts.authz.whyNoAccess(host.app.name, requester, at)}`);
     }
 
     const fields = submittedFields(cmd);
-    if (sessionid !== undefined) {
-      if (!this.sessions.take(sessionid, owner, at)) throw badSession(sessionid);
-      if (fields === null) throw new StanzaError('bad-request', `submit the form of ${node} (an x element of type submit) with this sessionid`);
-    } else if (fields === null) {
-      const form = command.form(at);
-      if (form !== null) {
-        return xml(
-          'command',
-          { xmlns: NS.commands, node, sessionid: this.sessions.start(owner, at), status: 'executing' },
-          xml('actions', { execute: 'complete' }, xml('complete')),
-          formElement(command.name, form.instructions, form.fields),
-        );
-      }
-    }
+    const first = twoStep(this.sessions, owner, at, sessionid, fields !== null, { name: command.name, form: () => command.form(at) });
+    if (first) return first;
     const payload = await command.run({ host, requester, fields: fields ?? new Map(), at });
     return completed(command, sessionid ?? this.sessions.newId(), payload);
   }

@@ -4,6 +4,7 @@
  */
 import type { AppHost } from '../../apps/app-host.js';
 import type { Authorizer } from '../../authz/authorizer.js';
+import type { Processing } from '../../consent/model.js';
 import { toStanzaError } from '../../apps/call-errors.js';
 import { StanzaError } from '../../xmpp/stanza-error.js';
 import type { AppOp } from '../../workers/protocol.js';
@@ -31,9 +32,9 @@ export interface QuoaliseCommand {
   run(req: CommandRequest): Promise<string | null>;
 }
 
-/** Throws `not-authorized` (cancel) unless a grant lets the requester read the series now. */
-export function requireGrant(authz: Authorizer, req: CommandRequest, series: string): void {
-  const decision = authz.authorize({ app: req.host.app.name, requester: req.requester, series, at: req.at });
+/** Throws `not-authorized` (cancel) unless a consent in force lets the requester read (or subscribe to) the series now. */
+export function requireGrant(authz: Authorizer, req: CommandRequest, series: string, processing: Processing = 'read'): void {
+  const decision = authz.authorize({ app: req.host.app.name, requester: req.requester, series, at: req.at, processing });
   if (!decision.allowed) throw new StanzaError('not-authorized', decision.reason);
 }
 

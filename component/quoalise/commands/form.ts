@@ -8,8 +8,12 @@ export interface FieldSpec {
   /** Shown to the person filling the form: say what the field means and its format. */
   desc: string;
   required?: boolean;
-  /** The default value offered. */
-  value?: string;
+  /** The default value offered (several for list-multi). */
+  value?: string | string[];
+  /** text-single unless said (Quoalise's fields are all text-single). */
+  type?: 'text-single' | 'list-single' | 'list-multi' | 'fixed';
+  /** The choices of a list field. */
+  options?: Array<{ value: string; label: string }>;
 }
 
 /**
@@ -17,18 +21,24 @@ export interface FieldSpec {
  * empty values are left out, as if the field was absent); null when the command holds no submitted form.
  */
 export function submittedFields(command: Element): Map<string, string> | null {
+  const all = submittedValues(command);
+  return all && new Map([...all].map(([k, v]) => [k, v[0]!]));
+}
+
+/** Like submittedFields, with every value of each field (list-multi). */
+export function submittedValues(command: Element): Map<string, string[]> | null {
   const x = command.getChildren('x', NS.dataForms).find((f) => f.attrs.type === 'submit');
   if (!x) return null;
-  const fields = new Map<string, string>();
+  const fields = new Map<string, string[]>();
   for (const f of x.getChildren('field')) {
     const name = f.attrs.var;
-    const value = f.getChildText('value')?.trim();
-    if (name && value) fields.set(name, value);
+    const values = f.getChildren('value').map((v) => v.text().trim()).filter(Boolean);
+    if (name && values.length) fields.set(name, values);
   }
   return fields;
 }
 
-/** The form of the two-step flow's first answer, all fields text-single (as quoalise.md defines them). */
+/** The form of the two-step flow's first answer (Quoalise's fields are all text-single, as quoalise.md defines them). */
 export function formElement(title: string, instructions: string, fields: FieldSpec[]): Element {
   return xml(
     'x',
@@ -38,12 +48,35 @@ export function formElement(title: string, instructions: string, fields: FieldSp
     ...fields.map((f) =>
       xml(
         'field',
-        { var: f.var, type: 'text-single', label: f.label },
+        { var: f.var, type: f.type ?? 'text-single', label: f.label },
         xml('desc', {}, f.desc),
         f.required ? xml('required') : null,
-        f.value !== undefined ? xml('value', {}, f.value) : null,
+        ...[f.value ?? []].flat().map((v) => xml('value', {}, v)),
+        ...(f.options ?? []).map((o) => xml('option', { label: o.label }, xml('value', {}, o.value))),
       ),
     ),
+  );
+}
+
+/** A result form of named values (`fields`, in order). */
+export function valuesForm(title: string, fields: Array<{ var: string; label: string; value: string | null }>): Element {
+  return xml(
+    'x',
+    { xmlns: NS.dataForms, type: 'result' },
+    xml('title', {}, title),
+    ...fields.filter((f) => f.value !== null).map((f) => xml('field', { var: f.var, label: f.label }, xml('value', {}, f.value!))),
+  );
+}
+
+/** A result form holding a table (XEP-0004 §3.4: `reported` columns — var → label, in order — and one `item` per row). */
+export function tableForm(title: string, columns: Record<string, string>, rows: Array<Record<string, string>>): Element {
+  const vars = Object.keys(columns);
+  return xml(
+    'x',
+    { xmlns: NS.dataForms, type: 'result' },
+    xml('title', {}, title),
+    xml('reported', {}, ...vars.map((v) => xml('field', { var: v, label: columns[v] }))),
+    ...rows.map((r) => xml('item', {}, ...vars.map((v) => xml('field', { var: v }, xml('value', {}, r[v] ?? ''))))),
   );
 }
 

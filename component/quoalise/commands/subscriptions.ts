@@ -25,7 +25,7 @@ export function subscribeCommand(deps: SubscriptionDeps): QuoaliseCommand {
     form: () => ({ instructions: 'Give the series to subscribe to: its new records will be sent to your bare JID as messages.', fields: [IDENTIFIER_FIELD] }),
     async run(req) {
       const series = readIdentifier(req.fields);
-      requireGrant(deps.authz, req, series);
+      requireGrant(deps.authz, req, series, 'subscribe');
       if (deps.consumers.find(req.host.jid, series, req.requester)) return null;
       const held = deps.consumers.count({ destination: req.requester, kind: 'subscription' });
       if (held >= deps.maxPerRequester) {

@@ -10,6 +10,7 @@ import { openStoreDatabase, storeDatabasePath } from '../../../adapters/store/st
 import { SeriesStore } from '../../../adapters/store/series-store.js';
 import type { SeriesRecord } from '../../../component/quoalise/types.js';
 import { CommandClient } from './command-client.js';
+import { openDatabase } from '../../../component/store/database.js';
 
 export const BENCH_SERIES = 'urn:dev:prm:30001442769830_consumption/power/active/raw';
 /** 2024-01-01T00:00:00+01:00: the first record's time. */
@@ -21,6 +22,12 @@ export interface StoreGatewayOptions {
   points: number;
   /** Extra YAML for fedgate's configuration (e.g. a `delivery:` section; not `quoalise:`, set here). */
   extraYaml?: string;
+  /**
+   * A second app, CROWDED_APP, holding the same series, on which the client's grant sits beside this
+   * many other consent records (of other recipients, on other series, some globs): the authorization
+   * check's cost with many records, measured against the first app's single grant.
+   */
+  consentRecords?: number;
 }
 
 export interface StoreGateway {
@@ -39,12 +46,42 @@ export interface StoreGateway {
 const DOMAIN = 'energy.localhost';
 const CLIENT_DOMAIN = 'load.localhost';
 const APP = 'bench';
+export const CROWDED_APP = 'crowded';
 
 /** A realistic-looking load curve: daily shape plus deterministic noise (values are not what is measured). */
 function record(i: number): SeriesRecord {
   const hour = (i / 2) % 24;
   const value = Math.round(600 + 400 * Math.sin(((hour - 7) / 24) * 2 * Math.PI) + ((i * 7919) % 211));
   return { name: BENCH_SERIES, time: BENCH_FIRST_TIME + i * BENCH_STEP_S, value, unit: 'W' };
+}
+
+/**
+ * `n` consent records on CROWDED_APP, as a gateway serving many households would hold: given to 10,000
+ * recipients (a few of them on the client's own domain), one meter's series each, one in a hundred a
+ * glob; each with its 'requested' and 'given' events. Written in one transaction (the gateway loads them
+ * at start, as after a restart).
+ */
+function crowd(fedgateDb: string, n: number): void {
+  const db = openDatabase(fedgateDb);
+  const record = db.prepare(
+    `INSERT INTO consents (app, recipient, series, purpose, legal_basis, processing, origin, requested_by, created_at, state, state_at, not_after)
+     VALUES (?, ?, ?, 'energy coaching', 'consent', 'read subscribe', 'request', ?, ?, 'given', ?, ?)`,
+  );
+  const event = db.prepare("INSERT INTO consent_events (consent_id, type, at, actor, role, evidence) VALUES (?, ?, ?, ?, ?, '{}')");
+  const now = Date.now();
+  db.transaction(() => {
+    for (let i = 0; i < n; i++) {
+      const recipient = i % 1000 === 0 ? `user${i}@${CLIENT_DOMAIN}` : `user${i % 10_000}@households.example`;
+      const prm = String(10_000_000_000_000 + i);
+      const series = i % 100 === 0 ? `urn:dev:prm:${prm}_*` : `urn:dev:prm:${prm}_consumption/power/active/raw`;
+      const id = Number(record.run(CROWDED_APP, recipient, series, recipient, now, now, now + 365 * 86_400_000).lastInsertRowid);
+      event.run(id, 'requested', now, recipient, 'requester');
+      event.run(id, 'given', now, 'subject', 'subject');
+    }
+    // Their effects (notifications) happened long ago, as far as the gateway knows.
+    db.prepare("UPDATE settings SET value = (SELECT CAST(max(id) AS TEXT) FROM consent_events) WHERE name = 'consent_events_handled'").run();
+  })();
+  db.close();
 }
 
 export async function startStoreGateway(opts: StoreGatewayOptions): Promise<StoreGateway> {
@@ -58,26 +95,34 @@ export async function startStoreGateway(opts: StoreGatewayOptions): Promise<Stor
     await ejabberd.stop();
   };
   try {
-    for (const args of [['app', 'add', APP, '--kind', 'store'], ['grant', 'add', APP, CLIENT_DOMAIN, '*', '--purpose', 'benchmark']]) {
-      const r = await fedgate.cli(...args);
-      if (r.code !== 0) throw new Error(`fedgate ${args.join(' ')}: ${r.stderr}`);
+    const apps = opts.consentRecords ? [APP, CROWDED_APP] : [APP];
+    for (const app of apps) {
+      for (const args of [['app', 'add', app, '--kind', 'store'], ['grant', 'add', app, CLIENT_DOMAIN, '*', '--purpose', 'benchmark']]) {
+        const r = await fedgate.cli(...args);
+        if (r.code !== 0) throw new Error(`fedgate ${args.join(' ')}: ${r.stderr}`);
+      }
     }
     const dbPath = storeDatabasePath(join(fedgate.dir, 'fedgate.sqlite'));
     const db = openStoreDatabase(join(fedgate.dir, 'fedgate.sqlite'));
-    const store = new SeriesStore(db, APP);
-    for (let i = 0; i < opts.points; i += 10_000) {
-      store.ingest([{ meta: { measurement: { name: 'active-power', unit: 'W', 'sampling-interval': 'PT30M' } }, records: Array.from({ length: Math.min(10_000, opts.points - i) }, (_, k) => record(i + k)) }]);
+    for (const app of apps) {
+      const store = new SeriesStore(db, app);
+      for (let i = 0; i < opts.points; i += 10_000) {
+        store.ingest([{ meta: { measurement: { name: 'active-power', unit: 'W', 'sampling-interval': 'PT30M' } }, records: Array.from({ length: Math.min(10_000, opts.points - i) }, (_, k) => record(i + k)) }]);
+      }
     }
     db.close();
+    if (opts.consentRecords) crowd(join(fedgate.dir, 'fedgate.sqlite'), opts.consentRecords);
     fedgate.start();
     await fedgate.waitOnline();
     const client = await CommandClient.connect(ejabberd.componentPort, CLIENT_DOMAIN, 'load');
     const appJid = `${APP}@${DOMAIN}`;
     // The commands exist once the app's worker is ready.
     const deadline = Date.now() + 10_000;
-    while (!(await client.features(appJid)).includes('urn:quoalise:0')) {
-      if (Date.now() > deadline) throw new Error(`${appJid} never offered Quoalise`);
-      await new Promise((r) => setTimeout(r, 50));
+    for (const jid of apps.map((a) => `${a}@${DOMAIN}`)) {
+      while (!(await client.features(jid)).includes('urn:quoalise:0')) {
+        if (Date.now() > deadline) throw new Error(`${jid} never offered Quoalise`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
     }
     return {
       ejabberd,
