@@ -15,7 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { AdapterError, type AdapterModule, type Delivery } from '../contract.js';
 import { parseOptionsWith, absolutePath, envName, millis } from '../common/options.js';
 import { readSecret } from '../common/secrets.js';
@@ -132,7 +132,9 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
   acceptsData: (o) => o.publish_topic !== undefined,
   // Its records live in the store's tables: purged and erased like a store app's.
   forget: forgetStoredRecords,
-  create({ app, options: o, log, databasePath, dataChanged }) {
+  async create({ app, options: o, log, databasePath, dataChanged }) {
+    // Loaded here, in the app's worker: the CLI and the XMPP thread, which load every kind, never pay for it.
+    const { default: mqtt } = await import('mqtt');
     const db = openStoreDatabase(databasePath);
     const store = new SeriesStore(db, app.name);
     const malformed = new MalformedCounter(db, app.name, log);

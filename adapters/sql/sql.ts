@@ -15,7 +15,6 @@ import { OptionsError, type AdapterModule } from '../contract.js';
 import { parseOptionsWith, absolutePath, envName, millis } from '../common/options.js';
 import { readSecret } from '../common/secrets.js';
 import { ChangePoller } from '../common/change-poller.js';
-import { Connection } from './connection.js';
 import { zabbixAdapter } from './zabbix.js';
 import { queriesAdapter } from './queries.js';
 
@@ -82,7 +81,9 @@ export const sqlAdapter: AdapterModule<SqlOptions> = {
     return raw.preset === 'zabbix' ? parseOptionsWith('sql', ZabbixSchema, raw) : parseOptionsWith('sql', QueriesSchema, raw);
   },
   acceptsData: (o) => o.preset !== 'zabbix' && o.deliver_query !== undefined,
-  create({ options: o, log, dataChanged }) {
+  async create({ options: o, log, dataChanged }) {
+    // `pg` is loaded here, in the app's worker: the CLI and the XMPP thread, which load every kind, never pay for it.
+    const { Connection } = await import('./connection.js');
     const db = new Connection(
       {
         host: o.host,
