@@ -33,6 +33,10 @@ import { commandLimits } from './router/command-runner.js';
 import { QuoaliseCommands } from './quoalise/commands/ad-hoc.js';
 import { Outbox, instanceToken, type NewOutboxMessage } from './delivery/outbox.js';
 import type { HousekeepingData } from './jobs/housekeeping.js';
+import { GatewayMetrics, NO_METRICS, type Observers } from './observe/metrics.js';
+import { ObserveService } from './observe/observe-service.js';
+import type { AppState } from './runtime-status.js';
+import { storeDatabasePath } from '../adapters/store/store-database.js';
 import type { PurgeJobData } from './jobs/purge-job.js';
 import { describePurge, type PurgeReport } from './gdpr/purge.js';
 
@@ -58,12 +62,20 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     private readonly pool: WorkerPool,
     readonly authz: Authorizer,
     private readonly consent: { effects: ConsentEffects; expiry: ConsentExpiry },
+    readonly observers: Observers,
   ) {
     super();
     this.outbox = new Outbox(db);
   }
 
   readonly outbox: Outbox;
+  /** The metrics listener, when `metrics.listen` is set. */
+  observe: ObserveService | null = null;
+
+  /** What each app's worker is doing. */
+  appStates(): Record<string, AppState> {
+    return Object.fromEntries(this.apps.all().map((h) => [h.app.name, h.status]));
+  }
 
   /** Graceful stop: refuse new requests, say goodbye, close the stream, stop the workers. */
   stop(): Promise<void> {
@@ -77,7 +89,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.consent.effects.stop();
       await this.consent.expiry.stop();
       await Promise.all([this.apps.stop(), this.delivery.stop(), this.pool.stop('housekeeping'), this.pool.stop('purge')]);
-      await this.pool.stop('checkpoint');
+      await Promise.all([this.pool.stop('checkpoint'), this.observe?.stop()]);
       clearRuntimeStatus(this.db, process.pid);
       this.db.close();
       this.log.info('stopped');
@@ -95,7 +107,16 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return ids;
   }
 
+  /** Writes the heartbeat row now. Never throws: another thread may hold the write lock for a while. */
   writeStatus(): void {
+    try {
+      this.writeStatusRow();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not write the status heartbeat; will try again');
+    }
+  }
+
+  private writeStatusRow(): void {
     writeRuntimeStatus(this.db, {
       pid: process.pid,
       startedAt: this.startedAt,
@@ -103,19 +124,17 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       linkSince: this.link.onlineSince,
       heartbeatAt: Date.now(),
       domain: this.config.link.domain,
+      server: this.link.server,
+      serverKind: this.link.serverKind,
+      linkError: this.link.lastFailure,
+      apps: this.appStates(),
+      metricsListen: this.config.metrics.listen ?? null,
     });
   }
 
   startHeartbeat(): void {
-    this.writeStatus();
-    this.heartbeat = setInterval(() => {
-      // A write from a timer must never throw: another thread may hold the lock for a while.
-      try {
-        this.writeStatus();
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'could not write the status heartbeat; will try again');
-      }
-    }, HEARTBEAT_MS);
+    this.writeStatusRow();
+    this.heartbeat = setInterval(() => this.writeStatus(), HEARTBEAT_MS);
     this.heartbeat.unref();
   }
 }
@@ -142,12 +161,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       },
       onSettled: (app, done, dead) => intake.settled(app, done, dead),
       onIq: (host, request) => iqs.request(host, request),
+      // Only with metrics on: the call path then wraps each call to time it.
+      observer: config.metrics.listen ? { adapterCall: (...a) => observers.adapterCall(...a) } : undefined,
     },
     log,
   );
   const link = new Link({
-    host: config.link.host,
-    port: config.link.port,
+    servers: config.servers,
+    server: config.link.server,
+    maxStanzaBytes: config.link.max_stanza_bytes,
     domain,
     secret: config.secret,
     keepaliveMs: config.link.keepalive_seconds * 1000,
@@ -237,8 +259,28 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     limits: commandLimits(config.quoalise),
   });
   const domainIq = domainHandlers({ domain, apps, version: VERSION, admin });
-  const router = new Router({ domain, apps, presence, intake, delivery, commands, consent, iqs, domainIq, send, log });
-  const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz, { effects, expiry });
+  const metrics = config.metrics.listen ? new GatewayMetrics({ link, apps, commandNodes: [...commands.nodes(), ...consent.nodes(), ...admin.nodes()], startedAt }) : null;
+  const observers: Observers = metrics ?? NO_METRICS;
+  const router = new Router({
+    domain,
+    apps,
+    presence,
+    intake,
+    delivery,
+    commands,
+    consent,
+    iqs,
+    domainIq,
+    send,
+    maxStanzaBytes: () => link.maxStanzaBytes,
+    observer: observers,
+    log,
+  });
+  const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz, { effects, expiry }, observers);
+  delivery.on('delivered', (destination, ids, latenciesMs) => {
+    observers.delivered(destination, ids.length);
+    for (const ms of latenciesMs) observers.observeConfirmation(destination, ms);
+  });
 
   apps.on('added', (host) => {
     if (link.isOnline) presence.announce([host.app.name]);
@@ -253,28 +295,46 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     gw.writeStatus();
     effects.poke();
   });
-  link.on('offline', () => gw.writeStatus());
+  // Why the link is down shows in `fedgate status` at once, not at the next heartbeat.
+  link.on('state', (state) => {
+    if (state === 'offline') gw.writeStatus();
+  });
   link.on('fatal', (err) => gw.emit('fatal', err));
 
-  entitlements.watch();
-  authz.start();
-  effects.start();
-  await Promise.all([apps.start(), delivery.start()]);
-  const housekeeping: HousekeepingData = { dbPath: config.database.path, keepDoneMs: config.inbox.keep_done_days * 86_400_000 };
-  await pool.schedule('housekeeping', join(DIST_ROOT, 'component/jobs/housekeeping.js'), 3_600_000, housekeeping);
-  const purgeJob: PurgeJobData = { dbPath: config.database.path, domain, logLevel: config.log.level };
-  await pool.schedule('purge', join(DIST_ROOT, 'component/jobs/purge-job.js'), 3_600_000, purgeJob);
-  await pool.supervise('checkpoint', join(DIST_ROOT, 'component/jobs/checkpoint-worker.js'), { dbPath: config.database.path, everyMs: 1000 });
-  pool.on('message', (name, m) => {
-    if (name === 'housekeeping' && (m as { purged?: number }).purged) log.info({ purged: (m as { purged: number }).purged }, 'forgot old applied inbox rows');
-    if (name === EXPIRY_JOB) {
-      expiry.ran();
-      effects.poke();
+  try {
+    entitlements.watch();
+    authz.start();
+    effects.start();
+    await Promise.all([apps.start(), delivery.start()]);
+    const housekeeping: HousekeepingData = { dbPath: config.database.path, keepDoneMs: config.inbox.keep_done_days * 86_400_000 };
+    await pool.schedule('housekeeping', join(DIST_ROOT, 'component/jobs/housekeeping.js'), 3_600_000, housekeeping);
+    const purgeJob: PurgeJobData = { dbPath: config.database.path, domain, logLevel: config.log.level };
+    await pool.schedule('purge', join(DIST_ROOT, 'component/jobs/purge-job.js'), 3_600_000, purgeJob);
+    await pool.supervise('checkpoint', join(DIST_ROOT, 'component/jobs/checkpoint-worker.js'), { dbPath: config.database.path, everyMs: 1000 });
+    pool.on('message', (name, m) => {
+      if (name === 'housekeeping' && (m as { purged?: number }).purged) log.info({ purged: (m as { purged: number }).purged }, 'forgot old applied inbox rows');
+      if (name === EXPIRY_JOB) {
+        expiry.ran();
+        effects.poke();
+      }
+      if (name === 'purge' && (m as { t?: string }).t === 'purged') log.info({ report: (m as { report: PurgeReport }).report }, describePurge((m as { report: PurgeReport }).report));
+    });
+    if (metrics && config.metrics.listen) {
+      gw.observe = new ObserveService(pool, metrics, () => ({ link: link.state, apps: gw.appStates() }));
+      await gw.observe.start({
+        dbPath: config.database.path,
+        listen: config.metrics.listen,
+        domain,
+        files: { fedgate: config.database.path, store: storeDatabasePath(config.database.path) },
+      });
     }
-    if (name === 'purge' && (m as { t?: string }).t === 'purged') log.info({ report: (m as { report: PurgeReport }).report }, describePurge((m as { report: PurgeReport }).report));
-  });
-  gw.startHeartbeat();
-  link.start();
+    gw.startHeartbeat();
+    link.start();
+  } catch (err) {
+    // Whatever started (workers, the metrics listener) stops: a failed start leaves nothing running.
+    await gw.stop().catch(() => {});
+    throw err;
+  }
   log.info({ domain, apps: apps.all().length, version: VERSION }, 'fedgate started');
   return gw;
 }

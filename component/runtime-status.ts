@@ -1,8 +1,13 @@
 /**
- * The running gateway's heartbeat in SQLite, read by `fedgate status` from another process: no control
- * socket to secure, and a stale heartbeat is itself the answer "not running".
+ * The running gateway's heartbeat in SQLite, read by `fedgate status` and the status page from another
+ * process or thread: no control socket to secure, and a stale heartbeat is itself the answer "not
+ * running". The row also says where the link goes, why it last failed, and which apps are ready.
  */
+import { readFileSync } from 'node:fs';
 import type { Db } from './store/database.js';
+
+/** What a running app's worker is doing, as the main thread sees it. */
+export type AppState = 'starting' | 'ready' | 'stopping' | 'stopped';
 
 export interface RuntimeStatus {
   pid: number;
@@ -11,37 +16,108 @@ export interface RuntimeStatus {
   linkSince: number | null;
   heartbeatAt: number;
   domain: string;
+  /** `host:port` of the listener in use, or tried next. */
+  server: string | null;
+  serverKind: string | null;
+  linkError: { reason: string; server: string; at: number } | null;
+  apps: Record<string, AppState>;
+  metricsListen: string | null;
 }
 
 export const HEARTBEAT_MS = 2000;
 
 export function writeRuntimeStatus(db: Db, s: RuntimeStatus): void {
   db.prepare(
-    `INSERT INTO runtime (id, pid, started_at, link_state, link_since, heartbeat_at, domain) VALUES (1, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO runtime (id, pid, started_at, link_state, link_since, heartbeat_at, domain, server, server_kind,
+       link_error, link_error_server, link_error_at, apps, metrics_listen)
+     VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, started_at = excluded.started_at, link_state = excluded.link_state,
-       link_since = excluded.link_since, heartbeat_at = excluded.heartbeat_at, domain = excluded.domain`,
-  ).run(s.pid, s.startedAt, s.linkState, s.linkSince, s.heartbeatAt, s.domain);
+       link_since = excluded.link_since, heartbeat_at = excluded.heartbeat_at, domain = excluded.domain, server = excluded.server,
+       server_kind = excluded.server_kind, link_error = excluded.link_error, link_error_server = excluded.link_error_server,
+       link_error_at = excluded.link_error_at, apps = excluded.apps, metrics_listen = excluded.metrics_listen`,
+  ).run(
+    s.pid,
+    s.startedAt,
+    s.linkState,
+    s.linkSince,
+    s.heartbeatAt,
+    s.domain,
+    s.server,
+    s.serverKind,
+    s.linkError?.reason ?? null,
+    s.linkError?.server ?? null,
+    s.linkError?.at ?? null,
+    JSON.stringify(s.apps),
+    s.metricsListen,
+  );
 }
 
 export function clearRuntimeStatus(db: Db, pid: number): void {
   db.prepare('DELETE FROM runtime WHERE id = 1 AND pid = ?').run(pid);
 }
 
-export function readRuntimeStatus(db: Db): RuntimeStatus | null {
-  const r = db.prepare('SELECT * FROM runtime WHERE id = 1').get() as
-    | { pid: number; started_at: number; link_state: string; link_since: number | null; heartbeat_at: number; domain: string }
-    | undefined;
-  if (!r) return null;
-  return { pid: r.pid, startedAt: r.started_at, linkState: r.link_state, linkSince: r.link_since, heartbeatAt: r.heartbeat_at, domain: r.domain };
+interface RuntimeRow {
+  pid: number;
+  started_at: number;
+  link_state: string;
+  link_since: number | null;
+  heartbeat_at: number;
+  domain: string;
+  server: string | null;
+  server_kind: string | null;
+  link_error: string | null;
+  link_error_server: string | null;
+  link_error_at: number | null;
+  apps: string;
+  metrics_listen: string | null;
 }
 
-/** A heartbeat older than a few periods, or a pid that no longer exists, means the gateway is not running. */
-export function isAlive(s: RuntimeStatus, now = Date.now()): boolean {
-  if (now - s.heartbeatAt > 3 * HEARTBEAT_MS) return false;
+export function readRuntimeStatus(db: Db): RuntimeStatus | null {
+  const r = db.prepare('SELECT * FROM runtime WHERE id = 1').get() as RuntimeRow | undefined;
+  if (!r) return null;
+  let apps: Record<string, AppState> = {};
   try {
-    process.kill(s.pid, 0);
-    return true;
+    apps = JSON.parse(r.apps) as Record<string, AppState>;
+  } catch {
+    /* an older or damaged row: no app states */
+  }
+  return {
+    pid: r.pid,
+    startedAt: r.started_at,
+    linkState: r.link_state,
+    linkSince: r.link_since,
+    heartbeatAt: r.heartbeat_at,
+    domain: r.domain,
+    server: r.server,
+    serverKind: r.server_kind,
+    linkError: r.link_error !== null ? { reason: r.link_error, server: r.link_error_server ?? '', at: r.link_error_at ?? 0 } : null,
+    apps,
+    metricsListen: r.metrics_listen,
+  };
+}
+
+/**
+ * Is the process of this heartbeat alive? The pid is checked first, so that a gateway killed with
+ * SIGKILL is "not running" at once, not only once its heartbeat goes stale; a zombie (dead, not yet
+ * reaped by its parent) counts as dead. On a stale heartbeat the process is hung or gone: not running.
+ */
+export function isAlive(s: RuntimeStatus, now = Date.now()): boolean {
+  if (!pidAlive(s.pid)) return false;
+  return now - s.heartbeatAt <= 3 * HEARTBEAT_MS;
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) state …"; comm may hold spaces and parentheses, the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    // No /proc (not Linux) or the process ended between the two checks.
+    return process.platform !== 'linux';
   }
 }

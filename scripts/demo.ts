@@ -57,8 +57,8 @@ const local = (t: number) => new Date(t * 1000).toLocaleString('en-GB', { timeZo
 
 step('Starting a local ejabberd');
 const ejabberd = await Ejabberd.start({ components: [{ domain: CITY, secret: 'city-secret-demo' }, { domain: CITIZENS, secret: 'citizens-secret-demo' }] });
-const city = new Fedgate({ port: ejabberd.componentPort, domain: CITY, secret: 'city-secret-demo', logLevel: 'warn' });
-const citizens = new Fedgate({ port: ejabberd.componentPort, domain: CITIZENS, secret: 'citizens-secret-demo', logLevel: 'warn' });
+const city = new Fedgate({ port: ejabberd.componentPort(CITY), domain: CITY, secret: 'city-secret-demo', logLevel: 'warn' });
+const citizens = new Fedgate({ port: ejabberd.componentPort(CITIZENS), domain: CITIZENS, secret: 'citizens-secret-demo', logLevel: 'warn' });
 const broker = await Mosquitto.start();
 let meter: MqttClient | null = null;
 let user: User | null = null;
@@ -86,7 +86,7 @@ process.once('SIGINT', () => void shutdown(0));
 process.once('SIGTERM', () => void shutdown(0));
 
 try {
-  say(`  node ${ejabberd.node}, client port 127.0.0.1:${ejabberd.c2sPort}, component port 127.0.0.1:${ejabberd.componentPort}`);
+  say(`  node ${ejabberd.node}, client port 127.0.0.1:${ejabberd.c2sPort}, component ports 127.0.0.1:${ejabberd.componentPort(CITY)} (${CITY}), 127.0.0.1:${ejabberd.componentPort(CITIZENS)} (${CITIZENS})`);
   say(`  component listeners: ${CITY}, ${CITIZENS} (see ejabberd.example.yml for a production listener)`);
   await ejabberd.register('demo', 'demo');
   say('  account demo@localhost, password demo');

@@ -7,11 +7,13 @@ import { startCommand } from '../component/cli/start-command.js';
 import { consumerCommands, deadLetterCommands, inboxCommands, outboxCommands } from '../component/cli/transfer-commands.js';
 import { grantCommands } from '../component/cli/grant-commands.js';
 import { storeCommands } from '../component/cli/store-commands.js';
+import { backupCommand, restoreCommand } from '../component/cli/backup-commands.js';
 import { consentCommands } from '../component/cli/consent-commands.js';
 import { subjectCommands } from '../component/cli/subject-commands.js';
 import { retentionCommands } from '../component/cli/retention-commands.js';
 import { CliError } from '../component/cli/context.js';
 import { VERSION } from '../component/version.js';
+import { DatabaseError, describeSqliteError, isSqliteError } from '../component/store/sqlite-errors.js';
 
 const program = new Command('fedgate')
   .description('XMPP component gateway for energy-data federations (Quoalise)')
@@ -30,7 +32,9 @@ const program = new Command('fedgate')
   .addCommand(consentCommands())
   .addCommand(subjectCommands())
   .addCommand(storeCommands())
-  .addCommand(retentionCommands());
+  .addCommand(retentionCommands())
+  .addCommand(backupCommand())
+  .addCommand(restoreCommand());
 
 // Usage errors anywhere in the tree throw instead of exiting, so they all get exit code 2.
 (function overrideAll(cmd: Command) {
@@ -46,6 +50,13 @@ try {
   } else if (err instanceof CliError) {
     process.stderr.write(`fedgate: ${err.message}\n`);
     process.exitCode = err.exitCode;
+  } else if (err instanceof DatabaseError) {
+    process.stderr.write(`fedgate: ${err.message}\n`);
+    process.exitCode = 2;
+  } else if (isSqliteError(err)) {
+    // Never a SqliteError stack trace: what failed, in one line, and the operation is over (exit 1).
+    process.stderr.write(`fedgate: ${describeSqliteError(err)}\n`);
+    process.exitCode = 1;
   } else {
     process.stderr.write(`fedgate: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = 1;

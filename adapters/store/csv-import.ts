@@ -29,7 +29,7 @@ export class CsvImportError extends Error {
 }
 
 const CSV_COLUMNS = ['identifier', 'time', 'value', 'unit'] as const;
-/** Rows per write transaction: long enough to be fast, short enough not to hold the write lock for long. */
+/** Rows per ingest call (all in one transaction): bounds the memory of a batch, not the transaction. */
 const BATCH_ROWS = 10_000;
 const EPOCH_SECONDS = /^-?\d+(?:\.\d+)?$/;
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -213,7 +213,10 @@ export interface ImportResult extends IngestResult {
   series: number;
 }
 
-/** Checks the whole file, then writes it in batches. Throws CsvImportError naming the line at fault. */
+/**
+ * Checks the whole file, then writes it in one transaction: all of it or nothing. Throws CsvImportError
+ * naming the line at fault.
+ */
 export async function importCsv(store: SeriesStore, csvPath: string, metaPath?: string): Promise<ImportResult> {
   const defaultSidecar = sidecarPath(csvPath);
   const sidecar = metaPath ?? (existsSync(defaultSidecar) ? defaultSidecar : undefined);
@@ -222,13 +225,16 @@ export async function importCsv(store: SeriesStore, csvPath: string, metaPath?: 
   for await (const _batch of readRecordsCsv(csvPath, meta));
   const total: ImportResult = { records: 0, written: 0, unchanged: 0, series: 0 };
   const series = new Set<string>();
-  for await (const blocks of readRecordsCsv(csvPath, meta)) {
-    const r = store.ingest(blocks);
-    total.records += r.records;
-    total.written += r.written;
-    total.unchanged += r.unchanged;
-    for (const b of blocks) series.add(b.records[0]!.name);
-  }
+  // Second pass: one transaction for the whole file, so that a failure (a full disk) writes nothing.
+  await store.inOneTransaction(async () => {
+    for await (const blocks of readRecordsCsv(csvPath, meta)) {
+      const r = store.ingest(blocks);
+      total.records += r.records;
+      total.written += r.written;
+      total.unchanged += r.unchanged;
+      for (const b of blocks) series.add(b.records[0]!.name);
+    }
+  });
   total.series = series.size;
   return total;
 }

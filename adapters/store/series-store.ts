@@ -251,6 +251,25 @@ export class SeriesStore {
   }
 
   /**
+   * Runs `fn` — which may await between its `ingest` calls, e.g. while reading a file — inside ONE
+   * IMMEDIATE transaction: everything or nothing is written (a CLI import that meets a bad line late,
+   * or a full disk, leaves the store as it was). The store file's write lock is held meanwhile.
+   */
+  async inOneTransaction<T>(fn: () => Promise<T>): Promise<T> {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = await fn();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      // SQLite may already have rolled back (SQLITE_FULL at commit, for one).
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.ids.clear();
+      throw err;
+    }
+  }
+
+  /**
    * Deletes at most `limit` records matching a GDPR request in one short transaction (the caller loops,
    * letting others write in between). Returns how many it deleted, or with `dryRun` how many match in all.
    */

@@ -46,6 +46,11 @@ export class AdminCommands {
     this.runner = new CommandRunner(this.commands(), o.limits);
   }
 
+  /** The command nodes (metrics label IQs by node). */
+  nodes(): string[] {
+    return this.runner.nodes;
+  }
+
   isAdmin(jid: string): boolean {
     return this.o.admins.includes(jid);
   }

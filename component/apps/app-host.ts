@@ -6,6 +6,7 @@ import type { WorkerPool } from '../workers/pool.js';
 import type { AppOp, AppWorkerData, FromAppWorker, ToAppWorker, WorkerError } from '../workers/protocol.js';
 import type { AppRecord } from '../registry/apps.js';
 import type { Logger } from '../log/logger.js';
+import type { AdapterObserver } from '../observe/metrics.js';
 import { Backoff } from '../timing/backoff.js';
 import { adapterModule } from '../../adapters/index.js';
 
@@ -45,6 +46,8 @@ export interface AppHostOptions {
   onSettled?(app: string, done: number[], dead: number): void;
   /** The app's adapter sends an IQ (component/apps/app-iqs.ts); its answer comes back through `answerIq`. */
   onIq?(host: AppHost, request: IqRequest): void;
+  /** Told the duration and outcome of every call (metrics). */
+  observer?: AdapterObserver;
   log: Logger;
 }
 
@@ -95,6 +98,11 @@ export class AppHost {
     return `app:${this.app.name}`;
   }
 
+  /** For `fedgate status` and the status page. */
+  get status(): 'starting' | 'ready' | 'stopping' | 'stopped' {
+    return this.state;
+  }
+
   get isReady(): boolean {
     return this.state === 'ready';
   }
@@ -118,8 +126,25 @@ export class AppHost {
       return Promise.reject(new AppCallError({ source: 'unavailable', message: 'application is being removed' }));
     }
     const id = this.nextId++;
+    const observer = this.opts.observer;
+    const t0 = observer ? performance.now() : 0;
     return new Promise((resolve, reject) => {
-      this.track(id, { resolve, reject, deadline: Date.now() + timeoutMs, onTimeout: () => this.onTimeout(id, op, timeoutMs) });
+      this.track(id, {
+        resolve: observer
+          ? (v) => {
+              observer.adapterCall(this.app.name, op, 'ok', performance.now() - t0);
+              resolve(v);
+            }
+          : resolve,
+        reject: observer
+          ? (e) => {
+              observer.adapterCall(this.app.name, op, e.error.source, performance.now() - t0);
+              reject(e);
+            }
+          : reject,
+        deadline: Date.now() + timeoutMs,
+        onTimeout: () => this.onTimeout(id, op, timeoutMs),
+      });
       this.enqueue({ t: 'call', id, op, args });
     });
   }

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { AppRegistry, RegistryError } from '../registry/apps.js';
 import { adapterKinds } from '../../adapters/index.js';
 import { Parties, PartyError } from '../consent/parties.js';
-import { CliError, contextOf, formatTable, operation, operator, parseOption, printJsonOrTable } from './context.js';
+import { CliError, contextOf, formatTable, operation, operator, parseOption, printJsonOrTable, printListOrTable } from './context.js';
 
 function registry(cmd: Command): AppRegistry {
   return new AppRegistry(contextOf(cmd).db);
@@ -52,7 +52,7 @@ export function appCommands(): Command {
     .option('--json', 'machine-readable output')
     .action(function (this: Command, o: { json?: boolean }) {
       const apps = registry(this).list();
-      printJsonOrTable(!!o.json, apps, () =>
+      printListOrTable(!!o.json, apps, () =>
         apps.length === 0 ? 'no applications (add one with: fedgate app add NAME --kind KIND)\n' : formatTable([['NAME', 'KIND', 'DESCRIPTION'], ...apps.map((a) => [a.name, a.kind, a.description])]),
       );
     });

@@ -9,7 +9,7 @@ import { ConsentError, ConsentService, consentPolicy } from '../consent/service.
 import { PartyError } from '../consent/parties.js';
 import { CONSENT_STATES, LEGAL_BASES, parseProcessing, processingText, type ConsentRecord, type ConsentState, type EventDetails, type LegalBasis } from '../consent/model.js';
 import { describeRule } from '../consent/rules.js';
-import { CliError, contextOf, formatTable, instant, intArg, operation, operator, printJsonOrTable, when } from './context.js';
+import { CliError, contextOf, formatTable, instant, intArg, operation, operator, printJsonOrTable, printListOrTable, when } from './context.js';
 
 function service(cmd: Command): ConsentService {
   const { db, config } = contextOf(cmd);
@@ -46,7 +46,7 @@ export function consentCommands(): Command {
       const list = o.pending
         ? svc.store.awaitingDecision(o.app)
         : svc.store.list({ ...(o.app ? { app: o.app } : {}), ...(o.state ? { state: o.state as ConsentState } : {}), ...(o.subject ? { subject: o.subject } : {}), ...(o.party ? { party: o.party.toLowerCase() } : {}) });
-      printJsonOrTable(!!o.json, list, () =>
+      printListOrTable(!!o.json, list, () =>
         list.length === 0
           ? 'no consent records\n'
           : formatTable([['ID', 'APP', 'REQUESTER', 'SERIES', 'PROCESSING', 'STATE', 'UNTIL', 'SUBJECT', 'PURPOSE'], ...list.map(row)]),
@@ -155,7 +155,7 @@ function ruleCommands(): Command {
     .option('--json', 'machine-readable output')
     .action(function (this: Command, app: string | undefined, o: { json?: boolean }) {
       const list = service(this).rules.list(app);
-      printJsonOrTable(!!o.json, list, () =>
+      printListOrTable(!!o.json, list, () =>
         list.length === 0 ? `no rules${app ? ` on ${app}` : ''}: every request waits for a person\n` : formatTable([['ID', 'APP', 'RULE'], ...list.map((r) => [String(r.id), r.app, describeRule(r)])]),
       );
     });

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { loadConfig, defaultConfigPath, ConfigError } from '../config/load.js';
 import { openDatabase, type Db } from '../store/database.js';
 import type { Config } from '../config/schema.js';
+import { DatabaseError } from '../store/sqlite-errors.js';
+import { jsonList, withIsoTimes } from './json.js';
 import { hostname, userInfo } from 'node:os';
 import { parseIsoWithOffset, TimeFormatError } from '../quoalise/time.js';
 import type { Actor } from '../consent/consent-store.js';
@@ -27,7 +29,13 @@ export function openContext(configPath: string | undefined, opts: { needSecret?:
     if (err instanceof ConfigError) throw new CliError(err.message, 2);
     throw err;
   }
-  return { config, db: openDatabase(config.database.path, { synchronous: config.database.synchronous }) };
+  try {
+    return { config, db: openDatabase(config.database.path, { synchronous: config.database.synchronous }) };
+  } catch (err) {
+    // An unreadable, read-only or damaged file is a problem of the set-up: exit 2, the file named.
+    if (err instanceof DatabaseError) throw new CliError(err.message, 2);
+    throw err;
+  }
 }
 
 /** The context of a sub-command, from the global `--config` option. */
@@ -97,8 +105,14 @@ export function parseOption(s: string, acc: Record<string, unknown>): Record<str
   return { ...acc, [key]: value };
 }
 
+/** An object as `--json` (times in ISO 8601), or the table. */
 export function printJsonOrTable(json: boolean, value: unknown, table: () => string): void {
-  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : table());
+  process.stdout.write(json ? `${JSON.stringify(withIsoTimes(value), null, 2)}\n` : table());
+}
+
+/** A listing as `--json` — `{ "total": N, "rows": [...] }`, the one shape of every listing — or the table. */
+export function printListOrTable(json: boolean, rows: unknown[], table: () => string, total = rows.length): void {
+  printJsonOrTable(json, jsonList(rows, total), table);
 }
 
 export function formatTable(rows: string[][]): string {

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { GrantError, GrantStore, type Grant } from '../authz/grant-store.js';
 import { formatIsoUtc } from '../quoalise/time.js';
 import { LEGAL_BASES, parseProcessing, type LegalBasis } from '../consent/model.js';
-import { CliError, contextOf, formatTable, instant, intArg, operation, operator, printJsonOrTable } from './context.js';
+import { CliError, contextOf, formatTable, instant, intArg, operation, operator, printListOrTable } from './context.js';
 
 function grants(cmd: Command): GrantStore {
   return new GrantStore(contextOf(cmd).db);
@@ -55,7 +55,7 @@ export function grantCommands(): Command {
     .action(function (this: Command, app: string | undefined, o: { json?: boolean }) {
       const list = grants(this).list(app);
       const now = Date.now();
-      printJsonOrTable(!!o.json, list.map((g) => ({ ...g, state: state(g, now) })), () =>
+      printListOrTable(!!o.json, list.map((g) => ({ ...g, state: state(g, now) })), () =>
         list.length === 0
           ? `no grants${app ? ` for ${app}` : ''}: every request is refused (add one with: fedgate grant add APP REQUESTER SERIES)\n`
           : formatTable([

@@ -7,7 +7,7 @@ import { RetentionError } from '../gdpr/retention.js';
 import { RetentionPolicies } from '../gdpr/retention-policies.js';
 import { describePurge, purge } from '../gdpr/purge.js';
 import { createLogger } from '../log/logger.js';
-import { contextOf, formatTable, intArg, operation, printJsonOrTable, when } from './context.js';
+import { contextOf, formatTable, intArg, operation, printJsonOrTable, printListOrTable, when } from './context.js';
 
 const wrap = <T>(fn: () => T): T => operation(fn, RetentionError);
 
@@ -25,7 +25,7 @@ export function retentionCommands(): Command {
     .option('--json', 'machine-readable output')
     .action(function (this: Command, app: string | undefined, o: { json?: boolean }) {
       const list = new RetentionPolicies(contextOf(this).db).list(app);
-      printJsonOrTable(!!o.json, list, () =>
+      printListOrTable(!!o.json, list, () =>
         list.length === 0
           ? 'no retention policies: records are kept until erased\n'
           : formatTable([['ID', 'APP', 'SERIES', 'PERIOD', 'SINCE'], ...list.map((p) => [String(p.id), p.app, p.series, p.period, when(p.updatedAt)])]),

@@ -1,8 +1,11 @@
-/** `fedgate status`: is the gateway running, is its link up, which apps does it serve. Exit 0 if running, 3 if not. */
+/**
+ * `fedgate status`: is the gateway running (its pid alive and its heartbeat fresh), its link — state,
+ * server, the last link error and since when — its apps with their readiness and queues. Exit 0 if
+ * running, 3 if not, 2 if the database cannot be read.
+ */
 import { Command } from 'commander';
-import { AppRegistry } from '../registry/apps.js';
-import { isAlive, readRuntimeStatus } from '../runtime-status.js';
-import { contextOf, formatTable, printJsonOrTable } from './context.js';
+import { readStatus } from '../observe/status-view.js';
+import { contextOf, formatTable, printJsonOrTable, when } from './context.js';
 
 function duration(ms: number): string {
   const s = Math.floor(ms / 1000);
@@ -12,34 +15,37 @@ function duration(ms: number): string {
 
 export function statusCommand(): Command {
   return new Command('status')
-    .description('show whether the gateway runs, its link state, uptime and applications')
+    .description('show whether the gateway runs, its link, the last link error, its applications and their queues')
     .option('--json', 'machine-readable output')
     .action(function (this: Command, o: { json?: boolean }) {
       const ctx = contextOf(this);
-      const rt = readRuntimeStatus(ctx.db);
-      const running = !!rt && isAlive(rt);
-      const apps = new AppRegistry(ctx.db).list().map((a) => ({ name: a.name, jid: `${a.name}@${ctx.config.link.domain}`, kind: a.kind }));
       const now = Date.now();
-      const view = {
-        running,
-        domain: ctx.config.link.domain,
-        pid: running ? rt!.pid : null,
-        uptimeSeconds: running ? Math.floor((now - rt!.startedAt) / 1000) : null,
-        link: running ? rt!.linkState : 'offline',
-        linkUpSeconds: running && rt!.linkSince ? Math.floor((now - rt!.linkSince) / 1000) : null,
-        apps,
-      };
+      const view = readStatus(ctx.db, { domain: ctx.config.link.domain, now });
       printJsonOrTable(!!o.json, view, () => {
-        const head = running
+        const since = (iso: string | null) => (iso ? duration(now - Date.parse(iso)) : '');
+        const rows: string[][] = [
+          ['gateway', view.running ? `running (pid ${view.pid}), up ${duration((view.uptimeSeconds ?? 0) * 1000)}` : 'not running'],
+          ['domain', view.domain],
+        ];
+        if (view.running) {
+          const server = view.server ? ` — ${view.server}${view.serverKind && view.serverKind !== 'unknown' ? ` (${view.serverKind})` : ''}` : '';
+          rows.push(['link', `${view.link}${view.linkSince ? ` for ${since(view.linkSince)}` : ''}${server}`]);
+        }
+        if (view.lastLinkError) {
+          const e = view.lastLinkError;
+          rows.push(['last link error', `${e.reason} (${e.server}), at ${when(Date.parse(e.at))}, ${since(e.at)} ago`]);
+        }
+        if (view.statusPage) rows.push(['status page', view.statusPage]);
+        const t = view.totals;
+        rows.push(['queues', `${t.outbox} in the outbox, ${t.inboxPending} pending in the inbox, ${t.deadLetters} dead letter(s)`]);
+        const apps = view.apps.length
           ? formatTable([
-              ['gateway', `running (pid ${view.pid}), up ${duration(now - rt!.startedAt)}`],
-              ['domain', view.domain],
-              ['link', view.link + (rt!.linkSince ? ` for ${duration(now - rt!.linkSince)}` : '')],
+              ['APP', 'JID', 'KIND', 'STATE', 'OUTBOX', 'INBOX', 'DEAD'],
+              ...view.apps.map((a) => [a.name, a.jid, a.kind, a.state, String(a.outbox), String(a.inboxPending), String(a.deadLetters)]),
             ])
-          : formatTable([['gateway', 'not running'], ['domain', view.domain]]);
-        const list = apps.length ? formatTable([['APP', 'JID', 'KIND'], ...apps.map((a) => [a.name, a.jid, a.kind])]) : 'no applications\n';
-        return `${head}\n${list}`;
+          : 'no applications\n';
+        return `${formatTable(rows)}\n${apps}`;
       });
-      process.exitCode = running ? 0 : 3;
+      process.exitCode = view.running ? 0 : 3;
     });
 }

@@ -1,7 +1,7 @@
 /** `fedgate subject add|list|remove`: the data subjects, the series about them, and the JID through which they decide. */
 import { Command } from 'commander';
 import { Parties, PartyError } from '../consent/parties.js';
-import { contextOf, formatTable, operation, printJsonOrTable } from './context.js';
+import { contextOf, formatTable, operation, printListOrTable } from './context.js';
 
 const collect = (v: string, acc: string[] = []) => [...acc, v];
 
@@ -24,7 +24,7 @@ export function subjectCommands(): Command {
     .option('--json', 'machine-readable output')
     .action(function (this: Command, o: { json?: boolean }) {
       const list = new Parties(contextOf(this).db).subjects();
-      printJsonOrTable(!!o.json, list, () =>
+      printListOrTable(!!o.json, list, () =>
         list.length === 0 ? 'no data subjects\n' : formatTable([['NAME', 'JID', 'SERIES'], ...list.map((s) => [s.name, s.jid ?? '-', s.series.join(' ')])]),
       );
     });

@@ -8,7 +8,7 @@ import { Outbox } from '../delivery/outbox.js';
 import { Inbox } from '../transfer/inbox.js';
 import { LanesTable } from '../delivery/lanes-table.js';
 import { DeadLetterError, DeadLetters } from '../transfer/dead-letters.js';
-import { CliError, contextOf, formatTable, intArg, operation, printJsonOrTable, when, type CliContext } from './context.js';
+import { CliError, contextOf, formatTable, intArg, operation, printListOrTable, when, type CliContext } from './context.js';
 
 const guard = <T>(fn: () => T): T => operation(fn, ConsumerError, DeadLetterError);
 
@@ -40,7 +40,7 @@ export function consumerCommands(): Command {
     .option('--json', 'machine-readable output')
     .action(function (this: Command, o: { json?: boolean }) {
       const list = new ConsumerStore(contextOf(this).db).list();
-      printJsonOrTable(!!o.json, list, () =>
+      printListOrTable(!!o.json, list, () =>
         list.length === 0
           ? 'no consumers\n'
           : formatTable([
@@ -71,14 +71,18 @@ export function outboxCommands(): Command {
       const box = new Outbox(contextOf(this).db);
       const rows = box.list({ ...(o.destination ? { destination: o.destination } : {}), limit: intArg(o.limit, 'limit') });
       const total = box.count();
-      printJsonOrTable(!!o.json, { total, rows: rows.map(({ payload: _p, ...r }) => r) }, () =>
-        `${total} message(s) in the outbox\n` +
-        (rows.length
-          ? formatTable([
-              ['ID', 'FROM', 'TO', 'RECORDS', 'ATTEMPTS', 'LAST ERROR'],
-              ...rows.map((r) => [String(r.id), r.sender, r.destination, String(r.records), String(r.attempts), r.lastError ?? '']),
-            ])
-          : ''),
+      printListOrTable(
+        !!o.json,
+        rows.map(({ payload: _p, ...r }) => r),
+        () =>
+          `${total} message(s) in the outbox\n` +
+          (rows.length
+            ? formatTable([
+                ['ID', 'FROM', 'TO', 'RECORDS', 'ATTEMPTS', 'LAST ERROR'],
+                ...rows.map((r) => [String(r.id), r.sender, r.destination, String(r.records), String(r.attempts), r.lastError ?? '']),
+              ])
+            : ''),
+        total,
       );
     });
   cmd
@@ -91,7 +95,7 @@ export function outboxCommands(): Command {
         (db.prepare('SELECT destination, count(*) AS n FROM outbox GROUP BY destination').all() as Array<{ destination: string; n: number }>).map((r) => [r.destination, r.n]),
       );
       const lanes = new LanesTable(db).all().map((l) => ({ ...l, queued: queued.get(l.destination) ?? 0 }));
-      printJsonOrTable(!!o.json, lanes, () =>
+      printListOrTable(!!o.json, lanes, () =>
         lanes.length === 0
           ? 'no lanes\n'
           : formatTable([
@@ -138,14 +142,22 @@ export function inboxCommands(): Command {
     .option('--json', 'machine-readable output')
     .action(function (this: Command, o: { app?: string; state: string; limit: string; json?: boolean }) {
       if (!['pending', 'done', 'dead'].includes(o.state)) throw new CliError('--state must be pending, done or dead', 2);
-      const rows = new Inbox(contextOf(this).db).list({ ...(o.app ? { app: o.app } : {}), state: o.state as 'pending', limit: intArg(o.limit, 'limit') });
-      printJsonOrTable(!!o.json, rows.map(({ payload: _p, ...r }) => r), () =>
-        rows.length
-          ? formatTable([
-              ['ID', 'APP', 'FROM', 'STANZA ID', 'RECORDS', 'ATTEMPTS', 'NEXT ATTEMPT', 'LAST ERROR'],
-              ...rows.map((r) => [String(r.id), r.app, r.sender, r.stanzaId, String(r.records), String(r.attempts), when(r.nextAttemptAt), r.lastError ?? '']),
-            ])
-          : `no ${o.state} messages\n`,
+      const db = contextOf(this).db;
+      const rows = new Inbox(db).list({ ...(o.app ? { app: o.app } : {}), state: o.state as 'pending', limit: intArg(o.limit, 'limit') });
+      const total = (o.app
+        ? db.prepare('SELECT count(*) FROM inbox WHERE state = ? AND app = ?').pluck().get(o.state, o.app)
+        : db.prepare('SELECT count(*) FROM inbox WHERE state = ?').pluck().get(o.state)) as number;
+      printListOrTable(
+        !!o.json,
+        rows.map(({ payload: _p, ...r }) => r),
+        () =>
+          rows.length
+            ? formatTable([
+                ['ID', 'APP', 'FROM', 'STANZA ID', 'RECORDS', 'ATTEMPTS', 'NEXT ATTEMPT', 'LAST ERROR'],
+                ...rows.map((r) => [String(r.id), r.app, r.sender, r.stanzaId, String(r.records), String(r.attempts), when(r.nextAttemptAt), r.lastError ?? '']),
+              ])
+            : `no ${o.state} messages\n`,
+        total,
       );
     });
   cmd
@@ -178,14 +190,22 @@ export function deadLetterCommands(): Command {
     .option('--json', 'machine-readable output')
     .action(function (this: Command, o: { direction?: string; limit: string; json?: boolean }) {
       if (o.direction && o.direction !== 'outbound' && o.direction !== 'inbound') throw new CliError('--direction must be outbound or inbound', 2);
-      const rows = new DeadLetters(contextOf(this).db).list({ ...(o.direction ? { direction: o.direction as 'outbound' } : {}), limit: intArg(o.limit, 'limit') });
-      printJsonOrTable(!!o.json, rows, () =>
-        rows.length
-          ? formatTable([
-              ['ID', 'DIRECTION', 'APP', 'PEER', 'RECORDS', 'ATTEMPTS', 'DIED', 'REASON'],
-              ...rows.map((r) => [String(r.id), r.direction, r.app, r.peer, String(r.records), String(r.attempts), when(r.diedAt), r.reason]),
-            ])
-          : 'no dead letters\n',
+      const db = contextOf(this).db;
+      const rows = new DeadLetters(db).list({ ...(o.direction ? { direction: o.direction as 'outbound' } : {}), limit: intArg(o.limit, 'limit') });
+      const total = (o.direction
+        ? db.prepare('SELECT count(*) FROM dead_letters WHERE direction = ?').pluck().get(o.direction)
+        : db.prepare('SELECT count(*) FROM dead_letters').pluck().get()) as number;
+      printListOrTable(
+        !!o.json,
+        rows,
+        () =>
+          rows.length
+            ? formatTable([
+                ['ID', 'DIRECTION', 'APP', 'PEER', 'RECORDS', 'ATTEMPTS', 'DIED', 'REASON'],
+                ...rows.map((r) => [String(r.id), r.direction, r.app, r.peer, String(r.records), String(r.attempts), when(r.diedAt), r.reason]),
+              ])
+            : 'no dead letters\n',
+        total,
       );
     });
   cmd

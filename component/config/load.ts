@@ -2,10 +2,10 @@
  * Loads the YAML configuration, validates it, and resolves the secret from a file or the environment.
  * Any problem is a ConfigError whose message names the offending key: fedgate fails fast on bad config.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve, isAbsolute } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigSchema, type Config } from './schema.js';
+import { ConfigSchema, parseHostPort, type Config } from './schema.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -49,9 +49,21 @@ export function validateConfig(
     throw new ConfigError(`${opts.source}: ${lines.join('; ')}`);
   }
   const file = parsed.data;
+  if (file.link.hosts && (file.link.host !== undefined || file.link.port !== undefined)) {
+    throw new ConfigError(`${opts.source}: link.hosts replaces link.host and link.port: give either hosts, or host and port`);
+  }
+  const servers = file.link.hosts?.map(parseHostPort) ?? [{ host: file.link.host ?? '127.0.0.1', port: file.link.port ?? 5347 }];
+  const badPort = servers.find((s) => s.port < 1 || s.port > 65535);
+  if (badPort) throw new ConfigError(`${opts.source}: link.hosts: port ${badPort.port} is not between 1 and 65535`);
   const dbPath = isAbsolute(file.database.path) ? file.database.path : resolve(opts.baseDir, file.database.path);
   const secret = opts.needSecret ? readSecret(file.link.secret_file, file.link.secret_env, opts) : '';
-  return { ...file, database: { ...file.database, path: dbPath }, baseDir: opts.baseDir, secret };
+  const warnings: string[] = [];
+  if (opts.needSecret && file.link.secret_file) {
+    const p = isAbsolute(file.link.secret_file) ? file.link.secret_file : resolve(opts.baseDir, file.link.secret_file);
+    // Anyone who can read the secret can connect as this gateway and send as any of its apps.
+    if ((statSync(p).mode & 0o004) !== 0) warnings.push(`link.secret_file (${p}) is readable by every user of this machine: chmod 0640 it (owner root, group fedgate) or 0600`);
+  }
+  return { ...file, servers, database: { ...file.database, path: dbPath }, baseDir: opts.baseDir, secret, warnings };
 }
 
 function readSecret(

@@ -7,18 +7,36 @@ import { DurationError, parseCalendarDuration } from '../consent/duration.js';
 import { normalizeRequester } from '../authz/requester-pattern.js';
 
 const seconds = z.number().positive();
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):\d{1,5}$/;
 
 export const ConfigSchema = z
   .object({
     link: z
       .object({
-        /** Address of the server's ejabberd_service listener. Loopback: the XEP-0114 link is unencrypted. */
-        host: z.string().min(1).default('127.0.0.1'),
-        port: z.number().int().min(1).max(65535).default(5347),
-        /** The subdomain fedgate owns (must not be in ejabberd's `hosts:`). */
+        /** Address of the server's component listener. Loopback: the XEP-0114 link is unencrypted. */
+        host: z.string().min(1).optional(),
+        port: z.number().int().min(1).max(65535).optional(),
+        /**
+         * Several listeners (`host:port`), e.g. the nodes of an ejabberd cluster: fedgate connects to one
+         * and moves to the next whenever a connection fails or is lost. Replaces host and port.
+         */
+        hosts: z.array(z.string().regex(HOST_PORT, 'must be host:port, e.g. 10.0.0.2:5347')).min(1).optional(),
+        /** The subdomain fedgate owns (must not be in ejabberd's `hosts:`). Case does not matter: it is kept lower-case. */
         domain: z
           .string()
-          .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i, 'must be a domain name such as energy.example.org'),
+          .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i, 'must be a domain name such as energy.example.org')
+          .transform((d) => d.toLowerCase()),
+        /**
+         * Which server fedgate talks to, for the hints of fatal errors and the default stanza size limit.
+         * `auto`: recognised from the server's stream header.
+         */
+        server: z.enum(['auto', 'ejabberd', 'prosody']).default('auto'),
+        /**
+         * The largest stanza the server accepts from the component: an answer that would be larger is
+         * refused with an error instead of being sent (the server would close the link). Unset: Prosody's
+         * default (component_stanza_size_limit, 512 KiB) on Prosody, no limit on ejabberd.
+         */
+        max_stanza_bytes: z.number().int().min(4096).optional(),
         /** Name of the environment variable holding the shared secret. */
         secret_env: z.string().min(1).default('FEDGATE_SECRET'),
         /** A file holding the shared secret (takes precedence over secret_env). */
@@ -88,6 +106,16 @@ export const ConfigSchema = z
       })
       .strict()
       .default({}),
+    metrics: z
+      .object({
+        /**
+         * `host:port` of the HTTP listener for Prometheus metrics (/metrics), health (/health) and the
+         * status page (/). Off when unset. Keep it on loopback or behind a proxy: it has no authentication.
+         */
+        listen: z.string().regex(HOST_PORT, 'must be host:port, e.g. 127.0.0.1:9464').optional(),
+      })
+      .strict()
+      .default({}),
     quoalise: z
       .object({
         /** A get_history range holding more records is refused with bad-request (narrow the range). */
@@ -154,10 +182,30 @@ export const ConfigSchema = z
 
 export type ConfigFile = z.infer<typeof ConfigSchema>;
 
+/** One listener of the server: where the link connects. */
+export interface ServerAddress {
+  host: string;
+  port: number;
+}
+
+/** `host:port` (IPv6 in brackets) → its parts. The schema has already checked the shape. */
+export function parseHostPort(s: string): ServerAddress {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(s.slice(i + 1)) };
+}
+
+export function formatHostPort(a: ServerAddress): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
 /** The validated configuration plus what was resolved from the environment. */
 export interface Config extends ConfigFile {
+  /** Where the link connects, in order of preference: `link.hosts`, or `link.host` + `link.port`. */
+  servers: ServerAddress[];
   /** The folder relative paths were resolved against. */
   baseDir: string;
   /** The handshake secret; never logged (the logger redacts the key too). */
   secret: string;
+  /** What is allowed but unwise (a secret file readable by others): logged at warn by `start`. */
+  warnings: string[];
 }

@@ -128,8 +128,8 @@ export type LaneEvent =
   | { t: 'retry-now' };
 
 export type LaneAction =
-  /** These rows are delivered: delete them from the outbox. */
-  | { a: 'delivered'; ids: number[] }
+  /** These rows are delivered: delete them from the outbox. `sentAt`: when each was (last) sent. */
+  | { a: 'delivered'; ids: number[]; sentAt: number[] }
   /** Count a failed attempt on the row (its `attempts` and `last_error`). */
   | { a: 'failed'; id: number; reason: string }
   /** Move the row to the dead letters. */
@@ -237,7 +237,8 @@ function fromDestination(lane: Lane, from: string, bounce: boolean): boolean {
 
 function confirmed(lane: Lane, from: string, id: number): LaneAction[] {
   if (!fromDestination(lane, from, false)) return [{ a: 'ignored', from, what: `confirmation of message ${id}` }];
-  if (!lane.inflight.has(id)) return []; // late, or confirmed twice
+  const sentAt = lane.inflight.get(id);
+  if (sentAt === undefined) return []; // late, or confirmed twice
   lane.inflight.delete(id);
   if (!lane.confirmed) {
     lane.confirmed = true;
@@ -249,24 +250,26 @@ function confirmed(lane: Lane, from: string, id: number): LaneAction[] {
     lane.lastError = null;
     lane.dirty = true;
   }
-  return [{ a: 'delivered', ids: [id] }];
+  return [{ a: 'delivered', ids: [id], sentAt: [sentAt] }];
 }
 
 function tick(lane: Lane, now: number, cfg: LaneConfig): LaneAction[] {
   const out: LaneAction[] = [];
   const delivered: number[] = [];
+  const sent: number[] = [];
   for (const [id, sentAt] of lane.inflight) {
     if (lane.mode === 'window') {
       if (now - sentAt < cfg.bounceWindowMs) break;
       lane.inflight.delete(id);
       delivered.push(id); // no bounce within the window: delivered, as far as anyone can tell
+      sent.push(sentAt);
     } else {
       if (now - sentAt < cfg.receiptTimeoutMs) break;
       lane.inflight.delete(id);
       out.push(...failed(lane, id, 'remote-server-timeout', `remote-server-timeout: no confirmation within ${Math.round(cfg.receiptTimeoutMs / 1000)} s`, now, cfg));
     }
   }
-  if (delivered.length) out.unshift({ a: 'delivered', ids: delivered });
+  if (delivered.length) out.unshift({ a: 'delivered', ids: delivered, sentAt: sent });
   return out;
 }
 

@@ -21,7 +21,7 @@ export type FromSendWorker =
   | { t: 'probe'; destination: string }
   | { t: 'dead'; id: number; destination: string; reason: string }
   /** Confirmed by their destination (the lane judged the confirmation), or no bounce in the window. */
-  | { t: 'delivered'; destination: string; ids: number[] };
+  | { t: 'delivered'; destination: string; ids: number[]; latenciesMs: number[] };
 
 export interface SendWorkerData {
   dbPath: string;

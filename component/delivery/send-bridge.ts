@@ -25,8 +25,11 @@ const HIGH_WATER_BYTES = 4 * 1024 * 1024;
 const PROBE_TIMEOUT_MS = 10_000;
 
 export interface SendBridgeEvents {
-  /** Outbox rows whose delivery is confirmed by their destination: the end of a delivery. */
-  delivered: [destination: string, ids: number[]];
+  /**
+   * Outbox rows whose delivery is confirmed by their destination: the end of a delivery, with the time
+   * from each one's (last) sending to its confirmation.
+   */
+  delivered: [destination: string, ids: number[], latenciesMs: number[]];
   dead: [id: number, destination: string, reason: string];
 }
 
@@ -122,7 +125,7 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
         void this.probe(m.destination);
         break;
       case 'delivered':
-        this.emit('delivered', m.destination, m.ids);
+        this.emit('delivered', m.destination, m.ids, m.latenciesMs);
         break;
       case 'dead':
         this.log.warn({ outboxId: m.id, destination: m.destination, reason: m.reason }, 'message moved to dead letters');

@@ -9,7 +9,7 @@
  * Memory stays bounded whatever the backlog: at most `window` rows per destination are read ahead.
  */
 import { parentPort, workerData, BroadcastChannel } from 'node:worker_threads';
-import pino from 'pino';
+import { createWorkerLogger } from '../log/logger.js';
 import { openDatabase } from '../store/database.js';
 import { Outbox, instanceToken } from './outbox.js';
 import { LanesTable } from './lanes-table.js';
@@ -22,7 +22,7 @@ import { OUTBOX_CHANNEL, type FromSendWorker, type SendWorkerData, type ToSendWo
 const data = workerData as SendWorkerData;
 const cfg: LaneConfig = { ...data.delivery, evidenceSpanMs: Math.max(3000, data.delivery.bounceWindowMs) };
 const port = parentPort!;
-const log = pino({ level: data.logLevel, name: 'send' }, pino.destination({ fd: 2, sync: true }));
+const log = createWorkerLogger(data.logLevel, 'send');
 const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous, noCheckpoints: true });
 const outbox = new Outbox(db);
 const table = new LanesTable(db);
@@ -39,21 +39,22 @@ let pumping = false;
 let pumpAgain = false;
 
 let outgoing: FromSendWorker[] = [];
-/** Delivered ids per destination, reported once per turn (one entry, not one per confirmation). */
-let delivered = new Map<string, number[]>();
+/** Delivered ids (and their confirmation times) per destination, reported once per turn. */
+let delivered = new Map<string, { ids: number[]; latenciesMs: number[] }>();
 function post(m: FromSendWorker): void {
   outgoing.push(m);
   if (outgoing.length === 1 && delivered.size === 0) queueMicrotask(flushPosts);
 }
-function reportDelivered(destination: string, ids: number[]): void {
+function reportDelivered(destination: string, ids: number[], sentAt: number[], now = Date.now()): void {
   if (outgoing.length === 0 && delivered.size === 0) queueMicrotask(flushPosts);
-  const list = delivered.get(destination);
-  if (list) list.push(...ids);
-  else delivered.set(destination, [...ids]);
+  let d = delivered.get(destination);
+  if (!d) delivered.set(destination, (d = { ids: [], latenciesMs: [] }));
+  d.ids.push(...ids);
+  for (const t of sentAt) d.latenciesMs.push(now - t);
 }
 function flushPosts(): void {
   const batch = outgoing;
-  for (const [destination, ids] of delivered) batch.push({ t: 'delivered', destination, ids });
+  for (const [destination, d] of delivered) batch.push({ t: 'delivered', destination, ...d });
   outgoing = [];
   delivered = new Map();
   port.postMessage(batch);
@@ -96,7 +97,7 @@ function act(l: Lane, actions: LaneAction[]): void {
         }
         if (deliveredNotDeleted.size >= 1000) deleteDelivered();
         else deleteTimer ??= setTimeout(deleteDelivered, 20);
-        reportDelivered(l.destination, x.ids);
+        reportDelivered(l.destination, x.ids, x.sentAt);
         break;
       case 'failed':
         sentBy.delete(x.id);

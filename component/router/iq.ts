@@ -31,22 +31,51 @@ export function resultReply(iq: Element, payload: IqResult): Element | string {
   return reply;
 }
 
-export async function answerIq(iq: Element, handler: IqHandler | undefined, send: (el: Element | string) => void, log: Logger): Promise<void> {
+/**
+ * The stanza size limit of the server (null: none): an answer over it would make the server close the
+ * link (Prosody: `not-well-formed` past 512 KiB), so the requester gets a bad-request instead.
+ */
+function tooLarge(reply: Element | string, maxBytes: number | null): StanzaError | null {
+  if (maxBytes === null) return null;
+  const text = typeof reply === 'string' ? reply : reply.toString();
+  if (text.length * 3 <= maxBytes) return null;
+  const bytes = Buffer.byteLength(text);
+  if (bytes <= maxBytes) return null;
+  return new StanzaError(
+    'bad-request',
+    `narrow the range: the answer would be ${bytes} bytes, more than the XMPP server accepts in one stanza (${maxBytes} bytes, link.max_stanza_bytes); ask for less at a time`,
+  );
+}
+
+/** Answers the IQ (exactly once) and resolves with the outcome: `result`, or the error condition sent. */
+export async function answerIq(
+  iq: Element,
+  handler: IqHandler | undefined,
+  send: (el: Element | string) => void,
+  log: Logger,
+  maxBytes: number | null = null,
+): Promise<string> {
   let reply: Element | string;
+  let outcome = 'result';
   try {
     if (!handler) {
       const ns = iqPayload(iq)?.attrs.xmlns ?? 'none';
       throw new StanzaError('service-unavailable', `this entity does not support ${ns}`);
     }
     reply = resultReply(iq, await handler(iq));
+    const over = tooLarge(reply, maxBytes);
+    if (over) throw over;
   } catch (err) {
-    if (err instanceof StanzaError) reply = errorReply(iq, err);
-    else {
-      log.error({ err: (err as Error).stack ?? String(err), to: iq.attrs.to }, 'iq handler failed');
-      reply = errorReply(iq, new StanzaError('internal-server-error', 'the gateway failed to handle this request; the error was logged'));
-    }
+    const e =
+      err instanceof StanzaError
+        ? err
+        : new StanzaError('internal-server-error', 'the gateway failed to handle this request; the error was logged');
+    if (!(err instanceof StanzaError)) log.error({ err: (err as Error).stack ?? String(err), to: iq.attrs.to }, 'iq handler failed');
+    reply = errorReply(iq, e);
+    outcome = e.condition;
   }
   send(reply);
+  return outcome;
 }
 
 /** Handlers keyed by `type payloadNs payloadName`, e.g. `get urn:xmpp:ping ping`. */

@@ -5,7 +5,9 @@
 import { escapeAttr, escapeText, type Element } from '../xmpp/xml.js';
 import { parseJid } from '../xmpp/jid.js';
 import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
-import { answerIq, type IqHandlers } from './iq.js';
+import { answerIq, iqPayload, type IqHandlers } from './iq.js';
+import { NS } from '../xmpp/namespaces.js';
+import type { IqObserver } from '../observe/metrics.js';
 import { appHandlers } from './app-entity.js';
 import { toStanzaError } from '../apps/call-errors.js';
 import type { Apps } from '../apps/apps.js';
@@ -32,7 +34,21 @@ export interface RouterOptions {
   consent?: ConsentCommands;
   domainIq: IqHandlers;
   send(el: Element | string): boolean;
+  /** The largest stanza the server accepts (null: no limit): larger IQ answers become errors. */
+  maxStanzaBytes(): number | null;
+  observer: IqObserver;
   log: Logger;
+}
+
+/**
+ * What an IQ asks, for the metrics: an ad-hoc command's node, or the payload's namespace — only for
+ * requests we handle, so that a remote party cannot create label values at will.
+ */
+function requestLabel(iq: Element, handled: boolean): string {
+  if (!handled) return 'unhandled';
+  const payload = iqPayload(iq);
+  const ns = payload?.attrs.xmlns ?? 'none';
+  return ns === NS.commands ? `command:${payload?.attrs.node ?? ''}` : ns;
 }
 
 export class Router {
@@ -79,7 +95,11 @@ export class Router {
       this.opts.send(errorReply(el, new StanzaError('service-unavailable', 'the gateway is shutting down; retry shortly', { type: 'wait' })));
       return;
     }
-    void answerIq(el, handler, (r) => void this.opts.send(r), this.opts.log);
+    const t0 = performance.now();
+    const request = requestLabel(el, handler !== undefined);
+    void answerIq(el, handler, (r) => void this.opts.send(r), this.opts.log, this.opts.maxStanzaBytes()).then((outcome) =>
+      this.opts.observer.iqAnswered(request, outcome, performance.now() - t0),
+    );
   }
 
   private message(host: AppHost, el: Element): void {

@@ -3,9 +3,11 @@
  * connections), a busy timeout instead of SQLITE_BUSY errors, foreign keys on, migrations applied.
  */
 import Database from 'better-sqlite3';
+import { DatabaseError } from './sqlite-errors.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrate } from './migrations.js';
+import { namingFile } from './sqlite-errors.js';
 
 export type Db = Database.Database;
 
@@ -26,17 +28,38 @@ export interface OpenOptions {
   readonly?: boolean;
 }
 
+/**
+ * Opens (and migrates) a database. Any SQLite failure — a file that is not a database, read-only,
+ * unreadable, a full disk — is a DatabaseError whose message names the file and what to do.
+ */
 export function openDatabase(path: string, opts: OpenOptions = {}): Db {
-  if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  if (!opts.readonly) {
-    db.pragma('journal_mode = WAL');
-    // NORMAL in WAL mode: a commit survives a crash of the process; only power loss can drop the last ones.
-    db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`);
-    if (opts.noCheckpoints) db.pragma('wal_autocheckpoint = 0');
+  if (path !== ':memory:' && !opts.readonly) {
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (err) {
+      throw new DatabaseError(path, 'SQLITE_CANTOPEN', `cannot create the folder of ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    }
   }
-  db.pragma('foreign_keys = ON');
-  if (opts.migrate ?? true) migrate(db, opts.schemaDir);
-  return db;
+  let db: Db | null = null;
+  try {
+    return namingFile(path, () => {
+      db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      if (!opts.readonly) {
+        db.pragma('journal_mode = WAL');
+        // NORMAL in WAL mode: a commit survives a crash of the process; only power loss can drop the last ones.
+        db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`);
+        if (opts.noCheckpoints) db.pragma('wal_autocheckpoint = 0');
+      }
+      db.pragma('foreign_keys = ON');
+      if (opts.migrate ?? true) migrate(db, opts.schemaDir);
+      // A file we may read but not write opens without complaint (SQLite falls back to read-only);
+      // a write that changes nothing finds out now rather than at the first real write.
+      if (!opts.readonly && (opts.migrate ?? true)) db.prepare('DELETE FROM schema_migrations WHERE 0').run();
+      return db;
+    });
+  } catch (err) {
+    (db as Db | null)?.close();
+    throw err;
+  }
 }

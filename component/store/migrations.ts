@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { SCHEMA_DIR } from '../paths.js';
+import { DatabaseError } from './sqlite-errors.js';
 
 export interface Migration {
   version: number;
@@ -43,7 +44,7 @@ export function migrate(db: Database.Database, dir: string = SCHEMA_DIR): number
   const newest = listMigrations(dir).at(-1)?.version ?? 0;
   const dbNewest = (db.prepare('SELECT max(version) FROM schema_migrations').pluck().get() as number | null) ?? 0;
   if (dbNewest > newest) {
-    throw new Error(`database schema version ${dbNewest} is newer than this fedgate (${newest}): upgrade fedgate`);
+    throw new DatabaseError(db.name, 'SCHEMA_NEWER', `${db.name} has schema version ${dbNewest}, newer than this fedgate knows (${newest}): upgrade fedgate`);
   }
   return done;
 }

@@ -3,7 +3,7 @@
  * never runs adapter code; here a slow or stuck adapter can only delay its own application.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import pino from 'pino';
+import { createWorkerLogger } from '../log/logger.js';
 import { adapterModule } from '../../adapters/index.js';
 import { AdapterError, type Adapter } from '../../adapters/contract.js';
 import { openDatabase } from '../store/database.js';
@@ -15,7 +15,7 @@ import { ExtractJobs } from '../jobs/extract.js';
 // bree wraps our data under workerData.job.worker.workerData and also spreads it at the top level.
 const data = workerData as AppWorkerData;
 const port = parentPort!;
-const log = pino({ level: data.logLevel, name: `app:${data.app.name}` }, pino.destination({ fd: 2, sync: true }));
+const log = createWorkerLogger(data.logLevel, `app:${data.app.name}`);
 
 let outbox: FromAppWorker[] = [];
 function post(msg: FromAppWorker): void {

@@ -11,32 +11,73 @@ import { Backoff } from '../timing/backoff.js';
 import { stripForbiddenXmlChars, xml, type Element } from './xml.js';
 import { NS } from './namespaces.js';
 import { RemoteStanzaError, readError } from './stanza-error.js';
+import { FATAL_CONDITIONS, defaultMaxStanzaBytes, fatalHint, serverKindFromHeader, type ServerKind } from './server-kind.js';
+import { formatHostPort, type ServerAddress } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 
 export type LinkState = 'offline' | 'connecting' | 'online' | 'stopping' | 'stopped' | 'failed';
 
-/** Stream errors that no retry can fix: the admin must change the configuration. */
-const FATAL: Record<string, string> = {
-  // ejabberd answers not-authorized both to a wrong secret and to a domain its listener does not serve.
-  'not-authorized':
-    'the server refused the handshake: check that link.domain is under hosts: of the ejabberd_service listener and that the secret (link.secret_*) is its password',
-  conflict: 'the server refused the domain: another component is connected for it, or it is also listed in ejabberd hosts:',
-  'host-unknown': 'the server does not know this domain: add it under hosts: of the ejabberd_service listener',
-  'invalid-from': 'the server refused our from address: link.domain must match the listener hosts: entry',
-  'improper-addressing': 'the server refused our addressing: link.domain must match the listener hosts: entry',
-};
+/** Why the link last went down or could not come up, and where: what `fedgate status` shows. */
+export interface LinkFailure {
+  reason: string;
+  /** `host:port` of the listener. */
+  server: string;
+  /** When it happened (ms since the epoch). */
+  at: number;
+}
+
+/** A stream open + handshake that takes longer than this is abandoned and retried. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** The same failure again is logged at warn at most this often (debug in between). */
+const REPEAT_WARN_MS = 60_000;
 
 export class FatalLinkError extends Error {
   override name = 'FatalLinkError';
-  constructor(readonly condition: string, message: string) {
+  constructor(readonly condition: string, message: string, readonly server: string) {
     super(message);
   }
 }
 
+/** What one connection attempt learnt, for the reconnect decision and the logs. */
+interface Attempt {
+  conn: Component;
+  server: string;
+  fatal: FatalLinkError | null;
+  /** The first thing that went wrong (socket error, stream error, timeout). */
+  failure: string | null;
+  online: boolean;
+}
+
+/** A socket or stream error in words an admin can act on. */
+function describeError(err: Error & { code?: string; condition?: string; text?: string }): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused (is the server running, and is this its component port?)';
+    case 'ECONNRESET':
+      return 'connection reset by the server';
+    case 'EPIPE':
+      return 'connection closed by the server while writing';
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `server unreachable (${err.code})`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `host name not found (${err.code})`;
+  }
+  if (err.condition) return `stream error ${err.condition}${err.text ? ` (server said: ${err.text})` : ''}`;
+  if (err.name === 'SyntaxError' || /xml|pars/i.test(err.message)) return `malformed XML from the server: ${err.message}`;
+  return err.message;
+}
+
 export interface LinkOptions {
-  host: string;
-  port: number;
+  /** Listeners in order of preference: a failed or lost connection moves to the next one. */
+  servers: ServerAddress[];
   domain: string;
+  /** `auto`: recognised from the stream header (server-kind.ts). */
+  server: ServerKind | 'auto';
+  /** Config `link.max_stanza_bytes`; unset: the server's own default. */
+  maxStanzaBytes?: number | undefined;
   secret: string;
   keepaliveMs: number;
   pingTimeoutMs: number;
@@ -67,6 +108,20 @@ export class Link extends EventEmitter<LinkEvents> {
   /** When the current session came online (ms since epoch), or null. */
   onlineSince: number | null = null;
   private conn: Component | null = null;
+  private attempt: Attempt | null = null;
+  /** The server of the current or last connection, as recognised from its stream header. */
+  serverKind: ServerKind;
+  /** The last failure of the link (null until the first); kept after it recovers, with its time. */
+  lastFailure: LinkFailure | null = null;
+  /** Successful connections (the first one included). */
+  connects = 0;
+  /** Connections lost and attempts that failed. */
+  failures = 0;
+  /** Stanzas received and sent, by kind: read by the metrics at scrape time. */
+  readonly counts = { in: { iq: 0, message: 0, presence: 0 }, out: { iq: 0, message: 0, presence: 0 } };
+  private serverIndex = 0;
+  private failedAttempts = 0;
+  private lastWarn: { reason: string; at: number } | null = null;
   private readonly backoff: Backoff;
   private retryTimer: NodeJS.Timeout | null = null;
   private keepaliveTimer: NodeJS.Timeout | null = null;
@@ -81,10 +136,25 @@ export class Link extends EventEmitter<LinkEvents> {
   constructor(private readonly opts: LinkOptions) {
     super();
     this.backoff = new Backoff({ initialMs: opts.reconnectInitialMs, maxMs: opts.reconnectMaxMs });
+    this.serverKind = opts.server === 'auto' ? 'unknown' : opts.server;
+    if (opts.servers.length === 0) throw new Error('the link needs at least one server address');
   }
 
   get domain(): string {
     return this.opts.domain;
+  }
+
+  /** `host:port` of the listener in use (or tried next). */
+  get server(): string {
+    return formatHostPort(this.opts.servers[this.serverIndex]!);
+  }
+
+  /**
+   * The largest stanza the server accepts, in bytes (null: no limit known): `link.max_stanza_bytes`, or
+   * the default of the server recognised on this connection.
+   */
+  get maxStanzaBytes(): number | null {
+    return this.opts.maxStanzaBytes ?? defaultMaxStanzaBytes(this.serverKind);
   }
 
   get isOnline(): boolean {
@@ -105,7 +175,20 @@ export class Link extends EventEmitter<LinkEvents> {
   send(stanza: Element | string): boolean {
     if (this.state !== 'online' && this.state !== 'stopping') return false;
     if (!this.conn?.socket) return false;
-    this.outQueue.push(stripForbiddenXmlChars(typeof stanza === 'string' ? stanza : stanza.toString()));
+    const text = stripForbiddenXmlChars(typeof stanza === 'string' ? stanza : stanza.toString());
+    const limit = this.maxStanzaBytes;
+    // The last line of defence: the server would close the stream, and every app would go offline.
+    // Answers that can be too large (get_history) are checked and refused before they get here.
+    if (limit !== null && text.length * 3 > limit && Buffer.byteLength(text) > limit) {
+      this.opts.log.error({ bytes: Buffer.byteLength(text), limit, stanza: text.slice(0, 200) }, 'stanza larger than the server accepts (link.max_stanza_bytes): not sent');
+      return false;
+    }
+    this.outQueue.push(text);
+    // '<iq', '<message', '<presence': the second character tells the kind.
+    const c = text.charCodeAt(1);
+    if (c === 105) this.counts.out.iq++;
+    else if (c === 109) this.counts.out.message++;
+    else if (c === 112) this.counts.out.presence++;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(() => this.flush());
@@ -173,62 +256,89 @@ export class Link extends EventEmitter<LinkEvents> {
     }
   }
 
+  /**
+   * One connection attempt: socket, stream open, handshake. Not `Component.start()`: when the socket is
+   * reset during the stream open, xmpp.js 0.13 leaves its "online" promise rejected with nobody
+   * listening — an unhandled rejection that would end the process. Whatever happens here ends in
+   * 'online' or in `onDisconnect`, which retries.
+   */
   private async connect(): Promise<void> {
     this.setState('connecting');
-    const { host, port, domain, secret, log } = this.opts;
-    const conn = new Component({ service: `xmpp://${host}:${port}`, domain });
+    const { domain, secret } = this.opts;
+    const server = this.server;
+    const conn = new Component({ service: `xmpp://${server}`, domain });
     this.conn = conn;
-    let fatal: FatalLinkError | null = null;
+    const attempt: Attempt = { conn, server, fatal: null, failure: null, online: false };
+    this.attempt = attempt;
 
-    conn.on('error', (err: Error & { condition?: string; text?: string }) => {
+    conn.on('error', (err: Error & { code?: string; condition?: string; text?: string }) => {
       const condition = err.condition;
-      if (condition && condition in FATAL) {
-        fatal = new FatalLinkError(condition, `${condition}: ${FATAL[condition]}${err.text ? ` (server said: ${err.text})` : ''}`);
-      } else {
-        log.debug({ err: err.message }, 'link error');
+      if (condition && FATAL_CONDITIONS.has(condition) && !attempt.online) {
+        const hint = fatalHint(this.serverKind, condition, domain);
+        attempt.fatal = new FatalLinkError(condition, `${condition}: ${hint}${err.text ? ` (server said: ${err.text})` : ''}`, server);
       }
+      attempt.failure ??= describeError(err);
     });
     conn.on('element', (el: Element) => this.onElement(el));
     conn.on('input', () => {
       this.lastInput = Date.now();
     });
-    conn.on('disconnect', () => this.onDisconnect(conn, fatal));
-    // We batch writes per event-loop turn ourselves; Nagle's algorithm would only add delayed-ACK waits.
-    conn.on('connect', () => conn.socket?.setNoDelay(true));
-
-    try {
-      // component-core sends the handshake itself when the stream opens: authenticate() is its hook.
-      conn.on('open', (el: Element) => {
-        void conn.authenticate(el.attrs.id ?? '', secret).catch(() => {
-          /* the stream error or disconnect carries the reason */
-        });
+    conn.on('disconnect', () => this.onDisconnect(attempt));
+    conn.on('connect', () => {
+      // We batch writes per event-loop turn ourselves; Nagle's algorithm would only add delayed-ACK waits.
+      conn.socket?.setNoDelay(true);
+      conn.open({ domain }).catch(() => {
+        /* the error or disconnect carries the reason */
       });
-      await conn.start();
-    } catch (err) {
-      if (this.conn === conn && !conn.socket?.destroyed && this.state === 'connecting') {
-        // Handshake timed out or failed without closing: drop the socket, the disconnect handler retries.
-        log.debug({ err: (err as Error).message }, 'link start failed');
+    });
+    conn.on('open', (header: Element) => {
+      if (this.opts.server === 'auto') this.serverKind = serverKindFromHeader(header);
+      // component-core's handshake: SHA-1 of the stream id and the secret.
+      conn.authenticate(header.attrs.id ?? '', secret).catch(() => {
+        /* the stream error or disconnect carries the reason */
+      });
+    });
+
+    const online = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        attempt.failure ??= `no stream open and handshake within ${HANDSHAKE_TIMEOUT_MS / 1000} s`;
         conn.socket?.destroy();
-      }
-      if (!conn.socket) this.onDisconnect(conn, fatal);
-      return;
-    }
-    if (this.conn !== conn) return;
+        resolve(false);
+      }, HANDSHAKE_TIMEOUT_MS);
+      conn.once('online', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      conn.once('disconnect', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+      conn.connect(`xmpp://${server}`).catch(() => {
+        /* the socket error and disconnect carry the reason */
+      });
+    });
+    if (!online || this.conn !== conn) return;
+    attempt.online = true;
+    this.connects++;
     this.backoff.reset();
     this.onlineSince = Date.now();
     this.lastInput = Date.now();
     this.setState('online');
-    log.info({ domain, server: `${host}:${port}` }, 'link online');
+    const after = this.failedAttempts;
+    this.failedAttempts = 0;
+    this.lastWarn = null;
+    this.opts.log.info({ domain, server, serverKind: this.serverKind, ...(after ? { failedAttempts: after } : {}) }, 'link online');
     this.scheduleKeepalive();
     this.emit('online');
   }
 
   private disconnectHandled = new WeakSet<Component>();
 
-  private onDisconnect(conn: Component, fatal: FatalLinkError | null): void {
+  private onDisconnect(attempt: Attempt): void {
+    const { conn } = attempt;
     if (this.disconnectHandled.has(conn)) return;
     this.disconnectHandled.add(conn);
-    const wasOnline = this.state === 'online';
+    const wasOnline = this.state === 'online' && this.conn === conn;
     if (this.conn === conn) this.conn = null;
     this.clearTimers();
     this.failPending(new Error('link lost'));
@@ -239,15 +349,34 @@ export class Link extends EventEmitter<LinkEvents> {
       this.emit('drain');
     }
     if (this.state === 'stopping' || this.state === 'stopped') return;
-    if (fatal) {
+    this.failures++;
+    const reason = attempt.failure ?? (wasOnline ? 'connection closed by the server' : 'connection closed by the server during the handshake');
+    this.lastFailure = { reason, server: attempt.server, at: Date.now() };
+    if (attempt.fatal) {
       this.setState('failed');
-      this.emit('fatal', fatal);
+      this.emit('fatal', attempt.fatal);
       return;
     }
+    // The next attempt goes to the next listener: the one that failed is the least likely to answer.
+    this.serverIndex = (this.serverIndex + 1) % this.opts.servers.length;
     const delay = this.backoff.next();
     this.setState('offline');
-    if (wasOnline) this.emit('offline', 'disconnected');
-    this.opts.log[wasOnline ? 'warn' : 'debug']({ retryInMs: delay }, wasOnline ? 'link lost, reconnecting' : 'link down, retrying');
+    const log = this.opts.log;
+    if (wasOnline) {
+      this.emit('offline', reason);
+      log.warn({ server: attempt.server, reason, next: this.server, retryInMs: delay }, 'link lost, reconnecting');
+      this.lastWarn = { reason, at: Date.now() };
+    } else {
+      this.failedAttempts++;
+      // Every new reason at warn; the same one again only once a minute, so a long outage stays readable.
+      const repeat = this.lastWarn?.reason === reason && Date.now() - this.lastWarn.at < REPEAT_WARN_MS;
+      const fields = { server: attempt.server, reason, failedAttempts: this.failedAttempts, next: this.server, retryInMs: delay };
+      if (repeat) log.debug(fields, 'link down, retrying');
+      else {
+        log.warn(fields, 'link down, retrying');
+        this.lastWarn = { reason, at: Date.now() };
+      }
+    }
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       void this.connect();
@@ -255,6 +384,7 @@ export class Link extends EventEmitter<LinkEvents> {
   }
 
   private onElement(el: Element): void {
+    if (el.name === 'iq' || el.name === 'message' || el.name === 'presence') this.counts.in[el.name]++;
     if (el.name === 'iq' && (el.attrs.type === 'result' || el.attrs.type === 'error')) {
       const p = el.attrs.id ? this.pending.get(el.attrs.id) : undefined;
       // Match the id AND the peer: an id alone lets any entity answer for another (xmpp.js trap).
@@ -290,7 +420,8 @@ export class Link extends EventEmitter<LinkEvents> {
       if (err instanceof RemoteStanzaError) {
         // Any answer, even an error, shows the link is alive.
       } else if (this.conn === conn && this.state === 'online') {
-        this.opts.log.warn({ err: (err as Error).message }, 'keepalive ping unanswered, reconnecting');
+        this.opts.log.warn({ server: this.server, err: (err as Error).message }, 'keepalive ping unanswered, reconnecting');
+        if (this.attempt?.conn === conn) this.attempt.failure ??= `keepalive ping unanswered within ${this.opts.pingTimeoutMs / 1000} s`;
         conn?.socket?.destroy();
         return;
       }

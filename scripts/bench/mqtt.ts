@@ -32,7 +32,7 @@ const SERIES = `urn:dev:prm:${PRM}_consumption/power/active/raw`;
 const TOPIC = `meters/${PRM}/power`;
 
 const [ejabberd, broker] = await Promise.all([Ejabberd.start({ components: [{ domain: DOMAIN, secret: 'fg' }, { domain: CLIENT, secret: 'load' }] }), Mosquitto.start()]);
-const fg = new Fedgate({ port: ejabberd.componentPort, domain: DOMAIN, secret: 'fg', extraYaml: 'quoalise:\n  requests_per_second: 1000000\ndelivery:\n  push_messages_per_second: 100000\n' });
+const fg = new Fedgate({ port: ejabberd.componentPort(DOMAIN), domain: DOMAIN, secret: 'fg', extraYaml: 'quoalise:\n  requests_per_second: 1000000\ndelivery:\n  push_messages_per_second: 100000\n' });
 const clients: MqttClient[] = [];
 let xmpp: CommandClient | null = null;
 const connect = async () => {
@@ -46,7 +46,7 @@ try {
   await fg.must('grant', 'add', 'meters', CLIENT, '*');
   fg.start();
   await fg.waitOnline();
-  xmpp = await CommandClient.connect(ejabberd.componentPort, CLIENT, 'load');
+  xmpp = await CommandClient.connect(ejabberd.componentPort(CLIENT), CLIENT, 'load');
   const appJid = `meters@${DOMAIN}`;
   const publisher = await connect();
   const plain = await connect();

@@ -27,8 +27,8 @@ const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 
 const ej = await Ejabberd.start({ components: [{ domain: 'a.localhost', secret: 'a' }, { domain: 'b.localhost', secret: 'b' }] });
-const a = new Fedgate({ port: ej.componentPort, domain: 'a.localhost', secret: 'a' });
-const b = new Fedgate({ port: ej.componentPort, domain: 'b.localhost', secret: 'b', logLevel: 'info' });
+const a = new Fedgate({ port: ej.componentPort('a.localhost'), domain: 'a.localhost', secret: 'a' });
+const b = new Fedgate({ port: ej.componentPort('b.localhost'), domain: 'b.localhost', secret: 'b', logLevel: 'info' });
 let gw: Gateway | null = null;
 try {
   await a.must('app', 'add', 'src', '--kind', 'echo');

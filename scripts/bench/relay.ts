@@ -48,9 +48,9 @@ const ej = await Ejabberd.start({
     { domain: 'load.localhost', secret: 'load' },
   ],
 });
-const a = new Fedgate({ port: ej.componentPort, domain: 'a.localhost', secret: 'a' });
-const b = new Fedgate({ port: ej.componentPort, domain: 'b.localhost', secret: 'b' });
-const bare = spawn(process.execPath, [join(DIST_ROOT, 'scripts/bench/bare-echo.js'), String(ej.componentPort), 'echo.localhost', 'echo'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const a = new Fedgate({ port: ej.componentPort('a.localhost'), domain: 'a.localhost', secret: 'a' });
+const b = new Fedgate({ port: ej.componentPort('b.localhost'), domain: 'b.localhost', secret: 'b' });
+const bare = spawn(process.execPath, [join(DIST_ROOT, 'scripts/bench/bare-echo.js'), String(ej.componentPort('echo.localhost')), 'echo.localhost', 'echo'], { stdio: ['ignore', 'pipe', 'inherit'] });
 let gw: Gateway | null = null;
 try {
   await a.cli('app', 'add', 'src', '--kind', 'echo'); // receipts come back to src@a: it must exist
@@ -59,7 +59,7 @@ try {
   b.start();
   await b.waitOnline();
   await once(bare.stdout!, 'data');
-  const load = await LoadClient.connect(ej.componentPort, 'load.localhost', 'load');
+  const load = await LoadClient.connect(ej.componentPort('load.localhost'), 'load.localhost', 'load');
 
   // The baseline's latency at the same steady rate, measured before A shares this process.
   const echoRuns: Array<Promise<{ latencies: number[] }>> = [];

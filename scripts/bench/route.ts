@@ -26,14 +26,14 @@ const ej = await Ejabberd.start({
     { domain: 'load.localhost', secret: 'load' },
   ],
 });
-const fg = new Fedgate({ port: ej.componentPort, domain: 'energy.localhost', secret: 'fg' });
-const bare = spawn(process.execPath, [join(DIST_ROOT, 'scripts/bench/bare-echo.js'), String(ej.componentPort), 'echo.localhost', 'echo'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const fg = new Fedgate({ port: ej.componentPort('energy.localhost'), domain: 'energy.localhost', secret: 'fg' });
+const bare = spawn(process.execPath, [join(DIST_ROOT, 'scripts/bench/bare-echo.js'), String(ej.componentPort('echo.localhost')), 'echo.localhost', 'echo'], { stdio: ['ignore', 'pipe', 'inherit'] });
 try {
   await fg.cli('app', 'add', 'echo', '--kind', 'echo');
   fg.start();
   await fg.waitOnline();
   await once(bare.stdout!, 'data');
-  const load = await LoadClient.connect(ej.componentPort, 'load.localhost', 'load');
+  const load = await LoadClient.connect(ej.componentPort('load.localhost'), 'load.localhost', 'load');
   // Warm-up: JIT, worker start, ejabberd routes.
   await load.chatRoundTrips('x@echo.localhost', 2000, window);
   await load.chatRoundTrips('echo@energy.localhost', 2000, window);

@@ -40,7 +40,7 @@ test.before(async (ctx) => {
     DataConnectStandIn.start(),
   ]);
   Object.assign(ctx, { ejabberd, api });
-  const fg = (ctx.fg = new Fedgate({ port: ejabberd.componentPort, domain: DOMAIN, secret: 'fg-secret', extraYaml: 'quoalise:\n  requests_per_second: 1000\n' }));
+  const fg = (ctx.fg = new Fedgate({ port: ejabberd.componentPort(DOMAIN), domain: DOMAIN, secret: 'fg-secret', extraYaml: 'quoalise:\n  requests_per_second: 1000\n' }));
   const secretFile = join(fg.dir, 'client-secret');
   writeFileSync(secretFile, `${api.clientSecret}\n`, { mode: 0o600 });
   const preset = ['--option', 'preset=dataconnect', '--option', `base_url=${api.url}`, '--option', `client_id=${api.clientId}`, '--option', `client_secret_file=${secretFile}`];
@@ -60,7 +60,7 @@ test.before(async (ctx) => {
   for (const app of ['dc', 'limited', 'generic']) await fg.must('grant', 'add', app, CLIENT, '*');
   fg.start();
   await fg.waitOnline();
-  ctx.client = await Peer.connect(ejabberd.componentPort, CLIENT, 'client-secret');
+  ctx.client = await Peer.connect(ejabberd.componentPort(CLIENT), CLIENT, 'client-secret');
   for (const jid of [DC, `limited@${DOMAIN}`, `generic@${DOMAIN}`]) {
     await until(async () => (await command(ctx.client, jid, 'list_series')).attrs.type === 'result', 15_000, () => `${jid} not ready: ${fg.stderr}`);
   }

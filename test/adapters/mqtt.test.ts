@@ -55,7 +55,7 @@ test.before(async (ctx) => {
     Mosquitto.start({ tls: true }),
   ]);
   Object.assign(ctx, { ejabberd, broker });
-  const fg = (ctx.fg = new Fedgate({ port: ejabberd.componentPort, domain: DOMAIN, secret: 'fg-secret', extraYaml: 'delivery:\n  push_messages_per_second: 1000\nquoalise:\n  requests_per_second: 1000\n' }));
+  const fg = (ctx.fg = new Fedgate({ port: ejabberd.componentPort(DOMAIN), domain: DOMAIN, secret: 'fg-secret', extraYaml: 'delivery:\n  push_messages_per_second: 1000\nquoalise:\n  requests_per_second: 1000\n' }));
   const auth = ['--option', `username=${broker.user}`, '--option', `password_file=${broker.passwordFile}`];
   await fg.must(
     'app', 'add', 'home', '--kind', 'mqtt', '--option', `url=${broker.url}`, ...auth,
@@ -68,7 +68,7 @@ test.before(async (ctx) => {
   await fg.must('consumer', 'add', '--source', 'meters', '--destination', 'home', '--series', '*', '--schedule', 'on-change');
   fg.start();
   await fg.waitOnline();
-  ctx.client = (await Peer.connect(ejabberd.componentPort, CLIENT, 'client-secret')).answerDisco();
+  ctx.client = (await Peer.connect(ejabberd.componentPort(CLIENT), CLIENT, 'client-secret')).answerDisco();
   ctx.mq = await mqtt.connectAsync(broker.url, { username: broker.user, password: broker.password, reconnectPeriod: 100 });
   // Ready when a published value is stored (the worker is up and subscribed at the broker): the series
   // exists from its first value on, and can be subscribed to.

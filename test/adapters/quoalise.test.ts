@@ -47,12 +47,12 @@ test.before(async (ctx) => {
     components: [{ domain: LOCAL, secret: 'local-secret' }, { domain: REMOTE, secret: 'remote-secret' }, { domain: CLIENT, secret: 'client-secret' }],
   }));
   const yaml = 'delivery:\n  push_messages_per_second: 1000\n  retry_initial_ms: 200\n  retry_max_seconds: 1\nquoalise:\n  requests_per_second: 1000\n';
-  const remote = (ctx.remote = new Fedgate({ port: ejabberd.componentPort, domain: REMOTE, secret: 'remote-secret', extraYaml: yaml, link: { reconnect_max_ms: 500 } }));
+  const remote = (ctx.remote = new Fedgate({ port: ejabberd.componentPort(REMOTE), domain: REMOTE, secret: 'remote-secret', extraYaml: yaml, link: { reconnect_max_ms: 500 } }));
   await remote.must('app', 'add', 'meters', '--kind', 'store');
   await write(remote, [[A, T0, 1], [A, T0 + 1800, 0], [B, T0, 5]]);
   // The remote lets relay read A only.
   await remote.must('grant', 'add', 'meters', RELAY, 'urn:dev:prm:30000000000001_*');
-  const local = (ctx.local = new Fedgate({ port: ejabberd.componentPort, domain: LOCAL, secret: 'local-secret', extraYaml: yaml }));
+  const local = (ctx.local = new Fedgate({ port: ejabberd.componentPort(LOCAL), domain: LOCAL, secret: 'local-secret', extraYaml: yaml }));
   await local.must('app', 'add', 'relay', '--kind', 'quoalise', '--option', `provider=${METERS}`, '--option', 'timeout_ms=5000');
   await local.must('grant', 'add', 'relay', CLIENT, '*');
   // A provider that lies, played by the test's own component.
@@ -61,7 +61,7 @@ test.before(async (ctx) => {
   remote.start();
   local.start();
   await Promise.all([remote.waitOnline(), local.waitOnline()]);
-  ctx.client = (await Peer.connect(ejabberd.componentPort, CLIENT, 'client-secret')).answerDisco();
+  ctx.client = (await Peer.connect(ejabberd.componentPort(CLIENT), CLIENT, 'client-secret')).answerDisco();
   await until(async () => (await command(ctx.client, RELAY, 'list_series')).attrs.type === 'result', 15_000, () => `relay not ready: ${local.stderr}`);
 });
 

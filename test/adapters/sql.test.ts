@@ -62,7 +62,7 @@ test.before(async (ctx) => {
      CREATE TABLE received (key text, sender text, identifier text, time float8, value float8, unit text, PRIMARY KEY (key, identifier, time));`,
     'zabbix',
   );
-  const fg = (ctx.fg = new Fedgate({ port: ejabberd.componentPort, domain: DOMAIN, secret: 'fg-secret', extraYaml: 'delivery:\n  push_messages_per_second: 1000\nquoalise:\n  requests_per_second: 1000\n' }));
+  const fg = (ctx.fg = new Fedgate({ port: ejabberd.componentPort(DOMAIN), domain: DOMAIN, secret: 'fg-secret', extraYaml: 'delivery:\n  push_messages_per_second: 1000\nquoalise:\n  requests_per_second: 1000\n' }));
   const connection = ['--option', `port=${pg.port}`, '--option', 'database=zabbix', '--option', 'user=postgres', '--option', `password_file=${pg.passwordFile}`, '--option', 'poll_ms=100'];
   await fg.must('app', 'add', 'building', '--kind', 'sql', '--option', 'preset=zabbix', '--option', 'identifier=urn:dev:org:60060-lyon:{itemid}', '--option', '["school-lyon"]'.replace(/^/, 'hosts='), ...connection);
   await fg.must(
@@ -79,7 +79,7 @@ test.before(async (ctx) => {
   await fg.must('consumer', 'add', '--source', 'meters', '--destination', 'legacy', '--series', '*', '--schedule', 'on-change');
   fg.start();
   await fg.waitOnline();
-  ctx.client = (await Peer.connect(ejabberd.componentPort, CLIENT, 'client-secret')).answerDisco();
+  ctx.client = (await Peer.connect(ejabberd.componentPort(CLIENT), CLIENT, 'client-secret')).answerDisco();
   await until(async () => (await command(ctx.client, BUILDING, 'list_series')).attrs.type === 'result', 15_000, () => `building not ready: ${fg.stderr}`);
 });
 

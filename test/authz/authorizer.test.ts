@@ -125,11 +125,10 @@ test('fedgate grant add / list / remove, exit codes', async () => {
     r = await fg.cli('grant', 'add', 'meters', 'example.org', A, '--until', '2001-01-01T00:00:00Z', '--basis', 'legitimate-interest', '--processing', 'read');
     assert.is(r.code, 0, r.stderr);
     assert.match(r.stdout, '(… → 2001-01-01T00:00:00Z; legitimate-interest)');
-    r = await fg.cli('grant', 'list', '--json');
-    const list = JSON.parse(r.stdout) as Array<{ id: number; requester: string; purpose: string; notAfter: number; state: string; legalBasis: string; processing: string[] }>;
+    const list = await fg.rows<{ id: number; requester: string; purpose: string; notAfter: string; state: string; legalBasis: string; processing: string[] }>('grant', 'list');
     assert.equal(list.map((g) => [g.id, g.requester, g.purpose, g.notAfter, g.state, g.legalBasis, g.processing]), [
-      [1, 'alice@example.net', 'coaching', Date.parse('2098-12-31T23:00:00Z'), 'valid', 'contract', ['read', 'subscribe']],
-      [2, '*@example.org', '', Date.parse('2001-01-01T00:00:00Z'), 'expired', 'legitimate-interest', ['read']],
+      [1, 'alice@example.net', 'coaching', '2098-12-31T23:00:00.000Z', 'valid', 'contract', ['read', 'subscribe']],
+      [2, '*@example.org', '', '2001-01-01T00:00:00.000Z', 'expired', 'legitimate-interest', ['read']],
     ]);
     assert.match((await fg.cli('grant', 'list', 'meters')).stdout, /2\s+meters\s+\*@example.org\s+urn:dev:prm:30000000000001_consumption\/power\/active\/raw\s+… → 2001-01-01T00:00:00Z\s+expired/);
 
@@ -155,7 +154,7 @@ test('fedgate grant add / list / remove, exit codes', async () => {
     assert.match(r.stderr, 'no grant with id 99');
     r = await fg.cli('grant', 'remove', '2');
     assert.is(r.code, 0, r.stderr);
-    assert.equal((JSON.parse((await fg.cli('grant', 'list', '--json')).stdout) as unknown[]).length, 1);
+    assert.equal((await fg.rows('grant', 'list')).length, 1);
   } finally {
     fg.cleanup();
   }

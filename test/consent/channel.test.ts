@@ -100,7 +100,7 @@ test.before(async (ctx) => {
   for (const u of ['alice', 'bob', 'carol', 'mallory', 'admin']) await ctx.ejabberd.register(u, 'pw');
   // Pushes throttled to one message every 10 s: data stays queued long enough to be withdrawn.
   const fg = (ctx.fg = new Fedgate({
-    port: ctx.ejabberd.componentPort,
+    port: ctx.ejabberd.componentPort(DOMAIN),
     domain: DOMAIN,
     secret: 'fg-secret',
     extraYaml: 'admins: [admin@localhost]\ndelivery:\n  push_messages_per_second: 0.1\nquoalise:\n  requests_per_second: 1000\n',
@@ -223,9 +223,9 @@ test('expiry at until does the same, by the job, whoever approved (here the oper
 
   const n = await told(bob, 'expired', Number(asked.id));
   assert.match(n.body, `Your subscriptions to ${LOAD} were stopped.`);
-  const expired = (JSON.parse(await fg.must('consent', 'show', asked.id!, '--json')) as { events: Array<{ type: string; at: number; actor: string; evidence: { via: string } }> }).events.at(-1)!;
+  const expired = (JSON.parse(await fg.must('consent', 'show', asked.id!, '--json')) as { events: Array<{ type: string; at: string; actor: string; evidence: { via: string } }> }).events.at(-1)!;
   assert.equal([expired.type, expired.actor, expired.evidence.via], ['expired', 'gateway', 'expiry job']);
-  assert.ok(expired.at >= end, 'never before until');
+  assert.ok(Date.parse(expired.at) >= end, 'never before until');
   assert.equal(query(fg, "SELECT id FROM consumers WHERE kind = 'subscription' AND destination = 'bob@localhost'"), []);
   const refused = await history(bob, LOAD);
   assertError(refused, 'not-authorized', `the consent ${asked.id} expired on`);

@@ -30,7 +30,7 @@ test('subjects, owners, rules and consent records at the CLI', async () => {
     await expect(1, ['subject', 'add', 'Bad Name', '--series', HOUSE], 'invalid subject name');
     await expect(1, ['subject', 'add', 'h2', '--series', HOUSE, '--jid', 'example.org'], 'not a domain');
     await expect(2, ['subject', 'add', 'h3']);
-    assert.equal(JSON.parse(await expect(0, ['subject', 'list', '--json'])).map((s: { name: string; jid: string; series: string[] }) => [s.name, s.jid, s.series]), [['household-1', 'alice@example.org', [HOUSE]]]);
+    assert.equal(JSON.parse(await expect(0, ['subject', 'list', '--json'])).rows.map((s: { name: string; jid: string; series: string[] }) => [s.name, s.jid, s.series]), [['household-1', 'alice@example.org', [HOUSE]]]);
 
     await expect(0, ['app', 'set', 'school', '--owner', 'carol@school.example', 'dave@school.example'], 'owners of school: carol@school.example dave@school.example');
     assert.equal(JSON.parse(await expect(0, ['app', 'show', 'school', '--json'])).owners, ['carol@school.example', 'dave@school.example']);
@@ -41,7 +41,7 @@ test('subjects, owners, rules and consent records at the CLI', async () => {
     await expect(2, ['consent', 'rule', 'add', 'school', '--decision', 'maybe']);
     await expect(1, ['consent', 'rule', 'add', 'school', '--decision', 'refuse', '--max-duration', 'P6X'], 'max duration');
     await expect(1, ['consent', 'rule', 'add', 'school', '--decision', 'refuse', '--purpose-term', 'marketing'], 'DPV term');
-    assert.equal(JSON.parse(await expect(0, ['consent', 'rule', 'list', '--json'])).map((r: { id: number; maxDuration: string }) => [r.id, r.maxDuration]), [[1, 'P6M']]);
+    assert.equal(JSON.parse(await expect(0, ['consent', 'rule', 'list', '--json'])).rows.map((r: { id: number; maxDuration: string }) => [r.id, r.maxDuration]), [[1, 'P6M']]);
     await expect(1, ['consent', 'rule', 'remove', '9'], 'no rule with id 9');
 
     // Two requests from bob, as request_access makes them.
@@ -52,7 +52,7 @@ test('subjects, owners, rules and consent records at the CLI', async () => {
     const b = svc.request('bob@example.net', { app: 'meters', series: HOUSE, purpose: 'marketing', processing: ['read', 'subscribe'] }, bob);
     db.close();
 
-    assert.equal(JSON.parse(await expect(0, ['consent', 'list', '--pending', '--json'])).map((c: { id: number }) => c.id), [a.id, b.id]);
+    assert.equal(JSON.parse(await expect(0, ['consent', 'list', '--pending', '--json'])).rows.map((c: { id: number }) => c.id), [a.id, b.id]);
     await expect(2, ['consent', 'list', '--state', 'maybe']);
     await expect(1, ['consent', 'approve', String(a.id), '--until', '2001-01-01T00:00:00Z'], 'already past');
     await expect(2, ['consent', 'approve', String(a.id), '--until', 'tomorrow']);

@@ -23,7 +23,7 @@ const test = suite<Ctx>('presence');
 test.before(async (ctx) => {
   ctx.ejabberd = await Ejabberd.start({ components: [{ domain: DOMAIN, secret: 'fg-secret' }] });
   await ctx.ejabberd.register('alice', 'alice-pw');
-  ctx.fedgate = new Fedgate({ port: ctx.ejabberd.componentPort, domain: DOMAIN, secret: 'fg-secret' });
+  ctx.fedgate = new Fedgate({ port: ctx.ejabberd.componentPort(DOMAIN), domain: DOMAIN, secret: 'fg-secret' });
   assert.is((await ctx.fedgate.cli('app', 'add', 'alpha', '--kind', 'echo')).code, 0);
   ctx.fedgate.start();
   await ctx.fedgate.waitOnline();

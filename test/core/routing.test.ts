@@ -1,10 +1,11 @@
 /**
- * Routing on one subdomain of a real ejabberd: two apps, apps added and removed while running,
- * unknown JIDs, disco, ping, version, time, exactly one answer per IQ, forbidden characters.
+ * Routing on one subdomain of a real ejabberd, and of a real Prosody: two apps, apps added and
+ * removed while running, unknown JIDs, disco, ping, version, time, exactly one answer per IQ, forbidden
+ * characters.
  */
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Ejabberd } from '../helpers/ejabberd.js';
+import { startServer, type XmppServer } from '../helpers/xmpp-server.js';
+import { perServer, type ServerContext } from '../helpers/per-server.js';
 import { Fedgate } from '../helpers/fedgate.js';
 import { Peer, xml, type Element } from '../helpers/peer.js';
 import { errorCondition, errorText } from '../helpers/inbox.js';
@@ -13,30 +14,30 @@ const DOMAIN = 'energy.localhost';
 const NS_INFO = 'http://jabber.org/protocol/disco#info';
 const NS_ITEMS = 'http://jabber.org/protocol/disco#items';
 
-interface Ctx {
-  ejabberd: Ejabberd;
+interface Ctx extends ServerContext {
+  server: XmppServer;
   fedgate: Fedgate;
   peer: Peer;
 }
-const test = suite<Ctx>('routing');
+const test = perServer<Ctx>('routing');
 
 test.before(async (ctx) => {
-  ctx.ejabberd = await Ejabberd.start({ components: [{ domain: DOMAIN, secret: 'fg-secret' }, { domain: 'peer.localhost', secret: 'peer-secret' }] });
-  ctx.fedgate = new Fedgate({ port: ctx.ejabberd.componentPort, domain: DOMAIN, secret: 'fg-secret' });
+  ctx.server = await startServer(ctx.kind, { components: [{ domain: DOMAIN, secret: 'fg-secret' }, { domain: 'peer.localhost', secret: 'peer-secret' }] });
+  ctx.fedgate = new Fedgate({ port: ctx.server.componentPort(DOMAIN), domain: DOMAIN, secret: 'fg-secret' });
   for (const [name, prefix] of [['alpha', 'A:'], ['beta', 'B:']]) {
     const r = await ctx.fedgate.cli('app', 'add', name!, '--kind', 'echo', '--option', `prefix=${prefix}`, '--description', `App ${name}`);
     assert.is(r.code, 0, r.stderr);
   }
   ctx.fedgate.start();
   await ctx.fedgate.waitOnline();
-  ctx.peer = await Peer.connect(ctx.ejabberd.componentPort, 'peer.localhost', 'peer-secret');
+  ctx.peer = await Peer.connect(ctx.server.componentPort('peer.localhost'), 'peer.localhost', 'peer-secret');
 });
 
 test.after(async (ctx) => {
   await ctx.peer?.close();
   await ctx.fedgate?.stop();
   ctx.fedgate?.cleanup();
-  await ctx.ejabberd?.stop();
+  await ctx.server?.stop();
 });
 
 function chat(peer: Peer, to: string, body: string, timeoutMs?: number): Promise<Element> {

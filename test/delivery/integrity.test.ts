@@ -67,35 +67,36 @@ function outboxIds(fg: Fedgate, destination: string): number[] {
 interface LaneJson {
   destination: string;
   mode: string;
-  heldUntil: number;
+  /** ISO 8601 (--json times), null when not held. */
+  heldUntil: string | null;
   lastError: string | null;
   queued: number;
 }
 async function lanes(fg: Fedgate): Promise<LaneJson[]> {
-  return JSON.parse(await fg.must('outbox', 'lanes', '--json')) as LaneJson[];
+  return fg.rows<LaneJson>('outbox', 'lanes');
 }
 
 test.before(async (ctx) => {
   ctx.ejabberd = await Ejabberd.start({
     components: [A, A2, B, V, M, SUB].map((domain) => ({ domain, secret: `${domain}-secret` })),
   });
-  const port = ctx.ejabberd.componentPort;
+  const port = (domain: string) => ctx.ejabberd.componentPort(domain);
   // Retries slow enough that only an operator's retry can explain a quick delivery.
   ctx.a = new Fedgate({
-    port,
+    port: port(A),
     domain: A,
     secret: `${A}-secret`,
     extraYaml: 'delivery:\n  retry_initial_ms: 20000\n  retry_max_seconds: 60\n  bounce_window_ms: 500\n  push_messages_per_second: 1\n',
   });
-  ctx.a2 = new Fedgate({ port, domain: A2, secret: `${A2}-secret`, extraYaml: 'delivery:\n  retry_initial_ms: 50\n  retry_max_seconds: 1\n' });
+  ctx.a2 = new Fedgate({ port: port(A2), domain: A2, secret: `${A2}-secret`, extraYaml: 'delivery:\n  retry_initial_ms: 50\n  retry_max_seconds: 1\n' });
   await ctx.a2.must('app', 'add', 'meters', '--kind', 'store');
-  ctx.b = new Fedgate({ port, domain: B, secret: `${B}-secret`, logLevel: 'info', extraYaml: 'inbox:\n  max_pending_per_app: 1\n' });
+  ctx.b = new Fedgate({ port: port(B), domain: B, secret: `${B}-secret`, logLevel: 'info', extraYaml: 'inbox:\n  max_pending_per_app: 1\n' });
   await ctx.a.must('app', 'add', 'meters', '--kind', 'store');
   await ctx.b.must('app', 'add', 'sink', '--kind', 'store');
   for (const source of [`meters@${A}`, `meters@${A2}`]) await ctx.b.must('consumer', 'add', '--source', source, '--destination', 'sink', '--series', '*', '--schedule', 'none');
-  ctx.victim = await Peer.connect(port, V, `${V}-secret`);
-  ctx.mallory = await Peer.connect(port, M, `${M}-secret`);
-  ctx.sub = await Peer.connect(port, SUB, `${SUB}-secret`);
+  ctx.victim = await Peer.connect(port(V), V, `${V}-secret`);
+  ctx.mallory = await Peer.connect(port(M), M, `${M}-secret`);
+  ctx.sub = await Peer.connect(port(SUB), SUB, `${SUB}-secret`);
   answerDisco(ctx.victim, (jid, n) => (jid.startsWith('late@') && n === 1 ? [] : jid.startsWith('plain@') ? [] : [DELIVERY]));
   answerDisco(ctx.sub, () => []);
   ctx.a.start();
@@ -167,7 +168,7 @@ test('a held lane is in SQLite for the CLI; outbox retry acts on the running gat
     15_000,
     () => JSON.stringify(lane),
   );
-  assert.ok(lane!.heldUntil > Date.now() + 5000, 'held for a while');
+  assert.ok(Date.parse(lane!.heldUntil ?? '') > Date.now() + 5000, 'held for a while');
   assert.is(lane!.queued, 1);
   b.start();
   await b.waitOnline();
@@ -187,7 +188,7 @@ test('queued pushes are not sent once the grant is gone; a removed subscription 
   // 5,000 readings: five pushes of 1,000, throttled to one a second.
   await importRecords(a, 'meters', Array.from({ length: 5000 }, (_, i): [string, number, number] => [S, T0 + (i + 1) * 1800, i]));
   await sub.waitFor(dataTo(requester), 20_000);
-  const grants = JSON.parse(await a.must('grant', 'list', '--json')) as Array<{ id: number; series: string }>;
+  const grants = await a.rows<{ id: number; series: string }>('grant', 'list');
   await a.must('grant', 'remove', String(grants.find((g) => g.series === S)!.id));
   const removedAt = Date.now();
   await until(() => outboxIds(a, requester).length === 0, 10_000, () => 'queued pushes still there');

@@ -57,7 +57,7 @@ test('a confirmation counts only from the destination, any resource of it', () =
   assert.ok(l.inflight.has(1), 'still in flight');
   const sameDomain = step(l, { t: 'confirmed', from: 'b.example', id: 1 }, 1, cfg);
   assert.equal(kinds(sameDomain), ['ignored'], 'the destination server does not confirm for its users');
-  assert.equal(step(l, { t: 'confirmed', from: `${DEST}/phone`, id: 1 }, 2, cfg), [{ a: 'delivered', ids: [1] }]);
+  assert.equal(step(l, { t: 'confirmed', from: `${DEST}/phone`, id: 1 }, 2, cfg), [{ a: 'delivered', ids: [1], sentAt: [0] }]);
   assert.ok(l.confirmed && l.dirty);
   assert.equal(step(l, { t: 'confirmed', from: DEST, id: 1 }, 3, cfg), [], 'twice: nothing more');
 });
@@ -85,7 +85,7 @@ test('a failure holds the lane (go-back-N): later failures cost nothing more, se
   assert.is(l.attempts, 1);
   assert.is(l.heldUntil, 1100);
   // Row 4 was accepted meanwhile.
-  assert.equal(step(l, { t: 'confirmed', from: DEST, id: 4 }, 300, cfg), [{ a: 'delivered', ids: [4] }]);
+  assert.equal(step(l, { t: 'confirmed', from: DEST, id: 4 }, 300, cfg), [{ a: 'delivered', ids: [4], sentAt: [0] }]);
   assert.is(wants(l, 1100), 'send');
   // 1 is still in flight (skipped), 2 and 3 go again; 4 is gone from the outbox (not offered).
   assert.equal(offer(l, [1, 2, 3], 1100), [2, 3]);
@@ -138,7 +138,7 @@ test('acks mode: no confirmation in time is a failure; window mode: no bounce in
   const w = lane('window');
   offer(w, [1, 2], 0);
   offer(w, [3], 1000);
-  assert.equal(step(w, { t: 'tick' }, 5000, cfg), [{ a: 'delivered', ids: [1, 2] }]);
+  assert.equal(step(w, { t: 'tick' }, 5000, cfg), [{ a: 'delivered', ids: [1, 2], sentAt: [0, 0] }]);
   assert.equal(nextWake(w, 5000, cfg), 6000);
 });
 

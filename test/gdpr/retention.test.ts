@@ -37,9 +37,9 @@ function points(fg: Fedgate, app: string): Array<{ time: number; expires_at: num
 
 test.before(async (ctx) => {
   ctx.ejabberd = await Ejabberd.start({ components: [A, B, C].map((domain) => ({ domain, secret: `${domain}-s` })) });
-  const port = ctx.ejabberd.componentPort;
-  ctx.a = new Fedgate({ port, domain: A, secret: `${A}-s`, logLevel: 'info', extraYaml: 'delivery:\n  retry_initial_ms: 100\n  retry_max_seconds: 1\n' });
-  ctx.b = new Fedgate({ port, domain: B, secret: `${B}-s`, logLevel: 'info' });
+  const port = (domain: string) => ctx.ejabberd.componentPort(domain);
+  ctx.a = new Fedgate({ port: port(A), domain: A, secret: `${A}-s`, logLevel: 'info', extraYaml: 'delivery:\n  retry_initial_ms: 100\n  retry_max_seconds: 1\n' });
+  ctx.b = new Fedgate({ port: port(B), domain: B, secret: `${B}-s`, logLevel: 'info' });
   await ctx.a.must('app', 'add', 'meters', '--kind', 'store');
   await ctx.a.must('retention', 'set', 'meters', 'urn:dev:prm:*', 'P1Y');
   await ctx.b.must('app', 'add', 'sink', '--kind', 'store');
@@ -62,7 +62,7 @@ test.after(async (ctx) => {
 });
 
 test('the policy is listed, and refused when it is not a period', async ({ a }) => {
-  const list = JSON.parse(await a.must('retention', 'list', '--json')) as Array<{ app: string; series: string; period: string }>;
+  const list = await a.rows<{ app: string; series: string; period: string }>('retention', 'list');
   assert.equal(list.map((p) => [p.app, p.series, p.period]), [['meters', 'urn:dev:prm:*', 'P1Y']]);
   const bad = await a.cli('retention', 'set', 'meters', '*', 'forever');
   assert.is(bad.code, 1);

@@ -43,6 +43,18 @@ export class User {
     return this.waitFor((el) => el.name === 'iq' && el.attrs.id === id && (el.attrs.type === 'result' || el.attrs.type === 'error'), timeoutMs);
   }
 
+  /** An ad-hoc command (XEP-0050) IQ set; `fields` puts a submitted form in the command element. */
+  command(to: string, node: string, r: { action?: string; sessionid?: string; fields?: Record<string, string> } = {}): Promise<Element> {
+    const x = r.fields
+      ? this.xml(
+          'x',
+          { xmlns: 'jabber:x:data', type: 'submit' },
+          ...Object.entries(r.fields).map(([k, v]) => this.xml('field', { var: k, type: 'text-single' }, this.xml('value', {}, v))),
+        )
+      : null;
+    return this.iq(to, 'set', this.xml('command', { xmlns: 'http://jabber.org/protocol/commands', node, action: r.action ?? 'execute', sessionid: r.sessionid }, x));
+  }
+
   async close(): Promise<void> {
     try {
       await this.client.stop();

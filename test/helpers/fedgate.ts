@@ -19,7 +19,7 @@ export interface FedgateOptions {
   secret: string;
   /** Extra YAML appended to the configuration file. */
   extraYaml?: string;
-  /** Extra keys for the link section, e.g. `{ keepalive_seconds: 1 }`. */
+  /** Extra keys for the link section, e.g. `{ keepalive_seconds: 1 }`; `hosts` (YAML) replaces host and port. */
   link?: Record<string, string | number>;
   logLevel?: string;
   dir?: string;
@@ -32,6 +32,8 @@ export class Fedgate {
   stderr = '';
   private exitWaiters: Array<(code: number | null) => void> = [];
   exitCode: number | null | undefined = undefined;
+  /** A command every CLI run and start is run under, e.g. setpriv dropping root's capabilities. */
+  commandPrefix: string[] = [];
 
   constructor(readonly opts: FedgateOptions) {
     this.dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'fedgate-test-'));
@@ -39,9 +41,7 @@ export class Fedgate {
     writeFileSync(
       this.configPath,
       `link:
-  host: 127.0.0.1
-  port: ${opts.port}
-  domain: ${opts.domain}
+${opts.link?.hosts !== undefined ? '' : `  host: 127.0.0.1\n  port: ${opts.port}\n`}  domain: ${opts.domain}
   secret_file: secret
 ${Object.entries(opts.link ?? {}).map(([k, v]) => `  ${k}: ${v}\n`).join('')}database:
   path: fedgate.sqlite
@@ -49,7 +49,7 @@ log:
   level: ${opts.logLevel ?? 'warn'}
 ${opts.extraYaml ?? ''}`,
     );
-    writeFileSync(join(this.dir, 'secret'), `${opts.secret}\n`);
+    writeFileSync(join(this.dir, 'secret'), `${opts.secret}\n`, { mode: 0o600 });
   }
 
   get env(): NodeJS.ProcessEnv {
@@ -59,7 +59,8 @@ ${opts.extraYaml ?? ''}`,
   /** Runs a CLI command to completion: { code, stdout, stderr }. */
   async cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
-      const { stdout, stderr } = await runFile(process.execPath, [CLI, ...args], { env: this.env });
+      const [cmd, ...pre] = [...this.commandPrefix, process.execPath];
+      const { stdout, stderr } = await runFile(cmd!, [...pre, CLI, ...args], { env: this.env });
       return { code: 0, stdout, stderr };
     } catch (err) {
       const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -74,13 +75,22 @@ ${opts.extraYaml ?? ''}`,
     return r.stdout;
   }
 
-  /** Starts `fedgate start` in the background. */
-  start(): this {
+  /** The rows of a listing command's `--json` (`{ total, rows }`); throws if the command fails. */
+  async rows<T = Record<string, unknown>>(...args: string[]): Promise<T[]> {
+    return (JSON.parse(await this.must(...args, '--json')) as { rows: T[] }).rows;
+  }
+
+  /**
+   * Starts `fedgate start` in the background. `nodeArgs` go to node before the CLI (e.g. `--import` of a
+   * fault injector); `env` adds variables.
+   */
+  start(opts: { nodeArgs?: string[]; env?: Record<string, string> } = {}): this {
     this.exitCode = undefined;
     this.stderr = '';
     // FEDGATE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the gateway under test.
-    const nodeArgs = process.env.FEDGATE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-    const proc = spawn(process.execPath, [...nodeArgs, CLI, 'start'], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const nodeArgs = [...(process.env.FEDGATE_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(opts.nodeArgs ?? [])];
+    const [cmd, ...pre] = [...this.commandPrefix, process.execPath];
+    const proc = spawn(cmd!, [...pre, ...nodeArgs, CLI, 'start'], { env: { ...this.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stderr!.on('data', (d: Buffer) => {
       this.stderr += d.toString();
       if (process.env.FEDGATE_TEST_LOGS) process.stderr.write(d);

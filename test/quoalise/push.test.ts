@@ -47,7 +47,7 @@ const blocksOf = (el: Element): DataBlock[] => decodeQuoalise(el.getChild('quoal
 test.before(async (ctx) => {
   ctx.ejabberd = await Ejabberd.start({ components: [{ domain: DOMAIN, secret: 'fg-secret' }] });
   await ctx.ejabberd.register('alice', 'pw');
-  const fg = (ctx.fg = new Fedgate({ port: ctx.ejabberd.componentPort, domain: DOMAIN, secret: 'fg-secret', extraYaml: 'delivery:\n  push_messages_per_second: 1000\n' }));
+  const fg = (ctx.fg = new Fedgate({ port: ctx.ejabberd.componentPort(DOMAIN), domain: DOMAIN, secret: 'fg-secret', extraYaml: 'delivery:\n  push_messages_per_second: 1000\n' }));
   await fg.must('app', 'add', 'meters', '--kind', 'store');
   await write(fg, [[S, T0, 1], [T, T0, 1]]);
   await fg.must('grant', 'add', 'meters', 'alice@localhost', 'urn:dev:prm:*');
@@ -96,7 +96,7 @@ test('unsubscribe stops the pushes', async ({ fg, alice }) => {
 
 test('a removed grant stops the subscription; the subscriber is told', async ({ fg, alice }) => {
   const since = Date.now();
-  const grants = JSON.parse((await fg.cli('grant', 'list', '--json')).stdout) as Array<{ id: number }>;
+  const grants = await fg.rows<{ id: number }>('grant', 'list');
   for (const g of grants) await fg.must('grant', 'remove', String(g.id));
   const told = await alice.waitFor((el) => el.name === 'message' && !!el.getChild('consent', 'urn:fedgate:consent:0'), 10_000);
   assert.is(told.getChild('consent', 'urn:fedgate:consent:0')!.attrs.event, 'withdrawn');

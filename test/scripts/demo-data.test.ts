@@ -67,11 +67,11 @@ test('a year of half-hours per series, imported as is', async ({ fg }) => {
   const r = await fg.cli('store', 'import', 'demo', csv, '--json');
   assert.is(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout), { records: 2 * 366 * 48, written: 2 * 366 * 48, unchanged: 0, series: 2 });
-  const list = JSON.parse((await fg.cli('store', 'list', 'demo', '--json')).stdout) as Array<{ identifier: string; count: number; first: number; last: number; meta: { measurement: { direction: string } } }>;
+  const list = await fg.rows<{ identifier: string; count: number; first: string; last: string; meta: { measurement: { direction: string } } }>('store', 'list', 'demo');
   assert.equal(list.map((s) => [s.identifier, s.count, s.first, s.last, s.meta.measurement.direction]), [
     // 2024-01-01T00:00+01:00 to the last half-hour, 2024-12-31T23:30+01:00: period-start stamps.
-    [HOUSEHOLD, 17_568, 1704063600, 1735684200, 'consumption'],
-    [SCHOOL, 17_568, 1704063600, 1735684200, 'production'],
+    [HOUSEHOLD, 17_568, '2023-12-31T23:00:00.000Z', '2024-12-31T22:30:00.000Z', 'consumption'],
+    [SCHOOL, 17_568, '2023-12-31T23:00:00.000Z', '2024-12-31T22:30:00.000Z', 'production'],
   ]);
 });
 

@@ -30,7 +30,7 @@ test.before(async (ctx) => {
   ctx.ejabberd = await Ejabberd.start({ components: [{ domain: B, secret: 'b-secret' }, { domain: 'peer.localhost', secret: 'peer-secret' }] });
   ctx.http = await HttpSink.start();
   ctx.fedgate = new Fedgate({
-    port: ctx.ejabberd.componentPort,
+    port: ctx.ejabberd.componentPort(B),
     domain: B,
     secret: 'b-secret',
     logLevel: 'info',
@@ -53,7 +53,7 @@ test.before(async (ctx) => {
   }
   fg.start();
   await fg.waitOnline();
-  ctx.peer = await Peer.connect(ctx.ejabberd.componentPort, 'peer.localhost', 'peer-secret');
+  ctx.peer = await Peer.connect(ctx.ejabberd.componentPort('peer.localhost'), 'peer.localhost', 'peer-secret');
   // The app answers once its worker is up.
   for (let t0 = Date.now(); ; ) {
     const r = await ctx.peer.iq(SINK, 'get', xml('ping', { xmlns: 'urn:xmpp:ping' }));
@@ -91,7 +91,7 @@ const receiptFor = (id: string) => (el: Element) => el.name === 'message' && el.
 const errorFor = (id: string) => (el: Element) => el.name === 'message' && el.attrs.id === id && el.attrs.type === 'error';
 
 async function inboxRows(fg: Fedgate, state: string): Promise<Array<{ stanzaId: string; sender: string }>> {
-  return JSON.parse((await fg.cli('inbox', 'list', '--state', state, '--json')).stdout) as Array<{ stanzaId: string; sender: string }>;
+  return fg.rows<{ stanzaId: string; sender: string }>('inbox', 'list', '--state', state);
 }
 
 test('entitled data is committed, acknowledged, and applied once — zero readings included', async ({ peer, http }) => {
@@ -201,7 +201,7 @@ test('a poison message becomes a dead letter with its reason; dead-letter retry 
   await peer.waitFor(receiptFor('p1'));
   let dead: Array<{ id: number; reason: string; peer: string }> = [];
   for (const t0 = Date.now(); dead.length === 0; ) {
-    dead = JSON.parse((await fedgate.cli('dead-letter', 'list', '--json')).stdout) as typeof dead;
+    dead = await fedgate.rows<(typeof dead)[number]>('dead-letter', 'list');
     assert.ok(Date.now() - t0 < 10_000, 'no dead letter');
   }
   assert.is(dead[0]!.peer, 'meters@peer.localhost');
@@ -214,7 +214,7 @@ test('a poison message becomes a dead letter with its reason; dead-letter retry 
   peer.send(data('p2', 'meters@peer.localhost/r', '<senml bn="BN" bt="1704078000" v="10" u="W"/>'));
   await http.waitAccepted(before + 2);
   assert.ok(http.received.filter((x) => x.key.endsWith('/p1')).length >= 2);
-  assert.equal(JSON.parse((await fedgate.cli('dead-letter', 'list', '--json')).stdout), []);
+  assert.equal(await fedgate.rows('dead-letter', 'list'), []);
 });
 
 test('back-pressure: past the backlog limit new data is refused with wait/resource-constraint', async ({ peer, http, fedgate }) => {

@@ -1,13 +1,14 @@
 /**
  * Two fedgate processes on two subdomains of one real ejabberd move 10,000 records from a store app
  * behind A to a store app behind B — while A and B are killed with SIGKILL at random points, and while
- * ejabberd itself crashes and restarts. Every record must arrive exactly once, by itself.
+ * ejabberd itself crashes and restarts. Every record must arrive exactly once, by itself. On Prosody,
+ * the same gateways make one plain transfer (the chaos runs are ejabberd's).
  */
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ejabberd } from '../helpers/ejabberd.js';
+import { startServer, type XmppServer } from '../helpers/xmpp-server.js';
+import { perServer, type ServerContext } from '../helpers/per-server.js';
 import { Fedgate } from '../helpers/fedgate.js';
 import { query, queryStore, scalar, storeScalar, until } from '../helpers/db.js';
 
@@ -17,12 +18,12 @@ const N = 10_000;
 // A small window paces the transfer (a few seconds) so that the kills land in the middle of it.
 const YAML = 'delivery:\n  retry_initial_ms: 100\n  retry_max_seconds: 2\n  receipt_timeout_seconds: 5\n  window: 16\n';
 
-interface Ctx {
-  ejabberd: Ejabberd;
+interface Ctx extends ServerContext {
+  server: XmppServer;
   a: Fedgate;
   b: Fedgate;
 }
-const test = suite<Ctx>('relay');
+const test = perServer<Ctx>('relay');
 
 /** Seeded PRNG (mulberry32): the chaos is random but reproducible from the printed seed. */
 function prng(seed: number): () => number {
@@ -75,15 +76,18 @@ async function drained(ctx: Ctx, tag: string, timeoutMs: number, n = N): Promise
 }
 
 test.before(async (ctx) => {
-  ctx.ejabberd = await Ejabberd.start({ components: [{ domain: A, secret: 'a-secret' }, { domain: B, secret: 'b-secret' }] });
-  ctx.a = new Fedgate({ port: ctx.ejabberd.componentPort, domain: A, secret: 'a-secret', extraYaml: YAML });
-  ctx.b = new Fedgate({ port: ctx.ejabberd.componentPort, domain: B, secret: 'b-secret', extraYaml: YAML });
+  ctx.server = await startServer(ctx.kind, { components: [{ domain: A, secret: 'a-secret' }, { domain: B, secret: 'b-secret' }] });
+  ctx.a = new Fedgate({ port: ctx.server.componentPort(A), domain: A, secret: 'a-secret', extraYaml: YAML });
+  ctx.b = new Fedgate({ port: ctx.server.componentPort(B), domain: B, secret: 'b-secret', extraYaml: YAML });
   const ok = (r: { code: number; stderr: string }) => assert.is(r.code, 0, r.stderr);
   ok(await ctx.a.cli('app', 'add', 'meters', '--kind', 'store'));
   ok(await ctx.b.cli('app', 'add', 'sink', '--kind', 'store'));
   // A sends every series of meters to sink, ten records per message; B lets meters@A send them.
   ok(await ctx.a.cli('consumer', 'add', '--source', 'meters', '--destination', `sink@${B}`, '--series', '*', '--batch', '10'));
   ok(await ctx.b.cli('consumer', 'add', '--source', `meters@${A}`, '--destination', 'sink', '--series', '*', '--schedule', 'none'));
+  ctx.b.start();
+  ctx.a.start();
+  await Promise.all([ctx.a.waitOnline(), ctx.b.waitOnline()]);
 });
 
 test.after(async (ctx) => {
@@ -91,17 +95,24 @@ test.after(async (ctx) => {
     await fg?.stop();
     fg?.cleanup();
   }
-  await ctx.ejabberd?.stop();
+  await ctx.server?.stop();
 });
+
+test(
+  'a transfer between two gateways: every record arrives exactly once',
+  async (ctx) => {
+    assert.is((await importSeries(ctx.a, '00')).code, 0);
+    await drained(ctx, '00', 60_000);
+    assertExactlyOnce(ctx.b, '00');
+  },
+  ['prosody'],
+);
 
 test('kill -9 of sender and receiver at random points: every record arrives exactly once', async (ctx) => {
   const { a, b } = ctx;
   const seed = Number(process.env.FEDGATE_CHAOS_SEED ?? Date.now() % 100_000);
   const random = prng(seed);
   process.stdout.write(`  (chaos seed ${seed}: FEDGATE_CHAOS_SEED=${seed} replays it)\n`);
-  b.start();
-  a.start();
-  await Promise.all([a.waitOnline(), b.waitOnline()]);
   const imported = await importSeries(a, '01');
   assert.is(imported.code, 0, imported.stderr);
   // Random kill points (chaos, not synchronisation): the first one always, early in the transfer.
@@ -117,7 +128,7 @@ test('kill -9 of sender and receiver at random points: every record arrives exac
   await Promise.all([a.waitOnline(20_000), b.waitOnline(20_000)]);
   await drained(ctx, '01', 60_000);
   assertExactlyOnce(b, '01');
-});
+}, ['ejabberd']);
 
 test('bursts of kill -9 on the receiver right after its restarts, 20,000 records: none lost, none twice, no dead letter', async (ctx) => {
   const { a, b } = ctx;
@@ -146,19 +157,19 @@ test('bursts of kill -9 on the receiver right after its restarts, 20,000 records
   await drained(ctx, '04', 120_000, n);
   assertExactlyOnce(b, '04', n);
   assert.is(scalar(a, 'SELECT count(*) FROM dead_letters'), 0, 'a dead letter on the sender');
-});
+}, ['ejabberd']);
 
 test('ejabberd crashes and restarts mid-transfer: the transfer resumes by itself', async (ctx) => {
-  const { a, b, ejabberd } = ctx;
+  const { a, b, server } = ctx;
   await Promise.all([a.waitOnline(), b.waitOnline()]);
   assert.is((await importSeries(a, '02')).code, 0);
   await until(async () => (await arrived(b, '02')) > 0, 20_000, () => 'nothing arrived');
-  await ejabberd.kill();
+  await server.kill();
   await new Promise((r) => setTimeout(r, 1000));
-  await ejabberd.restart();
+  await server.restart();
   await drained(ctx, '02', 60_000);
   assertExactlyOnce(b, '02');
-});
+}, ['ejabberd']);
 
 test('data refused by the destination becomes an outbound dead letter; retry re-sends it', async ({ a, b }) => {
   const ok = (r: { code: number; stderr: string }) => assert.is(r.code, 0, r.stderr);
@@ -170,7 +181,7 @@ test('data refused by the destination becomes an outbound dead letter; retry re-
   ok(await a.cli('store', 'import', 'meters', join(a.dir, '03.csv')));
   let dead: Array<{ id: number; reason: string; peer: string; direction: string }> = [];
   await until(
-    async () => (dead = JSON.parse((await a.cli('dead-letter', 'list', '--json')).stdout) as typeof dead).length > 0,
+    async () => (dead = await a.rows<(typeof dead)[number]>('dead-letter', 'list')).length > 0,
     20_000,
     () => 'no dead letter on A',
   );
@@ -198,6 +209,6 @@ test('data refused by the destination becomes an outbound dead letter; retry re-
   );
   assert.ok(query<{ stanza_id: string }>(b, "SELECT stanza_id FROM inbox WHERE app = 'closed'").every((r) => r.stanza_id.endsWith(`-${firstOutboxId}`)));
   assert.is(scalar(a, 'SELECT count(*) FROM dead_letters'), 0);
-});
+}, ['ejabberd']);
 
 test.run();

@@ -13,7 +13,7 @@ import { parseXml } from '../../component/quoalise/xml-parse.js';
 test('a delivery that hangs past adapters.timeout_seconds is abandoned and retried', async () => {
   const ejabberd = await Ejabberd.start({ components: [{ domain: 'b.localhost', secret: 'b' }, { domain: 'peer.localhost', secret: 'p' }] });
   const http = await HttpSink.start();
-  const fg = new Fedgate({ port: ejabberd.componentPort, domain: 'b.localhost', secret: 'b', extraYaml: 'adapters:\n  timeout_seconds: 1\ndelivery:\n  retry_initial_ms: 100\n' });
+  const fg = new Fedgate({ port: ejabberd.componentPort('b.localhost'), domain: 'b.localhost', secret: 'b', extraYaml: 'adapters:\n  timeout_seconds: 1\ndelivery:\n  retry_initial_ms: 100\n' });
   let peer: Peer | null = null;
   try {
     // The webhook's own HTTP timeout is a minute: only fedgate's limit can end the first call.
@@ -23,7 +23,7 @@ test('a delivery that hangs past adapters.timeout_seconds is abandoned and retri
     http.respond = () => (calls++ === 0 ? 'hang' : 200);
     fg.start();
     await fg.waitOnline();
-    peer = await Peer.connect(ejabberd.componentPort, 'peer.localhost', 'p');
+    peer = await Peer.connect(ejabberd.componentPort('peer.localhost'), 'peer.localhost', 'p');
     const data = parseXml(
       '<quoalise xmlns="urn:quoalise:0"><data><meta/><sensml xmlns="urn:ietf:params:xml:ns:senml"><senml bn="urn:dev:prm:30000000000001_consumption/power/active/raw" bt="1704063600" u="W" v="1"/></sensml></data></quoalise>',
     );

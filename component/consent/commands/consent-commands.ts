@@ -56,6 +56,11 @@ export class ConsentCommands {
     this.runner = new CommandRunner(this.commands(), o.limits);
   }
 
+  /** The command nodes (metrics label IQs by node). */
+  nodes(): string[] {
+    return this.runner.nodes;
+  }
+
   /** Consent commands exist on apps that serve data. */
   handles(host: AppHost, node: string | undefined): boolean {
     return node !== undefined && this.runner.nodes.includes(node) && this.servesData(host);

@@ -75,6 +75,11 @@ export class QuoaliseCommands {
 
   private readonly domainRate: RateLimiter;
 
+  /** The command nodes (metrics label them by node). */
+  nodes(): string[] {
+    return [...this.commands.keys()];
+  }
+
   /** Features the app adds to its disco#info: `urn:quoalise:0` when it serves data. */
   features(host: AppHost): string[] {
     return this.offered(host).length > 0 ? [NS_QUOALISE] : [];

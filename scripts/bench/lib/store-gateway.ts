@@ -88,7 +88,7 @@ export async function startStoreGateway(opts: StoreGatewayOptions): Promise<Stor
   const ejabberd = await Ejabberd.start({ components: [{ domain: DOMAIN, secret: 'fg' }, { domain: CLIENT_DOMAIN, secret: 'load' }] });
   // A benchmark client is a flood by design: lift the per-requester rate limit.
   const quoalise = 'quoalise:\n  requests_per_second: 1000000\n';
-  const fedgate = new Fedgate({ port: ejabberd.componentPort, domain: DOMAIN, secret: 'fg', extraYaml: quoalise + (opts.extraYaml ?? '') });
+  const fedgate = new Fedgate({ port: ejabberd.componentPort(DOMAIN), domain: DOMAIN, secret: 'fg', extraYaml: quoalise + (opts.extraYaml ?? '') });
   const stop = async () => {
     await fedgate.stop();
     fedgate.cleanup();
@@ -114,7 +114,7 @@ export async function startStoreGateway(opts: StoreGatewayOptions): Promise<Stor
     if (opts.consentRecords) crowd(join(fedgate.dir, 'fedgate.sqlite'), opts.consentRecords);
     fedgate.start();
     await fedgate.waitOnline();
-    const client = await CommandClient.connect(ejabberd.componentPort, CLIENT_DOMAIN, 'load');
+    const client = await CommandClient.connect(ejabberd.componentPort(CLIENT_DOMAIN), CLIENT_DOMAIN, 'load');
     const appJid = `${APP}@${DOMAIN}`;
     // The commands exist once the app's worker is ready.
     const deadline = Date.now() + 10_000;

@@ -1,0 +1,166 @@
+/**
+ * Backups of a gateway's SQLite files while it runs, and their restore.
+ *
+ * A gateway keeps fedgate's file and companion files next to it, named after it (`fedgate.sqlite`,
+ * `fedgate-store.sqlite` for the `store` adapter, and any other `fedgate-<name>.sqlite` an adapter
+ * owns). `backup` copies each with SQLite's online backup API, each as one consistent snapshot (the
+ * remaining pages are copied in one step, so writers cannot make it restart forever), into
+ * `FILE` and `FILE`'s companions (`backup.sqlite`, `backup-store.sqlite`…), through temporary files
+ * renamed when complete, then checks each copy (`PRAGMA quick_check`).
+ *
+ * fedgate's own file is copied first: a delivery is recorded in the store before the inbox marks it
+ * applied, and an extract's cursor (in fedgate's file) never points past records the store has; so a
+ * store copied after fedgate's file holds everything that file says was applied or extracted. A
+ * restored gateway then applies again, exactly once, what was pending, and extracts again what
+ * followed the cursor.
+ *
+ * `restore` puts the copies in place of a stopped gateway's files: the files it replaces are kept
+ * (renamed `*.before-restore-<time>`), stale write-ahead logs are moved away with them (replayed onto
+ * the restored file they would corrupt it), and the restored database gets a new instance token —
+ * its outbox ids start again from the backup's, and must not be taken by receivers for messages they
+ * already have. What the gateway sent after the backup is sent again under new ids: receivers that
+ * are fedgates recognise records they already hold (stored as unchanged), nothing is lost.
+ */
+import Database from 'better-sqlite3';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+
+export class BackupError extends Error {
+  override name = 'BackupError';
+}
+
+export interface DatabaseFile {
+  /** `fedgate` for the main file, else the companion's name (`store`). */
+  name: string;
+  path: string;
+}
+
+/** `dir/base.ext` + `store` → `dir/base-store.ext` (the store adapter's naming, store-database.ts). */
+export function companionPath(mainPath: string, name: string): string {
+  const ext = extname(mainPath);
+  return join(dirname(mainPath), `${basename(mainPath, ext)}-${name}${ext || '.sqlite'}`);
+}
+
+/** The main file and its companions that exist, the main one first. */
+export function databaseFiles(mainPath: string): DatabaseFile[] {
+  const ext = extname(mainPath) || '.sqlite';
+  const base = basename(mainPath, extname(mainPath));
+  const dir = dirname(mainPath);
+  const companions = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.startsWith(`${base}-`) && f.endsWith(ext) && !f.includes('.before-restore-'))
+        .map((f) => f.slice(base.length + 1, f.length - ext.length))
+        .filter((name) => /^[a-z0-9_]+$/.test(name))
+        .sort()
+    : [];
+  return [{ name: 'fedgate', path: mainPath }, ...companions.map((name) => ({ name, path: companionPath(mainPath, name) }))];
+}
+
+export interface CopiedFile {
+  name: string;
+  source: string;
+  copy: string;
+  bytes: number;
+}
+
+function targetOf(target: string, name: string): string {
+  return name === 'fedgate' ? target : companionPath(target, name);
+}
+
+/**
+ * Makes a fresh copy a self-contained file (rollback journal, no -wal or -shm next to it) and checks it
+ * (`PRAGMA quick_check`); throws BackupError unless it is sound. The gateway turns WAL on again when
+ * it opens a restored file.
+ */
+function seal(path: string): void {
+  const db = new Database(path, { fileMustExist: true });
+  try {
+    db.pragma('journal_mode = DELETE');
+    const result = db.pragma('quick_check', { simple: true });
+    if (result !== 'ok') throw new BackupError(`${path}: the copy fails SQLite's check: ${String(result)}`);
+  } finally {
+    db.close();
+  }
+}
+
+/** Copies the gateway's files (it may be running) to `target` and its companions. */
+export async function backupDatabases(mainPath: string, target: string, opts: { force?: boolean } = {}): Promise<CopiedFile[]> {
+  if (!existsSync(mainPath)) throw new BackupError(`${mainPath} does not exist: nothing to back up`);
+  const files = databaseFiles(mainPath);
+  for (const f of files) {
+    const to = targetOf(target, f.name);
+    if (existsSync(to) && !opts.force) throw new BackupError(`${to} exists already: choose another FILE, or --force to replace it`);
+  }
+  mkdirSync(dirname(target), { recursive: true });
+  const copied: CopiedFile[] = [];
+  for (const f of files) {
+    const to = targetOf(target, f.name);
+    const partial = `${to}.partial-${process.pid}`;
+    // Read-write: a read-only connection to a WAL file of a stopped gateway may not open its -shm.
+    const db = new Database(f.path, { fileMustExist: true });
+    try {
+      db.pragma('busy_timeout = 10000');
+      // First step: the default 100 pages; then every remaining page in one step — a snapshot that a
+      // write in between can only restart, not drag on.
+      await db.backup(partial, { progress: () => 1 << 30 });
+    } catch (err) {
+      rmSync(partial, { force: true });
+      throw err;
+    } finally {
+      db.close();
+    }
+    seal(partial);
+    renameSync(partial, to);
+    copied.push({ name: f.name, source: f.path, copy: to, bytes: statSync(to).size });
+  }
+  return copied;
+}
+
+export interface RestoredFile {
+  name: string;
+  from: string;
+  to: string;
+  /** Where the file it replaced (with its -wal and -shm) was moved, if there was one. */
+  keptAs: string | null;
+}
+
+/** Moves `path` and its -wal/-shm aside, suffixed; returns the new name of `path` (null if absent). */
+function moveAside(path: string, suffix: string): string | null {
+  let moved: string | null = null;
+  for (const p of [path, `${path}-wal`, `${path}-shm`]) {
+    if (!existsSync(p)) continue;
+    renameSync(p, `${p}${suffix}`);
+    if (p === path) moved = `${p}${suffix}`;
+  }
+  return moved;
+}
+
+/** Replaces a stopped gateway's files by the backup `source` (and its companions). */
+export function restoreDatabases(source: string, mainPath: string, now = new Date()): RestoredFile[] {
+  if (!existsSync(source)) throw new BackupError(`${source} does not exist`);
+  const backups = databaseFiles(source);
+  const suffix = `.before-restore-${now.toISOString().replace(/[:.]/g, '-')}`;
+  // The live files the backup has no copy of are set aside too: they belong to the state being replaced.
+  const targets = new Map(databaseFiles(mainPath).map((f) => [f.name, f.path]));
+  for (const b of backups) targets.set(b.name, targetOf(mainPath, b.name));
+  const restored: RestoredFile[] = [];
+  for (const [name, path] of targets) {
+    const keptAs = moveAside(path, suffix);
+    const b = backups.find((x) => x.name === name);
+    if (b) {
+      const partial = `${path}.partial-${process.pid}`;
+      copyFileSync(b.path, partial);
+      seal(partial);
+      renameSync(partial, path);
+    }
+    restored.push({ name, from: b?.path ?? '', to: path, keptAs });
+  }
+  // New stanza ids: receivers remember the ids of the messages sent after the backup.
+  const db = new Database(mainPath, { fileMustExist: true });
+  try {
+    db.prepare("UPDATE settings SET value = lower(hex(randomblob(6))) WHERE name = 'instance'").run();
+  } finally {
+    db.close();
+  }
+  return restored;
+}
