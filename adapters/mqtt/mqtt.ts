@@ -98,7 +98,7 @@ type Subscription = MqttOptions['subscriptions'][number];
  * New data is told to the core at once, then at most once per this many ms while messages keep coming:
  * a reading alone is pushed without delay, a stream of them in pushes of several records.
  */
-const CHANGE_COALESCE_MS = 5;
+const CHANGE_COALESCE_MS = 20;
 
 /** `fn` now if it did not run in the last `ms`, else once when they have passed. */
 function coalesce(fn: () => void, ms: number): () => void {
