@@ -41,6 +41,8 @@ export interface AppHostOptions {
   synchronous: 'NORMAL' | 'FULL';
   logLevel: string;
   callTimeoutMs: number;
+  /** Config `trace.enabled`: whether the worker's jobs record in the transparency log. */
+  trace: boolean;
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
   /** The app's receive job applied `done` inbox rows and dead-lettered `dead` others. */
   onSettled?(app: string, done: number[], dead: number): void;
@@ -114,6 +116,7 @@ export class AppHost {
       synchronous: this.opts.synchronous,
       logLevel: this.opts.logLevel,
       callTimeoutMs: this.opts.callTimeoutMs,
+      trace: this.opts.trace,
       retry: this.opts.retry,
     };
     this.state = 'starting';

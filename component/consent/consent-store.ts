@@ -5,6 +5,7 @@
  * record's current state in one transaction, then calls the hooks (a transparency log can hook here).
  */
 import type { Db } from '../store/database.js';
+import { logConsentEvent } from '../trace/consent-hook.js';
 import { applyEvent, TransitionError } from './lifecycle.js';
 import {
   awaitsDecision,
@@ -51,7 +52,7 @@ export interface NewConsent {
 
 /** Called inside the transaction of every appended event, after it is written. */
 export type ConsentEventHook = (event: ConsentEvent, record: ConsentRecord, db: Db) => void;
-export const consentEventHooks: ConsentEventHook[] = [];
+export const consentEventHooks: ConsentEventHook[] = [logConsentEvent];
 
 const COLUMNS = `id, app, subject, recipient, series, purpose, purpose_term AS purposeTerm, legal_basis AS legalBasis,
   processing, notice, origin, requested_by AS requestedBy, created_at AS createdAt, state, state_at AS stateAt,

@@ -11,6 +11,7 @@ import type { AppOp, AppWorkerData, FromAppWorker, ToAppWorker, WorkerError } fr
 import { appOps } from './app-ops.js';
 import { ReceiveJob } from '../jobs/receive.js';
 import { ExtractJobs } from '../jobs/extract.js';
+import { configureTrace } from '../trace/trace.js';
 
 // bree wraps our data under workerData.job.worker.workerData and also spreads it at the top level.
 const data = workerData as AppWorkerData;
@@ -64,6 +65,7 @@ function onIqAnswer(m: Extract<ToAppWorker, { t: 'iqAnswer' }>): void {
 async function main(): Promise<void> {
   const module = adapterModule(data.app.kind);
   const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous, noCheckpoints: true });
+  configureTrace(db, { enabled: data.trace });
   let extract: ExtractJobs | null = null;
   const options = module.parseOptions(data.app.options);
   const adapter: Adapter = await module.create({

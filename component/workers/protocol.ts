@@ -53,6 +53,8 @@ export interface AppWorkerData {
   logLevel: string;
   /** Time limit of one adapter call made by the jobs, ms. */
   callTimeoutMs: number;
+  /** Whether the worker's jobs record in the transparency log (config `trace.enabled`). */
+  trace: boolean;
   /** Retries of the receive job: first delay, cap, attempts before dead letter. */
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
 }

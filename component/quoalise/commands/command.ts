@@ -10,6 +10,21 @@ import { StanzaError } from '../../xmpp/stanza-error.js';
 import type { AppOp } from '../../workers/protocol.js';
 import type { FieldSpec } from './form.js';
 
+/**
+ * What a command learnt while deciding, for the access entry of the transparency log (ad-hoc.ts writes
+ * it, whatever the outcome): the series and range asked for, the grant that allowed it, and what was
+ * answered — the number of records and the SHA-256 of the answer.
+ */
+export interface AccessRecord {
+  series?: string;
+  start?: number;
+  end?: number;
+  /** The consent record (or grant) that allowed it. */
+  grant?: number;
+  records?: number;
+  digest?: string;
+}
+
 export interface CommandRequest {
   host: AppHost;
   /** The requester's bare JID (quoalise.md: authorize on the bare JID). */
@@ -17,6 +32,8 @@ export interface CommandRequest {
   fields: ReadonlyMap<string, string>;
   /** Arrival of the request, ms since the epoch. */
   at: number;
+  /** Filled in by the command as it decides (see AccessRecord). */
+  access: AccessRecord;
 }
 
 export interface QuoaliseCommand {
@@ -34,8 +51,10 @@ export interface QuoaliseCommand {
 
 /** Throws `not-authorized` (cancel) unless a consent in force lets the requester read (or subscribe to) the series now. */
 export function requireGrant(authz: Authorizer, req: CommandRequest, series: string, processing: Processing = 'read'): void {
+  req.access.series = series;
   const decision = authz.authorize({ app: req.host.app.name, requester: req.requester, series, at: req.at, processing });
   if (!decision.allowed) throw new StanzaError('not-authorized', decision.reason);
+  req.access.grant = decision.grantId;
 }
 
 /** Calls the app's worker; its failures become the stanza errors of call-errors.ts. */

@@ -11,11 +11,18 @@ import { NS_QUOALISE } from '../namespaces.js';
 import { QuoaliseFormatError } from '../errors.js';
 import { formatIsoUtc } from '../time.js';
 import { escapeAttr, illegalXmlChar } from '../../xmpp/xml.js';
+import { sha256Hex } from '../../trace/digest.js';
 
-/** A `quoalise` element, serialized, and the number of records (or series) in it. */
+/** A `quoalise` element, serialized, the number of records (or series) in it, and its SHA-256 for the log. */
 export interface EncodedAnswer {
   xml: string;
   count: number;
+  /** SHA-256 (hex) of `xml`: hashed here, in the app's worker, so that the XMPP thread never hashes 3 MB answers. */
+  digest: string;
+}
+
+function answer(xml: string, count: number): EncodedAnswer {
+  return { xml, count, digest: sha256Hex(xml) };
 }
 
 /**
@@ -26,8 +33,8 @@ export interface EncodedAnswer {
 export async function historyXml(adapter: Adapter, query: HistoryQuery): Promise<EncodedAnswer> {
   const blocks = await adapter.history!(query);
   const count = blocks.reduce((n, b) => n + b.records.length, 0);
-  if (count >= query.limit) return { xml: '', count };
-  return { xml: encodeQuoalise(blocks.length > 0 ? blocks : [{ meta: {}, records: [] }]), count };
+  if (count >= query.limit) return { xml: '', count, digest: '' };
+  return answer(encodeQuoalise(blocks.length > 0 ? blocks : [{ meta: {}, records: [] }]), count);
 }
 
 function attr(name: string, value: string): string {
@@ -55,7 +62,7 @@ export async function catalogueXml(adapter: Adapter, query: { patterns: string[]
     if (s.count !== undefined) xml += attr('count', String(s.count));
     xml += `>${encodeMeta(s.meta)}</series>`;
   }
-  return { xml: xml + '</quoalise>', count: visible.length };
+  return answer(xml + '</quoalise>', visible.length);
 }
 
 /**

@@ -9,10 +9,10 @@ import type { NewOutboxMessage } from '../../../component/delivery/outbox.js';
 
 const SERIES = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
 
-export function message(i: number): NewOutboxMessage {
+export function message(i: number, from = 'a.localhost', to = 'b.localhost'): NewOutboxMessage {
   return {
-    sender: 'src@a.localhost',
-    destination: 'sink@b.localhost',
+    sender: `src@${from}`,
+    destination: `sink@${to}`,
     payload: encodeQuoalise([{ meta: {}, records: [{ name: SERIES, time: 1704063600 + i, value: i, unit: 'W' }] }]),
     records: 1,
   };

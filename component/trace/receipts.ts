@@ -1,0 +1,137 @@
+/**
+ * Signed statements between gateways, as pure functions: the receiver's receipt ("I logged this message
+ * at this index of my log") and the sender's proof of origin ("I sent this message"), each over the
+ * message's identity and the SHA-256 of its payload.
+ *
+ * Statements are signed in batches — all the acknowledgements of one ack stanza, all the messages of one
+ * send burst — as a tiny Merkle tree whose head is a signed note shaped like a C2SP checkpoint:
+ *
+ *   <key name>/receipts/<batch id>     (or /origins/<batch id>: each batch is a log of its own)
+ *   <number of statements>
+ *   <base64 root over the statements>
+ *
+ *   — <key name> <signature>
+ *
+ * One Ed25519 signature per batch instead of one per message, and still a standalone proof per message:
+ * the statement, its index and inclusion path, and the note — exactly a c2sp.org/tlog-proof with the
+ * statement as its extra data, checked by `fedgate audit check` like a proof of a log entry.
+ */
+import { randomBytes } from 'node:crypto';
+import { formatCheckpoint, formatProof, parseCheckpoint, type Checkpoint } from './formats.js';
+import { Frontier, inclusionProof, leafHash, verifyInclusion, type Hash } from './merkle.js';
+import { openNote, signNote, type NoteSigner, type NoteVerifier } from './note.js';
+
+export type StatementKind = 'receipts' | 'origins';
+
+/** What both sides know of a message: who sent it to whom, its id, and the SHA-256 of its payload (hex). */
+export interface MessageFacts {
+  /** The sender's bare JID. */
+  from: string;
+  /** The destination's bare JID. */
+  to: string;
+  /** The message id the receiver deduplicates on. */
+  id: string;
+  digest: string;
+}
+
+export class StatementError extends Error {
+  override name = 'StatementError';
+}
+
+function field(name: string, value: string): string {
+  if (value === '' || /[\u0000-\u001f\u007f]/.test(value)) throw new StatementError(`${name} "${value.slice(0, 60)}" is empty or holds control characters: it cannot be signed`);
+  return `${name} ${value}\n`;
+}
+
+function facts(m: MessageFacts): string {
+  if (!/^[0-9a-f]{64}$/.test(m.digest)) throw new StatementError(`digest "${m.digest.slice(0, 70)}" is not a hex SHA-256`);
+  return field('from', m.from) + field('to', m.to) + field('id', m.id) + field('digest', m.digest);
+}
+
+/** The sender's statement: "from sent to `to` the message `id` whose payload hashes to `digest`". */
+export function originStatement(m: MessageFacts): string {
+  return `fedgate-origin/v1\n${facts(m)}`;
+}
+
+/** The receiver's statement: "…and I recorded it as entry `index` of my log". */
+export function receiptStatement(m: MessageFacts & { index: number }): string {
+  if (!Number.isSafeInteger(m.index) || m.index < 0) throw new StatementError(`log index ${m.index} is not a natural number`);
+  return `fedgate-receipt/v1\n${facts(m)}index ${m.index}\n`;
+}
+
+export interface SignedBatch {
+  /** The signed note over the batch's root. */
+  note: string;
+  /** The inclusion path of statement i. */
+  path(i: number): Hash[];
+  /** The standalone proof of statement i (a c2sp.org/tlog-proof). */
+  proof(i: number): string;
+}
+
+/** The origin line of a batch note: the signing key's name, the kind, a random batch id. */
+function batchOrigin(keyName: string, kind: StatementKind): string {
+  return `${keyName}/${kind}/${randomBytes(8).toString('hex')}`;
+}
+
+/** A batch's tree, built once: its root, and the inclusion path of each statement. */
+export class BatchTree {
+  readonly root: Hash;
+  private readonly levels: Hash[][];
+
+  constructor(readonly statements: readonly string[]) {
+    // A batch is small (at most a few hundred statements): its perfect subtrees fit in memory.
+    const f = Frontier.empty();
+    this.levels = [[]];
+    for (const s of statements) {
+      const leaf = leafHash(s);
+      this.levels[0]!.push(leaf);
+      for (const n of f.append(leaf)) (this.levels[n.level] ??= [])[n.index] = n.hash;
+    }
+    this.root = f.root();
+  }
+
+  path(i: number): Hash[] {
+    return inclusionProof(i, this.statements.length, (level, index) => this.levels[level]![index]!);
+  }
+
+  /** The standalone proof of statement i under the batch's signed note. */
+  proof(i: number, note: string): string {
+    return formatProof({ extra: Buffer.from(this.statements[i]!, 'utf8'), index: i, path: this.path(i), checkpoint: note });
+  }
+}
+
+/** Signs a batch of statements of one kind. */
+export function signBatch(statements: readonly string[], kind: StatementKind, signer: NoteSigner): SignedBatch {
+  if (statements.length === 0) throw new StatementError('an empty batch has nothing to sign');
+  const tree = new BatchTree(statements);
+  const note = signNote(formatCheckpoint({ origin: batchOrigin(signer.name, kind), size: statements.length, root: tree.root }), [signer]);
+  return { note, path: (i) => tree.path(i), proof: (i) => tree.proof(i, note) };
+}
+
+/** Opens a batch note signed by `key`: its checkpoint, after checking the signature and that it is a batch of this kind by this key. */
+export function openBatchNote(note: string, kind: StatementKind, key: NoteVerifier): Checkpoint {
+  const cp = parseCheckpoint(openNote(note, [key]).text);
+  if (!cp.origin.startsWith(`${key.name}/${kind}/`)) throw new StatementError(`the note is not a batch of ${kind} signed by ${key.name} (it is ${cp.origin})`);
+  return cp;
+}
+
+/**
+ * Checks a whole batch received at once (the acknowledgements of one stanza): the note's root must be the
+ * root of exactly these statements. Returns the batch's tree (for each statement's proof). Throws.
+ */
+export function verifyBatch(statements: readonly string[], note: string, kind: StatementKind, key: NoteVerifier): BatchTree {
+  const cp = openBatchNote(note, kind, key);
+  const tree = new BatchTree(statements);
+  if (cp.size !== statements.length || !tree.root.equals(cp.root)) {
+    throw new StatementError(`the signed ${kind} do not match the messages they claim to cover`);
+  }
+  return tree;
+}
+
+/** Checks one statement of a batch (a data message's proof of origin). Throws. */
+export function verifyBatchMember(statement: string, index: number, path: readonly Hash[], note: string, kind: StatementKind, key: NoteVerifier): void {
+  const cp = openBatchNote(note, kind, key);
+  if (!verifyInclusion(index, cp.size, leafHash(statement), path, cp.root)) throw new StatementError(`the signed ${kind} do not cover this message`);
+}
+
+
