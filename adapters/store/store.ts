@@ -39,14 +39,7 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
     if (typeof maintenance !== 'string' || maintenance.trim() === '') throw new OptionsError('maintenance', 'must be a text saying why the data is offline');
     return { maintenance };
   },
-  async forget({ app, databasePath }, request) {
-    const db = openStoreDatabase(databasePath);
-    try {
-      return { records: await forgetRecords(new SeriesStore(db, app.name), request) };
-    } finally {
-      db.close();
-    }
-  },
+  forget: forgetStoredRecords,
   create({ app, options, databasePath, dataChanged }) {
     if (options.maintenance !== undefined) return maintenanceAdapter(app.name, options.maintenance);
     const db = openStoreDatabase(databasePath);
@@ -62,17 +55,7 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
     poll.unref();
 
     return {
-      async history({ series, start, end, limit }) {
-        const block = store.history(series, start ?? -Number.MAX_VALUE, end ?? Date.now() / 1000, limit);
-        if (!block) throw new AdapterError('not-found', `${app.jid} has no series ${series}`);
-        return [block];
-      },
-      async catalogue() {
-        return store.catalogue();
-      },
-      async extract({ series, cursor, limit }) {
-        return store.extract(series, cursor, limit);
-      },
+      ...seriesCapabilities(store, app.jid),
       async deliver(batch) {
         try {
           if (store.deliver(batch).every((r) => r.written === 0)) return;
@@ -91,6 +74,23 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
   },
 };
 
+/** What a SeriesStore serves: get_history, the catalogue and extract (subscriptions). Shared with `mqtt`. */
+export function seriesCapabilities(store: SeriesStore, jid: string): Required<Pick<Adapter, 'history' | 'catalogue' | 'extract'>> {
+  return {
+    async history({ series, start, end, limit }) {
+      const block = store.history(series, start ?? -Number.MAX_VALUE, end ?? Date.now() / 1000, limit);
+      if (!block) throw new AdapterError('not-found', `${jid} has no series ${series}`);
+      return [block];
+    },
+    async catalogue() {
+      return store.catalogue();
+    },
+    async extract({ series, cursor, limit }) {
+      return store.extract(series, cursor, limit);
+    },
+  };
+}
+
 /** The same capabilities, each failing with the operator's explanation. */
 function maintenanceAdapter(app: string, why: string): Adapter {
   const fail = async (): Promise<never> => {
@@ -104,6 +104,16 @@ function maintenanceAdapter(app: string, why: string): Adapter {
  * worker (and anyone else) gets the write lock between batches, so a purge of millions of records
  * never holds up deliveries. `onBatch` sees each batch's lock time (the benchmark measures it).
  */
+/** `forget` of every kind that keeps its records in the store's file (`store`, `mqtt`, `quoalise`). */
+export async function forgetStoredRecords({ app, databasePath }: { app: { name: string }; databasePath: string }, request: ForgetRequest): Promise<{ records: number }> {
+  const db = openStoreDatabase(databasePath);
+  try {
+    return { records: await forgetRecords(new SeriesStore(db, app.name), request) };
+  } finally {
+    db.close();
+  }
+}
+
 export async function forgetRecords(store: SeriesStore, request: ForgetRequest, onBatch?: (ms: number, records: number) => void): Promise<number> {
   if (request.dryRun) return store.forgetBatch(request, 0);
   let records = 0;

@@ -17,6 +17,7 @@ import type { Logger } from '../log/logger.js';
 import { OUTBOX_CHANNEL } from '../delivery/protocol.js';
 import { withTimeout } from './with-timeout.js';
 import { Authorizer } from '../authz/authorizer.js';
+import { Backoff } from '../timing/backoff.js';
 import { ConsentStore } from '../consent/consent-store.js';
 import { RetentionPolicies } from '../gdpr/retention-policies.js';
 import { encodeRetention, lastExpiryMs, type CarriedRetention } from '../gdpr/retention.js';
@@ -35,7 +36,12 @@ interface Job {
   timer: NodeJS.Timeout | null;
   running: boolean;
   again: boolean;
+  /** Delays before retrying a failed run (the system was down, or sent data it must fix first). */
+  retry: Backoff;
 }
+
+/** A failed run is retried after 1 s, doubling to 1 min, until one succeeds: an on-change consumer may get no other wake-up. */
+const RETRY = { initialMs: 1000, maxMs: 60_000 };
 
 /** Records read from the adapter per call: ten messages' worth, at most 10,000. */
 const READ_MESSAGES = 10;
@@ -95,7 +101,7 @@ export class ExtractJobs {
       if (this.jobs.has(id)) continue;
       const schedule = parseSchedule(c.schedule);
       if (schedule.type === 'none') continue;
-      const job: Job = { consumer: c, schedule, timer: null, running: false, again: false };
+      const job: Job = { consumer: c, schedule, timer: null, running: false, again: false, retry: new Backoff(RETRY) };
       this.jobs.set(id, job);
       // A new or restarted job catches up at once: records may have arrived while nobody ran it.
       this.run(job);
@@ -111,8 +117,11 @@ export class ExtractJobs {
     if (job.timer) clearTimeout(job.timer);
     job.timer = null;
     job.running = true;
+    let failed = false;
     void this.drain(job)
+      .then(() => job.retry.reset())
       .catch((err: unknown) => {
+        failed = true;
         const msg = err instanceof Error ? err.message : String(err);
         this.opts.log.warn({ consumer: job.consumer.id, err: msg }, 'extract failed');
         this.opts.db.prepare('UPDATE consumers SET last_error = ?, last_run_at = ? WHERE id = ?').run(msg, Date.now(), job.consumer.id);
@@ -125,8 +134,9 @@ export class ExtractJobs {
           this.run(job);
           return;
         }
-        const delay = nextRunDelay(job.schedule, Date.now());
-        if (delay !== null) job.timer = setTimeout(() => this.run(job), Math.max(delay, 1000));
+        const scheduled = nextRunDelay(job.schedule, Date.now());
+        const delay = failed ? Math.min(job.retry.next(), scheduled ?? Infinity) : scheduled;
+        if (delay !== null) job.timer = setTimeout(() => this.run(job), failed ? delay : Math.max(delay, 1000));
       });
   }
 

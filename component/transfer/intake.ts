@@ -126,7 +126,7 @@ export class Intake {
     let records = 0;
     for (const b of blocks) for (const r of b.records) (names.add(r.name), records++);
     if (records === 0) return this.refuse(el, new StanzaError('bad-request', `the ${data.format === 'quoalise' ? 'Quoalise' : 'Sen1Message'} data carries no record: nothing to store`));
-    const refused = this.opts.entitlements.firstRefused(sender, host.jid, names);
+    const refused = host.senders.has(sender) ? null : this.opts.entitlements.firstRefused(sender, host.jid, names);
     if (refused !== null) {
       return this.refuse(
         el,
