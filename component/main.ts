@@ -12,6 +12,7 @@ import { AppRegistry } from './registry/apps.js';
 import { WorkerPool } from './workers/pool.js';
 import { Apps } from './apps/apps.js';
 import type { AppHost } from './apps/app-host.js';
+import { AppIqs } from './apps/app-iqs.js';
 import { Link, type FatalLinkError } from './xmpp/link.js';
 import { PresenceService } from './router/presence.js';
 import { Router } from './router/router.js';
@@ -41,6 +42,11 @@ import type { AppState } from './runtime-status.js';
 import { storeDatabasePath } from '../adapters/store/store-database.js';
 import type { PurgeJobData } from './jobs/purge-job.js';
 import { describePurge, type PurgeReport } from './gdpr/purge.js';
+import { configureTrace, traceOf } from './trace/trace.js';
+import { loadOrCreateKey, logOrigin } from './trace/keys.js';
+import type { LogJobData } from './trace/log-job.js';
+import { PeerKeys } from './trace/peer-keys.js';
+import { OriginCheck } from './trace/origin-check.js';
 
 /** The shared pool's default size: a thread per core, up to this (store writes share one SQLite writer anyway). */
 const MAX_DEFAULT_SHARED_WORKERS = 8;
@@ -94,6 +100,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.consent.effects.stop();
       await this.consent.expiry.stop();
       await Promise.all([this.apps.stop(), this.delivery.stop(), this.pool.stop('housekeeping'), this.pool.stop('purge')]);
+      // The log last: what the others recorded is written, then sealed under a final checkpoint.
+      traceOf(this.db).flush();
+      await this.pool.stop('trace');
       await Promise.all([this.pool.stop('checkpoint'), this.observe?.stop()]);
       clearRuntimeStatus(this.db, process.pid);
       this.db.close();
@@ -146,6 +155,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   const db = openDatabase(config.database.path, { synchronous: config.database.synchronous, noCheckpoints: true });
+  configureTrace(db, { enabled: config.trace.enabled, nonBlocking: true });
+  const origin = logOrigin(config.link.domain);
+  const key = config.trace.enabled ? loadOrCreateKey(config.trace.key_file, origin) : null;
+  if (key?.created) log.info({ keyFile: config.trace.key_file, key: key.signer.encoded }, 'created the signing key of the transparency log');
   // Started before anything loads what it keeps fresh: a change committed meanwhile is delivered too.
   const feed = new ChangeFeed(db, log);
   feed.start();
@@ -165,6 +178,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         synchronous: config.database.synchronous,
         logLevel: config.log.level,
         callTimeoutMs,
+        trace: config.trace.enabled,
         retry: {
           initialMs: config.delivery.retry_initial_ms,
           maxMs: config.delivery.retry_max_seconds * 1000,
@@ -175,6 +189,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       sharedWorkers: config.adapters.shared_workers ?? Math.min(availableParallelism(), MAX_DEFAULT_SHARED_WORKERS),
       heapMb: config.adapters.worker_heap_mb,
       onSettled: (app, done, dead) => intake.settled(app, done, dead),
+      onIq: (host, request) => iqs.request(host, request),
       // Only with metrics on: the call path then wraps each call to time it.
       observer: config.metrics.listen ? { adapterCall: (...a) => observers.adapterCall(...a) } : undefined,
     },
@@ -194,8 +209,20 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   });
   const send = (el: Parameters<Link['send']>[0]) => link.send(el);
   const presence = new PresenceService({ db, send, domain, maxPerDomain: config.presence.max_subscribers_per_domain, log });
+  const iqs = new AppIqs(send);
   const entitlements = new Entitlements(db, domain);
-  const intake = new Intake({ db, inbox: new Inbox(db), entitlements, send, maxPendingPerApp: config.inbox.max_pending_per_app, log });
+  const peerKeys = new PeerKeys({ request: (iq, timeoutMs) => link.request(iq, timeoutMs) });
+  const intake = new Intake({
+    db,
+    inbox: new Inbox(db),
+    entitlements,
+    send,
+    maxPendingPerApp: config.inbox.max_pending_per_app,
+    log,
+    trace: traceOf(db),
+    signer: key?.signer ?? null,
+    origins: key ? new OriginCheck(peerKeys) : null,
+  });
   const delivery = new SendBridge(
     link,
     pool,
@@ -214,8 +241,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         maxAttempts: config.delivery.max_attempts,
         pushPerSecond: config.delivery.push_messages_per_second,
       },
+      trace: key ? { keyFile: config.trace.key_file, origin } : null,
     },
     log,
+    key ? peerKeys : null,
   );
   const policy = consentPolicy(config.consent);
   const consents = new ConsentService(db, policy);
@@ -232,6 +261,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     maxSubscriptionsPerRequester: config.quoalise.max_subscriptions_per_requester,
     maxSessionsPerRequester: config.quoalise.max_sessions_per_requester,
     sessionTimeoutSeconds: config.quoalise.session_timeout_seconds,
+    trace: traceOf(db),
+    onConsentGone: (app, series, reason) => {
+      const n = consents.store.invalidateSeries(app, series, `the app's system says the authorization is gone: ${reason}`, { id: 'gateway', role: 'gateway', evidence: { app, series } });
+      if (n > 0) {
+        log.warn({ app, series, consents: n }, 'consents invalidated: the authorization is gone at the source');
+        effects.poke();
+      }
+    },
   });
   const expiry = new ConsentExpiry(pool, { dbPath: config.database.path }, log);
   const effects = new ConsentEffects({
@@ -271,7 +308,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     requeued: (direction, app, peer) => (direction === 'outbound' ? delivery.wake([peer]) : apps.get(app)?.notifyInbox()),
     limits: commandLimits(config.quoalise),
   });
-  const domainIq = domainHandlers({ domain, apps, version: VERSION, admin });
+  const domainIq = domainHandlers({ domain, apps, version: VERSION, admin, ...(key ? { trace: { origin, keys: [key.signer.encoded], signs: ['receipts', 'origins'] } } : {}) });
   const metrics = config.metrics.listen ? new GatewayMetrics({ link, apps, commandNodes: [...commands.nodes(), ...consent.nodes(), ...admin.nodes()], startedAt }) : null;
   const observers: Observers = metrics ?? NO_METRICS;
   const router = new Router({
@@ -282,6 +319,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     delivery,
     commands,
     consent,
+    iqs,
     domainIq,
     send,
     maxStanzaBytes: () => link.maxStanzaBytes,
@@ -322,6 +360,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     const purgeJob: PurgeJobData = { dbPath: config.database.path, domain, logLevel: config.log.level };
     await pool.schedule('purge', join(DIST_ROOT, 'component/jobs/purge-job.js'), 3_600_000, purgeJob);
     await pool.supervise('checkpoint', join(DIST_ROOT, 'component/jobs/checkpoint-worker.js'), { dbPath: config.database.path, everyMs: 1000 });
+    if (key) {
+      const job: LogJobData = { dbPath: config.database.path, keyFile: config.trace.key_file, origin, checkpointMs: config.trace.checkpoint_seconds * 1000, logLevel: config.log.level };
+      await pool.supervise('trace', join(DIST_ROOT, 'component/trace/log-job.js'), job);
+    }
     pool.on('message', (name, m) => {
       if (name === 'housekeeping' && (m as { purged?: number }).purged) log.info({ purged: (m as { purged: number }).purged }, 'forgot old applied inbox rows');
       if (name === EXPIRY_JOB) {

@@ -11,6 +11,7 @@ import { backupCommand, restoreCommand } from '../component/cli/backup-commands.
 import { consentCommands } from '../component/cli/consent-commands.js';
 import { subjectCommands } from '../component/cli/subject-commands.js';
 import { retentionCommands } from '../component/cli/retention-commands.js';
+import { auditCommands } from '../component/cli/audit-commands.js';
 import { CliError } from '../component/cli/context.js';
 import { VERSION } from '../component/version.js';
 import { DatabaseError, describeSqliteError, isSqliteError } from '../component/store/sqlite-errors.js';
@@ -34,7 +35,8 @@ const program = new Command('fedgate')
   .addCommand(storeCommands())
   .addCommand(retentionCommands())
   .addCommand(backupCommand())
-  .addCommand(restoreCommand());
+  .addCommand(restoreCommand())
+  .addCommand(auditCommands());
 
 // Usage errors anywhere in the tree throw instead of exiting, so they all get exit code 2.
 (function overrideAll(cmd: Command) {

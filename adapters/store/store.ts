@@ -28,7 +28,8 @@ export interface StoreOptions {
 /** The store file's connection of this thread, shared by its store apps, closed with the last of them. */
 const connections = new Map<string, { db: Db; users: number }>();
 
-function connect(databasePath: string): { db: Db; release(): void } {
+/** The store file's connection of this thread (shared by the apps that keep records there), and its release. */
+export function connectStore(databasePath: string): { db: Db; release(): void } {
   let c = connections.get(databasePath);
   if (!c) connections.set(databasePath, (c = { db: openStoreDatabase(databasePath), users: 0 }));
   c.users++;
@@ -59,30 +60,13 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
     if (typeof maintenance !== 'string' || maintenance.trim() === '') throw new OptionsError('maintenance', 'must be a text saying why the data is offline');
     return { maintenance };
   },
-  async forget({ app, databasePath }, request) {
-    const db = openStoreDatabase(databasePath);
-    try {
-      return { records: await forgetRecords(new SeriesStore(db, app.name), request) };
-    } finally {
-      db.close();
-    }
-  },
+  forget: forgetStoredRecords,
   create({ app, options, databasePath, dataChanged }) {
     if (options.maintenance !== undefined) return maintenanceAdapter(app.name, options.maintenance);
-    const { db, release } = connect(databasePath);
+    const { db, release } = connectStore(databasePath);
     const store = new SeriesStore(db, app.name);
     return {
-      async history({ series, start, end, limit }) {
-        const block = store.historyRows(series, start ?? -Number.MAX_VALUE, end ?? Date.now() / 1000, limit);
-        if (!block) throw new AdapterError('not-found', `${app.jid} has no series ${series}`);
-        return [block];
-      },
-      async catalogue() {
-        return store.catalogue();
-      },
-      async extract({ series, cursor, limit }) {
-        return store.extract(series, cursor, limit);
-      },
+      ...seriesCapabilities(store, app.jid),
       async deliver(batch) {
         let results;
         try {
@@ -101,6 +85,24 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
   },
 };
 
+/** What a SeriesStore serves: get_history, the catalogue and extract (subscriptions). Shared with `mqtt`. */
+export function seriesCapabilities(store: SeriesStore, jid: string): Required<Pick<Adapter, 'history' | 'catalogue' | 'extract'>> {
+  return {
+    async history({ series, start, end, limit }) {
+      // Rows, encoded by the core as they are read: no object per record.
+      const block = store.historyRows(series, start ?? -Number.MAX_VALUE, end ?? Date.now() / 1000, limit);
+      if (!block) throw new AdapterError('not-found', `${jid} has no series ${series}`);
+      return [block];
+    },
+    async catalogue() {
+      return store.catalogue();
+    },
+    async extract({ series, cursor, limit }) {
+      return store.extract(series, cursor, limit);
+    },
+  };
+}
+
 /** The same capabilities, each failing with the operator's explanation. */
 function maintenanceAdapter(app: string, why: string): Adapter {
   const fail = async (): Promise<never> => {
@@ -114,6 +116,16 @@ function maintenanceAdapter(app: string, why: string): Adapter {
  * worker (and anyone else) gets the write lock between batches, so a purge of millions of records
  * never holds up deliveries. `onBatch` sees each batch's lock time (the benchmark measures it).
  */
+/** `forget` of every kind that keeps its records in the store's file (`store`, `mqtt`, `quoalise`). */
+export async function forgetStoredRecords({ app, databasePath }: { app: { name: string }; databasePath: string }, request: ForgetRequest): Promise<{ records: number }> {
+  const db = openStoreDatabase(databasePath);
+  try {
+    return { records: await forgetRecords(new SeriesStore(db, app.name), request) };
+  } finally {
+    db.close();
+  }
+}
+
 export async function forgetRecords(store: SeriesStore, request: ForgetRequest, onBatch?: (ms: number, records: number) => void): Promise<number> {
   if (request.dryRun) return store.forgetBatch(request, 0);
   let records = 0;

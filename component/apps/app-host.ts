@@ -3,7 +3,7 @@
  * (new inbox rows, changed consumers and data), all through the worker thread that hosts it
  * (component/apps/worker-handle.ts). Until the app is ready in its thread, calls and notices wait here.
  */
-import type { AppOp, HostedAppSpec, ToAppWorker } from '../workers/protocol.js';
+import type { AppOp, FromAppWorker, HostedAppSpec, ToAppWorker } from '../workers/protocol.js';
 import type { AppRecord } from '../registry/apps.js';
 import type { Logger } from '../log/logger.js';
 import type { AdapterObserver } from '../observe/metrics.js';
@@ -14,6 +14,8 @@ import { adapterOptions } from '../registry/apps.js';
 
 export { AppCallError };
 
+export type IqRequest = Extract<FromAppWorker, { t: 'iq' }>;
+
 const INBOX_COALESCE_MS = 10;
 
 export interface AppHostOptions {
@@ -21,17 +23,21 @@ export interface AppHostOptions {
   callTimeoutMs: number;
   /** The app's receive job applied `done` inbox rows and dead-lettered `dead` others. */
   onSettled?(app: string, done: number, dead: number): void;
+  /** The app's adapter sends an IQ (component/apps/app-iqs.ts); its answer comes back through `answerIq`. */
+  onIq?(host: AppHost, request: IqRequest): void;
   /** Told the duration and outcome of every call (metrics). */
   observer?: AdapterObserver;
   log: Logger;
 }
 
-function declaredAcceptsData(app: AppRecord): boolean {
+/** What the app's adapter module declares about it, from its configuration. */
+function declared(app: AppRecord): { acceptsData: boolean; senders: string[] } {
   try {
     const m = adapterModule(app.kind);
-    return m.acceptsData?.(adapterOptions(m, app.options)) ?? false;
+    const options = adapterOptions(m, app.options);
+    return { acceptsData: m.acceptsData?.(options) ?? false, senders: m.senders?.(options) ?? [] };
   } catch {
-    return false; // bad options or an unknown kind: the worker will say why, and accepts nothing
+    return { acceptsData: false, senders: [] }; // bad options or an unknown kind: the worker will say why, and accepts nothing
   }
 }
 
@@ -52,11 +58,20 @@ export class AppHost {
    * that confirms nothing).
    */
   readonly acceptsData: boolean;
+  /** Bare JIDs whose data this app accepts without a consumer (adapter contract: `senders`). */
+  readonly senders: ReadonlySet<string>;
 
   constructor(readonly app: AppRecord, readonly worker: WorkerHandle, private readonly opts: AppHostOptions) {
     this.jid = `${app.name}@${opts.domain}`;
     this.spec = { name: app.name, kind: app.kind, options: app.options, jid: this.jid };
-    this.acceptsData = declaredAcceptsData(app);
+    const d = declared(app);
+    this.acceptsData = d.acceptsData;
+    this.senders = new Set(d.senders);
+  }
+
+  /** Hands the thread the answer to an IQ the app's adapter sent (it waits for it, ready or not). */
+  answerIq(answer: Extract<ToAppWorker, { t: 'iqAnswer' }>): void {
+    this.worker.post(answer);
   }
 
   /** For `fedgate status` and the status page. */
@@ -140,6 +155,12 @@ export class AppHost {
     this.opts.onSettled?.(this.app.name, done, dead);
   }
 
+  /** The app's adapter sends an IQ: the gateway sends it, and the answer comes back through `answerIq`. */
+  onIq(request: IqRequest): void {
+    if (this.opts.onIq) this.opts.onIq(this, request);
+    else this.answerIq({ t: 'iqAnswer', id: request.id, ok: false, message: 'this gateway sends no IQs for adapters' });
+  }
+
   /** The thread hosting the app died; it is opened again when the thread restarts. */
   onWorkerLost(): void {
     if (this.state === 'ready') this.state = 'opening';
@@ -160,3 +181,4 @@ export class AppHost {
     else if (this.state === 'opening') this.held.push({ id: null, m });
   }
 }
+

@@ -5,7 +5,7 @@
  * Kept in sync while running: the change feed says which apps the CLI added, changed or removed.
  */
 import { EventEmitter } from 'node:events';
-import { AppHost } from './app-host.js';
+import { AppHost, type IqRequest } from './app-host.js';
 import { WorkerHandle } from './worker-handle.js';
 import { AppRegistry, isolationOf, type AppRecord } from '../registry/apps.js';
 import type { WorkerPool } from '../workers/pool.js';
@@ -32,6 +32,8 @@ export interface AppsOptions {
   onSettled?(app: string, done: number, dead: number): void;
   /** Told the duration and outcome of every adapter call (metrics). */
   observer?: AdapterObserver;
+  /** An app's adapter sends an IQ (component/apps/app-iqs.ts). */
+  onIq?(host: AppHost, request: IqRequest): void;
 }
 
 export class Apps extends EventEmitter<AppsEvents> {
@@ -116,8 +118,8 @@ export class Apps extends EventEmitter<AppsEvents> {
       this.log.error({ app: app.name, err: (err as Error).message }, 'cannot place application');
       thread = this.thread(`app:${app.name}`, true);
     }
-    const { domain, callTimeoutMs, onSettled, observer } = this.opts;
-    const host = new AppHost(app, thread, { domain, callTimeoutMs, onSettled, observer, log: this.log });
+    const { domain, callTimeoutMs, onSettled, observer, onIq } = this.opts;
+    const host = new AppHost(app, thread, { domain, callTimeoutMs, onSettled, observer, onIq, log: this.log });
     this.hosts.set(app.name, host);
     thread.attach(host);
     return thread;

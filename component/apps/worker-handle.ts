@@ -181,6 +181,9 @@ export class WorkerHandle {
         case 'settled':
           this.hosts.get(m.app)?.onSettled(m.done, m.dead);
           break;
+        case 'iq':
+          this.hosts.get(m.app)?.onIq(m);
+          break;
       }
     }
   }

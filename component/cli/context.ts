@@ -8,6 +8,7 @@ import { jsonList, withIsoTimes } from './json.js';
 import { hostname, userInfo } from 'node:os';
 import { parseIsoWithOffset, TimeFormatError } from '../quoalise/time.js';
 import type { Actor } from '../consent/consent-store.js';
+import { configureTrace } from '../trace/trace.js';
 
 export class CliError extends Error {
   override name = 'CliError';
@@ -29,12 +30,25 @@ export function openContext(configPath: string | undefined, opts: { needSecret?:
     if (err instanceof ConfigError) throw new CliError(err.message, 2);
     throw err;
   }
+  let db: Db;
   try {
-    return { config, db: openDatabase(config.database.path, { synchronous: config.database.synchronous }) };
+    db = openDatabase(config.database.path, { synchronous: config.database.synchronous });
   } catch (err) {
     // An unreadable, read-only or damaged file is a problem of the set-up: exit 2, the file named.
     if (err instanceof DatabaseError) throw new CliError(err.message, 2);
     throw err;
+  }
+  // Operator changes made from the shell are logged as such, with the account that made them.
+  configureTrace(db, { enabled: config.trace.enabled, actor: `operator ${account()}` });
+  return { config, db };
+}
+
+/** The shell account running the command (an account without a passwd entry has its uid). */
+function account(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`;
   }
 }
 
@@ -81,7 +95,7 @@ export function instant(flag: string) {
 export function operator(cmd: Command): Actor {
   const names: string[] = [];
   for (let c: Command | null = cmd; c && c.parent; c = c.parent) names.unshift(c.name());
-  return { id: 'operator', role: 'operator', evidence: { via: 'cli', user: userInfo().username, host: hostname(), command: [...names, ...cmd.args].join(' ') } };
+  return { id: 'operator', role: 'operator', evidence: { via: 'cli', user: account(), host: hostname(), command: [...names, ...cmd.args].join(' ') } };
 }
 
 /** A time for tables: ISO 8601 UTC to the second, or `-`. */

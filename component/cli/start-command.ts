@@ -17,6 +17,7 @@ import { MetricsListenError } from '../observe/observe-service.js';
 import { formatHostPort, type Config } from '../config/schema.js';
 import type { Gateway } from '../main.js';
 import { CliError } from './context.js';
+import { KeyFileError } from '../trace/keys.js';
 
 export const EXIT_INTERNAL_ERROR = 70;
 /** How long a stop after an internal error may take before the process exits anyway. */
@@ -85,7 +86,7 @@ export function startCommand(): Command {
       try {
         gw = await startGateway(config, log);
       } catch (err) {
-        if (err instanceof DatabaseError || err instanceof MetricsListenError) throw new CliError(err.message, 2);
+        if (err instanceof DatabaseError || err instanceof MetricsListenError || err instanceof KeyFileError) throw new CliError(err.message, 2);
         throw err;
       }
       const running = gw;

@@ -55,15 +55,23 @@ export function validateConfig(
   const servers = file.link.hosts?.map(parseHostPort) ?? [{ host: file.link.host ?? '127.0.0.1', port: file.link.port ?? 5347 }];
   const badPort = servers.find((s) => s.port < 1 || s.port > 65535);
   if (badPort) throw new ConfigError(`${opts.source}: link.hosts: port ${badPort.port} is not between 1 and 65535`);
-  const dbPath = isAbsolute(file.database.path) ? file.database.path : resolve(opts.baseDir, file.database.path);
+  const within = (p: string) => (isAbsolute(p) ? p : resolve(opts.baseDir, p));
   const secret = opts.needSecret ? readSecret(file.link.secret_file, file.link.secret_env, opts) : '';
   const warnings: string[] = [];
   if (opts.needSecret && file.link.secret_file) {
-    const p = isAbsolute(file.link.secret_file) ? file.link.secret_file : resolve(opts.baseDir, file.link.secret_file);
+    const p = within(file.link.secret_file);
     // Anyone who can read the secret can connect as this gateway and send as any of its apps.
     if ((statSync(p).mode & 0o004) !== 0) warnings.push(`link.secret_file (${p}) is readable by every user of this machine: chmod 0640 it (owner root, group fedgate) or 0600`);
   }
-  return { ...file, servers, database: { ...file.database, path: dbPath }, baseDir: opts.baseDir, secret, warnings };
+  return {
+    ...file,
+    servers,
+    database: { ...file.database, path: within(file.database.path) },
+    trace: { ...file.trace, key_file: within(file.trace.key_file) },
+    baseDir: opts.baseDir,
+    secret,
+    warnings,
+  };
 }
 
 function readSecret(

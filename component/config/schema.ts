@@ -143,6 +143,17 @@ export const ConfigSchema = z
       })
       .strict()
       .default({}),
+    trace: z
+      .object({
+        /** The transparency log, signed checkpoints and signed receipts (component/trace/). Off: nothing is logged or signed. */
+        enabled: z.boolean().default(true),
+        /** The gateway's Ed25519 signing key, created on first start (mode 0600); relative to the configuration's folder. */
+        key_file: z.string().min(1).default('fedgate-log.key'),
+        /** A signed checkpoint of the log is written this often while entries arrive. */
+        checkpoint_seconds: z.number().min(0.1).max(3600).default(5),
+      })
+      .strict()
+      .default({}),
     /** Gateway admins: bare JIDs allowed to run the admin commands of the domain's JID over XMPP. */
     admins: z
       .array(

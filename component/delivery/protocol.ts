@@ -3,11 +3,12 @@
  * outbox and the lanes). Both directions are batched arrays, one postMessage per event-loop turn.
  */
 import type { ProbeAnswer } from './lane.js';
+import type { ConfirmationReceipt } from '../trace/sender.js';
 
 export type ToSendWorker =
   | { t: 'link'; online: boolean }
   /** Confirmations received (`<acks/>` or XEP-0184 `<received/>`): who sent them, which of our rows. */
-  | { t: 'confirmed'; from: string; ids: number[] }
+  | { t: 'confirmed'; from: string; ids: number[]; receipt?: ConfirmationReceipt }
   /** An error bounce of one of our messages. */
   | { t: 'bounced'; from: string; id: number; condition: string; text: string }
   | { t: 'probed'; destination: string; answer: ProbeAnswer }
@@ -39,6 +40,8 @@ export interface SendWorkerData {
     maxAttempts: number;
     pushPerSecond: number;
   };
+  /** The transparency log and signed receipts (config `trace`): the key that signs proofs of origin; null when off. */
+  trace: { keyFile: string; origin: string } | null;
 }
 
 /** Writers of outbox rows (any thread) announce them here; the send worker listens. */

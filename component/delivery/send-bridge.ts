@@ -11,6 +11,10 @@ import { NS } from '../xmpp/namespaces.js';
 import { RemoteStanzaError, readError } from '../xmpp/stanza-error.js';
 import { Backoff } from '../timing/backoff.js';
 import { rowIdOf } from './outbox.js';
+import { domainOf } from '../xmpp/jid.js';
+import { readAcks } from '../trace/wire.js';
+import type { PeerKeys } from '../trace/peer-keys.js';
+import type { ConfirmationReceipt } from '../trace/sender.js';
 import type { ProbeAnswer } from './lane.js';
 import type { Link } from '../xmpp/link.js';
 import type { WorkerPool } from '../workers/pool.js';
@@ -45,6 +49,8 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
     private readonly instance: string,
     private readonly workerData: SendWorkerData,
     private readonly log: Logger,
+    /** Receivers' published keys (null with the log off): a receiver that signs receipts must sign them. */
+    private readonly peerKeys: PeerKeys | null = null,
   ) {
     super();
     pool.on('message', (name, message) => {
@@ -104,7 +110,20 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
     if (received) ids.push(rowIdOf(this.instance, received.attrs.id) ?? 0);
     for (const ack of acks?.getChildren('ack') ?? []) ids.push(rowIdOf(this.instance, ack.attrs.id) ?? 0);
     const ours = ids.filter((id) => id > 0);
-    if (ours.length) this.post({ t: 'confirmed', from: el.attrs.from ?? '', ids: ours });
+    if (ours.length === 0) return true;
+    const from = el.attrs.from ?? '';
+    const read = acks ? readAcks(acks) : { items: [{ id: String(received!.attrs.id ?? '') }], note: null };
+    // The send worker checks the receipts (off this thread) against the keys the receiver's domain publishes.
+    const forward = (key: Awaited<ReturnType<PeerKeys['fetch']>>) => {
+      const receipt: ConfirmationReceipt = { from, to: el.attrs.to ?? '', ...read, keys: key?.signs.includes('receipts') ? key.keys : null };
+      this.post({ t: 'confirmed', from, ids: ours, receipt });
+    };
+    if (!this.peerKeys) forward(null);
+    else {
+      const known = this.peerKeys.peek(domainOf(from));
+      if (known === undefined) void this.peerKeys.fetch(domainOf(from)).then(forward);
+      else forward(known);
+    }
     return true;
   }
 
@@ -141,6 +160,8 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
 
   /** How does the destination confirm delivery? Asks its disco#info and classifies the answer. */
   private async probe(destination: string): Promise<void> {
+    // Its domain's published key, looked up meanwhile: the first confirmation usually finds it known.
+    void this.peerKeys?.fetch(domainOf(destination));
     let answer: ProbeAnswer;
     try {
       const r = await this.link.request(xml('iq', { type: 'get', to: destination }, xml('query', { xmlns: NS.discoInfo })), PROBE_TIMEOUT_MS);

@@ -11,13 +11,18 @@
 import { parentPort, workerData, BroadcastChannel } from 'node:worker_threads';
 import { createWorkerLogger } from '../log/logger.js';
 import { openDatabase } from '../store/database.js';
-import { Outbox, instanceToken } from './outbox.js';
+import { Outbox, instanceToken, stanzaIdOf, type OutboxRow } from './outbox.js';
 import { LanesTable } from './lanes-table.js';
 import { admit, newLane, nextWake, step, wants, type Lane, type LaneAction, type LaneConfig, type LaneEvent, type PeerMode } from './lane.js';
 import { dataMessage } from './stanzas.js';
 import { SendPolicy } from './send-policy.js';
 import { TokenBucket } from '../timing/token-bucket.js';
 import { OUTBOX_CHANNEL, type FromSendWorker, type SendWorkerData, type ToSendWorker } from './protocol.js';
+import { configureTrace } from '../trace/trace.js';
+import { loadOrCreateKey } from '../trace/keys.js';
+import { SenderTrace } from '../trace/sender.js';
+import { bareJid } from '../xmpp/jid.js';
+import { SignaturePacer } from '../trace/pacer.js';
 
 const data = workerData as SendWorkerData;
 const cfg: LaneConfig = { ...data.delivery, evidenceSpanMs: Math.max(3000, data.delivery.bounceWindowMs) };
@@ -28,6 +33,9 @@ const outbox = new Outbox(db);
 const table = new LanesTable(db);
 const policy = new SendPolicy(db, data.domain);
 const instance = instanceToken(db);
+configureTrace(db, { enabled: data.trace !== null });
+/** Proofs of origin, receipts checked, deliveries logged (component/trace/sender.ts). */
+const traced = new SenderTrace(db, data.trace ? loadOrCreateKey(data.trace.keyFile, data.trace.origin).signer : null, (id) => stanzaIdOf(instance, id));
 
 const lanes = new Map<string, Lane>();
 /** The lane of each row sent (checked against the lane's own in-flight set on use). */
@@ -79,7 +87,12 @@ function deleteDelivered(): void {
   if (deleteTimer) clearTimeout(deleteTimer);
   deleteTimer = null;
   if (deliveredNotDeleted.size === 0) return;
-  outbox.confirm([...deliveredNotDeleted]);
+  const ids = [...deliveredNotDeleted];
+  // The log's entries of these deliveries commit with their deletion.
+  db.transaction(() => {
+    outbox.confirm(ids);
+    traced.recordDelivered(ids);
+  })();
   deliveredNotDeleted.clear();
 }
 
@@ -101,11 +114,13 @@ function act(l: Lane, actions: LaneAction[]): void {
         break;
       case 'failed':
         sentBy.delete(x.id);
+        traced.forget(x.id);
         outbox.fail(x.id, x.reason);
         log.debug({ id: x.id, destination: l.destination, reason: x.reason, attempts: l.attempts }, 'delivery failed, will retry');
         break;
       case 'dead':
         sentBy.delete(x.id);
+        traced.forget(x.id);
         outbox.kill(x.id, x.reason);
         post({ t: 'dead', id: x.id, destination: l.destination, reason: x.reason });
         break;
@@ -154,17 +169,35 @@ function pump(): void {
 function pumpOnce(): void {
   if (!online || paused) return;
   const now = Date.now();
-  const items: Array<{ id: number; xml: string }> = [];
+  const leaving: Leaving[] = [];
   for (const l of lanes.values()) {
     const want = wants(l, now);
     if (want === 'probe') post({ t: 'probe', destination: l.destination });
     if (want !== 'send') continue;
-    fill(l, now, items);
+    fill(l, now, leaving);
   }
-  if (items.length) post({ t: 'send', items });
+  if (leaving.length === 0) return;
+  const signed = data.trace ? leaving.filter((x) => x.mode === 'acks') : [];
+  if (signed.length < leaving.length) send(leaving.filter((x) => !signed.includes(x)), false);
+  if (signed.length) origins.add(signed);
 }
 
-function fill(l: Lane, now: number, items: Array<{ id: number; xml: string }>): void {
+/** Hands rows to the link; `signed`: with proofs of origin, one signature for all. */
+function send(leaving: readonly Leaving[], signed: boolean): void {
+  // With the log off there is nothing to record or sign.
+  const proofs = data.trace ? traced.prepare(leaving.map(({ row }) => ({ ...row, signed }))) : new Map<number, string>();
+  post({ t: 'send', items: leaving.map(({ row, mode }) => ({ id: row.id, xml: dataMessage(row, mode, instance, proofs.get(row.id)) })) });
+}
+
+/** Messages to fedgate peers wait a moment to share their burst's signature (trace/pacer.ts). */
+const origins = new SignaturePacer<Leaving>((rows) => send(rows, true));
+
+interface Leaving {
+  row: OutboxRow;
+  mode: PeerMode;
+}
+
+function fill(l: Lane, now: number, items: Leaving[]): void {
   for (let reads = 0; reads < 4; reads++) {
     const limit = readSize(l);
     const rows = outbox.laneAfter(l.destination, l.cursor, limit);
@@ -185,7 +218,7 @@ function fill(l: Lane, now: number, items: Array<{ id: number; xml: string }>): 
       }
       if (r === 'send') {
         sentBy.set(row.id, l);
-        items.push({ id: row.id, xml: dataMessage(row, l.mode as PeerMode, instance) });
+        items.push({ row, mode: l.mode as PeerMode });
       }
     }
     if (l.drained || l.inflight.size >= cfg.window) return;
@@ -268,12 +301,22 @@ port.on('message', (batch: ToSendWorker[] | 'cancel') => {
       case 'link':
         onLink(m.online);
         break;
-      case 'confirmed':
+      case 'confirmed': {
+        // A receiver that signs its receipts must have signed these: otherwise the delivery failed.
+        const mine = m.ids.filter((id) => {
+          const l = laneOf(id);
+          return l && bareJid(m.from) === bareJid(l.destination);
+        });
+        const verdicts = traced.judge(mine, m.receipt);
         for (const id of m.ids) {
           const l = laneOf(id);
-          if (l) apply(l, { t: 'confirmed', from: m.from, id }, now);
+          if (!l) continue;
+          const bad = verdicts.get(id);
+          if (bad) apply(l, { t: 'bounced', from: m.from, id, condition: 'undefined-condition', text: bad }, now);
+          else apply(l, { t: 'confirmed', from: m.from, id }, now);
         }
         break;
+      }
       case 'bounced': {
         const l = laneOf(m.id);
         if (l) apply(l, { t: 'bounced', from: m.from, id: m.id, condition: m.condition, text: m.text }, now);

@@ -7,15 +7,16 @@
  *   whatever order messages arrive in;
  * - `receipt`: XEP-0184 `<request xmlns="urn:xmpp:receipts"/>`;
  * - `window`: nothing to ask (the destination confirms nothing).
+ * `proof` is the message's proof of origin (component/trace/wire.ts), for fedgate peers.
  */
 import { escapeAttr } from '../xmpp/xml.js';
 import { NS } from '../xmpp/namespaces.js';
 import { stanzaIdOf, type OutboxRow } from './outbox.js';
 import type { PeerMode } from './lane.js';
 
-export function dataMessage(row: Pick<OutboxRow, 'id' | 'sender' | 'destination' | 'payload'>, mode: PeerMode, instance: string): string {
+export function dataMessage(row: Pick<OutboxRow, 'id' | 'sender' | 'destination' | 'payload'>, mode: PeerMode, instance: string, proof = ''): string {
   const id = stanzaIdOf(instance, row.id);
   const request =
     mode === 'acks' ? `<request xmlns="${NS.fedgateDelivery}" epoch="${instance}" version="${row.id}"/>` : mode === 'receipt' ? `<request xmlns="${NS.receipts}"/>` : '';
-  return `<message from="${escapeAttr(row.sender)}" to="${escapeAttr(row.destination)}" id="${id}">${row.payload}${request}<origin-id xmlns="${NS.stanzaId}" id="${id}"/></message>`;
+  return `<message from="${escapeAttr(row.sender)}" to="${escapeAttr(row.destination)}" id="${id}">${row.payload}${request}${proof}<origin-id xmlns="${NS.stanzaId}" id="${id}"/></message>`;
 }

@@ -12,6 +12,7 @@ import type { ForgetRequest } from '../../adapters/contract.js';
 import { AppRegistry, adapterOptions } from '../registry/apps.js';
 import { RetentionPolicies } from './retention-policies.js';
 import { cutoff, parsePeriod } from './retention.js';
+import { traceOf } from '../trace/trace.js';
 
 /** Rows deleted per transaction in fedgate's own tables. */
 const BATCH = 500;
@@ -61,6 +62,16 @@ export async function purge(opts: PurgeOptions): Promise<PurgeReport> {
       const { records } = await module.forget(ctx, { ...r.request, dryRun: !!opts.dryRun });
       if (records > 0) report.apps.push({ app: app.name, series: r.series, rule: r.rule, records });
     }
+  }
+  const purged = report.outbox + report.inbox + report.deadLetters + report.apps.length;
+  if (!report.dryRun && purged > 0) {
+    // The transparency log records that data was erased and how much (never what): the tree holds none of it.
+    traceOf(opts.db).write('purge', {
+      outbox: report.outbox,
+      inbox: report.inbox,
+      deadLetters: report.deadLetters,
+      records: Object.fromEntries(report.apps.map((x) => [`${x.app} ${x.series} (${x.rule})`, x.records])),
+    });
   }
   return report;
 }

@@ -8,6 +8,7 @@ import { LOCALPART_RE } from '../xmpp/jid.js';
 import { adapterModule } from '../../adapters/index.js';
 import type { AdapterModule, Isolation } from '../../adapters/contract.js';
 import { ConsentStore, type Actor } from '../consent/consent-store.js';
+import { traceOf } from '../trace/trace.js';
 
 export interface AppRecord {
   name: string;
@@ -85,9 +86,13 @@ export class AppRegistry {
     const options = this.checkOptions(app.kind, app.options ?? {});
     const now = Date.now();
     try {
-      this.db
-        .prepare('INSERT INTO apps (name, kind, options, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(name, app.kind, JSON.stringify(options), app.description ?? '', now, now);
+      this.db.transaction(() => {
+        this.db
+          .prepare('INSERT INTO apps (name, kind, options, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
+          .run(name, app.kind, JSON.stringify(options), app.description ?? '', now, now);
+        // Options may hold credentials: the log says that they changed, never what they are.
+        traceOf(this.db).write('app.added', { app: name, adapter: app.kind, by: traceOf(this.db).actor });
+      })();
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new RegistryError(`app "${name}" already exists`);
       throw err;
@@ -100,9 +105,13 @@ export class AppRegistry {
     const current = this.get(name);
     if (!current) throw new RegistryError(`no app named "${name}"`);
     const options = patch.options ? this.checkOptions(current.kind, patch.options) : current.options;
-    this.db
-      .prepare('UPDATE apps SET options = ?, description = ?, updated_at = ? WHERE name = ?')
-      .run(JSON.stringify(options), patch.description ?? current.description, Date.now(), name);
+    this.db.transaction(() => {
+      this.db
+        .prepare('UPDATE apps SET options = ?, description = ?, updated_at = ? WHERE name = ?')
+        .run(JSON.stringify(options), patch.description ?? current.description, Date.now(), name);
+      const changed = [...(patch.options ? ['options'] : []), ...(patch.description !== undefined ? ['description'] : [])];
+      traceOf(this.db).write('app.changed', { app: name, changed, by: traceOf(this.db).actor });
+    })();
     return this.get(name)!;
   }
 
@@ -112,6 +121,7 @@ export class AppRegistry {
       const { changes } = this.db.prepare('DELETE FROM apps WHERE name = ?').run(name);
       if (changes === 0) throw new RegistryError(`no app named "${name}"`);
       new ConsentStore(this.db).invalidateApp(name, actor);
+      traceOf(this.db).write('app.removed', { app: name, by: traceOf(this.db).actor });
     })();
   }
 

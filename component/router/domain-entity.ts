@@ -5,6 +5,7 @@ import { IqHandlers } from './iq.js';
 import { discoInfo, discoItems } from './disco.js';
 import type { Apps } from '../apps/apps.js';
 import type { AdminCommands } from '../admin/admin-commands.js';
+import { traceForm, type PublishedKey } from '../trace/disco.js';
 
 export interface DomainEntityOptions {
   domain: string;
@@ -12,6 +13,8 @@ export interface DomainEntityOptions {
   version: string;
   /** The admin commands (XEP-0133 style) for the admins of the configuration. */
   admin?: AdminCommands;
+  /** The log's published key (XEP-0128 form in disco#info), when the log is on. */
+  trace?: PublishedKey;
 }
 
 export function domainHandlers(opts: DomainEntityOptions): IqHandlers {
@@ -19,7 +22,11 @@ export function domainHandlers(opts: DomainEntityOptions): IqHandlers {
   const { admin } = opts;
   h.on('get', NS.discoInfo, 'query', (iq) => {
     const node = iq.getChild('query')?.attrs.node;
-    return admin?.nodeInfo(iq, node) ?? discoInfo([{ category: 'component', type: 'generic', name: 'fedgate energy-data gateway' }], [...h.namespaces(), NS.discoItems], node);
+    const commandInfo = admin?.nodeInfo(iq, node);
+    if (commandInfo) return commandInfo;
+    const info = discoInfo([{ category: 'component', type: 'generic', name: 'fedgate energy-data gateway' }], [...h.namespaces(), NS.discoItems], node);
+    if (opts.trace && node === undefined) info.append(traceForm(opts.trace));
+    return info;
   });
   // Apps are listed to everyone for now; authorization will narrow this to the apps a requester may use.
   h.on('get', NS.discoItems, 'query', (iq) =>

@@ -6,6 +6,7 @@
 import { cachedStatement, type Db } from '../store/database.js';
 import { bareJid, parseJid } from '../xmpp/jid.js';
 import { parseSchedule } from './schedule.js';
+import { traceOf } from '../trace/trace.js';
 
 export interface Consumer {
   id: number;
@@ -46,6 +47,11 @@ function checkJid(what: string, s: string): string {
   return bareJid(s);
 }
 
+/** A consumer as the log records it: which flow of which series, from whom to whom. */
+function consumerFields(c: Consumer) {
+  return { consumer: c.id, type: c.kind, source: c.source, destination: c.destination, series: c.series };
+}
+
 export class ConsumerStore {
   constructor(private readonly db: Db) {}
 
@@ -62,13 +68,18 @@ export class ConsumerStore {
     if (!Number.isInteger(batch) || batch < 1 || batch > 1000) throw new ConsumerError('batch must be an integer from 1 to 1000 (records per message)');
     const now = Date.now();
     try {
-      const { lastInsertRowid } = this.db
-        .prepare(
-          `INSERT INTO consumers (source, series, destination, schedule, kind, batch, cursor, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(source, c.series, destination, c.schedule.trim(), c.kind ?? 'flow', batch, c.cursor ?? null, now, now);
-      return this.get(Number(lastInsertRowid))!;
+      return this.db.transaction(() => {
+        const { lastInsertRowid } = this.db
+          .prepare(
+            `INSERT INTO consumers (source, series, destination, schedule, kind, batch, cursor, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(source, c.series, destination, c.schedule.trim(), c.kind ?? 'flow', batch, c.cursor ?? null, now, now);
+        const added = this.get(Number(lastInsertRowid))!;
+        const by = added.kind === 'subscription' ? added.destination : traceOf(this.db).actor;
+        traceOf(this.db).write('consumer.added', { ...consumerFields(added), schedule: added.schedule, by });
+        return added;
+      })();
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
         throw new ConsumerError(`a consumer of ${c.series} from ${source} to ${destination} already exists`);
@@ -102,7 +113,11 @@ export class ConsumerStore {
   }
 
   remove(id: number): void {
-    if (this.db.prepare('DELETE FROM consumers WHERE id = ?').run(id).changes === 0) throw new ConsumerError(`no consumer with id ${id}`);
+    this.db.transaction(() => {
+      const c = this.get(id);
+      if (!c || this.db.prepare('DELETE FROM consumers WHERE id = ?').run(id).changes === 0) throw new ConsumerError(`no consumer with id ${id}`);
+      traceOf(this.db).write('consumer.removed', { ...consumerFields(c), by: traceOf(this.db).actor });
+    })();
   }
 
   /**
@@ -115,10 +130,12 @@ export class ConsumerStore {
 
   /** Ends a subscription; true if there was one. Records queued for it are not sent (schema/004_delivery.sql). */
   unsubscribe(app: string, series: string, subscriber: string): boolean {
-    return (
-      this.db
-        .prepare("DELETE FROM consumers WHERE source = ? AND series = ? AND destination = ? AND kind = 'subscription'")
-        .run(bareJid(app), series, bareJid(subscriber)).changes > 0
-    );
+    return this.db.transaction(() => {
+      const c = this.find(app, series, subscriber);
+      if (c?.kind !== 'subscription') return false;
+      this.db.prepare('DELETE FROM consumers WHERE id = ?').run(c.id);
+      traceOf(this.db).write('consumer.removed', { ...consumerFields(c), by: c.destination });
+      return true;
+    })();
   }
 }

@@ -5,6 +5,9 @@
  */
 import { recordChange } from '../changes/feed.js';
 import type { Db } from '../store/database.js';
+import { traceOf } from '../trace/trace.js';
+import { sha256Hex } from '../trace/digest.js';
+import { instanceToken, stanzaIdOf } from '../delivery/outbox.js';
 
 export interface DeadLetter {
   id: number;
@@ -51,6 +54,9 @@ export class DeadLetterError extends Error {
 
 /** Outbox row → dead letter, inside the caller's transaction. */
 export function moveOutboxRowToDeadLetters(db: Db, id: number, reason: string): void {
+  const row = db.prepare('SELECT sender, destination, payload, records FROM outbox WHERE id = ?').get(id) as
+    | { sender: string; destination: string; payload: string; records: number }
+    | undefined;
   const moved = db
     .prepare(
       `INSERT INTO dead_letters (direction, app, peer, consumer_id, kind, payload, records, attempts, reason, created_at, died_at, outbox_id, series, expires_at)
@@ -58,10 +64,16 @@ export function moveOutboxRowToDeadLetters(db: Db, id: number, reason: string): 
     )
     .run(reason, Date.now(), id).changes;
   if (moved) db.prepare('DELETE FROM outbox WHERE id = ?').run(id);
+  if (moved && row) {
+    traceOf(db).write('dead-letter', { direction: 'outbound', app: row.sender, peer: row.destination, id: stanzaIdOf(instanceToken(db), id), digest: sha256Hex(row.payload), records: row.records, reason });
+  }
 }
 
 /** Inbox row → dead letter, inside the caller's transaction; the inbox keeps a 'dead' tombstone for duplicates. */
 export function moveInboxRowToDeadLetters(db: Db, id: number, reason: string): void {
+  const row = db.prepare("SELECT app, sender, stanza_id AS stanzaId, payload, records FROM inbox WHERE id = ? AND state = 'pending'").get(id) as
+    | { app: string; sender: string; stanzaId: string; payload: string; records: number }
+    | undefined;
   const moved = db
     .prepare(
       `INSERT INTO dead_letters (direction, app, peer, stanza_id, format, payload, records, attempts, reason, created_at, died_at, origin, version, retention, expires_at)
@@ -69,6 +81,9 @@ export function moveInboxRowToDeadLetters(db: Db, id: number, reason: string): v
     )
     .run(reason, Date.now(), id).changes;
   if (moved) db.prepare("UPDATE inbox SET state = 'dead', payload = '', done_at = ?, last_error = ? WHERE id = ?").run(Date.now(), reason, id);
+  if (moved && row) {
+    traceOf(db).write('dead-letter', { direction: 'inbound', app: row.app, peer: row.sender, id: row.stanzaId, digest: sha256Hex(row.payload), records: row.records, reason });
+  }
 }
 
 export class DeadLetters {
@@ -142,6 +157,7 @@ export class DeadLetters {
         recordChange(this.db, 'inbox', { app: r.app });
       }
       this.db.prepare('DELETE FROM dead_letters WHERE id = ?').run(id);
+      traceOf(this.db).write('dead-letter.retried', { deadLetter: id, direction: r.direction, app: r.app, peer: r.peer, queuedAs: queued, by: traceOf(this.db).actor });
       return queued;
     })();
   }
@@ -159,6 +175,11 @@ export class DeadLetters {
 
   /** Deletes a dead letter on purpose. */
   drop(id: number): void {
-    if (this.db.prepare('DELETE FROM dead_letters WHERE id = ?').run(id).changes === 0) throw new DeadLetterError(`no dead letter with id ${id}`);
+    this.db.transaction(() => {
+      const r = this.db.prepare('SELECT direction, app, peer, payload, records FROM dead_letters WHERE id = ?').get(id) as Pick<Row, 'direction' | 'app' | 'peer' | 'payload' | 'records'> | undefined;
+      if (!r) throw new DeadLetterError(`no dead letter with id ${id}`);
+      this.db.prepare('DELETE FROM dead_letters WHERE id = ?').run(id);
+      traceOf(this.db).write('dead-letter.dropped', { deadLetter: id, direction: r.direction, app: r.app, peer: r.peer, digest: sha256Hex(r.payload), records: r.records, by: traceOf(this.db).actor });
+    })();
   }
 }

@@ -19,9 +19,16 @@ import type { AppHost } from '../apps/app-host.js';
 import type { Logger } from '../log/logger.js';
 import { createHash } from 'node:crypto';
 import { BUSY_TIMEOUT_MS, type Db } from '../store/database.js';
-import { Acks } from '../delivery/acks.js';
+import { Acks, ackStanza, mergeGroups, type AckGroup } from '../delivery/acks.js';
+import { SignaturePacer } from '../trace/pacer.js';
 import { decodeRetention, lastExpiryMs, NS_GDPR, RetentionError, retentionToJson, type CarriedRetention } from '../gdpr/retention.js';
 import { TokenBucket } from '../timing/token-bucket.js';
+import type { Trace } from '../trace/trace.js';
+import type { NoteSigner } from '../trace/note.js';
+import type { OriginCheck, Origin } from '../trace/origin-check.js';
+import { dataDigest } from '../trace/digest.js';
+import { EvidenceStore, type Evidence } from '../trace/evidence.js';
+import { parseJid } from '../xmpp/jid.js';
 
 /** Refusals are logged at most this many lines a second (a hostile sender must not fill the disk). */
 const REFUSAL_LOG_PER_SECOND = 5;
@@ -30,7 +37,18 @@ interface Pending {
   message: InboundMessage;
   stanza: Element;
   host: AppHost;
+  /** What the transparency log records of it: the payload's digest, the series named, the proof of origin. */
+  digest: string;
+  series: string[];
+  /** The sender's proof of origin: verified, absent, or unverifiable (no published key). */
+  signature: Origin;
+  evidence?: Evidence;
 }
+
+/** Data messages waiting for their sender's key, per sender domain, at most. */
+const MAX_WAITING_PER_DOMAIN = 1000;
+/** Series identifiers named in one log entry, at most (a message may carry a thousand). */
+const MAX_SERIES_PER_ENTRY = 20;
 
 export interface IntakeOptions {
   db: Db;
@@ -39,6 +57,12 @@ export interface IntakeOptions {
   send(el: Element | string): boolean;
   maxPendingPerApp: number;
   log: Logger;
+  /** The transparency log: every message received is recorded in the inbox commit that stores it. */
+  trace?: Trace;
+  /** Signs the receipts of fedgate peers' messages (null when the log is off). */
+  signer?: NoteSigner | null;
+  /** Checks senders' proofs of origin. */
+  origins?: OriginCheck | null;
 }
 
 /** The data element of a message, if it carries data for an app. */
@@ -55,9 +79,17 @@ export class Intake {
   private commitScheduled = false;
   /** Unapplied inbox rows per app (seeded from SQLite, maintained from here and the receive jobs). */
   private readonly pending: Map<string, number>;
+  private readonly evidence: EvidenceStore;
+  /** Signed messages waiting for their sender's key to be looked up, per sender domain. */
+  private readonly waiting = new Map<string, Array<() => void>>();
+  /** fedgate acknowledgements waiting to share a signature (trace/pacer.ts). */
+  private readonly receipts = new SignaturePacer<AckGroup>((groups) => {
+    for (const g of mergeGroups(groups)) this.opts.send(ackStanza(g, this.opts.signer ?? null));
+  });
 
   constructor(private readonly opts: IntakeOptions) {
     this.pending = opts.inbox.pendingCounts();
+    this.evidence = new EvidenceStore(opts.db);
   }
 
   /** The receive job of `app` applied (and marked done) `done` rows and dead-lettered `dead` others. */
@@ -90,7 +122,7 @@ export class Intake {
     let records = 0;
     for (const b of blocks) for (const r of b.records) (names.add(r.name), records++);
     if (records === 0) return this.refuse(el, new StanzaError('bad-request', `the ${data.format === 'quoalise' ? 'Quoalise' : 'Sen1Message'} data carries no record: nothing to store`));
-    const refused = this.opts.entitlements.firstRefused(sender, host.jid, names);
+    const refused = host.senders.has(sender) ? null : this.opts.entitlements.firstRefused(sender, host.jid, names);
     if (refused !== null) {
       return this.refuse(
         el,
@@ -104,14 +136,42 @@ export class Intake {
     const payload = data.payload.toString();
     // Without an id there is nothing to deduplicate on but the content itself.
     const stanzaId = el.getChild('origin-id', NS.stanzaId)?.attrs.id ?? el.attrs.id ?? `sha1-${createHash('sha1').update(payload).digest('hex')}`;
+    // The digest covers what the sender's outbox row holds: the data, then its retention terms if any.
+    const terms = el.getChild('retention', NS_GDPR);
+    const digest = dataDigest(terms ? [data.payload, terms] : [data.payload]);
+    const checked = this.opts.origins?.check(el, { from: sender, to: bareJid(el.attrs.to ?? ''), id: el.attrs.id ?? stanzaId, digest }) ?? { t: 'accept', origin: 'unsigned' };
+    if (checked.t === 'refuse') return this.refuse(el, checked.error);
+    if (checked.t === 'wait') return this.waitForKey(sender, () => this.accept(host, el, data), el, checked.until);
+    const series = [...names].slice(0, MAX_SERIES_PER_ENTRY);
     const { origin, version } = sourceVersion(el);
     const expiresAt = lastExpiryMs(retention, blocks.flatMap((b) => b.records));
     this.batch.push({
       message: { app, sender, stanzaId, format: data.format, payload, records, origin, version, retention: retentionToJson(retention), expiresAt },
       stanza: el,
       host,
+      digest,
+      series,
+      signature: checked.origin,
+      ...(checked.evidence ? { evidence: checked.evidence } : {}),
     });
     this.scheduleCommit();
+  }
+
+  /** Holds a signed message until its sender's key is known, then takes it again from the start. */
+  private waitForKey(sender: string, retry: () => void, el: Element, until: Promise<unknown>): void {
+    const domain = parseJid(sender)?.domain ?? sender;
+    let queue = this.waiting.get(domain);
+    if (!queue) {
+      this.waiting.set(domain, (queue = []));
+      void until.finally(() => {
+        this.waiting.delete(domain);
+        for (const again of queue!) again();
+      });
+    }
+    if (queue.length >= MAX_WAITING_PER_DOMAIN) {
+      return this.refuse(el, new StanzaError('resource-constraint', `too many messages from ${domain} wait for its key to be looked up; retry later`));
+    }
+    queue.push(retry);
   }
 
   /**
@@ -140,9 +200,14 @@ export class Intake {
     const batch = this.batch;
     let stored: boolean[];
     const { db } = this.opts;
+    let indexes: number[] = [];
     try {
       db.pragma('busy_timeout = 0');
-      stored = this.opts.inbox.commit(batch.map((p) => p.message));
+      // The log's entries of these messages (and whatever else this thread logged meanwhile) commit with them.
+      db.transaction(() => {
+        stored = this.opts.inbox.commit(batch.map((p) => p.message));
+        indexes = this.record(batch, stored);
+      }).immediate();
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_BUSY') return this.scheduleCommit(true);
       this.batch = [];
@@ -161,10 +226,56 @@ export class Intake {
         hosts.add(p.host);
       }
       // A duplicate is acknowledged again: the sender evidently missed the first acknowledgement.
-      acks.add(p.stanza);
+      acks.add(p.stanza, { index: indexes[i] ?? -1, digest: p.digest });
     });
-    for (const stanza of acks.stanzas()) this.opts.send(stanza);
+    for (const stanza of acks.receiptStanzas()) this.opts.send(stanza);
+    if (this.opts.signer) this.receipts.add(acks.groups());
+    else for (const g of acks.groups()) this.opts.send(ackStanza(g, null));
     for (const h of hosts) h.notifyInbox();
+  }
+
+  /**
+   * Inside the inbox commit: one log entry per sender and app of the commit, listing each message
+   * received (a duplicate too: it was received again, and its acknowledgement names the new entry), the
+   * senders' proofs of origin kept as evidence of that entry, and the entries this thread buffered
+   * meanwhile. Returns each message's entry index (-1 with the log off).
+   */
+  private record(batch: readonly Pending[], stored: readonly boolean[]): number[] {
+    const trace = this.opts.trace;
+    if (!trace?.enabled) return batch.map(() => -1);
+    trace.flush();
+    const groups = new Map<string, number[]>();
+    batch.forEach((p, i) => {
+      const key = `${p.message.app}\u0000${p.message.sender}`;
+      const g = groups.get(key);
+      if (g) g.push(i);
+      else groups.set(key, [i]);
+    });
+    const members = [...groups.values()];
+    const entries = trace.writeAll(
+      members.map((idx) => {
+        const first = batch[idx[0]!]!.message;
+        return {
+          kind: 'transfer.received',
+          fields: {
+            app: first.app,
+            sender: first.sender,
+            series: [...new Set(idx.flatMap((i) => batch[i]!.series))].slice(0, MAX_SERIES_PER_ENTRY),
+            messages: idx.map((i) => {
+              const p = batch[i]!;
+              return { id: p.message.stanzaId, digest: p.digest, records: p.message.records, series: p.series, origin: p.signature, ...(stored[i] ? {} : { duplicate: true }) };
+            }),
+          },
+        };
+      }),
+    );
+    const indexes = new Array<number>(batch.length);
+    members.forEach((idx, g) => {
+      for (const i of idx) indexes[i] = entries[g]!;
+      const proofs = idx.flatMap((i) => (batch[i]!.evidence ? [{ id: batch[i]!.message.stanzaId, evidence: batch[i]!.evidence! }] : []));
+      this.evidence.keep(entries[g]!, proofs);
+    });
+    return indexes;
   }
 
   private readonly refusalLog = new TokenBucket(REFUSAL_LOG_PER_SECOND, Date.now());

@@ -9,11 +9,13 @@ import { catalogueXml, currentCursor, historyXml } from '../quoalise/commands/en
 
 export type AppOps = Partial<Record<AppOp, (args: never) => Promise<unknown>>>;
 
-export function appOps(adapter: Adapter): AppOps {
+/** `digests`: whether answers are hashed for the transparency log (config `trace.enabled`). */
+export function appOps(adapter: Adapter, digests = true): AppOps {
   return {
     ...(adapter.chat && { chat: (m: Parameters<NonNullable<Adapter['chat']>>[0]) => adapter.chat!(m) }),
-    ...(adapter.history && { historyXml: (q: Parameters<typeof historyXml>[1]) => historyXml(adapter, q) }),
+    ...(adapter.history && { historyXml: (q: Parameters<typeof historyXml>[1]) => historyXml(adapter, q, digests) }),
     ...(adapter.catalogue && { catalogueXml: (q: Parameters<typeof catalogueXml>[1]) => catalogueXml(adapter, q) }),
     ...(adapter.extract && { currentCursor: (q: Parameters<typeof currentCursor>[1]) => currentCursor(adapter, q) }),
+    ...(adapter.unsubscribed && { unsubscribed: (q: { series: string }) => adapter.unsubscribed!(q.series) }),
   };
 }

@@ -14,6 +14,7 @@ import { ConsumerStore } from '../transfer/consumers.js';
 import { Entitlements } from '../transfer/entitlements.js';
 import type { AppWorkerData, FromAppWorker, HostedAppSpec, ToAppWorker } from './protocol.js';
 import { HostedApp, type WorkerShared } from './hosted-app.js';
+import { configureTrace } from '../trace/trace.js';
 
 // bree wraps our data under workerData.job.worker.workerData and also spreads it at the top level.
 const data = workerData as AppWorkerData;
@@ -31,6 +32,7 @@ function flush(): void {
 }
 
 const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous, noCheckpoints: true });
+configureTrace(db, { enabled: data.trace });
 const shared: WorkerShared = {
   data,
   db,
@@ -42,7 +44,34 @@ const shared: WorkerShared = {
   outboxChannel: new BroadcastChannel(OUTBOX_CHANNEL),
   consents: new ConsentStore(db),
   post,
+  sendIq,
 };
+
+/** IQs the thread's adapters sent, waiting for the main thread's answer (ids are the thread's). */
+const iqs = new Map<number, { resolve(xml: string): void; reject(err: Error): void; timer: NodeJS.Timeout }>();
+let nextIq = 1;
+
+function sendIq(app: string, to: string, type: 'get' | 'set', payload: string, timeoutMs: number): Promise<string> {
+  const id = nextIq++;
+  return new Promise((resolve, reject) => {
+    // The main thread answers within timeoutMs too; this one is for a main thread that never does.
+    const timer = setTimeout(() => {
+      iqs.delete(id);
+      reject(new Error(`no answer from ${to} within ${timeoutMs} ms`));
+    }, timeoutMs + 1000);
+    iqs.set(id, { resolve, reject, timer });
+    post({ t: 'iq', app, id, to, type, payload, timeoutMs });
+  });
+}
+
+function onIqAnswer(m: Extract<ToAppWorker, { t: 'iqAnswer' }>): void {
+  const p = iqs.get(m.id);
+  if (!p) return;
+  iqs.delete(m.id);
+  clearTimeout(p.timer);
+  if (m.ok) p.resolve(m.xml);
+  else p.reject(new Error(m.message));
+}
 
 /** Apps ready to serve, by name. */
 const ready = new Map<string, HostedApp>();
@@ -116,6 +145,9 @@ port.on('message', (msg: ToAppWorker[] | 'cancel') => {
         // The thread's entitlements first: the app may be their destination rather than their source.
         shared.entitlements.update(m.ids);
         ready.get(m.app)?.extract.update(m.ids);
+        break;
+      case 'iqAnswer':
+        onIqAnswer(m);
         break;
       case 'open':
         open(m.app);

@@ -36,6 +36,8 @@ export interface WorkerShared {
   /** Consent records (and grants), read for each subscriber at each check. */
   consents: ConsentStore;
   post(m: FromAppWorker): void;
+  /** Sends an IQ for one of the thread's apps through the main thread (adapter contract: `sendIq`). */
+  sendIq(app: string, to: string, type: 'get' | 'set', payload: string, timeoutMs: number): Promise<string>;
 }
 
 function toWorkerError(err: unknown): WorkerError {
@@ -60,12 +62,14 @@ export class HostedApp {
     const module = adapterModule(spec.kind);
     const log = shared.log.child({ app: spec.name });
     let extract: ExtractJobs | null = null;
+    const options = adapterOptions(module, spec.options);
     const adapter = await module.create({
       app: { name: spec.name, jid: spec.jid },
-      options: adapterOptions(module, spec.options),
+      options,
       log,
       databasePath: shared.data.dbPath,
       dataChanged: (series) => extract?.dataChanged(series === undefined ? null : [...series]),
+      sendIq: (to, type, payload, timeoutMs) => shared.sendIq(spec.name, to, type, payload, timeoutMs),
     });
     const { db, data } = shared;
     const receive = new ReceiveJob({
@@ -78,6 +82,7 @@ export class HostedApp {
       timeoutMs: data.callTimeoutMs,
       retry: data.retry,
       onSettled: (done, dead) => shared.post({ t: 'settled', app: spec.name, done, dead }),
+      senders: new Set(module.senders?.(options) ?? []),
     });
     extract = new ExtractJobs({
       db,
@@ -90,7 +95,7 @@ export class HostedApp {
       outboxChannel: shared.outboxChannel,
       consents: shared.consents,
     });
-    const app = new HostedApp(spec.name, adapter, appOps(adapter), receive, extract, shared);
+    const app = new HostedApp(spec.name, adapter, appOps(adapter, data.trace), receive, extract, shared);
     receive.wake();
     extract.start();
     return app;

@@ -10,7 +10,9 @@ export type AppOp =
   // Quoalise commands: the adapter's answer already encoded in the worker (component/quoalise/commands/encoded-answers.ts).
   | 'historyXml'
   | 'catalogueXml'
-  | 'currentCursor';
+  | 'currentCursor'
+  // The last subscription to a series ended (adapter contract: `unsubscribed`).
+  | 'unsubscribed';
 
 /** An application as the worker needs it to create its adapter. */
 export interface HostedAppSpec {
@@ -33,7 +35,10 @@ export type ToAppWorker =
   /** Records of these series (null: any) were written by another process: run the app's on-change consumers. */
   | { t: 'data'; app: string; series: string[] | null }
   /** These consumers whose source or destination is the app were added, changed or removed: read them again. */
-  | { t: 'consumers'; app: string; ids: number[] };
+  | { t: 'consumers'; app: string; ids: number[] }
+  /** The answer to an IQ an adapter of the thread sent (`iq` below): the answer stanza as XML, or why there is none. */
+  | { t: 'iqAnswer'; id: number; ok: true; xml: string }
+  | { t: 'iqAnswer'; id: number; ok: false; message: string };
 
 export type FromAppWorker =
   | { t: 'ready'; app: string; capabilities: string[] }
@@ -43,7 +48,9 @@ export type FromAppWorker =
   | { t: 'reply'; id: number; ok: false; error: WorkerError }
   | { t: 'pong'; id: number }
   /** The app's receive job marked `done` inbox rows applied (in its own transaction) and dead-lettered `dead` others. */
-  | { t: 'settled'; app: string; done: number; dead: number };
+  | { t: 'settled'; app: string; done: number; dead: number }
+  /** The app's adapter sends an IQ from the app's JID (adapter contract: `sendIq`); `id` is the thread's. */
+  | { t: 'iq'; app: string; id: number; to: string; type: 'get' | 'set'; payload: string; timeoutMs: number };
 
 /** An error as it crosses the thread boundary (class identity does not survive structured clone). */
 export interface WorkerError {
@@ -65,6 +72,8 @@ export interface AppWorkerData {
   logLevel: string;
   /** Time limit of one adapter call made by the jobs, ms. */
   callTimeoutMs: number;
+  /** Whether the worker's jobs record in the transparency log (config `trace.enabled`). */
+  trace: boolean;
   /** Retries of the receive job: first delay, cap, attempts before dead letter. */
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
 }

@@ -7,7 +7,9 @@
  *      at the same rate.
  *   3. a backlog of 1,000,000 outbox rows drained by A as a separate process: drain rate, peak RSS.
  *   4. write-lock time of 100 lane failures with 1,000,000 rows queued (lib/lane-holds.ts).
- *   npm run bench:relay [-- --count 20000 --rate-seconds 5 --backlog 1000000]
+ * Parts 1 and 2 run twice, on two pairs of gateways, alternately: with the transparency log and signed
+ * receipts (the default, `trace.enabled: true`) and without; the second table gives the ratio.
+ *   npm run bench:relay [-- --count 20000 --rate-seconds 5 --backlog 1000000 --rounds 2]
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,8 +20,8 @@ import { Ejabberd } from '../../test/helpers/ejabberd.js';
 import { Fedgate } from '../../test/helpers/fedgate.js';
 import { scalar, storeScalar } from '../../test/helpers/db.js';
 import { LoadClient } from './lib/load.js';
-import { fmt, percentile, printTable } from './lib/stats.js';
-import { statusKb } from './lib/proc.js';
+import { fmt, median, percentile, printTable } from './lib/stats.js';
+import { cpuSeconds, statusKb } from './lib/proc.js';
 import { DIST_ROOT } from '../../component/paths.js';
 import { loadConfig } from '../../component/config/load.js';
 import { createLogger } from '../../component/log/logger.js';
@@ -33,31 +35,88 @@ const { values } = parseArgs({
     'rate-seconds': { type: 'string', default: '5' },
     rate: { type: 'string', default: '1000' },
     backlog: { type: 'string', default: '1000000' },
+    rounds: { type: 'string', default: '2' },
   },
 });
+const rounds = Number(values.rounds);
 const count = Number(values.count);
 const rateSeconds = Number(values['rate-seconds']);
 const rate = Number(values.rate);
 const backlog = Number(values.backlog);
+interface RelayFigures {
+  /** Time to relay `count` messages queued at once. */
+  seconds: number;
+  /** CPU time per message of that relay (µs), in the sender's process and in the receiver's: steadier than time on a shared machine. */
+  senderCpuUs: number;
+  receiverCpuUs: number;
+  /** Latencies at a steady `rate`, sorted. */
+  latencies: number[];
+}
+
+/**
+ * One round on one pair: its sender runs in this process (so that the bench sees each confirmation as
+ * it happens), warms up, relays `count` messages at once, then `rate` a second for `rateSeconds`.
+ */
+async function relay(src: Fedgate, sink: Fedgate, to: string): Promise<RelayFigures> {
+  const from = src.opts.domain;
+  const g = (gw = await startGateway(loadConfig(src.configPath), createLogger({ level: 'warn', format: 'json' })));
+  const tracker = new Tracker(g);
+  await new Promise<void>((resolve) => (g.link.isOnline ? resolve() : g.link.once('online', resolve)));
+  // Warm-up (JIT, workers, peer discovery, the receiver's key).
+  tracker.queue(Array.from({ length: 2000 }, (_, i) => message(i, from, to)));
+  await tracker.until(2000);
+  const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
+  const sinkCpu0 = cpuMs(sink);
+  tracker.queue(Array.from({ length: count }, (_, i) => message(10_000 + i, from, to)));
+  await tracker.until(2000 + count);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  const senderCpuUs = (cpu.user + cpu.system) / count;
+  const receiverCpuUs = ((cpuMs(sink) - sinkCpu0) * 1000) / count;
+  const before = tracker.latencies.length;
+  let i = 1_000_000;
+  await paced(rate, rateSeconds, (k) => tracker.queue(Array.from({ length: k }, () => message(i++, from, to))));
+  await tracker.until(before + (i - 1_000_000));
+  const latencies = tracker.latencies.slice(before).sort((x, y) => x - y);
+  await g.stop();
+  gw = null;
+  return { seconds, latencies, senderCpuUs, receiverCpuUs };
+}
+
+/** user + system CPU time of a fedgate child process so far, ms (Linux /proc). */
+function cpuMs(f: Fedgate): number {
+  return f.proc?.pid ? cpuSeconds(f.proc.pid) * 1000 : 0;
+}
+
+let gw: Gateway | null = null;
 
 const ej = await Ejabberd.start({
   components: [
     { domain: 'a.localhost', secret: 'a' },
     { domain: 'b.localhost', secret: 'b' },
+    { domain: 'c.localhost', secret: 'c' },
+    { domain: 'd.localhost', secret: 'd' },
     { domain: 'echo.localhost', secret: 'echo' },
     { domain: 'load.localhost', secret: 'load' },
   ],
 });
-const a = new Fedgate({ port: ej.componentPort('a.localhost'), domain: 'a.localhost', secret: 'a' });
-const b = new Fedgate({ port: ej.componentPort('b.localhost'), domain: 'b.localhost', secret: 'b' });
-const bare = spawn(process.execPath, [join(DIST_ROOT, 'scripts/bench/bare-echo.js'), String(ej.componentPort('echo.localhost')), 'echo.localhost', 'echo'], { stdio: ['ignore', 'pipe', 'inherit'] });
-let gw: Gateway | null = null;
+const port = (domain: string) => ej.componentPort(domain);
+const a = new Fedgate({ port: port('a.localhost'), domain: 'a.localhost', secret: 'a' });
+const b = new Fedgate({ port: port('b.localhost'), domain: 'b.localhost', secret: 'b' });
+// The same pair without the transparency log and signed receipts, for the on/off ratio.
+const OFF = 'trace:\n  enabled: false\n';
+const c = new Fedgate({ port: port('c.localhost'), domain: 'c.localhost', secret: 'c', extraYaml: OFF });
+const d = new Fedgate({ port: port('d.localhost'), domain: 'd.localhost', secret: 'd', extraYaml: OFF });
+const bare = spawn(process.execPath, [join(DIST_ROOT, 'scripts/bench/bare-echo.js'), String(port('echo.localhost')), 'echo.localhost', 'echo'], { stdio: ['ignore', 'pipe', 'inherit'] });
 try {
-  await a.cli('app', 'add', 'src', '--kind', 'echo'); // receipts come back to src@a: it must exist
-  await b.cli('app', 'add', 'sink', '--kind', 'store');
-  await b.cli('consumer', 'add', '--source', 'src@a.localhost', '--destination', 'sink', '--series', '*', '--schedule', 'none');
-  b.start();
-  await b.waitOnline();
+  for (const [src, sink] of [[a, b], [c, d]] as const) {
+    await src.cli('app', 'add', 'src', '--kind', 'echo'); // receipts come back to src@…: it must exist
+    await sink.cli('app', 'add', 'sink', '--kind', 'store');
+    await sink.cli('consumer', 'add', '--source', `src@${src.opts.domain}`, '--destination', 'sink', '--series', '*', '--schedule', 'none');
+    sink.start();
+    await sink.waitOnline();
+  }
   await once(bare.stdout!, 'data');
   const load = await LoadClient.connect(ej.componentPort('load.localhost'), 'load.localhost', 'load');
 
@@ -66,38 +125,41 @@ try {
   await paced(rate, rateSeconds, (k) => echoRuns.push(load.chatRoundTrips('x@echo.localhost', k, k)));
   const echoLat = (await Promise.all(echoRuns)).flatMap((r) => r.latencies).sort((x, y) => x - y);
 
-  // A runs in this process so that the bench sees each confirmation as it happens.
-  const config = loadConfig(a.configPath);
-  gw = await startGateway(config, createLogger({ level: 'warn', format: 'json' }));
-  const tracker = new Tracker(gw);
-  await new Promise<void>((resolve) => (gw!.link.isOnline ? resolve() : gw!.link.once('online', resolve)));
-
-  // Warm-up (JIT, workers, peer discovery), then throughput.
-  tracker.queue(Array.from({ length: 2000 }, (_, i) => message(i)));
-  await tracker.until(2000);
-  await load.chatRoundTrips('x@echo.localhost', 2000, 256);
-  const t0 = process.hrtime.bigint();
-  tracker.queue(Array.from({ length: count }, (_, i) => message(10_000 + i)));
-  await tracker.until(2000 + count);
-  const relaySeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  // Both pairs, alternately; each figure is the median of its rounds.
+  const on: RelayFigures[] = [];
+  const off: RelayFigures[] = [];
+  for (let r = 0; r < rounds; r++) {
+    on.push(await relay(a, b, 'b.localhost'));
+    off.push(await relay(c, d, 'd.localhost'));
+  }
   const echo = await load.chatRoundTrips('x@echo.localhost', count, 256);
-
-  // Latency at a steady 1,000 messages per second, both ways.
-  const before = tracker.latencies.length;
-  let i = 1_000_000;
-  await paced(rate, rateSeconds, (k) => tracker.queue(Array.from({ length: k }, () => message(i++))));
-  await tracker.until(before + (i - 1_000_000));
-  const relayLat = tracker.latencies.slice(before).sort((x, y) => x - y);
   await load.close();
-  await gw.stop();
-  gw = null;
+  const mid = (xs: RelayFigures[], f: (x: RelayFigures) => number) => median(xs.map(f));
+  const relaySeconds = mid(on, (x) => x.seconds);
+  const relayLat = on.reduce((best, x) => (percentile(x.latencies, 99) < percentile(best.latencies, 99) ? best : x), on[0]!).latencies;
+  const p = (xs: RelayFigures[], q: number) => mid(xs, (x) => percentile(x.latencies, q));
 
   printTable(`bench:relay — single-record messages A → B, committed in B's inbox and confirmed back (${count} messages)`, 'bare echo', [
     { figure: 'messages per second', value: count / relaySeconds, baseline: echo.perSecond, unit: '/s', higherIsBetter: true },
-    { figure: `p50 latency at ${rate}/s`, value: percentile(relayLat, 50), baseline: percentile(echoLat, 50), unit: 'ms', higherIsBetter: false },
-    { figure: `p99 latency at ${rate}/s`, value: percentile(relayLat, 99), baseline: percentile(echoLat, 99), unit: 'ms', higherIsBetter: false },
+    { figure: `p50 latency at ${rate}/s`, value: p(on, 50), baseline: percentile(echoLat, 50), unit: 'ms', higherIsBetter: false },
+    { figure: `p99 latency at ${rate}/s`, value: p(on, 99), baseline: percentile(echoLat, 99), unit: 'ms', higherIsBetter: false },
   ]);
   process.stdout.write(`\nthroughput ratio relay / bare echo: ${(count / relaySeconds / echo.perSecond).toFixed(2)} (goal >= 0.50); p99 at ${rate}/s: ${fmt(percentile(relayLat, 99))} ms (goal < 10 ms at 1000/s)\n`);
+
+  printTable(`the same relay with the transparency log and signed receipts on and off (median of ${rounds} alternating rounds)`, 'log off', [
+    { figure: 'messages per second', value: count / relaySeconds, baseline: count / mid(off, (x) => x.seconds), unit: '/s', higherIsBetter: true },
+    { figure: `p50 latency at ${rate}/s`, value: p(on, 50), baseline: p(off, 50), unit: 'ms', higherIsBetter: false },
+    { figure: `p99 latency at ${rate}/s`, value: p(on, 99), baseline: p(off, 99), unit: 'ms', higherIsBetter: false },
+    { figure: 'CPU per message, sender', value: mid(on, (x) => x.senderCpuUs), baseline: mid(off, (x) => x.senderCpuUs), unit: 'µs', higherIsBetter: false },
+    { figure: 'CPU per message, receiver', value: mid(on, (x) => x.receiverCpuUs), baseline: mid(off, (x) => x.receiverCpuUs), unit: 'µs', higherIsBetter: false },
+  ]);
+  process.stdout.write(
+    `\nthroughput ratio log on / off: ${(mid(off, (x) => x.seconds) / relaySeconds).toFixed(2)} (goal >= 0.85); p99 at ${rate}/s with the log: ${fmt(p(on, 99))} ms (goal < 10 ms)\n`,
+  );
+  // How many messages shared a signature: receipts (kept by A) and proofs of origin (kept by B).
+  const perNote = (f: Fedgate) =>
+    scalar<number>(f, 'SELECT coalesce(sum(json_array_length(proofs)), 0) * 1.0 / max(1, (SELECT count(*) FROM trace_peer_notes)) FROM trace_peer_proofs');
+  process.stdout.write(`messages per signature: ${fmt(perNote(a))} per signed receipt, ${fmt(perNote(b))} per signed proof of origin\n`);
 
   if (backlog > 0) {
     // The backlog: rows written straight into A's outbox, then A started as its own process.
@@ -135,9 +197,11 @@ try {
   }
   if (backlog > 0) printLaneHolds(measureLaneHolds(backlog, 100));
 } finally {
-  if (gw) await gw.stop();
+  // Set by relay() while a round runs (TypeScript cannot see that assignment from here).
+  const running = gw as Gateway | null;
+  if (running) await running.stop();
   bare.kill('SIGTERM');
-  for (const f of [a, b]) {
+  for (const f of [a, b, c, d]) {
     await f.stop();
     f.cleanup();
   }

@@ -77,7 +77,8 @@ test('a request about a subject is theirs to decide; the history keeps who, when
 
 test('history is append-only and records are kept; every event goes through one function (hooks)', ({ db, svc }) => {
   const seen: ConsentEvent[] = [];
-  consentEventHooks.push((e) => seen.push(e));
+  const hook = (e: ConsentEvent) => void seen.push(e);
+  consentEventHooks.push(hook);
   try {
     const r = svc.request('bob@example.net', ask(), bob(), T0);
     svc.withdraw(r.id, bob('b2'), 'changed my mind', T0 + 1);
@@ -86,7 +87,8 @@ test('history is append-only and records are kept; every event goes through one 
     assert.throws(() => db.prepare('DELETE FROM consent_events').run(), /append-only/);
     assert.throws(() => db.prepare('DELETE FROM consents').run(), /kept/);
   } finally {
-    consentEventHooks.length = 0;
+    // Only this test's hook: the transparency log's stays registered for the tests that follow.
+    consentEventHooks.splice(consentEventHooks.indexOf(hook), 1);
   }
 });
 

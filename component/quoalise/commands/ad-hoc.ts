@@ -26,6 +26,9 @@ import { listSeriesCommand } from './list-series.js';
 import { subscribeCommand, unsubscribeCommand } from './subscriptions.js';
 import { CommandSessions, type SessionOwner } from './sessions.js';
 import { RateLimiter } from '../../timing/rate-limiter.js';
+import type { Trace } from '../../trace/trace.js';
+import type { AccessRecord } from './command.js';
+import { formatIsoUtc } from '../time.js';
 
 export interface QuoaliseCommandsOptions {
   authz: Authorizer;
@@ -44,6 +47,13 @@ export interface QuoaliseCommandsOptions {
   maxSessionsPerRequester: number;
   /** Config `quoalise.session_timeout_seconds`: how long a two-step session waits for its form. */
   sessionTimeoutSeconds: number;
+  /** The transparency log: every decision on a command is recorded there. */
+  trace?: Trace;
+  /**
+   * The app's system says the data subject's authorization for this series is gone upstream (e.g. Enedis
+   * after a change of supplier: the adapter's `consent-invalidated`): the consents it rested on end.
+   */
+  onConsentGone?(app: string, series: string, reason: string): void;
 }
 
 const ACTIONS = new Set(['execute', 'complete', 'next', 'prev', 'cancel']);
@@ -135,6 +145,50 @@ export class QuoaliseCommands {
       throw new StanzaError('service-unavailable', `${host.jid} is starting; retry in a moment`, { type: 'wait' });
     }
     if (!this.offered(host).includes(command)) throw new StanzaError('feature-not-implemented', `${host.jid} does not offer ${node}: its application does not serve that data`);
+    const access: AccessRecord = {};
+    try {
+      const result = await this.decide(command, host, cmd, { requester, at, owner, sessionid, access });
+      // A form of defaults (the first step of the two-step flow) decides nothing yet.
+      if (result instanceof RawXml || result?.attrs.status !== 'executing') this.record(host, node, requester, at, access, null);
+      return result;
+    } catch (err) {
+      if (err instanceof StanzaError) this.record(host, node, requester, at, access, err);
+      throw err;
+    }
+  }
+
+  /**
+   * Writes the decision to the transparency log (after the rate limit: a flood is refused before it
+   * can grow the log): allowed with what was answered, or refused and why.
+   */
+  private record(host: AppHost, command: string, requester: string, at: number, a: AccessRecord, err: StanzaError | null): void {
+    const iso = (s: number | undefined) => (s === undefined ? undefined : formatIsoUtc(s));
+    this.opts.trace?.append(
+      'access',
+      {
+        requester,
+        app: host.app.name,
+        command,
+        series: a.series,
+        start: iso(a.start),
+        end: iso(a.end),
+        outcome: err === null ? 'allowed' : err.condition === 'not-authorized' ? 'refused' : 'failed',
+        reason: err === null ? undefined : `${err.condition}: ${err.message}`,
+        consent: a.grant,
+        records: a.records,
+        digest: a.digest,
+      },
+      at,
+    );
+  }
+
+  private async decide(
+    command: QuoaliseCommand,
+    host: AppHost,
+    cmd: Element,
+    r: { requester: string; at: number; owner: SessionOwner; sessionid: string | undefined; access: AccessRecord },
+  ): Promise<IqResult> {
+    const { requester, at, owner, sessionid } = r;
     if (!this.mayUse(host, requester, at)) {
       throw new StanzaError('not-authorized', `${requester} may not use the commands of ${host.jid}: ${this.opts.authz.whyNoAccess(host.app.name, requester, at)}`);
     }
@@ -142,7 +196,15 @@ export class QuoaliseCommands {
     const fields = submittedFields(cmd);
     const first = twoStep(this.sessions, owner, at, sessionid, fields !== null, { name: command.name, form: () => command.form(at) });
     if (first) return first;
-    const payload = await command.run({ host, requester, fields: fields ?? new Map(), at });
+    const consentGone = this.opts.onConsentGone;
+    const payload = await command.run({
+      host,
+      requester,
+      fields: fields ?? new Map(),
+      at,
+      access: r.access,
+      ...(consentGone ? { consentGone: (series: string, reason: string) => consentGone(host.app.name, series, reason) } : {}),
+    });
     return completed(command, sessionid ?? this.sessions.newId(), payload);
   }
 

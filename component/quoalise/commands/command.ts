@@ -6,9 +6,25 @@ import type { AppHost } from '../../apps/app-host.js';
 import type { Authorizer } from '../../authz/authorizer.js';
 import type { Processing } from '../../consent/model.js';
 import { toStanzaError } from '../../apps/call-errors.js';
+import { AppCallError } from '../../apps/app-host.js';
 import { StanzaError } from '../../xmpp/stanza-error.js';
 import type { AppOp } from '../../workers/protocol.js';
 import type { FieldSpec } from './form.js';
+
+/**
+ * What a command learnt while deciding, for the access entry of the transparency log (ad-hoc.ts writes
+ * it, whatever the outcome): the series and range asked for, the grant that allowed it, and what was
+ * answered — the number of records and the SHA-256 of the answer.
+ */
+export interface AccessRecord {
+  series?: string;
+  start?: number;
+  end?: number;
+  /** The consent record (or grant) that allowed it. */
+  grant?: number;
+  records?: number;
+  digest?: string;
+}
 
 export interface CommandRequest {
   host: AppHost;
@@ -17,6 +33,10 @@ export interface CommandRequest {
   fields: ReadonlyMap<string, string>;
   /** Arrival of the request, ms since the epoch. */
   at: number;
+  /** Filled in by the command as it decides (see AccessRecord). */
+  access: AccessRecord;
+  /** The app's system reports the authorization for `series` withdrawn upstream (see QuoaliseCommandsOptions.onConsentGone). */
+  consentGone?(series: string, reason: string): void;
 }
 
 export interface QuoaliseCommand {
@@ -34,8 +54,10 @@ export interface QuoaliseCommand {
 
 /** Throws `not-authorized` (cancel) unless a consent in force lets the requester read (or subscribe to) the series now. */
 export function requireGrant(authz: Authorizer, req: CommandRequest, series: string, processing: Processing = 'read'): void {
+  req.access.series = series;
   const decision = authz.authorize({ app: req.host.app.name, requester: req.requester, series, at: req.at, processing });
   if (!decision.allowed) throw new StanzaError('not-authorized', decision.reason);
+  req.access.grant = decision.grantId;
 }
 
 /** Calls the app's worker; its failures become the stanza errors of call-errors.ts. */
@@ -43,6 +65,7 @@ export async function callApp<T>(req: CommandRequest, op: AppOp, args: unknown):
   try {
     return (await req.host.call(op, args)) as T;
   } catch (err) {
+    if (err instanceof AppCallError && err.error.kind === 'consent-invalidated' && req.access.series) req.consentGone?.(req.access.series, err.message);
     throw toStanzaError(err, req.host.app.name);
   }
 }

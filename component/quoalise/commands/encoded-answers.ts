@@ -11,11 +11,19 @@ import { NS_QUOALISE } from '../namespaces.js';
 import { QuoaliseFormatError } from '../errors.js';
 import { formatIsoUtc } from '../time.js';
 import { escapeAttr, illegalXmlChar } from '../../xmpp/xml.js';
+import { sha256Hex } from '../../trace/digest.js';
 
-/** A `quoalise` element, serialized, and the number of records (or series) in it. */
+/** A `quoalise` element, serialized, the number of records (or series) in it, and its SHA-256 for the log. */
 export interface EncodedAnswer {
   xml: string;
   count: number;
+  /** SHA-256 (hex) of `xml`: hashed here, in the app's worker, so that the XMPP thread never hashes 3 MB answers. */
+  digest: string;
+}
+
+/** `digests`: whether the transparency log is on (off, nothing would use the hash: 3 MB are not hashed for nothing). */
+function answer(xml: string, count: number, digests: boolean): EncodedAnswer {
+  return { xml, count, digest: digests ? sha256Hex(xml) : '' };
 }
 
 /**
@@ -24,9 +32,10 @@ export interface EncodedAnswer {
  * record at all still gives one `data` with a `meta`: the reference client reads the first
  * `quoalise/data` and requires its `meta`.
  */
-export async function historyXml(adapter: Adapter, query: HistoryQuery): Promise<EncodedAnswer> {
+export async function historyXml(adapter: Adapter, query: HistoryQuery, digests = true): Promise<EncodedAnswer> {
   const blocks = await adapter.history!(query);
-  return encodeQuoaliseUpTo(blocks.length > 0 ? blocks : [{ meta: {}, records: [] }], query.limit);
+  const { xml, count } = encodeQuoaliseUpTo(blocks.length > 0 ? blocks : [{ meta: {}, records: [] }], query.limit);
+  return xml === '' ? { xml, count, digest: '' } : answer(xml, count, digests);
 }
 
 function attr(name: string, value: string): string {
@@ -54,7 +63,7 @@ export async function catalogueXml(adapter: Adapter, query: { patterns: string[]
     if (s.count !== undefined) xml += attr('count', String(s.count));
     xml += `>${encodeMeta(s.meta)}</series>`;
   }
-  return { xml: xml + '</quoalise>', count: visible.length };
+  return answer(xml + '</quoalise>', visible.length, true);
 }
 
 /**

@@ -17,7 +17,9 @@ export function getHistoryCommand(deps: { authz: Authorizer; maxRecords: number 
     }),
     async run(req) {
       const series = readIdentifier(req.fields);
+      req.access.series = series;
       const range = readRange(req.fields);
+      Object.assign(req.access, range);
       requireGrant(deps.authz, req, series);
       // One more than allowed: getting it back is how we know the range holds too many records.
       const query: HistoryQuery = { series, ...range, limit: deps.maxRecords + 1, requester: req.requester };
@@ -25,6 +27,7 @@ export function getHistoryCommand(deps: { authz: Authorizer; maxRecords: number 
       if (answer.count > deps.maxRecords) {
         throw new StanzaError('bad-request', `narrow the range: at most ${deps.maxRecords} records per request; this range holds more`);
       }
+      Object.assign(req.access, { records: answer.count, digest: answer.digest });
       return answer.xml;
     },
   };

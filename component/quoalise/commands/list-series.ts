@@ -15,6 +15,7 @@ export function listSeriesCommand(deps: { authz: Authorizer }): QuoaliseCommand 
     async run(req) {
       const patterns = deps.authz.visibleSeriesPatterns(req.host.app.name, req.requester, req.at);
       const answer = await callApp<EncodedAnswer>(req, 'catalogueXml', { patterns });
+      Object.assign(req.access, { records: answer.count, digest: answer.digest });
       return answer.xml;
     },
   };

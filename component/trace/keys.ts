@@ -1,0 +1,77 @@
+/**
+ * The gateway's signing key: one Ed25519 key per gateway, named after its log (`<domain>/fedgate`),
+ * generated on first start into `trace.key_file` (mode 0600) as a signed-note signer key. It signs the
+ * log's checkpoints and the gateway's receipts and proofs of origin; its public half is published on the
+ * domain's disco#info and printed by `fedgate audit key`.
+ */
+import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { formatKeyId, generateSigner, NoteError, parseSignerKey, type NoteSigner } from './note.js';
+import type { Db } from '../store/database.js';
+import { LogStore } from './log-store.js';
+import { traceOf } from './trace.js';
+
+export class KeyFileError extends Error {
+  override name = 'KeyFileError';
+}
+
+/** The log's origin line, which is also its key's name: a schema-less URL under the gateway's domain. */
+export function logOrigin(domain: string): string {
+  return `${domain}/fedgate`;
+}
+
+/**
+ * Reads the signer key from `path`, or creates it (mode 0600) when the file does not exist. Refuses a
+ * file others may read, a malformed one, and a key made for another name (the domain changed).
+ */
+export function loadOrCreateKey(path: string, name: string): { signer: NoteSigner; created: boolean } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new KeyFileError(`trace.key_file ${path}: cannot read: ${(err as NodeJS.ErrnoException).code}`);
+    const signer = generateSigner(name);
+    mkdirSync(dirname(path), { recursive: true });
+    try {
+      writeFileSync(path, `${signer.encodedSecret}\n`, { mode: 0o600, flag: 'wx' });
+      chmodSync(path, 0o600); // the umask may have taken bits away, never added: make it exact
+      return { signer, created: true };
+    } catch (e) {
+      // Another process (the CLI, a second start) created it first: use theirs.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new KeyFileError(`trace.key_file ${path}: cannot create: ${(e as NodeJS.ErrnoException).code}`);
+      return loadOrCreateKey(path, name);
+    }
+  }
+  const mode = statSync(path).mode & 0o777;
+  if (mode & 0o077) throw new KeyFileError(`trace.key_file ${path} may be read by other users (mode ${mode.toString(8)}): run chmod 600 ${path}`);
+  let signer: NoteSigner;
+  try {
+    signer = parseSignerKey(text);
+  } catch (err) {
+    if (err instanceof NoteError) throw new KeyFileError(`trace.key_file ${path}: ${err.message}`);
+    throw err;
+  }
+  if (signer.name !== name) {
+    throw new KeyFileError(`trace.key_file ${path} holds the key of ${signer.name}, but this gateway's log is ${name} (did link.domain change? see "Key handling" in the README)`);
+  }
+  return { signer, created: false };
+}
+
+/**
+ * Replaces the gateway's key (the gateway must be stopped): the log records the rotation — old and new
+ * public keys — in an entry that the OLD key signs into a last checkpoint, so that whoever trusts the old
+ * key can follow the log to the new one; the old key file is kept aside (`<key_file>.<key id>.retired`).
+ * Checkpoints signed before stay verifiable: the old public key stays in the log's key history.
+ */
+export function rotateKey(db: Db, path: string, name: string, by: string): { previous: NoteSigner; next: NoteSigner; retired: string } {
+  const { signer: previous } = loadOrCreateKey(path, name);
+  const next = generateSigner(name);
+  const store = new LogStore(db);
+  traceOf(db).write('key.rotated', { previous: previous.encoded, next: next.encoded, by });
+  store.seal(previous, name, Date.now(), 0);
+  const retired = `${path}.${formatKeyId(previous.keyId)}.retired`;
+  renameSync(path, retired);
+  writeFileSync(path, `${next.encodedSecret}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(path, 0o600);
+  return { previous, next, retired };
+}

@@ -1,0 +1,100 @@
+/**
+ * The receiver's check of a data message's proof of origin, before the message is accepted:
+ *
+ * - signed, by a key the sender's domain publishes: verified, and the proof is kept as evidence;
+ * - signed, but the sender's domain publishes no key: accepted and logged as unverifiable;
+ * - unsigned, from a domain known to sign what it sends: refused (not-acceptable: the sender's
+ *   delivery fails, is retried, then dead-lettered — never silently accepted);
+ * - unsigned, from a domain not known to sign: accepted and logged as unsigned (its key is looked up
+ *   meanwhile, for the next messages);
+ * - a signature that does not verify: the key is looked up again once (a rotation), then refused.
+ *
+ * A signed message from a domain whose key is not known yet waits for the lookup (`wait`).
+ */
+import { StanzaError } from '../xmpp/stanza-error.js';
+import { parseJid } from '../xmpp/jid.js';
+import type { Element } from '../xmpp/xml.js';
+import type { Checkpoint } from './formats.js';
+import type { Evidence } from './evidence.js';
+import { leafHash, verifyInclusion } from './merkle.js';
+import { openBatchNote, originStatement, StatementError, type MessageFacts } from './receipts.js';
+import { NoteError } from './note.js';
+import type { PeerKeys } from './peer-keys.js';
+import { readOrigin } from './wire.js';
+import { NS_TRACE } from './disco.js';
+import { FormatError } from './formats.js';
+
+export type Origin = 'verified' | 'unsigned' | 'unverifiable';
+
+export type OriginOutcome =
+  | { t: 'accept'; origin: Origin; evidence?: Evidence }
+  | { t: 'refuse'; error: StanzaError }
+  | { t: 'wait'; until: Promise<unknown> };
+
+/** Batch notes already verified (one Ed25519 verification per batch, not per message), bounded. */
+const MAX_NOTES = 1000;
+/** After a failed signature, a domain's key is looked up again at most this often. */
+const REFETCH_MS = 60_000;
+
+export class OriginCheck {
+  private readonly notes = new Map<string, Checkpoint>();
+  private readonly refetched = new Map<string, number>();
+
+  constructor(private readonly keys: PeerKeys) {}
+
+  check(message: Element, facts: MessageFacts, now = Date.now()): OriginOutcome {
+    const signed = message.getChild('origin', NS_TRACE) !== undefined;
+    const domain = parseJid(facts.from)?.domain ?? facts.from;
+    const key = this.keys.peek(domain);
+    if (key === undefined) {
+      const lookup = this.keys.fetch(domain);
+      if (signed) return { t: 'wait', until: lookup };
+      return { t: 'accept', origin: 'unsigned' };
+    }
+    const proof = key ? readOrigin(message, key.verifiers[0]!.name) : null;
+    if (signed && key && !proof) return { t: 'refuse', error: new StanzaError('bad-request', 'the proof of origin of this message is malformed') };
+    if (!signed) {
+      if (key?.signs.includes('origins')) {
+        return { t: 'refuse', error: new StanzaError('not-acceptable', `${domain} signs the data it sends (its published key ${key.keys[0]}), but this message carries no proof of origin`) };
+      }
+      return { t: 'accept', origin: 'unsigned' };
+    }
+    if (!key || !proof) return { t: 'accept', origin: 'unverifiable' };
+    let statement: string;
+    try {
+      statement = originStatement(facts);
+    } catch (err) {
+      if (err instanceof StatementError) return { t: 'refuse', error: new StanzaError('bad-request', err.message) };
+      throw err;
+    }
+    for (const v of key.verifiers) {
+      const cp = this.opened(proof.note, v);
+      if (cp && verifyInclusion(proof.index, cp.size, leafHash(statement), proof.path, cp.root)) {
+        return { t: 'accept', origin: 'verified', evidence: { peer: v.encoded, note: proof.note, index: proof.index, statement, path: proof.path } };
+      }
+    }
+    if (now - (this.refetched.get(domain) ?? 0) > REFETCH_MS) {
+      this.refetched.set(domain, now);
+      this.keys.forget(domain);
+      return { t: 'wait', until: this.keys.fetch(domain) };
+    }
+    return { t: 'refuse', error: new StanzaError('not-acceptable', `the proof of origin of this message does not verify with the key ${domain} publishes (${key.keys[0]})`) };
+  }
+
+  /** The batch note's checkpoint if `v` signed it (verified once per note). */
+  private opened(note: string, v: { encoded: string } & Parameters<typeof openBatchNote>[2]): Checkpoint | null {
+    const cacheKey = `${v.encoded}\n${note}`;
+    const hit = this.notes.get(cacheKey);
+    if (hit) return hit;
+    try {
+      const cp = openBatchNote(note, 'origins', v);
+      if (this.notes.size >= MAX_NOTES) this.notes.delete(this.notes.keys().next().value!);
+      this.notes.set(cacheKey, cp);
+      return cp;
+    } catch (err) {
+      if (err instanceof NoteError || err instanceof FormatError || err instanceof StatementError) return null;
+      throw err;
+    }
+  }
+}
+

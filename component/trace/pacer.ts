@@ -1,0 +1,57 @@
+/**
+ * Spaces signatures out: work that arrives within a gap of the last signature waits for the next slot
+ * and is signed together with whatever else arrived meanwhile. An Ed25519 signature and its check cost
+ * about as much as relaying a message, so a burst of acknowledgements or of outgoing messages shares one.
+ *
+ * The gap adapts to the load: at an ordinary rate it is `minGapMs` (the first item after a quiet moment
+ * is signed at once, the next ones wait at most that), so latency stays what it was; when the last
+ * batch was big (HEAVY_BATCH items or more: messages already queue behind full windows), the gap widens
+ * to `maxGapMs`: batches grow instead of signatures — a window-limited stream otherwise settles into
+ * small batches that ping-pong between the two gateways.
+ */
+export class SignaturePacer<T> {
+  private pending: T[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private last = -Infinity;
+  private heavy = false;
+
+  constructor(
+    private readonly sign: (items: T[]) => void,
+    private readonly minGapMs = 1,
+    private readonly maxGapMs = 10,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** The gap before the next signature: wide while the stream is heavy. */
+  get gapMs(): number {
+    return this.heavy ? this.maxGapMs : this.minGapMs;
+  }
+
+  add(items: readonly T[]): void {
+    if (items.length === 0) return;
+    this.pending.push(...items);
+    if (this.timer) return;
+    const wait = this.last + this.gapMs - this.now();
+    if (wait <= 0) this.run();
+    else this.timer = setTimeout(() => this.run(), wait);
+  }
+
+  /** Signs what waits now (stopping). */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.pending.length) this.run();
+  }
+
+  private run(): void {
+    this.timer = null;
+    const now = this.now();
+    const items = this.pending;
+    this.heavy = items.length >= HEAVY_BATCH;
+    this.last = now;
+    this.pending = [];
+    this.sign(items);
+  }
+}
+
+/** A heavy stream: batches of at least 8 (a steady 1,000 messages a second makes batches of one or two). */
+const HEAVY_BATCH = 8;

@@ -1,0 +1,81 @@
+/**
+ * Peers' published keys, learnt from their domain's disco#info (the XEP-0128 form of disco.ts) and
+ * remembered for a while: one query per domain at a time, whoever asks. A domain that answers without a
+ * form, with an error, or not at all publishes no key (remembered for a shorter while, so that a gateway
+ * that starts signing is noticed).
+ */
+import { xml, type Element } from '../xmpp/xml.js';
+import { NS } from '../xmpp/namespaces.js';
+import { RemoteStanzaError } from '../xmpp/stanza-error.js';
+import { readTraceForm, type PublishedKey } from './disco.js';
+import { NoteError, parseVerifierKey, type NoteVerifier } from './note.js';
+
+export interface PeerKey extends PublishedKey {
+  verifiers: NoteVerifier[];
+}
+
+export interface PeerKeysOptions {
+  /** Sends an IQ and resolves with its result (rejects with RemoteStanzaError or a timeout). */
+  request(iq: Element, timeoutMs: number): Promise<Element>;
+  /** How long a published key is trusted before asking again. */
+  ttlMs?: number;
+  /** How long "publishes no key" is believed. */
+  noKeyTtlMs?: number;
+  timeoutMs?: number;
+  now?: () => number;
+}
+
+/** Bounds the memory a crowd of sender domains can take. */
+const MAX_DOMAINS = 10_000;
+
+export class PeerKeys {
+  private readonly known = new Map<string, { key: PeerKey | null; until: number }>();
+  private readonly inflight = new Map<string, Promise<PeerKey | null>>();
+
+  constructor(private readonly opts: PeerKeysOptions) {}
+
+  private now(): number {
+    return this.opts.now?.() ?? Date.now();
+  }
+
+  /** The domain's key if known now (null: it publishes none), undefined when it must be fetched. */
+  peek(domain: string): PeerKey | null | undefined {
+    const k = this.known.get(domain);
+    if (!k) return undefined;
+    if (k.until < this.now()) {
+      this.known.delete(domain);
+      return undefined;
+    }
+    return k.key;
+  }
+
+  /** Asks the domain (once, however many callers wait). */
+  fetch(domain: string): Promise<PeerKey | null> {
+    let p = this.inflight.get(domain);
+    if (!p) {
+      p = this.query(domain).finally(() => this.inflight.delete(domain));
+      this.inflight.set(domain, p);
+    }
+    return p;
+  }
+
+  /** Forgets what is known of a domain (its signature failed: maybe it rotated its key). */
+  forget(domain: string): void {
+    this.known.delete(domain);
+  }
+
+  private async query(domain: string): Promise<PeerKey | null> {
+    let key: PeerKey | null = null;
+    try {
+      const r = await this.opts.request(xml('iq', { type: 'get', to: domain }, xml('query', { xmlns: NS.discoInfo })), this.opts.timeoutMs ?? 10_000);
+      const published = readTraceForm(r.getChild('query', NS.discoInfo));
+      if (published) key = { ...published, verifiers: published.keys.map((k) => parseVerifierKey(k)) };
+    } catch (err) {
+      // No answer, an error answer, a malformed key: nothing to verify with.
+      if (!(err instanceof RemoteStanzaError || err instanceof NoteError || err instanceof Error)) throw err;
+    }
+    if (this.known.size >= MAX_DOMAINS) this.known.delete(this.known.keys().next().value!);
+    this.known.set(domain, { key, until: this.now() + (key ? (this.opts.ttlMs ?? 600_000) : (this.opts.noKeyTtlMs ?? 60_000)) });
+    return key;
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * The transparency log and signed receipts between two real gateways on a real ejabberd: a transfer
+ * leaves matching entries in both logs and each side keeps the other's valid signature for every
+ * message; Quoalise decisions are logged; a receiver that publishes a key but answers with a missing
+ * or forged signature gets its messages retried then dead-lettered; a sender's forged or missing proof
+ * of origin is refused; both logs verify offline, a proof round-trips without the database, and a
+ * tampered copy fails naming the entry.
+ *
+ * The misbehaving peer (evil.localhost) is a bare component speaking fedgate's protocol badly on
+ * purpose: a real gateway cannot be made to lie.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { copyFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Ejabberd } from '../helpers/ejabberd.js';
+import { Fedgate } from '../helpers/fedgate.js';
+import { Peer, xml, type Element } from '../helpers/peer.js';
+import { errorCondition, errorText } from '../helpers/inbox.js';
+import { scalar, storeScalar, until } from '../helpers/db.js';
+import { generateSigner, parseVerifierKey } from '../../component/trace/note.js';
+import { traceForm, readTraceForm } from '../../component/trace/disco.js';
+import { originStatement, receiptStatement, signBatch } from '../../component/trace/receipts.js';
+import { originElement } from '../../component/trace/wire.js';
+import { dataDigest, payloadDigest } from '../../component/trace/digest.js';
+import { encodeQuoalise } from '../../component/quoalise/payload.js';
+import { parseXml } from '../../component/quoalise/xml-parse.js';
+
+const A = 'a.localhost';
+const B = 'b.localhost';
+const EVIL = 'evil.localhost';
+const S = (n: number) => `urn:dev:prm:3000000000000${n}_consumption/power/active/raw`;
+const TRACE = 'trace:\n  checkpoint_seconds: 0.3\n';
+const FAST = 'delivery:\n  retry_initial_ms: 100\n  retry_max_seconds: 1\n  max_attempts: 3\n  receipt_timeout_seconds: 5\n';
+
+interface Entry {
+  index: number;
+  kind: string;
+  fields: Record<string, unknown>;
+}
+
+interface Ctx {
+  ejabberd: Ejabberd;
+  a: Fedgate;
+  b: Fedgate;
+  evil: Peer;
+  /** What evil.localhost publishes, and the key it really signs with. */
+  evilKey: ReturnType<typeof generateSigner>;
+}
+const test = suite<Ctx>('trace between gateways');
+
+async function entries(fg: Fedgate, ...args: string[]): Promise<Entry[]> {
+  return JSON.parse(await fg.must('audit', 'list', '--json', '--limit', '1000', ...args)) as Entry[];
+}
+
+/** The messages that transfer entries list (an entry records the messages of one commit), each with its entry's index. */
+function messagesOf(list: Entry[]): Array<Record<string, unknown> & { index: number }> {
+  return list.flatMap((e) => (e.fields.messages as Array<Record<string, unknown>>).map((m) => ({ ...m, index: e.index })));
+}
+
+/** evil.localhost: publishes a key that signs receipts and origins; confirms as fedgate does, but signs wrongly. */
+function playEvil(peer: Peer, key: ReturnType<typeof generateSigner>): void {
+  const impostor = generateSigner(key.name); // same name, another key: a forged signature
+  peer.conn.on('stanza', (el: Element) => {
+    const { from = '', to = '', id = '' } = el.attrs;
+    if (el.name === 'iq' && el.attrs.type === 'get' && el.getChild('query', 'http://jabber.org/protocol/disco#info')) {
+      const q = xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' });
+      if (to === EVIL) q.append(traceForm({ origin: key.name, keys: [key.encoded], signs: ['receipts', 'origins'] }));
+      else q.append(xml('feature', { var: 'urn:fedgate:delivery:0' }));
+      peer.send(xml('iq', { type: 'result', from: to, to: from, id }, q));
+      return;
+    }
+    const quoalise = el.getChild('quoalise', 'urn:quoalise:0');
+    if (el.name !== 'message' || !quoalise || !el.getChild('request', 'urn:fedgate:delivery:0')) return;
+    const terms = el.getChild('retention', 'urn:fedgate:gdpr:0');
+    const digest = dataDigest(terms ? [quoalise, terms] : [quoalise]);
+    const statement = receiptStatement({ from: from.split('/')[0]!, to, id, digest, index: 7 });
+    const ack = xml('ack', { id, index: '7', digest });
+    const acks = xml('acks', { xmlns: 'urn:fedgate:delivery:0' }, ack);
+    // missing@: no signature at all; forged@: signed by a key that is not the published one.
+    if (to.startsWith('forged@')) acks.append(xml('signed', { xmlns: 'urn:fedgate:trace:0', note: Buffer.from(signBatch([statement], 'receipts', impostor).note).toString('base64') }));
+    peer.send(xml('message', { from: to, to: from }, acks));
+  });
+}
+
+test.before(async (ctx) => {
+  ctx.ejabberd = await Ejabberd.start({ components: [{ domain: A, secret: 'a' }, { domain: B, secret: 'b' }, { domain: EVIL, secret: 'evil' }] });
+  ctx.a = new Fedgate({ port: ctx.ejabberd.componentPort(A), domain: A, secret: 'a', extraYaml: TRACE + FAST });
+  ctx.b = new Fedgate({ port: ctx.ejabberd.componentPort(B), domain: B, secret: 'b', extraYaml: TRACE + FAST });
+  const { a, b } = ctx;
+  await a.must('app', 'add', 'meters', '--kind', 'store');
+  for (const [dest, n] of [[`sink@${B}`, 1], [`missing@${EVIL}`, 2], [`forged@${EVIL}`, 3]] as const) {
+    await a.must('consumer', 'add', '--source', 'meters', '--destination', dest, '--series', S(n), '--batch', '10');
+  }
+  await b.must('app', 'add', 'sink', '--kind', 'store');
+  await b.must('consumer', 'add', '--source', `meters@${A}`, '--destination', 'sink', '--series', '*', '--schedule', 'none');
+  await b.must('consumer', 'add', '--source', `meters@${EVIL}`, '--destination', 'sink', '--series', '*', '--schedule', 'none');
+  await b.must('grant', 'add', 'sink', EVIL, S(1), '--purpose', 'audit test');
+  ctx.evilKey = generateSigner(`${EVIL}/fedgate`);
+  ctx.evil = await Peer.connect(ctx.ejabberd.componentPort(EVIL), EVIL, 'evil');
+  playEvil(ctx.evil, ctx.evilKey);
+  b.start();
+  a.start();
+  await Promise.all([a.waitOnline(), b.waitOnline()]);
+});
+
+test.after(async (ctx) => {
+  await ctx.evil?.close();
+  for (const fg of [ctx.a, ctx.b]) {
+    await fg?.stop();
+    fg?.cleanup();
+  }
+  await ctx.ejabberd?.stop();
+});
+
+test('the key: created on first start (0600), printed by audit key, published on the domain disco#info', async ({ a, b, evil }) => {
+  const key = (await b.must('audit', 'key')).trim();
+  assert.match(key, /^b\.localhost\/fedgate\+[0-9a-f]{8}\+A[A-Za-z0-9+/]{43}$/);
+  const info = await evil.iq(B, 'get', xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' }), { from: `x@${EVIL}/r` });
+  const published = readTraceForm(info.getChild('query', 'http://jabber.org/protocol/disco#info'));
+  assert.equal(published, { origin: `${B}/fedgate`, keys: [key], signs: ['receipts', 'origins'] });
+  assert.is(statSync(join(a.dir, 'fedgate-log.key')).mode & 0o777, 0o600);
+});
+
+test('a transfer leaves matching entries in both logs; each side holds the other\'s valid signature for every message', async ({ a, b }) => {
+  const csv = ['identifier,time,value,unit', ...Array.from({ length: 30 }, (_, i) => `${S(1)},${1704063600 + i * 1800},${i},W`)];
+  writeFileSync(join(a.dir, 's1.csv'), `${csv.join('\n')}\n`);
+  await a.must('store', 'import', 'meters', join(a.dir, 's1.csv'));
+  await until(
+    () => storeScalar(b, 'SELECT count(*) FROM store_points') === 30 && scalar(a, `SELECT count(*) FROM outbox WHERE destination = 'sink@${B}'`) === 0,
+    20_000,
+    () => `A: ${a.stderr.slice(-1500)}\nB: ${b.stderr.slice(-1500)}`,
+  );
+  let sent: ReturnType<typeof messagesOf> = [];
+  await until(async () => (sent = messagesOf(await entries(a, '--kind', 'transfer.sent'))).length === 3, 10_000, () => JSON.stringify(sent));
+  const received = messagesOf(await entries(b, '--kind', 'transfer.received'));
+  assert.is(received.length, 3);
+  for (const s of sent) {
+    const r = received.find((x) => x.id === s.id)!;
+    assert.ok(r, `B has no entry for ${String(s.id)}`);
+    assert.is(r.digest, s.digest);
+    assert.is(r.records, 10);
+    assert.is(s.confirmation, 'signed receipt');
+    assert.is(s.receiverIndex, r.index, "A's receipt names B's entry");
+    assert.is(r.origin, 'verified');
+    assert.equal(s.series, [S(1)]);
+  }
+  // Each side's evidence verifies with the other's published key, offline.
+  const keyA = (await a.must('audit', 'key')).trim();
+  const keyB = (await b.must('audit', 'key')).trim();
+  for (const [fg, m, key, kind] of [[a, sent[0]!, keyB, 'receipt'], [b, received[0]!, keyA, 'proof of origin']] as const) {
+    const file = join(fg.dir, 'evidence.tlog-proof');
+    await fg.must('audit', 'peer-proof', String(m.index), '--message', String(m.id), '--out', file);
+    const checked = JSON.parse(await fg.must('audit', 'check', file, '--key', key, '--json')) as { kind: string; content: string };
+    assert.is(checked.kind, kind);
+    assert.match(checked.content, `id ${String(m.id)}\n`);
+  }
+});
+
+test('Quoalise decisions are logged: who, what, allowed or refused and why, records and digest', async ({ b, evil }) => {
+  const ask = (series: string) =>
+    evil.iq(
+      `sink@${B}`,
+      'set',
+      xml(
+        'command',
+        { xmlns: 'http://jabber.org/protocol/commands', node: 'get_history', action: 'execute' },
+        xml('x', { xmlns: 'jabber:x:data', type: 'submit' }, xml('field', { var: 'identifier' }, xml('value', {}, series))),
+      ),
+      { from: `analyst@${EVIL}/r` },
+    );
+  const ok = await ask(S(1));
+  assert.is(ok.attrs.type, 'result');
+  const answer = ok.getChild('command')!.getChild('quoalise')!;
+  const refused = await ask(S(2));
+  assert.is(errorCondition(refused), 'not-authorized');
+  let log: Entry[] = [];
+  await until(async () => (log = await entries(b, '--kind', 'access')).length === 2, 10_000, () => JSON.stringify(log));
+  const [allowed, denied] = log as [Entry, Entry];
+  assert.equal({ ...allowed.fields, digest: undefined }, {
+    requester: `analyst@${EVIL}`, app: 'sink', command: 'get_history', series: S(1), outcome: 'allowed', consent: 1, records: 30, digest: undefined,
+  });
+  assert.match(String(allowed.fields.digest), /^[0-9a-f]{64}$/);
+  assert.is(allowed.fields.records, answer.getChild('data')!.getChild('sensml')!.getChildren('senml').length);
+  assert.is(denied.fields.outcome, 'refused');
+  assert.match(String(denied.fields.reason), 'not-authorized');
+  assert.is((await entries(b, '--series', S(1), '--kind', 'access')).length, 1);
+});
+
+test('a receiver that publishes a key but does not sign, or signs with another key: retried, then dead-lettered', async ({ a }) => {
+  const csv = ['identifier,time,value,unit', `${S(2)},1704063600,1,W`, `${S(3)},1704063600,1,W`];
+  writeFileSync(join(a.dir, 'evil.csv'), `${csv.join('\n')}\n`);
+  await a.must('store', 'import', 'meters', join(a.dir, 'evil.csv'));
+  let dead: Array<{ peer: string; reason: string; attempts: number }> = [];
+  await until(async () => (dead = (JSON.parse(await a.must('dead-letter', 'list', '--json')) as { rows: typeof dead }).rows).length === 2, 30_000, () => `${JSON.stringify(dead)}\n${a.stderr.slice(-2000)}`);
+  const byPeer = Object.fromEntries(dead.map((d) => [d.peer, d]));
+  assert.match(byPeer[`missing@${EVIL}`]!.reason, /retries exhausted after 3 attempts.*receipt does not hold: the acknowledgement is not signed/);
+  assert.match(byPeer[`forged@${EVIL}`]!.reason, /retries exhausted after 3 attempts.*receipt does not hold: no trusted key signed/);
+  const logged = await entries(a, '--kind', 'dead-letter');
+  assert.equal(logged.map((e) => e.fields.peer).sort(), [`forged@${EVIL}`, `missing@${EVIL}`]);
+  assert.is(messagesOf(await entries(a, '--kind', 'transfer.sent')).length, 3, 'nothing sent to evil counts as delivered');
+});
+
+test("a sender's proof of origin: forged or missing from a signing peer is refused, a valid one verified and kept", async ({ b, evil, evilKey }) => {
+  const payload = encodeQuoalise([{ meta: {}, records: [{ name: S(4), time: 1704063600, value: 4, unit: 'W' }] }]);
+  const digest = payloadDigest(payload);
+  const send = (id: string, signer: typeof evilKey | null) => {
+    const msg = xml('message', { from: `meters@${EVIL}`, to: `sink@${B}`, id }, parseXml(payload), xml('request', { xmlns: 'urn:fedgate:delivery:0' }));
+    if (signer) {
+      const batch = signBatch([originStatement({ from: `meters@${EVIL}`, to: `sink@${B}`, id, digest })], 'origins', signer);
+      msg.append(parseXml(originElement(0, batch.path(0), batch.note)));
+    }
+    evil.send(msg);
+  };
+  const answered = (id: string) => evil.waitFor((el) => el.attrs.id === id || (el.getChild('acks')?.getChildren('ack').some((x) => x.attrs.id === id) ?? false), 10_000);
+  send('o-forged', generateSigner(evilKey.name));
+  const forged = await answered('o-forged');
+  assert.is(errorCondition(forged), 'not-acceptable');
+  assert.match(errorText(forged), 'does not verify');
+  send('o-missing', null);
+  const missing = await answered('o-missing');
+  assert.is(errorCondition(missing), 'not-acceptable');
+  assert.match(errorText(missing), 'carries no proof of origin');
+  send('o-good', evilKey);
+  const good = await answered('o-good');
+  const ack = good.getChild('acks')!.getChildren('ack')[0]!;
+  assert.is(ack.attrs.digest, digest);
+  // B's signed receipt of it verifies with B's published key.
+  const note = Buffer.from(String(good.getChild('acks')!.getChild('signed', 'urn:fedgate:trace:0')!.attrs.note), 'base64').toString();
+  const keyB = parseVerifierKey((await b.must('audit', 'key')).trim());
+  const { verifyBatch } = await import('../../component/trace/receipts.js');
+  verifyBatch([receiptStatement({ from: `meters@${EVIL}`, to: `sink@${B}`, id: 'o-good', digest, index: Number(ack.attrs.index) })], note, 'receipts', keyB);
+  const r = messagesOf(await entries(b, '--kind', 'transfer.received')).find((m) => m.id === 'o-good')!;
+  assert.is(r.origin, 'verified');
+  assert.is(r.index, Number(ack.attrs.index));
+});
+
+test('both logs verify offline; a proof round-trips without the database; a tampered copy fails naming the entry', async ({ a, b }) => {
+  for (const fg of [a, b]) assert.is(await fg.stop(), 0);
+  for (const fg of [a, b]) {
+    const r = await fg.cli('audit', 'verify');
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, 'OK');
+    assert.not.match(r.stdout, 'not signed yet', 'a clean stop signs everything');
+  }
+  const keyA = (await a.must('audit', 'key')).trim();
+  const last = (await entries(a)).at(-1)!;
+  const proof = join(a.dir, 'entry.tlog-proof');
+  await a.must('audit', 'prove', String(last.index), '--out', proof);
+  const copy = join(a.dir, 'elsewhere.tlog-proof');
+  copyFileSync(proof, copy);
+  const checked = await a.cli('audit', 'check', copy, '--key', keyA);
+  assert.is(checked.code, 0, checked.stderr);
+  // One byte of one entry of a copy of B's database.
+  const tampered = join(b.dir, 'tampered.sqlite');
+  copyFileSync(join(b.dir, 'fedgate.sqlite'), tampered);
+  const db = new Database(tampered);
+  db.exec('DROP TRIGGER trace_entries_no_update');
+  const target = db.prepare("SELECT idx FROM trace_entries WHERE kind = 'transfer.received' LIMIT 1").pluck().get() as number;
+  db.prepare("UPDATE trace_entries SET entry = replace(entry, '\"records\":10', '\"records\":11') WHERE idx = ?").run(target);
+  db.close();
+  const r = await b.cli('audit', 'verify', '--db', tampered, '--key', (await b.must('audit', 'key')).trim());
+  assert.is(r.code, 1);
+  assert.match(r.stderr, `entry ${target} was changed`);
+});
+
+test.run();
