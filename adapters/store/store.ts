@@ -47,6 +47,14 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
       db.close();
     }
   },
+  async *read({ app, databasePath }, request) {
+    const db = openStoreDatabase(databasePath);
+    try {
+      yield* new SeriesStore(db, app.name).readAll(request.series, request.records);
+    } finally {
+      db.close();
+    }
+  },
   create({ app, options, databasePath, dataChanged }) {
     if (options.maintenance !== undefined) return maintenanceAdapter(app.name, options.maintenance);
     const db = openStoreDatabase(databasePath);
