@@ -46,7 +46,8 @@ import { OriginCheck } from './trace/origin-check.js';
 import { ControlIntake } from './gdpr/control-intake.js';
 import { myDataCommand } from './gdpr/my-data.js';
 import { Disclosures } from './gdpr/disclosures.js';
-import { ERASURES_RECEIVED, type GdprWorkerData } from './jobs/gdpr-worker.js';
+import type { GdprWorkerData } from './jobs/gdpr-worker.js';
+import { ERASURES_RECEIVED } from './gdpr/apply-erasures.js';
 
 export interface GatewayEvents {
   fatal: [err: FatalLinkError];

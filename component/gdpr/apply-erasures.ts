@@ -21,6 +21,9 @@ import { eraseFromQueues } from './queues.js';
 import { ErasureStore } from './erasure-store.js';
 import { erasedPayload } from './wire.js';
 
+/** What the main thread tells the GDPR worker (component/jobs/gdpr-worker.ts): an erasure request was stored. */
+export const ERASURES_RECEIVED = 'erasures';
+
 export interface ApplyOptions {
   db: Db;
   databasePath: string;

@@ -10,7 +10,7 @@ import { openDatabase } from '../store/database.js';
 import { configureTrace } from '../trace/trace.js';
 import { OUTBOX_CHANNEL } from '../delivery/protocol.js';
 import { Disclosures } from '../gdpr/disclosures.js';
-import { applyReceivedErasures } from '../gdpr/apply-erasures.js';
+import { applyReceivedErasures, ERASURES_RECEIVED } from '../gdpr/apply-erasures.js';
 
 export interface GdprWorkerData {
   dbPath: string;
@@ -21,9 +21,6 @@ export interface GdprWorkerData {
   /** How often the summary of disclosures catches up with the log. */
   everyMs: number;
 }
-
-/** What the main thread says: an erasure request was stored. */
-export const ERASURES_RECEIVED = 'erasures';
 
 const data = workerData as GdprWorkerData;
 const log = createWorkerLogger(data.logLevel, 'gdpr');
