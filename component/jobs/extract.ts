@@ -170,8 +170,8 @@ export class ExtractJobs {
 
   /**
    * Cuts blocks into messages of at most `batch` records, one metadata group per message. Each carries
-   * the retention of its series (the app's policies) beside its Quoalise payload, and knows when all
-   * its records will be past it.
+   * the retention of its series beside its Quoalise payload — the app's policies (`max-age`) and the
+   * limit the destination's consent sets from now (`until`) — and knows when all its records will be past it.
    */
   private messages(c: Consumer, blocks: DataBlock[]): NewOutboxMessage[] {
     const out: NewOutboxMessage[] = [];
