@@ -45,6 +45,12 @@ export interface AdapterModule<Options = unknown> {
   acceptsData?(options: Options): boolean;
   create(ctx: AdapterContext<Options>): Adapter | Promise<Adapter>;
   /**
+   * Bare JIDs whose data this app accepts for any series, without a consumer naming them — for an
+   * adapter whose system is another XMPP entity that pushes to it (the `quoalise` adapter: its provider).
+   * Runs on the XMPP thread when the app starts; the options come from `parseOptions`.
+   */
+  senders?(options: Options): string[];
+  /**
    * GDPR: delete records the app keeps (the purge of what is past its retention, the erasure of a
    * person's data), in bounded batches — never one long transaction. Called by the purge job and the
    * CLI, outside the app's running adapter: it works on the app's storage directly, without the side
@@ -99,6 +105,14 @@ export interface AdapterContext<Options> {
   databasePath: string;
   /** Tell the core this app has new data, so that consumers scheduled "on change" extract it now. */
   dataChanged(): void;
+  /**
+   * Sends an IQ from the app's (bare) JID over fedgate's XMPP link, for adapters whose system is another
+   * XMPP entity (the `quoalise` adapter). `payload` is the IQ's one child element, as XML text. Resolves
+   * with the answer — the whole `<iq type="result">` or `<iq type="error">` as XML text, from exactly
+   * `to` — or rejects when the link is offline or nothing came within `timeoutMs`. Absent outside the
+   * gateway (CLI, unit tests).
+   */
+  sendIq?(to: string, type: 'get' | 'set', payload: string, timeoutMs: number): Promise<string>;
 }
 
 export interface Adapter {
@@ -115,6 +129,11 @@ export interface Adapter {
    * Batches are the fast path (one transaction for many messages); applying them one by one is fine.
    */
   deliver?(batch: readonly Delivery[]): Promise<void>;
+  /**
+   * The last Quoalise subscription to `series` on this app was ended: an adapter that subscribed
+   * upstream for it (the `quoalise` adapter) ends that subscription too.
+   */
+  unsubscribed?(series: string): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -218,7 +237,14 @@ export type AdapterErrorKind =
   | 'bad-request' //      → bad-request: the request cannot be served as asked
   | 'rate-limited' //     → resource-constraint (wait)
   | 'upstream' //         → undefined-condition + <upstream-error issuer code>
-  | 'rejected'; //        → deliver only: the data can never be applied (dead letter, no retry)
+  | 'rejected' //         → deliver only: the data can never be applied (dead letter, no retry)
+  /**
+   * → not-authorized: the application's system says the data subject's authorization behind this
+   * request is gone for good (e.g. Enedis wiped it when the customer changed supplier). The core
+   * marks the consents covering (app, series) invalidated, so that nothing more is asked or pushed
+   * until the subject consents again. `upstream` carries the system's own code, for the record.
+   */
+  | 'consent-invalidated';
 
 export class AdapterError extends Error {
   override name = 'AdapterError';

@@ -10,6 +10,7 @@ import { openDatabase, type Db } from './store/database.js';
 import { AppRegistry } from './registry/apps.js';
 import { WorkerPool } from './workers/pool.js';
 import { Apps } from './apps/apps.js';
+import { AppIqs } from './apps/app-iqs.js';
 import { Link, type FatalLinkError } from './xmpp/link.js';
 import { PresenceService } from './router/presence.js';
 import { Router } from './router/router.js';
@@ -177,6 +178,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         maxAttempts: config.delivery.max_attempts,
       },
       onSettled: (app, done, dead) => intake.settled(app, done, dead),
+      onIq: (host, request) => iqs.request(host, request),
       // Only with metrics on: the call path then wraps each call to time it.
       observer: config.metrics.listen ? { adapterCall: (...a) => observers.adapterCall(...a) } : undefined,
     },
@@ -196,6 +198,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   });
   const send = (el: Parameters<Link['send']>[0]) => link.send(el);
   const presence = new PresenceService({ db, send, domain, maxPerDomain: config.presence.max_subscribers_per_domain, log });
+  const iqs = new AppIqs(send);
   const entitlements = new Entitlements(db, domain);
   const peerKeys = new PeerKeys({ request: (iq, timeoutMs) => link.request(iq, timeoutMs) });
   const intake = new Intake({
@@ -311,6 +314,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     delivery,
     commands,
     consent,
+    iqs,
     domainIq,
     send,
     maxStanzaBytes: () => link.maxStanzaBytes,

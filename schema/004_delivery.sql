@@ -32,6 +32,9 @@ ALTER TABLE outbox DROP COLUMN next_attempt_at;
 -- The series of the message's records (identifiers, one per line): what is checked against the
 -- grants or consents of the destination right before a subscription push leaves.
 ALTER TABLE outbox ADD COLUMN series TEXT NOT NULL DEFAULT '';
+-- The SHA-256 of the payload (component/trace/digest.ts), computed when the row is queued: what the
+-- transparency log and the signed statements name, known without parsing the payload on the send path.
+ALTER TABLE outbox ADD COLUMN digest TEXT;
 -- Rows of a consumer are found by its id when it is removed (below).
 CREATE INDEX outbox_consumer ON outbox (consumer_id) WHERE consumer_id IS NOT NULL;
 

@@ -51,19 +51,22 @@ CREATE TABLE trace_keys (
   first_used_at INTEGER NOT NULL
 ) STRICT;
 
--- Peers' signatures kept as evidence: for a received message, the sender's proof of origin; for a
--- confirmed one, the receiver's signed receipt. A peer signs batches: each signed note once, and per
--- message its statement, its place in the batch and its inclusion path — together a c2sp.org/tlog-proof
--- that verifies with the peer's key (`fedgate audit peer-proof ENTRY` writes it out).
+-- Peers' signatures kept as evidence: for received messages, the senders' proofs of origin; for confirmed
+-- ones, the receivers' signed receipts. A peer signs batches: each signed note once, and per message its
+-- statement, its place in the batch and its inclusion path — together a c2sp.org/tlog-proof that
+-- verifies with the peer's key (`fedgate audit peer-proof ENTRY [--message ID]` writes it out).
 CREATE TABLE trace_peer_notes (
-  id   INTEGER PRIMARY KEY,
-  peer TEXT NOT NULL,             -- the peer's verifier key
-  note TEXT NOT NULL UNIQUE       -- the signed batch note, verbatim
+  id         INTEGER PRIMARY KEY,
+  peer       TEXT NOT NULL,       -- the peer's verifier key
+  note       TEXT NOT NULL UNIQUE, -- the signed batch note, verbatim
+  -- A receiver's receipts: the whole batch's statements (JSON array), in order — every message's path
+  -- is rebuilt from them when a proof is written out, instead of being stored per message.
+  statements TEXT
 ) STRICT;
+-- One row per log entry that records signed exchanges (an entry records the messages of one commit):
+-- JSON [{"id": message id, "note": trace_peer_notes.id, "idx": index in the batch, and unless the note
+-- keeps its statements, "statement": …, "path": base64 of the 32-byte hashes, leaf's sibling first}, …].
 CREATE TABLE trace_peer_proofs (
-  entry     INTEGER PRIMARY KEY,  -- the log entry that recorded the message
-  note      INTEGER NOT NULL REFERENCES trace_peer_notes (id),
-  idx       INTEGER NOT NULL,     -- the statement's index in the batch
-  statement TEXT NOT NULL,
-  path      BLOB NOT NULL         -- the inclusion path, 32-byte hashes, leaf's sibling first
+  entry  INTEGER PRIMARY KEY,     -- the log entry that recorded the messages
+  proofs TEXT NOT NULL
 ) STRICT;

@@ -6,7 +6,8 @@
  * platform) serves a household's load curve and an `investors` app to which the city sends the school's
  * production. A year of half-hourly data (scripts/demo-data.ts, a documented model) is loaded, the
  * school's year flows from one gateway to the other, a client account asks for data the Quoalise way,
- * subscribes, and receives a new reading every few seconds. Ctrl-C stops everything.
+ * subscribes, and receives a new reading every few seconds. A simulated Linky meter publishes its
+ * apparent power to a local mosquitto, served by an `mqtt` app as a live series. Ctrl-C stops everything.
  *   node dist/scripts/demo.js [--once]      (--once: run the scenario, then stop)
  */
 import { execFileSync } from 'node:child_process';
@@ -16,6 +17,8 @@ import { parseArgs } from 'node:util';
 import { Ejabberd } from '../test/helpers/ejabberd.js';
 import { Fedgate } from '../test/helpers/fedgate.js';
 import { User } from '../test/helpers/client.js';
+import { Mosquitto } from '../test/helpers/mosquitto.js';
+import mqtt, { type MqttClient } from 'mqtt';
 import { storeScalar, until } from '../test/helpers/db.js';
 import { decodeQuoalise } from '../component/quoalise/payload.js';
 import { formatIsoUtc } from '../component/quoalise/time.js';
@@ -25,6 +28,8 @@ import { DIST_ROOT } from '../component/paths.js';
 const { values } = parseArgs({ options: { once: { type: 'boolean', default: false } } });
 const HOUSEHOLD = 'urn:dev:prm:30001442769830_consumption/power/active/raw';
 const SCHOOL = 'urn:dev:prm:30002187651024_production/power/active/raw';
+const LINKY_PRM = '30001442769830';
+const LINKY = `urn:dev:prm:${LINKY_PRM}_consumption/power/apparent/raw`;
 const CITY = 'city.localhost';
 const CITIZENS = 'citizens.localhost';
 
@@ -54,6 +59,8 @@ step('Starting a local ejabberd');
 const ejabberd = await Ejabberd.start({ components: [{ domain: CITY, secret: 'city-secret-demo' }, { domain: CITIZENS, secret: 'citizens-secret-demo' }] });
 const city = new Fedgate({ port: ejabberd.componentPort(CITY), domain: CITY, secret: 'city-secret-demo', logLevel: 'warn' });
 const citizens = new Fedgate({ port: ejabberd.componentPort(CITIZENS), domain: CITIZENS, secret: 'citizens-secret-demo', logLevel: 'warn' });
+const broker = await Mosquitto.start();
+let meter: MqttClient | null = null;
 let user: User | null = null;
 let live: NodeJS.Timeout | null = null;
 let stopping = false;
@@ -64,12 +71,14 @@ async function shutdown(code: number): Promise<never> {
     if (live) clearInterval(live);
     step('Stopping');
     await user?.close();
+    await meter?.endAsync();
     for (const [name, fg] of [[CITY, city], [CITIZENS, citizens]] as const) {
       say(`  fedgate ${name}: exit code ${await fg.stop()}`);
       fg.cleanup();
     }
     await ejabberd.stop();
-    say('  ejabberd stopped; scratch folders removed');
+    await broker.stop();
+    say('  ejabberd and mosquitto stopped; scratch folders removed');
   }
   process.exit(code);
 }
@@ -107,6 +116,12 @@ try {
   await admin(citizens, 'consumer', 'add', '--source', `school@${CITY}`, '--destination', 'investors', '--series', '*', '--schedule', 'none');
   await admin(citizens, 'grant', 'add', 'household', 'demo@localhost', '*', '--purpose', 'demo: compare with the school');
   await admin(citizens, 'grant', 'add', 'investors', 'demo@localhost', '*');
+  const linky = [{ topic: 'teleinfo/+/papp', identifier: 'urn:dev:prm:{1}_consumption/power/apparent/raw', unit: 'VA',
+    meta: { device: { type: 'electricity-meter', identifier: { authority: 'enedis', type: 'prm', value: LINKY_PRM } }, measurement: { name: 'apparent-power', direction: 'consumption', quantity: 'power', type: 'electrical', unit: 'VA' } } }];
+  say(`  mosquitto on ${broker.url}, user ${broker.user}, password in ${broker.passwordFile}`);
+  await admin(citizens, 'app', 'add', 'linky', '--kind', 'mqtt', '--option', `url=${broker.url}`, '--option', `username=${broker.user}`,
+    '--option', `password_file=${broker.passwordFile}`, '--option', `subscriptions=${JSON.stringify(linky)}`, '--description', 'The household\'s Linky meter, live over MQTT');
+  await admin(citizens, 'grant', 'add', 'linky', 'demo@localhost', '*');
 
   step('Starting both gateways');
   const t0 = Date.now();
@@ -172,7 +187,7 @@ try {
     for (let i = 0; i < n; i++) {
       const m = await user!.waitFor((el) => el.name === 'message' && !!el.getChild('quoalise', 'urn:quoalise:0'), 15_000);
       for (const r of decodeQuoalise(m.getChild('quoalise', 'urn:quoalise:0')!).flatMap((b) => b.records)) {
-        say(`  pushed by ${m.attrs.from}: ${formatIsoUtc(r.time)}  ${kW(r.value)}`);
+        say(`  pushed by ${m.attrs.from}: ${formatIsoUtc(r.time)}  ${r.unit === 'W' ? kW(r.value) : `${r.value} ${r.unit ?? ''}`}`);
       }
     }
   };
@@ -181,12 +196,36 @@ try {
   await feed();
   await pushes(1);
 
+  step(`A simulated Linky meter publishes its apparent power to mosquitto; demo@localhost follows it at linky@${CITIZENS}`);
+  meter = await mqtt.connectAsync(broker.url, { username: broker.user, password: broker.password });
+  let papp = 0;
+  const publish = async () => {
+    const va = Math.round(900 + 600 * Math.sin(papp++ / 2));
+    say(dim(`  meter → mosquitto: teleinfo/${LINKY_PRM}/papp ${va} (QoS 1)`));
+    await meter!.publishAsync(`teleinfo/${LINKY_PRM}/papp`, String(va), { qos: 1 });
+  };
+  // The series exists from the meter's first reading on (once the app's worker is subscribed at the broker).
+  await until(async () => {
+    await publish();
+    return (await command(user!, `linky@${CITIZENS}/proxy`, 'subscribe', { identifier: LINKY })).attrs.type === 'result';
+  }, 15_000, () => 'linky not ready');
+  const livePushes = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const m = await user!.waitFor((el) => el.name === 'message' && el.attrs.from === `linky@${CITIZENS}` && !!el.getChild('quoalise', 'urn:quoalise:0'), 15_000);
+      for (const r of decodeQuoalise(m.getChild('quoalise', 'urn:quoalise:0')!).flatMap((b) => b.records)) say(`  pushed by ${m.attrs.from}: ${r.value} ${r.unit}`);
+    }
+  };
+  await publish();
+  await livePushes(1);
+  await publish();
+  await livePushes(1);
+
   if (values.once) await shutdown(0);
   step('Running. Ctrl-C stops everything.');
   say(`  Connect any XMPP client to 127.0.0.1:${ejabberd.c2sPort} as demo@localhost / demo (no TLS), or query it with`);
   say(`    quoalise get-history --server 127.0.0.1:${ejabberd.c2sPort} ... household@${CITIZENS}/proxy ${HOUSEHOLD}`);
   say(`  Inspect the gateways: FEDGATE_CONFIG=${city.configPath} node dist/scripts/fedgate.js consumer list`);
-  live = setInterval(() => void feed().catch(() => {}), 2000);
+  live = setInterval(() => void feed().then(publish).catch(() => {}), 2000);
   for (;;) await pushes(1).catch(() => {});
 } catch (err) {
   process.stderr.write(`demo failed: ${(err as Error).stack ?? err}\n`);

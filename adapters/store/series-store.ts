@@ -56,8 +56,11 @@ function describe(r: SeriesRecord): string {
   return `record ${JSON.stringify(r.name)} at ${r.time}`;
 }
 
-/** Refuses, before any write, what could not be served back as Quoalise later. */
-function checkBlocks(blocks: DataBlock[]): void {
+/**
+ * Refuses, before any write, what could not be served back as Quoalise later. Exported for the adapters
+ * that read records from another system (adapters/common/records.ts): one rule for what a record may be.
+ */
+export function checkBlocks(blocks: DataBlock[]): void {
   const names = new Set<string>();
   for (const block of blocks) {
     try {

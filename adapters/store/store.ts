@@ -12,7 +12,7 @@
  * New data reaches on-change consumers at once when it arrives through `deliver`; data written by
  * another process (a CLI import) within STORE_POLL_MS.
  */
-import { AdapterError, OptionsError, type Adapter, type AdapterModule, type ForgetRequest } from '../contract.js';
+import { AdapterError, OptionsError, type Adapter, type AdapterModule, type ForgetRequest, type ReadRequest, type StoredChunk } from '../contract.js';
 import { openStoreDatabase } from './store-database.js';
 import { SeriesStore, StoreDataError } from './series-store.js';
 
@@ -39,22 +39,8 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
     if (typeof maintenance !== 'string' || maintenance.trim() === '') throw new OptionsError('maintenance', 'must be a text saying why the data is offline');
     return { maintenance };
   },
-  async forget({ app, databasePath }, request) {
-    const db = openStoreDatabase(databasePath);
-    try {
-      return { records: await forgetRecords(new SeriesStore(db, app.name), request) };
-    } finally {
-      db.close();
-    }
-  },
-  async *read({ app, databasePath }, request) {
-    const db = openStoreDatabase(databasePath);
-    try {
-      yield* new SeriesStore(db, app.name).readAll(request.series, request.records);
-    } finally {
-      db.close();
-    }
-  },
+  forget: forgetStoredRecords,
+  read: readStoredRecords,
   create({ app, options, databasePath, dataChanged }) {
     if (options.maintenance !== undefined) return maintenanceAdapter(app.name, options.maintenance);
     const db = openStoreDatabase(databasePath);
@@ -70,17 +56,7 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
     poll.unref();
 
     return {
-      async history({ series, start, end, limit }) {
-        const block = store.history(series, start ?? -Number.MAX_VALUE, end ?? Date.now() / 1000, limit);
-        if (!block) throw new AdapterError('not-found', `${app.jid} has no series ${series}`);
-        return [block];
-      },
-      async catalogue() {
-        return store.catalogue();
-      },
-      async extract({ series, cursor, limit }) {
-        return store.extract(series, cursor, limit);
-      },
+      ...seriesCapabilities(store, app.jid),
       async deliver(batch) {
         try {
           if (store.deliver(batch).every((r) => r.written === 0)) return;
@@ -99,6 +75,23 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
   },
 };
 
+/** What a SeriesStore serves: get_history, the catalogue and extract (subscriptions). Shared with `mqtt`. */
+export function seriesCapabilities(store: SeriesStore, jid: string): Required<Pick<Adapter, 'history' | 'catalogue' | 'extract'>> {
+  return {
+    async history({ series, start, end, limit }) {
+      const block = store.history(series, start ?? -Number.MAX_VALUE, end ?? Date.now() / 1000, limit);
+      if (!block) throw new AdapterError('not-found', `${jid} has no series ${series}`);
+      return [block];
+    },
+    async catalogue() {
+      return store.catalogue();
+    },
+    async extract({ series, cursor, limit }) {
+      return store.extract(series, cursor, limit);
+    },
+  };
+}
+
 /** The same capabilities, each failing with the operator's explanation. */
 function maintenanceAdapter(app: string, why: string): Adapter {
   const fail = async (): Promise<never> => {
@@ -112,6 +105,26 @@ function maintenanceAdapter(app: string, why: string): Adapter {
  * worker (and anyone else) gets the write lock between batches, so a purge of millions of records
  * never holds up deliveries. `onBatch` sees each batch's lock time (the benchmark measures it).
  */
+/** `forget` of every kind that keeps its records in the store's file (`store`, `mqtt`, `quoalise`). */
+export async function forgetStoredRecords({ app, databasePath }: { app: { name: string }; databasePath: string }, request: ForgetRequest): Promise<{ records: number }> {
+  const db = openStoreDatabase(databasePath);
+  try {
+    return { records: await forgetRecords(new SeriesStore(db, app.name), request) };
+  } finally {
+    db.close();
+  }
+}
+
+/** `read` of every kind that keeps its records in the store's file: the export's and the register's view of them. */
+export async function* readStoredRecords({ app, databasePath }: { app: { name: string }; databasePath: string }, request: ReadRequest): AsyncGenerator<StoredChunk> {
+  const db = openStoreDatabase(databasePath);
+  try {
+    yield* new SeriesStore(db, app.name).readAll(request.series, request.records);
+  } finally {
+    db.close();
+  }
+}
+
 export async function forgetRecords(store: SeriesStore, request: ForgetRequest, onBatch?: (ms: number, records: number) => void): Promise<number> {
   if (request.dryRun) return store.forgetBatch(request, 0);
   let records = 0;

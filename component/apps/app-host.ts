@@ -10,6 +10,8 @@ import type { AdapterObserver } from '../observe/metrics.js';
 import { Backoff } from '../timing/backoff.js';
 import { adapterModule } from '../../adapters/index.js';
 
+export type IqRequest = Extract<FromAppWorker, { t: 'iq' }>;
+
 const INBOX_COALESCE_MS = 10;
 
 export class AppCallError extends Error {
@@ -44,17 +46,21 @@ export interface AppHostOptions {
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
   /** The app's receive job applied `done` inbox rows and dead-lettered `dead` others. */
   onSettled?(app: string, done: number[], dead: number): void;
+  /** The app's adapter sends an IQ (component/apps/app-iqs.ts); its answer comes back through `answerIq`. */
+  onIq?(host: AppHost, request: IqRequest): void;
   /** Told the duration and outcome of every call (metrics). */
   observer?: AdapterObserver;
   log: Logger;
 }
 
-function declaredAcceptsData(app: AppRecord): boolean {
+/** What the app's adapter module declares about it, from its configuration. */
+function declared(app: AppRecord): { acceptsData: boolean; senders: string[] } {
   try {
     const m = adapterModule(app.kind);
-    return m.acceptsData?.(m.parseOptions(app.options)) ?? false;
+    const options = m.parseOptions(app.options);
+    return { acceptsData: m.acceptsData?.(options) ?? false, senders: m.senders?.(options) ?? [] };
   } catch {
-    return false; // bad options or an unknown kind: the worker will say why, and accepts nothing
+    return { acceptsData: false, senders: [] }; // bad options or an unknown kind: the worker will say why, and accepts nothing
   }
 }
 
@@ -75,10 +81,19 @@ export class AppHost {
    * that confirms nothing).
    */
   readonly acceptsData: boolean;
+  /** Bare JIDs whose data this app accepts without a consumer (adapter contract: `senders`). */
+  readonly senders: ReadonlySet<string>;
 
   constructor(readonly app: AppRecord, private readonly opts: AppHostOptions) {
     this.jid = `${app.name}@${opts.domain}`;
-    this.acceptsData = declaredAcceptsData(app);
+    const d = declared(app);
+    this.acceptsData = d.acceptsData;
+    this.senders = new Set(d.senders);
+  }
+
+  /** Hands the worker the answer to an IQ its adapter sent. */
+  answerIq(answer: Extract<ToAppWorker, { t: 'iqAnswer' }>): void {
+    this.enqueue(answer);
   }
 
   get workerName(): string {
@@ -187,6 +202,9 @@ export class AppHost {
         this.flush();
       } else if (m.t === 'settled') {
         this.opts.onSettled?.(this.app.name, m.done, m.dead);
+      } else if (m.t === 'iq') {
+        if (this.opts.onIq) this.opts.onIq(this, m);
+        else this.answerIq({ t: 'iqAnswer', id: m.id, ok: false, message: 'this gateway sends no IQs for adapters' });
       } else if (m.t === 'fatal') {
         this.opts.log.error({ app: this.app.name, err: m.message }, 'adapter failed to start');
       }
@@ -261,3 +279,4 @@ export class AppHost {
     }
   }
 }
+

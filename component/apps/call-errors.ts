@@ -31,6 +31,8 @@ export function toStanzaError(err: unknown, app: string): StanzaError {
           return new StanzaError('resource-constraint', e.message);
         case 'rejected':
           return new StanzaError('not-acceptable', e.message);
+        case 'consent-invalidated':
+          return new StanzaError('not-authorized', `the data subject's authorization is no longer valid: ${e.message}`);
         default:
           return upstream(e.message, e.upstream?.issuer ?? app, e.upstream?.code ?? 'error');
       }

@@ -219,12 +219,14 @@ export function auditCommands(): Command {
 
   audit
     .command('peer-proof <entry>')
-    .description("the peer's signature kept for a log entry — a sender's proof of origin or a receiver's signed receipt — as a proof file to check with the peer's key")
+    .description("the peer's signature kept for a message of a log entry — a sender's proof of origin or a receiver's signed receipt — as a proof file to check with the peer's key")
+    .option('--message <id>', 'the message (an entry records the messages of one commit; not needed when it records one)')
     .option('-o, --out <file>', 'write it here (default: standard output)')
-    .action(function (this: Command, entry: string, o: { out?: string }) {
+    .action(function (this: Command, entry: string, o: { message?: string; out?: string }) {
       const idx = /^\d+$/.test(entry) ? Number(entry) : intArg(entry, 'entry index');
-      const row = new EvidenceStore(contextOf(this).db).proof(idx);
-      if (!row) throw new CliError(`entry ${idx} holds no peer signature (the peer publishes no key, or the entry records no exchange)`, 1);
+      const row = new EvidenceStore(contextOf(this).db).proof(idx, o.message);
+      if (!row) throw new CliError(`entry ${idx} holds no peer signature${o.message ? ` for message ${o.message}` : ''} (the peer publishes no key, or the entry records no exchange)`, 1);
+      if ('ids' in row) throw new CliError(`entry ${idx} records several signed messages: choose one with --message (${row.ids.join(', ')})`, 2);
       if (o.out) writeFileSync(o.out, row.proof);
       else process.stdout.write(row.proof);
       process.stderr.write(`check it with: fedgate audit check FILE --key '${row.peer}'\n`);

@@ -6,6 +6,7 @@
  */
 import type { Db } from '../store/database.js';
 import { moveOutboxRowToDeadLetters } from '../transfer/dead-letters.js';
+import { payloadDigest } from '../trace/digest.js';
 
 export interface OutboxRow {
   id: number;
@@ -17,6 +18,8 @@ export interface OutboxRow {
   records: number;
   /** The records' series identifiers, one per line. */
   series: string;
+  /** SHA-256 of the payload (null for rows queued without one: computed when sent). */
+  digest: string | null;
   attempts: number;
   lastError: string | null;
   createdAt: number;
@@ -33,10 +36,12 @@ export interface NewOutboxMessage {
   series?: readonly string[];
   /** When every record of the message is past its retention (ms); absent: kept without limit. */
   expiresAt?: number | null;
+  /** The payload's digest when the producer knows it (component/trace/digest.ts); computed here otherwise. */
+  digest?: string;
 }
 
 /** The columns under the names of OutboxRow: rows come out of SQLite already in shape. */
-const COLUMNS = `id, consumer_id AS consumerId, kind, sender, destination, payload, records, series, attempts,
+const COLUMNS = `id, consumer_id AS consumerId, kind, sender, destination, payload, records, series, digest, attempts,
   last_error AS lastError, created_at AS createdAt`;
 
 /** The stanza id of an outbox row: unique across databases thanks to the instance token. */
@@ -65,8 +70,8 @@ export class Outbox {
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare(
-      `INSERT INTO outbox (consumer_id, kind, sender, destination, payload, records, series, created_at, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO outbox (consumer_id, kind, sender, destination, payload, records, series, created_at, expires_at, digest)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.laneRows = db.prepare(`SELECT ${COLUMNS} FROM outbox WHERE destination = ? AND id > ? ORDER BY id LIMIT ?`);
     this.deleteOne = db.prepare('DELETE FROM outbox WHERE id = ?');
@@ -84,8 +89,18 @@ export class Outbox {
       return messages.map(
         (m) =>
           Number(
-            this.insert.run(m.consumerId ?? null, m.kind ?? 'flow', m.sender, m.destination, m.payload, m.records, (m.series ?? []).join('\n'), now, m.expiresAt ?? null)
-              .lastInsertRowid,
+            this.insert.run(
+              m.consumerId ?? null,
+              m.kind ?? 'flow',
+              m.sender,
+              m.destination,
+              m.payload,
+              m.records,
+              (m.series ?? []).join('\n'),
+              now,
+              m.expiresAt ?? null,
+              m.digest ?? payloadDigest(m.payload),
+            ).lastInsertRowid,
           ),
       );
     })();

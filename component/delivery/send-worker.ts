@@ -184,7 +184,8 @@ function pumpOnce(): void {
 
 /** Hands rows to the link; `signed`: with proofs of origin, one signature for all. */
 function send(leaving: readonly Leaving[], signed: boolean): void {
-  const proofs = traced.prepare(leaving.map(({ row }) => ({ ...row, signed })));
+  // With the log off there is nothing to record or sign.
+  const proofs = data.trace ? traced.prepare(leaving.map(({ row }) => ({ ...row, signed }))) : new Map<number, string>();
   post({ t: 'send', items: leaving.map(({ row, mode }) => ({ id: row.id, xml: dataMessage(row, mode, instance, proofs.get(row.id)) })) });
 }
 

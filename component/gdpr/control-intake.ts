@@ -131,7 +131,7 @@ export class ControlIntake {
           });
           this.store.confirm(host.jid, sender, c, now, entry);
         }
-        if (checked.evidence && entry >= 0) this.evidence.keep(entry, checked.evidence);
+        if (checked.evidence && entry >= 0) this.evidence.keep(entry, [{ id: el.attrs.id ?? '', evidence: checked.evidence }]);
       }).immediate();
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_BUSY') {

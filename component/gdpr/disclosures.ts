@@ -32,11 +32,13 @@ export interface Disclosure {
 
 const COLUMNS = `app, series, recipient, via, first_at AS firstAt, last_at AS lastAt, messages, records, first_entry AS firstEntry, last_entry AS lastEntry`;
 
+/** A `transfer.sent` entry: one per app, destination and commit, listing its messages (older logs: one entry per message). */
 interface Sent {
   app?: string;
   destination?: string;
   records?: number;
   series?: string[];
+  messages?: Array<{ records?: number; series?: string[] }>;
 }
 interface Access {
   app?: string;
@@ -98,9 +100,12 @@ export class Disclosures {
   private summarise(idx: number, at: number, kind: string, entry: string): void {
     if (kind === 'transfer.sent') {
       const e = JSON.parse(entry) as Sent;
-      // Messages without records are control messages (erasure requests and confirmations), not data.
-      if (!e.app || !e.destination || !e.records) return;
-      for (const s of e.series ?? []) this.upsert.run(appName(e.app), s, e.destination, 'transfer', at, at, e.records, idx, idx);
+      if (!e.app || !e.destination) return;
+      for (const m of e.messages ?? [e]) {
+        // Messages without records are control messages (erasure requests and confirmations), not data.
+        if (!m.records) continue;
+        for (const s of m.series ?? []) this.upsert.run(appName(e.app), s, e.destination, 'transfer', at, at, m.records, idx, idx);
+      }
     } else {
       const e = JSON.parse(entry) as Access;
       if (e.command !== 'get_history' || e.outcome !== 'allowed' || !e.records || !e.series || !e.app || !e.requester || e.subject) return;

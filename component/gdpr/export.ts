@@ -92,6 +92,22 @@ function entries(db: Db, kinds: string[], keep: (f: Record<string, unknown>) => 
   return out;
 }
 
+/**
+ * Transfer entries (one per commit and peer, listing its messages; older logs: one per message) as one
+ * row per message that carried one of the person's series, with its entry's number and time.
+ */
+function messagesOf(list: Array<Record<string, unknown>>, ours: (series: string) => boolean): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const { messages, series: _s, ...entry } of list) {
+    for (const m of (messages as Array<Record<string, unknown>> | undefined) ?? [{ ...entry, series: _s }]) {
+      const series = (m.series as string[] | undefined) ?? [];
+      if (!Number(m.records ?? 0) || !series.some(ours)) continue;
+      out.push({ ...entry, ...m });
+    }
+  }
+  return out;
+}
+
 export async function exportSubject(o: ExportOptions): Promise<ExportReport> {
   const now = o.now ?? Date.now();
   if (existsSync(o.out) && readdirSync(o.out).length > 0) throw new ExportError(`${o.out} exists and is not empty: choose a new folder (an export never overwrites)`);
@@ -173,9 +189,8 @@ export async function exportSubject(o: ExportOptions): Promise<ExportReport> {
 
   // The log: who asked for their data, to whom it went, from whom it came.
   const access = entries(o.db, ['access'], (f) => typeof f.series === 'string' && ours(f.series));
-  const touches = (f: Record<string, unknown>) => Array.isArray(f.series) && (f.series as string[]).some(ours) && Number(f.records ?? 0) > 0;
-  const transfers = entries(o.db, ['transfer.sent'], touches);
-  const received = entries(o.db, ['transfer.received'], touches);
+  const transfers = messagesOf(entries(o.db, ['transfer.sent'], () => true), ours);
+  const received = messagesOf(entries(o.db, ['transfer.received'], () => true), ours);
   write('access.json', access);
   write('transfers.json', transfers);
   write('received.json', received);

@@ -15,6 +15,7 @@ import { NS_QUOALISE, NS_SEN1 } from '../quoalise/namespaces.js';
 import { QuoaliseFormatError } from '../quoalise/errors.js';
 import { decodeRetention, encodeRetention, lastExpiryMs } from './retention.js';
 import type { SeriesRecord } from '../quoalise/types.js';
+import { payloadDigest } from '../trace/digest.js';
 
 const PAGE = 1000;
 
@@ -98,7 +99,8 @@ export function eraseFromQueues(db: Db, globs: readonly string[], scope: QueueSc
       select: `SELECT id, series, payload, sender, destination FROM outbox WHERE id > ? AND records > 0 ${all ? '' : 'AND 0'} ORDER BY id LIMIT ${PAGE}`,
       args: [] as string[],
       del: 'DELETE FROM outbox WHERE id = ?',
-      rewrite: 'UPDATE outbox SET payload = ?, records = ?, series = ?, expires_at = ? WHERE id = ?',
+      // The digest the send path signs is the payload's: computed again for the new payload.
+      rewrite: 'UPDATE outbox SET payload = ?, records = ?, series = ?, expires_at = ?, digest = ? WHERE id = ?',
     },
     {
       key: 'inbox' as const,
@@ -135,7 +137,8 @@ export function eraseFromQueues(db: Db, globs: readonly string[], scope: QueueSc
               if (!(err instanceof QuoaliseFormatError)) throw err;
             }
             if (rest) {
-              rewrite.run(rest.payload, rest.records, rest.series.join('\n'), rest.expiresAt, r.id);
+              if (t.key === 'outbox') rewrite.run(rest.payload, rest.records, rest.series.join('\n'), rest.expiresAt, payloadDigest(rest.payload), r.id);
+              else rewrite.run(rest.payload, rest.records, rest.series.join('\n'), rest.expiresAt, r.id);
               out.rewritten++;
             } else {
               del.run(r.id);

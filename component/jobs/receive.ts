@@ -31,6 +31,8 @@ export interface ReceiveJobOptions {
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
   /** Rows applied (the main thread marks them done) and the number dead-lettered. */
   onSettled(done: number[], dead: number): void;
+  /** Senders the app accepts data from without a consumer (adapter contract: `senders`). */
+  senders?: ReadonlySet<string>;
 }
 
 export class ReceiveJob {
@@ -132,7 +134,7 @@ export class ReceiveJob {
     try {
       const el = parseXml(row.payload);
       const blocks = row.format === 'quoalise' ? decodeQuoalise(el) : [decodeSen1(el).block];
-      const refused = this.entitlements.firstRefused(row.sender, this.opts.appJid, new Set(blocks.flatMap((b) => b.records.map((r) => r.name))));
+      const refused = this.opts.senders?.has(row.sender) ? null : this.entitlements.firstRefused(row.sender, this.opts.appJid, new Set(blocks.flatMap((b) => b.records.map((r) => r.name))));
       if (refused !== null) {
         this.kill(row, `not applied: ${row.sender} is no longer entitled to send ${refused} to ${this.opts.appJid} (its consumer was removed after the message arrived)`);
         return null;

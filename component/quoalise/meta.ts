@@ -26,7 +26,9 @@ function encodeNode(name: string, node: Meta, path: string, depth: number): stri
   if (depth > MAX_DEPTH) throw new QuoaliseFormatError(`meta is nested deeper than ${MAX_DEPTH} levels at ${path}`);
   let attrs = '';
   let children = '';
-  for (const key of Object.keys(node)) {
+  // Keys in sorted order: the encoding is then canonical (attributes sorted, as component/trace/digest.ts
+  // digests data), so a message's digest is the hash of the string as written, without parsing it back.
+  for (const key of Object.keys(node).sort()) {
     const value: unknown = node[key];
     if (!KEY.test(key)) throw new QuoaliseFormatError(`meta key ${JSON.stringify(key)} at ${path} is not a valid XML name`);
     if (typeof value === 'string') {

@@ -17,6 +17,7 @@ import { dataPayload, type Intake } from '../transfer/intake.js';
 import type { SendBridge } from '../delivery/send-bridge.js';
 import type { ControlIntake } from '../gdpr/control-intake.js';
 import type { QuoaliseCommands } from '../quoalise/commands/ad-hoc.js';
+import type { AppIqs } from '../apps/app-iqs.js';
 import type { ConsentCommands } from '../consent/commands/consent-commands.js';
 import type { Logger } from '../log/logger.js';
 
@@ -30,6 +31,8 @@ export interface RouterOptions {
   delivery: SendBridge;
   /** The Quoalise ad-hoc commands every app JID answers. */
   commands: QuoaliseCommands;
+  /** IQs sent by adapters: answers addressed to an app go there. */
+  iqs?: AppIqs;
   /** The consent commands of the app JIDs that serve data. */
   consent?: ConsentCommands;
   domainIq: IqHandlers;
@@ -80,7 +83,10 @@ export class Router {
     }
     const host = this.opts.apps.get(to.local);
     if (!host) return this.noSuchEntity(el, `no application named ${to.local} on ${domain}`);
-    if (el.name === 'iq') return this.iq(el, this.handlersFor(host).find(el));
+    if (el.name === 'iq') {
+      if (el.attrs.type === 'result' || el.attrs.type === 'error') return void this.opts.iqs?.onAnswer(el);
+      return this.iq(el, this.handlersFor(host).find(el));
+    }
     if (el.name === 'presence') return this.opts.presence.handle(host.app.name, el);
     return this.message(host, el);
   }

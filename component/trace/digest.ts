@@ -35,6 +35,15 @@ export function dataDigest(elements: readonly Element[]): string {
   return sha256Hex(elements.map((e) => canonicalXml(e)).join(''));
 }
 
+/**
+ * The digest of data fedgate encoded itself (encodeQuoalise, encodeRetention): those encoders write the
+ * canonical form (attributes sorted, namespaces declared where they change, one escaping), so the digest
+ * is the hash of the string as written — no parsing (test/trace/digest.test.ts holds them to it).
+ */
+export function canonicalPayloadDigest(payload: string): string {
+  return sha256Hex(payload);
+}
+
 /** The same digest, from an outbox row's payload (the elements as fedgate serialized them). */
 export function payloadDigest(payload: string): string {
   try {

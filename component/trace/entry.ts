@@ -9,7 +9,15 @@
  */
 
 /** A field value: identifiers, digests, counts, outcomes. Undefined fields are left out. */
-export type FieldValue = string | number | boolean | null | readonly string[] | { readonly [k: string]: FieldValue } | undefined;
+export type FieldValue =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly string[]
+  | { readonly [k: string]: FieldValue }
+  | ReadonlyArray<{ readonly [k: string]: FieldValue }>
+  | undefined;
 export type EntryFields = Readonly<Record<string, FieldValue>>;
 
 export interface Entry {

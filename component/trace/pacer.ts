@@ -3,10 +3,11 @@
  * and is signed together with whatever else arrived meanwhile. An Ed25519 signature and its check cost
  * about as much as relaying a message, so a burst of acknowledgements or of outgoing messages shares one.
  *
- * The gap adapts to the rate: at an ordinary rate it is `minGapMs` (the first item after a quiet moment
+ * The gap adapts to the load: at an ordinary rate it is `minGapMs` (the first item after a quiet moment
  * is signed at once, the next ones wait at most that), so latency stays what it was; when the last
- * batch was big and came at HEAVY_PER_MS items a millisecond or more, messages already queue behind full
- * windows, and the gap widens to `maxGapMs`: batches grow instead of signatures.
+ * batch was big (HEAVY_BATCH items or more: messages already queue behind full windows), the gap widens
+ * to `maxGapMs`: batches grow instead of signatures — a window-limited stream otherwise settles into
+ * small batches that ping-pong between the two gateways.
  */
 export class SignaturePacer<T> {
   private pending: T[] = [];
@@ -45,14 +46,12 @@ export class SignaturePacer<T> {
     this.timer = null;
     const now = this.now();
     const items = this.pending;
-    // Items per millisecond since the previous signature (a quiet moment counts as a low rate).
-    this.heavy = items.length >= HEAVY_BATCH && items.length / Math.max(this.minGapMs, now - this.last) >= HEAVY_PER_MS;
+    this.heavy = items.length >= HEAVY_BATCH;
     this.last = now;
     this.pending = [];
     this.sign(items);
   }
 }
 
-/** A heavy stream: batches of at least 8, at 4 items a millisecond (4,000 messages a second) or more. */
+/** A heavy stream: batches of at least 8 (a steady 1,000 messages a second makes batches of one or two). */
 const HEAVY_BATCH = 8;
-const HEAVY_PER_MS = 4;

@@ -18,7 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { formatCheckpoint, formatProof, parseCheckpoint, type Checkpoint } from './formats.js';
-import { Frontier, inclusionProof, leafHash, verifyInclusion, type Hash } from './merkle.js';
+import { EMPTY_ROOT, leafHash, nodeHash, splitPoint, verifyInclusion, type Hash } from './merkle.js';
 import { openNote, signNote, type NoteSigner, type NoteVerifier } from './note.js';
 
 export type StatementKind = 'receipts' | 'origins';
@@ -68,30 +68,55 @@ export interface SignedBatch {
   proof(i: number): string;
 }
 
-/** The origin line of a batch note: the signing key's name, the kind, a random batch id. */
+/**
+ * The origin line of a batch note: the signing key's name, the kind, a batch id unique to this thread's
+ * run (a random prefix drawn once, then a counter: a random draw per batch costs more than it buys).
+ */
+const batchPrefix = randomBytes(6).toString('hex');
+let batchCounter = 0;
 function batchOrigin(keyName: string, kind: StatementKind): string {
-  return `${keyName}/${kind}/${randomBytes(8).toString('hex')}`;
+  return `${keyName}/${kind}/${batchPrefix}${(batchCounter++).toString(16).padStart(8, '0')}`;
 }
 
-/** A batch's tree, built once: its root, and the inclusion path of each statement. */
+/**
+ * A batch's tree, built once: every node of RFC 6962's tree over the statements (perfect subtrees or
+ * not), so that the root costs one hash per node and each statement's inclusion path none.
+ */
 export class BatchTree {
   readonly root: Hash;
-  private readonly levels: Hash[][];
+  /** `${start}:${size}` → MTH(D[start:start+size]). */
+  private readonly nodes = new Map<string, Hash>();
 
   constructor(readonly statements: readonly string[]) {
-    // A batch is small (at most a few hundred statements): its perfect subtrees fit in memory.
-    const f = Frontier.empty();
-    this.levels = [[]];
-    for (const s of statements) {
-      const leaf = leafHash(s);
-      this.levels[0]!.push(leaf);
-      for (const n of f.append(leaf)) (this.levels[n.level] ??= [])[n.index] = n.hash;
-    }
-    this.root = f.root();
+    // A batch is small (at most a few hundred statements): all its nodes fit in memory.
+    this.root = statements.length === 0 ? EMPTY_ROOT : this.build(0, statements.length);
   }
 
+  private build(start: number, n: number): Hash {
+    const h = n === 1 ? leafHash(this.statements[start]!) : nodeHash(this.build(start, splitPoint(n)), this.build(start + splitPoint(n), n - splitPoint(n)));
+    this.nodes.set(`${start}:${n}`, h);
+    return h;
+  }
+
+  /** RFC 6962 §2.1.1 PATH(i, D[0:n]), leaf's sibling first, read from the nodes. */
   path(i: number): Hash[] {
-    return inclusionProof(i, this.statements.length, (level, index) => this.levels[level]![index]!);
+    const out: Hash[] = [];
+    let start = 0;
+    let n = this.statements.length;
+    const siblings: Hash[] = [];
+    while (n > 1) {
+      const k = splitPoint(n);
+      if (i - start < k) {
+        siblings.push(this.nodes.get(`${start + k}:${n - k}`)!);
+        n = k;
+      } else {
+        siblings.push(this.nodes.get(`${start}:${k}`)!);
+        start += k;
+        n -= k;
+      }
+    }
+    for (let j = siblings.length - 1; j >= 0; j--) out.push(siblings[j]!);
+    return out;
   }
 
   /** The standalone proof of statement i under the batch's signed note. */

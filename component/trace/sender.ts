@@ -57,7 +57,9 @@ export class SenderTrace {
    * Records the facts of rows about to leave and returns, per row to a fedgate peer (`signed`), its proof
    * of origin as XML to put in the message. One signature covers the whole burst.
    */
-  prepare(rows: ReadonlyArray<{ id: number; sender: string; destination: string; payload: string; records: number; series: string; signed: boolean }>): Map<number, string> {
+  prepare(
+    rows: ReadonlyArray<{ id: number; sender: string; destination: string; payload: string; digest: string | null; records: number; series: string; signed: boolean }>,
+  ): Map<number, string> {
     const statements: string[] = [];
     const signedIds: number[] = [];
     for (const r of rows) {
@@ -65,7 +67,8 @@ export class SenderTrace {
         from: bareJid(r.sender),
         to: bareJid(r.destination),
         id: this.stanzaId(r.id),
-        digest: payloadDigest(r.payload),
+        // Computed when the row was queued (off the send path); rows queued before that was done, here.
+        digest: r.digest ?? payloadDigest(r.payload),
         records: r.records,
         series: r.series.split('\n').filter(Boolean),
       };
@@ -134,28 +137,42 @@ export class SenderTrace {
     this.sent.delete(id);
   }
 
-  /** Inside the transaction that deletes delivered rows: their `transfer.sent` entries and receipts. */
+  /**
+   * Inside the transaction that deletes delivered rows: one `transfer.sent` entry per app and destination,
+   * listing the messages, and the receivers' signed receipts kept as that entry's evidence.
+   */
   recordDelivered(ids: readonly number[]): void {
     const trace = traceOf(this.db);
     const done = ids.map((id) => this.sent.get(id)).filter((s): s is Sent => s !== undefined);
     for (const id of ids) this.sent.delete(id);
     if (!trace.enabled || done.length === 0) return;
+    const groups = new Map<string, Sent[]>();
+    for (const s of done) {
+      const key = `${s.from}\u0000${s.to}`;
+      const g = groups.get(key);
+      if (g) g.push(s);
+      else groups.set(key, [s]);
+    }
+    const members = [...groups.values()];
     const indexes = trace.writeAll(
-      done.map((s) => ({
+      members.map((g) => ({
         kind: 'transfer.sent',
         fields: {
-          app: s.from,
-          destination: s.to,
-          id: s.id,
-          digest: s.digest,
-          records: s.records,
-          series: s.series,
-          confirmation: s.confirmation ?? 'none (no bounce within the window)',
-          receiverIndex: s.receipt?.index,
+          app: g[0]!.from,
+          destination: g[0]!.to,
+          series: [...new Set(g.flatMap((s) => s.series))].slice(0, 20),
+          messages: g.map((s) => ({
+            id: s.id,
+            digest: s.digest,
+            records: s.records,
+            series: s.series,
+            confirmation: s.confirmation ?? 'none (no bounce within the window)',
+            receiverIndex: s.receipt?.index,
+          })),
         },
       })),
     );
-    done.forEach((s, i) => s.receipt && this.evidence.keep(indexes[i]!, s.receipt.evidence));
+    members.forEach((g, i) => this.evidence.keep(indexes[i]!, g.flatMap((s) => (s.receipt ? [{ id: s.id, evidence: s.receipt.evidence }] : []))));
   }
 
   private verifier(encoded: string): NoteVerifier | null {

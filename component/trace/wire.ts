@@ -81,10 +81,9 @@ export function verifyAcks(read: ReadAcks, sender: string, receiver: string, key
     if (a.index === undefined || !a.digest) throw new StatementError(`the receipt of ${a.id} has no log index or no digest`);
     return receiptStatement({ from: bareJid(sender), to: bareJid(receiver), id: a.id, digest: a.digest, index: a.index });
   });
-  const tree = verifyBatch(statements, read.note, 'receipts', key);
-  return new Map(
-    read.items.map((a, i) => [a.id, { index: a.index!, digest: a.digest!, evidence: { peer: key.encoded, note: read.note!, index: i, statement: statements[i]!, path: tree.path(i) } }]),
-  );
+  verifyBatch(statements, read.note, 'receipts', key);
+  // The evidence keeps the batch's statements once (with its note): no path per message.
+  return new Map(read.items.map((a, i) => [a.id, { index: a.index!, digest: a.digest!, evidence: { peer: key.encoded, note: read.note!, index: i, statements } }]));
 }
 
 /**

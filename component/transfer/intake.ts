@@ -126,7 +126,7 @@ export class Intake {
     let records = 0;
     for (const b of blocks) for (const r of b.records) (names.add(r.name), records++);
     if (records === 0) return this.refuse(el, new StanzaError('bad-request', `the ${data.format === 'quoalise' ? 'Quoalise' : 'Sen1Message'} data carries no record: nothing to store`));
-    const refused = this.opts.entitlements.firstRefused(sender, host.jid, names);
+    const refused = host.senders.has(sender) ? null : this.opts.entitlements.firstRefused(sender, host.jid, names);
     if (refused !== null) {
       return this.refuse(
         el,
@@ -243,30 +243,46 @@ export class Intake {
   }
 
   /**
-   * Inside the inbox commit: one log entry per message received (a duplicate too: it was received again,
-   * and its acknowledgement names the new entry), the sender's proof of origin kept as evidence, and the
-   * entries this thread buffered meanwhile. Returns each message's entry index (-1 with the log off).
+   * Inside the inbox commit: one log entry per sender and app of the commit, listing each message
+   * received (a duplicate too: it was received again, and its acknowledgement names the new entry), the
+   * senders' proofs of origin kept as evidence of that entry, and the entries this thread buffered
+   * meanwhile. Returns each message's entry index (-1 with the log off).
    */
   private record(batch: readonly Pending[], stored: readonly boolean[]): number[] {
     const trace = this.opts.trace;
     if (!trace?.enabled) return batch.map(() => -1);
     trace.flush();
-    const indexes = trace.writeAll(
-      batch.map((p, i) => ({
-        kind: 'transfer.received',
-        fields: {
-          app: p.message.app,
-          sender: p.message.sender,
-          id: p.message.stanzaId,
-          digest: p.digest,
-          records: p.message.records,
-          series: p.series,
-          origin: p.signature,
-          duplicate: stored[i] ? undefined : true,
-        },
-      })),
+    const groups = new Map<string, number[]>();
+    batch.forEach((p, i) => {
+      const key = `${p.message.app}\u0000${p.message.sender}`;
+      const g = groups.get(key);
+      if (g) g.push(i);
+      else groups.set(key, [i]);
+    });
+    const members = [...groups.values()];
+    const entries = trace.writeAll(
+      members.map((idx) => {
+        const first = batch[idx[0]!]!.message;
+        return {
+          kind: 'transfer.received',
+          fields: {
+            app: first.app,
+            sender: first.sender,
+            series: [...new Set(idx.flatMap((i) => batch[i]!.series))].slice(0, MAX_SERIES_PER_ENTRY),
+            messages: idx.map((i) => {
+              const p = batch[i]!;
+              return { id: p.message.stanzaId, digest: p.digest, records: p.message.records, series: p.series, origin: p.signature, ...(stored[i] ? {} : { duplicate: true }) };
+            }),
+          },
+        };
+      }),
     );
-    batch.forEach((p, i) => p.evidence && this.evidence.keep(indexes[i]!, p.evidence));
+    const indexes = new Array<number>(batch.length);
+    members.forEach((idx, g) => {
+      for (const i of idx) indexes[i] = entries[g]!;
+      const proofs = idx.flatMap((i) => (batch[i]!.evidence ? [{ id: batch[i]!.message.stanzaId, evidence: batch[i]!.evidence! }] : []));
+      this.evidence.keep(entries[g]!, proofs);
+    });
     return indexes;
   }
 

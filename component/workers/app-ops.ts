@@ -16,5 +16,6 @@ export function appOps(adapter: Adapter, retentionOf?: RetentionOf): AppOps {
     ...(adapter.history && { historyXml: (q: Parameters<typeof historyXml>[1]) => historyXml(adapter, q, retentionOf) }),
     ...(adapter.catalogue && { catalogueXml: (q: Parameters<typeof catalogueXml>[1]) => catalogueXml(adapter, q) }),
     ...(adapter.extract && { currentCursor: (q: Parameters<typeof currentCursor>[1]) => currentCursor(adapter, q) }),
+    ...(adapter.unsubscribed && { unsubscribed: (q: { series: string }) => adapter.unsubscribed!(q.series) }),
   };
 }

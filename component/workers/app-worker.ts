@@ -37,17 +37,45 @@ function toWorkerError(err: unknown): WorkerError {
   return { source: 'crash', message: err instanceof Error ? err.message : String(err) };
 }
 
+/** IQs the adapter sent, waiting for the main thread's answer. */
+const iqs = new Map<number, { resolve(xml: string): void; reject(err: Error): void; timer: NodeJS.Timeout }>();
+let nextIq = 1;
+
+function sendIq(to: string, type: 'get' | 'set', payload: string, timeoutMs: number): Promise<string> {
+  const id = nextIq++;
+  return new Promise((resolve, reject) => {
+    // The main thread answers within timeoutMs too; this one is for a main thread that never does.
+    const timer = setTimeout(() => {
+      iqs.delete(id);
+      reject(new Error(`no answer from ${to} within ${timeoutMs} ms`));
+    }, timeoutMs + 1000);
+    iqs.set(id, { resolve, reject, timer });
+    post({ t: 'iq', id, to, type, payload, timeoutMs });
+  });
+}
+
+function onIqAnswer(m: Extract<ToAppWorker, { t: 'iqAnswer' }>): void {
+  const p = iqs.get(m.id);
+  if (!p) return;
+  iqs.delete(m.id);
+  clearTimeout(p.timer);
+  if (m.ok) p.resolve(m.xml);
+  else p.reject(new Error(m.message));
+}
+
 async function main(): Promise<void> {
   const module = adapterModule(data.app.kind);
   const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous, noCheckpoints: true });
   configureTrace(db, { enabled: data.trace });
   let extract: ExtractJobs | null = null;
+  const options = module.parseOptions(data.app.options);
   const adapter: Adapter = await module.create({
     app: { name: data.app.name, jid: data.app.jid },
-    options: module.parseOptions(data.app.options),
+    options,
     log,
     databasePath: data.dbPath,
     dataChanged: () => extract?.dataChanged(),
+    sendIq,
   });
   const receive = new ReceiveJob({
     db,
@@ -58,6 +86,7 @@ async function main(): Promise<void> {
     timeoutMs: data.callTimeoutMs,
     retry: data.retry,
     onSettled: (done, dead) => post({ t: 'settled', done, dead }),
+    senders: new Set(module.senders?.(options) ?? []),
   });
   extract = new ExtractJobs({ db, appJid: data.app.jid, adapter, log, timeoutMs: data.callTimeoutMs });
 
@@ -96,6 +125,7 @@ async function main(): Promise<void> {
       if (m.t === 'call') void call(m.id, m.op, m.args);
       else if (m.t === 'ping') post({ t: 'pong', id: m.id });
       else if (m.t === 'inbox') receive.wake();
+      else if (m.t === 'iqAnswer') onIqAnswer(m);
     }
   });
 

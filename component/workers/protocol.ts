@@ -9,13 +9,18 @@ export type AppOp =
   // Quoalise commands: the adapter's answer already encoded in the worker (component/quoalise/commands/encoded-answers.ts).
   | 'historyXml'
   | 'catalogueXml'
-  | 'currentCursor';
+  | 'currentCursor'
+  // The last subscription to a series ended (adapter contract: `unsubscribed`).
+  | 'unsubscribed';
 
 export type ToAppWorker =
   | { t: 'call'; id: number; op: AppOp; args: unknown }
   | { t: 'ping'; id: number }
   /** New rows in the inbox for this app: run the receive job. */
-  | { t: 'inbox' };
+  | { t: 'inbox' }
+  /** The answer to an IQ the adapter sent (`iq` below): the answer stanza as XML, or why there is none. */
+  | { t: 'iqAnswer'; id: number; ok: true; xml: string }
+  | { t: 'iqAnswer'; id: number; ok: false; message: string };
 
 export type FromAppWorker =
   | { t: 'ready'; capabilities: string[] }
@@ -27,6 +32,8 @@ export type FromAppWorker =
    * transaction: it is the only writer on that hot path) and dead-lettered `dead` others.
    */
   | { t: 'settled'; done: number[]; dead: number }
+  /** The adapter sends an IQ from the app's JID (adapter contract: `sendIq`). */
+  | { t: 'iq'; id: number; to: string; type: 'get' | 'set'; payload: string; timeoutMs: number }
   | { t: 'fatal'; message: string };
 
 /** An error as it crosses the thread boundary (class identity does not survive structured clone). */

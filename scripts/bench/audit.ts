@@ -47,7 +47,8 @@ try {
         if (k % 4 === 0) {
           trace.write('access', { requester: `user${k % 977}@example.net`, app: 'meters', command: 'get_history', series: `urn:dev:prm:300000${String(k % 9973).padStart(8, '0')}_consumption/power/active/raw`, start: '2024-01-01T00:00:00Z', end: '2024-01-02T00:00:00Z', outcome: 'allowed', grant: 12, records: 48, digest: digest(k) }, at);
         } else {
-          trace.write('transfer.received', { app: 'sink', sender: 'meters@a.example.org', id: `fg0a1b2c3d4e5f-${k}`, digest: digest(k), records: 10, series: [`urn:dev:prm:300000${String(k % 9973).padStart(8, '0')}_consumption/power/active/raw`], origin: 'verified' }, at);
+          const series = [`urn:dev:prm:300000${String(k % 9973).padStart(8, '0')}_consumption/power/active/raw`];
+          trace.write('transfer.received', { app: 'sink', sender: 'meters@a.example.org', series, messages: [{ id: `fg0a1b2c3d4e5f-${k}`, digest: digest(k), records: 10, series, origin: 'verified' }] }, at);
         }
       }
     })();

@@ -159,7 +159,8 @@ try {
     `\nthroughput ratio log on / off: ${(mid(off, (x) => x.seconds) / relaySeconds).toFixed(2)} (goal >= 0.85); p99 at ${rate}/s with the log: ${fmt(p(on, 99))} ms (goal < 10 ms)\n`,
   );
   // How many messages shared a signature: receipts (kept by A) and proofs of origin (kept by B).
-  const perNote = (f: Fedgate) => scalar<number>(f, 'SELECT count(*) * 1.0 / max(1, (SELECT count(*) FROM trace_peer_notes)) FROM trace_peer_proofs');
+  const perNote = (f: Fedgate) =>
+    scalar<number>(f, 'SELECT coalesce(sum(json_array_length(proofs)), 0) * 1.0 / max(1, (SELECT count(*) FROM trace_peer_notes)) FROM trace_peer_proofs');
   process.stdout.write(`messages per signature: ${fmt(perNote(a))} per signed receipt, ${fmt(perNote(b))} per signed proof of origin\n`);
 
   if (backlog > 0) {

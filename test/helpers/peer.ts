@@ -36,6 +36,19 @@ export class Peer {
     return this.inbox.waitFor(match, timeoutMs);
   }
 
+  /**
+   * Answers disco#info like a plain client (no receipts): fedgate's send job asks before pushing, and
+   * holds what it would push to an entity that never answers.
+   */
+  answerDisco(features: string[] = []): this {
+    this.conn.on('stanza', (el: Element) => {
+      if (el.name !== 'iq' || el.attrs.type !== 'get' || !el.getChild('query', 'http://jabber.org/protocol/disco#info')) return;
+      this.send(xml('iq', { type: 'result', id: el.attrs.id, to: el.attrs.from, from: el.attrs.to },
+        xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' }, xml('identity', { category: 'client', type: 'bot' }), ...features.map((f) => xml('feature', { var: f })))));
+    });
+    return this;
+  }
+
   /** Sends an IQ and waits for the answer with the same id (result or error). */
   async iq(to: string, type: 'get' | 'set', payload: Element, opts: { from?: string; timeoutMs?: number } = {}): Promise<Element> {
     const id = this.id();

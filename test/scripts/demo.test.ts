@@ -14,8 +14,9 @@ test('the demo exchanges real data between two gateways and stops cleanly', asyn
   assert.match(stdout, 'hello from fedgate: bonjour');
   assert.match(stdout, /get_history of 15 January 2024 \(48 half-hours each\)/);
   assert.match(stdout, /pushed by school@city\.localhost: 2025-01-01T11:30:00Z/);
+  assert.match(stdout, /pushed by linky@citizens\.localhost: \d+ VA/);
   assert.match(stdout, 'fedgate city.localhost: exit code 0');
-  assert.match(stdout, 'ejabberd stopped');
+  assert.match(stdout, 'ejabberd and mosquitto stopped');
 });
 
 test.run();

@@ -54,6 +54,11 @@ async function entries(fg: Fedgate, ...args: string[]): Promise<Entry[]> {
   return JSON.parse(await fg.must('audit', 'list', '--json', '--limit', '1000', ...args)) as Entry[];
 }
 
+/** The messages that transfer entries list (an entry records the messages of one commit), each with its entry's index. */
+function messagesOf(list: Entry[]): Array<Record<string, unknown> & { index: number }> {
+  return list.flatMap((e) => (e.fields.messages as Array<Record<string, unknown>>).map((m) => ({ ...m, index: e.index })));
+}
+
 /** evil.localhost: publishes a key that signs receipts and origins; confirms as fedgate does, but signs wrongly. */
 function playEvil(peer: Peer, key: ReturnType<typeof generateSigner>): void {
   const impostor = generateSigner(key.name); // same name, another key: a forged signature
@@ -127,29 +132,29 @@ test('a transfer leaves matching entries in both logs; each side holds the other
     20_000,
     () => `A: ${a.stderr.slice(-1500)}\nB: ${b.stderr.slice(-1500)}`,
   );
-  let sent: Entry[] = [];
-  await until(async () => (sent = await entries(a, '--kind', 'transfer.sent')).length === 3, 10_000, () => JSON.stringify(sent));
-  const received = await entries(b, '--kind', 'transfer.received');
+  let sent: ReturnType<typeof messagesOf> = [];
+  await until(async () => (sent = messagesOf(await entries(a, '--kind', 'transfer.sent'))).length === 3, 10_000, () => JSON.stringify(sent));
+  const received = messagesOf(await entries(b, '--kind', 'transfer.received'));
   assert.is(received.length, 3);
   for (const s of sent) {
-    const r = received.find((x) => x.fields.id === s.fields.id)!;
-    assert.ok(r, `B has no entry for ${String(s.fields.id)}`);
-    assert.is(r.fields.digest, s.fields.digest);
-    assert.is(r.fields.records, 10);
-    assert.is(s.fields.confirmation, 'signed receipt');
-    assert.is(s.fields.receiverIndex, r.index, "A's receipt names B's entry");
-    assert.is(r.fields.origin, 'verified');
-    assert.equal(s.fields.series, [S(1)]);
+    const r = received.find((x) => x.id === s.id)!;
+    assert.ok(r, `B has no entry for ${String(s.id)}`);
+    assert.is(r.digest, s.digest);
+    assert.is(r.records, 10);
+    assert.is(s.confirmation, 'signed receipt');
+    assert.is(s.receiverIndex, r.index, "A's receipt names B's entry");
+    assert.is(r.origin, 'verified');
+    assert.equal(s.series, [S(1)]);
   }
   // Each side's evidence verifies with the other's published key, offline.
   const keyA = (await a.must('audit', 'key')).trim();
   const keyB = (await b.must('audit', 'key')).trim();
-  for (const [fg, entry, key, kind] of [[a, sent[0]!, keyB, 'receipt'], [b, received[0]!, keyA, 'proof of origin']] as const) {
+  for (const [fg, m, key, kind] of [[a, sent[0]!, keyB, 'receipt'], [b, received[0]!, keyA, 'proof of origin']] as const) {
     const file = join(fg.dir, 'evidence.tlog-proof');
-    await fg.must('audit', 'peer-proof', String(entry.index), '--out', file);
+    await fg.must('audit', 'peer-proof', String(m.index), '--message', String(m.id), '--out', file);
     const checked = JSON.parse(await fg.must('audit', 'check', file, '--key', key, '--json')) as { kind: string; content: string };
     assert.is(checked.kind, kind);
-    assert.match(checked.content, `id ${String(entry.fields.id)}\n`);
+    assert.match(checked.content, `id ${String(m.id)}\n`);
   }
 });
 
@@ -194,7 +199,7 @@ test('a receiver that publishes a key but does not sign, or signs with another k
   assert.match(byPeer[`forged@${EVIL}`]!.reason, /retries exhausted after 3 attempts.*receipt does not hold: no trusted key signed/);
   const logged = await entries(a, '--kind', 'dead-letter');
   assert.equal(logged.map((e) => e.fields.peer).sort(), [`forged@${EVIL}`, `missing@${EVIL}`]);
-  assert.is((await entries(a, '--kind', 'transfer.sent')).length, 3, 'nothing sent to evil counts as delivered');
+  assert.is(messagesOf(await entries(a, '--kind', 'transfer.sent')).length, 3, 'nothing sent to evil counts as delivered');
 });
 
 test("a sender's proof of origin: forged or missing from a signing peer is refused, a valid one verified and kept", async ({ b, evil, evilKey }) => {
@@ -226,8 +231,8 @@ test("a sender's proof of origin: forged or missing from a signing peer is refus
   const keyB = parseVerifierKey((await b.must('audit', 'key')).trim());
   const { verifyBatch } = await import('../../component/trace/receipts.js');
   verifyBatch([receiptStatement({ from: `meters@${EVIL}`, to: `sink@${B}`, id: 'o-good', digest, index: Number(ack.attrs.index) })], note, 'receipts', keyB);
-  const r = (await entries(b, '--kind', 'transfer.received')).find((e) => e.fields.id === 'o-good')!;
-  assert.is(r.fields.origin, 'verified');
+  const r = messagesOf(await entries(b, '--kind', 'transfer.received')).find((m) => m.id === 'o-good')!;
+  assert.is(r.origin, 'verified');
   assert.is(r.index, Number(ack.attrs.index));
 });
 

@@ -40,7 +40,7 @@ test('statements: one field per line, exactly', () => {
 test('a batch of receipts: one signature, every statement provable on its own, nothing else', () => {
   const statements = Array.from({ length: 13 }, (_, i) => receiptStatement({ ...msg(i), index: 100 + i }));
   const batch = signBatch(statements, 'receipts', receiver);
-  assert.match(batch.note, /^b\.localhost\/fedgate\/receipts\/[0-9a-f]{16}\n13\n/);
+  assert.match(batch.note, /^b\.localhost\/fedgate\/receipts\/[0-9a-f]{20}\n13\n/);
   verifyBatch(statements, batch.note, 'receipts', receiver);
   for (let i = 0; i < statements.length; i++) {
     verifyBatchMember(statements[i]!, i, batch.path(i), batch.note, 'receipts', receiver);

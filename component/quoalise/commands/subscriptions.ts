@@ -56,8 +56,12 @@ export function unsubscribeCommand(deps: SubscriptionDeps): QuoaliseCommand {
     requires: 'currentCursor',
     form: () => ({ instructions: 'Give the series whose new records you no longer want.', fields: [IDENTIFIER_FIELD] }),
     async run(req) {
-      req.access.series = readIdentifier(req.fields);
-      deps.consumers.unsubscribe(req.host.jid, req.access.series, req.requester);
+      const series = (req.access.series = readIdentifier(req.fields));
+      const ended = deps.consumers.unsubscribe(req.host.jid, series, req.requester);
+      // The last one gone: an adapter subscribed upstream for it (the `quoalise` adapter) stops there too.
+      if (ended && req.host.capabilities.has('unsubscribed') && !deps.consumers.list({ source: req.host.jid }).some((c) => c.series === series)) {
+        await callApp(req, 'unsubscribed', { series });
+      }
       return null;
     },
   };

@@ -54,6 +54,23 @@ export class CommandClient {
   }
 
   /**
+   * Behaves as a client that confirms what it receives (XEP-0184): advertises `urn:xmpp:receipts` in
+   * disco#info and answers every message carrying a receipt request. Without it, fedgate's send job
+   * counts a message as delivered only when no bounce came within its bounce window, and keeps at
+   * most `delivery.window` messages that long in flight to this client.
+   */
+  confirmReceipts(): void {
+    this.conn.on('stanza', (el: Element) => {
+      const { from, to, id } = el.attrs;
+      if (el.name === 'iq' && el.attrs.type === 'get' && el.getChild('query', 'http://jabber.org/protocol/disco#info')) {
+        void this.conn.send(xml('iq', { type: 'result', from: to, to: from, id }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' }, xml('feature', { var: 'urn:xmpp:receipts' }))));
+      } else if (el.name === 'message' && id && el.getChild('request', 'urn:xmpp:receipts')) {
+        void this.conn.send(xml('message', { from: to, to: from }, xml('received', { xmlns: 'urn:xmpp:receipts', id })));
+      }
+    });
+  }
+
+  /**
    * Sends `payload` in a message to this component's own domain and waits for it to come back: the
    * XMPP hop alone (ejabberd parsing, routing and writing the same bytes), a baseline for answers.
    */

@@ -4,18 +4,16 @@
  * confirmation coming back, at a steady pace. bench:relay and bench:purge use it.
  */
 import { encodeQuoalise } from '../../../component/quoalise/payload.js';
+import { canonicalPayloadDigest } from '../../../component/trace/digest.js';
 import type { Gateway } from '../../../component/main.js';
 import type { NewOutboxMessage } from '../../../component/delivery/outbox.js';
 
 const SERIES = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
 
 export function message(i: number, from = 'a.localhost', to = 'b.localhost'): NewOutboxMessage {
-  return {
-    sender: `src@${from}`,
-    destination: `sink@${to}`,
-    payload: encodeQuoalise([{ meta: {}, records: [{ name: SERIES, time: 1704063600 + i, value: i, unit: 'W' }] }]),
-    records: 1,
-  };
+  // Queued as an extract job would: its series named, its canonical digest known.
+  const payload = encodeQuoalise([{ meta: {}, records: [{ name: SERIES, time: 1704063600 + i, value: i, unit: 'W' }] }]);
+  return { sender: `src@${from}`, destination: `sink@${to}`, payload, records: 1, series: [SERIES], digest: canonicalPayloadDigest(payload) };
 }
 
 /** Queues messages and resolves each one's latency (queued → confirmation received back at A) as confirmations come. */
