@@ -31,6 +31,8 @@ import { controlDigest, controlElement, decodeErase, decodeErased, ErasureFormat
 
 /** Control messages waiting for their sender's key, per domain, at most. */
 const MAX_WAITING_PER_DOMAIN = 100;
+/** Erasure requests of one source waiting to be applied to one of our apps, at most (a limit per party). */
+const MAX_PENDING_PER_SOURCE = 100;
 
 export interface ControlIntakeOptions {
   db: Db;
@@ -73,6 +75,9 @@ export class ControlIntake {
     }
     if (control.kind === 'erase' && !this.o.entitlements.isSource(sender, host.jid)) {
       return this.refuse(el, new StanzaError('not-authorized', `${sender} is not a source of the data of ${host.jid}: only the source of data may ask for its erasure`));
+    }
+    if (control.kind === 'erase' && this.store.pendingFrom(host.app.name, sender) >= MAX_PENDING_PER_SOURCE) {
+      return this.refuse(el, new StanzaError('resource-constraint', `${sender} already has ${MAX_PENDING_PER_SOURCE} erasure requests waiting to be applied to ${host.jid}: retry later`, { type: 'wait' }));
     }
     if (control.kind === 'erased' && !this.store.isRequest(control.confirmation.request, host.jid, sender)) {
       return this.refuse(el, new StanzaError('item-not-found', `${host.jid} sent no erasure request ${control.confirmation.request} to ${sender}`));

@@ -133,6 +133,11 @@ export class ErasureStore {
     return changes === 1 ? Number(lastInsertRowid) : null;
   }
 
+  /** Requests from this source to this app not applied yet. */
+  pendingFrom(app: string, sender: string): number {
+    return this.db.prepare('SELECT count(*) FROM gdpr_erasures_received WHERE app = ? AND sender = ? AND applied_at IS NULL').pluck().get(app, sender) as number;
+  }
+
   setReceivedEntry(id: number, entry: number): void {
     this.db.prepare('UPDATE gdpr_erasures_received SET entry = ? WHERE id = ?').run(entry, id);
   }
