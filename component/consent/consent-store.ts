@@ -5,6 +5,7 @@
  * record's current state in one transaction, then calls the hooks (a transparency log can hook here).
  */
 import type { Db } from '../store/database.js';
+import { seriesMatcher } from '../transfer/series-pattern.js';
 import { logConsentEvent } from '../trace/consent-hook.js';
 import { applyEvent, TransitionError } from './lifecycle.js';
 import {
@@ -215,6 +216,24 @@ export class ConsentStore {
       const ids = this.due(now);
       for (const id of ids) this.appendEvent(id, 'expired', actor, {}, now);
       return ids;
+    })();
+  }
+
+  /**
+   * Ends the open records of an app about the device of `series` when the data subject's authorization
+   * is gone at its source (the app's system says so): they can no longer be honoured. Records about a
+   * data subject, or naming that device (`urn:dev:prm:<PRM>…`), that cover the series; not a broad record
+   * (`*`) that also covers other people's data. Returns how many.
+   */
+  invalidateSeries(app: string, series: string, reason: string, actor: Actor, at = Date.now()): number {
+    const device = series.split('_')[0]!;
+    return this.db.transaction(() => {
+      const open = this.db
+        .prepare("SELECT id, series, subject FROM consents WHERE app = ? AND state IN ('requested', 'given', 'renewed') ORDER BY id")
+        .all(app) as Array<{ id: number; series: string; subject: string | null }>;
+      const ids = open.filter((r) => seriesMatcher(r.series)(series) && (r.subject !== null || r.series.includes(device))).map((r) => r.id);
+      for (const id of ids) this.appendEvent(id, 'invalidated', actor, { reason }, at);
+      return ids.length;
     })();
   }
 

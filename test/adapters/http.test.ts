@@ -58,6 +58,8 @@ test.before(async (ctx) => {
   }];
   await fg.must('app', 'add', 'generic', '--kind', 'http', '--option', `base_url=${api.url}`, '--option', 'auth=bearer', '--option', `token_file=${tokenFile}`, '--option', `series=${JSON.stringify(series)}`);
   for (const app of ['dc', 'limited', 'generic']) await fg.must('grant', 'add', app, CLIENT, '*');
+  // A consent about the other usage point alone: it ends when Enedis says the authorization is gone.
+  await fg.must('grant', 'add', 'dc', CLIENT, `urn:dev:prm:${OTHER}_*`);
   fg.start();
   await fg.waitOnline();
   ctx.client = await Peer.connect(ejabberd.componentPort(CLIENT), CLIENT, 'client-secret');
@@ -157,12 +159,17 @@ test('5xx and malformed readings are failures of the upstream system; nothing is
   api.garbled.delete(OTHER);
 });
 
-test('the authorization wiped (change of supplier) is reported as an invalidated consent: not-authorized', async ({ api, client }) => {
+test('the authorization wiped (change of supplier) is reported as an invalidated consent: not-authorized', async ({ api, client, fg }) => {
   api.wiped.add(OTHER);
   const answer = await history(client, DC, `urn:dev:prm:${OTHER}_consumption/energy/active/daily`, '2024-01-01T00:00:00+01:00', '2024-01-02T00:00:00+01:00');
   assert.is(errorCondition(answer), 'not-authorized');
   assert.match(errorText(answer), 'ADAM-DC-0008');
   api.wiped.delete(OTHER);
+  // The consent about that usage point ends (recorded as such); the app-wide grant does not.
+  const states = async () =>
+    (JSON.parse(await fg.must('consent', 'list', '--json')) as { rows: Array<{ app: string; series: string; state: string }> }).rows.filter((c) => c.app === 'dc');
+  await until(async () => (await states()).find((c) => c.series === `urn:dev:prm:${OTHER}_*`)?.state === 'invalidated', 5000, () => 'not invalidated');
+  assert.is((await states()).find((c) => c.series === '*')?.state, 'given');
 });
 
 test('the API going away and coming back', async ({ api, client }) => {

@@ -64,7 +64,7 @@ test('the node fedgate is connected to dies mid-transfer: fedgate moves to the o
   const { gateway, sender, first, second, alice } = ctx;
   const status = async () => JSON.parse(await gateway.must('status', '--json')) as { server: string; link: string };
   assert.is((await status()).server, `127.0.0.1:${first.componentPort(DOMAIN)}`, 'connected to the first node');
-  assert.ok(await ping(alice, `sink@${DOMAIN}`), 'a user of the second node reaches the app through the first');
+  await until(() => ping(alice, `sink@${DOMAIN}`), 20_000, () => 'a user of the second node does not reach the app through the first');
 
   await importSeries(sender, SERIES, N);
   await until(() => arrived(gateway) > 0, 20_000, () => 'nothing arrived');

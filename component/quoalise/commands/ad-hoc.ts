@@ -49,6 +49,11 @@ export interface QuoaliseCommandsOptions {
   sessionTimeoutSeconds: number;
   /** The transparency log: every decision on a command is recorded there. */
   trace?: Trace;
+  /**
+   * The app's system says the data subject's authorization for this series is gone upstream (e.g. Enedis
+   * after a change of supplier: the adapter's `consent-invalidated`): the consents it rested on end.
+   */
+  onConsentGone?(app: string, series: string, reason: string): void;
 }
 
 const ACTIONS = new Set(['execute', 'complete', 'next', 'prev', 'cancel']);
@@ -192,7 +197,15 @@ export class QuoaliseCommands {
     const fields = submittedFields(cmd);
     const first = twoStep(this.sessions, owner, at, sessionid, fields !== null, { name: command.name, form: () => command.form(at) });
     if (first) return first;
-    const payload = await command.run({ host, requester, fields: fields ?? new Map(), at, access: r.access });
+    const consentGone = this.opts.onConsentGone;
+    const payload = await command.run({
+      host,
+      requester,
+      fields: fields ?? new Map(),
+      at,
+      access: r.access,
+      ...(consentGone ? { consentGone: (series: string, reason: string) => consentGone(host.app.name, series, reason) } : {}),
+    });
     return completed(command, sessionid ?? this.sessions.newId(), payload);
   }
 

@@ -6,6 +6,7 @@ import type { AppHost } from '../../apps/app-host.js';
 import type { Authorizer, AuthorizationDecision } from '../../authz/authorizer.js';
 import type { Processing } from '../../consent/model.js';
 import { toStanzaError } from '../../apps/call-errors.js';
+import { AppCallError } from '../../apps/app-host.js';
 import { StanzaError } from '../../xmpp/stanza-error.js';
 import type { AppOp } from '../../workers/protocol.js';
 import type { FieldSpec } from './form.js';
@@ -36,6 +37,8 @@ export interface CommandRequest {
   at: number;
   /** Filled in by the command as it decides (see AccessRecord). */
   access: AccessRecord;
+  /** The app's system reports the authorization for `series` withdrawn upstream (see QuoaliseCommandsOptions.onConsentGone). */
+  consentGone?(series: string, reason: string): void;
 }
 
 export interface QuoaliseCommand {
@@ -66,6 +69,7 @@ export async function callApp<T>(req: CommandRequest, op: AppOp, args: unknown):
   try {
     return (await req.host.call(op, args)) as T;
   } catch (err) {
+    if (err instanceof AppCallError && err.error.kind === 'consent-invalidated' && req.access.series) req.consentGone?.(req.access.series, err.message);
     throw toStanzaError(err, req.host.app.name);
   }
 }
