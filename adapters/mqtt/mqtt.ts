@@ -21,7 +21,7 @@ import { parseOptionsWith, absolutePath, envName, millis } from '../common/optio
 import { readSecret } from '../common/secrets.js';
 import { openStoreDatabase } from '../store/store-database.js';
 import { SeriesStore, StoreDataError, checkBlocks } from '../store/series-store.js';
-import { forgetStoredRecords, seriesCapabilities } from '../store/store.js';
+import { forgetStoredRecords, readStoredRecords, seriesCapabilities } from '../store/store.js';
 import { Backoff } from '../../component/timing/backoff.js';
 import type { Db } from '../../component/store/database.js';
 import type { Logger } from '../../component/log/logger.js';
@@ -132,6 +132,7 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
   acceptsData: (o) => o.publish_topic !== undefined,
   // Its records live in the store's tables: purged and erased like a store app's.
   forget: forgetStoredRecords,
+  read: readStoredRecords,
   async create({ app, options: o, log, databasePath, dataChanged }) {
     // Loaded here, in the app's worker: the CLI and the XMPP thread, which load every kind, never pay for it.
     const { default: mqtt } = await import('mqtt');

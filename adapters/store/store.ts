@@ -12,7 +12,7 @@
  * New data reaches on-change consumers at once when it arrives through `deliver`; data written by
  * another process (a CLI import) within STORE_POLL_MS.
  */
-import { AdapterError, OptionsError, type Adapter, type AdapterModule, type ForgetRequest } from '../contract.js';
+import { AdapterError, OptionsError, type Adapter, type AdapterModule, type ForgetRequest, type ReadRequest, type StoredChunk } from '../contract.js';
 import { openStoreDatabase } from './store-database.js';
 import { SeriesStore, StoreDataError } from './series-store.js';
 
@@ -40,6 +40,7 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
     return { maintenance };
   },
   forget: forgetStoredRecords,
+  read: readStoredRecords,
   create({ app, options, databasePath, dataChanged }) {
     if (options.maintenance !== undefined) return maintenanceAdapter(app.name, options.maintenance);
     const db = openStoreDatabase(databasePath);
@@ -109,6 +110,16 @@ export async function forgetStoredRecords({ app, databasePath }: { app: { name: 
   const db = openStoreDatabase(databasePath);
   try {
     return { records: await forgetRecords(new SeriesStore(db, app.name), request) };
+  } finally {
+    db.close();
+  }
+}
+
+/** `read` of every kind that keeps its records in the store's file: the export's and the register's view of them. */
+export async function* readStoredRecords({ app, databasePath }: { app: { name: string }; databasePath: string }, request: ReadRequest): AsyncGenerator<StoredChunk> {
+  const db = openStoreDatabase(databasePath);
+  try {
+    yield* new SeriesStore(db, app.name).readAll(request.series, request.records);
   } finally {
     db.close();
   }

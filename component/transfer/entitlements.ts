@@ -41,6 +41,11 @@ export class Entitlements {
     return null;
   }
 
+  /** True when some consumer names `sender` as a source of data for `destination` (whatever the series). */
+  isSource(sender: string, destination: string): boolean {
+    return this.rules.has(`${sender} ${destination}`);
+  }
+
   private reload(): void {
     this.version = this.consumers.version();
     const rules = new Map<string, Array<(s: string) => boolean>>();

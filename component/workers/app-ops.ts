@@ -5,14 +5,15 @@
  */
 import type { Adapter } from '../../adapters/contract.js';
 import type { AppOp } from './protocol.js';
-import { catalogueXml, currentCursor, historyXml } from '../quoalise/commands/encoded-answers.js';
+import { catalogueXml, currentCursor, historyXml, type RetentionOf } from '../quoalise/commands/encoded-answers.js';
 
 export type AppOps = Partial<Record<AppOp, (args: never) => Promise<unknown>>>;
 
-export function appOps(adapter: Adapter): AppOps {
+/** `retentionOf`: the app's retention policies, carried by its get_history answers. */
+export function appOps(adapter: Adapter, retentionOf?: RetentionOf): AppOps {
   return {
     ...(adapter.chat && { chat: (m: Parameters<NonNullable<Adapter['chat']>>[0]) => adapter.chat!(m) }),
-    ...(adapter.history && { historyXml: (q: Parameters<typeof historyXml>[1]) => historyXml(adapter, q) }),
+    ...(adapter.history && { historyXml: (q: Parameters<typeof historyXml>[1]) => historyXml(adapter, q, retentionOf) }),
     ...(adapter.catalogue && { catalogueXml: (q: Parameters<typeof catalogueXml>[1]) => catalogueXml(adapter, q) }),
     ...(adapter.extract && { currentCursor: (q: Parameters<typeof currentCursor>[1]) => currentCursor(adapter, q) }),
     ...(adapter.unsubscribed && { unsubscribed: (q: { series: string }) => adapter.unsubscribed!(q.series) }),

@@ -12,6 +12,7 @@ import { appOps } from './app-ops.js';
 import { ReceiveJob } from '../jobs/receive.js';
 import { ExtractJobs } from '../jobs/extract.js';
 import { configureTrace } from '../trace/trace.js';
+import { RetentionPolicies } from '../gdpr/retention-policies.js';
 
 // bree wraps our data under workerData.job.worker.workerData and also spreads it at the top level.
 const data = workerData as AppWorkerData;
@@ -89,7 +90,8 @@ async function main(): Promise<void> {
   });
   extract = new ExtractJobs({ db, appJid: data.app.jid, adapter, log, timeoutMs: data.callTimeoutMs });
 
-  const ops = appOps(adapter);
+  const policies = new RetentionPolicies(db);
+  const ops = appOps(adapter, (series) => policies.forApp(data.app.name)(series));
 
   async function call(id: number, op: AppOp, args: unknown): Promise<void> {
     const fn = ops[op];

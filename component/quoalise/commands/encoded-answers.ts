@@ -12,6 +12,7 @@ import { QuoaliseFormatError } from '../errors.js';
 import { formatIsoUtc } from '../time.js';
 import { escapeAttr, illegalXmlChar } from '../../xmpp/xml.js';
 import { sha256Hex } from '../../trace/digest.js';
+import { encodeRetention, type CarriedRetention, type Period } from '../../gdpr/retention.js';
 
 /** A `quoalise` element, serialized, the number of records (or series) in it, and its SHA-256 for the log. */
 export interface EncodedAnswer {
@@ -25,16 +26,27 @@ function answer(xml: string, count: number): EncodedAnswer {
   return { xml, count, digest: sha256Hex(xml) };
 }
 
+/** get_history asked of the worker: the adapter's query, and until when the requester may keep the answer (a consent's retention; epoch seconds). */
+export type HistoryAnswerQuery = HistoryQuery & { keepUntil?: number };
+
+/** The retention period the app's policies set for a series (component/gdpr/retention-policies.ts), or null. */
+export type RetentionOf = (series: string) => Period | null;
+
 /**
  * get_history's payload. When the adapter returns `query.limit` records or more the core refuses the
  * request (too many records), so nothing is encoded. No record at all still gives one `data` with a
- * `meta`: the reference client reads the first `quoalise/data` and requires its `meta`.
+ * `meta`: the reference client reads the first `quoalise/data` and requires its `meta`. The answer
+ * carries its retention (urn:fedgate:gdpr:0) after the data, as messages do: the app's period
+ * (`max-age`) and the consent's limit (`until`).
  */
-export async function historyXml(adapter: Adapter, query: HistoryQuery): Promise<EncodedAnswer> {
+export async function historyXml(adapter: Adapter, q: HistoryAnswerQuery, retentionOf?: RetentionOf): Promise<EncodedAnswer> {
+  const { keepUntil, ...query } = q;
   const blocks = await adapter.history!(query);
   const count = blocks.reduce((n, b) => n + b.records.length, 0);
   if (count >= query.limit) return { xml: '', count, digest: '' };
-  return answer(encodeQuoalise(blocks.length > 0 ? blocks : [{ meta: {}, records: [] }]), count);
+  const maxAge = retentionOf?.(query.series) ?? undefined;
+  const terms: CarriedRetention = new Map(maxAge || keepUntil !== undefined ? [[query.series, { ...(maxAge ? { maxAge } : {}), ...(keepUntil !== undefined ? { until: keepUntil } : {}) }]] : []);
+  return answer(encodeQuoalise(blocks.length > 0 ? blocks : [{ meta: {}, records: [] }]) + encodeRetention(terms), count);
 }
 
 function attr(name: string, value: string): string {
