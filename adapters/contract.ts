@@ -32,7 +32,7 @@
  *   requester as a failure of the application's system (`undefined-condition` + `upstream-error`).
  * - `close` releases what `create` acquired; the worker exits right after.
  */
-import type { DataBlock, Meta, RowBlock } from '../component/quoalise/types.js';
+import type { DataBlock, Meta, RowBlock, SeriesRecord } from '../component/quoalise/types.js';
 import type { Logger } from '../component/log/logger.js';
 
 export type { RecordRow, RowBlock } from '../component/quoalise/types.js';
@@ -74,15 +74,40 @@ export interface AdapterModule<Options = unknown> {
    * effects of `create` (no broker subscriptions, no upstream calls). Returns how many records it
    * deleted, or with `dryRun` would delete. Absent: the app keeps no records of its own.
    */
-  forget?(ctx: ForgetContext<Options>, request: ForgetRequest): Promise<{ records: number }>;
+  forget?(ctx: StorageContext<Options>, request: ForgetRequest): Promise<{ records: number }>;
+  /**
+   * GDPR: read what the app keeps (access and portability: `fedgate gdpr export`; the register), like
+   * `forget` outside the running adapter and without the side effects of `create`. Yields every series
+   * matching `series` (an identifier or a glob) with its catalogue entry and, unless `records` is false,
+   * its records in time order — in chunks: a series with many records comes in consecutive chunks, each
+   * repeating its `series` entry. Absent: fedgate cannot read what the app's system keeps (the export
+   * and the register say so).
+   */
+  read?(ctx: StorageContext<Options>, request: ReadRequest): AsyncIterable<StoredChunk>;
 }
 
-export interface ForgetContext<Options> {
+/** What `forget` and `read` get: the app, its options, and where fedgate keeps its files. */
+export interface StorageContext<Options> {
   app: { name: string; jid: string };
   options: Options;
   log: Logger;
   /** As in AdapterContext. */
   databasePath: string;
+}
+/** The earlier name of StorageContext. */
+export type ForgetContext<Options> = StorageContext<Options>;
+
+export interface ReadRequest {
+  /** A series identifier or a glob. */
+  series: string;
+  /** False: the series' catalogue entries only (the register). */
+  records: boolean;
+}
+
+export interface StoredChunk {
+  series: SeriesInfo;
+  /** Records of that series, oldest first; empty when none were asked for (or the series has none). */
+  records: SeriesRecord[];
 }
 
 export interface AdapterContext<Options> {
@@ -146,6 +171,12 @@ export interface ForgetRequest {
    */
   before?: number;
   expired?: number;
+  /**
+   * Only the records received from this source (a bare JID: Delivery.from of the delivery that wrote
+   * them) — an erasure that source asked for (GDPR Art. 19). An adapter that cannot tell where its
+   * records came from must throw (an AdapterError saying so), never delete others' records.
+   */
+  from?: string;
   dryRun?: boolean;
 }
 

@@ -47,6 +47,11 @@ import { loadOrCreateKey, logOrigin } from './trace/keys.js';
 import type { LogJobData } from './trace/log-job.js';
 import { PeerKeys } from './trace/peer-keys.js';
 import { OriginCheck } from './trace/origin-check.js';
+import { ControlIntake } from './gdpr/control-intake.js';
+import { myDataCommand } from './gdpr/my-data.js';
+import { Disclosures } from './gdpr/disclosures.js';
+import type { GdprWorkerData } from './jobs/gdpr-worker.js';
+import { ERASURES_RECEIVED } from './gdpr/apply-erasures.js';
 
 /** The shared pool's default size: a thread per core, up to this (store writes share one SQLite writer anyway). */
 const MAX_DEFAULT_SHARED_WORKERS = 8;
@@ -99,7 +104,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.feed.stop();
       this.consent.effects.stop();
       await this.consent.expiry.stop();
-      await Promise.all([this.apps.stop(), this.delivery.stop(), this.pool.stop('housekeeping'), this.pool.stop('purge')]);
+      await Promise.all([this.apps.stop(), this.delivery.stop(), this.pool.stop('housekeeping'), this.pool.stop('purge'), this.pool.stop('gdpr')]);
       // The log last: what the others recorded is written, then sealed under a final checkpoint.
       traceOf(this.db).flush();
       await this.pool.stop('trace');
@@ -248,7 +253,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   );
   const policy = consentPolicy(config.consent);
   const consents = new ConsentService(db, policy);
-  const authz = new Authorizer(consents.store, log);
+  const authz = new Authorizer(consents.store, log, undefined, consents.parties);
   const consumers = new ConsumerStore(db);
   const commands = new QuoaliseCommands({
     authz,
@@ -288,6 +293,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     service: consents,
     policy,
     limits: commandLimits(config.quoalise),
+    extra: [myDataCommand({ parties: consents.parties, consents: consents.store, disclosures: new Disclosures(db) })],
     // The next request must see the change, and the people concerned must hear of it, now.
     changed: () => {
       authz.refresh();
@@ -311,11 +317,23 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const domainIq = domainHandlers({ domain, apps, version: VERSION, admin, ...(key ? { trace: { origin, keys: [key.signer.encoded], signs: ['receipts', 'origins'] } } : {}) });
   const metrics = config.metrics.listen ? new GatewayMetrics({ link, apps, commandNodes: [...commands.nodes(), ...consent.nodes(), ...admin.nodes()], startedAt }) : null;
   const observers: Observers = metrics ?? NO_METRICS;
+  // Erasure requests from the sources of our apps' data, and recipients' confirmations of ours.
+  const control = new ControlIntake({
+    db,
+    entitlements,
+    send,
+    log,
+    trace: traceOf(db),
+    signer: key?.signer ?? null,
+    origins: key ? new OriginCheck(peerKeys) : null,
+    received: () => pool.post('gdpr', ERASURES_RECEIVED),
+  });
   const router = new Router({
     domain,
     apps,
     presence,
     intake,
+    control,
     delivery,
     commands,
     consent,
@@ -360,6 +378,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     const purgeJob: PurgeJobData = { dbPath: config.database.path, domain, logLevel: config.log.level };
     await pool.schedule('purge', join(DIST_ROOT, 'component/jobs/purge-job.js'), 3_600_000, purgeJob);
     await pool.supervise('checkpoint', join(DIST_ROOT, 'component/jobs/checkpoint-worker.js'), { dbPath: config.database.path, everyMs: 1000 });
+    const gdpr: GdprWorkerData = { dbPath: config.database.path, domain, logLevel: config.log.level, trace: config.trace.enabled, synchronous: config.database.synchronous, everyMs: 2000 };
+    await pool.supervise('gdpr', join(DIST_ROOT, 'component/jobs/gdpr-worker.js'), gdpr);
     if (key) {
       const job: LogJobData = { dbPath: config.database.path, keyFile: config.trace.key_file, origin, checkpointMs: config.trace.checkpoint_seconds * 1000, logLevel: config.log.level };
       await pool.supervise('trace', join(DIST_ROOT, 'component/trace/log-job.js'), job);

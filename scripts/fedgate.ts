@@ -12,6 +12,7 @@ import { consentCommands } from '../component/cli/consent-commands.js';
 import { subjectCommands } from '../component/cli/subject-commands.js';
 import { retentionCommands } from '../component/cli/retention-commands.js';
 import { auditCommands } from '../component/cli/audit-commands.js';
+import { gdprCommands } from '../component/cli/gdpr-commands.js';
 import { CliError } from '../component/cli/context.js';
 import { VERSION } from '../component/version.js';
 import { DatabaseError, describeSqliteError, isSqliteError } from '../component/store/sqlite-errors.js';
@@ -34,6 +35,7 @@ const program = new Command('fedgate')
   .addCommand(subjectCommands())
   .addCommand(storeCommands())
   .addCommand(retentionCommands())
+  .addCommand(gdprCommands())
   .addCommand(backupCommand())
   .addCommand(restoreCommand())
   .addCommand(auditCommands());

@@ -20,7 +20,7 @@ import { AdapterError, type AdapterModule, type Delivery } from '../contract.js'
 import { parseOptionsWith, absolutePath, envName, millis } from '../common/options.js';
 import { readSecret } from '../common/secrets.js';
 import { SeriesStore, StoreDataError, checkBlocks } from '../store/series-store.js';
-import { connectStore, forgetStoredRecords, seriesCapabilities } from '../store/store.js';
+import { connectStore, forgetStoredRecords, readStoredRecords, seriesCapabilities } from '../store/store.js';
 import { Backoff } from '../../component/timing/backoff.js';
 import type { Db } from '../../component/store/database.js';
 import type { Logger } from '../../component/log/logger.js';
@@ -140,6 +140,7 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
   isolation: 'shared',
   // Its records live in the store's tables: purged and erased like a store app's.
   forget: forgetStoredRecords,
+  read: readStoredRecords,
   async create({ app, options: o, log, databasePath, dataChanged }) {
     // Loaded here, in the app's worker: the CLI and the XMPP thread, which load every kind, never pay for it.
     const { default: mqtt } = await import('mqtt');

@@ -23,7 +23,7 @@ import { parseOptionsWith, millis } from '../common/options.js';
 import { checkFromSystem, malformed } from '../common/records.js';
 import { openStoreDatabase } from '../store/store-database.js';
 import { SeriesStore, StoreDataError } from '../store/series-store.js';
-import { forgetStoredRecords } from '../store/store.js';
+import { forgetStoredRecords, readStoredRecords } from '../store/store.js';
 import { xml, type Element } from '../../component/xmpp/xml.js';
 import { bareJid, parseJid } from '../../component/xmpp/jid.js';
 import { NS } from '../../component/xmpp/namespaces.js';
@@ -59,6 +59,7 @@ export const quoaliseAdapter: AdapterModule<QuoaliseOptions> = {
   senders: (o) => [bareJid(o.provider)],
   // The relayed pushes live in the store's tables: purged and erased like a store app's.
   forget: forgetStoredRecords,
+  read: readStoredRecords,
   create({ app, options: o, databasePath, dataChanged, sendIq, log }) {
     if (!sendIq) throw new Error('the quoalise adapter needs the gateway\'s XMPP link');
     const provider = o.provider;

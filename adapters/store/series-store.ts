@@ -308,20 +308,28 @@ export class SeriesStore {
    * Deletes at most `limit` records matching a GDPR request in one short transaction (the caller loops,
    * letting others write in between). Returns how many it deleted, or with `dryRun` how many match in all.
    */
-  forgetBatch(req: ForgetRequest, limit: number, now = Date.now() / 1000): number {
+  forgetBatch(req: ForgetRequest, limit: number): number {
     const ids = this.db.prepare('SELECT id FROM store_series WHERE app = ? AND identifier GLOB ?').pluck().all(this.app, req.series) as number[];
     if (ids.length === 0) return 0;
     const list = ids.join(',');
-    if (req.expired !== undefined) {
-      if (req.dryRun) return this.db.prepare(`SELECT count(*) FROM store_points WHERE expires_at <= ? AND series IN (${list})`).pluck().get(req.expired) as number;
+    const before = req.before ?? Infinity;
+    if (req.expired !== undefined || req.from !== undefined) {
+      const where = [`series IN (${list})`];
+      const args: number[] = [];
+      if (req.expired !== undefined) (where.push('expires_at <= ?'), args.push(req.expired));
+      if (req.from !== undefined) {
+        // Records written by deliveries from that source: its origins are '<bare JID> <its database>'.
+        const origins = this.db.prepare('SELECT id FROM store_origins WHERE substr(origin, 1, ?) = ?').pluck().all(req.from.length + 1, `${req.from} `) as number[];
+        if (origins.length === 0) return 0;
+        where.push(`origin IN (${origins.join(',')})`);
+      }
+      if (before !== Infinity) (where.push('time < ?'), args.push(before));
+      const sql = where.join(' AND ');
+      if (req.dryRun) return this.db.prepare(`SELECT count(*) FROM store_points WHERE ${sql}`).pluck().get(...args) as number;
       return this.db.transaction(
-        () =>
-          this.db
-            .prepare(`DELETE FROM store_points WHERE (series, time) IN (SELECT series, time FROM store_points WHERE expires_at <= ? AND series IN (${list}) LIMIT ?)`)
-            .run(req.expired, limit).changes,
+        () => this.db.prepare(`DELETE FROM store_points WHERE (series, time) IN (SELECT series, time FROM store_points WHERE ${sql} LIMIT ?)`).run(...args, limit).changes,
       ).immediate();
     }
-    const before = req.before ?? Infinity;
     if (req.dryRun) return this.db.prepare(`SELECT count(*) FROM store_points WHERE series IN (${list}) AND time < ?`).pluck().get(before) as number;
     return this.db.transaction(() => {
       let left = limit;
@@ -339,6 +347,32 @@ export class SeriesStore {
       }
       return limit - left;
     }).immediate();
+  }
+
+  /**
+   * Everything kept of the series matching `pattern` (GDPR access and portability): each series' entry,
+   * then its records oldest first in chunks of `chunk` — records past their retention included (they
+   * are still held until the purge deletes them). One short read transaction per chunk.
+   */
+  *readAll(pattern: string, records: boolean, chunk = 5000): Generator<{ series: SeriesInfo; records: SeriesRecord[] }> {
+    const wanted = new Set((this.q.matching.all(this.app, pattern) as Array<{ identifier: string }>).map((s) => s.identifier));
+    const all = this.catalogue().filter((s) => wanted.has(s.identifier));
+    const page = this.db.prepare('SELECT time, value, string_value, bool_value, unit FROM store_points WHERE series = ? AND time > ? ORDER BY time LIMIT ?').raw();
+    for (const info of all) {
+      if (!records || !info.count) {
+        yield { series: info, records: [] };
+        continue;
+      }
+      const id = this.q.seriesId.get(this.app, info.identifier) as number;
+      let after = -Number.MAX_VALUE;
+      for (;;) {
+        const rows = page.all(id, after, chunk) as PointRow[];
+        if (rows.length === 0) break;
+        yield { series: info, records: rows.map((r) => toRecord(info.identifier, r)) };
+        after = rows[rows.length - 1]![0];
+        if (rows.length < chunk) break;
+      }
+    }
   }
 
   private write<T>(fn: () => T): T {

@@ -15,7 +15,7 @@
  * Runs in the shared worker pool by default (its calls never wait on anything but its own SQLite file):
  * the apps of one thread share one connection to the store's file and its compiled statements.
  */
-import { AdapterError, OptionsError, type Adapter, type AdapterModule, type ForgetRequest } from '../contract.js';
+import { AdapterError, OptionsError, type Adapter, type AdapterModule, type ForgetRequest, type ReadRequest, type StoredChunk } from '../contract.js';
 import type { Db } from '../../component/store/database.js';
 import { openStoreDatabase } from './store-database.js';
 import { SeriesStore, StoreDataError } from './series-store.js';
@@ -61,6 +61,7 @@ export const storeAdapter: AdapterModule<StoreOptions> = {
     return { maintenance };
   },
   forget: forgetStoredRecords,
+  read: readStoredRecords,
   create({ app, options, databasePath, dataChanged }) {
     if (options.maintenance !== undefined) return maintenanceAdapter(app.name, options.maintenance);
     const { db, release } = connectStore(databasePath);
@@ -121,6 +122,16 @@ export async function forgetStoredRecords({ app, databasePath }: { app: { name: 
   const db = openStoreDatabase(databasePath);
   try {
     return { records: await forgetRecords(new SeriesStore(db, app.name), request) };
+  } finally {
+    db.close();
+  }
+}
+
+/** `read` of every kind that keeps its records in the store's file: the export's and the register's view of them. */
+export async function* readStoredRecords({ app, databasePath }: { app: { name: string }; databasePath: string }, request: ReadRequest): AsyncGenerator<StoredChunk> {
+  const db = openStoreDatabase(databasePath);
+  try {
+    yield* new SeriesStore(db, app.name).readAll(request.series, request.records);
   } finally {
     db.close();
   }

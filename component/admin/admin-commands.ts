@@ -66,7 +66,7 @@ export class AdminCommands {
     return discoInfo([{ category: 'automation', type: 'command-node', name: command.name }], [NS.commands, NS.dataForms], node);
   }
 
-  execute(iq: Element): IqResult {
+  execute(iq: Element): IqResult | Promise<IqResult> {
     const from = iq.attrs.from ?? '';
     return this.runner.execute(this.o.domain, iq.getChild('command', NS.commands)!, { from, requester: bareJid(from), stanzaId: iq.attrs.id, at: Date.now() });
   }

@@ -35,6 +35,10 @@ export interface AuthorizationDecision {
   reason: string;
   /** The consent record (or grant) that allows the request. */
   grantId?: number;
+  /** How long the recipient may keep what it receives under that record (ISO 8601 period), if it says. */
+  retention?: string;
+  /** The data subject reading their own series (allowed without any record). */
+  subject?: string;
 }
 
 /** Where the records come from: the consent store (or the grant facade over it). */
@@ -43,6 +47,16 @@ export interface ConsentSource {
   version(): number;
   /** Records changed after that version (of one app, and of these recipient patterns, if given), in the order of their change. */
   changedSince(version: number, app?: string, recipients?: string[]): AuthorizationRecord[];
+}
+
+/**
+ * The data subjects bound to a JID, and their series (schema/006_consent.sql: subjects, subject_series):
+ * the person the data are about may always read them, without any record.
+ */
+export interface SubjectSource {
+  /** A number that changes whenever a subject or its series change. */
+  subjectsVersion(): number;
+  boundSubjects(): Array<{ name: string; jid: string; series: string[] }>;
 }
 
 type Rec = AuthorizationRecord;
@@ -84,17 +98,27 @@ export class Authorizer {
   private readonly byId = new Map<number, Rec>();
   private readonly byApp = new Map<string, Map<string, Bucket>>();
   private version = -1;
+  /** Bare JID → the subjects it is, with matchers of their series. */
+  private subjects = new Map<string, Array<{ name: string; series: string; matches(series: string): boolean }>>();
+  private subjectsVersion = -1;
 
   /**
    * `only`: hold the records of one app alone — and of one requester, if given (one check in a worker,
-   * which then reads the few records that concern it instead of holding all of them).
+   * which then reads the few records that concern it instead of holding all of them). `subjects`: let
+   * data subjects read their own series (the gateway's check; sends and extracts check subscriptions only).
    */
-  constructor(private readonly source: ConsentSource, private readonly log?: Logger, private readonly only?: { app: string; requester?: string }) {
+  constructor(
+    private readonly source: ConsentSource,
+    private readonly log?: Logger,
+    private readonly only?: { app: string; requester?: string },
+    private readonly subjectSource?: SubjectSource,
+  ) {
     this.refresh();
   }
 
   /** Loads the records changed since the last load (one single-row read when nothing changed). */
   refresh(): void {
+    if (this.subjectSource) this.refreshSubjects(this.subjectSource);
     const version = this.source.version();
     if (version === this.version) return;
     const changed = this.source.changedSince(this.version, this.only?.app, this.only?.requester === undefined ? undefined : patternsCovering(this.only.requester));
@@ -114,19 +138,40 @@ export class Authorizer {
     const verb = processing === 'read' ? 'read' : 'subscribe to';
     if (valid) {
       const purpose = valid.purpose ? ` for ${valid.purpose}` : '';
-      return { allowed: true, reason: `${label(valid)} lets ${req.requester} ${verb} ${req.series} from ${req.app}${purpose}`, grantId: valid.id };
+      return { allowed: true, reason: `${label(valid)} lets ${req.requester} ${verb} ${req.series} from ${req.app}${purpose}`, grantId: valid.id, ...(valid.retention ? { retention: valid.retention } : {}) };
     }
+    const own = processing === 'read' ? this.ownSubject(req.requester, req.series) : undefined;
+    if (own) return { allowed: true, reason: `${req.requester} is ${own}, whom ${req.series} is about: the person the data are about may always read them`, subject: own };
     return { allowed: false, reason: `${req.requester} may not ${verb} ${req.series} from ${req.app}: ${this.whyNot(covering, req.at, req.app, 'no grant covers this series')}` };
   }
 
   /** The series patterns this requester may read from this app now (for the catalogue). */
   visibleSeriesPatterns(app: string, requester: string, at: number): string[] {
-    return [...new Set(this.candidates(app, requester).filter((r) => allows(r, at, 'read')).map((r) => r.series))];
+    const own = this.subjects.get(requester.toLowerCase())?.map((s) => s.series) ?? [];
+    return [...new Set([...this.candidates(app, requester).filter((r) => allows(r, at, 'read')).map((r) => r.series), ...own])];
   }
 
-  /** True when the requester holds at least one record in force on this app (to list its commands). */
+  /** True when the requester holds at least one record in force on this app, or is a data subject (to list its commands). */
   hasAnyGrant(app: string, requester: string, at: number): boolean {
-    return this.candidates(app, requester).some((r) => allows(r, at, undefined));
+    return this.candidates(app, requester).some((r) => allows(r, at, undefined)) || this.subjects.has(requester.toLowerCase());
+  }
+
+  /** The subject this bare JID is whose series include `series`, if any. */
+  private ownSubject(requester: string, series: string): string | undefined {
+    return this.subjects.get(requester.toLowerCase())?.find((s) => s.matches(series))?.name;
+  }
+
+  private refreshSubjects(source: SubjectSource): void {
+    const version = source.subjectsVersion();
+    if (version === this.subjectsVersion) return;
+    const subjects = new Map<string, Array<{ name: string; series: string; matches(series: string): boolean }>>();
+    for (const s of source.boundSubjects()) {
+      let list = subjects.get(s.jid);
+      if (!list) subjects.set(s.jid, (list = []));
+      for (const g of s.series) list.push({ name: s.name, series: g, matches: seriesMatcher(g) });
+    }
+    this.subjects = subjects;
+    this.subjectsVersion = version;
   }
 
   /** Why a requester holds nothing in force on this app (the text of a refusal before any series is named). */

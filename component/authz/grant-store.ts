@@ -9,6 +9,7 @@ import { normalizeRequester, RequesterPatternError } from './requester-pattern.j
 import { ConsentStore, TransitionError, type Actor } from '../consent/consent-store.js';
 import { isLive, LEGAL_BASES, PROCESSINGS, type AuthorizationRecord, type ConsentRecord, type LegalBasis, type Processing } from '../consent/model.js';
 import type { ConsentSource } from './authorizer.js';
+import { parsePeriod, RetentionError } from '../gdpr/retention.js';
 
 export interface Grant {
   id: number;
@@ -25,6 +26,8 @@ export interface Grant {
   notBefore: number | null;
   /** Valid until (exclusive), ms since the epoch; null = no end. */
   notAfter: number | null;
+  /** How long the requester may keep what it receives (ISO 8601 period), or null. */
+  retention: string | null;
   createdAt: number;
 }
 
@@ -38,6 +41,8 @@ export interface NewGrant {
   processing?: Processing[];
   notBefore?: number | null;
   notAfter?: number | null;
+  /** How long the requester may keep what it receives, from the transfer (ISO 8601 period). */
+  retention?: string;
 }
 
 export class GrantError extends Error {
@@ -57,6 +62,7 @@ const toGrant = (r: ConsentRecord): Grant => ({
   processing: r.processing,
   notBefore: r.notBefore,
   notAfter: r.notAfter,
+  retention: r.retention,
   createdAt: r.createdAt,
 });
 
@@ -82,8 +88,16 @@ export class GrantStore implements ConsentSource {
     const legalBasis = g.legalBasis ?? (requester === '*' ? 'public-task' : 'contract');
     if (!(legalBasis in LEGAL_BASES)) throw new GrantError(`legal basis "${legalBasis}" must be one of ${Object.keys(LEGAL_BASES).join(', ')}`);
     if (!this.db.prepare('SELECT 1 FROM apps WHERE name = ?').get(g.app)) throw new GrantError(`no app named "${g.app}"`);
+    if (g.retention !== undefined) {
+      try {
+        parsePeriod(g.retention);
+      } catch (err) {
+        if (err instanceof RetentionError) throw new GrantError(`--retention: ${err.message}`);
+        throw err;
+      }
+    }
     const rec = this.consents.create(
-      { app: g.app, subject: null, recipient: requester, series: g.series, purpose: g.purpose ?? '', legalBasis, processing: g.processing ?? [...PROCESSINGS], notBefore, notAfter, origin: 'grant' },
+      { app: g.app, subject: null, recipient: requester, series: g.series, purpose: g.purpose ?? '', legalBasis, processing: g.processing ?? [...PROCESSINGS], notBefore, notAfter, origin: 'grant', retention: g.retention?.trim() ?? null },
       actor,
     );
     return toGrant(rec);

@@ -75,6 +75,7 @@ export function consentCommands(): Command {
           ['processing', processingText(rec.processing)],
           ['notice', rec.notice || '-'],
           ['validity', `${rec.notBefore === null ? 'from when given' : when(rec.notBefore)} → ${rec.notAfter === null ? 'no end' : when(rec.notAfter)}`],
+          ['retention', rec.retention ? `the recipient may keep what it receives for ${rec.retention}` : '- (the app\'s own retention only)'],
           ['state', `${rec.state} since ${when(rec.stateAt)}${rec.renewalUntil !== null ? `; renewal until ${when(rec.renewalUntil)} asked` : ''}`],
           ['decided by', deciders.join(' ') || 'the operator (CLI)'],
         ]) +
@@ -88,8 +89,11 @@ export function consentCommands(): Command {
     .description('approve a request (or a renewal) as the operator, optionally for a shorter time or narrower series')
     .option('--until <iso>', 'end earlier than asked, ISO 8601 with offset', instant('--until'))
     .option('--series <glob>', 'allow only part of the series asked')
-    .action(function (this: Command, id: string, o: { until?: number; series?: string }) {
-      const rec = guard(() => service(this).decide(intArg(id), { approve: true, ...(o.until !== undefined ? { until: o.until } : {}), ...(o.series ? { series: o.series } : {}) }, operator(this)));
+    .option('--retention <period>', 'how long the recipient may keep what it receives, from the transfer (ISO 8601: P1Y, P30D); carried with the data')
+    .action(function (this: Command, id: string, o: { until?: number; series?: string; retention?: string }) {
+      const rec = guard(() =>
+        service(this).decide(intArg(id), { approve: true, ...(o.until !== undefined ? { until: o.until } : {}), ...(o.series ? { series: o.series } : {}), ...(o.retention ? { retention: o.retention } : {}) }, operator(this)),
+      );
       process.stdout.write(`consent ${rec.id} ${rec.state}: ${rec.recipient} may ${processingText(rec.processing).replace(' ', ' and ')} ${rec.series} from ${rec.app} until ${when(rec.notAfter)}\n`);
     });
 

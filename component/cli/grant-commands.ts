@@ -39,11 +39,15 @@ export function grantCommands(): Command {
     .option('--until <iso>', 'valid until this instant, excluded, ISO 8601 with offset (default: no end)', instant('--until'))
     .option('--basis <basis>', `legal basis: ${Object.keys(LEGAL_BASES).join(', ')} (default: public-task for *, contract otherwise)`, legalBasis)
     .option('--processing <list>', 'read, subscribe or both (comma-separated)', 'read,subscribe')
-    .action(function (this: Command, app: string, requester: string, series: string, o: { purpose: string; from?: number; until?: number; basis?: LegalBasis; processing: string }) {
+    .option('--retention <period>', 'how long the requester may keep what it receives, from the transfer (ISO 8601: P1Y, P30D); carried with the data')
+    .action(function (this: Command, app: string, requester: string, series: string, o: { purpose: string; from?: number; until?: number; basis?: LegalBasis; processing: string; retention?: string }) {
       const processing = parseProcessing(o.processing);
       if (processing.length === 0) throw new CliError('--processing must name read, subscribe or both', 2);
       const g = wrap(() =>
-        grants(this).add({ app, requester, series, purpose: o.purpose, notBefore: o.from ?? null, notAfter: o.until ?? null, processing, ...(o.basis ? { legalBasis: o.basis } : {}) }, operator(this)),
+        grants(this).add(
+          { app, requester, series, purpose: o.purpose, notBefore: o.from ?? null, notAfter: o.until ?? null, processing, ...(o.basis ? { legalBasis: o.basis } : {}), ...(o.retention ? { retention: o.retention } : {}) },
+          operator(this),
+        ),
       );
       process.stdout.write(`added grant ${g.id}: ${g.requester} may ${g.processing.includes('read') ? 'read' : 'subscribe to'} ${g.series} from ${g.app} (${window(g)}; ${g.legalBasis})\n`);
     });

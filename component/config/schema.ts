@@ -154,6 +154,15 @@ export const ConfigSchema = z
       })
       .strict()
       .default({}),
+    gdpr: z
+      .object({
+        /** Who runs the gateway (the controller, or the processor for the apps' controllers): named in the register (Art. 30). */
+        controller: z.string().min(1).optional(),
+        /** How people reach them about their data (the data protection officer, a mailbox): named in the register and exports. */
+        contact: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
     /** Gateway admins: bare JIDs allowed to run the admin commands of the domain's JID over XMPP. */
     admins: z
       .array(

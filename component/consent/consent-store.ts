@@ -50,6 +50,8 @@ export interface NewConsent {
   /** 'grant': given by the operator at once; 'request': asked, waiting for a decision. */
   origin: 'grant' | 'request';
   requestedBy?: string | null;
+  /** How long the recipient may keep what it receives (ISO 8601 period), for a grant. */
+  retention?: string | null;
 }
 
 /** Called inside the transaction of every appended event, after it is written. */
@@ -58,7 +60,7 @@ export const consentEventHooks: ConsentEventHook[] = [logConsentEvent];
 
 const COLUMNS = `id, app, subject, recipient, series, purpose, purpose_term AS purposeTerm, legal_basis AS legalBasis,
   processing, notice, origin, requested_by AS requestedBy, created_at AS createdAt, state, state_at AS stateAt,
-  not_before AS notBefore, not_after AS notAfter, renewal_until AS renewalUntil, rev`;
+  not_before AS notBefore, not_after AS notAfter, renewal_until AS renewalUntil, retention, rev`;
 
 type Row = Omit<ConsentRecord, 'processing'> & { processing: string };
 const toRecord = (r: Row): ConsentRecord => ({ ...r, processing: parseProcessing(r.processing) });
@@ -87,13 +89,13 @@ export class ConsentStore {
       const { lastInsertRowid } = this.db
         .prepare(
           `INSERT INTO consents (app, subject, recipient, series, purpose, purpose_term, legal_basis, processing, notice, origin,
-             requested_by, created_at, state, state_at, not_before, not_after)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             requested_by, created_at, state, state_at, not_before, not_after, retention)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(c.app, c.subject, c.recipient, c.series, c.purpose, c.purposeTerm ?? null, c.legalBasis, processingText(c.processing), c.notice ?? '',
-          c.origin, c.requestedBy ?? null, at, state, at, c.notBefore ?? null, c.notAfter);
+          c.origin, c.requestedBy ?? null, at, state, at, c.notBefore ?? null, c.notAfter, c.retention ?? null);
       const id = Number(lastInsertRowid);
-      this.appendEvent(id, state, actor, c.notAfter === null ? {} : { until: c.notAfter }, at, { first: true });
+      this.appendEvent(id, state, actor, { ...(c.notAfter === null ? {} : { until: c.notAfter }), ...(c.retention ? { retention: c.retention } : {}) }, at, { first: true });
       return this.get(id)!;
     })();
   }
@@ -110,8 +112,8 @@ export class ConsentStore {
       if (!opts.first) {
         const next = applyEvent(id, before, type, at, details);
         this.db
-          .prepare('UPDATE consents SET state = ?, state_at = ?, series = ?, not_before = ?, not_after = ?, renewal_until = ?, legal_basis = ? WHERE id = ?')
-          .run(next.state, next.stateAt, next.series, next.notBefore, next.notAfter, next.renewalUntil, next.legalBasis, id);
+          .prepare('UPDATE consents SET state = ?, state_at = ?, series = ?, not_before = ?, not_after = ?, renewal_until = ?, legal_basis = ?, retention = ? WHERE id = ?')
+          .run(next.state, next.stateAt, next.series, next.notBefore, next.notAfter, next.renewalUntil, next.legalBasis, next.retention, id);
       }
       const clean = Object.fromEntries(Object.entries(details).filter(([, v]) => v !== undefined));
       const { lastInsertRowid } = this.db
@@ -176,7 +178,7 @@ export class ConsentStore {
     if (app !== undefined) (where.push(recipients === undefined ? 'app = ?' : '+app = ?'), args.push(app));
     if (recipients !== undefined) (where.push(`recipient IN (${recipients.map(() => '?').join(', ')})`), args.push(...recipients));
     const rows = this.db
-      .prepare(`SELECT id, app, recipient, series, purpose, origin, state, state_at AS stateAt, not_before AS notBefore, not_after AS notAfter, processing
+      .prepare(`SELECT id, app, recipient, series, purpose, origin, state, state_at AS stateAt, not_before AS notBefore, not_after AS notAfter, processing, retention
                 FROM consents WHERE ${where.join(' AND ')} ORDER BY rev`)
       .all(...args) as Array<Omit<AuthorizationRecord, 'processing'> & { processing: string }>;
     for (const r of rows) (r as unknown as AuthorizationRecord).processing = storedProcessing(r.processing);

@@ -22,6 +22,7 @@ export interface RecordState {
   notAfter: number | null;
   renewalUntil: number | null;
   legalBasis: LegalBasis;
+  retention: string | null;
 }
 
 const VERB: Record<ConsentEventType, string> = {
@@ -48,10 +49,10 @@ export function applyEvent(id: number, r: RecordState, type: ConsentEventType, a
       return { ...r, renewalUntil: d.until ?? null };
     case 'given':
       if (r.state !== 'requested') no(' already');
-      return moved('given', { series: d.series ?? r.series, notAfter: d.until === undefined ? r.notAfter : d.until, legalBasis: d.legalBasis ?? r.legalBasis });
+      return moved('given', { series: d.series ?? r.series, notAfter: d.until === undefined ? r.notAfter : d.until, legalBasis: d.legalBasis ?? r.legalBasis, retention: d.retention ?? r.retention });
     case 'renewed':
       if (!isLive(r.state)) no('');
-      return moved('renewed', { notAfter: d.until === undefined ? r.renewalUntil ?? r.notAfter : d.until });
+      return moved('renewed', { notAfter: d.until === undefined ? r.renewalUntil ?? r.notAfter : d.until, retention: d.retention ?? r.retention });
     case 'refused':
       if (r.state === 'requested') return moved('refused');
       // Refusing a renewal leaves the consent as it was, until its end.

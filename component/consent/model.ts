@@ -51,11 +51,13 @@ export interface ConsentRecord {
   notAfter: number | null;
   /** A renewal asked and not decided yet: the validity asked for. */
   renewalUntil: number | null;
+  /** How long the recipient may keep what it receives, from the transfer (ISO 8601 period); null: no limit of its own. */
+  retention: string | null;
   rev: number;
 }
 
 /** What the authorization check needs of a record (all it holds in memory, for 100,000 records). */
-export type AuthorizationRecord = Pick<ConsentRecord, 'id' | 'app' | 'recipient' | 'series' | 'purpose' | 'origin' | 'state' | 'stateAt' | 'notBefore' | 'notAfter' | 'processing'>;
+export type AuthorizationRecord = Pick<ConsentRecord, 'id' | 'app' | 'recipient' | 'series' | 'purpose' | 'origin' | 'state' | 'stateAt' | 'notBefore' | 'notAfter' | 'processing' | 'retention'>;
 
 export interface ConsentEvent {
   id: number;
@@ -77,6 +79,8 @@ export interface EventDetails {
   renewal?: boolean;
   /** given: the legal basis, when the decider (a rule) sets another than the request's. */
   legalBasis?: LegalBasis;
+  /** given / renewed: how long the recipient may keep what it receives (ISO 8601 period), when the decider sets it. */
+  retention?: string;
   reason?: string;
 }
 

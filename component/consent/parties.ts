@@ -6,6 +6,7 @@
 import type { Db } from '../store/database.js';
 import { normalizeRequester, RequesterPatternError } from '../authz/requester-pattern.js';
 import { patternCovers, patternsOverlap } from '../transfer/series-pattern.js';
+import type { SubjectSource } from '../authz/authorizer.js';
 
 export class PartyError extends Error {
   override name = 'PartyError';
@@ -49,8 +50,18 @@ export function concernOf(series: string, subjects: ReadonlyArray<{ name: string
   return { kind: 'mixed', subjects: touched.map((s) => s.name) };
 }
 
-export class Parties {
+export class Parties implements SubjectSource {
   constructor(private readonly db: Db) {}
+
+  /** Changes with every change to subjects and their series (schema/010_gdpr_rights.sql). */
+  subjectsVersion(): number {
+    return this.db.prepare('SELECT version FROM subjects_version WHERE id = 1').pluck().get() as number;
+  }
+
+  /** The subjects who have a JID: they may read their own series. */
+  boundSubjects(): Array<{ name: string; jid: string; series: string[] }> {
+    return this.subjects().filter((s): s is Subject & { jid: string } => s.jid !== null);
+  }
 
   addSubject(name: string, series: string[], jid: string | null): Subject {
     if (!SUBJECT_NAME.test(name)) throw new PartyError(`invalid subject name "${name}": use 1-63 characters among a-z 0-9 . _ - , starting with a letter or digit`);

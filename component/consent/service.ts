@@ -18,6 +18,7 @@ import { addDuration, parseCalendarDuration, type CalendarDuration } from './dur
 import { awaitsDecision, DPV_TERM, isLive, type ConsentRecord, type Processing } from './model.js';
 import { checkSeries, Parties, PartyError } from './parties.js';
 import { describeRule, firstMatch, ruleUntil, RuleStore, type ConsentRule } from './rules.js';
+import { parsePeriod, RetentionError } from '../gdpr/retention.js';
 
 export type ConsentErrorKind = 'not-found' | 'forbidden' | 'bad-request' | 'not-allowed' | 'limit';
 
@@ -57,7 +58,8 @@ export interface AccessRequest {
   notice?: string;
 }
 
-export type Decision = { approve: true; until?: number; series?: string } | { approve: false; reason?: string };
+/** An approval may shorten the validity, narrow the series, and limit how long the recipient may keep the data (`retention`, ISO 8601). */
+export type Decision = { approve: true; until?: number; series?: string; retention?: string } | { approve: false; reason?: string };
 
 const DAY_MS = 86_400_000;
 const iso = (ms: number) => formatIsoUtc(Math.floor(ms / 1000));
@@ -135,8 +137,9 @@ export class ConsentService {
       this.checked(() => checkSeries(d.series!));
       if (!patternCovers(rec.series, d.series)) throw new ConsentError('bad-request', `the series can only be narrowed: ${d.series} is not within ${rec.series}`);
     }
+    if (d.retention !== undefined) as('bad-request', RetentionError, () => parsePeriod(d.retention!));
     const until = d.until ?? asked;
-    return transition(() => this.store.appendEvent(id, renewal ? 'renewed' : 'given', who, { until, series: d.series }, at).record);
+    return transition(() => this.store.appendEvent(id, renewal ? 'renewed' : 'given', who, { until, series: d.series, retention: d.retention?.trim() }, at).record);
   }
 
   /** Ends a record: by its requester, by whoever decides for it, or by the operator. */

@@ -7,9 +7,8 @@
  */
 import type { Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
-import { adapterModule } from '../../adapters/index.js';
 import type { ForgetRequest } from '../../adapters/contract.js';
-import { AppRegistry, adapterOptions } from '../registry/apps.js';
+import { appStorages } from './app-storage.js';
 import { RetentionPolicies } from './retention-policies.js';
 import { cutoff, parsePeriod } from './retention.js';
 import { traceOf } from '../trace/trace.js';
@@ -50,10 +49,8 @@ export async function purge(opts: PurgeOptions): Promise<PurgeReport> {
   const report: PurgeReport = { dryRun: !!opts.dryRun, at: now, outbox: 0, inbox: 0, deadLetters: 0, apps: [] };
   for (const q of QUEUES) report[q.key] = await purgeTable(opts.db, q.table, q.where, now, !!opts.dryRun);
   const policies = new RetentionPolicies(opts.db);
-  for (const app of new AppRegistry(opts.db).list()) {
-    const module = adapterModule(app.kind);
+  for (const { app, module, ctx } of appStorages(opts.db, opts)) {
     if (!module.forget) continue;
-    const ctx = { app: { name: app.name, jid: `${app.name}@${opts.domain}` }, options: adapterOptions(module, app.options), log: opts.log, databasePath: opts.databasePath };
     const rules: Array<{ series: string; rule: string; request: ForgetRequest }> = policies
       .list(app.name)
       .map((p) => ({ series: p.series, rule: `older than ${p.period}`, request: { series: p.series, before: cutoff(now / 1000, parsePeriod(p.period)) } }));

@@ -24,7 +24,7 @@ import { withTimeout } from './with-timeout.js';
 import { Backoff } from '../timing/backoff.js';
 import type { ConsentStore } from '../consent/consent-store.js';
 import { RetentionPolicies } from '../gdpr/retention-policies.js';
-import { encodeRetention, lastExpiryMs, type CarriedRetention } from '../gdpr/retention.js';
+import { addPeriod, encodeRetention, lastExpiryMs, parsePeriod, type CarriedRetention } from '../gdpr/retention.js';
 
 export interface ExtractJobsOptions {
   db: Db;
@@ -231,14 +231,24 @@ export class ExtractJobs {
 
   /**
    * Cuts blocks into messages of at most `batch` records, one metadata group per message. Each carries
-   * the retention of its series (the app's policies) beside its Quoalise payload, and knows when all
-   * its records will be past it.
+   * the retention of its series beside its Quoalise payload — the app's policies (`max-age`) and the
+   * limit the destination's consent sets from now (`until`) — and knows when all its records will be past it.
    */
   private messages(c: Consumer, blocks: DataBlock[]): NewOutboxMessage[] {
     const out: NewOutboxMessage[] = [];
     if (blocks.length === 0) return out;
     const app = this.opts.appJid.slice(0, this.opts.appJid.indexOf('@'));
-    const retention = new RetentionPolicies(this.opts.db).carried(app, new Set(blocks.flatMap((b) => b.records.map((r) => r.name))));
+    const names = new Set(blocks.flatMap((b) => b.records.map((r) => r.name)));
+    const retention = new RetentionPolicies(this.opts.db).carried(app, names);
+    // The consent (or grant) that lets the destination have these series may limit how long it keeps
+    // them, from now: that limit travels too, as an absolute `until` beside the app's `max-age`.
+    const now = Date.now();
+    const scoped = new Authorizer(this.opts.consents, undefined, { app, requester: c.destination });
+    const processing = c.kind === 'subscription' ? 'subscribe' : 'read';
+    for (const series of names) {
+      const d = scoped.authorize({ app, requester: c.destination, series, at: now, processing });
+      if (d.retention) retention.set(series, { ...retention.get(series), until: addPeriod(Math.floor(now / 1000), parsePeriod(d.retention)) });
+    }
     for (const b of blocks) {
       for (let i = 0; i < b.records.length; i += c.batch) {
         const records = b.records.slice(i, i + c.batch);

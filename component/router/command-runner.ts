@@ -64,7 +64,7 @@ export interface OwnCommand<C extends CommandCaller> {
   /** The form of the first step (null: no input, answered at once). */
   form(ctx: C): { instructions: string; fields: FieldSpec[] } | null;
   /** Serves the submitted form: the children of the completed command (result forms, notes). Throws StanzaError. */
-  run(ctx: C, fields: ReadonlyMap<string, string[]>): Element[];
+  run(ctx: C, fields: ReadonlyMap<string, string[]>): Element[] | Promise<Element[]>;
 }
 
 export class CommandRunner<C extends CommandCaller> {
@@ -87,7 +87,7 @@ export class CommandRunner<C extends CommandCaller> {
   }
 
   /** Answers a `command` element sent to `entity` (an app's JID, the domain): sessions do not cross entities. */
-  execute(entity: string, cmd: Element, ctx: C): IqResult {
+  execute(entity: string, cmd: Element, ctx: C): IqResult | Promise<IqResult> {
     const node = cmd.attrs.node ?? '';
     const action = cmd.attrs.action ?? 'execute';
     const sessionid = cmd.attrs.sessionid;
@@ -111,8 +111,9 @@ export class CommandRunner<C extends CommandCaller> {
     const fields = submittedValues(cmd);
     const first = twoStep(this.sessions, owner, ctx.at, sessionid, fields !== null, { name: command.name, form: () => command.form(ctx) });
     if (first) return first;
+    const done = (children: Element[]) => xml('command', { xmlns: NS.commands, node, sessionid: sessionid ?? this.sessions.newId(), status: 'completed' }, ...children);
     const children = command.run(ctx, fields ?? new Map());
-    return xml('command', { xmlns: NS.commands, node, sessionid: sessionid ?? this.sessions.newId(), status: 'completed' }, ...children);
+    return Array.isArray(children) ? done(children) : children.then(done);
   }
 }
 

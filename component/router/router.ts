@@ -15,6 +15,7 @@ import type { AppHost } from '../apps/app-host.js';
 import type { PresenceService } from './presence.js';
 import { dataPayload, type Intake } from '../transfer/intake.js';
 import type { SendBridge } from '../delivery/send-bridge.js';
+import type { ControlIntake } from '../gdpr/control-intake.js';
 import type { QuoaliseCommands } from '../quoalise/commands/ad-hoc.js';
 import type { AppIqs } from '../apps/app-iqs.js';
 import type { ConsentCommands } from '../consent/commands/consent-commands.js';
@@ -25,6 +26,8 @@ export interface RouterOptions {
   apps: Apps;
   presence: PresenceService;
   intake: Intake;
+  /** Erasure requests and confirmations (urn:fedgate:gdpr:0) for our apps. */
+  control?: ControlIntake;
   delivery: SendBridge;
   /** The Quoalise ad-hoc commands every app JID answers. */
   commands: QuoaliseCommands;
@@ -109,12 +112,13 @@ export class Router {
     if (this.opts.delivery.onConfirmation(el)) return;
     if (type === 'groupchat' || type === 'headline') return;
     const data = dataPayload(el);
-    if (data) {
+    const control = !data && this.opts.control?.handles(el);
+    if (data || control) {
       if (!this.accepting) {
         this.opts.send(errorReply(el, new StanzaError('service-unavailable', 'the gateway is shutting down; retry shortly', { type: 'wait' })));
         return;
       }
-      return this.opts.intake.accept(host, el, data);
+      return data ? this.opts.intake.accept(host, el, data) : this.opts.control!.accept(host, el);
     }
     const body = el.getChildText('body');
     if (body === null) return; // chat states, receipts for nothing we sent, etc.

@@ -37,6 +37,8 @@ export interface ConsentRecordFacts {
   state: string;
   notBefore: number | null;
   notAfter: number | null;
+  /** How long the recipient may keep what it receives (ISO 8601 period), if the record limits it. */
+  retention?: string | null;
 }
 
 export function logConsentEvent(event: ConsentEventFacts, record: ConsentRecordFacts, db: Db): void {
@@ -56,6 +58,7 @@ export function logConsentEvent(event: ConsentEventFacts, record: ConsentRecordF
       state: record.state,
       from: record.notBefore,
       until: record.notAfter,
+      retention: record.retention ?? undefined,
       by: event.actor,
       role: event.role,
       details: sha256Hex(JSON.stringify(event.details)),

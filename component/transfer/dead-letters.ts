@@ -76,8 +76,8 @@ export function moveInboxRowToDeadLetters(db: Db, id: number, reason: string): v
     | undefined;
   const moved = db
     .prepare(
-      `INSERT INTO dead_letters (direction, app, peer, stanza_id, format, payload, records, attempts, reason, created_at, died_at, origin, version, retention, expires_at)
-       SELECT 'inbound', app, sender, stanza_id, format, payload, records, attempts, ?, received_at, ?, origin, version, retention, expires_at FROM inbox WHERE id = ? AND state = 'pending'`,
+      `INSERT INTO dead_letters (direction, app, peer, stanza_id, format, payload, records, attempts, reason, created_at, died_at, origin, version, retention, expires_at, series)
+       SELECT 'inbound', app, sender, stanza_id, format, payload, records, attempts, ?, received_at, ?, origin, version, retention, expires_at, series FROM inbox WHERE id = ? AND state = 'pending'`,
     )
     .run(reason, Date.now(), id).changes;
   if (moved) db.prepare("UPDATE inbox SET state = 'dead', payload = '', done_at = ?, last_error = ? WHERE id = ?").run(Date.now(), reason, id);
@@ -148,10 +148,10 @@ export class DeadLetters {
         queued = Number(
           this.db
             .prepare(
-              `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at, origin, version, retention, expires_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+              `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at, origin, version, retention, expires_at, series)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
             )
-            .run(r.app, r.peer, r.stanza_id ?? `dead-letter-${r.id}`, r.format, r.payload, r.records, now, r.created_at, r.origin, r.version, r.retention, r.expires_at)
+            .run(r.app, r.peer, r.stanza_id ?? `dead-letter-${r.id}`, r.format, r.payload, r.records, now, r.created_at, r.origin, r.version, r.retention, r.expires_at, r.series)
             .lastInsertRowid,
         );
         recordChange(this.db, 'inbox', { app: r.app });

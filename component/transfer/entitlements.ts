@@ -42,6 +42,11 @@ export class Entitlements {
     return null;
   }
 
+  /** True when some consumer names `sender` as a source of data for `destination` (whatever the series). */
+  isSource(sender: string, destination: string): boolean {
+    return this.rules.has(`${sender} ${destination}`);
+  }
+
   private add(c: Consumer): void {
     if (!c.destination.endsWith(`@${this.domain}`)) return;
     const key = `${c.source} ${c.destination}`;

@@ -24,6 +24,8 @@ export interface InboundMessage {
   retention: string | null;
   /** When all its records are past that retention (ms), or null. */
   expiresAt: number | null;
+  /** The series of its records, one per line (an erasure finds a person's data by them). */
+  series?: string;
 }
 
 export interface InboxRow extends InboundMessage {
@@ -47,8 +49,8 @@ export class Inbox {
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare(
-      `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at, origin, version, retention, expires_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, sender, stanza_id) DO NOTHING`,
+      `INSERT INTO inbox (app, sender, stanza_id, format, payload, records, next_attempt_at, received_at, origin, version, retention, expires_at, series)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, sender, stanza_id) DO NOTHING`,
     );
     this.pendingRows = db.prepare(`SELECT ${COLUMNS} FROM inbox WHERE app = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?`);
     this.done = db.prepare("UPDATE inbox SET state = 'done', payload = '', done_at = ?, last_error = NULL WHERE id = ? AND state = 'pending'");
@@ -62,7 +64,9 @@ export class Inbox {
   commit(messages: readonly InboundMessage[], now = Date.now()): boolean[] {
     return this.db
       .transaction(() =>
-        messages.map((m) => this.insert.run(m.app, m.sender, m.stanzaId, m.format, m.payload, m.records, now, now, m.origin, m.version, m.retention, m.expiresAt).changes === 1),
+        messages.map(
+          (m) => this.insert.run(m.app, m.sender, m.stanzaId, m.format, m.payload, m.records, now, now, m.origin, m.version, m.retention, m.expiresAt, m.series ?? '').changes === 1,
+        ),
       )
       .immediate();
   }

@@ -146,7 +146,7 @@ export class Intake {
     const { origin, version } = sourceVersion(el);
     const expiresAt = lastExpiryMs(retention, blocks.flatMap((b) => b.records));
     this.batch.push({
-      message: { app, sender, stanzaId, format: data.format, payload, records, origin, version, retention: retentionToJson(retention), expiresAt },
+      message: { app, sender, stanzaId, format: data.format, payload, records, origin, version, retention: retentionToJson(retention), expiresAt, series: [...names].join('\n') },
       stanza: el,
       host,
       digest,

@@ -15,6 +15,7 @@ import { Entitlements } from '../transfer/entitlements.js';
 import type { AppWorkerData, FromAppWorker, HostedAppSpec, ToAppWorker } from './protocol.js';
 import { HostedApp, type WorkerShared } from './hosted-app.js';
 import { configureTrace } from '../trace/trace.js';
+import { RetentionPolicies } from '../gdpr/retention-policies.js';
 
 // bree wraps our data under workerData.job.worker.workerData and also spreads it at the top level.
 const data = workerData as AppWorkerData;
@@ -43,6 +44,7 @@ const shared: WorkerShared = {
   log: createWorkerLogger(data.logLevel, data.name),
   outboxChannel: new BroadcastChannel(OUTBOX_CHANNEL),
   consents: new ConsentStore(db),
+  policies: new RetentionPolicies(db),
   post,
   sendIq,
 };

@@ -11,6 +11,7 @@ import { adapterOptions } from '../registry/apps.js';
 import type { Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
 import type { ConsentStore } from '../consent/consent-store.js';
+import type { RetentionPolicies } from '../gdpr/retention-policies.js';
 import type { Inbox } from '../transfer/inbox.js';
 import type { Outbox } from '../delivery/outbox.js';
 import type { ConsumerStore } from '../transfer/consumers.js';
@@ -35,6 +36,8 @@ export interface WorkerShared {
   outboxChannel: BroadcastChannel;
   /** Consent records (and grants), read for each subscriber at each check. */
   consents: ConsentStore;
+  /** The apps' retention policies, carried by their get_history answers. */
+  policies: RetentionPolicies;
   post(m: FromAppWorker): void;
   /** Sends an IQ for one of the thread's apps through the main thread (adapter contract: `sendIq`). */
   sendIq(app: string, to: string, type: 'get' | 'set', payload: string, timeoutMs: number): Promise<string>;
@@ -95,7 +98,7 @@ export class HostedApp {
       outboxChannel: shared.outboxChannel,
       consents: shared.consents,
     });
-    const app = new HostedApp(spec.name, adapter, appOps(adapter, data.trace), receive, extract, shared);
+    const app = new HostedApp(spec.name, adapter, appOps(adapter, (series) => shared.policies.forApp(spec.name)(series), data.trace), receive, extract, shared);
     receive.wake();
     extract.start();
     return app;

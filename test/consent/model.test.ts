@@ -49,7 +49,17 @@ const fresh = (over: Partial<RecordState> = {}): RecordState => ({
   notAfter: T0 + 1000,
   renewalUntil: null,
   legalBasis: 'consent',
+  retention: null,
   ...over,
+});
+
+test('lifecycle: the decider sets how long the recipient may keep the data; a renewal keeps it unless set again', () => {
+  const given = applyEvent(1, fresh(), 'given', T0 + 1, { retention: 'P1Y' });
+  assert.is(given.retention, 'P1Y');
+  const asked = applyEvent(1, given, 'requested', T0 + 2, { renewal: true, until: T0 + 5000 });
+  assert.is(applyEvent(1, asked, 'renewed', T0 + 3, {}).retention, 'P1Y');
+  assert.is(applyEvent(1, asked, 'renewed', T0 + 3, { retention: 'P30D' }).retention, 'P30D');
+  assert.is(applyEvent(1, fresh(), 'given', T0 + 1, {}).retention, null, 'none unless set');
 });
 
 test('lifecycle: given, narrowed, renewed, refused renewal, withdrawn; ends are final', () => {

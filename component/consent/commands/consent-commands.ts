@@ -26,6 +26,7 @@ import { asStanzaError, iso, PROCESSING_FIELD, readId, readProcessing, readTime,
 export interface ConsentCaller extends CommandCaller {
   app: string;
   appJid: string;
+  host: AppHost;
 }
 
 export interface ConsentCommandsOptions {
@@ -34,6 +35,8 @@ export interface ConsentCommandsOptions {
   limits: CommandLimits;
   /** A record changed: the effects (notifications…) should run now. */
   changed(): void;
+  /** More commands for the people who decide on this app (the GDPR kit's `my_data`). */
+  extra?: Array<OwnCommand<ConsentCaller>>;
 }
 
 const REQUESTER_NODES = ['request_access', 'my_consents', 'renew', 'withdraw'];
@@ -46,6 +49,7 @@ function recordValues(title: string, r: ConsentRecord): Element {
     { var: 'processing', label: 'Processing', value: processingText(r.processing) },
     { var: 'until', label: 'Until', value: r.notAfter === null ? null : iso(r.notAfter) },
     { var: 'renewal_until', label: 'Renewal asked until', value: r.renewalUntil === null ? null : iso(r.renewalUntil) },
+    { var: 'retention', label: 'The recipient may keep the data for', value: r.retention },
   ]);
 }
 
@@ -53,7 +57,7 @@ export class ConsentCommands {
   private readonly runner: CommandRunner<ConsentCaller>;
 
   constructor(private readonly o: ConsentCommandsOptions) {
-    this.runner = new CommandRunner(this.commands(), o.limits);
+    this.runner = new CommandRunner([...this.commands(), ...(o.extra ?? [])], o.limits);
   }
 
   /** The command nodes (metrics label IQs by node). */
@@ -84,10 +88,10 @@ export class ConsentCommands {
     return item ? discoInfo([{ category: 'automation', type: 'command-node', name: item.name }], [NS.commands, NS.dataForms], node) : null;
   }
 
-  execute(host: AppHost, iq: Element): IqResult {
+  execute(host: AppHost, iq: Element): IqResult | Promise<IqResult> {
     if (!host.isReady && host.capabilities.size === 0) throw new StanzaError('service-unavailable', `${host.jid} is starting; retry in a moment`, { type: 'wait' });
     const from = iq.attrs.from ?? '';
-    const ctx: ConsentCaller = { from, requester: bareJid(from), stanzaId: iq.attrs.id, at: Date.now(), app: host.app.name, appJid: host.jid };
+    const ctx: ConsentCaller = { from, requester: bareJid(from), stanzaId: iq.attrs.id, at: Date.now(), app: host.app.name, appJid: host.jid, host };
     const answer = this.runner.execute(host.jid, iq.getChild('command', NS.commands)!, ctx);
     this.o.changed();
     return answer;
@@ -232,6 +236,7 @@ export class ConsentCommands {
             },
             { var: 'until', label: 'Until (shorter)', desc: 'Optional: end the consent earlier than asked. ISO 8601 with a UTC offset.' },
             { var: 'series', label: 'Series (narrower)', desc: 'Optional: allow only part of the series asked, e.g. one identifier of the glob.' },
+            { var: 'retention', label: 'Recipient may keep it for', desc: 'Optional: how long the requester may keep what it receives, from when it receives it, as an ISO 8601 period (P1Y: one year, P30D: thirty days). It travels with the data.' },
             { var: 'reason', label: 'Reason', desc: 'Optional: told to the requester.' },
           ],
         }),
@@ -242,8 +247,16 @@ export class ConsentCommands {
           const who = { ...actor(c), role: 'subject' as const };
           const u = readTime(f, 'until');
           const s = text(f, 'series');
+          const keep = text(f, 'retention');
           const rec = asStanzaError(() =>
-            svc.decide(id, decision === 'approve' ? { approve: true, ...(u !== undefined ? { until: u } : {}), ...(s !== undefined ? { series: s } : {}) } : { approve: false, ...(text(f, 'reason') ? { reason: text(f, 'reason')! } : {}) }, who, c.at),
+            svc.decide(
+              id,
+              decision === 'approve'
+                ? { approve: true, ...(u !== undefined ? { until: u } : {}), ...(s !== undefined ? { series: s } : {}), ...(keep !== undefined ? { retention: keep } : {}) }
+                : { approve: false, ...(text(f, 'reason') ? { reason: text(f, 'reason')! } : {}) },
+              who,
+              c.at,
+            ),
           );
           return [recordValues('Decide on a request', rec), note(`Request ${rec.id} is ${decision === 'approve' ? 'approved' : 'refused'}; the requester is told.`)];
         },

@@ -175,6 +175,7 @@ export class QuoaliseCommands {
         outcome: err === null ? 'allowed' : err.condition === 'not-authorized' ? 'refused' : 'failed',
         reason: err === null ? undefined : `${err.condition}: ${err.message}`,
         consent: a.grant,
+        subject: a.subject,
         records: a.records,
         digest: a.digest,
       },

@@ -3,7 +3,7 @@
  * must offer for the command to exist, its form, and what it does once the form is submitted.
  */
 import type { AppHost } from '../../apps/app-host.js';
-import type { Authorizer } from '../../authz/authorizer.js';
+import type { Authorizer, AuthorizationDecision } from '../../authz/authorizer.js';
 import type { Processing } from '../../consent/model.js';
 import { toStanzaError } from '../../apps/call-errors.js';
 import { AppCallError } from '../../apps/app-host.js';
@@ -22,6 +22,8 @@ export interface AccessRecord {
   end?: number;
   /** The consent record (or grant) that allowed it. */
   grant?: number;
+  /** The data subject who read their own series (allowed without a record). */
+  subject?: string;
   records?: number;
   digest?: string;
 }
@@ -52,12 +54,14 @@ export interface QuoaliseCommand {
   run(req: CommandRequest): Promise<string | null>;
 }
 
-/** Throws `not-authorized` (cancel) unless a consent in force lets the requester read (or subscribe to) the series now. */
-export function requireGrant(authz: Authorizer, req: CommandRequest, series: string, processing: Processing = 'read'): void {
+/** Throws `not-authorized` (cancel) unless a consent in force lets the requester read (or subscribe to) the series now; returns the decision. */
+export function requireGrant(authz: Authorizer, req: CommandRequest, series: string, processing: Processing = 'read'): AuthorizationDecision {
   req.access.series = series;
   const decision = authz.authorize({ app: req.host.app.name, requester: req.requester, series, at: req.at, processing });
   if (!decision.allowed) throw new StanzaError('not-authorized', decision.reason);
   req.access.grant = decision.grantId;
+  req.access.subject = decision.subject;
+  return decision;
 }
 
 /** Calls the app's worker; its failures become the stanza errors of call-errors.ts. */

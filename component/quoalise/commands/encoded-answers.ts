@@ -12,6 +12,7 @@ import { QuoaliseFormatError } from '../errors.js';
 import { formatIsoUtc } from '../time.js';
 import { escapeAttr, illegalXmlChar } from '../../xmpp/xml.js';
 import { sha256Hex } from '../../trace/digest.js';
+import { encodeRetention, type CarriedRetention, type Period } from '../../gdpr/retention.js';
 
 /** A `quoalise` element, serialized, the number of records (or series) in it, and its SHA-256 for the log. */
 export interface EncodedAnswer {
@@ -26,16 +27,27 @@ function answer(xml: string, count: number, digests: boolean): EncodedAnswer {
   return { xml, count, digest: digests ? sha256Hex(xml) : '' };
 }
 
+/** get_history asked of the worker: the adapter's query, and until when the requester may keep the answer (a consent's retention; epoch seconds). */
+export type HistoryAnswerQuery = HistoryQuery & { keepUntil?: number };
+
+/** The retention period the app's policies set for a series (component/gdpr/retention-policies.ts), or null. */
+export type RetentionOf = (series: string) => Period | null;
+
 /**
  * get_history's payload, encoded as the adapter's records or rows are read. When there are `query.limit`
  * records or more the core refuses the request (too many records), so the encoding stops there. No
  * record at all still gives one `data` with a `meta`: the reference client reads the first
- * `quoalise/data` and requires its `meta`.
+ * `quoalise/data` and requires its `meta`. The answer carries its retention (urn:fedgate:gdpr:0) after
+ * the data, as messages do: the app's period (`max-age`) and the consent's limit (`until`).
  */
-export async function historyXml(adapter: Adapter, query: HistoryQuery, digests = true): Promise<EncodedAnswer> {
+export async function historyXml(adapter: Adapter, q: HistoryAnswerQuery, retentionOf?: RetentionOf, digests = true): Promise<EncodedAnswer> {
+  const { keepUntil, ...query } = q;
   const blocks = await adapter.history!(query);
   const { xml, count } = encodeQuoaliseUpTo(blocks.length > 0 ? blocks : [{ meta: {}, records: [] }], query.limit);
-  return xml === '' ? { xml, count, digest: '' } : answer(xml, count, digests);
+  if (xml === '') return { xml, count, digest: '' };
+  const maxAge = retentionOf?.(query.series) ?? undefined;
+  const terms: CarriedRetention = new Map(maxAge || keepUntil !== undefined ? [[query.series, { ...(maxAge ? { maxAge } : {}), ...(keepUntil !== undefined ? { until: keepUntil } : {}) }]] : []);
+  return answer(xml + encodeRetention(terms), count, digests);
 }
 
 function attr(name: string, value: string): string {

@@ -1,9 +1,9 @@
 /** `get_history`: the records of one series in [start, end), inline after the result form. */
 import type { Authorizer } from '../../authz/authorizer.js';
 import { StanzaError } from '../../xmpp/stanza-error.js';
-import type { HistoryQuery } from '../../../adapters/contract.js';
+import { addPeriod, parsePeriod } from '../../gdpr/retention.js';
 import { callApp, requireGrant, type QuoaliseCommand } from './command.js';
-import type { EncodedAnswer } from './encoded-answers.js';
+import type { EncodedAnswer, HistoryAnswerQuery } from './encoded-answers.js';
 import { IDENTIFIER_FIELD, rangeFields, readIdentifier, readRange } from './request-fields.js';
 
 export function getHistoryCommand(deps: { authz: Authorizer; maxRecords: number }): QuoaliseCommand {
@@ -20,9 +20,11 @@ export function getHistoryCommand(deps: { authz: Authorizer; maxRecords: number 
       req.access.series = series;
       const range = readRange(req.fields);
       Object.assign(req.access, range);
-      requireGrant(deps.authz, req, series);
-      // One more than allowed: getting it back is how we know the range holds too many records.
-      const query: HistoryQuery = { series, ...range, limit: deps.maxRecords + 1, requester: req.requester };
+      const decision = requireGrant(deps.authz, req, series);
+      // One more than allowed: getting it back is how we know the range holds too many records. The
+      // answer carries the app's retention, and the consent's ("the recipient may keep it…") from now.
+      const keepUntil = decision.retention ? addPeriod(req.at / 1000, parsePeriod(decision.retention)) : undefined;
+      const query: HistoryAnswerQuery = { series, ...range, limit: deps.maxRecords + 1, requester: req.requester, ...(keepUntil !== undefined ? { keepUntil } : {}) };
       const answer = await callApp<EncodedAnswer>(req, 'historyXml', query);
       if (answer.count > deps.maxRecords) {
         throw new StanzaError('bad-request', `narrow the range: at most ${deps.maxRecords} records per request; this range holds more`);

@@ -1,0 +1,23 @@
+/**
+ * The apps' own storage, as the GDPR work reaches it: through the module-level `forget` and `read` of
+ * the adapter contract (adapters/contract.ts), outside the running adapters and without the side
+ * effects of `create`. An app whose adapter has neither keeps its data where fedgate cannot reach it.
+ */
+import type { Db } from '../store/database.js';
+import type { Logger } from '../log/logger.js';
+import { adapterModule } from '../../adapters/index.js';
+import type { AdapterModule, StorageContext } from '../../adapters/contract.js';
+import { AppRegistry, adapterOptions, type AppRecord } from '../registry/apps.js';
+
+export interface AppStorage {
+  app: AppRecord;
+  module: AdapterModule;
+  ctx: StorageContext<unknown>;
+}
+
+export function appStorages(db: Db, o: { databasePath: string; domain: string; log: Logger }): AppStorage[] {
+  return new AppRegistry(db).list().map((app) => {
+    const module = adapterModule(app.kind) as AdapterModule;
+    return { app, module, ctx: { app: { name: app.name, jid: `${app.name}@${o.domain}` }, options: adapterOptions(module, app.options), log: o.log, databasePath: o.databasePath } };
+  });
+}

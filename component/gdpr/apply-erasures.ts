@@ -1,0 +1,73 @@
+/**
+ * A recipient applies the erasure requests its apps received from the sources of their data (stored by
+ * component/gdpr/control-intake.ts), in the gateway's GDPR worker — never on the XMPP thread:
+ *
+ * 1. the messages from that source still waiting in the inbox or given up (dead letters), by series;
+ * 2. the records the app's storage received from that source (the adapter contract's `forget` with
+ *    `from`; the store knows each record's origin) — and nothing else: data of the same series from
+ *    other sources, and every other series, stay;
+ * 3. in one transaction: the request marked applied, its `gdpr.erasure.applied` log entry, and the
+ *    signed confirmation (`<erased/>`) queued in the outbox to the source.
+ *
+ * An app whose storage fedgate cannot reach (no `forget`), or cannot tell where records came from,
+ * confirms with complete="false" and a note saying so: its operator must finish the work.
+ */
+import type { Db } from '../store/database.js';
+import type { Logger } from '../log/logger.js';
+import { Outbox } from '../delivery/outbox.js';
+import { traceOf } from '../trace/trace.js';
+import { appStorages } from './app-storage.js';
+import { eraseFromQueues } from './queues.js';
+import { ErasureStore } from './erasure-store.js';
+import { erasedPayload } from './wire.js';
+
+/** What the main thread tells the GDPR worker (component/jobs/gdpr-worker.ts): an erasure request was stored. */
+export const ERASURES_RECEIVED = 'erasures';
+
+export interface ApplyOptions {
+  db: Db;
+  databasePath: string;
+  domain: string;
+  log: Logger;
+  /** New rows in the outbox for this destination: the send job should look now. */
+  wake(destination: string): void;
+}
+
+/** Applies every pending request; returns how many it applied. */
+export async function applyReceivedErasures(o: ApplyOptions): Promise<number> {
+  const store = new ErasureStore(o.db);
+  const outbox = new Outbox(o.db);
+  let applied = 0;
+  for (;;) {
+    const pending = store.pending(20);
+    if (pending.length === 0) return applied;
+    for (const r of pending) {
+      const queues = eraseFromQueues(o.db, r.series, { app: r.app, sender: r.sender });
+      const storage = appStorages(o.db, o).find((s) => s.app.name === r.app);
+      let records = 0;
+      // What keeps the erasure from being complete, then what else the source should know.
+      const missing: string[] = [];
+      if (!storage) missing.push(`the app ${r.app} no longer exists here: what it kept went with it, or is held by its operator`);
+      else if (!storage.module.forget) missing.push(`${r.app} keeps what it receives in its own system (${storage.app.kind}), which fedgate cannot erase: its operator must`);
+      else {
+        try {
+          for (const series of r.series) records += (await storage.module.forget(storage.ctx, { series, from: r.sender })).records;
+        } catch (err) {
+          missing.push(`${r.app} could not erase by source: ${(err as Error).message}`);
+        }
+      }
+      const queued = queues.inbox + queues.deadLetters + queues.rewritten;
+      const complete = missing.length === 0;
+      const note = [...missing, ...(queued > 0 ? [`${queued} message(s) waiting to be applied or given up were erased too`] : [])].join('; ') || undefined;
+      const now = Date.now();
+      o.db.transaction(() => {
+        store.applied(r.id, { records, complete, ...(note ? { note } : {}) }, now);
+        traceOf(o.db).write('gdpr.erasure.applied', { app: r.app, sender: r.sender, request: r.request, series: r.series, records, inbox: queues.inbox, deadLetters: queues.deadLetters, complete });
+        outbox.enqueue([{ sender: `${r.app}@${o.domain}`, destination: r.sender, payload: erasedPayload({ request: r.request, records, complete, ...(note ? { note } : {}) }), records: 0, series: [] }], now);
+      }).immediate();
+      o.wake(r.sender);
+      o.log.info({ app: r.app, sender: r.sender, request: r.request, records, complete }, 'erasure applied; confirmation queued');
+      applied++;
+    }
+  }
+}

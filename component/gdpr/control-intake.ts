@@ -1,0 +1,169 @@
+/**
+ * Erasure requests and their confirmations arriving at our apps (component/gdpr/wire.ts), on the XMPP
+ * thread — judged by who sent them, then check → persist → acknowledge, as data is:
+ *
+ * - `<erase/>` to one of our apps: only from a source of its data (a consumer names the sender as a
+ *   source for that app; anyone else is refused `not-authorized`), with a valid proof of origin when
+ *   the sender's domain signs; stored with its log entry (`gdpr.erasure.received`), acknowledged with a
+ *   signed receipt, then applied by the GDPR worker to the data received from that source only;
+ * - `<erased/>` to one of our apps: only from the recipient we sent that request to, from that app
+ *   (otherwise `item-not-found`); recorded with its log entry (`gdpr.erasure.confirmed`) and the sender's
+ *   signature kept as evidence, acknowledged.
+ *
+ * Both are rare: one short transaction each. The XMPP thread never waits for SQLite's lock: a busy
+ * database is tried again on the next turn.
+ */
+import type { Element } from '../xmpp/xml.js';
+import { bareJid, parseJid } from '../xmpp/jid.js';
+import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
+import { BUSY_TIMEOUT_MS, type Db } from '../store/database.js';
+import type { Logger } from '../log/logger.js';
+import type { AppHost } from '../apps/app-host.js';
+import type { Entitlements } from '../transfer/entitlements.js';
+import { Acks, ackStanza } from '../delivery/acks.js';
+import type { Trace } from '../trace/trace.js';
+import type { NoteSigner } from '../trace/note.js';
+import type { OriginCheck, OriginOutcome } from '../trace/origin-check.js';
+import { EvidenceStore } from '../trace/evidence.js';
+import { TokenBucket } from '../timing/token-bucket.js';
+import { ErasureStore } from './erasure-store.js';
+import { controlDigest, controlElement, decodeErase, decodeErased, ErasureFormatError, type ErasedConfirmation, type EraseRequest } from './wire.js';
+
+/** Control messages waiting for their sender's key, per domain, at most. */
+const MAX_WAITING_PER_DOMAIN = 100;
+/** Erasure requests of one source waiting to be applied to one of our apps, at most (a limit per party). */
+const MAX_PENDING_PER_SOURCE = 100;
+
+export interface ControlIntakeOptions {
+  db: Db;
+  entitlements: Entitlements;
+  send(el: Element | string): boolean;
+  log: Logger;
+  trace: Trace;
+  signer: NoteSigner | null;
+  origins: OriginCheck | null;
+  /** A request was stored: the GDPR worker should apply it now. */
+  received(): void;
+}
+
+type Control = { kind: 'erase'; request: EraseRequest } | { kind: 'erased'; confirmation: ErasedConfirmation };
+
+export class ControlIntake {
+  private readonly store: ErasureStore;
+  private readonly evidence: EvidenceStore;
+  private readonly waiting = new Map<string, number>();
+
+  constructor(private readonly o: ControlIntakeOptions) {
+    this.store = new ErasureStore(o.db);
+    this.evidence = new EvidenceStore(o.db);
+  }
+
+  /** True when the message carries an erasure request or confirmation (this class answers it). */
+  handles(el: Element): boolean {
+    return controlElement(el) !== null;
+  }
+
+  accept(host: AppHost, el: Element): void {
+    const found = controlElement(el)!;
+    const sender = bareJid(el.attrs.from ?? '');
+    let control: Control;
+    try {
+      control = found.kind === 'erase' ? { kind: 'erase', request: decodeErase(found.el) } : { kind: 'erased', confirmation: decodeErased(found.el) };
+    } catch (err) {
+      if (err instanceof ErasureFormatError) return this.refuse(el, new StanzaError('bad-request', `malformed ${found.kind} (urn:fedgate:gdpr:0): ${err.message}`));
+      throw err;
+    }
+    if (control.kind === 'erase' && !this.o.entitlements.isSource(sender, host.jid)) {
+      return this.refuse(el, new StanzaError('not-authorized', `${sender} is not a source of the data of ${host.jid}: only the source of data may ask for its erasure`));
+    }
+    if (control.kind === 'erase' && this.store.pendingFrom(host.app.name, sender) >= MAX_PENDING_PER_SOURCE) {
+      return this.refuse(el, new StanzaError('resource-constraint', `${sender} already has ${MAX_PENDING_PER_SOURCE} erasure requests waiting to be applied to ${host.jid}: retry later`, { type: 'wait' }));
+    }
+    if (control.kind === 'erased' && !this.store.isRequest(control.confirmation.request, host.jid, sender)) {
+      return this.refuse(el, new StanzaError('item-not-found', `${host.jid} sent no erasure request ${control.confirmation.request} to ${sender}`));
+    }
+    const digest = controlDigest(el, found.el);
+    const checked: OriginOutcome = this.o.origins?.check(el, { from: sender, to: bareJid(el.attrs.to ?? ''), id: el.attrs.id ?? '', digest }) ?? { t: 'accept', origin: 'unsigned' };
+    if (checked.t === 'refuse') return this.refuse(el, checked.error);
+    if (checked.t === 'wait') {
+      const domain = parseJid(sender)?.domain ?? sender;
+      const n = this.waiting.get(domain) ?? 0;
+      if (n >= MAX_WAITING_PER_DOMAIN) return this.refuse(el, new StanzaError('resource-constraint', `too many messages from ${domain} wait for its key; retry later`, { type: 'wait' }));
+      this.waiting.set(domain, n + 1);
+      void checked.until.finally(() => {
+        this.waiting.set(domain, (this.waiting.get(domain) ?? 1) - 1);
+        this.accept(host, el);
+      });
+      return;
+    }
+    this.commit(host, el, sender, control, digest, checked);
+  }
+
+  private commit(host: AppHost, el: Element, sender: string, control: Control, digest: string, checked: Extract<OriginOutcome, { t: 'accept' }>): void {
+    const { db, trace } = this.o;
+    const now = Date.now();
+    let entry = -1;
+    let fresh = false;
+    try {
+      db.pragma('busy_timeout = 0');
+      db.transaction(() => {
+        if (control.kind === 'erase') {
+          const r = control.request;
+          const id = this.store.receive(host.app.name, sender, r, now);
+          fresh = id !== null;
+          entry = trace.write('gdpr.erasure.received', {
+            app: host.app.name,
+            sender,
+            id: el.attrs.id,
+            request: r.request,
+            series: r.series,
+            digest,
+            origin: checked.origin,
+            duplicate: fresh ? undefined : true,
+          });
+          if (id !== null) this.store.setReceivedEntry(id, entry);
+        } else {
+          const c = control.confirmation;
+          entry = trace.write('gdpr.erasure.confirmed', {
+            app: host.jid,
+            recipient: sender,
+            id: el.attrs.id,
+            request: c.request,
+            records: c.records,
+            complete: c.complete,
+            digest,
+            origin: checked.origin,
+          });
+          this.store.confirm(host.jid, sender, c, now, entry);
+        }
+        if (checked.evidence && entry >= 0) this.evidence.keep(entry, [{ id: el.attrs.id ?? '', evidence: checked.evidence }]);
+      }).immediate();
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+        setImmediate(() => this.commit(host, el, sender, control, digest, checked));
+        return;
+      }
+      this.o.log.error({ err: (err as Error).message }, 'could not store an erasure message');
+      return this.refuse(el, new StanzaError('internal-server-error', 'the gateway could not store this message; retry later', { type: 'wait' }));
+    } finally {
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
+    const acks = new Acks();
+    acks.add(el, { index: entry, digest });
+    for (const s of [...acks.receiptStanzas(), ...acks.groups().map((g) => ackStanza(g, this.o.signer))]) this.o.send(s);
+    if (control.kind === 'erase') {
+      this.o.log.info({ app: host.app.name, sender, request: control.request.request, series: control.request.series, duplicate: !fresh || undefined }, 'erasure request received from the source of the data');
+      if (fresh) this.o.received();
+    } else {
+      this.o.log.info({ app: host.app.name, recipient: sender, request: control.confirmation.request, records: control.confirmation.records }, 'erasure confirmed by the recipient');
+    }
+  }
+
+  /** Refusals are logged at most a few lines a second: a hostile sender must not fill the disk. */
+  private readonly refusalLog = new TokenBucket(5, Date.now());
+
+  private refuse(el: Element, err: StanzaError): void {
+    if (this.refusalLog.take(Date.now())) this.o.log.info({ from: el.attrs.from, to: el.attrs.to, condition: err.condition }, err.message.slice(0, 300));
+    this.o.send(errorReply(el, err));
+  }
+}

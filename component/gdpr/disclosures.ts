@@ -1,0 +1,124 @@
+/**
+ * Who received which series, and when (GDPR Art. 15(1)(c), Art. 19, Art. 30): a summary of the
+ * transparency log — its `transfer.sent` entries (flows and subscription pushes whose delivery was
+ * confirmed) and its `access` entries (get_history answers that held records) — in the table
+ * `gdpr_disclosures` (schema/010_gdpr_rights.sql), one row per (app, series, recipient, via).
+ *
+ * The summary follows the log with a cursor, in short transactions (`catchUp`): the gateway's GDPR
+ * worker keeps it a few seconds behind, and the GDPR commands catch it up fully before they read it.
+ * It is derived from the log, never the evidence: each row names the first and last log entries it
+ * stands for. A data subject reading their own series is not a disclosure and is not counted.
+ */
+import type { Db } from '../store/database.js';
+import { seriesMatcher } from '../transfer/series-pattern.js';
+
+const CURSOR = 'gdpr_disclosures_read';
+/** Log entries read per transaction: the write lock is held a few milliseconds at most. */
+const BATCH = 2000;
+
+export interface Disclosure {
+  app: string;
+  series: string;
+  recipient: string;
+  via: 'transfer' | 'access';
+  firstAt: number;
+  lastAt: number;
+  messages: number;
+  /** Records of the messages (or answers) that carried the series. */
+  records: number;
+  firstEntry: number;
+  lastEntry: number;
+}
+
+const COLUMNS = `app, series, recipient, via, first_at AS firstAt, last_at AS lastAt, messages, records, first_entry AS firstEntry, last_entry AS lastEntry`;
+
+/** A `transfer.sent` entry: one per app, destination and commit, listing its messages (older logs: one entry per message). */
+interface Sent {
+  app?: string;
+  destination?: string;
+  records?: number;
+  series?: string[];
+  messages?: Array<{ records?: number; series?: string[] }>;
+}
+interface Access {
+  app?: string;
+  requester?: string;
+  command?: string;
+  series?: string;
+  outcome?: string;
+  subject?: string;
+  records?: number;
+}
+
+/** The app's name from a log field that holds its JID (transfer.sent) or its name (access). */
+const appName = (s: string) => (s.includes('@') ? s.slice(0, s.indexOf('@')) : s);
+
+export class Disclosures {
+  private readonly upsert;
+
+  constructor(private readonly db: Db) {
+    this.upsert = db.prepare(
+      `INSERT INTO gdpr_disclosures (app, series, recipient, via, first_at, last_at, messages, records, first_entry, last_entry)
+       VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+       ON CONFLICT (app, series, recipient, via) DO UPDATE SET first_at = min(first_at, excluded.first_at), last_at = max(last_at, excluded.last_at),
+         messages = messages + 1, records = records + excluded.records, first_entry = min(first_entry, excluded.first_entry), last_entry = max(last_entry, excluded.last_entry)`,
+    );
+  }
+
+  /** The last log entry summarised (-1: none). */
+  cursor(): number {
+    return Number((this.db.prepare('SELECT value FROM settings WHERE name = ?').pluck().get(CURSOR) as string | undefined) ?? -1);
+  }
+
+  /** Entries of the log not summarised yet. */
+  behind(): number {
+    return (this.db.prepare('SELECT count(*) FROM trace_entries WHERE idx > ?').pluck().get(this.cursor()) as number) ?? 0;
+  }
+
+  /** Reads the log after the cursor, at most `budget` entries, one short transaction per batch; returns how many it read. */
+  catchUp(budget = Infinity): number {
+    const rows = this.db.prepare(
+      `SELECT idx, at, kind, CASE WHEN kind IN ('transfer.sent', 'access') THEN entry END AS entry FROM trace_entries WHERE idx > ? ORDER BY idx LIMIT ?`,
+    );
+    let read = 0;
+    while (read < budget) {
+      const n = this.db
+        .transaction(() => {
+          const from = this.cursor();
+          const batch = rows.all(from, Math.min(BATCH, budget - read)) as Array<{ idx: number; at: number; kind: string; entry: string | null }>;
+          for (const r of batch) if (r.entry !== null) this.summarise(r.idx, r.at, r.kind, r.entry);
+          if (batch.length) this.db.prepare('INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)').run(CURSOR, String(batch[batch.length - 1]!.idx));
+          return batch.length;
+        })
+        .immediate();
+      read += n;
+      if (n < BATCH) break;
+    }
+    return read;
+  }
+
+  private summarise(idx: number, at: number, kind: string, entry: string): void {
+    if (kind === 'transfer.sent') {
+      const e = JSON.parse(entry) as Sent;
+      if (!e.app || !e.destination) return;
+      for (const m of e.messages ?? [e]) {
+        // Messages without records are control messages (erasure requests and confirmations), not data.
+        if (!m.records) continue;
+        for (const s of m.series ?? []) this.upsert.run(appName(e.app), s, e.destination, 'transfer', at, at, m.records, idx, idx);
+      }
+    } else {
+      const e = JSON.parse(entry) as Access;
+      if (e.command !== 'get_history' || e.outcome !== 'allowed' || !e.records || !e.series || !e.app || !e.requester || e.subject) return;
+      this.upsert.run(e.app, e.series, e.requester, 'access', at, at, e.records, idx, idx);
+    }
+  }
+
+  /** Who received series matching one of `globs` (of one app, or of every app), oldest first. */
+  of(globs: readonly string[], app?: string): Disclosure[] {
+    const rows = (app === undefined
+      ? this.db.prepare(`SELECT ${COLUMNS} FROM gdpr_disclosures ORDER BY first_at`).all()
+      : this.db.prepare(`SELECT ${COLUMNS} FROM gdpr_disclosures WHERE app = ? ORDER BY first_at`).all(app)) as Disclosure[];
+    const matchers = globs.map(seriesMatcher);
+    return rows.filter((r) => matchers.some((m) => m(r.series)));
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The gateway's GDPR worker, on its own thread: keeps the summary of who received what a few seconds
+ * behind the transparency log (component/gdpr/disclosures.ts), and applies the erasure requests the
+ * gateway's apps receive from the sources of their data (component/gdpr/apply-erasures.ts) — at start
+ * (what a restart interrupted), and as soon as the main thread says one arrived.
+ */
+import { BroadcastChannel, parentPort, workerData } from 'node:worker_threads';
+import { createWorkerLogger } from '../log/logger.js';
+import { openDatabase } from '../store/database.js';
+import { configureTrace } from '../trace/trace.js';
+import { OUTBOX_CHANNEL } from '../delivery/protocol.js';
+import { Disclosures } from '../gdpr/disclosures.js';
+import { applyReceivedErasures, ERASURES_RECEIVED } from '../gdpr/apply-erasures.js';
+
+export interface GdprWorkerData {
+  dbPath: string;
+  domain: string;
+  logLevel: string;
+  trace: boolean;
+  synchronous: 'NORMAL' | 'FULL';
+  /** How often the summary of disclosures catches up with the log. */
+  everyMs: number;
+}
+
+const data = workerData as GdprWorkerData;
+const log = createWorkerLogger(data.logLevel, 'gdpr');
+const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous, noCheckpoints: true });
+configureTrace(db, { enabled: data.trace });
+const disclosures = new Disclosures(db);
+const outbox = new BroadcastChannel(OUTBOX_CHANNEL);
+
+let applying: Promise<void> | null = null;
+let again = false;
+function apply(): void {
+  if (applying) {
+    again = true;
+    return;
+  }
+  applying = applyReceivedErasures({ db, databasePath: data.dbPath, domain: data.domain, log, wake: (d) => outbox.postMessage([d]) })
+    .then(() => undefined)
+    .catch((err: unknown) => log.error({ err: (err as Error).message }, 'applying erasure requests failed; trying again in a minute'))
+    .finally(() => {
+      applying = null;
+      if (again) {
+        again = false;
+        apply();
+      }
+    });
+}
+
+// A bounded step each time: a long log is read over several turns, never in one long transaction.
+const timer = setInterval(() => {
+  try {
+    disclosures.catchUp(20_000);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'SQLITE_BUSY') log.warn({ err: (err as Error).message }, 'reading the log for who received what failed; trying again');
+  }
+}, data.everyMs);
+const retry = setInterval(apply, 60_000);
+apply();
+
+parentPort!.on('message', (m: unknown) => {
+  if (m === ERASURES_RECEIVED) return apply();
+  if (m !== 'cancel') return;
+  clearInterval(timer);
+  clearInterval(retry);
+  void (applying ?? Promise.resolve()).finally(() => {
+    outbox.close();
+    db.close();
+    process.exit(0);
+  });
+});

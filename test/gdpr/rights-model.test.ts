@@ -1,0 +1,129 @@
+/**
+ * The GDPR kit's pieces without a server: a data subject reads their own series without any record;
+ * a consent's retention reaches the authorization decision; the summary of who received what follows
+ * the log (and skips a subject's own reads and control messages); queued messages lose exactly the
+ * erased series; erasure messages are read strictly.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase, type Db } from '../../component/store/database.js';
+import { AppRegistry } from '../../component/registry/apps.js';
+import { GrantStore } from '../../component/authz/grant-store.js';
+import { Authorizer } from '../../component/authz/authorizer.js';
+import { Parties } from '../../component/consent/parties.js';
+import { traceOf } from '../../component/trace/trace.js';
+import { Disclosures } from '../../component/gdpr/disclosures.js';
+import { withoutSeries } from '../../component/gdpr/queues.js';
+import { encodeQuoalise } from '../../component/quoalise/payload.js';
+import { encodeRetention, parsePeriod } from '../../component/gdpr/retention.js';
+import { controlElement, decodeErase, decodeErased, erasedPayload, erasePayload, ErasureFormatError } from '../../component/gdpr/wire.js';
+import { parseXml } from '../../component/quoalise/xml-parse.js';
+
+const H1 = 'urn:dev:prm:30000000000011_consumption/power/active/raw';
+const H2 = 'urn:dev:prm:30000000000022_consumption/power/active/raw';
+const NOW = Date.parse('2024-06-01T12:00:00Z');
+
+interface Ctx {
+  dir: string;
+  db: Db;
+}
+const test = suite<Ctx>('gdpr rights (model)');
+
+test.before.each((ctx) => {
+  ctx.dir = mkdtempSync(join(tmpdir(), 'fedgate-gdpr-'));
+  ctx.db = openDatabase(join(ctx.dir, 'fedgate.sqlite'));
+  new AppRegistry(ctx.db).add({ name: 'meters', kind: 'store' });
+});
+test.after.each((ctx) => {
+  ctx.db.close();
+  rmSync(ctx.dir, { recursive: true, force: true });
+});
+
+test('a data subject with a JID reads their own series without any record, and only theirs; a change is seen at the next refresh', ({ db }) => {
+  const parties = new Parties(db);
+  const authz = new Authorizer(new GrantStore(db), undefined, undefined, parties);
+  const read = (requester: string, series: string, processing?: 'read' | 'subscribe') => authz.authorize({ app: 'meters', requester, series, at: NOW, ...(processing ? { processing } : {}) });
+  assert.not.ok(read('alice@example.org', H1).allowed);
+  parties.addSubject('household-1', ['urn:dev:prm:30000000000011_*'], 'alice@example.org');
+  parties.addSubject('household-2', ['urn:dev:prm:30000000000022_*'], null);
+  authz.refresh();
+  const own = read('alice@example.org', H1);
+  assert.ok(own.allowed);
+  assert.is(own.subject, 'household-1');
+  assert.match(own.reason, 'the person the data are about');
+  assert.not.ok(read('alice@example.org', H2).allowed, "another household's series");
+  assert.not.ok(read('alice@example.org', H1, 'subscribe').allowed, 'reading, not subscribing');
+  assert.ok(authz.hasAnyGrant('meters', 'alice@example.org', NOW), 'she sees the commands');
+  assert.equal(authz.visibleSeriesPatterns('meters', 'alice@example.org', NOW), ['urn:dev:prm:30000000000011_*']);
+  parties.removeSubject('household-1');
+  authz.refresh();
+  assert.not.ok(read('alice@example.org', H1).allowed, 'no longer a subject');
+});
+
+test("a grant's retention reaches the decision; a period that is not one is refused", ({ db }) => {
+  const grants = new GrantStore(db);
+  grants.add({ app: 'meters', requester: 'bob@example.net', series: H1, retention: 'P7D' });
+  grants.add({ app: 'meters', requester: 'carol@example.net', series: H1 });
+  const authz = new Authorizer(grants);
+  assert.is(authz.authorize({ app: 'meters', requester: 'bob@example.net', series: H1, at: Date.now() }).retention, 'P7D');
+  assert.is(authz.authorize({ app: 'meters', requester: 'carol@example.net', series: H1, at: Date.now() }).retention, undefined);
+  assert.throws(() => grants.add({ app: 'meters', requester: 'bob@example.net', series: H2, retention: 'a year' }), /ISO 8601 period/);
+});
+
+test('who received what: transfers and get_history answers from the log; not the subject reading their own, not control messages, not refusals', ({ db }) => {
+  const trace = traceOf(db);
+  trace.write('transfer.sent', { app: 'meters@a.example', destination: 'sink@b.example', id: 'x1', records: 10, series: [H1, H2] }, NOW);
+  trace.write('transfer.sent', { app: 'meters@a.example', destination: 'sink@b.example', id: 'x2', records: 5, series: [H1] }, NOW + 1000);
+  trace.write('transfer.sent', { app: 'meters@a.example', destination: 'sink@b.example', id: 'x3', records: 0, series: [] }, NOW + 1500);
+  trace.write('access', { requester: 'bob@example.net', app: 'meters', command: 'get_history', series: H1, outcome: 'allowed', records: 48 }, NOW + 2000);
+  trace.write('access', { requester: 'alice@example.org', app: 'meters', command: 'get_history', series: H1, outcome: 'allowed', subject: 'household-1', records: 48 }, NOW + 3000);
+  trace.write('access', { requester: 'eve@example.net', app: 'meters', command: 'get_history', series: H1, outcome: 'refused' }, NOW + 4000);
+  const d = new Disclosures(db);
+  assert.is(d.catchUp(2), 2, 'a bounded step');
+  d.catchUp();
+  assert.is(d.behind(), 0);
+  const rows = d.of(['urn:dev:prm:30000000000011_*']).map((r) => [r.recipient, r.via, r.messages, r.records, r.firstAt - NOW, r.lastAt - NOW]);
+  assert.equal(rows, [
+    ['sink@b.example', 'transfer', 2, 15, 0, 1000],
+    ['bob@example.net', 'access', 1, 48, 2000, 2000],
+  ]);
+  assert.equal(d.of([H2], 'meters').map((r) => r.recipient), ['sink@b.example']);
+  assert.equal(d.of([H2], 'other'), []);
+  d.catchUp();
+  assert.is(d.of(['*']).length, 3, 'reading again counts nothing twice');
+});
+
+test('a queued message loses exactly the erased series, its retention terms with them; nothing left: null', () => {
+  const meta = { measurement: { unit: 'W' } };
+  const payload =
+    encodeQuoalise([
+      { meta, records: [{ name: H1, time: 1, value: 1 }, { name: H2, time: 1, value: 2 }, { name: H1, time: 2, value: 3 }] },
+    ]) + encodeRetention(new Map([[H1, { maxAge: parsePeriod('P1Y') }], [H2, { maxAge: parsePeriod('P2Y') }]]));
+  const rest = withoutSeries(payload, (s) => s === H1)!;
+  assert.is(rest.records, 1);
+  assert.equal(rest.series, [H2]);
+  assert.not.match(rest.payload, H1);
+  assert.match(rest.payload, 'max-age="P2Y"');
+  assert.is(withoutSeries(payload, () => true), null);
+});
+
+test('erasure messages: what is sent reads back; malformed ones are refused with the reason', () => {
+  const req = { request: 'e0a1-3-1', series: ['urn:dev:prm:30000000000011_*'], reason: 'asked by the person' };
+  const msg = parseXml(`<message xmlns="jabber:component:accept">${erasePayload(req, 'meters@a.example')}</message>`);
+  const found = controlElement(msg)!;
+  assert.is(found.kind, 'erase');
+  assert.equal(decodeErase(found.el), req);
+  assert.match(msg.getChildText('body') ?? '', 'asks you to erase');
+  const conf = parseXml(`<message xmlns="jabber:component:accept">${erasedPayload({ request: 'e0a1-3-1', records: 48, complete: false, note: 'kept elsewhere' })}</message>`);
+  assert.equal(decodeErased(controlElement(conf)!.el), { request: 'e0a1-3-1', records: 48, complete: false, note: 'kept elsewhere' });
+  const bad = (x: string) => controlElement(parseXml(`<message xmlns="jabber:component:accept">${x}</message>`))!.el;
+  assert.throws(() => decodeErase(bad('<erase xmlns="urn:fedgate:gdpr:0" request="r1"/>')), (e: Error) => e instanceof ErasureFormatError && /at least one series/.test(e.message));
+  assert.throws(() => decodeErase(bad('<erase xmlns="urn:fedgate:gdpr:0" request="r 1"><series>a</series></erase>')), /request attribute/);
+  assert.throws(() => decodeErase(bad('<erase xmlns="urn:fedgate:gdpr:0" request="r1"><series>a b</series></erase>')), /not an identifier/);
+  assert.throws(() => decodeErased(bad('<erased xmlns="urn:fedgate:gdpr:0" request="r1" records="-1" complete="true"/>')), /whole number/);
+});
+
+test.run();
