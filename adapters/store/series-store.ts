@@ -305,6 +305,21 @@ export class SeriesStore {
   }
 
   /**
+   * Runs `work` with this connection's automatic WAL checkpoints off, and returns a function that
+   * checkpoints (PASSIVE: never waits for readers or writers). A long run of deletions calls it between
+   * its transactions, so that no commit of its own pays for a checkpoint while others wait to write.
+   */
+  async withManualCheckpoints<T>(work: (checkpoint: () => void) => Promise<T>): Promise<T> {
+    const before = this.db.pragma('wal_autocheckpoint', { simple: true }) as number;
+    this.db.pragma('wal_autocheckpoint = 0');
+    try {
+      return await work(() => void this.db.pragma('wal_checkpoint(PASSIVE)'));
+    } finally {
+      this.db.pragma(`wal_autocheckpoint = ${before}`);
+    }
+  }
+
+  /**
    * Deletes at most `limit` records matching a GDPR request in one short transaction (the caller loops,
    * letting others write in between). Returns how many it deleted, or with `dryRun` how many match in all.
    */
