@@ -16,7 +16,7 @@ import { parseJid } from '../xmpp/jid.js';
 import type { Element } from '../xmpp/xml.js';
 import type { Checkpoint } from './formats.js';
 import type { Evidence } from './evidence.js';
-import { leafHash, verifyInclusion } from './merkle.js';
+import { InclusionChecker, leafHash } from './merkle.js';
 import { openBatchNote, originStatement, StatementError, type MessageFacts } from './receipts.js';
 import { NoteError } from './note.js';
 import type { PeerKeys } from './peer-keys.js';
@@ -33,11 +33,15 @@ export type OriginOutcome =
 
 /** Batch notes already verified (one Ed25519 verification per batch, not per message), bounded. */
 const MAX_NOTES = 1000;
+/** Batches whose proven nodes are kept (the messages of a batch arrive together): bounds their memory. */
+const MAX_CHECKERS = 32;
 /** After a failed signature, a domain's key is looked up again at most this often. */
 const REFETCH_MS = 60_000;
 
 export class OriginCheck {
   private readonly notes = new Map<string, Checkpoint>();
+  /** Per recent batch note, the nodes of its tree already proven (one batch's messages share most of their paths). */
+  private readonly checkers = new Map<string, InclusionChecker>();
   private readonly refetched = new Map<string, number>();
 
   constructor(private readonly keys: PeerKeys) {}
@@ -69,7 +73,7 @@ export class OriginCheck {
     }
     for (const v of key.verifiers) {
       const cp = this.opened(proof.note, v);
-      if (cp && verifyInclusion(proof.index, cp.size, leafHash(statement), proof.path, cp.root)) {
+      if (cp && this.checker(proof.note, cp).verify(proof.index, leafHash(statement), proof.path)) {
         return { t: 'accept', origin: 'verified', evidence: { peer: v.encoded, note: proof.note, index: proof.index, statement, path: proof.path } };
       }
     }
@@ -79,6 +83,15 @@ export class OriginCheck {
       return { t: 'wait', until: this.keys.fetch(domain) };
     }
     return { t: 'refuse', error: new StanzaError('not-acceptable', `the proof of origin of this message does not verify with the key ${domain} publishes (${key.keys[0]})`) };
+  }
+
+  private checker(note: string, cp: Checkpoint): InclusionChecker {
+    let c = this.checkers.get(note);
+    if (!c) {
+      if (this.checkers.size >= MAX_CHECKERS) this.checkers.delete(this.checkers.keys().next().value!);
+      this.checkers.set(note, (c = new InclusionChecker(cp.size, cp.root)));
+    }
+    return c;
   }
 
   /** The batch note's checkpoint if `v` signed it (verified once per note). */

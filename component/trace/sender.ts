@@ -16,7 +16,7 @@ import { payloadDigest } from './digest.js';
 import { originStatement, signBatch, StatementError, type MessageFacts } from './receipts.js';
 import { NoteError, parseVerifierKey, type NoteSigner, type NoteVerifier } from './note.js';
 import { FormatError } from './formats.js';
-import { originElement, verifyAcks, type AckItem } from './wire.js';
+import { originElements, verifyAcks, type AckItem } from './wire.js';
 import { traceOf } from './trace.js';
 import { EvidenceStore, type Evidence } from './evidence.js';
 
@@ -84,7 +84,8 @@ export class SenderTrace {
     const out = new Map<number, string>();
     if (statements.length === 0) return out;
     const batch = signBatch(statements, 'origins', this.signer!);
-    signedIds.forEach((id, i) => out.set(id, originElement(i, batch.path(i), batch.note)));
+    const element = originElements(batch.note);
+    signedIds.forEach((id, i) => out.set(id, element(i, batch.path(i))));
     return out;
   }
 
