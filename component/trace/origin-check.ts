@@ -27,7 +27,7 @@ import { FormatError } from './formats.js';
 export type Origin = 'verified' | 'unsigned' | 'unverifiable';
 
 export type OriginOutcome =
-  | { t: 'accept'; origin: Origin; evidence?: Evidence }
+  | { t: 'accept'; origin: Origin; evidence?: Evidence; batchSize?: number }
   | { t: 'refuse'; error: StanzaError }
   | { t: 'wait'; until: Promise<unknown> };
 
@@ -74,7 +74,7 @@ export class OriginCheck {
     for (const v of key.verifiers) {
       const cp = this.opened(proof.note, v);
       if (cp && this.checker(proof.note, cp).verify(proof.index, leafHash(statement), proof.path)) {
-        return { t: 'accept', origin: 'verified', evidence: { peer: v.encoded, note: proof.note, index: proof.index, statement, path: proof.path } };
+        return { t: 'accept', origin: 'verified', evidence: { peer: v.encoded, note: proof.note, index: proof.index, statement, path: proof.path }, batchSize: cp.size };
       }
     }
     if (now - (this.refetched.get(domain) ?? 0) > REFETCH_MS) {

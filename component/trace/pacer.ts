@@ -29,11 +29,17 @@ export class SignaturePacer<T> {
     return this.heavy ? this.maxGapMs : this.minGapMs;
   }
 
-  add(items: readonly T[]): void {
+  /**
+   * Adds items to sign. `complete`, when the caller knows what the items answer (a receiver's receipts
+   * answer the sender's signed batches): true — every batch waiting is now whole: sign at once, one
+   * signature for the batch; false — more of a batch is on its way: wait for it, at most `maxGapMs`.
+   */
+  add(items: readonly T[], complete?: boolean): void {
     if (items.length === 0) return;
     this.pending.push(...items);
+    if (complete === true) return this.flush();
     if (this.timer) return;
-    const wait = this.last + this.gapMs - this.now();
+    const wait = complete === false ? this.maxGapMs : this.last + this.gapMs - this.now();
     if (wait <= 0) this.run();
     else this.timer = setTimeout(() => this.run(), wait);
   }
@@ -41,6 +47,7 @@ export class SignaturePacer<T> {
   /** Signs what waits now (stopping). */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     if (this.pending.length) this.run();
   }
 

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SignaturePacer } from '../../component/trace/pacer.js';
+import { BatchArrivals } from '../../component/trace/batch-arrivals.js';
 
 // Items are signed at once when the last signature is older than the gap; the gap widens only for a fast stream.
 function pacer() {
@@ -35,6 +36,29 @@ test('a fast stream widens the gap, and a slower one narrows it again', () => {
   p.add(Array.from({ length: 12 }, (_, i) => i)); // 12 items in 10 ms: 1,200 a second
   assert.is(batches.length, 3);
   assert.is(p.gapMs, 1);
+});
+
+test('receipts wait for the rest of their batch, and go at once when it is whole', () => {
+  const { p, batches, at } = pacer();
+  const arrivals = new BatchArrivals();
+  at(100);
+  assert.is(arrivals.waiting([]), undefined, 'no signed batch: the pacer decides');
+  arrivals.arrived('note A', 0, 3);
+  arrivals.arrived('note A', 1, 3);
+  const first = arrivals.waiting(['note A', 'note A']);
+  assert.is(first, false);
+  p.add([0, 1], first);
+  assert.is(batches.length, 0, 'held: a third message of the batch is on its way');
+  arrivals.arrived('note A', 2, 3);
+  const second = arrivals.waiting(['note A']);
+  assert.is(second, true);
+  p.add([2], second);
+  assert.equal(batches, [[0, 1, 2]], 'one signature for the whole batch');
+  arrivals.signed();
+  arrivals.arrived('note B', 0, 2);
+  assert.is(arrivals.waiting(['note B']), false);
+  arrivals.signed(); // signed without its second message (the pacer's timer): nothing waits any more
+  assert.is(arrivals.waiting([]), undefined);
 });
 
 test.run();
