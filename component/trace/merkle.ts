@@ -232,6 +232,8 @@ export function verifyConsistency(first: number, second: number, firstRoot: Hash
  * instead of log2(size) — and compares the rest of its path with what is known. Same verdicts as
  * verifyInclusion (short of a SHA-256 collision); the path must still be whole and exact.
  */
+const MAX_REMEMBERED_SIZE = 2 ** 20;
+
 export class InclusionChecker {
   /** Proven nodes by position (level, index within the level; RFC 6962's tree built level by level). */
   private readonly known = new Map<number, Hash>();
@@ -243,7 +245,9 @@ export class InclusionChecker {
 
   verify(index: number, leaf: Hash, path: readonly Hash[]): boolean {
     if (!Number.isSafeInteger(index) || index < 0 || index >= this.size) return false;
-    const at = (level: number, i: number) => level * 2 ** 32 + i;
+    // Positions as small integers (fast Map keys) while they fit; a tree that large is checked plainly.
+    if (this.size > MAX_REMEMBERED_SIZE) return verifyInclusion(index, this.size, leaf, path, this.root);
+    const at = (level: number, i: number) => level * MAX_REMEMBERED_SIZE + i;
     const seen: Array<[number, Hash]> = [];
     let r = leaf;
     let i = index;

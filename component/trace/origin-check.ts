@@ -39,7 +39,7 @@ const MAX_CHECKERS = 32;
 const REFETCH_MS = 60_000;
 
 export class OriginCheck {
-  private readonly notes = new Map<string, Checkpoint>();
+  private readonly notes = new Map<string, { by: string; cp: Checkpoint }>();
   /** Per recent batch note, the nodes of its tree already proven (one batch's messages share most of their paths). */
   private readonly checkers = new Map<string, InclusionChecker>();
   private readonly refetched = new Map<string, number>();
@@ -96,13 +96,13 @@ export class OriginCheck {
 
   /** The batch note's checkpoint if `v` signed it (verified once per note). */
   private opened(note: string, v: { encoded: string } & Parameters<typeof openBatchNote>[2]): Checkpoint | null {
-    const cacheKey = `${v.encoded}\n${note}`;
-    const hit = this.notes.get(cacheKey);
-    if (hit) return hit;
+    // Keyed by the note alone (no key-sized string built per message), remembering which key checked it.
+    const hit = this.notes.get(note);
+    if (hit && hit.by === v.encoded) return hit.cp;
     try {
       const cp = openBatchNote(note, 'origins', v);
       if (this.notes.size >= MAX_NOTES) this.notes.delete(this.notes.keys().next().value!);
-      this.notes.set(cacheKey, cp);
+      this.notes.set(note, { by: v.encoded, cp });
       return cp;
     } catch (err) {
       if (err instanceof NoteError || err instanceof FormatError || err instanceof StatementError) return null;
