@@ -31,7 +31,9 @@ const connections = new Map<string, { db: Db; users: number }>();
 /** The store file's connection of this thread (shared by the apps that keep records there), and its release. */
 export function connectStore(databasePath: string): { db: Db; release(): void } {
   let c = connections.get(databasePath);
-  if (!c) connections.set(databasePath, (c = { db: openStoreDatabase(databasePath), users: 0 }));
+  // Inside the gateway: its checkpoint worker checkpoints the store's file too, so that no write of an
+  // app (a reading in the middle of an MQTT stream) pays for a checkpoint.
+  if (!c) connections.set(databasePath, (c = { db: openStoreDatabase(databasePath, { noCheckpoints: true }), users: 0 }));
   c.users++;
   const conn = c;
   return {
