@@ -8,6 +8,8 @@
 
 /** Batches followed at once, at most (a batch not seen whole is forgotten in arrival order). */
 const MAX_BATCHES = 1024;
+/** Batches larger than this are not followed (the memory a peer's batch can take stays bounded). */
+const MAX_BATCH_SIZE = 4096;
 
 export class BatchArrivals {
   private readonly batches = new Map<string, { size: number; seen: Set<number> }>();
@@ -16,6 +18,7 @@ export class BatchArrivals {
 
   /** A message of batch `note` (its index among `size`) arrived and was checked. */
   arrived(note: string, index: number, size: number): void {
+    if (size > MAX_BATCH_SIZE) return; // not followed: its receipts go at the pacer's pace
     let b = this.batches.get(note);
     if (!b) {
       if (this.batches.size >= MAX_BATCHES) this.batches.delete(this.batches.keys().next().value!);

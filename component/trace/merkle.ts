@@ -232,7 +232,8 @@ export function verifyConsistency(first: number, second: number, firstRoot: Hash
  * instead of log2(size) — and compares the rest of its path with what is known. Same verdicts as
  * verifyInclusion (short of a SHA-256 collision); the path must still be whole and exact.
  */
-const MAX_REMEMBERED_SIZE = 2 ** 20;
+/** Trees remembered at most this large (a burst to one destination is at most its window): bounds the memory a peer's batch can take. */
+const MAX_REMEMBERED_SIZE = 2 ** 10;
 
 export class InclusionChecker {
   /** Proven nodes by position (level, index within the level; RFC 6962's tree built level by level). */
@@ -245,7 +246,7 @@ export class InclusionChecker {
 
   verify(index: number, leaf: Hash, path: readonly Hash[]): boolean {
     if (!Number.isSafeInteger(index) || index < 0 || index >= this.size) return false;
-    // Positions as small integers (fast Map keys) while they fit; a tree that large is checked plainly.
+    // A larger tree is checked plainly; positions are small integers (fast Map keys).
     if (this.size > MAX_REMEMBERED_SIZE) return verifyInclusion(index, this.size, leaf, path, this.root);
     const at = (level: number, i: number) => level * MAX_REMEMBERED_SIZE + i;
     const seen: Array<[number, Hash]> = [];
