@@ -28,21 +28,24 @@ export class BatchArrivals {
   }
 
   /**
-   * Receipts of messages of these batches wait to be signed: true when every batch with receipts
-   * waiting has arrived whole (sign now), false when some part is still on its way, undefined when no
-   * signed batch is concerned (senders that sign nothing).
+   * Receipts of messages of these batches wait to be signed: true when a batch with receipts waiting
+   * has now arrived whole (sign now — with them, whatever part of a next batch is already here: waiting
+   * for that one too would chain batches whenever they overlap), false when every batch concerned
+   * still has a part on its way, undefined when no signed batch is concerned (senders that sign nothing).
    */
   waiting(notes: readonly string[]): boolean | undefined {
     if (notes.length === 0 && this.open.size === 0) return undefined;
     for (const n of notes) this.open.add(n);
+    let whole = false;
     for (const n of this.open) {
       const b = this.batches.get(n);
       if (!b || b.seen.size >= b.size) {
         this.open.delete(n);
         this.batches.delete(n);
+        whole = true;
       }
     }
-    return this.open.size === 0;
+    return whole;
   }
 
   /** The waiting receipts were signed (whole or not): nothing is waiting any more. */

@@ -55,6 +55,11 @@ test('receipts wait for the rest of their batch, and go at once when it is whole
   p.add([2], second);
   assert.equal(batches, [[0, 1, 2]], 'one signature for the whole batch');
   arrivals.signed();
+  // Overlapping batches: C whole while D has begun — sign now, D's part with C, not after D too.
+  arrivals.arrived('note C', 0, 1);
+  arrivals.arrived('note D', 0, 2);
+  assert.is(arrivals.waiting(['note C', 'note D']), true);
+  arrivals.signed();
   arrivals.arrived('note B', 0, 2);
   assert.is(arrivals.waiting(['note B']), false);
   arrivals.signed(); // signed without its second message (the pacer's timer): nothing waits any more
