@@ -20,6 +20,7 @@ export type ToSendWorker =
   | { t: 'consents' };
 
 export type FromSendWorker =
+  /** Data messages built clean by dataMessage (stanzas.ts): written without another scan. */
   | { t: 'send'; items: Array<{ id: number; xml: string }> }
   | { t: 'probe'; destination: string }
   | { t: 'dead'; id: number; destination: string; reason: string }

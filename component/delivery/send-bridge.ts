@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import { xml, type Element } from '../xmpp/xml.js';
+import { CleanXml, xml, type Element } from '../xmpp/xml.js';
 import { NS } from '../xmpp/namespaces.js';
 import { RemoteStanzaError, readError } from '../xmpp/stanza-error.js';
 import { Backoff } from '../timing/backoff.js';
@@ -139,7 +139,7 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
   private onWorker(m: FromSendWorker): void {
     switch (m.t) {
       case 'send':
-        for (const item of m.items) this.link.send(item.xml);
+        for (const item of m.items) this.link.send(new CleanXml(item.xml));
         if (!this.paused && (this.link.congested || this.link.bufferedBytes > HIGH_WATER_BYTES)) {
           this.paused = true;
           this.post({ t: 'flow', paused: true });

@@ -8,8 +8,12 @@
  * - `receipt`: XEP-0184 `<request xmlns="urn:xmpp:receipts"/>`;
  * - `window`: nothing to ask (the destination confirms nothing).
  * `proof` is the message's proof of origin (component/trace/wire.ts), for fedgate peers.
+ *
+ * The message comes out clean (only characters XML 1.0 allows): the send worker builds it, so the XMPP
+ * thread writes it without scanning it again (CleanXml) — the scan costs in proportion to the length,
+ * and the proof of origin (hex, base64 and digits only) is about half of a small message.
  */
-import { escapeAttr } from '../xmpp/xml.js';
+import { escapeAttr, stripForbiddenXmlChars } from '../xmpp/xml.js';
 import { NS } from '../xmpp/namespaces.js';
 import { stanzaIdOf, type OutboxRow } from './outbox.js';
 import type { PeerMode } from './lane.js';
@@ -18,5 +22,6 @@ export function dataMessage(row: Pick<OutboxRow, 'id' | 'sender' | 'destination'
   const id = stanzaIdOf(instance, row.id);
   const request =
     mode === 'acks' ? `<request xmlns="${NS.fedgateDelivery}" epoch="${instance}" version="${row.id}"/>` : mode === 'receipt' ? `<request xmlns="${NS.receipts}"/>` : '';
-  return `<message from="${escapeAttr(row.sender)}" to="${escapeAttr(row.destination)}" id="${id}">${row.payload}${request}${proof}<origin-id xmlns="${NS.stanzaId}" id="${id}"/></message>`;
+  const head = stripForbiddenXmlChars(`<message from="${escapeAttr(row.sender)}" to="${escapeAttr(row.destination)}" id="${id}">${row.payload}`);
+  return `${head}${request}${proof}<origin-id xmlns="${NS.stanzaId}" id="${id}"/></message>`;
 }

@@ -224,3 +224,51 @@ export function verifyConsistency(first: number, second: number, firstRoot: Hash
   }
   return sn === 0 && fr.equals(firstRoot) && sr.equals(secondRoot);
 }
+
+/**
+ * Inclusion checks of many leaves of one tree whose root is trusted (the messages of one signed batch
+ * arrive one by one, each with its path): nodes already proven to lead to the root are remembered, so a
+ * leaf's check hashes only up to the first node it shares with an earlier check — usually none or one
+ * instead of log2(size) — and compares the rest of its path with what is known. Same verdicts as
+ * verifyInclusion (short of a SHA-256 collision); the path must still be whole and exact.
+ */
+/** Trees remembered at most this large (a burst to one destination is at most its window): bounds the memory a peer's batch can take. */
+const MAX_REMEMBERED_SIZE = 2 ** 10;
+
+export class InclusionChecker {
+  /** Proven nodes by position (level, index within the level; RFC 6962's tree built level by level). */
+  private readonly known = new Map<number, Hash>();
+
+  constructor(
+    readonly size: number,
+    readonly root: Hash,
+  ) {}
+
+  verify(index: number, leaf: Hash, path: readonly Hash[]): boolean {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.size) return false;
+    // A larger tree is checked plainly; positions are small integers (fast Map keys).
+    if (this.size > MAX_REMEMBERED_SIZE) return verifyInclusion(index, this.size, leaf, path, this.root);
+    const at = (level: number, i: number) => level * MAX_REMEMBERED_SIZE + i;
+    const seen: Array<[number, Hash]> = [];
+    let r = leaf;
+    let i = index;
+    let k = 0;
+    for (let level = 0, len = this.size; ; level++, i >>= 1, len = (len + 1) >> 1) {
+      const mine = this.known.get(at(level, i));
+      if (mine && !mine.equals(r)) return false;
+      seen.push([at(level, i), r]);
+      if (len === 1) break;
+      if ((i ^ 1) >= len) continue; // the last node of an odd level moves up unchanged
+      const p = path[k++];
+      if (!p) return false;
+      const theirs = this.known.get(at(level, i ^ 1));
+      if (theirs && !theirs.equals(p)) return false;
+      seen.push([at(level, i ^ 1), p]);
+      const parent = mine && theirs ? this.known.get(at(level + 1, i >> 1)) : undefined;
+      r = parent ?? (i & 1 ? nodeHash(p, r) : nodeHash(r, p));
+    }
+    if (k !== path.length || !r.equals(this.root)) return false;
+    for (const [pos, h] of seen) this.known.set(pos, h);
+    return true;
+  }
+}

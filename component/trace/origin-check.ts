@@ -16,7 +16,7 @@ import { parseJid } from '../xmpp/jid.js';
 import type { Element } from '../xmpp/xml.js';
 import type { Checkpoint } from './formats.js';
 import type { Evidence } from './evidence.js';
-import { leafHash, verifyInclusion } from './merkle.js';
+import { InclusionChecker, leafHash } from './merkle.js';
 import { openBatchNote, originStatement, StatementError, type MessageFacts } from './receipts.js';
 import { NoteError } from './note.js';
 import type { PeerKeys } from './peer-keys.js';
@@ -27,17 +27,21 @@ import { FormatError } from './formats.js';
 export type Origin = 'verified' | 'unsigned' | 'unverifiable';
 
 export type OriginOutcome =
-  | { t: 'accept'; origin: Origin; evidence?: Evidence }
+  | { t: 'accept'; origin: Origin; evidence?: Evidence; batchSize?: number }
   | { t: 'refuse'; error: StanzaError }
   | { t: 'wait'; until: Promise<unknown> };
 
 /** Batch notes already verified (one Ed25519 verification per batch, not per message), bounded. */
 const MAX_NOTES = 1000;
+/** Batches whose proven nodes are kept (the messages of a batch arrive together): bounds their memory. */
+const MAX_CHECKERS = 32;
 /** After a failed signature, a domain's key is looked up again at most this often. */
 const REFETCH_MS = 60_000;
 
 export class OriginCheck {
-  private readonly notes = new Map<string, Checkpoint>();
+  private readonly notes = new Map<string, { by: string; cp: Checkpoint }>();
+  /** Per recent batch note, the nodes of its tree already proven (one batch's messages share most of their paths). */
+  private readonly checkers = new Map<string, InclusionChecker>();
   private readonly refetched = new Map<string, number>();
 
   constructor(private readonly keys: PeerKeys) {}
@@ -69,8 +73,8 @@ export class OriginCheck {
     }
     for (const v of key.verifiers) {
       const cp = this.opened(proof.note, v);
-      if (cp && verifyInclusion(proof.index, cp.size, leafHash(statement), proof.path, cp.root)) {
-        return { t: 'accept', origin: 'verified', evidence: { peer: v.encoded, note: proof.note, index: proof.index, statement, path: proof.path } };
+      if (cp && this.checker(proof.note, cp).verify(proof.index, leafHash(statement), proof.path)) {
+        return { t: 'accept', origin: 'verified', evidence: { peer: v.encoded, note: proof.note, index: proof.index, statement, path: proof.path }, batchSize: cp.size };
       }
     }
     if (now - (this.refetched.get(domain) ?? 0) > REFETCH_MS) {
@@ -81,15 +85,24 @@ export class OriginCheck {
     return { t: 'refuse', error: new StanzaError('not-acceptable', `the proof of origin of this message does not verify with the key ${domain} publishes (${key.keys[0]})`) };
   }
 
+  private checker(note: string, cp: Checkpoint): InclusionChecker {
+    let c = this.checkers.get(note);
+    if (!c) {
+      if (this.checkers.size >= MAX_CHECKERS) this.checkers.delete(this.checkers.keys().next().value!);
+      this.checkers.set(note, (c = new InclusionChecker(cp.size, cp.root)));
+    }
+    return c;
+  }
+
   /** The batch note's checkpoint if `v` signed it (verified once per note). */
   private opened(note: string, v: { encoded: string } & Parameters<typeof openBatchNote>[2]): Checkpoint | null {
-    const cacheKey = `${v.encoded}\n${note}`;
-    const hit = this.notes.get(cacheKey);
-    if (hit) return hit;
+    // Keyed by the note alone (no key-sized string built per message), remembering which key checked it.
+    const hit = this.notes.get(note);
+    if (hit && hit.by === v.encoded) return hit.cp;
     try {
       const cp = openBatchNote(note, 'origins', v);
       if (this.notes.size >= MAX_NOTES) this.notes.delete(this.notes.keys().next().value!);
-      this.notes.set(cacheKey, cp);
+      this.notes.set(note, { by: v.encoded, cp });
       return cp;
     } catch (err) {
       if (err instanceof NoteError || err instanceof FormatError || err instanceof StatementError) return null;

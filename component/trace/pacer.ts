@@ -4,10 +4,12 @@
  * about as much as relaying a message, so a burst of acknowledgements or of outgoing messages shares one.
  *
  * The gap adapts to the load: at an ordinary rate it is `minGapMs` (the first item after a quiet moment
- * is signed at once, the next ones wait at most that), so latency stays what it was; when the last
- * batch was big (HEAVY_BATCH items or more: messages already queue behind full windows), the gap widens
- * to `maxGapMs`: batches grow instead of signatures — a window-limited stream otherwise settles into
- * small batches that ping-pong between the two gateways.
+ * is signed at once, the next ones wait at most that), so latency stays what it was; when items arrive
+ * fast (at least HEAVY_BATCH at once, and at least HEAVY_PER_MS a millisecond since the last signature:
+ * messages already queue behind full windows), the gap widens to `maxGapMs`: batches grow instead of
+ * signatures — a window-limited stream otherwise settles into small batches that ping-pong between the
+ * two gateways. The rate, not the batch alone, decides: a steady 1,000 messages a second must not keep
+ * itself in the wide gap (ten items per 10 ms would look heavy forever, and wait 5 ms each on average).
  */
 export class SignaturePacer<T> {
   private pending: T[] = [];
@@ -27,11 +29,17 @@ export class SignaturePacer<T> {
     return this.heavy ? this.maxGapMs : this.minGapMs;
   }
 
-  add(items: readonly T[]): void {
+  /**
+   * Adds items to sign. `complete`, when the caller knows what the items answer (a receiver's receipts
+   * answer the sender's signed batches): true — every batch waiting is now whole: sign at once, one
+   * signature for the batch; false — more of a batch is on its way: wait for it, at most `maxGapMs`.
+   */
+  add(items: readonly T[], complete?: boolean): void {
     if (items.length === 0) return;
     this.pending.push(...items);
+    if (complete === true) return this.flush();
     if (this.timer) return;
-    const wait = this.last + this.gapMs - this.now();
+    const wait = complete === false ? this.maxGapMs : this.last + this.gapMs - this.now();
     if (wait <= 0) this.run();
     else this.timer = setTimeout(() => this.run(), wait);
   }
@@ -39,6 +47,7 @@ export class SignaturePacer<T> {
   /** Signs what waits now (stopping). */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     if (this.pending.length) this.run();
   }
 
@@ -46,12 +55,14 @@ export class SignaturePacer<T> {
     this.timer = null;
     const now = this.now();
     const items = this.pending;
-    this.heavy = items.length >= HEAVY_BATCH;
+    this.heavy = items.length >= Math.max(HEAVY_BATCH, HEAVY_PER_MS * (now - this.last));
     this.last = now;
     this.pending = [];
     this.sign(items);
   }
 }
 
-/** A heavy stream: batches of at least 8 (a steady 1,000 messages a second makes batches of one or two). */
+/** A heavy stream: batches of at least 8 (a steady 1,000 messages a second makes batches of one or two)… */
 const HEAVY_BATCH = 8;
+/** …arriving at 3,000 a second or more. */
+const HEAVY_PER_MS = 3;

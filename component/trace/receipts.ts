@@ -18,7 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { formatCheckpoint, formatProof, parseCheckpoint, type Checkpoint } from './formats.js';
-import { EMPTY_ROOT, leafHash, nodeHash, splitPoint, verifyInclusion, type Hash } from './merkle.js';
+import { EMPTY_ROOT, leafHash, nodeHash, verifyInclusion, type Hash } from './merkle.js';
 import { openNote, signNote, type NoteSigner, type NoteVerifier } from './note.js';
 
 export type StatementKind = 'receipts' | 'origins';
@@ -38,13 +38,17 @@ export class StatementError extends Error {
   override name = 'StatementError';
 }
 
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 function field(name: string, value: string): string {
-  if (value === '' || /[\u0000-\u001f\u007f]/.test(value)) throw new StatementError(`${name} "${value.slice(0, 60)}" is empty or holds control characters: it cannot be signed`);
+  if (value === '' || CONTROL.test(value)) throw new StatementError(`${name} "${value.slice(0, 60)}" is empty or holds control characters: it cannot be signed`);
   return `${name} ${value}\n`;
 }
 
 function facts(m: MessageFacts): string {
   if (!/^[0-9a-f]{64}$/.test(m.digest)) throw new StatementError(`digest "${m.digest.slice(0, 70)}" is not a hex SHA-256`);
+  // One test for the three fields (every message pays it twice); field() names the culprit otherwise.
+  if (m.from !== '' && m.to !== '' && m.id !== '' && !CONTROL.test(m.from + m.to + m.id)) return `from ${m.from}\nto ${m.to}\nid ${m.id}\ndigest ${m.digest}\n`;
   return field('from', m.from) + field('to', m.to) + field('id', m.id) + field('digest', m.digest);
 }
 
@@ -79,43 +83,34 @@ function batchOrigin(keyName: string, kind: StatementKind): string {
 }
 
 /**
- * A batch's tree, built once: every node of RFC 6962's tree over the statements (perfect subtrees or
- * not), so that the root costs one hash per node and each statement's inclusion path none.
+ * A batch's tree, built once, level by level: RFC 6962's tree over the statements is the one where each
+ * level pairs its nodes left to right and a last odd node moves up unchanged, so the root costs one hash
+ * per node and each statement's inclusion path none (its siblings are read from the levels).
  */
 export class BatchTree {
   readonly root: Hash;
-  /** `${start}:${size}` → MTH(D[start:start+size]). */
-  private readonly nodes = new Map<string, Hash>();
+  /** levels[0]: the leaves' hashes; each next level: their parents; the last: the root. */
+  private readonly levels: Hash[][];
 
   constructor(readonly statements: readonly string[]) {
-    // A batch is small (at most a few hundred statements): all its nodes fit in memory.
-    this.root = statements.length === 0 ? EMPTY_ROOT : this.build(0, statements.length);
+    let level = statements.map((s) => leafHash(s));
+    this.levels = [level];
+    while (level.length > 1) {
+      const up: Hash[] = [];
+      for (let i = 0; i + 1 < level.length; i += 2) up.push(nodeHash(level[i]!, level[i + 1]!));
+      if (level.length % 2 === 1) up.push(level[level.length - 1]!);
+      this.levels.push((level = up));
+    }
+    this.root = level[0] ?? EMPTY_ROOT;
   }
 
-  private build(start: number, n: number): Hash {
-    const h = n === 1 ? leafHash(this.statements[start]!) : nodeHash(this.build(start, splitPoint(n)), this.build(start + splitPoint(n), n - splitPoint(n)));
-    this.nodes.set(`${start}:${n}`, h);
-    return h;
-  }
-
-  /** RFC 6962 §2.1.1 PATH(i, D[0:n]), leaf's sibling first, read from the nodes. */
+  /** RFC 6962 §2.1.1 PATH(i, D[0:n]), leaf's sibling first: the sibling on each level, where there is one. */
   path(i: number): Hash[] {
     const out: Hash[] = [];
-    let start = 0;
-    let n = this.statements.length;
-    const siblings: Hash[] = [];
-    while (n > 1) {
-      const k = splitPoint(n);
-      if (i - start < k) {
-        siblings.push(this.nodes.get(`${start + k}:${n - k}`)!);
-        n = k;
-      } else {
-        siblings.push(this.nodes.get(`${start}:${k}`)!);
-        start += k;
-        n -= k;
-      }
+    for (let l = 0; l < this.levels.length - 1; l++, i >>= 1) {
+      const sibling = this.levels[l]![i ^ 1];
+      if (sibling) out.push(sibling);
     }
-    for (let j = siblings.length - 1; j >= 0; j--) out.push(siblings[j]!);
     return out;
   }
 

@@ -16,7 +16,7 @@ import { payloadDigest } from './digest.js';
 import { originStatement, signBatch, StatementError, type MessageFacts } from './receipts.js';
 import { NoteError, parseVerifierKey, type NoteSigner, type NoteVerifier } from './note.js';
 import { FormatError } from './formats.js';
-import { originElement, verifyAcks, type AckItem } from './wire.js';
+import { originElements, verifyAcks, type AckItem } from './wire.js';
 import { traceOf } from './trace.js';
 import { EvidenceStore, type Evidence } from './evidence.js';
 
@@ -55,13 +55,13 @@ export class SenderTrace {
 
   /**
    * Records the facts of rows about to leave and returns, per row to a fedgate peer (`signed`), its proof
-   * of origin as XML to put in the message. One signature covers the whole burst.
+   * of origin as XML to put in the message. One signature per destination covers the whole burst: its
+   * receiver sees the batch whole and answers it with one signed receipt (trace/batch-arrivals.ts).
    */
   prepare(
     rows: ReadonlyArray<{ id: number; sender: string; destination: string; payload: string; digest: string | null; records: number; series: string; signed: boolean }>,
   ): Map<number, string> {
-    const statements: string[] = [];
-    const signedIds: number[] = [];
+    const batches = new Map<string, { statements: string[]; ids: number[] }>();
     for (const r of rows) {
       const facts: Sent = {
         from: bareJid(r.sender),
@@ -74,17 +74,24 @@ export class SenderTrace {
       };
       this.sent.set(r.id, facts);
       if (!r.signed || !this.signer) continue;
+      let statement: string;
       try {
-        statements.push(originStatement(facts));
-        signedIds.push(r.id);
+        statement = originStatement(facts);
       } catch (err) {
         if (!(err instanceof StatementError)) throw err; // a JID that cannot be signed leaves unsigned
+        continue;
       }
+      let b = batches.get(facts.to);
+      if (!b) batches.set(facts.to, (b = { statements: [], ids: [] }));
+      b.statements.push(statement);
+      b.ids.push(r.id);
     }
     const out = new Map<number, string>();
-    if (statements.length === 0) return out;
-    const batch = signBatch(statements, 'origins', this.signer!);
-    signedIds.forEach((id, i) => out.set(id, originElement(i, batch.path(i), batch.note)));
+    for (const { statements, ids } of batches.values()) {
+      const batch = signBatch(statements, 'origins', this.signer!);
+      const element = originElements(batch.note);
+      ids.forEach((id, i) => out.set(id, element(i, batch.path(i))));
+    }
     return out;
   }
 

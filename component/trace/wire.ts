@@ -88,14 +88,18 @@ export function verifyAcks(read: ReadAcks, sender: string, receiver: string, key
 
 /**
  * A data message's proof of origin, compact (it goes with every message): the batch note's parts and the
- * message's place in it. The receiver puts the note back together with the sender's key name.
+ * message's place in it. The receiver puts the note back together with the sender's key name. Returns
+ * the writer of each message's element (the note is taken apart once per batch).
  */
-export function originElement(index: number, path: readonly Hash[], note: string): string {
+export function originElements(note: string): (index: number, path: readonly Hash[]) => string {
   const m = /^[^\n]*\/origins\/([0-9a-f]+)\n(\d+)\n(\S+)\n\n\u2014 \S+ (\S+)\n$/u.exec(note);
   if (!m) throw new StatementError('not a batch note of proofs of origin');
   const [, batch, size, root, sig] = m as unknown as [string, string, string, string, string];
-  const hashes = Buffer.concat(path).toString('base64');
-  return `<origin xmlns="${NS_TRACE}" batch="${batch}" size="${size}" root="${root}" sig="${sig}" index="${index}"${hashes ? ` path="${hashes}"` : ''}/>`;
+  const head = `<origin xmlns="${NS_TRACE}" batch="${batch}" size="${size}" root="${root}" sig="${sig}" index="`;
+  return (index, path) => {
+    const hashes = path.length ? Buffer.concat(path).toString('base64') : '';
+    return `${head}${index}"${hashes ? ` path="${hashes}"` : ''}/>`;
+  };
 }
 
 /** The proof of origin a data message carries, if any, with its batch note rebuilt under `keyName`. */

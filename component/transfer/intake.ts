@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto';
 import { BUSY_TIMEOUT_MS, type Db } from '../store/database.js';
 import { Acks, ackStanza, mergeGroups, type AckGroup } from '../delivery/acks.js';
 import { SignaturePacer } from '../trace/pacer.js';
+import { BatchArrivals } from '../trace/batch-arrivals.js';
 import { decodeRetention, lastExpiryMs, NS_GDPR, RetentionError, retentionToJson, type CarriedRetention } from '../gdpr/retention.js';
 import { TokenBucket } from '../timing/token-bucket.js';
 import type { Trace } from '../trace/trace.js';
@@ -84,8 +85,11 @@ export class Intake {
   private readonly waiting = new Map<string, Array<() => void>>();
   /** fedgate acknowledgements waiting to share a signature (trace/pacer.ts). */
   private readonly receipts = new SignaturePacer<AckGroup>((groups) => {
+    this.arrivals.signed();
     for (const g of mergeGroups(groups)) this.opts.send(ackStanza(g, this.opts.signer ?? null));
   });
+  /** The senders' signed batches seen whole: their receipts are signed once the batch is (trace/batch-arrivals.ts). */
+  private readonly arrivals = new BatchArrivals();
 
   constructor(private readonly opts: IntakeOptions) {
     this.pending = opts.inbox.pendingCounts();
@@ -142,6 +146,7 @@ export class Intake {
     const checked = this.opts.origins?.check(el, { from: sender, to: bareJid(el.attrs.to ?? ''), id: el.attrs.id ?? stanzaId, digest }) ?? { t: 'accept', origin: 'unsigned' };
     if (checked.t === 'refuse') return this.refuse(el, checked.error);
     if (checked.t === 'wait') return this.waitForKey(sender, () => this.accept(host, el, data), el, checked.until);
+    if (checked.evidence && checked.batchSize) this.arrivals.arrived(checked.evidence.note, checked.evidence.index, checked.batchSize);
     const series = [...names].slice(0, MAX_SERIES_PER_ENTRY);
     const { origin, version } = sourceVersion(el);
     const expiresAt = lastExpiryMs(retention, blocks.flatMap((b) => b.records));
@@ -229,7 +234,7 @@ export class Intake {
       acks.add(p.stanza, { index: indexes[i] ?? -1, digest: p.digest });
     });
     for (const stanza of acks.receiptStanzas()) this.opts.send(stanza);
-    if (this.opts.signer) this.receipts.add(acks.groups());
+    if (this.opts.signer) this.receipts.add(acks.groups(), this.arrivals.waiting(batch.flatMap((p) => (p.evidence ? [p.evidence.note] : []))));
     else for (const g of acks.groups()) this.opts.send(ackStanza(g, null));
     for (const h of hosts) h.notifyInbox();
   }

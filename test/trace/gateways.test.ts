@@ -22,7 +22,7 @@ import { scalar, storeScalar, until } from '../helpers/db.js';
 import { generateSigner, parseVerifierKey } from '../../component/trace/note.js';
 import { traceForm, readTraceForm } from '../../component/trace/disco.js';
 import { originStatement, receiptStatement, signBatch } from '../../component/trace/receipts.js';
-import { originElement } from '../../component/trace/wire.js';
+import { originElements } from '../../component/trace/wire.js';
 import { dataDigest, payloadDigest } from '../../component/trace/digest.js';
 import { encodeQuoalise } from '../../component/quoalise/payload.js';
 import { parseXml } from '../../component/quoalise/xml-parse.js';
@@ -209,7 +209,7 @@ test("a sender's proof of origin: forged or missing from a signing peer is refus
     const msg = xml('message', { from: `meters@${EVIL}`, to: `sink@${B}`, id }, parseXml(payload), xml('request', { xmlns: 'urn:fedgate:delivery:0' }));
     if (signer) {
       const batch = signBatch([originStatement({ from: `meters@${EVIL}`, to: `sink@${B}`, id, digest })], 'origins', signer);
-      msg.append(parseXml(originElement(0, batch.path(0), batch.note)));
+      msg.append(parseXml(originElements(batch.note)(0, batch.path(0))));
     }
     evil.send(msg);
   };
