@@ -12,7 +12,7 @@ import { Ejabberd } from '../../test/helpers/ejabberd.js';
 import { Fedgate } from '../../test/helpers/fedgate.js';
 import { LoadClient, type LoadResult } from './lib/load.js';
 import { fmt, median, printTable } from './lib/stats.js';
-import { cpuSeconds } from './lib/proc.js';
+import { cpuSeconds, waitIdle } from './lib/proc.js';
 import { DIST_ROOT } from '../../component/paths.js';
 
 const { values } = parseArgs({
@@ -38,6 +38,8 @@ try {
   // Warm-up: JIT, worker start, ejabberd routes.
   await load.chatRoundTrips('x@echo.localhost', 2000, window);
   await load.chatRoundTrips('echo@energy.localhost', 2000, window);
+  // Its start done (every worker thread up, its jobs' first runs over): rounds measure the routing alone.
+  await waitIdle(fg.proc!.pid!);
   const base: LoadResult[] = [];
   const ours: LoadResult[] = [];
   // CPU time per round trip (user + system, every thread, from /proc) of the echoing process, and of
