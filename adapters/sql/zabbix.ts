@@ -10,7 +10,7 @@
  */
 import type { Adapter, ExtractBatch, SeriesInfo } from '../contract.js';
 import { AdapterError } from '../contract.js';
-import type { DataBlock, Meta, SeriesRecord } from '../../component/quoalise/types.js';
+import type { DataBlock, Meta, RecordRow, SeriesRecord } from '../../component/quoalise/types.js';
 import { seriesMatcher } from '../../component/transfer/series-pattern.js';
 import { checkFromSystem, malformed } from '../common/records.js';
 import type { Connection } from './connection.js';
@@ -121,9 +121,19 @@ export function zabbixAdapter(db: Connection, o: ZabbixOptions, onClose: () => v
       const from = start ?? 0;
       const to = end ?? Date.now() / 1000;
       const rows = await db.arrays<[number, number, number]>(HISTORY_SQL, [item.itemid, Math.floor(from), Math.ceil(to), from, to, limit]);
-      const records = new Array<SeriesRecord>(rows.length);
-      for (let i = 0; i < rows.length; i++) records[i] = toRecord(item, rows[i]![0], rows[i]![1], rows[i]![2]);
-      return checkFromSystem([{ meta: item.meta, records }], db.name);
+      if (rows.length === 0) return [{ meta: item.meta, records: [] }];
+      // The item's texts (meta, identifier, unit) are checked once, with the first record; then each row
+      // needs only finite numbers. Answered as rows: no object per record (the encoder reads them as is).
+      checkFromSystem([{ meta: item.meta, records: [toRecord(item, rows[0]![0], rows[0]![1], rows[0]![2])] }], db.name);
+      const unit = item.units || null;
+      const out = new Array<RecordRow>(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const [clock, ns, value] = rows[i]!;
+        if (typeof clock !== 'number' || typeof ns !== 'number') throw malformed(db.name, `item ${item.itemid}: clock ${String(clock)} / ns ${String(ns)} are not numbers`);
+        if (typeof value !== 'number' || !Number.isFinite(value)) throw malformed(db.name, `item ${item.itemid} at ${clock}: the value ${String(value)} is not a finite number`);
+        out[i] = [clock + ns / 1e9, value, unit];
+      }
+      return [{ meta: item.meta, series: item.identifier, rows: out }];
     },
 
     async catalogue() {

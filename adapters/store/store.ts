@@ -35,11 +35,12 @@ const connections = new Map<string, { db: Db; users: number }>();
 export function connectStore(databasePath: string): { db: Db; release(): void } {
   let c = connections.get(databasePath);
   if (!c) {
-    const db = openStoreDatabase(databasePath);
+    // Inside the gateway: its checkpoint worker checkpoints the store's file too, so that no write of an
+    // app (a reading in the middle of an MQTT stream) pays for a checkpoint.
+    const db = openStoreDatabase(databasePath, { noCheckpoints: true });
     // One connection serves every store app of the thread (a thousand in the shared pool): SQLite's
-    // default page cache (2 MB) keeps one app's pages and evicts them for the next, so a get_history
-    // on a random app read its pages through the kernel again. A cap, not an allocation: pages are
-    // cached as they are read. bench:apps, 1,000 apps / 1 app, p50: 0.71 with the default, 1.0 with this.
+    // default page cache (2 MB) holds the pages of a few apps, and a thousand apps' reads evicted each
+    // other. A cap, not an allocation: pages are cached as they are read (README, bench:apps).
     db.pragma(`cache_size = -${STORE_CACHE_KIB}`);
     connections.set(databasePath, (c = { db, users: 0 }));
   }
