@@ -3,7 +3,7 @@
  * the operator (`fedgate retention set APP GLOB P3Y`). Read by the extract job (what a message carries),
  * by the purge (what is deleted) and by the register.
  */
-import type { Db } from '../store/database.js';
+import { cachedStatement, type Db } from '../store/database.js';
 import { seriesMatcher } from '../transfer/series-pattern.js';
 import { cutoff, parsePeriod, RetentionError, type CarriedRetention, type Period } from './retention.js';
 
@@ -36,9 +36,10 @@ export class RetentionPolicies {
   }
 
   list(app?: string): RetentionPolicy[] {
+    // Statements compiled once per connection: every get_history answer reads its app's policies.
     return (app === undefined
-      ? this.db.prepare(`SELECT ${COLUMNS} FROM retention_policies ORDER BY app, series`).all()
-      : this.db.prepare(`SELECT ${COLUMNS} FROM retention_policies WHERE app = ? ORDER BY series`).all(app)) as RetentionPolicy[];
+      ? cachedStatement(this.db, `SELECT ${COLUMNS} FROM retention_policies ORDER BY app, series`).all()
+      : cachedStatement(this.db, `SELECT ${COLUMNS} FROM retention_policies WHERE app = ? ORDER BY series`).all(app)) as RetentionPolicy[];
   }
 
   remove(id: number): void {

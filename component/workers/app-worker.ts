@@ -24,9 +24,11 @@ const port = parentPort!;
 let outbox: FromAppWorker[] = [];
 function post(msg: FromAppWorker): void {
   outbox.push(msg);
-  if (outbox.length === 1) queueMicrotask(flush);
+  // After this turn's callbacks: the replies to every batch the main thread posted meanwhile go back together.
+  if (outbox.length === 1) setImmediate(flush);
 }
 function flush(): void {
+  if (outbox.length === 0) return;
   const batch = outbox;
   outbox = [];
   port.postMessage(batch);

@@ -167,8 +167,9 @@ export class Link extends EventEmitter<LinkEvents> {
   }
 
   /**
-   * Queues a stanza for the socket. Writes are batched: everything sent by the same callback (a batch
-   * from the send job, the acknowledgements of one commit) leaves in one write, at the end of it.
+   * Queues a stanza for the socket. Writes are batched: everything sent in the same turn of the event
+   * loop (a batch from the send job, the acknowledgements of one commit, the answers to every stanza
+   * read in that turn) leaves in one write, at the end of its I/O callbacks.
    * Returns false when the link is not online: nothing is buffered across a disconnection, callers keep
    * their own state.
    */
@@ -191,7 +192,9 @@ export class Link extends EventEmitter<LinkEvents> {
     else if (c === 112) this.counts.out.presence++;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(() => this.flush());
+      // After every I/O callback of this turn of the event loop: the answers to all the stanzas read
+      // in this turn (and the worker replies that came in it) leave in one write, one system call.
+      setImmediate(() => this.flush());
     }
     return true;
   }

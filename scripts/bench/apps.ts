@@ -20,7 +20,7 @@ import { SeriesStore } from '../../adapters/store/series-store.js';
 import { formatIsoUtc } from '../../component/quoalise/time.js';
 import { CommandClient } from './lib/command-client.js';
 import { fmt, percentile } from './lib/stats.js';
-import { cpuSeconds, statusKb } from './lib/proc.js';
+import { cpuSeconds, statusKb, waitIdle } from './lib/proc.js';
 
 const { values } = parseArgs({ options: { counts: { type: 'string', default: '10,100,1000' }, requests: { type: 'string', default: '300' } } });
 const counts = values.counts.split(',').map(Number);
@@ -44,7 +44,7 @@ interface Figures {
 }
 
 async function measure(ej: Ejabberd, apps: number): Promise<Figures> {
-  const fg = new Fedgate({ port: ej.componentPort(DOMAIN), domain: DOMAIN, secret: 'fg', extraYaml: 'quoalise:\n  requests_per_second: 1000000\n' });
+  const fg = new Fedgate({ port: ej.componentPort(DOMAIN), domain: DOMAIN, secret: 'fg', extraYaml: 'quoalise:\n  requests_per_second: 1000000\n' + (process.env.BENCH_EXTRA_YAML ?? '') });
   let client: CommandClient | null = null;
   try {
     // The registry, grants and series written directly, as a thousand CLI commands would (faster).
@@ -72,6 +72,8 @@ async function measure(ej: Ejabberd, apps: number): Promise<Figures> {
       if (Date.now() - t0 > 300_000) throw new Error(`${waiting.length} apps still not answering after 300 s`);
     }
     const startMs = Date.now() - t0;
+    // The requests measure a gateway that has settled (its threads' start and first job runs over).
+    await waitIdle(fg.proc!.pid!);
 
     const fields = { identifier: SERIES, start_time: formatIsoUtc(T0), end_time: formatIsoUtc(T0 + 1800 * ASKED) };
     for (let i = 0; i < 20; i++) await client.execute(`${names[i % apps]}@${DOMAIN}`, 'get_history', fields); // warm-up

@@ -12,6 +12,22 @@ export function statusKb(pid: number | undefined, key: string): number {
   }
 }
 
+/**
+ * Resolves once the process uses less than `share` of a core over two intervals in a row (its start
+ * done: threads up, caches loaded), or after `timeoutMs` whatever it uses.
+ */
+export async function waitIdle(pid: number, share = 0.1, intervalMs = 250, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let quiet = 0;
+  let before = cpuSeconds(pid);
+  while (quiet < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, intervalMs));
+    const now = cpuSeconds(pid);
+    quiet = now - before < (share * intervalMs) / 1000 ? quiet + 1 : 0;
+    before = now;
+  }
+}
+
 /** CPU seconds (user + system, every thread) the process has used so far. */
 export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
