@@ -267,7 +267,6 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     maxSessionsPerRequester: config.quoalise.max_sessions_per_requester,
     sessionTimeoutSeconds: config.quoalise.session_timeout_seconds,
     trace: traceOf(db),
-    log,
     onConsentGone: (app, series, reason) => {
       const n = consents.store.invalidateSeries(app, series, `the app's system says the authorization is gone: ${reason}`, { id: 'gateway', role: 'gateway', evidence: { app, series } });
       if (n > 0) {

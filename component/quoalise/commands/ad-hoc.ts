@@ -27,7 +27,6 @@ import { subscribeCommand, unsubscribeCommand } from './subscriptions.js';
 import { CommandSessions, type SessionOwner } from './sessions.js';
 import { RateLimiter } from '../../timing/rate-limiter.js';
 import type { Trace } from '../../trace/trace.js';
-import type { Logger } from '../../log/logger.js';
 import type { AccessRecord } from './command.js';
 import { formatIsoUtc } from '../time.js';
 
@@ -50,8 +49,6 @@ export interface QuoaliseCommandsOptions {
   sessionTimeoutSeconds: number;
   /** The transparency log: every decision on a command is recorded there. */
   trace?: Trace;
-  /** Where an access entry the log refused is reported (it is written after the answer has left). */
-  log?: Logger;
   /**
    * The app's system says the data subject's authorization for this series is gone upstream (e.g. Enedis
    * after a change of supplier: the adapter's `consent-invalidated`): the consents it rested on end.
@@ -165,10 +162,10 @@ export class QuoaliseCommands {
    * can grow the log): allowed with what was answered, or refused and why.
    */
   private record(host: AppHost, command: string, requester: string, at: number, a: AccessRecord, err: StanzaError | null): void {
-    const trace = this.opts.trace;
-    if (!trace?.enabled) return;
     const iso = (s: number | undefined) => (s === undefined ? undefined : formatIsoUtc(s));
-    const fields = {
+    this.opts.trace?.append(
+      'access',
+      {
         requester,
         app: host.app.name,
         command,
@@ -181,18 +178,8 @@ export class QuoaliseCommands {
         subject: a.subject,
         records: a.records,
         digest: a.digest,
-      };
-    // Appended once the answer has left: the link writes at the end of this turn's I/O callbacks, and
-    // the log commits the turn's entries in the microtasks after an append — before the answer, if
-    // appended now (~0.15 ms of SQLite commit in every request's latency). Two turns later, at most.
-    setImmediate(() =>
-      setImmediate(() => {
-        try {
-          trace.append('access', fields, at);
-        } catch (err) {
-          this.opts.log?.error({ err: (err as Error).message, app: host.app.name, command }, 'access entry not logged');
-        }
-      }),
+      },
+      at,
     );
   }
 
