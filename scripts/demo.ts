@@ -183,9 +183,12 @@ try {
     sent++;
     await city.cli('store', 'import', 'school', file);
   };
+  // The first push to a plain client waits for stable evidence that it confirms nothing (two featureless
+  // disco#info answers 5 s apart: README, "Delivery guarantees"); a loaded machine adds its own delays.
+  const PUSH_WAIT_MS = 45_000;
   const pushes = async (n: number) => {
     for (let i = 0; i < n; i++) {
-      const m = await user!.waitFor((el) => el.name === 'message' && !!el.getChild('quoalise', 'urn:quoalise:0'), 15_000);
+      const m = await user!.waitFor((el) => el.name === 'message' && !!el.getChild('quoalise', 'urn:quoalise:0'), PUSH_WAIT_MS);
       for (const r of decodeQuoalise(m.getChild('quoalise', 'urn:quoalise:0')!).flatMap((b) => b.records)) {
         say(`  pushed by ${m.attrs.from}: ${formatIsoUtc(r.time)}  ${r.unit === 'W' ? kW(r.value) : `${r.value} ${r.unit ?? ''}`}`);
       }
@@ -211,7 +214,7 @@ try {
   }, 15_000, () => 'linky not ready');
   const livePushes = async (n: number) => {
     for (let i = 0; i < n; i++) {
-      const m = await user!.waitFor((el) => el.name === 'message' && el.attrs.from === `linky@${CITIZENS}` && !!el.getChild('quoalise', 'urn:quoalise:0'), 15_000);
+      const m = await user!.waitFor((el) => el.name === 'message' && el.attrs.from === `linky@${CITIZENS}` && !!el.getChild('quoalise', 'urn:quoalise:0'), PUSH_WAIT_MS);
       for (const r of decodeQuoalise(m.getChild('quoalise', 'urn:quoalise:0')!).flatMap((b) => b.records)) say(`  pushed by ${m.attrs.from}: ${r.value} ${r.unit}`);
     }
   };
