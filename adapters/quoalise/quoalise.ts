@@ -21,9 +21,8 @@ import { z } from 'zod';
 import { AdapterError, type AdapterModule, type SeriesInfo } from '../contract.js';
 import { parseOptionsWith, millis } from '../common/options.js';
 import { checkFromSystem, malformed } from '../common/records.js';
-import { openStoreDatabase } from '../store/store-database.js';
 import { SeriesStore, StoreDataError } from '../store/series-store.js';
-import { forgetStoredRecords, readStoredRecords } from '../store/store.js';
+import { connectStore, forgetStoredRecords, readStoredRecords } from '../store/store.js';
 import { xml, type Element } from '../../component/xmpp/xml.js';
 import { bareJid, parseJid } from '../../component/xmpp/jid.js';
 import { NS } from '../../component/xmpp/namespaces.js';
@@ -63,7 +62,8 @@ export const quoaliseAdapter: AdapterModule<QuoaliseOptions> = {
   create({ app, options: o, databasePath, dataChanged, sendIq, log }) {
     if (!sendIq) throw new Error('the quoalise adapter needs the gateway\'s XMPP link');
     const provider = o.provider;
-    const db = openStoreDatabase(databasePath);
+    // The thread's shared connection to the store's file (checkpoints left to the gateway's checkpoint worker).
+    const { db, release } = connectStore(databasePath);
     const store = new SeriesStore(db, app.name);
     const leaving = new Set<string>();
 
@@ -171,7 +171,7 @@ export const quoaliseAdapter: AdapterModule<QuoaliseOptions> = {
 
       async close() {
         clearInterval(retry);
-        db.close();
+        release();
       },
     };
   },

@@ -74,9 +74,12 @@ export class ExtractJobs {
   private readonly onChangeGlob = new Set<Job>();
   private stopped = false;
   private readonly app: string;
+  /** The app's retention policies, carried by every message (read afresh at each call). */
+  private readonly policies: RetentionPolicies;
 
   constructor(private readonly opts: ExtractJobsOptions) {
     this.app = opts.appJid.split('@')[0]!;
+    this.policies = new RetentionPolicies(opts.db);
   }
 
   /** Loads this app's consumers; each catches up at once (records may have arrived while nobody ran it). */
@@ -180,7 +183,11 @@ export class ExtractJobs {
       if (!c) return;
       // Moved by someone else (a restart of this app elsewhere, an operator): start from there.
       if (c.cursor !== job.committed) job.committed = job.cursor = c.cursor;
-      if (c.kind === 'subscription' && !(await this.stillAuthorized(c, job))) return;
+      // The consent records that concern this destination, read at most once a pass (an indexed query:
+      // the worker holds none): they decide whether a subscriber still gets pushes and how long it may keep them.
+      let read: Authorizer | undefined;
+      const consents = () => (read ??= new Authorizer(this.opts.consents, undefined, { app: this.app, requester: c.destination }));
+      if (c.kind === 'subscription' && !(await this.stillAuthorized(c, job, consents()))) return;
       const limit = Math.min(10_000, c.batch * READ_MESSAGES);
       const batch = await withTimeout(extract({ series: c.series, cursor: job.cursor, limit }), this.opts.timeoutMs, 'extract');
       if (!hasRecords(batch)) {
@@ -188,7 +195,7 @@ export class ExtractJobs {
         job.cursor = batch.cursor;
         return;
       }
-      const messages = this.messages(c, batch.blocks);
+      const messages = this.messages(c, batch.blocks, consents());
       const committed = this.opts.db.transaction(() => {
         // The cursor check makes a concurrent or replayed run harmless: only one can advance it.
         const advanced = cachedStatement(this.opts.db, 'UPDATE consumers SET cursor = ?, last_run_at = ?, last_error = NULL WHERE id = ? AND cursor IS ?').run(
@@ -213,9 +220,8 @@ export class ExtractJobs {
    * A subscriber whose consent was withdrawn or expired gets nothing more: the records written meanwhile
    * are skipped (the cursor moves to the current end), so that a later grant does not release them.
    */
-  private async stillAuthorized(c: Consumer, job: Job): Promise<boolean> {
-    // Only the records that concern this subscriber are read (an indexed query): the worker holds none.
-    const decision = new Authorizer(this.opts.consents, undefined, { app: this.app, requester: c.destination }).authorize({
+  private async stillAuthorized(c: Consumer, job: Job, consents: Authorizer): Promise<boolean> {
+    const decision = consents.authorize({
       app: this.app,
       requester: c.destination,
       series: c.series,
@@ -234,19 +240,18 @@ export class ExtractJobs {
    * the retention of its series beside its Quoalise payload — the app's policies (`max-age`) and the
    * limit the destination's consent sets from now (`until`) — and knows when all its records will be past it.
    */
-  private messages(c: Consumer, blocks: DataBlock[]): NewOutboxMessage[] {
+  private messages(c: Consumer, blocks: DataBlock[], consents: Authorizer): NewOutboxMessage[] {
     const out: NewOutboxMessage[] = [];
     if (blocks.length === 0) return out;
-    const app = this.opts.appJid.slice(0, this.opts.appJid.indexOf('@'));
+    const app = this.app;
     const names = new Set(blocks.flatMap((b) => b.records.map((r) => r.name)));
-    const retention = new RetentionPolicies(this.opts.db).carried(app, names);
+    const retention = this.policies.carried(app, names);
     // The consent (or grant) that lets the destination have these series may limit how long it keeps
     // them, from now: that limit travels too, as an absolute `until` beside the app's `max-age`.
     const now = Date.now();
-    const scoped = new Authorizer(this.opts.consents, undefined, { app, requester: c.destination });
     const processing = c.kind === 'subscription' ? 'subscribe' : 'read';
     for (const series of names) {
-      const d = scoped.authorize({ app, requester: c.destination, series, at: now, processing });
+      const d = consents.authorize({ app, requester: c.destination, series, at: now, processing });
       if (d.retention) retention.set(series, { ...retention.get(series), until: addPeriod(Math.floor(now / 1000), parsePeriod(d.retention)) });
     }
     for (const b of blocks) {
