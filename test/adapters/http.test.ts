@@ -6,7 +6,7 @@
  * (consent invalidated → not-authorized), the API going away and coming back; the generic mode (URL
  * templates, bearer token, response mapping); bad options refused by key.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

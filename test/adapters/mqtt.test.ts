@@ -5,7 +5,7 @@
  * payloads counted, never stored, no crash; a broker restart loses nothing published with QoS 1;
  * deliveries published QoS 1; TLS with the broker's authority; bad options refused by key.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -114,7 +114,7 @@ test('bad options are refused with the key named', async ({ fg }) => {
 
 test('a value published by mosquitto_pub is pushed to the Quoalise subscriber and kept for get_history', async ({ broker, client }) => {
   await pub(broker, `meters/${PRM}/power`, '342.5');
-  const pushed = recordsOf(await client.waitFor(isPush, 10_000));
+  const pushed = recordsOf(await client.waitFor(isPush, 30_000));
   assert.equal(pushed.map((r) => [r.name, r.value, r.unit]), [[POWER, 342.5, 'W']]);
   const history = recordsOf(await command(client, HOME, 'get_history', { identifier: POWER }));
   assert.ok(history.slice(0, -1).every((r) => r.value === 0)); // the readiness probes of before()
@@ -157,7 +157,7 @@ test('malformed payloads are counted and logged, never stored, and the adapter k
   );
   assert.equal(counts, { 'meters/+/power': 4, 'sensors/+/json': 2, 'ha/sensor/+/state': 1 });
   assert.match(fg.stderr, 'malformed MQTT payload refused');
-  assert.equal(recordsOf(await client.waitFor(isPush, 10_000)).map((r) => r.value), [7]);
+  assert.equal(recordsOf(await client.waitFor(isPush, 30_000)).map((r) => r.value), [7]);
   assert.is(fg.proc !== null, true);
 });
 
@@ -170,7 +170,7 @@ test('a broker restart loses nothing published with QoS 1, even before fedgate i
   for (let i = 0; i < 50; i++) await mq.publishAsync(`meters/${PRM}/power`, String(1000 + i), { qos: 1 });
   await until(() => points(fg) === before + 50, 15_000, () => `stored ${points(fg) - before} of 50`);
   const values: number[] = [];
-  while (values.length < 50) values.push(...recordsOf(await client.waitFor(isPush, 10_000)).map((r) => r.value!));
+  while (values.length < 50) values.push(...recordsOf(await client.waitFor(isPush, 30_000)).map((r) => r.value!));
   assert.equal(values, Array.from({ length: 50 }, (_, i) => 1000 + i));
 });
 

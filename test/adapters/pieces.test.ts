@@ -3,7 +3,7 @@
  * splitting on local days, the OAuth2 token cache on a fake clock, Retry-After, Data Connect answers
  * mapped to records, options refused by key.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { matchTopic, validFilter } from '../../adapters/mqtt/topics.js';
 import { decodeHomeAssistant, decodeHomie, decodeJson, decodeNumber, haDiscovery } from '../../adapters/mqtt/payloads.js';

@@ -5,7 +5,7 @@
  * and the remote's pushes relayed to our subscriber — also across the remote gateway stopped and
  * restarted — unsubscribe forwarded, and data from anyone but the provider refused.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -99,7 +99,7 @@ test('a subscription is forwarded; the remote pushes reach our subscriber, acros
   const received: SeriesRecord[] = [];
   const collect = async (n: number) => {
     while (received.length < n) {
-      const m = await client.waitFor(isPush, 15_000);
+      const m = await client.waitFor(isPush, 30_000);
       assert.is(m.attrs.from, RELAY);
       received.push(...recordsOf(m));
     }

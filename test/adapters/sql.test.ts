@@ -5,7 +5,7 @@
  * (nothing lost, nothing doubled), malformed rows refused with nothing sent, bad options refused by key;
  * and the generic mode (the operator's queries) reading and writing a legacy table.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -138,7 +138,7 @@ test('a subscription is fed by rows inserted meanwhile, across a database restar
   const insert = (i: number, v: number) => pg.psql(`INSERT INTO history (itemid, clock, ns, value) VALUES (${TEMP}, ${T0 + 60 * i}, 0, ${v})`, 'zabbix');
   const received: SeriesRecord[] = [];
   const collect = async (n: number) => {
-    while (received.length < n) received.push(...recordsOf(await client.waitFor(isPush, 15_000)));
+    while (received.length < n) received.push(...recordsOf(await client.waitFor(isPush, 30_000)));
   };
   await insert(N, 1.5);
   await collect(1);
@@ -168,7 +168,7 @@ test('a malformed row (NaN) is refused: nothing is sent, the subscription resume
   assert.is(upstreamError(history)?.code, 'malformed-data');
   assert.is(client.inbox.matching(isPush).length, 0);
   await pg.psql(`UPDATE history SET value = 4.5 WHERE itemid = ${TEMP} AND clock = ${T0 + 60 * (N + 3)}`, 'zabbix');
-  assert.equal(recordsOf(await client.waitFor(isPush, 15_000)).map((r) => r.value), [4.5]);
+  assert.equal(recordsOf(await client.waitFor(isPush, 30_000)).map((r) => r.value), [4.5]);
 });
 
 test('generic queries: a legacy table read (history, catalogue, subscription) and written (deliveries, once)', async ({ pg, fg, client }) => {
@@ -179,7 +179,7 @@ test('generic queries: a legacy table read (history, catalogue, subscription) an
   assert.equal(recordsOf(history), [0, 1, 2, 3].map((i) => ({ name: S, time: T0 + 1800 * i, value: i * 10, unit: 'W' })));
   assert.is((await command(client, LEGACY, 'subscribe', { identifier: S })).attrs.type, 'result');
   await pg.psql(`INSERT INTO readings (identifier, at, value, unit) VALUES ('${S}', to_timestamp(${T0 + 18000}), 0, 'W')`, 'zabbix');
-  const pushed = await client.waitFor((el) => isPush(el) && el.attrs.from === LEGACY, 15_000);
+  const pushed = await client.waitFor((el) => isPush(el) && el.attrs.from === LEGACY, 30_000);
   assert.equal(recordsOf(pushed), [{ name: S, time: T0 + 18000, value: 0, unit: 'W' }]);
 
   // meters (a store app) → legacy: the consumer delivers into the table through deliver_query.

@@ -3,7 +3,7 @@
  * anyone, on identifiers or globs, with validity windows; the reasons given; reload of the in-memory
  * records after a change in SQLite; and `fedgate grant add|list|remove` from a shell user's point of view.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

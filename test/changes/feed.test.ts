@@ -4,7 +4,7 @@
  * started, and a failing subscriber does not stop the others. (End to end, with a running gateway and
  * the CLI: test/core/change-feed.test.ts.)
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

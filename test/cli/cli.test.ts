@@ -1,5 +1,5 @@
 /** The `fedgate` command from a shell user's point of view: outputs, errors and exit codes. */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { Fedgate } from '../helpers/fedgate.js';

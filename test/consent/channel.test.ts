@@ -6,7 +6,7 @@
  * `until`. Automatic rules approve and refuse; a stranger cannot decide for alice; admin commands are
  * for admins only.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -77,7 +77,7 @@ function assertError(iq: Element, condition: string, text?: string | RegExp): vo
 
 /** The next consent notification of this type to the user. */
 async function told(user: User, event: string, id?: number): Promise<{ body: string; consent: Element; from: string }> {
-  const m = await user.waitFor((el) => el.name === 'message' && el.getChild('consent', NS_CONSENT)?.attrs.event === event && (id === undefined || el.getChild('consent', NS_CONSENT)!.attrs.id === String(id)), 10_000);
+  const m = await user.waitFor((el) => el.name === 'message' && el.getChild('consent', NS_CONSENT)?.attrs.event === event && (id === undefined || el.getChild('consent', NS_CONSENT)!.attrs.id === String(id)), 30_000);
   return { body: m.getChildText('body') ?? '', consent: m.getChild('consent', NS_CONSENT)!, from: m.attrs.from ?? '' };
 }
 
@@ -194,7 +194,7 @@ test('alice lists, approves for a shorter time; bob is told, reads and subscribe
 test('alice withdraws: the subscription stops, queued data is never sent, the next request is refused, bob is told', async ({ fg, alice, bob, first }) => {
   // 2,500 new records: three messages queued at once; the throttle lets the first one go.
   await write(fg, 'meters', Array.from({ length: 2500 }, (_, i): [string, number, number] => [LOAD, T0 + 3600 + 1800 * i, i]));
-  await bob.waitFor(pushed, 10_000);
+  await bob.waitFor(pushed, 30_000);
   assert.is(values(await command(alice, METERS, 'withdraw', { id: String(first), reason: 'we moved out' })).state, 'withdrawn');
 
   const n = await told(bob, 'withdrawn', first);

@@ -3,7 +3,7 @@
  * may do what (requester, subject, owner, operator, rules), the limits per party, the authorizer reading
  * the current state only (and answering the same with 100,000 records), and the migration of grants.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -3,7 +3,7 @@
  * entity asked and to the app that asked, ids are not guessable, IQs in flight are limited per app, and
  * an IQ that cannot leave or gets no answer is answered with why.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { AppIqs, MAX_IQS_PER_APP } from '../../component/apps/app-iqs.js';
 import type { AppHost } from '../../component/apps/app-host.js';

@@ -4,7 +4,7 @@
  * only the consumers of that series — the others neither run nor write (issue 7: a write's cost must not
  * grow with subscriptions to other series).
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -4,7 +4,7 @@
  * reading series one after the other never meets the rate limit, a flood from one domain does.
  * The remote parties are bare xmpp.js components (not our code) that may use any JID of their domain.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

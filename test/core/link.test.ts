@@ -5,7 +5,7 @@
  * listeners (`link.hosts`), a domain written with capitals, SIGTERM during start-up, and ejabberd's
  * check_from holding per listener.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { Component } from '@xmpp/component-core';
 import { Ejabberd } from '../helpers/ejabberd.js';

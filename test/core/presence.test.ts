@@ -2,7 +2,7 @@
  * Presence of app JIDs with a real user account on ejabberd: subscription, the server's probes at
  * login, "unavailable" when fedgate stops and "available" when it is back.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';

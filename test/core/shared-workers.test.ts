@@ -6,7 +6,7 @@
  * the calls made meanwhile, data received meanwhile is applied, and the app in its own thread never
  * notices.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { Ejabberd } from '../helpers/ejabberd.js';

@@ -6,7 +6,7 @@
  * Peers played by bare xmpp.js components (not our code): a destination under the test's control
  * (`victim.localhost`), a third party (`mallory.localhost`), a subscriber (`sub.localhost`).
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

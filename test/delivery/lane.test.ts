@@ -2,7 +2,7 @@
  * The lane state machine with a fake clock: modes and the evidence they need, holds, go-back-N,
  * confirmations and bounces from the wrong sender, timeouts, busy receivers. No server, no database.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { admit, laneRecord, newLane, nextWake, step, wants, type Lane, type LaneConfig, type LaneAction } from '../../component/delivery/lane.js';
 import { NS } from '../../component/xmpp/namespaces.js';

@@ -1,5 +1,5 @@
 /** Retention periods and the carried `<retention/>` element: pure functions, no server. */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { addPeriod, cutoff, decodeRetention, encodeRetention, expiresAt, lastExpiryMs, parsePeriod, RetentionError } from '../../component/gdpr/retention.js';
 import { parseXml } from '../../component/quoalise/xml-parse.js';

@@ -3,7 +3,7 @@
  * one year (P1Y), so what it sends says so; B's store keeps each record no longer, serves nothing past
  * it, and its purge deletes it. Records are stamped in the past, so "past retention" needs no clock.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -4,7 +4,7 @@
  * the log (and skips a subject's own reads and control messages); queued messages lose exactly the
  * erased series; erasure messages are read strictly.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -9,7 +9,7 @@
  * - a stranger's erasure request is refused; the erasure of household-1 empties both sides of it and
  *   nothing else, B confirms with a signature A checks and logs, bob is told, both logs still verify.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -251,7 +251,7 @@ test('erasing household-1 empties both sides of it and nothing else; B confirms 
   assert.equal(query<{ kind: string }>(b, "SELECT kind FROM trace_entries WHERE kind LIKE 'gdpr.%' ORDER BY idx").map((e) => e.kind), ['gdpr.erasure.received', 'gdpr.erasure.applied']);
   assert.is(JSON.parse(query<{ entry: string }>(b, "SELECT entry FROM trace_entries WHERE kind = 'gdpr.erasure.received'")[0]!.entry).origin, 'verified');
   // bob, a person who read the data, gets the request in his client.
-  const told = await bob.waitFor((el) => el.name === 'message' && !!el.getChild('erase', NS_GDPR), 20_000);
+  const told = await bob.waitFor((el) => el.name === 'message' && !!el.getChild('erase', NS_GDPR), 30_000);
   assert.match(told.getChildText('body') ?? '', 'asks you to erase');
   assert.match(await a.must('gdpr', 'erasures'), 'confirmed');
   for (const fg of [a, b]) {

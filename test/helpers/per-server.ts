@@ -4,7 +4,8 @@
  * with `kind`. A test that only makes sense on some servers says so: `test(name, fn, ['ejabberd'])`.
  * FEDGATE_SERVERS narrows the servers (see serverKinds()).
  */
-import { suite, type Callback } from 'uvu';
+import { type Callback } from 'uvu';
+import { suite } from './suite.js';
 import { serverKinds, type ServerKind } from './xmpp-server.js';
 
 export interface ServerContext {

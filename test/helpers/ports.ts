@@ -1,15 +1,32 @@
 /** Free loopback TCP ports for throwaway servers. */
 import { createServer } from 'node:net';
 
+/**
+ * Ports are drawn below Linux's ephemeral range (32768–60999), where the kernel picks the ports of
+ * outgoing connections and of `listen(0)`: an Erlang node's distribution listener or a client
+ * socket opened between this call and the server's bind can no longer take the port. A port is
+ * handed out once per process, so servers started side by side never get the same one.
+ */
+const FIRST = 20_000;
+const LAST = 32_767;
+const handedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let tries = 0; tries < 1000; tries++) {
+    const port = FIRST + Math.floor(Math.random() * (LAST - FIRST + 1));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`no free loopback port between ${FIRST} and ${LAST}`);
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 

@@ -3,7 +3,7 @@
  * sender: the copies are sound, the restored gateway resumes from the backup's state under new ids,
  * and the receiver ends with every record exactly once — nothing lost, no dead letter.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { existsSync, readdirSync } from 'node:fs';
 import Database from 'better-sqlite3';

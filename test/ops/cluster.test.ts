@@ -4,7 +4,7 @@
  * fedgate reconnects to the other node, a user connected to the surviving node keeps reaching the
  * apps, and every record of the transfer arrives exactly once.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';

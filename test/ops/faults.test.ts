@@ -4,7 +4,7 @@
  * during an import, a gateway killed with SIGKILL. Root's capabilities are dropped (setpriv) where
  * file permissions must apply; the full disk is a small tmpfs in a private mount namespace.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';

@@ -4,7 +4,7 @@
  * for liveness and readiness, and the live status page rendered by a real headless Chromium, which
  * also takes a screenshot (printed path).
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';

@@ -4,7 +4,7 @@
  * and the link stays up; the fatal errors' hints name Prosody's settings (`Component`,
  * `component_secret`); `fedgate status` says which server it is connected to.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { Prosody } from '../helpers/prosody.js';
 import { Fedgate } from '../helpers/fedgate.js';

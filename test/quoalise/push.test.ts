@@ -3,7 +3,7 @@
  * as <message><quoalise><data> pushed to the subscriber's bare JID through the durable outbox, at most
  * 1000 records per message → unsubscribe → nothing more arrives. A removed grant stops the subscription too.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -69,8 +69,10 @@ test('records written after subscribe are pushed, exactly as stored, in messages
   const rows: Array<[string, number, number]> = Array.from({ length: 2500 }, (_, i) => [S, T0 + 1800 * (i + 1), i % 7 === 0 ? 0 : i]);
   await write(fg, rows);
   const received: Array<{ name: string; time: number; value?: number }> = [];
+  // A plain client's lane waits ~5 s for stable disco#info evidence before its first message
+  // (delivery/lane.ts): 30 s leaves room for a loaded CI machine.
   while (received.length < rows.length) {
-    const m = await alice.waitFor(pushed, 10_000);
+    const m = await alice.waitFor(pushed, 30_000);
     assert.is(m.attrs.from, METERS);
     const records = blocksOf(m).flatMap((b) => b.records);
     assert.ok(records.length <= 1000, `${records.length} records in one message`);
@@ -88,7 +90,7 @@ test('unsubscribe stops the pushes', async ({ fg, alice }) => {
   await write(fg, [[S, T0 + 10_000_000, 5]]);
   await write(fg, [[T, T0 + 10_000_000, 6]]);
   // T's record arriving shows the writes were extracted; S's, written first, never comes.
-  const m = await alice.waitFor(pushed, 10_000);
+  const m = await alice.waitFor(pushed, 30_000);
   assert.equal(blocksOf(m).flatMap((b) => b.records.map((r) => r.name)), [T]);
   assert.is(alice.inbox.matching(pushed).length, 0);
   assert.is(query(fg, "SELECT count(*) AS n FROM outbox WHERE payload LIKE '%30000000000001%' AND created_at >= ?", since)[0]!.n, 0);

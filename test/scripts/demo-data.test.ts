@@ -2,7 +2,7 @@
  * The demo data generator: deterministic for a seed, accepted as is by `fedgate store import`, and
  * shaped like its documented model (zero production at night, heating in winter, sun in summer).
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -3,7 +3,7 @@
  * value types, times with offset or epoch seconds, the meta sidecar), all-or-nothing imports with the
  * faulty line named, re-imports that change nothing, and the CLI's exit codes.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -3,7 +3,7 @@
  * half-open ranges, corrections, the extract cursor, exactly-once deliveries, and the adapter's
  * behaviour (maintenance, naming the series a delivery changed).
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

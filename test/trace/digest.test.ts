@@ -2,7 +2,7 @@
  * The digest of data: the canonical form survives servers that re-serialize stanzas, and what fedgate's
  * own encoders write is already canonical (so the sender hashes the string as written, without parsing).
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { canonicalPayloadDigest, dataDigest, payloadDigest } from '../../component/trace/digest.js';
 import { encodeQuoalise } from '../../component/quoalise/payload.js';

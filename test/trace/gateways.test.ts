@@ -9,7 +9,7 @@
  * The misbehaving peer (evil.localhost) is a bare component speaking fedgate's protocol badly on
  * purpose: a real gateway cannot be made to lie.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { copyFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

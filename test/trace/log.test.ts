@@ -4,7 +4,7 @@
  * of an export, proofs checked without the database — and each tampering (one byte of one entry, an
  * entry deleted, two entries swapped, a checkpoint replaced) detected and named.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';

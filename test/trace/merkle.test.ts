@@ -3,7 +3,7 @@
  * and every inclusion and consistency proof generated for trees up to 70 leaves verifies with RFC 9162's
  * algorithms — and stops verifying when anything in it changes.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
 import {

@@ -3,7 +3,7 @@
  * the Go package's own example key and signature are reproduced exactly, so notes made here open with
  * the transparency ecosystem's tools and theirs open here.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { generateSigner, keyId, NoteError, openNote, parseSignerKey, parseVerifierKey, signNote } from '../../component/trace/note.js';
 import { FormatError, formatCheckpoint, formatProof, parseCheckpoint, parseProof } from '../../component/trace/formats.js';

@@ -2,7 +2,7 @@
  * Signed receipts and proofs of origin, as pure functions: the canonical statements, batch signing with a
  * standalone proof per message, and every way a forged, altered or misattributed statement is caught.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { generateSigner } from '../../component/trace/note.js';
 import {

@@ -3,7 +3,7 @@
  * deduplicated, applied by the receive job with retries, dead letters and back-pressure.
  * The app's system is an HTTP API (webhook adapter) played by a local HTTP server.
  */
-import { suite } from 'uvu';
+import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
