@@ -265,6 +265,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     domainRequestBurst: config.quoalise.domain_request_burst,
     maxSubscriptionsPerRequester: config.quoalise.max_subscriptions_per_requester,
     maxSessionsPerRequester: config.quoalise.max_sessions_per_requester,
+    maxSessionsPerDomain: config.quoalise.max_sessions_per_domain,
     sessionTimeoutSeconds: config.quoalise.session_timeout_seconds,
     trace: traceOf(db),
     onConsentGone: (app, series, reason) => {

@@ -18,6 +18,13 @@ export type IqRequest = Extract<FromAppWorker, { t: 'iq' }>;
 
 const INBOX_COALESCE_MS = 10;
 
+/**
+ * Calls held while the app starts, at most; past that a call is refused at once. Anyone may chat with
+ * an app: while its adapter cannot start (its system down, a secret missing), a flood of chats must
+ * not pile up in the XMPP thread's memory until the app comes back.
+ */
+export const MAX_HELD_CALLS = 256;
+
 export interface AppHostOptions {
   domain: string;
   callTimeoutMs: number;
@@ -89,6 +96,11 @@ export class AppHost {
       return Promise.reject(new AppCallError({ source: 'unavailable', message: 'application is being removed' }));
     }
     const ready = this.state === 'ready';
+    if (!ready && !this.roomToHold()) {
+      return Promise.reject(
+        new AppCallError({ source: 'adapter', kind: 'rate-limited', message: `application ${this.app.name} is starting and already holds ${MAX_HELD_CALLS} requests; retry shortly` }),
+      );
+    }
     const { id, result } = this.worker.call(this.app.name, op, args, timeoutMs, ready);
     if (!ready) this.held.push({ id, m: { t: 'call', app: this.app.name, id, op, args } });
     const observer = this.opts.observer;
@@ -178,7 +190,16 @@ export class AppHost {
 
   private send(m: ToAppWorker): void {
     if (this.state === 'ready') this.worker.post(m);
-    else if (this.state === 'opening') this.held.push({ id: null, m });
+    // A notice held once is enough (an inbox notice comes with every data message while the app starts).
+    else if (this.state === 'opening' && !(m.t === 'inbox' && this.held.some((h) => h.m.t === 'inbox'))) this.held.push({ id: null, m });
+  }
+
+  /** Whether one more call may be held: calls that timed out meanwhile leave first. */
+  private roomToHold(): boolean {
+    const calls = () => this.held.reduce((n, h) => n + (h.id === null ? 0 : 1), 0);
+    if (calls() < MAX_HELD_CALLS) return true;
+    this.held = this.held.filter((h) => h.id === null || this.worker.isPending(h.id));
+    return calls() < MAX_HELD_CALLS;
   }
 }
 

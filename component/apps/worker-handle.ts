@@ -125,6 +125,11 @@ export class WorkerHandle {
     return { id, result };
   }
 
+  /** Whether a call is still waiting for its answer (not yet answered, failed or timed out). */
+  isPending(id: number): boolean {
+    return this.pending.has(id);
+  }
+
   /** Sends a call held while its app was not ready; false if it already ended (timed out). */
   release(id: number, m: ToAppWorker): boolean {
     const p = this.pending.get(id);

@@ -138,6 +138,8 @@ export const ConfigSchema = z
         max_subscriptions_per_requester: z.number().int().min(1).default(1000),
         /** Open two-step command sessions per requester: a new one closes that requester's oldest. */
         max_sessions_per_requester: z.number().int().min(1).default(20),
+        /** Open two-step command sessions of all the requesters of one domain; past it, new ones are refused (resource-constraint). */
+        max_sessions_per_domain: z.number().int().min(1).default(1000),
         /** How long a two-step command session waits for its submitted form. */
         session_timeout_seconds: seconds.max(86_400).default(600),
       })

@@ -34,7 +34,11 @@ export function personJid(s: string, what: string): string {
   return jid;
 }
 
+/** Longer series or globs are refused: matching two patterns costs the product of their lengths. */
+export const MAX_SERIES_LENGTH = 512;
+
 export function checkSeries(series: string): string {
+  if (series.length > MAX_SERIES_LENGTH) throw new PartyError(`series "${series.slice(0, 60)}…" is longer than ${MAX_SERIES_LENGTH} characters`);
   if (!series || /\s/.test(series)) throw new PartyError(`series "${series}" must be an identifier or a glob without spaces`);
   return series;
 }

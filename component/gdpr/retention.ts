@@ -42,7 +42,9 @@ export function parsePeriod(text: string): Period {
   const n = (i: number) => Number(m[i] ?? 0);
   const p: Period = { text: text.trim(), years: n(1), months: n(2), days: n(3) * 7 + n(4), seconds: n(5) * 3600 + n(6) * 60 + n(7) };
   if (p.years + p.months + p.days + p.seconds === 0) throw new RetentionError(`"${text}" is an empty period: nothing could be kept`);
-  if (p.years > 200 || p.months > 2400) throw new RetentionError(`"${text}" is longer than any retention the GDPR allows to justify`);
+  // The whole period, not each part: P99999999D would put the limit past what a date can hold.
+  const approxDays = p.years * 366 + p.months * 31 + p.days + p.seconds / 86_400;
+  if (approxDays > 200 * 366) throw new RetentionError(`"${text}" is longer than any retention the GDPR allows to justify (200 years at most)`);
   return p;
 }
 

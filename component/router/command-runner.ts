@@ -30,6 +30,7 @@ export interface CommandCaller {
 export interface CommandLimits {
   sessionTimeoutMs: number;
   maxSessionsPerRequester: number;
+  maxSessionsPerDomain: number;
   requestsPerSecond: number;
   requestBurst: number;
   domainRequestsPerSecond: number;
@@ -40,6 +41,7 @@ export interface CommandLimits {
 export function commandLimits(q: {
   session_timeout_seconds: number;
   max_sessions_per_requester: number;
+  max_sessions_per_domain: number;
   requests_per_second: number;
   request_burst: number;
   domain_requests_per_second: number;
@@ -48,6 +50,7 @@ export function commandLimits(q: {
   return {
     sessionTimeoutMs: q.session_timeout_seconds * 1000,
     maxSessionsPerRequester: q.max_sessions_per_requester,
+    maxSessionsPerDomain: q.max_sessions_per_domain,
     requestsPerSecond: q.requests_per_second,
     requestBurst: q.request_burst,
     domainRequestsPerSecond: q.domain_requests_per_second,
@@ -73,7 +76,7 @@ export class CommandRunner<C extends CommandCaller> {
   private readonly domainRate: RateLimiter;
 
   constructor(private readonly commands: ReadonlyArray<OwnCommand<C>>, limits: CommandLimits) {
-    this.sessions = new CommandSessions(limits.sessionTimeoutMs, { perRequester: limits.maxSessionsPerRequester });
+    this.sessions = new CommandSessions(limits.sessionTimeoutMs, { perRequester: limits.maxSessionsPerRequester, perDomain: limits.maxSessionsPerDomain });
     this.rate = new RateLimiter(limits.requestsPerSecond, limits.requestBurst);
     this.domainRate = new RateLimiter(limits.domainRequestsPerSecond, limits.domainRequestBurst);
   }

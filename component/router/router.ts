@@ -54,6 +54,41 @@ function requestLabel(iq: Element, handled: boolean): string {
   return ns === NS.commands ? `command:${payload?.attrs.node ?? ''}` : ns;
 }
 
+/**
+ * Stanzas nesting deeper are refused before anything walks them: serialising, digesting and logging
+ * are recursive, and 3,000 nested elements (21 KB) overflowed the stack and stopped the gateway.
+ * Quoalise needs 5 levels below the stanza; extensions rarely more than 10.
+ */
+export const MAX_STANZA_DEPTH = 64;
+
+/** Whether some element lies more than `max` levels below `el` (iterative: the point is not to recurse). */
+export function nestedDeeperThan(el: Element, max: number): boolean {
+  const stack: Array<[Element, number]> = [[el, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    for (const child of node.children) {
+      if (typeof child === 'string') continue;
+      if (depth + 1 > max) return true;
+      stack.push([child as Element, depth + 1]);
+    }
+  }
+  return false;
+}
+
+/** Gets/sets and messages other than errors get an error answer; results, errors and presences never do. */
+function answerable(el: Element): boolean {
+  return (el.name === 'iq' && (el.attrs.type === 'get' || el.attrs.type === 'set')) || (el.name === 'message' && el.attrs.type !== 'error');
+}
+
+/** The start of a stanza for a log line; never throws (a stanza that broke its handler may break toString too). */
+function preview(el: Element): string {
+  try {
+    return el.toString().slice(0, 500);
+  } catch {
+    return `<${el.name} from="${el.attrs.from ?? ''}" to="${el.attrs.to ?? ''}" id="${el.attrs.id ?? ''}">…`;
+  }
+}
+
 export class Router {
   private appIq = new WeakMap<AppHost, IqHandlers>();
   /** While stopping, new requests are refused rather than half-served. */
@@ -64,11 +99,14 @@ export class Router {
   /** Routes one stanza. Whatever goes wrong is answered (or logged), never thrown at the link. */
   route(el: Element): void {
     try {
+      if (nestedDeeperThan(el, MAX_STANZA_DEPTH)) {
+        if (answerable(el)) this.opts.send(errorReply(el, new StanzaError('policy-violation', `this stanza nests elements deeper than ${MAX_STANZA_DEPTH} levels`)));
+        return;
+      }
       this.dispatch(el);
     } catch (err) {
-      this.opts.log.error({ err: (err as Error).stack ?? String(err), stanza: el.toString().slice(0, 500) }, 'stanza handling failed');
-      const answerable = (el.name === 'iq' && (el.attrs.type === 'get' || el.attrs.type === 'set')) || (el.name === 'message' && el.attrs.type !== 'error');
-      if (answerable) this.opts.send(errorReply(el, new StanzaError('internal-server-error', 'the gateway failed to handle this stanza; the error was logged')));
+      this.opts.log.error({ err: (err as Error).stack ?? String(err), stanza: preview(el) }, 'stanza handling failed');
+      if (answerable(el)) this.opts.send(errorReply(el, new StanzaError('internal-server-error', 'the gateway failed to handle this stanza; the error was logged')));
     }
   }
 

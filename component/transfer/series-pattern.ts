@@ -8,8 +8,36 @@ export function isPattern(s: string): boolean {
 
 export function seriesMatcher(pattern: string): (series: string) => boolean {
   if (!isPattern(pattern)) return (s) => s === pattern;
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
-  return (s) => re.test(s);
+  return (s) => globMatch(pattern, s);
+}
+
+/**
+ * `*` and `?` matching without a regular expression: a pattern with many `*` compiled to a regex
+ * backtracks exponentially (`*a*a*a*a*a*a*b` against a long identifier held the XMPP thread for
+ * seconds). Here one backtrack point, the last `*`: at most |pattern| x |series| steps.
+ */
+export function globMatch(pattern: string, s: string): boolean {
+  let p = 0;
+  let i = 0;
+  let star = -1;
+  let resume = 0;
+  while (i < s.length) {
+    const c = pattern[p];
+    if (c === '*') {
+      star = p++;
+      resume = i;
+    } else if (c !== undefined && (c === '?' || c === s[i])) {
+      p++;
+      i++;
+    } else if (star >= 0) {
+      p = star + 1;
+      i = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (pattern[p] === '*') p++;
+  return p === pattern.length;
 }
 
 /**

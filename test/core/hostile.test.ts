@@ -6,13 +6,14 @@
  */
 import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
 import { Peer, xml, type Element } from '../helpers/peer.js';
 import { errorCondition, errorText } from '../helpers/inbox.js';
 import { scalar, until } from '../helpers/db.js';
+import { MAX_HELD_CALLS } from '../../component/apps/app-host.js';
 
 const GW = 'gw.localhost';
 const CROWD = 'crowd.localhost';
@@ -45,6 +46,11 @@ test.before(async (ctx) => {
   const fg = ctx.fg;
   await fg.must('app', 'add', 'meters', '--kind', 'store');
   await fg.must('app', 'add', 'echo', '--kind', 'echo');
+  // An app whose adapter cannot start: its secret file is gone (it retries with backoff meanwhile).
+  const secret = join(fg.dir, 'pg-password');
+  writeFileSync(secret, 'pw\n');
+  await fg.must('app', 'add', 'down', '--kind', 'sql', '--option', 'port=1', '--option', 'database=x', '--option', 'user=x', '--option', `password_file=${secret}`, '--option', 'history_query=SELECT 1');
+  rmSync(secret);
   const csv = join(fg.dir, 'd.csv');
   writeFileSync(csv, `identifier,time,value,unit\n${Array.from({ length: 48 }, (_, i) => `${S},${1704063600 + i * 1800},${i},W`).join('\n')}\n`);
   await fg.must('store', 'import', 'meters', csv);
@@ -119,6 +125,35 @@ test('an app never answers a chat from its own domain (a forged from would make 
   assert.is((await crowd.waitFor((el) => el.attrs.id === 'other-r')).getChildText('body'), 'hello');
   await until(() => fg.stderr.includes('not answering a chat from our own domain'), 5000, () => fg.stderr.slice(-1500));
   assert.is((fg.stderr.match(/not answering a chat from our own domain/g) ?? []).length, 1, 'answered once, not in a loop');
+});
+
+test('chats to an app that cannot start are held up to a limit, the rest refused at once with resource-constraint', async ({ fg, crowd }) => {
+  const extra = 5;
+  for (let i = 0; i < MAX_HELD_CALLS + extra; i++) {
+    crowd.send(xml('message', { to: `down@${GW}`, from: `c${i % 50}@${CROWD}/r`, type: 'chat', id: `held-${i}` }, xml('body', {}, 'hello')));
+  }
+  for (let i = MAX_HELD_CALLS; i < MAX_HELD_CALLS + extra; i++) {
+    const refused = await crowd.waitFor((el) => el.attrs.id === `held-${i}` && el.attrs.type === 'error', 10_000);
+    assert.is(errorCondition(refused), 'resource-constraint');
+    assert.match(errorText(refused), 'is starting and already holds');
+  }
+  // The first ones are held (they end with the call time-out, 30 s by default), not refused.
+  assert.is(crowd.inbox.matching((el) => el.attrs.id === 'held-0').length, 0);
+  assert.match(fg.stderr, 'adapter failed to start');
+});
+
+test('a stanza nesting thousands of elements is refused with policy-violation, and the gateway keeps serving', async ({ crowd }) => {
+  const deep = (n: number) => '<x>'.repeat(n) + '</x>'.repeat(n);
+  // Written raw: the serialiser of the sending side recurses too.
+  await crowd.conn.write(`<message to="echo@${GW}" from="deep@${CROWD}/r" type="chat" id="deep-chat"><body>hi</body>${deep(3000)}</message>`);
+  await crowd.conn.write(`<iq to="meters@${GW}" from="deep@${CROWD}/r" type="get" id="deep-iq"><query xmlns="http://jabber.org/protocol/disco#info">${deep(3000)}</query></iq>`);
+  for (const id of ['deep-chat', 'deep-iq']) {
+    const refused = await crowd.waitFor((el) => el.attrs.id === id && el.attrs.type === 'error', 10_000);
+    assert.is(errorCondition(refused), 'policy-violation');
+    assert.match(errorText(refused), 'deeper than 64 levels');
+  }
+  crowd.send(xml('message', { to: `echo@${GW}`, from: `x@${CROWD}/r`, type: 'chat', id: 'after-deep' }, xml('body', {}, 'still there?')));
+  assert.is((await crowd.waitFor((el) => el.attrs.id === 'after-deep-r')).getChildText('body'), 'still there?');
 });
 
 test('an honest client reading 40 series one after the other never meets the rate limit; a flood from one domain does', async ({ crowd, honest }) => {

@@ -10,7 +10,12 @@ const T = Date.UTC(2024, 1, 29, 12) / 1000; // 29 February 2024, 12:00 UTC
 test('periods: years, months, weeks, days and times; nonsense refused with a hint', () => {
   assert.equal(parsePeriod('P3Y'), { text: 'P3Y', years: 3, months: 0, days: 0, seconds: 0 });
   assert.equal(parsePeriod('P1Y6M2W3DT4H5M6S'), { text: 'P1Y6M2W3DT4H5M6S', years: 1, months: 6, days: 17, seconds: 4 * 3600 + 5 * 60 + 6 });
-  for (const bad of ['', 'P', 'PT', '3Y', 'P0D', 'P1.5Y', 'P-1Y', 'P500Y']) assert.throws(() => parsePeriod(bad), (e: unknown) => e instanceof RetentionError, bad);
+  for (const bad of ['', 'P', 'PT', '3Y', 'P0D', 'P1.5Y', 'P-1Y', 'P500Y', 'P99999999D', 'P2400M1D', 'PT999999999H']) assert.throws(() => parsePeriod(bad), (e: unknown) => e instanceof RetentionError, bad);
+});
+
+test('the longest period allowed still gives a date', () => {
+  assert.ok(Number.isFinite(new Date(addPeriod(1_700_000_000, parsePeriod('P200Y')) * 1000).getTime()));
+  assert.ok(Number.isFinite(new Date(addPeriod(1_700_000_000, parsePeriod('P73000D')) * 1000).getTime()));
 });
 
 test('calendar arithmetic in UTC: a year after 29 February is 28 February; cutoff is its inverse', () => {

@@ -43,8 +43,9 @@ export interface QuoaliseCommandsOptions {
   domainRequestBurst: number;
   /** Config `quoalise.max_subscriptions_per_requester`. */
   maxSubscriptionsPerRequester: number;
-  /** Config `quoalise.max_sessions_per_requester`. */
+  /** Config `quoalise.max_sessions_per_requester` and `max_sessions_per_domain`. */
   maxSessionsPerRequester: number;
+  maxSessionsPerDomain: number;
   /** Config `quoalise.session_timeout_seconds`: how long a two-step session waits for its form. */
   sessionTimeoutSeconds: number;
   /** The transparency log: every decision on a command is recorded there. */
@@ -78,7 +79,7 @@ export class QuoaliseCommands {
     this.commands = new Map(
       [getHistoryCommand({ authz, maxRecords }), subscribeCommand(subscriptions), unsubscribeCommand(subscriptions), listSeriesCommand({ authz })].map((c) => [c.node, c]),
     );
-    this.sessions = new CommandSessions(opts.sessionTimeoutSeconds * 1000, { perRequester: opts.maxSessionsPerRequester });
+    this.sessions = new CommandSessions(opts.sessionTimeoutSeconds * 1000, { perRequester: opts.maxSessionsPerRequester, perDomain: opts.maxSessionsPerDomain });
     this.rate = new RateLimiter(opts.requestsPerSecond, opts.requestBurst);
     this.domainRate = new RateLimiter(opts.domainRequestsPerSecond, opts.domainRequestBurst);
   }

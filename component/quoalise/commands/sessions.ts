@@ -2,10 +2,13 @@
  * XEP-0050 sessions of the two-step flow, in memory: a session exists between the form we send and the
  * form the requester submits, belongs to one requester (full JID), app and command, and expires.
  * Memory stays bounded: at most `perRequester` sessions per requester (bare JID) — a new one closes
- * that requester's oldest, never someone else's — and at most `max` in all, the oldest dropped first.
+ * that requester's oldest, never someone else's — at most `perDomain` per requester domain and `max`
+ * in all. Past those two a new session is refused (resource-constraint): one domain's many JIDs must
+ * not close everyone else's sessions.
  */
 import { randomBytes } from 'node:crypto';
-import { bareJid } from '../../xmpp/jid.js';
+import { bareJid, domainOf } from '../../xmpp/jid.js';
+import { StanzaError } from '../../xmpp/stanza-error.js';
 
 export interface SessionOwner {
   app: string;
@@ -26,12 +29,16 @@ export class CommandSessions {
   private sessions = new Map<string, Session>();
   /** Bare JID → its open session ids, oldest first. */
   private byRequester = new Map<string, string[]>();
+  /** Requester domain → its open sessions. */
+  private byDomain = new Map<string, number>();
   private readonly max: number;
   private readonly perRequester: number;
+  private readonly perDomain: number;
 
-  constructor(private readonly timeoutMs: number, limits: { max?: number; perRequester?: number } = {}) {
+  constructor(private readonly timeoutMs: number, limits: { max?: number; perRequester?: number; perDomain?: number } = {}) {
     this.max = limits.max ?? 10_000;
     this.perRequester = limits.perRequester ?? 20;
+    this.perDomain = limits.perDomain ?? 1000;
   }
 
   /** A fresh session id, also used for one-shot answers (quoalise.md's answers carry a sessionid). */
@@ -42,13 +49,20 @@ export class CommandSessions {
   start(owner: SessionOwner, now: number): string {
     this.sweep(now);
     const who = bareJid(owner.requester);
+    const domain = domainOf(who);
     const own = this.byRequester.get(who) ?? [];
-    while (own.length >= this.perRequester) this.sessions.delete(own.shift()!);
-    if (this.sessions.size >= this.max) this.end(this.sessions.keys().next().value!);
+    while (own.length >= this.perRequester) this.end(own[0]!);
+    if ((this.byDomain.get(domain) ?? 0) >= this.perDomain) {
+      throw new StanzaError('resource-constraint', `${domain} already holds ${this.perDomain} open command sessions: complete or cancel some, or retry later`, { type: 'wait' });
+    }
+    if (this.sessions.size >= this.max) {
+      throw new StanzaError('resource-constraint', `this gateway already holds ${this.max} open command sessions: retry later`, { type: 'wait' });
+    }
     const id = this.newId();
     this.sessions.set(id, { owner, expiresAt: now + this.timeoutMs });
     own.push(id);
     this.byRequester.set(who, own);
+    this.byDomain.set(domain, (this.byDomain.get(domain) ?? 0) + 1);
     return id;
   }
 
@@ -62,6 +76,10 @@ export class CommandSessions {
     if (!s) return;
     this.sessions.delete(id);
     const who = bareJid(s.owner.requester);
+    const domain = domainOf(who);
+    const left = (this.byDomain.get(domain) ?? 1) - 1;
+    if (left > 0) this.byDomain.set(domain, left);
+    else this.byDomain.delete(domain);
     const own = this.byRequester.get(who);
     if (!own) return;
     own.splice(own.indexOf(id), 1);
