@@ -131,7 +131,12 @@ export class Router {
 
   private iq(el: Element, handler: ReturnType<IqHandlers['find']>): void {
     const type = el.attrs.type;
-    if (type !== 'get' && type !== 'set') return; // results and errors are never answered
+    if (type === 'result' || type === 'error') return; // results and errors are never answered
+    if (type !== 'get' && type !== 'set') {
+      // RFC 6120 §8.3.3.1: an IQ of no known type is a bad request (a GET in capitals included).
+      this.opts.send(errorReply(el, new StanzaError('bad-request', `an iq's type is get, set, result or error, not "${String(type ?? '').slice(0, 20)}"`)));
+      return;
+    }
     if (!this.accepting) {
       this.opts.send(errorReply(el, new StanzaError('service-unavailable', 'the gateway is shutting down; retry shortly', { type: 'wait' })));
       return;

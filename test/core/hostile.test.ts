@@ -156,6 +156,16 @@ test('a stanza nesting thousands of elements is refused with policy-violation, a
   assert.is((await crowd.waitFor((el) => el.attrs.id === 'after-deep-r')).getChildText('body'), 'still there?');
 });
 
+test('a completion without its form is a bad-request and keeps the session for the right one', async ({ crowd }) => {
+  const who = `form@${CROWD}/r`;
+  const sessionid = (await command(crowd, 'get_history', {}, who)).getChild('command', NS_COMMANDS)!.attrs.sessionid!;
+  const early = await command(crowd, 'get_history', {}, who, { sessionid, action: 'complete' });
+  assert.is(errorCondition(early), 'bad-request');
+  assert.match(errorText(early), 'submit the form');
+  const done = await command(crowd, 'get_history', { identifier: S }, who, { sessionid, action: 'complete' });
+  assert.is(done.attrs.type, 'result', 'the session was still open for the form');
+});
+
 test('an honest client reading 40 series one after the other never meets the rate limit; a flood from one domain does', async ({ crowd, honest }) => {
   for (let i = 0; i < 40; i++) {
     const r = await command(honest, 'get_history', { identifier: S, start_time: '2024-01-01T00:00:00+01:00', end_time: '2024-01-02T00:00:00+01:00' }, `alice@${HONEST}/r`);

@@ -33,8 +33,9 @@ export function twoStep(
   command: { name: string; form(): { instructions: string; fields: FieldSpec[] } | null },
 ): Element | null {
   if (sessionid !== undefined) {
-    if (!sessions.take(sessionid, owner, at)) throw badSession(sessionid);
+    // Checked before the session is taken: a completion without its form leaves the session open for the right one.
     if (!submitted) throw new StanzaError('bad-request', `submit the form of ${owner.node} (an x element of type submit) with this sessionid`);
+    if (!sessions.take(sessionid, owner, at)) throw badSession(sessionid);
     return null;
   }
   if (submitted) return null;
