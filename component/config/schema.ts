@@ -198,6 +198,8 @@ export const ConfigSchema = z
         max_pending_per_requester: z.number().int().min(1).default(20),
         /** Requests waiting for a decision on one app, at most. */
         max_pending_per_app: z.number().int().min(1).default(1000),
+        /** Requests waiting for a decision on one app from all the requesters of one domain, at most. */
+        max_pending_per_domain: z.number().int().min(1).default(100),
         /** Requests one requester may make in 24 hours. */
         max_requests_per_day: z.number().int().min(1).default(100),
       })

@@ -198,6 +198,14 @@ export class ConsentStore {
     return this.db.prepare("SELECT count(*) FROM consents WHERE app = ? AND (state = 'requested' OR renewal_until IS NOT NULL)").pluck().get(app) as number;
   }
 
+  /** Requests and renewals waiting on `app` from requesters of `domain` (the awaiting index holds at most the app's limit). */
+  pendingOnFrom(app: string, domain: string): number {
+    return this.db
+      .prepare("SELECT count(*) FROM consents WHERE app = ? AND (state = 'requested' OR renewal_until IS NOT NULL) AND substr(requested_by, instr(requested_by, '@') + 1) = ?")
+      .pluck()
+      .get(app, domain) as number;
+  }
+
   /** Requests and renewals this requester asked for since `since` (a limit per party per day). */
   requestsSince(requester: string, since: number): number {
     return this.db.prepare("SELECT count(*) FROM consent_events WHERE actor = ? AND type = 'requested' AND at >= ?").pluck().get(requester, since) as number;

@@ -12,6 +12,7 @@
  */
 import type { Db } from '../store/database.js';
 import { formatIsoUtc } from '../quoalise/time.js';
+import { domainOf } from '../xmpp/jid.js';
 import { patternCovers } from '../transfer/series-pattern.js';
 import { ConsentStore, TransitionError, type Actor } from './consent-store.js';
 import { addDuration, parseCalendarDuration, type CalendarDuration } from './duration.js';
@@ -34,15 +35,24 @@ export interface ConsentPolicy {
   maxValidity: CalendarDuration;
   maxPendingPerRequester: number;
   maxPendingPerApp: number;
+  /** Requests waiting on one app from all the requesters of one domain: many JIDs of one domain must not fill the app's slots. */
+  maxPendingPerDomain: number;
   maxRequestsPerDay: number;
 }
 
 /** The policy from the configuration's `consent:` section. */
-export function consentPolicy(c: { max_validity: string; max_pending_per_requester: number; max_pending_per_app: number; max_requests_per_day: number }): ConsentPolicy {
+export function consentPolicy(c: {
+  max_validity: string;
+  max_pending_per_requester: number;
+  max_pending_per_app: number;
+  max_pending_per_domain: number;
+  max_requests_per_day: number;
+}): ConsentPolicy {
   return {
     maxValidity: parseCalendarDuration(c.max_validity),
     maxPendingPerRequester: c.max_pending_per_requester,
     maxPendingPerApp: c.max_pending_per_app,
+    maxPendingPerDomain: c.max_pending_per_domain,
     maxRequestsPerDay: c.max_requests_per_day,
   };
 }
@@ -211,6 +221,10 @@ export class ConsentService {
     const p = this.policy;
     if (this.store.pendingOf(requester) >= p.maxPendingPerRequester) {
       throw new ConsentError('limit', `${requester} already has ${p.maxPendingPerRequester} requests waiting for a decision (the limit): wait for the answers, or withdraw some`);
+    }
+    const domain = domainOf(requester);
+    if (this.store.pendingOnFrom(app, domain) >= p.maxPendingPerDomain) {
+      throw new ConsentError('limit', `${app} already has ${p.maxPendingPerDomain} requests from ${domain} waiting for a decision (the limit per domain): retry later`);
     }
     if (this.store.pendingOn(app) >= p.maxPendingPerApp) {
       throw new ConsentError('limit', `${app} has ${p.maxPendingPerApp} requests waiting for a decision (the limit): retry later`);

@@ -47,7 +47,7 @@ test.before.each((ctx) => {
   const apps = new AppRegistry(ctx.db);
   apps.add({ name: 'meters', kind: 'store' });
   apps.add({ name: 'school', kind: 'store' });
-  ctx.svc = new ConsentService(ctx.db, consentPolicy({ max_validity: 'P3Y', max_pending_per_requester: 3, max_pending_per_app: 5, max_requests_per_day: 6 }));
+  ctx.svc = new ConsentService(ctx.db, consentPolicy({ max_validity: 'P3Y', max_pending_per_requester: 3, max_pending_per_app: 5, max_pending_per_domain: 4, max_requests_per_day: 6 }));
   ctx.svc.parties.addSubject('household-1', ['urn:dev:prm:30001442769830_*'], 'Alice@Example.org');
   ctx.svc.parties.setOwners('school', ['carol@school.example']);
 });
@@ -126,14 +126,18 @@ test('renewal: asked by the requester before the end, decided by the subject; th
   assert.equal([renewed.state, renewed.notAfter], ['renewed', T0 + 60 * DAY]);
 });
 
-test('limits per requester and per app; asking twice is asking once', ({ svc }) => {
+test('limits per requester, per domain and per app; asking twice is asking once', ({ svc }) => {
   const first = svc.request('bob@example.net', ask(), bob(), T0);
   assert.is(svc.request('bob@example.net', ask(), bob('again'), T0).id, first.id);
   svc.request('bob@example.net', ask({ purpose: 'b' }), bob(), T0);
   svc.request('bob@example.net', ask({ purpose: 'c' }), bob(), T0);
   assert.throws(() => svc.request('bob@example.net', ask({ purpose: 'd' }), bob(), T0), kind('limit', /already has 3 requests waiting/));
-  for (const who of ['x', 'y']) svc.request(`${who}@example.net`, ask(), xmppActor(`${who}@example.net`, 'requester', {}), T0);
-  assert.throws(() => svc.request('z@example.net', ask(), xmppActor('z@example.net', 'requester', {}), T0), kind('limit', /meters has 5 requests waiting/));
+  const asks = (jid: string) => svc.request(jid, ask(), xmppActor(jid, 'requester', {}), T0);
+  asks('x@example.net');
+  // Many JIDs of one domain cannot fill the app's slots: 4 per domain here.
+  assert.throws(() => asks('y@example.net'), kind('limit', /4 requests from example.net waiting/));
+  asks('y@other.example');
+  assert.throws(() => asks('z@third.example'), kind('limit', /meters has 5 requests waiting/));
   // Decided requests free the slots, not the day's count (renewals count too).
   for (const c of svc.store.awaitingDecision('meters')) svc.decide(c.id, { approve: false }, alice, T0 + 1);
   const e = svc.decide(svc.request('bob@example.net', ask({ purpose: 'e', until: T0 + DAY }), bob(), T0 + 2).id, { approve: true }, alice, T0 + 3);
@@ -221,7 +225,7 @@ test('migration 006 turns grants into records given by the operator, keeping the
     db.prepare("INSERT INTO apps (name, kind, created_at, updated_at) VALUES ('meters', 'store', 0, 0)").run();
     db.prepare("INSERT INTO grants (id, app, requester, series, purpose, not_after, created_at) VALUES (7, 'meters', 'alice@example.net', 'urn:*', 'coaching', 99, 5), (9, 'meters', '*', 'urn:open*', '', NULL, 6)").run();
     migrate(db);
-    const svc = new ConsentService(db, consentPolicy({ max_validity: 'P3Y', max_pending_per_requester: 1, max_pending_per_app: 1, max_requests_per_day: 1 }));
+    const svc = new ConsentService(db, consentPolicy({ max_validity: 'P3Y', max_pending_per_requester: 1, max_pending_per_app: 1, max_pending_per_domain: 1, max_requests_per_day: 1 }));
     assert.equal(svc.store.list().map((c) => [c.id, c.recipient, c.series, c.purpose, c.legalBasis, c.state, c.origin, c.notAfter]), [
       [7, 'alice@example.net', 'urn:*', 'coaching', 'contract', 'given', 'grant', 99],
       [9, '*', 'urn:open*', '', 'public-task', 'given', 'grant', null],
