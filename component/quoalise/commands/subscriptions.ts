@@ -57,11 +57,12 @@ export function unsubscribeCommand(deps: SubscriptionDeps): QuoaliseCommand {
     form: () => ({ instructions: 'Give the series whose new records you no longer want.', fields: [IDENTIFIER_FIELD] }),
     async run(req) {
       const series = (req.access.series = readIdentifier(req.fields));
-      const ended = deps.consumers.unsubscribe(req.host.jid, series, req.requester);
-      // The last one gone: an adapter subscribed upstream for it (the `quoalise` adapter) stops there too.
-      if (ended && req.host.capabilities.has('unsubscribed') && !deps.consumers.list({ source: req.host.jid }).some((c) => c.series === series)) {
-        await callApp(req, 'unsubscribed', { series });
-      }
+      const mine = deps.consumers.find(req.host.jid, series, req.requester);
+      // The last one going: an adapter subscribed upstream for it (the `quoalise` adapter) stops there
+      // too — asked first, so that if it fails the subscription is still there to be ended again.
+      const last = mine?.kind === 'subscription' && !deps.consumers.list({ source: req.host.jid }).some((c) => c.series === series && c.id !== mine.id);
+      if (last && req.host.capabilities.has('unsubscribed')) await callApp(req, 'unsubscribed', { series });
+      deps.consumers.unsubscribe(req.host.jid, series, req.requester);
       return null;
     },
   };
