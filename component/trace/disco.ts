@@ -38,13 +38,17 @@ export function traceForm(p: PublishedKey): Element {
   );
 }
 
+/** Keys read from one peer's form, at most. */
+export const MAX_PUBLISHED_KEYS = 4;
+
 /** The published key in a disco#info answer's query element, or null when it publishes none. */
 export function readTraceForm(query: Element | undefined): PublishedKey | null {
   for (const x of query?.getChildren('x', NS.dataForms) ?? []) {
     const values = (v: string) => x.getChildren('field').find((f) => f.attrs.var === v)?.getChildren('value').map((e) => e.text().trim()) ?? [];
     if (values('FORM_TYPE')[0] !== NS_TRACE) continue;
     const origin = values('origin')[0];
-    const keys = values('key').filter(Boolean);
+    // A few keys (one, two during a rotation): a peer publishing thousands would make us try each.
+    const keys = values('key').filter(Boolean).slice(0, MAX_PUBLISHED_KEYS);
     if (!origin || keys.length === 0) return null;
     return { origin, keys, signs: values('signs').filter((s): s is Signs => s === 'receipts' || s === 'origins') };
   }

@@ -20,6 +20,9 @@ import { originElements, verifyAcks, type AckItem } from './wire.js';
 import { traceOf } from './trace.js';
 import { EvidenceStore, type Evidence } from './evidence.js';
 
+/** Parsed peer keys kept, at most (a key is parsed again if it was dropped). */
+const MAX_VERIFIERS = 1024;
+
 /** What a confirmation brings besides the ids: the receiver's signed receipts, and the keys its domain publishes for them. */
 export interface ConfirmationReceipt {
   /** The acknowledgement stanza's from (the receiver) and to (our app). */
@@ -190,6 +193,8 @@ export class SenderTrace {
       } catch {
         return null;
       }
+      // Bounded: every peer's keys pass through here; the oldest parsed key goes first.
+      if (this.verifiers.size >= MAX_VERIFIERS) this.verifiers.delete(this.verifiers.keys().next().value!);
       this.verifiers.set(encoded, v);
     }
     return v;

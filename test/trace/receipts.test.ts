@@ -5,6 +5,8 @@
 import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { generateSigner } from '../../component/trace/note.js';
+import { MAX_PUBLISHED_KEYS, readTraceForm, traceForm } from '../../component/trace/disco.js';
+import { xml } from '../../component/xmpp/xml.js';
 import {
   StatementError,
   originStatement,
@@ -105,6 +107,12 @@ test('the payload digest: what the receiver computes from what it parsed, whatev
     assert.is(payloadDigest(data + terms), received, data + terms);
   }
   assert.is(canonicalXml(parseXml('<a xmlns="x" z="1" b="2"><b xmlns="x">t&amp;</b><c xmlns="y"/></a>')), '<a xmlns="x" b="2" z="1"><b>t&amp;</b><c xmlns="y"/></a>');
+});
+
+test('a peer publishing many keys: only the first few are read (each would be tried on every receipt)', () => {
+  const keys = Array.from({ length: 50 }, (_, i) => `peer+${i}+key`);
+  const query = xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' }, traceForm({ origin: 'peer.example', keys, signs: ['receipts'] }));
+  assert.equal(readTraceForm(query)?.keys, keys.slice(0, MAX_PUBLISHED_KEYS));
 });
 
 test.run();
