@@ -63,6 +63,9 @@ export async function answerIq(
   let reply: Element | CleanXml;
   let outcome = 'result';
   try {
+    // RFC 6120 §8.2.3: a get or set holds exactly one child element.
+    const children = iq.getChildElements().length;
+    if (children !== 1) throw new StanzaError('bad-request', `an iq get or set holds exactly one child element, this one holds ${children}`);
     if (!handler) {
       const ns = iqPayload(iq)?.attrs.xmlns ?? 'none';
       throw new StanzaError('service-unavailable', `this entity does not support ${ns}`);

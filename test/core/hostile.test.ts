@@ -156,6 +156,16 @@ test('a stanza nesting thousands of elements is refused with policy-violation, a
   assert.is((await crowd.waitFor((el) => el.attrs.id === 'after-deep-r')).getChildText('body'), 'still there?');
 });
 
+test('an iq get or set without exactly one child element is a bad-request', async ({ crowd }) => {
+  await crowd.conn.write(`<iq to="meters@${GW}" from="t@${CROWD}/r" type="get" id="no-child"/>`);
+  await crowd.conn.write(`<iq to="meters@${GW}" from="t@${CROWD}/r" type="get" id="two-children"><ping xmlns="urn:xmpp:ping"/><ping xmlns="urn:xmpp:ping"/></iq>`);
+  for (const [id, n] of [['no-child', 0], ['two-children', 2]] as const) {
+    const bad = await crowd.waitFor((el) => el.attrs.id === id && el.attrs.type === 'error', 10_000);
+    assert.is(errorCondition(bad), 'bad-request');
+    assert.match(errorText(bad), `exactly one child element, this one holds ${n}`);
+  }
+});
+
 test('a completion without its form is a bad-request and keeps the session for the right one', async ({ crowd }) => {
   const who = `form@${CROWD}/r`;
   const sessionid = (await command(crowd, 'get_history', {}, who)).getChild('command', NS_COMMANDS)!.attrs.sessionid!;
