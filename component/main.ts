@@ -264,6 +264,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     domainRequestsPerSecond: config.quoalise.domain_requests_per_second,
     domainRequestBurst: config.quoalise.domain_request_burst,
     maxSubscriptionsPerRequester: config.quoalise.max_subscriptions_per_requester,
+    maxSubscriptionsPerDomain: config.quoalise.max_subscriptions_per_domain,
     maxSessionsPerRequester: config.quoalise.max_sessions_per_requester,
     maxSessionsPerDomain: config.quoalise.max_sessions_per_domain,
     sessionTimeoutSeconds: config.quoalise.session_timeout_seconds,

@@ -136,6 +136,8 @@ export const ConfigSchema = z
         domain_request_burst: z.number().int().min(1).default(5000),
         /** Subscriptions one requester may hold on this gateway (all apps together). */
         max_subscriptions_per_requester: z.number().int().min(1).default(1000),
+        /** Subscriptions all the requesters of one domain may hold together. */
+        max_subscriptions_per_domain: z.number().int().min(1).default(10_000),
         /** Open two-step command sessions per requester: a new one closes that requester's oldest. */
         max_sessions_per_requester: z.number().int().min(1).default(20),
         /** Open two-step command sessions of all the requesters of one domain; past it, new ones are refused (resource-constraint). */

@@ -112,6 +112,14 @@ export class ConsumerStore {
     return this.db.prepare('SELECT count(*) FROM consumers WHERE destination = ? AND kind = ?').pluck().get(bareJid(filter.destination), filter.kind) as number;
   }
 
+  /** Subscriptions held by all the subscribers of one domain (schema/011_subscriber_domains.sql). */
+  subscriptionsOfDomain(domain: string): number {
+    return this.db
+      .prepare("SELECT count(*) FROM consumers WHERE kind = 'subscription' AND substr(destination, instr(destination, '@') + 1) = ?")
+      .pluck()
+      .get(domain) as number;
+  }
+
   remove(id: number): void {
     this.db.transaction(() => {
       const c = this.get(id);

@@ -41,7 +41,7 @@ test.before(async (ctx) => {
     logLevel: 'debug',
     extraYaml:
       'presence:\n  max_subscribers_per_domain: 3\n' +
-      'quoalise:\n  domain_requests_per_second: 5\n  domain_request_burst: 60\n  max_subscriptions_per_requester: 2\n  max_sessions_per_requester: 2\n',
+      'quoalise:\n  domain_requests_per_second: 5\n  domain_request_burst: 60\n  max_subscriptions_per_requester: 2\n  max_subscriptions_per_domain: 3\n  max_sessions_per_requester: 2\n',
   });
   const fg = ctx.fg;
   await fg.must('app', 'add', 'meters', '--kind', 'store');
@@ -107,6 +107,11 @@ test('subscribe: an unknown series is item-not-found; a requester holds at most 
   assert.is(errorCondition(over), 'policy-violation');
   assert.match(errorText(over), 'unsubscribe');
   assert.is((await command(crowd, 'subscribe', { identifier: S }, who)).attrs.type, 'result', 'subscribing again is still Success');
+  // Another JID of the same domain: the domain's third is accepted, its fourth refused.
+  assert.is((await command(crowd, 'subscribe', { identifier: S }, `sub2@${CROWD}/r`)).attrs.type, 'result');
+  const domainFull = await command(crowd, 'subscribe', { identifier: other }, `sub2@${CROWD}/r`);
+  assert.is(errorCondition(domainFull), 'policy-violation');
+  assert.match(errorText(domainFull), `the requesters of ${CROWD} hold 3 subscriptions`);
 });
 
 test('two-step sessions: a requester opening many closes only its own oldest', async ({ crowd, honest }) => {

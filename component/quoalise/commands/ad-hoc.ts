@@ -41,8 +41,9 @@ export interface QuoaliseCommandsOptions {
   /** Config `quoalise.domain_requests_per_second` and `domain_request_burst`, per requester domain. */
   domainRequestsPerSecond: number;
   domainRequestBurst: number;
-  /** Config `quoalise.max_subscriptions_per_requester`. */
+  /** Config `quoalise.max_subscriptions_per_requester` and `max_subscriptions_per_domain`. */
   maxSubscriptionsPerRequester: number;
+  maxSubscriptionsPerDomain: number;
   /** Config `quoalise.max_sessions_per_requester` and `max_sessions_per_domain`. */
   maxSessionsPerRequester: number;
   maxSessionsPerDomain: number;
@@ -75,7 +76,7 @@ export class QuoaliseCommands {
 
   constructor(private readonly opts: QuoaliseCommandsOptions) {
     const { authz, consumers, maxRecords } = opts;
-    const subscriptions = { authz, consumers, maxPerRequester: opts.maxSubscriptionsPerRequester };
+    const subscriptions = { authz, consumers, maxPerRequester: opts.maxSubscriptionsPerRequester, maxPerDomain: opts.maxSubscriptionsPerDomain };
     this.commands = new Map(
       [getHistoryCommand({ authz, maxRecords }), subscribeCommand(subscriptions), unsubscribeCommand(subscriptions), listSeriesCommand({ authz })].map((c) => [c.node, c]),
     );

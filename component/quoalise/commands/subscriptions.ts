@@ -7,6 +7,7 @@
 import type { Authorizer } from '../../authz/authorizer.js';
 import { ConsumerError, type ConsumerStore } from '../../transfer/consumers.js';
 import { StanzaError } from '../../xmpp/stanza-error.js';
+import { domainOf } from '../../xmpp/jid.js';
 import { callApp, requireGrant, type QuoaliseCommand } from './command.js';
 import { IDENTIFIER_FIELD, readIdentifier } from './request-fields.js';
 
@@ -15,6 +16,8 @@ export interface SubscriptionDeps {
   consumers: ConsumerStore;
   /** Config `quoalise.max_subscriptions_per_requester`: a remote party cannot grow the consumers table at will. */
   maxPerRequester: number;
+  /** Config `quoalise.max_subscriptions_per_domain`: nor can the many JIDs of one domain. */
+  maxPerDomain: number;
 }
 
 export function subscribeCommand(deps: SubscriptionDeps): QuoaliseCommand {
@@ -30,6 +33,11 @@ export function subscribeCommand(deps: SubscriptionDeps): QuoaliseCommand {
       const held = deps.consumers.count({ destination: req.requester, kind: 'subscription' });
       if (held >= deps.maxPerRequester) {
         throw new StanzaError('policy-violation', `${req.requester} has ${held} subscriptions on this gateway, the most it may hold: unsubscribe from some first`);
+      }
+      const domain = domainOf(req.requester);
+      const ofDomain = deps.consumers.subscriptionsOfDomain(domain);
+      if (ofDomain >= deps.maxPerDomain) {
+        throw new StanzaError('policy-violation', `the requesters of ${domain} hold ${ofDomain} subscriptions on this gateway, the most they may hold together: unsubscribe from some first`);
       }
       // Only records written from now on are pushed: the subscription starts at the app's current end
       // (an unknown series is item-not-found, from the app).
