@@ -90,10 +90,17 @@ export class ControlIntake {
       const n = this.waiting.get(domain) ?? 0;
       if (n >= MAX_WAITING_PER_DOMAIN) return this.refuse(el, new StanzaError('resource-constraint', `too many messages from ${domain} wait for its key; retry later`, { type: 'wait' }));
       this.waiting.set(domain, n + 1);
-      void checked.until.finally(() => {
+      const again = () => {
         this.waiting.set(domain, (this.waiting.get(domain) ?? 1) - 1);
-        this.accept(host, el);
-      });
+        // Outside the stanza's own handler now: what throws is answered here, not left to the event loop.
+        try {
+          this.accept(host, el);
+        } catch (err) {
+          this.o.log.error({ err: (err as Error).stack ?? String(err), from: el.attrs.from }, 'an erasure message held for its sender\'s key failed');
+          this.o.send(errorReply(el, new StanzaError('internal-server-error', 'the gateway failed to handle this message; the error was logged')));
+        }
+      };
+      void checked.until.then(again, again);
       return;
     }
     this.commit(host, el, sender, control, digest, checked);

@@ -82,7 +82,7 @@ export class Intake {
   private readonly pending: Map<string, number>;
   private readonly evidence: EvidenceStore;
   /** Signed messages waiting for their sender's key to be looked up, per sender domain. */
-  private readonly waiting = new Map<string, Array<() => void>>();
+  private readonly waiting = new Map<string, Array<{ retry: () => void; el: Element }>>();
   /** fedgate acknowledgements waiting to share a signature (trace/pacer.ts). */
   private readonly receipts = new SignaturePacer<AckGroup>((groups) => {
     this.arrivals.signed();
@@ -167,16 +167,26 @@ export class Intake {
     const domain = parseJid(sender)?.domain ?? sender;
     let queue = this.waiting.get(domain);
     if (!queue) {
-      this.waiting.set(domain, (queue = []));
-      void until.finally(() => {
+      const held: Array<{ retry: () => void; el: Element }> = (queue = []);
+      this.waiting.set(domain, held);
+      const release = () => {
         this.waiting.delete(domain);
-        for (const again of queue!) again();
-      });
+        // Outside the stanza's own handler now: what throws is answered here, not left to the event loop.
+        for (const h of held) {
+          try {
+            h.retry();
+          } catch (err) {
+            this.opts.log.error({ err: (err as Error).stack ?? String(err), from: h.el.attrs.from }, 'a message held for its sender\'s key failed');
+            this.opts.send(errorReply(h.el, new StanzaError('internal-server-error', 'the gateway failed to handle this message; the error was logged')));
+          }
+        }
+      };
+      void until.then(release, release);
     }
     if (queue.length >= MAX_WAITING_PER_DOMAIN) {
       return this.refuse(el, new StanzaError('resource-constraint', `too many messages from ${domain} wait for its key to be looked up; retry later`));
     }
-    queue.push(retry);
+    queue.push({ retry, el });
   }
 
   /**
