@@ -1,6 +1,7 @@
 /** The subdomain itself: disco (identity, features, the apps as items), ping, version, time. */
 import { xml } from '../xmpp/xml.js';
 import { NS } from '../xmpp/namespaces.js';
+import { StanzaError } from '../xmpp/stanza-error.js';
 import { IqHandlers } from './iq.js';
 import { discoInfo, discoItems } from './disco.js';
 import type { Apps } from '../apps/apps.js';
@@ -24,6 +25,8 @@ export function domainHandlers(opts: DomainEntityOptions): IqHandlers {
     const node = iq.getChild('query')?.attrs.node;
     const commandInfo = admin?.nodeInfo(iq, node);
     if (commandInfo) return commandInfo;
+    // XEP-0030 §3.1: a node this entity does not have (or does not offer this requester) is item-not-found.
+    if (node !== undefined && node !== NS.commands) throw new StanzaError('item-not-found', `${opts.domain} has no node ${node.slice(0, 100)}`);
     const info = discoInfo([{ category: 'component', type: 'generic', name: 'fedgate energy-data gateway' }], [...h.namespaces(), NS.discoItems], node);
     if (opts.trace && node === undefined) info.append(traceForm(opts.trace));
     return info;

@@ -101,6 +101,15 @@ test('disco#info and ping on an app JID', async ({ peer }) => {
   assert.is(ping.children.length, 0);
 });
 
+test('disco#info on a node the entity does not have is item-not-found (XEP-0030)', async ({ peer }) => {
+  for (const to of [DOMAIN, `alpha@${DOMAIN}`]) {
+    const iq = await peer.iq(to, 'get', xml('query', { xmlns: NS_INFO, node: 'no-such-node' }));
+    assert.is(iq.attrs.type, 'error', to);
+    assert.is(errorCondition(iq), 'item-not-found', to);
+    assert.match(errorText(iq), 'has no node no-such-node');
+  }
+});
+
 test('domain answers ping, version and time', async ({ peer }) => {
   assert.is((await peer.iq(DOMAIN, 'get', xml('ping', { xmlns: 'urn:xmpp:ping' }))).attrs.type, 'result');
   const v = await peer.iq(DOMAIN, 'get', xml('query', { xmlns: 'jabber:iq:version' }));
