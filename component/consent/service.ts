@@ -30,6 +30,15 @@ export class ConsentError extends Error {
   }
 }
 
+/**
+ * Whether `jid` is the record's recipient, as a person: a recipient pattern (`*@domain`, `*`) names
+ * everyone it covers, and none of them — not even an account literally named `*@domain` — may renew or
+ * withdraw for all the others.
+ */
+function isRecipient(rec: ConsentRecord, jid: string): boolean {
+  return rec.recipient === jid && !/[*?]/.test(rec.recipient);
+}
+
 export interface ConsentPolicy {
   /** Longest validity of a consent from the moment it is asked or renewed (config consent.max_validity). */
   maxValidity: CalendarDuration;
@@ -100,6 +109,9 @@ export class ConsentService {
 
   /** A requester (bare JID) asks for access; rules may decide at once. Returns the record as it stands. */
   request(requester: string, r: AccessRequest, actor: Actor, at = Date.now()): ConsentRecord {
+    // `*@partner.org` may be a real account (RFC 7622 allows `*`), but as a recipient it is the pattern
+    // "everyone at partner.org": what one account asks for must never open to a whole domain.
+    if (/[*?]/.test(requester)) throw new ConsentError('bad-request', `${requester} holds * or ?, which consent records read as a pattern: ask from an address without them`);
     const series = this.checked(() => checkSeries(r.series));
     const purpose = r.purpose.trim();
     if (!purpose) throw new ConsentError('bad-request', 'say why you ask: the purpose is shown to whoever decides');
@@ -163,7 +175,7 @@ export class ConsentService {
   /** The requester asks to extend a consent in force before its end; rules may decide at once. */
   renew(id: number, until: number | undefined, actor: Actor, at = Date.now()): ConsentRecord {
     const rec = this.find(id);
-    if (actor.role !== 'operator' && rec.requestedBy !== actor.id && rec.recipient !== actor.id) {
+    if (actor.role !== 'operator' && rec.requestedBy !== actor.id && !isRecipient(rec, actor.id)) {
       throw new ConsentError('forbidden', `${actor.id} may not renew consent ${id}: only its requester can ask for a renewal`);
     }
     if (!isLive(rec.state)) throw new ConsentError('not-allowed', `consent ${id} is ${rec.state}: only a consent in force can be renewed (ask again with request_access)`);
@@ -179,7 +191,7 @@ export class ConsentService {
   /** The role in which this bare JID may act on the record (requester, subject or owner), or null. */
   roleOf(rec: ConsentRecord, jid: string): 'requester' | 'subject' | 'owner' | null {
     if (this.parties.deciders(rec.app, rec.subject).includes(jid)) return rec.subject === null ? 'owner' : 'subject';
-    if (rec.requestedBy === jid || rec.recipient === jid) return 'requester';
+    if (rec.requestedBy === jid || isRecipient(rec, jid)) return 'requester';
     return null;
   }
 

@@ -73,7 +73,8 @@ export class ControlIntake {
       if (err instanceof ErasureFormatError) return this.refuse(el, new StanzaError('bad-request', `malformed ${found.kind} (urn:fedgate:gdpr:0): ${err.message}`));
       throw err;
     }
-    if (control.kind === 'erase' && !this.o.entitlements.isSource(sender, host.jid)) {
+    // A source: named by a consumer, or the provider a relay app (the quoalise adapter) takes pushes from.
+    if (control.kind === 'erase' && !this.o.entitlements.isSource(sender, host.jid) && !host.senders.has(sender)) {
       return this.refuse(el, new StanzaError('not-authorized', `${sender} is not a source of the data of ${host.jid}: only the source of data may ask for its erasure`));
     }
     if (control.kind === 'erase' && this.store.pendingFrom(host.app.name, sender) >= MAX_PENDING_PER_SOURCE) {

@@ -13,7 +13,7 @@ import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
 import { Peer, xml } from '../helpers/peer.js';
 import { errorCondition } from '../helpers/inbox.js';
-import { query, until } from '../helpers/db.js';
+import { query, storeScalar, until } from '../helpers/db.js';
 import { command, isPush, recordsOf, seriesOf, upstreamError, NS_QUOALISE } from '../helpers/quoalise.js';
 import type { SeriesRecord } from '../../component/quoalise/types.js';
 import type { Element } from '../../component/xmpp/xml.js';
@@ -150,6 +150,25 @@ test('data pushed to the relay app by anyone but its provider is refused, nothin
   const bounce = await client.waitFor((el) => el.name === 'message' && el.attrs.id === id && el.attrs.type === 'error');
   assert.is(errorCondition(bounce), 'not-authorized');
   assert.is(query(local, "SELECT count(*) AS n FROM inbox WHERE sender = ?", `evil@${CLIENT}`)[0]!.n, 0);
+});
+
+test("the provider's erasure reaches the relay app, which erases its copy and confirms", async ({ local, remote }) => {
+  const relayed = () => storeScalar(local, "SELECT count(*) FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'relay' AND s.identifier = ?", A);
+  assert.ok(relayed() > 0, 'the relay holds records of A');
+  await remote.must('subject', 'add', 'household-1', '--series', 'urn:dev:prm:30000000000001_*');
+  const r = JSON.parse(await remote.must('gdpr', 'erase', 'household-1', '--json')) as { requests: Array<{ recipient: string }> };
+  assert.ok(r.requests.some((q) => q.recipient === RELAY), JSON.stringify(r.requests));
+  type Listing = { rows: Array<{ requests: Array<{ recipient: string; state: string }> }> };
+  let listing: Listing = { rows: [] };
+  await until(
+    async () => {
+      listing = JSON.parse(await remote.must('gdpr', 'erasures', '--json')) as Listing;
+      return listing.rows[0]?.requests.find((q) => q.recipient === RELAY)?.state === 'confirmed';
+    },
+    30_000,
+    () => JSON.stringify(listing),
+  );
+  assert.is(relayed(), 0, 'the relay erased its copy');
 });
 
 test.run();

@@ -115,6 +115,15 @@ test('withdrawal: by the requester, by the subject, by the operator; never by a 
   assert.throws(() => svc.withdraw(ids[0]!, bob(), undefined, T0 + 3), kind('not-allowed', /is withdrawn/));
 });
 
+test('an account named *@domain is one account: it cannot ask for the domain, nor withdraw or renew a grant made to the domain', ({ db, svc }) => {
+  const star = (id: string) => xmppActor('*@partner.org', 'requester', { id, from: '*@partner.org/x' });
+  assert.throws(() => svc.request('*@partner.org', ask(), star('s1'), T0), kind('bad-request', /holds \* or \?/));
+  const grant = new GrantStore(db).add({ app: 'meters', requester: '*@partner.org', series: 'urn:dev:prm:*' }, OPERATOR);
+  assert.throws(() => svc.withdraw(grant.id, star('s2'), undefined, T0 + 1), kind('forbidden'));
+  assert.throws(() => svc.renew(grant.id, T0 + DAY, star('s3'), T0 + 1), kind('forbidden'));
+  assert.is(svc.withdraw(grant.id, OPERATOR, undefined, T0 + 1).state, 'withdrawn', 'the operator still can');
+});
+
 test('renewal: asked by the requester before the end, decided by the subject; the consent stays in force meanwhile', ({ svc }) => {
   const r = svc.decide(svc.request('bob@example.net', ask({ until: T0 + DAY }), bob(), T0).id, { approve: true }, alice, T0 + 1);
   assert.throws(() => svc.renew(r.id, T0 + 2 * DAY, mallory, T0 + 2), kind('forbidden'));

@@ -108,6 +108,13 @@ export class ConsentCommands {
   private commands(): Array<OwnCommand<ConsentCaller>> {
     const svc = this.o.service;
     const actor = (c: ConsentCaller) => xmppActor(c.requester, 'requester', { id: c.stanzaId, from: c.from });
+    /** The record named by the form's id, which must be one of this app's: the commands of one app never act on another's records. */
+    const recordOn = (c: ConsentCaller, f: ReadonlyMap<string, string[]>): number => {
+      const id = readId(f);
+      const rec = asStanzaError(() => svc.find(id));
+      if (rec.app !== c.app) throw new StanzaError('item-not-found', `no consent record with id ${id} on ${c.appJid}`);
+      return id;
+    };
     const deciderOnly = (node: string) => (c: ConsentCaller) => {
       if (!svc.isDecider(c.app, c.requester)) {
         throw new StanzaError('forbidden', `${c.requester} decides for no data of ${c.appJid}: only its owners and the people its series are about may use ${node}`);
@@ -183,7 +190,7 @@ export class ConsentCommands {
           ],
         }),
         run: (c, f) => {
-          const rec = asStanzaError(() => svc.renew(readId(f), readTime(f, 'until'), actor(c), c.at));
+          const rec = asStanzaError(() => svc.renew(recordOn(c, f), readTime(f, 'until'), actor(c), c.at));
           return [recordValues('Renew a consent', rec), note(rec.renewalUntil !== null ? `Renewal of ${rec.id} asked: you will be told of the decision.` : `Consent ${rec.id} is ${rec.state}.`)];
         },
       },
@@ -198,7 +205,7 @@ export class ConsentCommands {
           ],
         }),
         run: (c, f) => {
-          const rec = asStanzaError(() => svc.withdraw(readId(f), actor(c), text(f, 'reason'), c.at));
+          const rec = asStanzaError(() => svc.withdraw(recordOn(c, f), actor(c), text(f, 'reason'), c.at));
           return [recordValues('Withdraw a consent', rec), note(`Consent ${rec.id} is withdrawn.`)];
         },
       },
@@ -241,7 +248,7 @@ export class ConsentCommands {
           ],
         }),
         run: (c, f) => {
-          const id = readId(f);
+          const id = recordOn(c, f);
           const decision = text(f, 'decision');
           if (decision !== 'approve' && decision !== 'refuse') throw new StanzaError('bad-request', 'decision must be approve or refuse');
           const who = { ...actor(c), role: 'subject' as const };
