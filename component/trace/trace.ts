@@ -39,6 +39,8 @@ export interface NewEntry {
 
 export class Trace {
   private buffer: NewEntry[] = [];
+  /** Entries whose callers wait for their commit (`appendCommitted`): written only by this class's own transactions. */
+  private awaited: Array<NewEntry & { committed(): void; failed(err: unknown): void }> = [];
   private scheduled = false;
   private readonly next;
   private readonly insert;
@@ -68,6 +70,23 @@ export class Trace {
       this.scheduled = true;
       queueMicrotask(() => this.flushSoon());
     }
+  }
+
+  /**
+   * Records an event and resolves once it is committed: for what must be in the log before the gateway
+   * answers (an access decision). Batched with this turn's other entries, in a transaction of its own;
+   * on the XMPP thread a busy database is tried again on the next turn, never waited for.
+   */
+  appendCommitted(kind: string, fields: EntryFields, at = Date.now()): Promise<void> {
+    if (!this.options.enabled) return Promise.resolve();
+    encodeEntry(at, kind, fields);
+    return new Promise((committed, failed) => {
+      this.awaited.push({ kind, fields, at, committed, failed });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        queueMicrotask(() => this.flushSoon());
+      }
+    });
   }
 
   /** Records an event now and returns its index in the log (-1 when the log is off). Call it inside the transaction of what it records. */
@@ -109,18 +128,36 @@ export class Trace {
 
   private flushSoon(): void {
     this.scheduled = false;
-    if (this.buffer.length === 0 || !this.db.open) return;
-    const nonBlocking = this.options.nonBlocking && !this.db.inTransaction;
-    try {
-      if (nonBlocking) this.db.pragma('busy_timeout = 0');
-      this.flush();
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+    if ((this.buffer.length === 0 && this.awaited.length === 0) || !this.db.open) return;
+    if (this.db.inTransaction && this.awaited.length > 0) {
+      // Awaited entries commit in a transaction of their own, whose end this class sees: after this one.
       this.scheduled = true;
       setImmediate(() => this.flushSoon());
+      return;
+    }
+    const nonBlocking = this.options.nonBlocking && !this.db.inTransaction;
+    const batch = this.buffer;
+    const awaited = this.awaited;
+    this.buffer = [];
+    this.awaited = [];
+    try {
+      if (nonBlocking) this.db.pragma('busy_timeout = 0');
+      this.writeAll([...batch, ...awaited]);
+    } catch (err) {
+      // Nothing was written: every entry goes back, in order, before what was appended meanwhile.
+      this.buffer = batch.concat(this.buffer);
+      this.awaited = awaited.concat(this.awaited);
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY') {
+        for (const a of this.awaited.splice(0)) a.failed(err);
+        throw err;
+      }
+      this.scheduled = true;
+      setImmediate(() => this.flushSoon());
+      return;
     } finally {
       if (nonBlocking) this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
+    for (const a of awaited) a.committed();
   }
 }
 

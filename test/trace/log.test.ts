@@ -69,6 +69,23 @@ test.after((ctx) => {
   rmSync(ctx.dir, { recursive: true, force: true });
 });
 
+test('an entry awaited by its caller resolves only once committed: a busy database is tried again on later turns', async ({ dir }) => {
+  const path = join(dir, 'awaited.sqlite');
+  const db = openDatabase(path);
+  const trace = configureTrace(db, { enabled: true, nonBlocking: true });
+  const other = new Database(path);
+  other.exec('BEGIN IMMEDIATE'); // another thread's write lock
+  let committed = false;
+  const done = trace.appendCommitted('access', { requester: 'bob@example.net', outcome: 'allowed' }).then(() => (committed = true));
+  for (let turn = 0; turn < 20; turn++) await new Promise((r) => setImmediate(r));
+  assert.not.ok(committed, 'resolved while another connection held the write lock');
+  other.exec('COMMIT');
+  await done;
+  assert.is(db.prepare("SELECT count(*) FROM trace_entries WHERE kind = 'access'").pluck().get(), 1);
+  other.close();
+  db.close();
+});
+
 test('operator changes are logged in their own transaction, with who made them', ({ db }) => {
   new AppRegistry(db).add({ name: 'meters', kind: 'store' });
   const grants = new GrantStore(db);

@@ -151,10 +151,11 @@ export class QuoaliseCommands {
     try {
       const result = await this.decide(command, host, cmd, { requester, at, owner, sessionid, access });
       // A form of defaults (the first step of the two-step flow) decides nothing yet.
-      if (result instanceof RawXml || result?.attrs.status !== 'executing') this.record(host, node, requester, at, access, null);
+      // The answer leaves once its access entry is committed: no answer escapes the log, even through a crash.
+      if (result instanceof RawXml || result?.attrs.status !== 'executing') await this.record(host, node, requester, at, access, null);
       return result;
     } catch (err) {
-      if (err instanceof StanzaError) this.record(host, node, requester, at, access, err);
+      if (err instanceof StanzaError) await this.record(host, node, requester, at, access, err);
       throw err;
     }
   }
@@ -163,9 +164,9 @@ export class QuoaliseCommands {
    * Writes the decision to the transparency log (after the rate limit: a flood is refused before it
    * can grow the log): allowed with what was answered, or refused and why.
    */
-  private record(host: AppHost, command: string, requester: string, at: number, a: AccessRecord, err: StanzaError | null): void {
+  private async record(host: AppHost, command: string, requester: string, at: number, a: AccessRecord, err: StanzaError | null): Promise<void> {
     const iso = (s: number | undefined) => (s === undefined ? undefined : formatIsoUtc(s));
-    this.opts.trace?.append(
+    await this.opts.trace?.appendCommitted(
       'access',
       {
         requester,
