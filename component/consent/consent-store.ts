@@ -125,7 +125,7 @@ export class ConsentStore {
       recordChange(this.db, 'consents', { id, app: record.app });
       for (const hook of consentEventHooks) hook(event, record, this.db);
       return { record, event };
-    })();
+    }).immediate();
   }
 
   get(id: number): ConsentRecord | undefined {

@@ -135,7 +135,7 @@ export class ConsentEffects {
         this.o.db.prepare('UPDATE outbox SET consumer_id = NULL WHERE consumer_id = ?').run(c.id);
         this.o.consumers.remove(c.id);
         return ids;
-      })();
+      }).immediate();
       this.o.dropQueued(queued, `not sent: ${d.reason}`);
       out.series.push(c.series);
       out.dropped ||= queued.length > 0;

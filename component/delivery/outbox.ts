@@ -126,7 +126,7 @@ export class Outbox {
 
   /** Moves a row to the dead letters with the reason (permanent error, retries exhausted, no longer covered). */
   kill(id: number, reason: string): void {
-    this.db.transaction(() => moveOutboxRowToDeadLetters(this.db, id, reason))();
+    this.db.transaction(() => moveOutboxRowToDeadLetters(this.db, id, reason)).immediate();
   }
 
   get(id: number): OutboxRow | undefined {

@@ -19,6 +19,8 @@ import { retentionFromJson, retentionList } from '../gdpr/retention.js';
 
 /** Inbox rows read, and handed to the adapter in one `deliver` call, at a time. */
 const BATCH = 100;
+/** After an unexpected failure of a run (a busy or failing database), the next try. */
+const RETRY_AFTER_FAILURE_MS = 1000;
 
 export interface ReceiveJobOptions {
   /** The thread's inbox (shared by the apps of a worker). */
@@ -67,7 +69,11 @@ export class ReceiveJob {
     this.timer = null;
     this.running = true;
     void this.run()
-      .catch((err: unknown) => this.opts.log.error({ err: (err as Error).stack }, 'receive job failed'))
+      .catch((err: unknown) => {
+        this.opts.log.error({ err: (err as Error).stack }, 'receive job failed, trying again shortly');
+        // Rows already acknowledged to their senders wait in the inbox: never leave them to the next message.
+        if (!this.stopped && !this.timer) this.timer = setTimeout(() => this.wake(), RETRY_AFTER_FAILURE_MS);
+      })
       .finally(() => {
         this.running = false;
         if (this.again) {
@@ -119,7 +125,15 @@ export class ReceiveJob {
       } finally {
         // Marked done only after deliver() succeeded: a crash in between redelivers them, and adapters
         // are idempotent on the key.
-        if (done.length) this.inbox.markDone(done);
+        if (done.length) {
+          try {
+            this.inbox.markDone(done);
+          } catch (err) {
+            // Still pending in the inbox: read them again (their adapter is idempotent on the key).
+            this.cursor = Math.min(this.cursor, Math.min(...done) - 1);
+            throw err;
+          }
+        }
         if (done.length || dead) this.opts.onSettled(done.length, dead);
       }
     }

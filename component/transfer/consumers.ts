@@ -125,7 +125,7 @@ export class ConsumerStore {
       const c = this.get(id);
       if (!c || this.db.prepare('DELETE FROM consumers WHERE id = ?').run(id).changes === 0) throw new ConsumerError(`no consumer with id ${id}`);
       traceOf(this.db).write('consumer.removed', { ...consumerFields(c), by: traceOf(this.db).actor });
-    })();
+    }).immediate();
   }
 
   /**
@@ -144,6 +144,6 @@ export class ConsumerStore {
       this.db.prepare('DELETE FROM consumers WHERE id = ?').run(c.id);
       traceOf(this.db).write('consumer.removed', { ...consumerFields(c), by: c.destination });
       return true;
-    })();
+    }).immediate();
   }
 }

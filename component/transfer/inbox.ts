@@ -90,7 +90,7 @@ export class Inbox {
   }
 
   kill(id: number, reason: string): void {
-    this.db.transaction(() => moveInboxRowToDeadLetters(this.db, id, reason))();
+    this.db.transaction(() => moveInboxRowToDeadLetters(this.db, id, reason)).immediate();
   }
 
   /** Unapplied messages per app, for back-pressure. */
