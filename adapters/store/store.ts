@@ -31,13 +31,23 @@ const STORE_CACHE_KIB = 64 * 1024;
 /** The store file's connection of this thread, shared by its store apps, closed with the last of them. */
 const connections = new Map<string, { db: Db; users: number }>();
 
+/**
+ * `database.synchronous` of the gateway's configuration, for the store's file too: with FULL, the
+ * inbox's "done" and the records it stands for must both survive a power cut. Set by the app worker
+ * at its start, before any store app opens.
+ */
+let storeSynchronous: 'NORMAL' | 'FULL' = 'NORMAL';
+export function configureStoreConnections(opts: { synchronous: 'NORMAL' | 'FULL' }): void {
+  storeSynchronous = opts.synchronous;
+}
+
 /** The store file's connection of this thread (shared by the apps that keep records there), and its release. */
 export function connectStore(databasePath: string): { db: Db; release(): void } {
   let c = connections.get(databasePath);
   if (!c) {
     // Inside the gateway: its checkpoint worker checkpoints the store's file too, so that no write of an
     // app (a reading in the middle of an MQTT stream) pays for a checkpoint.
-    const db = openStoreDatabase(databasePath, { noCheckpoints: true });
+    const db = openStoreDatabase(databasePath, { noCheckpoints: true, synchronous: storeSynchronous });
     // One connection serves every store app of the thread (a thousand in the shared pool): SQLite's
     // default page cache (2 MB) holds the pages of a few apps, and a thousand apps' reads evicted each
     // other. A cap, not an allocation: pages are cached as they are read (README, bench:apps).

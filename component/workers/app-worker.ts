@@ -16,6 +16,7 @@ import type { AppWorkerData, FromAppWorker, HostedAppSpec, ToAppWorker } from '.
 import { HostedApp, type WorkerShared } from './hosted-app.js';
 import { configureTrace } from '../trace/trace.js';
 import { RetentionPolicies } from '../gdpr/retention-policies.js';
+import { configureStoreConnections } from '../../adapters/store/store.js';
 
 // bree wraps our data under workerData.job.worker.workerData and also spreads it at the top level.
 const data = workerData as AppWorkerData;
@@ -35,6 +36,7 @@ function flush(): void {
 }
 
 const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous, noCheckpoints: true });
+configureStoreConnections({ synchronous: data.synchronous });
 configureTrace(db, { enabled: data.trace });
 const shared: WorkerShared = {
   data,
