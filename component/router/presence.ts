@@ -22,6 +22,16 @@ export interface PresenceOptions {
   log?: Logger;
 }
 
+/** A subscription stored or removed, and what the peer is told once it is. */
+interface PresenceWrite {
+  add: boolean;
+  app: string;
+  jid: string;
+  at: number;
+  replies: Element[];
+  request: Element;
+}
+
 export class PresenceService {
   /** app name → bare JIDs subscribed to it; kept in memory so a removed app can still say goodbye. */
   private subscribers = new Map<string, Set<string>>();
@@ -46,15 +56,19 @@ export class PresenceService {
             this.opts.send(errorReply(el, new StanzaError('policy-violation', text)));
             return;
           }
-          this.remember(app, peer);
+          // Answered once the subscription is stored: a peer told `subscribed` stays subscribed through a crash.
+          this.remember(app, peer, [xml('presence', { from: self, to: peer, type: 'subscribed' }), this.available(self, peer)], el);
+          break;
         }
         this.opts.send(xml('presence', { from: self, to: peer, type: 'subscribed' }));
         this.opts.send(this.available(self, peer));
         break;
-      case 'unsubscribe':
-        if (app) this.forget(app, peer);
-        this.opts.send(xml('presence', { from: self, to: peer, type: 'unsubscribed' }));
+      case 'unsubscribe': {
+        const reply = xml('presence', { from: self, to: peer, type: 'unsubscribed' });
+        if (app) this.forget(app, peer, [reply], el);
+        else this.opts.send(reply);
         break;
+      }
       case 'probe':
         this.opts.send(this.available(self, from));
         break;
@@ -103,22 +117,22 @@ export class PresenceService {
   }
 
   private counts = new Map<string, number>();
-  private writes: Array<{ add: boolean; app: string; jid: string; at: number }> = [];
+  private writes: PresenceWrite[] = [];
   private flushScheduled = false;
 
-  private remember(app: string, peer: string): void {
+  private remember(app: string, peer: string, replies: Element[], request: Element): void {
     this.set(app).add(peer);
     this.counts.set(`${app} ${domainOf(peer)}`, this.perDomain(app, domainOf(peer)) + 1);
-    this.write({ add: true, app, jid: peer, at: Date.now() });
+    this.write({ add: true, app, jid: peer, at: Date.now(), replies, request });
   }
 
-  private forget(app: string, peer: string): void {
+  private forget(app: string, peer: string, replies: Element[], request: Element): void {
     if (this.subscribers.get(app)?.delete(peer)) this.counts.delete(`${app} ${domainOf(peer)}`);
-    this.write({ add: false, app, jid: peer, at: Date.now() });
+    this.write({ add: false, app, jid: peer, at: Date.now(), replies, request });
   }
 
   /** Queues a change for the next turn of the event loop: one transaction for all, never a wait for the lock. */
-  private write(change: { add: boolean; app: string; jid: string; at: number }): void {
+  private write(change: PresenceWrite): void {
     this.writes.push(change);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
@@ -142,13 +156,20 @@ export class PresenceService {
       if ((err as { code?: string }).code !== 'SQLITE_BUSY') {
         this.opts.log?.error({ err: (err as Error).message }, 'could not record presence subscriptions');
         this.writes = [];
+        for (const w of writes) {
+          // Not stored: not remembered either, and the peer is told rather than left believing it.
+          if (w.add && this.subscribers.get(w.app)?.delete(w.jid)) this.counts.delete(`${w.app} ${domainOf(w.jid)}`);
+          this.opts.send(errorReply(w.request, new StanzaError('internal-server-error', 'the gateway could not record this subscription; retry later', { type: 'wait' })));
+        }
         return;
       }
       this.flushScheduled = true;
       setImmediate(() => this.flush());
+      return;
     } finally {
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
+    for (const w of writes) for (const r of w.replies) this.opts.send(r);
   }
 
   private set(app: string): Set<string> {
