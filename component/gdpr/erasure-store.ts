@@ -150,6 +150,18 @@ export class ErasureStore {
     return rows.map((r) => ({ ...r, series: JSON.parse(r.series) as string[], reason: '' }));
   }
 
+  /** A run starts applying the request; returns when an earlier run started (null: this is the first). */
+  started(id: number, at: number): number | null {
+    const before = this.db.prepare('SELECT started_at FROM gdpr_erasures_received WHERE id = ?').pluck().get(id) as number | null | undefined;
+    if (before === null) this.db.prepare('UPDATE gdpr_erasures_received SET started_at = ? WHERE id = ?').run(at, id);
+    return before ?? null;
+  }
+
+  /** Records erased for the request so far (this run's added), across runs cut short. */
+  erased(id: number, records: number): number {
+    return this.db.prepare('UPDATE gdpr_erasures_received SET erased_so_far = erased_so_far + ? WHERE id = ? RETURNING erased_so_far').pluck().get(records, id) as number;
+  }
+
   applied(id: number, c: { records: number; complete: boolean; note?: string }, at: number): void {
     this.db.prepare('UPDATE gdpr_erasures_received SET applied_at = ?, records = ?, complete = ?, note = ? WHERE id = ?').run(at, c.records, c.complete ? 1 : 0, c.note ?? null, id);
   }

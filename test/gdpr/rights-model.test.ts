@@ -21,6 +21,7 @@ import { encodeQuoalise } from '../../component/quoalise/payload.js';
 import { encodeRetention, parsePeriod } from '../../component/gdpr/retention.js';
 import { controlElement, decodeErase, decodeErased, erasedPayload, erasePayload, ErasureFormatError } from '../../component/gdpr/wire.js';
 import { parseXml } from '../../component/quoalise/xml-parse.js';
+import { ErasureStore } from '../../component/gdpr/erasure-store.js';
 
 const H1 = 'urn:dev:prm:30000000000011_consumption/power/active/raw';
 const H2 = 'urn:dev:prm:30000000000022_consumption/power/active/raw';
@@ -124,6 +125,18 @@ test('erasure messages: what is sent reads back; malformed ones are refused with
   assert.throws(() => decodeErase(bad('<erase xmlns="urn:fedgate:gdpr:0" request="r 1"><series>a</series></erase>')), /request attribute/);
   assert.throws(() => decodeErase(bad('<erase xmlns="urn:fedgate:gdpr:0" request="r1"><series>a b</series></erase>')), /not an identifier/);
   assert.throws(() => decodeErased(bad('<erased xmlns="urn:fedgate:gdpr:0" request="r1" records="-1" complete="true"/>')), /whole number/);
+});
+
+test('a received erasure counts what it erased across runs: a run cut short is known, and its count kept', ({ db }) => {
+  const store = new ErasureStore(db);
+  const id = store.receive('sink', 'meters@a.example', { request: 'r1', series: ['urn:dev:prm:1_*'], reason: '' }, 1000)!;
+  assert.is(store.started(id, 2000), null, 'the first run');
+  assert.is(store.erased(id, 40), 40);
+  // kill -9 here: the request is still pending, and the next run knows it was cut short.
+  assert.is(store.pending().length, 1);
+  assert.is(store.started(id, 3000), 2000);
+  assert.is(store.erased(id, 0), 40, "the first run's count is kept");
+  assert.is(store.erased(id, 2), 42);
 });
 
 test.run();
