@@ -50,6 +50,8 @@ interface Pending {
 const MAX_WAITING_PER_DOMAIN = 1000;
 /** Series identifiers named in one log entry, at most (a message may carry a thousand). */
 const MAX_SERIES_PER_ENTRY = 20;
+/** How often, at most, the backlog of the apps is counted again from the inbox (when an app looks full). */
+const RECOUNT_PENDING_MS = 1000;
 
 export interface IntakeOptions {
   db: Db;
@@ -79,7 +81,8 @@ export class Intake {
   private batch: Pending[] = [];
   private commitScheduled = false;
   /** Unapplied inbox rows per app (seeded from SQLite, maintained from here and the receive jobs). */
-  private readonly pending: Map<string, number>;
+  private pending: Map<string, number>;
+  private pendingCountedAt = 0;
   private readonly evidence: EvidenceStore;
   /** Signed messages waiting for their sender's key to be looked up, per sender domain. */
   private readonly waiting = new Map<string, Array<{ retry: () => void; el: Element }>>();
@@ -133,7 +136,14 @@ export class Intake {
         new StanzaError('not-authorized', `${sender} is not entitled to send ${refused} to ${host.jid} (no consumer names it as a source for that series)`),
       );
     }
-    const backlog = (this.pending.get(app) ?? 0) + this.batch.filter((p) => p.message.app === app).length;
+    let backlog = (this.pending.get(app) ?? 0) + this.batch.filter((p) => p.message.app === app).length;
+    if (backlog >= this.opts.maxPendingPerApp && Date.now() - this.pendingCountedAt >= RECOUNT_PENDING_MS) {
+      // The count follows commits and the receive jobs' reports, not rows purged or erased meanwhile
+      // (other threads, the CLI): counted again from the inbox before refusing, at most once a second.
+      this.pending = this.opts.inbox.pendingCounts();
+      this.pendingCountedAt = Date.now();
+      backlog = (this.pending.get(app) ?? 0) + this.batch.filter((p) => p.message.app === app).length;
+    }
     if (backlog >= this.opts.maxPendingPerApp) {
       return this.refuse(el, new StanzaError('resource-constraint', `${host.jid} has ${backlog} messages waiting to be applied; retry later`));
     }
