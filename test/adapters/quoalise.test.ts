@@ -6,6 +6,7 @@
  * restarted — unsubscribe forwarded, and data from anyone but the provider refused.
  */
 import { suite } from '../helpers/suite.js';
+import { confirmedErasure } from '../helpers/erasures.js';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -158,16 +159,7 @@ test("the provider's erasure reaches the relay app, which erases its copy and co
   await remote.must('subject', 'add', 'household-1', '--series', 'urn:dev:prm:30000000000001_*');
   const r = JSON.parse(await remote.must('gdpr', 'erase', 'household-1', '--json')) as { requests: Array<{ recipient: string }> };
   assert.ok(r.requests.some((q) => q.recipient === RELAY), JSON.stringify(r.requests));
-  type Listing = { rows: Array<{ requests: Array<{ recipient: string; state: string }> }> };
-  let listing: Listing = { rows: [] };
-  await until(
-    async () => {
-      listing = JSON.parse(await remote.must('gdpr', 'erasures', '--json')) as Listing;
-      return listing.rows[0]?.requests.find((q) => q.recipient === RELAY)?.state === 'confirmed';
-    },
-    30_000,
-    () => JSON.stringify(listing),
-  );
+  await confirmedErasure(remote, RELAY);
   assert.is(relayed(), 0, 'the relay erased its copy');
 });
 

@@ -10,6 +10,7 @@
  *   nothing else, B confirms with a signature A checks and logs, bob is told, both logs still verify.
  */
 import { suite } from '../helpers/suite.js';
+import { confirmedErasure } from '../helpers/erasures.js';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -229,17 +230,7 @@ test('erasing household-1 empties both sides of it and nothing else; B confirms 
   const states = query<{ recipient: string; state: string }>(a, 'SELECT recipient, state FROM consents ORDER BY id').map((c) => [c.recipient, c.state]);
   assert.equal(states, [[SINK, 'given'], ['bob@localhost', 'withdrawn']]);
 
-  type Listing = { rows: Array<{ requests: Array<{ recipient: string; state: string; records?: number; complete?: boolean; entry?: number }> }> };
-  let listing: Listing = { rows: [] };
-  await until(
-    async () => {
-      listing = JSON.parse(await a.must('gdpr', 'erasures', '--json')) as Listing;
-      return listing.rows[0]?.requests.find((q) => q.recipient === SINK)?.state === 'confirmed';
-    },
-    30_000,
-    () => JSON.stringify(listing),
-  );
-  const sink = listing.rows[0]!.requests.find((q) => q.recipient === SINK)!;
+  const sink = await confirmedErasure(a, SINK);
   assert.equal([sink.records, sink.complete], [N, true]);
   assert.is(points(b, 'sink', H1).length, 0, 'gone on the recipient too');
   assert.is(points(b, 'sink', H2).length, N, "and only that: the other household's records stay");
