@@ -47,7 +47,7 @@ const QUEUES = [
 export async function purge(opts: PurgeOptions): Promise<PurgeReport> {
   const now = opts.now ?? Date.now();
   const report: PurgeReport = { dryRun: !!opts.dryRun, at: now, outbox: 0, inbox: 0, deadLetters: 0, apps: [] };
-  for (const q of QUEUES) report[q.key] = await purgeTable(opts.db, q.table, q.where, now, !!opts.dryRun);
+  for (const q of QUEUES) report[q.key] = await purgeTable(opts.db, q.key, q.table, q.where, now, !!opts.dryRun);
   const policies = new RetentionPolicies(opts.db);
   for (const { app, module, ctx } of appStorages(opts.db, opts)) {
     if (!module.forget) continue;
@@ -58,6 +58,8 @@ export async function purge(opts: PurgeOptions): Promise<PurgeReport> {
     for (const r of rules) {
       const { records } = await module.forget(ctx, { ...r.request, dryRun: !!opts.dryRun });
       if (records > 0) report.apps.push({ app: app.name, series: r.series, rule: r.rule, records });
+      // Logged as soon as the app's storage has committed (its own file: not in one transaction with it).
+      if (records > 0 && !opts.dryRun) traceOf(opts.db).write('purge.records', { app: app.name, series: r.series, rule: r.rule, records });
     }
   }
   const purged = report.outbox + report.inbox + report.deadLetters + report.apps.length;
@@ -73,13 +75,20 @@ export async function purge(opts: PurgeOptions): Promise<PurgeReport> {
   return report;
 }
 
-async function purgeTable(db: Db, table: string, where: string, now: number, dryRun: boolean): Promise<number> {
+async function purgeTable(db: Db, queue: string, table: string, where: string, now: number, dryRun: boolean): Promise<number> {
   if (dryRun) return db.prepare(`SELECT count(*) FROM ${table} WHERE ${where}`).pluck().get(now) as number;
   const batch = db.prepare(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ${where} LIMIT ${BATCH})`);
   let total = 0;
   for (;;) {
     const t = performance.now();
-    const n = db.transaction(() => batch.run(now).changes).immediate();
+    // Each batch is logged in its own transaction: a crash between batches leaves none unrecorded.
+    const n = db
+      .transaction(() => {
+        const deleted = batch.run(now).changes;
+        if (deleted > 0) traceOf(db).write('purge.queue', { queue, messages: deleted });
+        return deleted;
+      })
+      .immediate();
     total += n;
     if (n < BATCH) return total;
     // As long a pause as the batch took: the gateway's writers get the lock in between.

@@ -98,6 +98,9 @@ test('the source purges its own records by its policy; queued messages past rete
   assert.equal(report.apps.map((x) => [x.app, x.rule, x.records]), [['meters', 'older than P1Y', 10]]);
   assert.is(points(a, 'meters').length, 10);
   assert.is(scalar(a, 'SELECT count(*) FROM outbox WHERE destination = ?', `sink@${C}`), 1);
+  // Each deletion is in the log as it commits (a crash midway leaves none unrecorded), then the summary.
+  const kinds = query<{ kind: string }>(a, "SELECT kind FROM trace_entries WHERE kind LIKE 'purge%' ORDER BY idx").map((e) => e.kind);
+  assert.equal(kinds, ['purge.queue', 'purge.records', 'purge']);
 });
 
 test.run();
