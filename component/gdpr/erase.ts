@@ -72,6 +72,10 @@ export async function erase(o: EraseOptions): Promise<EraseReport> {
   disclosures.catchUp();
   const erased: ErasedHere = { records: {}, outbox: 0, inbox: 0, deadLetters: 0, rewritten: 0, consents: [], notErased: [] };
 
+  // 0. The intent, before anything is deleted: the deletions below commit on their own (the app's
+  // storage is another file), and a crash before step 3 must not leave them out of the log.
+  traceOf(o.db).write('gdpr.erasure.started', { subject: o.subject.name, series: scope, reason: o.reason, by: traceOf(o.db).actor });
+
   // 1. Queues first, so that nothing waiting is applied to a store just erased.
   const queues = eraseFromQueues(o.db, scope, { all: true });
   Object.assign(erased, { outbox: queues.outbox, inbox: queues.inbox, deadLetters: queues.deadLetters, rewritten: queues.rewritten });

@@ -240,6 +240,8 @@ test('erasing household-1 empties both sides of it and nothing else; B confirms 
   assert.is(scalar(a, 'SELECT count(*) FROM trace_peer_proofs WHERE entry = ?', sink.entry!), 1);
   assert.ok((await a.must('audit', 'peer-proof', String(sink.entry!))).includes('c2sp.org/tlog-proof'));
   assert.equal(query<{ kind: string }>(b, "SELECT kind FROM trace_entries WHERE kind LIKE 'gdpr.%' ORDER BY idx").map((e) => e.kind), ['gdpr.erasure.received', 'gdpr.erasure.applied']);
+  // A logged the intent before deleting anything, then the erasure, then B's confirmation.
+  assert.equal(query<{ kind: string }>(a, "SELECT kind FROM trace_entries WHERE kind LIKE 'gdpr.erasure%' ORDER BY idx").map((e) => e.kind), ['gdpr.erasure.started', 'gdpr.erasure', 'gdpr.erasure.confirmed']);
   assert.is(JSON.parse(query<{ entry: string }>(b, "SELECT entry FROM trace_entries WHERE kind = 'gdpr.erasure.received'")[0]!.entry).origin, 'verified');
   // bob, a person who read the data, gets the request in his client.
   const told = await bob.waitFor((el) => el.name === 'message' && !!el.getChild('erase', NS_GDPR), 30_000);
