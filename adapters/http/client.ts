@@ -9,6 +9,7 @@
 import { AdapterError } from '../contract.js';
 import { malformed } from '../common/records.js';
 import type { TokenCache } from './token.js';
+import { BodyTooLargeError, readBody } from '../common/http-body.js';
 
 export type Auth = { type: 'none' } | { type: 'bearer'; token: string } | { type: 'oauth2'; tokens: TokenCache };
 
@@ -25,10 +26,15 @@ export interface ApiClientOptions {
 /** Retry-After: delay-seconds or an HTTP date (RFC 9110 §10.2.3); 1 s when absent or unreadable. */
 export function retryAfterMs(header: string | null, now: number): number {
   if (header === null) return 1000;
-  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  if (/^\d+$/.test(header.trim())) return Math.min(MAX_RETRY_AFTER_MS, Number(header.trim()) * 1000);
   const at = Date.parse(header);
-  return Number.isNaN(at) ? 1000 : Math.max(0, at - now);
+  return Number.isNaN(at) ? 1000 : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, at - now));
 }
+
+/** An API asking to wait longer is asked again after an hour: a mistaken header must not stop the app for good. */
+export const MAX_RETRY_AFTER_MS = 3_600_000;
+/** Largest answer read from an API (a page of a history): past it, the call fails as malformed. */
+export const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 export class ApiClient {
   private blockedUntil = 0;
@@ -48,7 +54,17 @@ export class ApiClient {
       res = await this.request(url);
     }
     const { response } = res;
-    const text = await response.text().catch(() => '');
+    let text: string;
+    try {
+      text = await readBody(response, MAX_BODY_BYTES);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) throw malformed(this.opts.issuer, `the answer to GET ${redact(url)} is larger than ${MAX_BODY_BYTES} bytes`);
+      const timeout = (err as Error).name === 'TimeoutError';
+      throw new AdapterError('upstream', `GET ${redact(url)}: ${timeout ? `the answer did not arrive within ${this.opts.timeoutMs} ms` : `reading the answer failed: ${(err as Error).message}`}`, {
+        issuer: this.opts.issuer,
+        code: timeout ? 'timeout' : 'unreachable',
+      });
+    }
     let body: unknown = undefined;
     try {
       body = text === '' ? undefined : JSON.parse(text);
@@ -114,7 +130,7 @@ export async function clientCredentials(tokenUrl: string, clientId: string, clie
   } catch (err) {
     throw new AdapterError('upstream', `token endpoint ${redact(tokenUrl)} unreachable: ${(err as Error).message}`, { issuer, code: 'token' });
   }
-  const text = await res.text().catch(() => '');
+  const text = await readBody(res, 64 * 1024, { truncate: true }).catch(() => '');
   if (!res.ok) {
     // The body of a refusal names the error (invalid_client…), never the secret we sent.
     throw new AdapterError('upstream', `token endpoint ${redact(tokenUrl)} refused the client credentials: HTTP ${res.status} ${text.slice(0, 200)}`, { issuer, code: 'token' });

@@ -8,6 +8,7 @@
  *         { "name": "...", "time": 1704063600, "value": 342, "unit": "W" }, ... ] } ] }
  */
 import { AdapterError, OptionsError, type AdapterModule, type Delivery } from '../contract.js';
+import { readBody } from '../common/http-body.js';
 
 export interface WebhookOptions {
   /** Where to POST; http or https. */
@@ -53,12 +54,21 @@ export const webhookAdapter: AdapterModule<WebhookOptions> = {
             },
             body: JSON.stringify({ key: d.key, from: d.from, blocks: d.blocks }),
             signal: AbortSignal.timeout(options.timeout_ms),
+            // Followed, a 301/302/303 turns the POST into a GET without its body, and a 200 to that GET
+            // would count as delivered: a redirect is a failure to fix in the configuration.
+            redirect: 'manual',
           });
         } catch (err) {
           throw new AdapterError('upstream', `POST ${options.url} failed: ${(err as Error).message}`, { issuer: new URL(options.url).host, code: 'unreachable' });
         }
-        const text = (await res.text().catch(() => '')).slice(0, 200);
+        const text = await readBody(res, 200, { truncate: true }).catch(() => '');
         if (res.ok) return;
+        if (res.status >= 300 && res.status < 400) {
+          throw new AdapterError('upstream', `POST ${options.url}: HTTP ${res.status}, a redirect to ${res.headers.get('location') ?? '(no location)'}: set the webhook's url to where it points`, {
+            issuer: new URL(options.url).host,
+            code: String(res.status),
+          });
+        }
         const permanent = res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429;
         throw new AdapterError(permanent ? 'rejected' : 'upstream', `POST ${options.url}: HTTP ${res.status}${text ? ` ${text}` : ''}`, {
           issuer: new URL(options.url).host,

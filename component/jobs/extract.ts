@@ -190,6 +190,11 @@ export class ExtractJobs {
       if (c.kind === 'subscription' && !(await this.stillAuthorized(c, job, consents()))) return;
       const limit = Math.min(10_000, c.batch * READ_MESSAGES);
       const batch = await withTimeout(extract({ series: c.series, cursor: job.cursor, limit }), this.opts.timeoutMs, 'extract');
+      if (hasRecords(batch) && batch.cursor === job.cursor) {
+        // Records, but no progress: queuing them would send the same records again at every pass, forever
+        // (an operator's extract query that returns the cursor it was given).
+        throw new Error(`extract returned records but the same cursor (${String(job.cursor).slice(0, 60)}): it must move past what it returned`);
+      }
       if (!hasRecords(batch)) {
         // Nothing for this consumer: no write. The position found is kept for the next extract.
         job.cursor = batch.cursor;

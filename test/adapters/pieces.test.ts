@@ -9,7 +9,8 @@ import { matchTopic, validFilter } from '../../adapters/mqtt/topics.js';
 import { decodeHomeAssistant, decodeHomie, decodeJson, decodeNumber, haDiscovery } from '../../adapters/mqtt/payloads.js';
 import { splitDays, splitSeconds } from '../../adapters/http/ranges.js';
 import { TokenCache } from '../../adapters/http/token.js';
-import { retryAfterMs } from '../../adapters/http/client.js';
+import { MAX_RETRY_AFTER_MS, retryAfterMs } from '../../adapters/http/client.js';
+import { BodyTooLargeError, readBody } from '../../adapters/common/http-body.js';
 import { dataconnectRecords } from '../../adapters/http/mapping.js';
 import { MEASURES } from '../../adapters/http/dataconnect.js';
 import { AdapterError, OptionsError } from '../../adapters/contract.js';
@@ -79,6 +80,9 @@ test('Retry-After: seconds or an HTTP date', () => {
   assert.is(retryAfterMs(new Date(90_000).toUTCString(), 30_000), 60_000);
   assert.is(retryAfterMs(null, 0), 1000);
   assert.is(retryAfterMs('soon', 0), 1000);
+  // A mistaken (or hostile) header never stops the app for longer than an hour.
+  assert.is(retryAfterMs('99999999999', 0), MAX_RETRY_AFTER_MS);
+  assert.is(retryAfterMs(new Date(8.64e15).toUTCString(), 0), MAX_RETRY_AFTER_MS);
 });
 
 test('Data Connect: a load curve reading is stamped at its interval start; a bad value refuses the answer', () => {
@@ -115,6 +119,18 @@ test('options: the key named, secrets refused inline, defaults filled', () => {
   const o = adapterModule('mqtt').parseOptions({ url: 'mqtt://h:1', subscriptions: [{ topic: 'a/+', identifier: 'urn:dev:x:{1}' }] }) as { subscriptions: Array<{ format: string }>; protocol_version: number };
   assert.is(o.subscriptions[0]!.format, 'number');
   assert.is(o.protocol_version, 4);
+});
+
+test('an answer body is read up to a size: past it the call fails, or what was read is kept when asked', async () => {
+  const big = () => new Response('x'.repeat(100_000));
+  assert.is(await readBody(new Response('{"a":1}'), 1000), '{"a":1}');
+  try {
+    await readBody(big(), 1000);
+    assert.unreachable('read past the limit');
+  } catch (err) {
+    assert.instance(err, BodyTooLargeError);
+  }
+  assert.is(await readBody(big(), 200, { truncate: true }), 'x'.repeat(200));
 });
 
 test.run();

@@ -163,6 +163,8 @@ test('records the store could not serve back are refused before anything is writ
   const bad: Array<[string, SeriesRecord]> = [
     ['identifier', rec('not-a-urn', 100, 1)],
     ['time', { name: A, time: NaN, value: 1 }],
+    ['time past year 9999 (no date can show it)', { name: A, time: 1e13, value: 1 }],
+    ['time before 1970', { name: A, time: -1, value: 1 }],
     ['value', { name: A, time: 100 }],
     ['two values', { name: A, time: 100, value: 1, stringValue: 'x' }],
     ['control character', { name: A, time: 100, stringValue: 'bell\u0007' }],

@@ -1,0 +1,27 @@
+/**
+ * An HTTP answer's body, read up to a size: an upstream API is not trusted, and `response.text()`
+ * would keep an endless body in memory (outside the worker's heap limit) until the time-out.
+ */
+export class BodyTooLargeError extends Error {
+  override name = 'BodyTooLargeError';
+}
+
+/** The body as text; past `maxBytes`, the rest is cancelled and BodyTooLargeError thrown (or, with `truncate`, what was read is returned). */
+export async function readBody(response: Response, maxBytes: number, opts: { truncate?: boolean } = {}): Promise<string> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      if (opts.truncate) break;
+      throw new BodyTooLargeError(`the answer is larger than ${maxBytes} bytes`);
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
+}
