@@ -190,7 +190,13 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
     let batch: DataBlock[] = [];
     let flushScheduled = false;
     client.handleMessage = (packet, done) => {
-      const block = onMessage(packet.topic, packet.payload as Buffer);
+      let block: DataBlock | null = null;
+      try {
+        block = onMessage(packet.topic, packet.payload as Buffer, packet.retain === true);
+      } catch (err) {
+        // Never into MQTT.js's stream: an exception there would end the thread, and every app on it.
+        log.error({ err: (err as Error).message, topic: packet.topic.slice(0, 200) }, 'MQTT message could not be handled; skipped');
+      }
       if (block) batch.push(block);
       if (!flushScheduled) {
         flushScheduled = true;
@@ -218,7 +224,7 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
     }
 
     /** One message → a block of one record (checked), or null when it carries none for the store. */
-    function onMessage(topic: string, payload: Buffer): DataBlock | null {
+    function onMessage(topic: string, payload: Buffer, retained: boolean): DataBlock | null {
       if (wantsHa && haConfig.some((f) => matchTopic(f, topic))) {
         const d = haDiscovery(payload);
         if (d && (ha.has(d.stateTopic) || ha.size < MAX_LEARNT)) ha.set(d.stateTopic, d.entity);
@@ -237,6 +243,9 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
         if (!captures) continue;
         const r = decode(s, topic, payload);
         if (!r.ok) return malformed.count(s.topic, topic, r.reason), null;
+        // A retained value is the broker's memory, sent again at every (re)subscription: without a time of
+        // its own it would be stored as a new reading at each reconnect, dated now. Only live values count.
+        if (retained && r.decoded.time === undefined) return null;
         const name = fillTemplate(s.identifier, Object.fromEntries(captures.map((c, i) => [String(i + 1), c])));
         const unit = r.decoded.unit ?? s.unit;
         const block: DataBlock = { meta: s.meta, records: [{ name, time: r.decoded.time ?? received, ...valueOf(r.decoded.value), ...(unit ? { unit } : {}) }] };

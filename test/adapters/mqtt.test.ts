@@ -16,7 +16,7 @@ import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { Peer } from '../helpers/peer.js';
-import { storeScalar, until } from '../helpers/db.js';
+import { queryStore, storeScalar, until } from '../helpers/db.js';
 import { command, isPush, recordsOf, seriesOf } from '../helpers/quoalise.js';
 
 const run = promisify(execFile);
@@ -195,6 +195,22 @@ test('TLS: the app connects with the broker authority and reads what is publishe
   }, 15_000, () => `nothing stored over TLS: ${fg.stderr}`);
   const h = recordsOf(await command(client, `secure@${DOMAIN}`, 'get_history', { identifier: 'urn:dev:org:60060-tls:door' }));
   assert.ok(h.length >= 1 && h.every((r) => r.value === 1));
+});
+
+test("a retained value without a time of its own is the broker's memory, not a reading: not stored at subscription", async ({ broker, fg }) => {
+  // Published (retained) before the app subscribes: the broker hands it over at the subscription, with
+  // the retain flag; stored, it would be a reading dated now, again at every reconnect.
+  await pub(broker, 'late/boiler', '41', true);
+  const readings = () => storeScalar<number>(fg, "SELECT count(*) FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.identifier = 'urn:dev:org:60060-late:boiler'");
+  const auth = ['--option', `username=${broker.user}`, '--option', `password_file=${broker.passwordFile}`];
+  await fg.must('app', 'add', 'late', '--kind', 'mqtt', '--option', `url=${broker.url}`, ...auth, '--option', `subscriptions=${JSON.stringify([{ topic: 'late/+', identifier: 'urn:dev:org:60060-late:{1}' }])}`);
+  // A live value published after the subscription arrives after the retained one (one connection, in order).
+  await until(async () => {
+    await pub(broker, 'late/boiler', '42');
+    return readings() > 0;
+  }, 15_000, () => `nothing stored: ${fg.stderr.slice(-500)}`);
+  const values = queryStore<{ value: number }>(fg, "SELECT p.value FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.identifier = 'urn:dev:org:60060-late:boiler'").map((r) => r.value);
+  assert.ok(values.length >= 1 && values.every((v) => v === 42), `stored ${JSON.stringify(values)}`);
 });
 
 test.run();
