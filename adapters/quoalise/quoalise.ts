@@ -118,8 +118,10 @@ export const quoaliseAdapter: AdapterModule<QuoaliseOptions> = {
           if (err instanceof QuoaliseFormatError) throw malformed(provider, err.message);
           throw err;
         }
-        // Only the series asked for: a provider cannot slip other series to our requester.
-        const kept = blocks.map((b) => ({ meta: b.meta, records: b.records.filter((r) => r.name === q.series) }));
+        // Only the series and the range asked for: a provider cannot slip other series, or records the
+        // requester did not ask for, into our answer.
+        const inRange = (t: number) => (q.start === undefined || t >= q.start) && (q.end === undefined || t < q.end);
+        const kept = blocks.map((b) => ({ meta: b.meta, records: b.records.filter((r) => r.name === q.series && inRange(r.time)).sort((x, y) => x.time - y.time) }));
         return checkFromSystem(kept, provider);
       },
 

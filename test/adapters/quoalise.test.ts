@@ -127,7 +127,7 @@ test('unsubscribe is forwarded: the remote stops pushing', async ({ remote, clie
   await until(() => query(remote, "SELECT 1 FROM consumers WHERE kind = 'subscription'").length === 0, 10_000, () => 'the remote subscription is still there');
 });
 
-test('a lying provider: records of other series are dropped, malformed ones refused, nothing served', async ({ client }) => {
+test('a lying provider: records of other series or outside the range are dropped, malformed ones refused, nothing served', async ({ client }) => {
   let answer = '';
   client.conn.on('stanza', (el: Element) => {
     if (el.name !== 'iq' || el.attrs.to !== `provider@${CLIENT}` || el.attrs.type !== 'set') return;
@@ -137,6 +137,10 @@ test('a lying provider: records of other series are dropped, malformed ones refu
   answer = data(`<senml bn="${A}" bt="${T0}" v="1"/><senml n="" t="1800" v="2"/><senml bn="${B}" bt="${T0}" v="666"/>`);
   const mixed = await command(client, `liar@${LOCAL}`, 'get_history', { identifier: A });
   assert.equal(recordsOf(mixed).map((r) => [r.name, r.value]), [[A, 1], [A, 2]]);
+  // Records outside the range asked for are dropped too, and what is kept comes oldest first.
+  answer = data(`<senml bn="${A}" bt="${T0}" t="7200" v="3"/><senml n="" t="1800" v="2"/><senml n="" t="-86400" v="9"/><senml n="" t="0" v="1"/>`);
+  const ranged = await command(client, `liar@${LOCAL}`, 'get_history', { identifier: A, start_time: '2024-01-01T00:00:00+01:00', end_time: '2024-01-01T01:00:00+01:00' });
+  assert.equal(recordsOf(ranged).map((r) => [r.time - T0, r.value]), [[0, 1], [1800, 2]]);
   answer = data(`<senml bn="${A}" bt="${T0}" v="one"/>`);
   const bad = await command(client, `liar@${LOCAL}`, 'get_history', { identifier: A });
   assert.equal(upstreamError(bad), { issuer: `provider@${CLIENT}`, code: 'malformed-data' });
