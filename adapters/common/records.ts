@@ -20,8 +20,14 @@ export function valueFields(value: unknown): Pick<SeriesRecord, 'value' | 'strin
 /** Builds one record; throws `malformed-data` naming `where` when the value cannot be one. */
 export function record(name: string, time: number, value: unknown, unit: string | null | undefined, issuer: string, where: string): SeriesRecord {
   const v = valueFields(value);
-  if (v === null) throw malformed(issuer, `${where}: the value ${JSON.stringify(value) ?? String(value)} is not a number, a boolean or a text`);
+  if (v === null) throw malformed(issuer, `${where}: the value ${describeValue(value)} is not a number, a boolean or a text`);
   return { name, time, ...v, ...(unit ? { unit } : {}) };
+}
+
+/** A short description of an upstream value for an error message: never the whole of it (it may nest a thousand levels). */
+function describeValue(value: unknown): string {
+  if (value === null || typeof value !== 'object') return String(value).slice(0, 80);
+  return Array.isArray(value) ? `an array of ${value.length}` : `an object (${Object.keys(value).slice(0, 5).join(', ')})`;
 }
 
 /** Checks blocks read from a system; throws `upstream` / `malformed-data` for the first bad record. */
