@@ -5,11 +5,14 @@
 import { z } from 'zod';
 import { isAbsolute } from 'node:path';
 import { OptionsError } from '../contract.js';
+import { hasCredentials } from './urls.js';
 
 /** Parses `raw` with `schema`; the first problem becomes an OptionsError naming its key. */
 export function parseOptionsWith<S extends z.ZodTypeAny>(kind: string, schema: S, raw: Record<string, unknown>): z.output<S> {
   const secret = Object.keys(raw).find((k) => INLINE_SECRETS.has(k));
   if (secret) throw new OptionsError(secret, `secrets are never written inline: use ${secret}_file (a file readable by fedgate only) or ${secret}_env (an environment variable)`);
+  const withCredentials = Object.entries(raw).find(([, v]) => typeof v === 'string' && hasCredentials(v));
+  if (withCredentials) throw new OptionsError(withCredentials[0], 'a URL never carries a user or password: give them in the username and *_file / *_env options');
   const r = schema.safeParse(raw);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;

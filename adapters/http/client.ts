@@ -10,6 +10,7 @@ import { AdapterError } from '../contract.js';
 import { malformed } from '../common/records.js';
 import type { TokenCache } from './token.js';
 import { BodyTooLargeError, readBody } from '../common/http-body.js';
+import { fetchFailure, redactUrl } from '../common/urls.js';
 
 export type Auth = { type: 'none' } | { type: 'bearer'; token: string } | { type: 'oauth2'; tokens: TokenCache };
 
@@ -107,7 +108,7 @@ export class ApiClient {
       return { response, status: response.status, token };
     } catch (err) {
       const timeout = (err as Error).name === 'TimeoutError';
-      throw new AdapterError('upstream', `GET ${redact(url)} ${timeout ? `did not answer within ${this.opts.timeoutMs} ms` : `failed: ${(err as Error).message}`}`, {
+      throw new AdapterError('upstream', `GET ${redact(url)} ${timeout ? `did not answer within ${this.opts.timeoutMs} ms` : `failed: ${fetchFailure(err)}`}`, {
         issuer: this.opts.issuer,
         code: timeout ? 'timeout' : 'unreachable',
       });
@@ -115,11 +116,8 @@ export class ApiClient {
   }
 }
 
-/** A URL as it may appear in logs and errors: without its query's values (they may hold personal data). */
-function redact(url: string): string {
-  const u = new URL(url);
-  return `${u.origin}${u.pathname}`;
-}
+/** A URL as it may appear in logs and errors (adapters/common/urls.ts). */
+const redact = redactUrl;
 
 /** POSTs a client-credentials request to a token endpoint (RFC 6749 §4.4.2): the TokenCache's fetcher. */
 export async function clientCredentials(tokenUrl: string, clientId: string, clientSecret: string, scope: string | undefined, timeoutMs: number, issuer: string): Promise<{ access_token: string; expires_in?: number }> {
@@ -128,7 +126,7 @@ export async function clientCredentials(tokenUrl: string, clientId: string, clie
   try {
     res = await fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: form, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
-    throw new AdapterError('upstream', `token endpoint ${redact(tokenUrl)} unreachable: ${(err as Error).message}`, { issuer, code: 'token' });
+    throw new AdapterError('upstream', `token endpoint ${redact(tokenUrl)} unreachable: ${fetchFailure(err)}`, { issuer, code: 'token' });
   }
   const text = await readBody(res, 64 * 1024, { truncate: true }).catch(() => '');
   if (!res.ok) {

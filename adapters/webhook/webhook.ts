@@ -9,6 +9,7 @@
  */
 import { AdapterError, OptionsError, type AdapterModule, type Delivery } from '../contract.js';
 import { readBody } from '../common/http-body.js';
+import { fetchFailure, hasCredentials, redactUrl } from '../common/urls.js';
 
 export interface WebhookOptions {
   /** Where to POST; http or https. */
@@ -27,6 +28,7 @@ export const webhookAdapter: AdapterModule<WebhookOptions> = {
     const unknown = Object.keys(rest)[0];
     if (unknown) throw new OptionsError(unknown, 'unknown option (webhook knows: url, token_env, timeout_ms)');
     if (typeof url !== 'string' || !/^https?:\/\/./.test(url)) throw new OptionsError('url', 'must be an http:// or https:// URL');
+    if (hasCredentials(url)) throw new OptionsError('url', 'a URL never carries a user or password: give the token in token_env');
     if (token_env !== undefined && (typeof token_env !== 'string' || !/^[A-Z_][A-Z0-9_]*$/.test(token_env))) {
       throw new OptionsError('token_env', 'must be the name of an environment variable, e.g. METERS_API_TOKEN');
     }
@@ -59,18 +61,18 @@ export const webhookAdapter: AdapterModule<WebhookOptions> = {
             redirect: 'manual',
           });
         } catch (err) {
-          throw new AdapterError('upstream', `POST ${options.url} failed: ${(err as Error).message}`, { issuer: new URL(options.url).host, code: 'unreachable' });
+          throw new AdapterError('upstream', `POST ${redactUrl(options.url)} failed: ${fetchFailure(err)}`, { issuer: new URL(options.url).host, code: 'unreachable' });
         }
         const text = await readBody(res, 200, { truncate: true }).catch(() => '');
         if (res.ok) return;
         if (res.status >= 300 && res.status < 400) {
-          throw new AdapterError('upstream', `POST ${options.url}: HTTP ${res.status}, a redirect to ${res.headers.get('location') ?? '(no location)'}: set the webhook's url to where it points`, {
+          throw new AdapterError('upstream', `POST ${redactUrl(options.url)}: HTTP ${res.status}, a redirect to ${redactUrl(res.headers.get('location') ?? '')}: set the webhook's url to where it points`, {
             issuer: new URL(options.url).host,
             code: String(res.status),
           });
         }
         const permanent = res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429;
-        throw new AdapterError(permanent ? 'rejected' : 'upstream', `POST ${options.url}: HTTP ${res.status}${text ? ` ${text}` : ''}`, {
+        throw new AdapterError(permanent ? 'rejected' : 'upstream', `POST ${redactUrl(options.url)}: HTTP ${res.status}${text ? ` ${text}` : ''}`, {
           issuer: new URL(options.url).host,
           code: String(res.status),
         });

@@ -26,7 +26,9 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env, o
   try {
     raw = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`${path}: not valid YAML: ${(err as Error).message}`);
+    // The parser's message quotes the offending line, which may hold a secret: the position only.
+    const pos = (err as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
+    throw new ConfigError(`${path}: not valid YAML${pos ? ` at line ${pos.line}, column ${pos.col}` : ''} (${(err as { code?: string }).code ?? 'syntax error'})`);
   }
   const baseDir = dirname(resolve(path));
   return validateConfig(raw, { baseDir, env, source: path, needSecret: opts.needSecret ?? true });

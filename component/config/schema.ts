@@ -8,6 +8,7 @@ import { normalizeRequester } from '../authz/requester-pattern.js';
 
 const seconds = z.number().positive();
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):\d{1,5}$/;
+const validPort = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535;
 
 export const ConfigSchema = z
   .object({
@@ -20,7 +21,10 @@ export const ConfigSchema = z
          * Several listeners (`host:port`), e.g. the nodes of an ejabberd cluster: fedgate connects to one
          * and moves to the next whenever a connection fails or is lost. Replaces host and port.
          */
-        hosts: z.array(z.string().regex(HOST_PORT, 'must be host:port, e.g. 10.0.0.2:5347')).min(1).optional(),
+        hosts: z
+          .array(z.string().regex(HOST_PORT, 'must be host:port, e.g. 10.0.0.2:5347').refine((s) => validPort(Number(s.slice(s.lastIndexOf(':') + 1))), 'the port must be between 1 and 65535'))
+          .min(1)
+          .optional(),
         /** The subdomain fedgate owns (must not be in ejabberd's `hosts:`). Case does not matter: it is kept lower-case. */
         domain: z
           .string()
@@ -38,7 +42,8 @@ export const ConfigSchema = z
          */
         max_stanza_bytes: z.number().int().min(4096).optional(),
         /** Name of the environment variable holding the shared secret. */
-        secret_env: z.string().min(1).default('FEDGATE_SECRET'),
+        // A name only: a secret pasted here by mistake must not be echoed back in an error.
+        secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the name of an environment variable, e.g. FEDGATE_SECRET').default('FEDGATE_SECRET'),
         /** A file holding the shared secret (takes precedence over secret_env). */
         secret_file: z.string().min(1).optional(),
         /** Idle time after which fedgate pings itself through the server. */
@@ -116,7 +121,11 @@ export const ConfigSchema = z
          * `host:port` of the HTTP listener for Prometheus metrics (/metrics), health (/health) and the
          * status page (/). Off when unset. Keep it on loopback or behind a proxy: it has no authentication.
          */
-        listen: z.string().regex(HOST_PORT, 'must be host:port, e.g. 127.0.0.1:9464').optional(),
+        listen: z
+          .string()
+          .regex(HOST_PORT, 'must be host:port, e.g. 127.0.0.1:9464')
+          .refine((s) => validPort(Number(s.slice(s.lastIndexOf(':') + 1))), 'the port must be between 1 and 65535')
+          .optional(),
       })
       .strict()
       .default({}),

@@ -22,6 +22,9 @@ import type { Logger } from '../log/logger.js';
 import type { FromSendWorker, SendWorkerData, ToSendWorker } from './protocol.js';
 import { DIST_ROOT } from '../paths.js';
 
+/** A bounce's text kept, at most: the rest of what a remote party writes there is dropped. */
+const MAX_BOUNCE_TEXT = 300;
+
 const WORKER = 'send';
 /** Past this many bytes queued in the socket, the send worker pauses until it drains. */
 const HIGH_WATER_BYTES = 4 * 1024 * 1024;
@@ -132,7 +135,8 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
     const id = rowIdOf(this.instance, el.attrs.id);
     if (id === null) return false;
     const e = readError(el);
-    this.post({ t: 'bounced', from: el.attrs.from ?? '', id, condition: e.condition, text: e.text });
+    // The text is the remote party's: kept short, it goes into the lane's last error, the dead letter and the status page.
+    this.post({ t: 'bounced', from: el.attrs.from ?? '', id, condition: e.condition.slice(0, 64), text: e.text.slice(0, MAX_BOUNCE_TEXT) });
     return true;
   }
 
