@@ -12,6 +12,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Link } from '../xmpp/link.js';
 import type { Apps } from '../apps/apps.js';
+import { BoundedLabels } from './bounded-labels.js';
 
 /** IQ answers: `request` is a command node or a payload namespace; `outcome` is `result` or an error condition. */
 export interface IqObserver {
@@ -168,12 +169,15 @@ export class GatewayMetrics implements Observers {
   }
 
   delivered(destination: string, messages: number): void {
-    this.deliveredMessages.inc({ destination }, messages);
+    this.deliveredMessages.inc({ destination: this.destinations.of(destination) }, messages);
   }
 
   observeConfirmation(destination: string, ms: number): void {
-    this.confirmationSeconds.observe({ destination }, ms / 1000);
+    this.confirmationSeconds.observe({ destination: this.destinations.of(destination) }, ms / 1000);
   }
+
+  /** Destinations include subscribers' JIDs: a bounded set of label values. */
+  private readonly destinations = new BoundedLabels();
 
   /** The exposition text of these metrics. */
   text(): Promise<string> {

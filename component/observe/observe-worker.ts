@@ -15,6 +15,7 @@ import { parseHostPort } from '../config/schema.js';
 import { readStatus, type StatusView } from './status-view.js';
 import { statusPageHeaders, statusPageHtml } from './status-page.js';
 import type { FromObserveWorker, LiveState, ObserveWorkerData, ToObserveWorker } from './observe-protocol.js';
+import { BoundedLabels } from './bounded-labels.js';
 
 const data = workerData as ObserveWorkerData;
 const db = openDatabase(data.dbPath, { migrate: false, noCheckpoints: true });
@@ -91,16 +92,21 @@ function fileBytes(path: string): number {
   return n;
 }
 
+/** Destinations and peers include subscribers' JIDs: a bounded set of label values (beyond it, `other`, summed). */
+const peers = new BoundedLabels();
+
 function setGauges(s: StatusView): void {
   for (const g of [outbox, inbox, dead, flowMessages, flowRecords, laneHeld]) g.reset();
   for (const f of s.flows) {
-    if (f.queued) outbox.set({ app: f.from, destination: f.to }, f.queued);
-    const labels = { direction: f.direction, app: f.direction === 'out' ? f.from : f.to, peer: f.direction === 'out' ? f.to : f.from };
+    const remote = peers.of(f.direction === 'out' ? f.to : f.from);
+    if (f.queued) outbox.inc({ app: f.from, destination: f.direction === 'out' ? remote : f.to }, f.queued);
+    const labels = { direction: f.direction, app: f.direction === 'out' ? f.from : f.to, peer: remote };
     if (f.messages) {
       flowMessages.inc(labels, f.messages);
       flowRecords.inc(labels, f.records);
     }
-    if (f.direction === 'out' && f.lane) laneHeld.set({ destination: f.to }, f.lane.heldUntil ? 1 : 0);
+    if (f.direction === 'out' && f.lane?.heldUntil) laneHeld.inc({ destination: remote }, 1);
+    else if (f.direction === 'out' && f.lane) laneHeld.inc({ destination: remote }, 0);
   }
   for (const a of s.apps) {
     inbox.set({ app: a.name }, a.inboxPending);

@@ -189,5 +189,17 @@ function readFlows(db: Db, domain: string, now: number): FlowView[] {
     const l = f.direction === 'out' ? lanes.get(f.to) : undefined;
     if (l) f.lane = { mode: l.mode, heldUntil: l.heldUntil > now ? iso(l.heldUntil) : null, attempts: l.attempts, lastError: l.lastError };
   }
-  return [...flows.values()].sort((a, b) => (a.from + a.to < b.from + b.to ? -1 : 1));
+  return keepFlows([...flows.values()]).sort((a, b) => (a.from + a.to < b.from + b.to ? -1 : 1));
+}
+
+/** Flows shown, at most: subscribers (remote JIDs) could otherwise grow the page and /status.json without bound. */
+export const MAX_FLOWS = 300;
+
+/** The configured flows and entitlements first, then the busiest of the others (queued, then latest), up to MAX_FLOWS. */
+function keepFlows(all: FlowView[]): FlowView[] {
+  if (all.length <= MAX_FLOWS) return all;
+  const rank = (f: FlowView) => (f.kind === 'flow' || f.kind === 'entitlement' ? 0 : 1);
+  return [...all]
+    .sort((a, b) => rank(a) - rank(b) || b.queued - a.queued || (b.lastAt ?? '').localeCompare(a.lastAt ?? ''))
+    .slice(0, MAX_FLOWS);
 }
