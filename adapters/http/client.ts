@@ -59,9 +59,9 @@ export class ApiClient {
     try {
       text = await readBody(response, MAX_BODY_BYTES);
     } catch (err) {
-      if (err instanceof BodyTooLargeError) throw malformed(this.opts.issuer, `the answer to GET ${redact(url)} is larger than ${MAX_BODY_BYTES} bytes`);
+      if (err instanceof BodyTooLargeError) throw malformed(this.opts.issuer, `the answer to GET ${redactUrl(url)} is larger than ${MAX_BODY_BYTES} bytes`);
       const timeout = (err as Error).name === 'TimeoutError';
-      throw new AdapterError('upstream', `GET ${redact(url)}: ${timeout ? `the answer did not arrive within ${this.opts.timeoutMs} ms` : `reading the answer failed: ${(err as Error).message}`}`, {
+      throw new AdapterError('upstream', `GET ${redactUrl(url)}: ${timeout ? `the answer did not arrive within ${this.opts.timeoutMs} ms` : `reading the answer failed: ${fetchFailure(err)}`}`, {
         issuer: this.opts.issuer,
         code: timeout ? 'timeout' : 'unreachable',
       });
@@ -70,7 +70,7 @@ export class ApiClient {
     try {
       body = text === '' ? undefined : JSON.parse(text);
     } catch {
-      if (response.ok) throw malformed(this.opts.issuer, `the answer to GET ${redact(url)} is not JSON`);
+      if (response.ok) throw malformed(this.opts.issuer, `the answer to GET ${redactUrl(url)} is not JSON`);
     }
     if (response.ok) return body;
     if (response.status === 429) {
@@ -80,7 +80,7 @@ export class ApiClient {
     }
     const mapped = this.opts.mapError?.(response.status, body);
     if (mapped) throw mapped;
-    const detail = `GET ${redact(url)}: HTTP ${response.status}${text ? ` ${text.slice(0, 200)}` : ''}`;
+    const detail = `GET ${redactUrl(url)}: HTTP ${response.status}${text ? ` ${text.slice(0, 200)}` : ''}`;
     if (response.status === 404) throw new AdapterError('not-found', detail, { issuer: this.opts.issuer, code: '404' });
     if (response.status === 400 || response.status === 422) throw new AdapterError('bad-request', detail, { issuer: this.opts.issuer, code: String(response.status) });
     throw new AdapterError('upstream', detail, { issuer: this.opts.issuer, code: String(response.status) });
@@ -108,7 +108,7 @@ export class ApiClient {
       return { response, status: response.status, token };
     } catch (err) {
       const timeout = (err as Error).name === 'TimeoutError';
-      throw new AdapterError('upstream', `GET ${redact(url)} ${timeout ? `did not answer within ${this.opts.timeoutMs} ms` : `failed: ${fetchFailure(err)}`}`, {
+      throw new AdapterError('upstream', `GET ${redactUrl(url)} ${timeout ? `did not answer within ${this.opts.timeoutMs} ms` : `failed: ${fetchFailure(err)}`}`, {
         issuer: this.opts.issuer,
         code: timeout ? 'timeout' : 'unreachable',
       });
@@ -116,8 +116,6 @@ export class ApiClient {
   }
 }
 
-/** A URL as it may appear in logs and errors (adapters/common/urls.ts). */
-const redact = redactUrl;
 
 /** POSTs a client-credentials request to a token endpoint (RFC 6749 §4.4.2): the TokenCache's fetcher. */
 export async function clientCredentials(tokenUrl: string, clientId: string, clientSecret: string, scope: string | undefined, timeoutMs: number, issuer: string): Promise<{ access_token: string; expires_in?: number }> {
@@ -126,12 +124,12 @@ export async function clientCredentials(tokenUrl: string, clientId: string, clie
   try {
     res = await fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: form, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
-    throw new AdapterError('upstream', `token endpoint ${redact(tokenUrl)} unreachable: ${fetchFailure(err)}`, { issuer, code: 'token' });
+    throw new AdapterError('upstream', `token endpoint ${redactUrl(tokenUrl)} unreachable: ${fetchFailure(err)}`, { issuer, code: 'token' });
   }
   const text = await readBody(res, 64 * 1024, { truncate: true }).catch(() => '');
   if (!res.ok) {
     // The body of a refusal names the error (invalid_client…), never the secret we sent.
-    throw new AdapterError('upstream', `token endpoint ${redact(tokenUrl)} refused the client credentials: HTTP ${res.status} ${text.slice(0, 200)}`, { issuer, code: 'token' });
+    throw new AdapterError('upstream', `token endpoint ${redactUrl(tokenUrl)} refused the client credentials: HTTP ${res.status} ${text.slice(0, 200)}`, { issuer, code: 'token' });
   }
   try {
     return JSON.parse(text) as { access_token: string; expires_in?: number };

@@ -55,6 +55,10 @@ function toRecord(name: string, row: PointRow): SeriesRecord {
   return r;
 }
 
+/** The columns of a history row, all of them or the numeric fast path's (the encoder reads either). */
+const ALL_COLUMNS = 'time, value, string_value, bool_value, unit';
+const NUMERIC_COLUMNS = 'time, value, unit';
+
 /** Rows are read this many at a time: `all()` per page costs about two thirds of `iterate()` per row, in bounded memory. */
 const PAGE_ROWS = 4096;
 /** The last second a date can show in ISO 8601 as fedgate writes it (9999-12-31T23:59:59Z): records later are refused. */
@@ -130,6 +134,12 @@ export function checkBlocks(blocks: DataBlock[]): void {
 /** The store's statements, compiled once per connection (a worker may serve a thousand store apps). */
 function statements(db: Db) {
   const q = <P extends unknown[]>(sql: string, mode?: 'raw' | 'pluck') => cachedStatement<P>(db, sql, mode);
+  /** A page of a series' unexpired rows in [start, end), or past the last time read: (series, start, end, now, limit). */
+  const range = (columns: string, bound: 'from' | 'after') =>
+    q<[number, number, number, number, number]>(
+      `SELECT ${columns} FROM store_points WHERE series = ? AND time ${bound === 'from' ? '>=' : '>'} ? AND time < ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY time LIMIT ?`,
+      'raw',
+    );
   return {
     seriesId: q<[string, string]>('SELECT id FROM store_series WHERE app = ? AND identifier = ?', 'pluck'),
     insertSeries: q<[string, string, string, number, number]>(
@@ -156,24 +166,12 @@ function statements(db: Db) {
     ),
     origin: q<[string]>('INSERT INTO store_origins (origin) VALUES (?) ON CONFLICT (origin) DO UPDATE SET origin = origin RETURNING id', 'pluck'),
     // Records past the retention their source set are no longer served, even before the purge deletes them.
-    history: q<[number, number, number, number, number]>(
-      'SELECT time, value, string_value, bool_value, unit FROM store_points WHERE series = ? AND time >= ? AND time < ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY time LIMIT ?',
-      'raw',
-    ),
+    history: range(ALL_COLUMNS, 'from'),
     // get_history's fast path: three columns read per row when the range holds numbers only.
-    numericRows: q<[number, number, number, number, number]>(
-      'SELECT time, value, unit FROM store_points WHERE series = ? AND time >= ? AND time < ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY time LIMIT ?',
-      'raw',
-    ),
+    numericRows: range(NUMERIC_COLUMNS, 'from'),
     // The next page of either (after the last time read).
-    historyAfter: q<[number, number, number, number, number]>(
-      'SELECT time, value, string_value, bool_value, unit FROM store_points WHERE series = ? AND time > ? AND time < ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY time LIMIT ?',
-      'raw',
-    ),
-    numericRowsAfter: q<[number, number, number, number, number]>(
-      'SELECT time, value, unit FROM store_points WHERE series = ? AND time > ? AND time < ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY time LIMIT ?',
-      'raw',
-    ),
+    historyAfter: range(ALL_COLUMNS, 'after'),
+    numericRowsAfter: range(NUMERIC_COLUMNS, 'after'),
     hasOtherValues: q<[number, number, number]>(
       'SELECT EXISTS (SELECT 1 FROM store_points WHERE series = ? AND time >= ? AND time < ? AND value IS NULL)',
       'pluck',

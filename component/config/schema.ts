@@ -8,7 +8,15 @@ import { normalizeRequester } from '../authz/requester-pattern.js';
 
 const seconds = z.number().positive();
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):\d{1,5}$/;
-const validPort = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535;
+/** `host:port` (an IPv6 host in brackets), the port within 1–65535; `example` shows the expected form. */
+const hostPort = (example: string) =>
+  z
+    .string()
+    .regex(HOST_PORT, `must be host:port, e.g. ${example}`)
+    .refine((s) => {
+      const port = Number(s.slice(s.lastIndexOf(':') + 1));
+      return port >= 1 && port <= 65535;
+    }, 'the port must be between 1 and 65535');
 
 export const ConfigSchema = z
   .object({
@@ -22,7 +30,7 @@ export const ConfigSchema = z
          * and moves to the next whenever a connection fails or is lost. Replaces host and port.
          */
         hosts: z
-          .array(z.string().regex(HOST_PORT, 'must be host:port, e.g. 10.0.0.2:5347').refine((s) => validPort(Number(s.slice(s.lastIndexOf(':') + 1))), 'the port must be between 1 and 65535'))
+          .array(hostPort('10.0.0.2:5347'))
           .min(1)
           .optional(),
         /** The subdomain fedgate owns (must not be in ejabberd's `hosts:`). Case does not matter: it is kept lower-case. */
@@ -121,11 +129,7 @@ export const ConfigSchema = z
          * `host:port` of the HTTP listener for Prometheus metrics (/metrics), health (/health) and the
          * status page (/). Off when unset. Keep it on loopback or behind a proxy: it has no authentication.
          */
-        listen: z
-          .string()
-          .regex(HOST_PORT, 'must be host:port, e.g. 127.0.0.1:9464')
-          .refine((s) => validPort(Number(s.slice(s.lastIndexOf(':') + 1))), 'the port must be between 1 and 65535')
-          .optional(),
+        listen: hostPort('127.0.0.1:9464').optional(),
       })
       .strict()
       .default({}),

@@ -30,13 +30,16 @@ export class ConsentError extends Error {
   }
 }
 
+/** A recipient holding `*` or `?` is a pattern (requester-pattern.ts): many parties, not one. */
+const readsAsPattern = (jid: string) => /[*?]/.test(jid);
+
 /**
  * Whether `jid` is the record's recipient, as a person: a recipient pattern (`*@domain`, `*`) names
  * everyone it covers, and none of them — not even an account literally named `*@domain` — may renew or
  * withdraw for all the others.
  */
 function isRecipient(rec: ConsentRecord, jid: string): boolean {
-  return rec.recipient === jid && !/[*?]/.test(rec.recipient);
+  return rec.recipient === jid && !readsAsPattern(rec.recipient);
 }
 
 export interface ConsentPolicy {
@@ -111,7 +114,7 @@ export class ConsentService {
   request(requester: string, r: AccessRequest, actor: Actor, at = Date.now()): ConsentRecord {
     // `*@partner.org` may be a real account (RFC 7622 allows `*`), but as a recipient it is the pattern
     // "everyone at partner.org": what one account asks for must never open to a whole domain.
-    if (/[*?]/.test(requester)) throw new ConsentError('bad-request', `${requester} holds * or ?, which consent records read as a pattern: ask from an address without them`);
+    if (readsAsPattern(requester)) throw new ConsentError('bad-request', `${requester} holds * or ?, which consent records read as a pattern: ask from an address without them`);
     const series = this.checked(() => checkSeries(r.series));
     const purpose = r.purpose.trim();
     if (!purpose) throw new ConsentError('bad-request', 'say why you ask: the purpose is shown to whoever decides');

@@ -74,7 +74,7 @@ const deadTotal = gauge('fedgate_dead_letters_all', 'Dead letters kept, all apps
 const counter = (name: string, help: string, labelNames: string[]) => new Counter({ name, help, labelNames, registers });
 const flowMessages = counter('fedgate_flow_messages_total', 'Messages queued (out) or received (in) on a flow since the database was created', ['direction', 'app', 'peer']);
 const flowRecords = counter('fedgate_flow_records_total', 'Records queued (out) or received (in) on a flow since the database was created', ['direction', 'app', 'peer']);
-const laneHeld = gauge('fedgate_lane_held', '1 while the lane to a destination is held after a failure', ['destination']);
+const laneHeld = gauge('fedgate_lane_held', '1 while the lane to a destination is held after a failure (for `other`: how many are)', ['destination']);
 const consent = gauge('fedgate_consent_requests_pending', 'Consent requests waiting for a decision');
 const trace = gauge('fedgate_trace_entries', 'Entries in the transparency log');
 const dbBytes = gauge('fedgate_database_bytes', 'Size of the SQLite files (with their write-ahead log)', ['file']);
@@ -105,8 +105,8 @@ function setGauges(s: StatusView): void {
       flowMessages.inc(labels, f.messages);
       flowRecords.inc(labels, f.records);
     }
-    if (f.direction === 'out' && f.lane?.heldUntil) laneHeld.inc({ destination: remote }, 1);
-    else if (f.direction === 'out' && f.lane) laneHeld.inc({ destination: remote }, 0);
+    // Summed: destinations past the bound share `other` (the count of their held lanes).
+    if (f.direction === 'out' && f.lane) laneHeld.inc({ destination: remote }, f.lane.heldUntil ? 1 : 0);
   }
   for (const a of s.apps) {
     inbox.set({ app: a.name }, a.inboxPending);

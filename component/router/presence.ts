@@ -60,8 +60,7 @@ export class PresenceService {
           this.remember(app, peer, [xml('presence', { from: self, to: peer, type: 'subscribed' }), this.available(self, peer)], el);
           break;
         }
-        this.opts.send(xml('presence', { from: self, to: peer, type: 'subscribed' }));
-        this.opts.send(this.available(self, peer));
+        this.afterPending(app, peer, [xml('presence', { from: self, to: peer, type: 'subscribed' }), this.available(self, peer)]);
         break;
       case 'unsubscribe': {
         const reply = xml('presence', { from: self, to: peer, type: 'unsubscribed' });
@@ -129,6 +128,17 @@ export class PresenceService {
   private forget(app: string, peer: string, replies: Element[], request: Element): void {
     if (this.subscribers.get(app)?.delete(peer)) this.counts.delete(`${app} ${domainOf(peer)}`);
     this.write({ add: false, app, jid: peer, at: Date.now(), replies, request });
+  }
+
+  /**
+   * Sends `replies` now, or with the write still pending for (app, peer): asked twice before the first
+   * commit, a peer must not be told of a subscription that is not stored yet.
+   */
+  private afterPending(app: string | null, peer: string, replies: Element[]): void {
+    // The latest write for the pair (a turn's queue: a few entries).
+    const pending = app === null ? undefined : [...this.writes].reverse().find((w) => w.app === app && w.jid === peer);
+    if (pending) pending.replies.push(...replies);
+    else for (const r of replies) this.opts.send(r);
   }
 
   /** Queues a change for the next turn of the event loop: one transaction for all, never a wait for the lock. */

@@ -51,13 +51,16 @@ export class CommandSessions {
     const who = bareJid(owner.requester);
     const domain = domainOf(who);
     const own = this.byRequester.get(who) ?? [];
-    while (own.length >= this.perRequester) this.end(own[0]!);
-    if ((this.byDomain.get(domain) ?? 0) >= this.perDomain) {
+    // The requester's oldest that this one replaces: checked against the limits before anything closes,
+    // so that a refused session closes none.
+    const replaced = own.slice(0, Math.max(0, own.length - this.perRequester + 1));
+    if ((this.byDomain.get(domain) ?? 0) - replaced.length >= this.perDomain) {
       throw new StanzaError('resource-constraint', `${domain} already holds ${this.perDomain} open command sessions: complete or cancel some, or retry later`, { type: 'wait' });
     }
-    if (this.sessions.size >= this.max) {
+    if (this.sessions.size - replaced.length >= this.max) {
       throw new StanzaError('resource-constraint', `this gateway already holds ${this.max} open command sessions: retry later`, { type: 'wait' });
     }
+    for (const old of replaced) this.end(old);
     const id = this.newId();
     this.sessions.set(id, { owner, expiresAt: now + this.timeoutMs });
     own.push(id);
@@ -81,9 +84,10 @@ export class CommandSessions {
     if (left > 0) this.byDomain.set(domain, left);
     else this.byDomain.delete(domain);
     const own = this.byRequester.get(who);
-    if (!own) return;
-    own.splice(own.indexOf(id), 1);
-    if (own.length === 0) this.byRequester.delete(who);
+    const i = own?.indexOf(id) ?? -1;
+    if (i < 0) return;
+    own!.splice(i, 1);
+    if (own!.length === 0) this.byRequester.delete(who);
   }
 
   /** Ends the session and returns true if it exists, has not expired and belongs to this owner. */
