@@ -13,8 +13,8 @@ import type { Db } from '../store/database.js';
 import { seriesMatcher } from '../transfer/series-pattern.js';
 
 const CURSOR = 'gdpr_disclosures_read';
-/** Log entries read per transaction: the write lock is held a few milliseconds at most. */
-const BATCH = 2000;
+/** Log entries read per transaction: the write lock is held about a millisecond. */
+const BATCH = 256;
 
 export interface Disclosure {
   app: string;
@@ -59,9 +59,9 @@ export class Disclosures {
   constructor(private readonly db: Db) {
     this.upsert = db.prepare(
       `INSERT INTO gdpr_disclosures (app, series, recipient, via, first_at, last_at, messages, records, first_entry, last_entry)
-       VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (app, series, recipient, via) DO UPDATE SET first_at = min(first_at, excluded.first_at), last_at = max(last_at, excluded.last_at),
-         messages = messages + 1, records = records + excluded.records, first_entry = min(first_entry, excluded.first_entry), last_entry = max(last_entry, excluded.last_entry)`,
+         messages = messages + excluded.messages, records = records + excluded.records, first_entry = min(first_entry, excluded.first_entry), last_entry = max(last_entry, excluded.last_entry)`,
     );
   }
 
@@ -86,7 +86,10 @@ export class Disclosures {
         .transaction(() => {
           const from = this.cursor();
           const batch = rows.all(from, Math.min(BATCH, budget - read)) as Array<{ idx: number; at: number; kind: string; entry: string | null }>;
-          for (const r of batch) if (r.entry !== null) this.summarise(r.idx, r.at, r.kind, r.entry);
+          // Summed in memory first: one upsert per (app, series, recipient) of the batch, not one per message.
+          const sums = new Map<string, Disclosure>();
+          for (const r of batch) if (r.entry !== null) this.summarise(sums, r.idx, r.at, r.kind, r.entry);
+          for (const d of sums.values()) this.upsert.run(d.app, d.series, d.recipient, d.via, d.firstAt, d.lastAt, d.messages, d.records, d.firstEntry, d.lastEntry);
           if (batch.length) this.db.prepare('INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)').run(CURSOR, String(batch[batch.length - 1]!.idx));
           return batch.length;
         })
@@ -97,19 +100,19 @@ export class Disclosures {
     return read;
   }
 
-  private summarise(idx: number, at: number, kind: string, entry: string): void {
+  private summarise(sums: Map<string, Disclosure>, idx: number, at: number, kind: string, entry: string): void {
     if (kind === 'transfer.sent') {
       const e = JSON.parse(entry) as Sent;
       if (!e.app || !e.destination) return;
       for (const m of e.messages ?? [e]) {
         // Messages without records are control messages (erasure requests and confirmations), not data.
         if (!m.records) continue;
-        for (const s of m.series ?? []) this.upsert.run(appName(e.app), s, e.destination, 'transfer', at, at, m.records, idx, idx);
+        for (const s of m.series ?? []) add(sums, appName(e.app), s, e.destination, 'transfer', at, m.records, idx);
       }
     } else {
       const e = JSON.parse(entry) as Access;
       if (e.command !== 'get_history' || e.outcome !== 'allowed' || !e.records || !e.series || !e.app || !e.requester || e.subject) return;
-      this.upsert.run(e.app, e.series, e.requester, 'access', at, at, e.records, idx, idx);
+      add(sums, e.app, e.series, e.requester, 'access', at, e.records, idx);
     }
   }
 
@@ -121,4 +124,20 @@ export class Disclosures {
     const matchers = globs.map(seriesMatcher);
     return rows.filter((r) => matchers.some((m) => m(r.series)));
   }
+}
+
+/** Counts one message (or answer) of a log entry into the batch's sums. */
+function add(sums: Map<string, Disclosure>, app: string, series: string, recipient: string, via: Disclosure['via'], at: number, records: number, idx: number): void {
+  const key = JSON.stringify([app, series, recipient, via]);
+  const d = sums.get(key);
+  if (!d) {
+    sums.set(key, { app, series, recipient, via, firstAt: at, lastAt: at, messages: 1, records, firstEntry: idx, lastEntry: idx });
+    return;
+  }
+  d.firstAt = Math.min(d.firstAt, at);
+  d.lastAt = Math.max(d.lastAt, at);
+  d.messages++;
+  d.records += records;
+  d.firstEntry = Math.min(d.firstEntry, idx);
+  d.lastEntry = Math.max(d.lastEntry, idx);
 }

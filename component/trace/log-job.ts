@@ -23,9 +23,20 @@ const db = openDatabase(data.dbPath, { migrate: false, noCheckpoints: true });
 const store = new LogStore(db);
 const { signer } = loadOrCreateKey(data.keyFile, data.origin);
 
-function seal(): void {
+/**
+ * The tree is extended in small steps, each its own short write transaction: the XMPP thread's inbox
+ * commit never waits behind the log for more than about a millisecond. (One step a second over a
+ * second's entries held the lock 10–15 ms at 1,000 messages a second: the relay's p99.)
+ */
+const TICK_MS = Math.min(100, data.checkpointMs);
+/** Leaves per step; a backlog (after a restart) is caught up step by step, other writers in between. */
+const STEP_LEAVES = 512;
+
+let timer: NodeJS.Timeout | null = null;
+
+function tick(): void {
   try {
-    const cp = store.seal(signer, data.origin, Date.now(), data.checkpointMs);
+    const cp = store.seal(signer, data.origin, Date.now(), data.checkpointMs, STEP_LEAVES);
     if (cp) {
       log.debug({ size: cp.size }, 'checkpoint signed');
       parentPort!.postMessage({ t: 'checkpoint', size: cp.size });
@@ -34,14 +45,14 @@ function seal(): void {
     // A busy database is retried at the next tick; anything else (a damaged log) is reported loudly.
     if ((err as { code?: string }).code !== 'SQLITE_BUSY') log.error({ err: (err as Error).message }, 'the transparency log could not be sealed');
   }
+  timer = setTimeout(tick, store.behind ? 1 : TICK_MS);
 }
 
-// Ticks faster than checkpoints: the tree keeps up in small steps, a checkpoint follows within a tick of being due.
-const timer = setInterval(seal, Math.min(1000, data.checkpointMs));
+timer = setTimeout(tick, TICK_MS);
 
 parentPort!.on('message', (m: unknown) => {
   if (m !== 'cancel') return;
-  clearInterval(timer);
+  if (timer) clearTimeout(timer);
   try {
     store.seal(signer, data.origin, Date.now(), 0);
   } finally {

@@ -30,6 +30,9 @@ export class LogError extends Error {
 }
 
 export class LogStore {
+  /** After a bounded seal: entries remain that the tree does not cover yet. */
+  behind = false;
+
   constructor(private readonly db: Db) {}
 
   /** Size of the tree built so far and its right edge. */
@@ -50,6 +53,9 @@ export class LogStore {
    * the completed subtrees and the new right edge. Returns the tree's size.
    */
   extend(limit = EXTEND_BATCH): Frontier {
+    // Nothing new (the common tick of an idle gateway): no write lock taken.
+    const built = this.head();
+    if (built.size >= this.size()) return built;
     return this.db
       .transaction(() => {
         const f = this.head();
@@ -74,11 +80,20 @@ export class LogStore {
   /**
    * Extends the tree over every entry written so far, then signs a checkpoint of it when it grew and the
    * last checkpoint is at least `minIntervalMs` old. Returns the new checkpoint, if one was written.
+   * With `maxLeaves`, extends by at most that many leaves (one short write lock) and signs nothing
+   * while entries remain beyond them: `behind` says so, for the caller to come back soon.
    */
-  seal(signer: NoteSigner, origin: string, now: number, minIntervalMs: number): StoredCheckpoint | null {
+  seal(signer: NoteSigner, origin: string, now: number, minIntervalMs: number, maxLeaves?: number): StoredCheckpoint | null {
     let f: Frontier;
-    do f = this.extend();
-    while (f.size < this.size());
+    if (maxLeaves !== undefined) {
+      f = this.extend(maxLeaves);
+      this.behind = f.size < this.size();
+      if (this.behind) return null;
+    } else {
+      do f = this.extend();
+      while (f.size < this.size());
+      this.behind = false;
+    }
     const last = this.lastCheckpoint();
     if (f.size === 0 || (last && (last.size >= f.size || now - last.at < minIntervalMs))) return null;
     const note = signNote(formatCheckpoint({ origin, size: f.size, root: f.root() }), [signer]);
