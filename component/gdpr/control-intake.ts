@@ -16,7 +16,7 @@
 import type { Element } from '../xmpp/xml.js';
 import { bareJid, parseJid } from '../xmpp/jid.js';
 import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
-import { BUSY_TIMEOUT_MS, type Db } from '../store/database.js';
+import { withoutBusyWait, type Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
 import type { AppHost } from '../apps/app-host.js';
 import type { Entitlements } from '../transfer/entitlements.js';
@@ -113,8 +113,7 @@ export class ControlIntake {
     let entry = -1;
     let fresh = false;
     try {
-      db.pragma('busy_timeout = 0');
-      db.transaction(() => {
+      withoutBusyWait(db, () => db.transaction(() => {
         if (control.kind === 'erase') {
           const r = control.request;
           const id = this.store.receive(host.app.name, sender, r, now);
@@ -145,7 +144,7 @@ export class ControlIntake {
           this.store.confirm(host.jid, sender, c, now, entry);
         }
         if (checked.evidence && entry >= 0) this.evidence.keep(entry, [{ id: el.attrs.id ?? '', evidence: checked.evidence }]);
-      }).immediate();
+      }).immediate());
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_BUSY') {
         setImmediate(() => this.commit(host, el, sender, control, digest, checked));
@@ -153,8 +152,6 @@ export class ControlIntake {
       }
       this.o.log.error({ err: (err as Error).message }, 'could not store an erasure message');
       return this.refuse(el, new StanzaError('internal-server-error', 'the gateway could not store this message; retry later', { type: 'wait' }));
-    } finally {
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
     const acks = new Acks();
     acks.add(el, { index: entry, digest });

@@ -10,7 +10,7 @@
 import { xml, type Element } from '../xmpp/xml.js';
 import { bareJid, domainOf } from '../xmpp/jid.js';
 import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
-import { BUSY_TIMEOUT_MS, type Db } from '../store/database.js';
+import { withoutBusyWait, type Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
 
 export interface PresenceOptions {
@@ -155,12 +155,13 @@ export class PresenceService {
     const { db } = this.opts;
     const writes = this.writes;
     try {
-      db.pragma('busy_timeout = 0');
       const add = db.prepare('INSERT OR IGNORE INTO presence_subscribers (app, jid, since) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM apps WHERE name = ?)');
       const remove = db.prepare('DELETE FROM presence_subscribers WHERE app = ? AND jid = ?');
-      db.transaction(() => {
-        for (const w of writes) (w.add ? add.run(w.app, w.jid, w.at, w.app) : remove.run(w.app, w.jid));
-      }).immediate();
+      withoutBusyWait(db, () =>
+        db.transaction(() => {
+          for (const w of writes) (w.add ? add.run(w.app, w.jid, w.at, w.app) : remove.run(w.app, w.jid));
+        }).immediate(),
+      );
       this.writes = [];
     } catch (err) {
       if ((err as { code?: string }).code !== 'SQLITE_BUSY') {
@@ -176,8 +177,6 @@ export class PresenceService {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
       return;
-    } finally {
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
     for (const w of writes) for (const r of w.replies) this.opts.send(r);
   }

@@ -14,6 +14,24 @@ export type Db = Database.Database;
 /** How long a connection waits for another's write lock before SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 10_000;
 
+/** The two PRAGMA statements of withoutBusyWait, prepared once per connection. */
+const busyToggles = new WeakMap<Db, { off: Database.Statement; on: Database.Statement }>();
+
+/**
+ * Runs `fn` with SQLite's busy handler off: a write that finds the lock taken throws SQLITE_BUSY at
+ * once instead of sleeping the whole thread (the XMPP thread tries again on its next turn).
+ */
+export function withoutBusyWait<T>(db: Db, fn: () => T): T {
+  let t = busyToggles.get(db);
+  if (!t) busyToggles.set(db, (t = { off: db.prepare('PRAGMA busy_timeout = 0'), on: db.prepare(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`) }));
+  t.off.get();
+  try {
+    return fn();
+  } finally {
+    t.on.get();
+  }
+}
+
 export interface OpenOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** Apply pending migrations (the gateway and the CLI do; workers open an already migrated file). */

@@ -13,8 +13,7 @@
  * Leaves get their index and hash here; the tree above them and the signed checkpoints are built by the
  * log's job (log-job.ts) on its own thread.
  */
-import type { Db } from '../store/database.js';
-import { BUSY_TIMEOUT_MS } from '../store/database.js';
+import { withoutBusyWait, type Db } from '../store/database.js';
 import { encodeEntry, type EntryFields } from './entry.js';
 import { leafHash } from './merkle.js';
 
@@ -141,8 +140,9 @@ export class Trace {
     this.buffer = [];
     this.awaited = [];
     try {
-      if (nonBlocking) this.db.pragma('busy_timeout = 0');
-      this.writeAll([...batch, ...awaited]);
+      const entries = [...batch, ...awaited];
+      if (nonBlocking) withoutBusyWait(this.db, () => this.writeAll(entries));
+      else this.writeAll(entries);
     } catch (err) {
       // Nothing was written: every entry goes back, in order, before what was appended meanwhile.
       this.buffer = batch.concat(this.buffer);
@@ -154,8 +154,6 @@ export class Trace {
       this.scheduled = true;
       setImmediate(() => this.flushSoon());
       return;
-    } finally {
-      if (nonBlocking) this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
     for (const a of awaited) a.committed();
   }

@@ -18,7 +18,7 @@ import type { Entitlements } from './entitlements.js';
 import type { AppHost } from '../apps/app-host.js';
 import type { Logger } from '../log/logger.js';
 import { createHash } from 'node:crypto';
-import { BUSY_TIMEOUT_MS, type Db } from '../store/database.js';
+import { withoutBusyWait, type Db } from '../store/database.js';
 import { Acks, ackStanza, mergeGroups, type AckGroup } from '../delivery/acks.js';
 import { SignaturePacer } from '../trace/pacer.js';
 import { BatchArrivals } from '../trace/batch-arrivals.js';
@@ -227,20 +227,19 @@ export class Intake {
     const { db } = this.opts;
     let indexes: number[] = [];
     try {
-      db.pragma('busy_timeout = 0');
       // The log's entries of these messages (and whatever else this thread logged meanwhile) commit with them.
-      db.transaction(() => {
-        stored = this.opts.inbox.commit(batch.map((p) => p.message));
-        indexes = this.record(batch, stored);
-      }).immediate();
+      withoutBusyWait(db, () =>
+        db.transaction(() => {
+          stored = this.opts.inbox.commit(batch.map((p) => p.message));
+          indexes = this.record(batch, stored);
+        }).immediate(),
+      );
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_BUSY') return this.scheduleCommit(true);
       this.batch = [];
       this.opts.log.error({ err: (err as Error).message }, 'inbox commit failed');
       for (const p of batch) this.refuse(p.stanza, new StanzaError('internal-server-error', 'the gateway could not store this message; retry later', { type: 'wait' }));
       return;
-    } finally {
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
     this.batch = [];
     const hosts = new Set<AppHost>();
