@@ -233,4 +233,41 @@ test('key rotation: the old key signs the record of the new one; both verify the
   assert.match(r.stderr, /no trusted key signed this note \(signed by energy\.example\.org\/fedgate\+/);
 });
 
+test("the log's job builds the tree in bounded steps (one short write lock each), signs once caught up, and takes no write lock when nothing is new", async (ctx) => {
+  const path = join(ctx.dir, 'steps.sqlite');
+  const db = openDatabase(path);
+  try {
+    const store = new LogStore(db);
+    const trace = configureTrace(db, { enabled: true });
+    const at = Date.parse('2024-06-01T12:00:00Z');
+    store.seal(ctx.signer, ORIGIN, at, 0);
+    const base = store.size();
+    for (let i = 0; i < 25; i++) trace.append('access', { requester: `r${i}@example.net`, app: 'meters', command: 'get_history', series: `urn:dev:prm:${i}_x`, outcome: 'allowed', records: i });
+    await Promise.resolve();
+    assert.is(store.size(), base + 25);
+    assert.is(store.seal(ctx.signer, ORIGIN, at + 1, 0, 10), null, 'entries remain beyond the step: nothing signed yet');
+    assert.ok(store.behind);
+    assert.is(store.head().size, base + 10);
+    assert.is(store.seal(ctx.signer, ORIGIN, at + 2, 0, 10), null);
+    const cp = store.seal(ctx.signer, ORIGIN, at + 3, 0, 10);
+    assert.ok(cp, 'caught up: signed');
+    assert.is(cp!.size, base + 25);
+    assert.not.ok(store.behind);
+    // Another connection holds the write lock: with nothing new, extending must not need it.
+    const other = new Database(path);
+    other.prepare('BEGIN IMMEDIATE').run();
+    db.pragma('busy_timeout = 0');
+    try {
+      assert.is(store.extend().size, base + 25);
+      assert.is(store.seal(ctx.signer, ORIGIN, at + 4, 0, 10), null);
+    } finally {
+      other.prepare('ROLLBACK').run();
+      other.close();
+    }
+    assert.ok(verifyLog(databaseSource(store), [ctx.signer]).ok);
+  } finally {
+    db.close();
+  }
+});
+
 test.run();
