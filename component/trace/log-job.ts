@@ -35,17 +35,19 @@ const STEP_LEAVES = 512;
 let timer: NodeJS.Timeout | null = null;
 
 function tick(): void {
+  let caughtUp = true;
   try {
-    const cp = store.seal(signer, data.origin, Date.now(), data.checkpointMs, STEP_LEAVES);
-    if (cp) {
-      log.debug({ size: cp.size }, 'checkpoint signed');
-      parentPort!.postMessage({ t: 'checkpoint', size: cp.size });
+    const step = store.step(signer, data.origin, Date.now(), data.checkpointMs, STEP_LEAVES);
+    caughtUp = step.caughtUp;
+    if (step.checkpoint) {
+      log.debug({ size: step.checkpoint.size }, 'checkpoint signed');
+      parentPort!.postMessage({ t: 'checkpoint', size: step.checkpoint.size });
     }
   } catch (err) {
     // A busy database is retried at the next tick; anything else (a damaged log) is reported loudly.
     if ((err as { code?: string }).code !== 'SQLITE_BUSY') log.error({ err: (err as Error).message }, 'the transparency log could not be sealed');
   }
-  timer = setTimeout(tick, store.behind ? 1 : TICK_MS);
+  timer = setTimeout(tick, caughtUp ? TICK_MS : 1);
 }
 
 timer = setTimeout(tick, TICK_MS);

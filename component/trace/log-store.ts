@@ -30,9 +30,6 @@ export class LogError extends Error {
 }
 
 export class LogStore {
-  /** After a bounded seal: entries remain that the tree does not cover yet. */
-  behind = false;
-
   constructor(private readonly db: Db) {}
 
   /** Size of the tree built so far and its right edge. */
@@ -80,20 +77,26 @@ export class LogStore {
   /**
    * Extends the tree over every entry written so far, then signs a checkpoint of it when it grew and the
    * last checkpoint is at least `minIntervalMs` old. Returns the new checkpoint, if one was written.
-   * With `maxLeaves`, extends by at most that many leaves (one short write lock) and signs nothing
-   * while entries remain beyond them: `behind` says so, for the caller to come back soon.
    */
-  seal(signer: NoteSigner, origin: string, now: number, minIntervalMs: number, maxLeaves?: number): StoredCheckpoint | null {
+  seal(signer: NoteSigner, origin: string, now: number, minIntervalMs: number): StoredCheckpoint | null {
     let f: Frontier;
-    if (maxLeaves !== undefined) {
-      f = this.extend(maxLeaves);
-      this.behind = f.size < this.size();
-      if (this.behind) return null;
-    } else {
-      do f = this.extend();
-      while (f.size < this.size());
-      this.behind = false;
-    }
+    do f = this.extend();
+    while (f.size < this.size());
+    return this.signHead(f, signer, origin, now, minIntervalMs);
+  }
+
+  /**
+   * One step of the log's job: extends the tree by at most `maxLeaves` (one short write lock), and signs
+   * as `seal` does only once the tree covers every entry written; `caughtUp` false: come back soon.
+   */
+  step(signer: NoteSigner, origin: string, now: number, minIntervalMs: number, maxLeaves: number): { checkpoint: StoredCheckpoint | null; caughtUp: boolean } {
+    const f = this.extend(maxLeaves);
+    if (f.size < this.size()) return { checkpoint: null, caughtUp: false };
+    return { checkpoint: this.signHead(f, signer, origin, now, minIntervalMs), caughtUp: true };
+  }
+
+  /** Signs a checkpoint of tree `f` if it grew since the last one, at least `minIntervalMs` later. */
+  private signHead(f: Frontier, signer: NoteSigner, origin: string, now: number, minIntervalMs: number): StoredCheckpoint | null {
     const last = this.lastCheckpoint();
     if (f.size === 0 || (last && (last.size >= f.size || now - last.at < minIntervalMs))) return null;
     const note = signNote(formatCheckpoint({ origin, size: f.size, root: f.root() }), [signer]);

@@ -245,21 +245,20 @@ test("the log's job builds the tree in bounded steps (one short write lock each)
     for (let i = 0; i < 25; i++) trace.append('access', { requester: `r${i}@example.net`, app: 'meters', command: 'get_history', series: `urn:dev:prm:${i}_x`, outcome: 'allowed', records: i });
     await Promise.resolve();
     assert.is(store.size(), base + 25);
-    assert.is(store.seal(ctx.signer, ORIGIN, at + 1, 0, 10), null, 'entries remain beyond the step: nothing signed yet');
-    assert.ok(store.behind);
+    assert.equal(store.step(ctx.signer, ORIGIN, at + 1, 0, 10), { checkpoint: null, caughtUp: false }, 'entries remain beyond the step: nothing signed yet');
     assert.is(store.head().size, base + 10);
-    assert.is(store.seal(ctx.signer, ORIGIN, at + 2, 0, 10), null);
-    const cp = store.seal(ctx.signer, ORIGIN, at + 3, 0, 10);
-    assert.ok(cp, 'caught up: signed');
-    assert.is(cp!.size, base + 25);
-    assert.not.ok(store.behind);
+    assert.equal(store.step(ctx.signer, ORIGIN, at + 2, 0, 10), { checkpoint: null, caughtUp: false });
+    const last = store.step(ctx.signer, ORIGIN, at + 3, 0, 10);
+    assert.ok(last.caughtUp);
+    assert.ok(last.checkpoint, 'caught up: signed');
+    assert.is(last.checkpoint!.size, base + 25);
     // Another connection holds the write lock: with nothing new, extending must not need it.
     const other = new Database(path);
     other.prepare('BEGIN IMMEDIATE').run();
     db.pragma('busy_timeout = 0');
     try {
       assert.is(store.extend().size, base + 25);
-      assert.is(store.seal(ctx.signer, ORIGIN, at + 4, 0, 10), null);
+      assert.equal(store.step(ctx.signer, ORIGIN, at + 4, 0, 10), { checkpoint: null, caughtUp: true });
     } finally {
       other.prepare('ROLLBACK').run();
       other.close();
