@@ -167,8 +167,10 @@ export const quoaliseAdapter: AdapterModule<QuoaliseOptions> = {
       },
 
       async unsubscribed(series) {
+        // Not awaited: a provider that hangs must not keep our subscriber from leaving (the call would
+        // time out and the subscription stay). The `leaving` set retries until the provider answers.
         leaving.add(series);
-        await unsubscribeUpstream();
+        void unsubscribeUpstream();
       },
 
       async close() {

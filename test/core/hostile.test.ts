@@ -114,6 +114,16 @@ test('subscribe: an unknown series is item-not-found; a requester holds at most 
   assert.match(errorText(domainFull), `the requesters of ${CROWD} hold 3 subscriptions`);
 });
 
+test('subscribe: a burst from many JIDs of one domain, all sent at once, stops at max_subscriptions_per_domain', async ({ fg, honest }) => {
+  const from = Array.from({ length: 8 }, (_, i) => `burst${i}@${HONEST}/r`);
+  const answers = await Promise.all(from.map((who) => command(honest, 'subscribe', { identifier: S }, who)));
+  assert.is(answers.filter((a) => a.attrs.type === 'result').length, 3);
+  for (const a of answers.filter((a) => a.attrs.type !== 'result')) assert.is(errorCondition(a), 'policy-violation');
+  assert.is(scalar(fg, `SELECT count(*) FROM consumers WHERE kind = 'subscription' AND destination LIKE '%@${HONEST}'`), 3);
+  for (const who of from) await command(honest, 'unsubscribe', { identifier: S }, who);
+  assert.is(scalar(fg, `SELECT count(*) FROM consumers WHERE kind = 'subscription' AND destination LIKE '%@${HONEST}'`), 0);
+});
+
 test('two-step sessions: a requester opening many closes only its own oldest', async ({ crowd, honest }) => {
   const open = async (peer: Peer, from: string) => (await command(peer, 'get_history', {}, from)).getChild('command', NS_COMMANDS)!.attrs.sessionid!;
   const theirs = await open(honest, `alice@${HONEST}/r`);

@@ -30,18 +30,14 @@ export function subscribeCommand(deps: SubscriptionDeps): QuoaliseCommand {
       const series = readIdentifier(req.fields);
       requireGrant(deps.authz, req, series, 'subscribe');
       if (deps.consumers.find(req.host.jid, series, req.requester)) return null;
-      const held = deps.consumers.count({ destination: req.requester, kind: 'subscription' });
-      if (held >= deps.maxPerRequester) {
-        throw new StanzaError('policy-violation', `${req.requester} has ${held} subscriptions on this gateway, the most it may hold: unsubscribe from some first`);
-      }
-      const domain = domainOf(req.requester);
-      const ofDomain = deps.consumers.subscriptionsOfDomain(domain);
-      if (ofDomain >= deps.maxPerDomain) {
-        throw new StanzaError('policy-violation', `the requesters of ${domain} hold ${ofDomain} subscriptions on this gateway, the most they may hold together: unsubscribe from some first`);
-      }
+      checkCaps(deps, req.requester);
       // Only records written from now on are pushed: the subscription starts at the app's current end
       // (an unknown series is item-not-found, from the app).
       const cursor = await callApp<string | null>(req, 'currentCursor', { series, requester: req.requester });
+      // Counted again after the wait, right before the insert (no await in between): every subscribe of
+      // one burst passed the first check before any of them was stored.
+      if (deps.consumers.find(req.host.jid, series, req.requester)) return null;
+      checkCaps(deps, req.requester);
       try {
         deps.consumers.subscribe(req.host.jid, series, req.requester, cursor);
       } catch (err) {
@@ -51,6 +47,19 @@ export function subscribeCommand(deps: SubscriptionDeps): QuoaliseCommand {
       return null;
     },
   };
+}
+
+/** Refuses a subscription past the requester's own cap or its domain's (a flood of JIDs of one domain). */
+function checkCaps(deps: SubscriptionDeps, requester: string): void {
+  const held = deps.consumers.count({ destination: requester, kind: 'subscription' });
+  if (held >= deps.maxPerRequester) {
+    throw new StanzaError('policy-violation', `${requester} has ${held} subscriptions on this gateway, the most it may hold: unsubscribe from some first`);
+  }
+  const domain = domainOf(requester);
+  const ofDomain = deps.consumers.subscriptionsOfDomain(domain);
+  if (ofDomain >= deps.maxPerDomain) {
+    throw new StanzaError('policy-violation', `the requesters of ${domain} hold ${ofDomain} subscriptions on this gateway, the most they may hold together: unsubscribe from some first`);
+  }
 }
 
 /**
