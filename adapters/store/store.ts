@@ -136,7 +136,10 @@ function maintenanceAdapter(app: string, why: string): Adapter {
 
 /** `forget` of every kind that keeps its records in the store's file (`store`, `mqtt`, `quoalise`). */
 export async function forgetStoredRecords({ app, databasePath }: { app: { name: string }; databasePath: string }, request: ForgetRequest): Promise<{ records: number }> {
-  const db = openStoreDatabase(databasePath);
+  // FULL whatever database.synchronous says: the erasure recorded as applied in fedgate's file must not
+  // outlive, after a power cut, the deletions it stands for (this runs outside the app workers, which
+  // alone know the setting; an erasure's few commits can afford their fsync).
+  const db = openStoreDatabase(databasePath, { synchronous: 'FULL' });
   try {
     return { records: await forgetRecords(new SeriesStore(db, app.name), request) };
   } finally {
