@@ -135,7 +135,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   switch (path) {
     case '/metrics': {
       const main = await askMain();
-      setGauges(readStatus(db, { domain: data.domain }));
+      setGauges(readStatus(db, { domain: data.domain, maxFlows: Infinity }));
       const own = await registry.metrics();
       // Without the main thread's part the scrape would look like a gateway without traffic: fail it instead.
       if (!main) return send(res, 503, '# the gateway main thread did not answer\n', { 'content-type': 'text/plain' });

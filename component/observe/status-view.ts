@@ -71,6 +71,8 @@ export interface StatusView {
   apps: AppView[];
   totals: { outbox: number; inboxPending: number; deadLetters: number };
   flows: FlowView[];
+  /** Flows left out of `flows` (beyond `maxFlows`: subscriptions and observed peers, the least busy first). */
+  flowsNotShown: number;
   deadLetters: DeadLetterView[];
   /** Null when this gateway's schema has no consent requests (see optional-tables.ts). */
   consent: PendingConsent | null;
@@ -83,11 +85,18 @@ function countBy(db: Db, sql: string): Map<string, number> {
 }
 
 /** A reading of everything above. `domain` comes from the configuration when the gateway is not running. */
-export function readStatus(db: Db, opts: { domain: string; deadLetterRows?: number; now?: number }): StatusView {
+/**
+ * A reading of everything above. `domain` comes from the configuration when the gateway is not running.
+ * `maxFlows` bounds the flows listed (the page and /status.json: MAX_FLOWS); the metrics read them all
+ * (their label values are bounded by BoundedLabels instead).
+ */
+export function readStatus(db: Db, opts: { domain: string; deadLetterRows?: number; now?: number; maxFlows?: number }): StatusView {
   const now = opts.now ?? Date.now();
   const rt: RuntimeStatus | null = readRuntimeStatus(db);
   const running = !!rt && isAlive(rt, now);
   const domain = rt?.domain ?? opts.domain;
+  const allFlows = readFlows(db, domain, now);
+  const flows = keepFlows(allFlows, opts.maxFlows ?? MAX_FLOWS);
   const jidOf = (name: string) => `${name}@${domain}`;
 
   const apps = db.prepare('SELECT name, kind, description FROM apps ORDER BY name').all() as Array<{ name: string; kind: string; description: string }>;
@@ -126,7 +135,8 @@ export function readStatus(db: Db, opts: { domain: string; deadLetterRows?: numb
       inboxPending: [...pendingByApp.values()].reduce((a, b) => a + b, 0),
       deadLetters: (db.prepare('SELECT count(*) FROM dead_letters').pluck().get() as number) ?? 0,
     },
-    flows: readFlows(db, domain, now),
+    flows,
+    flowsNotShown: allFlows.length - flows.length,
     deadLetters: (
       db
         .prepare('SELECT id, direction, app, peer, records, reason, died_at AS diedAt FROM dead_letters ORDER BY id DESC LIMIT ?')
@@ -189,17 +199,18 @@ function readFlows(db: Db, domain: string, now: number): FlowView[] {
     const l = f.direction === 'out' ? lanes.get(f.to) : undefined;
     if (l) f.lane = { mode: l.mode, heldUntil: l.heldUntil > now ? iso(l.heldUntil) : null, attempts: l.attempts, lastError: l.lastError };
   }
-  return keepFlows([...flows.values()]).sort((a, b) => (a.from + a.to < b.from + b.to ? -1 : 1));
+  return [...flows.values()].sort((a, b) => (a.from + a.to < b.from + b.to ? -1 : 1));
 }
 
 /** Flows shown, at most: subscribers (remote JIDs) could otherwise grow the page and /status.json without bound. */
 export const MAX_FLOWS = 300;
 
-/** The configured flows and entitlements first, then the busiest of the others (queued, then latest), up to MAX_FLOWS. */
-function keepFlows(all: FlowView[]): FlowView[] {
-  if (all.length <= MAX_FLOWS) return all;
+/** The configured flows and entitlements first, then the busiest of the others (queued, then latest), up to `max`, in their order. */
+function keepFlows(all: FlowView[], max: number): FlowView[] {
+  if (all.length <= max) return all;
   const rank = (f: FlowView) => (f.kind === 'flow' || f.kind === 'entitlement' ? 0 : 1);
-  return [...all]
-    .sort((a, b) => rank(a) - rank(b) || b.queued - a.queued || (b.lastAt ?? '').localeCompare(a.lastAt ?? ''))
-    .slice(0, MAX_FLOWS);
+  const kept = new Set(
+    [...all].sort((a, b) => rank(a) - rank(b) || b.queued - a.queued || (b.lastAt ?? '').localeCompare(a.lastAt ?? '')).slice(0, max),
+  );
+  return all.filter((f) => kept.has(f));
 }

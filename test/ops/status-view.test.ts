@@ -1,0 +1,38 @@
+/**
+ * The status view's flow list on a real SQLite file: bounded for the page and /status.json (remote
+ * subscribers could grow it without end), complete for the metrics, and it says what it left out.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase } from '../../component/store/database.js';
+import { readStatus } from '../../component/observe/status-view.js';
+
+const DOMAIN = 'energy.example.org';
+
+test('flows: at most maxFlows listed, the configured flow first, the rest counted in flowsNotShown; all of them when unbounded', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fedgate-status-'));
+  const db = openDatabase(join(dir, 'fedgate.sqlite'));
+  try {
+    db.prepare("INSERT INTO apps (name, kind, created_at, updated_at) VALUES ('meters', 'store', 0, 0)").run();
+    db.prepare("INSERT INTO consumers (source, destination, series, schedule, created_at, updated_at) VALUES (?, 'sink@b.example', '*', 'none', 0, 0)").run(`meters@${DOMAIN}`);
+    // Five subscribers' traffic, the busiest last.
+    const counted = db.prepare("INSERT INTO flow_counters (direction, app, peer, messages, records, last_at) VALUES ('out', ?, ?, ?, ?, ?)");
+    for (let i = 0; i < 5; i++) counted.run(`meters@${DOMAIN}`, `s${i}@x.example`, i + 1, i + 1, 1000 + i);
+    const shown = readStatus(db, { domain: DOMAIN, maxFlows: 3 });
+    assert.is(shown.flows.length, 3);
+    assert.is(shown.flowsNotShown, 3);
+    assert.ok(shown.flows.some((f) => f.to === 'sink@b.example' && f.kind === 'flow'), 'the configured flow is kept');
+    assert.equal(shown.flows.filter((f) => f.kind !== 'flow').map((f) => f.to), ['s3@x.example', 's4@x.example'], 'then the latest, in the list order');
+    const all = readStatus(db, { domain: DOMAIN, maxFlows: Infinity });
+    assert.is(all.flows.length, 6);
+    assert.is(all.flowsNotShown, 0);
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
