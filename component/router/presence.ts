@@ -10,7 +10,7 @@
 import { xml, type Element } from '../xmpp/xml.js';
 import { bareJid, domainOf } from '../xmpp/jid.js';
 import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
-import { withoutBusyWait, type Db } from '../store/database.js';
+import { cachedStatement, withoutBusyWait, type Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
 
 export interface PresenceOptions {
@@ -155,8 +155,8 @@ export class PresenceService {
     const { db } = this.opts;
     const writes = this.writes;
     try {
-      const add = db.prepare('INSERT OR IGNORE INTO presence_subscribers (app, jid, since) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM apps WHERE name = ?)');
-      const remove = db.prepare('DELETE FROM presence_subscribers WHERE app = ? AND jid = ?');
+      const add = cachedStatement(db, 'INSERT OR IGNORE INTO presence_subscribers (app, jid, since) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM apps WHERE name = ?)');
+      const remove = cachedStatement(db, 'DELETE FROM presence_subscribers WHERE app = ? AND jid = ?');
       withoutBusyWait(db, () =>
         db.transaction(() => {
           for (const w of writes) (w.add ? add.run(w.app, w.jid, w.at, w.app) : remove.run(w.app, w.jid));

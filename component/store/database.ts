@@ -14,21 +14,17 @@ export type Db = Database.Database;
 /** How long a connection waits for another's write lock before SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 10_000;
 
-/** The two PRAGMA statements of withoutBusyWait, prepared once per connection. */
-const busyToggles = new WeakMap<Db, { off: Database.Statement; on: Database.Statement }>();
-
 /**
  * Runs `fn` with SQLite's busy handler off: a write that finds the lock taken throws SQLITE_BUSY at
- * once instead of sleeping the whole thread (the XMPP thread tries again on its next turn).
+ * once instead of sleeping the whole thread (the XMPP thread tries again on its next turn). Afterwards
+ * the connection waits BUSY_TIMEOUT_MS again, openDatabase's default: not for connections set otherwise.
  */
 export function withoutBusyWait<T>(db: Db, fn: () => T): T {
-  let t = busyToggles.get(db);
-  if (!t) busyToggles.set(db, (t = { off: db.prepare('PRAGMA busy_timeout = 0'), on: db.prepare(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`) }));
-  t.off.get();
+  cachedStatement(db, 'PRAGMA busy_timeout = 0').get();
   try {
     return fn();
   } finally {
-    t.on.get();
+    cachedStatement(db, `PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`).get();
   }
 }
 
