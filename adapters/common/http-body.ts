@@ -1,6 +1,7 @@
 /**
  * An HTTP answer's body, read up to a size: an upstream API is not trusted, and `response.text()`
- * would keep an endless body in memory (outside the worker's heap limit) until the time-out.
+ * would keep an endless body in memory (outside the worker's heap limit) until the time-out. Also why
+ * a fetch failed, told without the error's message.
  */
 export class BodyTooLargeError extends Error {
   override name = 'BodyTooLargeError';
@@ -24,4 +25,15 @@ export async function readBody(response: Response, maxBytes: number, opts: { tru
     }
   }
   return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
+}
+
+/**
+ * Why a fetch failed, for an error text: the cause's code (ECONNREFUSED, ENOTFOUND…) or the error's
+ * name, never its message — undici's messages may quote the whole URL, credentials included.
+ */
+export function fetchFailure(err: unknown): string {
+  const e = err as { name?: string; cause?: { code?: string; name?: string } };
+  // For callers that do not tell a time-out apart (the token request): ApiClient and webhook do.
+  if (e?.name === 'TimeoutError') return 'no answer in time';
+  return e?.cause?.code ?? e?.cause?.name ?? e?.name ?? 'failed';
 }

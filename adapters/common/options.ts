@@ -33,8 +33,11 @@ const INLINE_SECRETS = new Set(['password', 'token', 'secret', 'client_secret', 
 /** A path to a file holding a secret or a certificate: absolute (the worker's folder is not the config's). */
 export const absolutePath = z.string().refine((p) => isAbsolute(p), 'must be an absolute path');
 
+/** What the name of an environment variable may be: one rule for adapter options and the config's secret_env. */
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 /** The name of an environment variable. */
-export const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the name of an environment variable, e.g. METERS_PASSWORD');
+export const envName = z.string().regex(ENV_NAME, 'must be the name of an environment variable, e.g. METERS_PASSWORD');
 
 /** Milliseconds with a floor, so that a typo (`5` meant as seconds) is caught. */
 export const millis = (min: number, dflt: number) => z.number().int().min(min, `must be at least ${min} ms`).default(dflt);

@@ -27,15 +27,16 @@ export function record(name: string, time: number, value: unknown, unit: string 
 /** A short description of an upstream value for an error message: never the whole of it (it may nest a thousand levels). */
 function describeValue(value: unknown): string {
   if (value === null || typeof value !== 'object') return String(value).slice(0, 80);
-  return Array.isArray(value) ? `an array of ${value.length}` : `an object (${Object.keys(value).slice(0, 5).join(', ')})`;
+  // Keys too are the system's text: five of them may still be long.
+  return Array.isArray(value) ? `an array of ${value.length}` : `an object (${Object.keys(value).slice(0, 5).join(', ').slice(0, 80)})`;
 }
 
-/** Checks blocks read from a system; throws `upstream` / `malformed-data` for the first bad record. */
-export function checkFromSystem(blocks: DataBlock[], issuer: string): DataBlock[] {
+/** Checks blocks read from a system; throws `upstream` / `malformed-data` for the first bad record, its message prefixed by `where` when given. */
+export function checkFromSystem(blocks: DataBlock[], issuer: string, where?: string): DataBlock[] {
   try {
     checkBlocks(blocks);
   } catch (err) {
-    if (err instanceof StoreDataError) throw malformed(issuer, err.message);
+    if (err instanceof StoreDataError) throw malformed(issuer, where ? `${where}: ${err.message}` : err.message);
     throw err;
   }
   return blocks;

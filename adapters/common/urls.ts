@@ -14,13 +14,3 @@ export function redactUrl(url: string): string {
     return '(an unreadable URL)';
   }
 }
-
-/**
- * Why a fetch failed, for an error text: the cause's code (ECONNREFUSED, ENOTFOUND…) or the error's
- * name, never its message — undici's messages may quote the whole URL, credentials included.
- */
-export function fetchFailure(err: unknown): string {
-  const e = err as { name?: string; cause?: { code?: string; name?: string } };
-  if (e?.name === 'TimeoutError') return 'no answer in time';
-  return e?.cause?.code ?? e?.cause?.name ?? e?.name ?? 'failed';
-}

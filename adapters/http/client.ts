@@ -9,8 +9,8 @@
 import { AdapterError } from '../contract.js';
 import { malformed } from '../common/records.js';
 import type { TokenCache } from './token.js';
-import { BodyTooLargeError, readBody } from '../common/http-body.js';
-import { fetchFailure, redactUrl } from '../common/urls.js';
+import { BodyTooLargeError, fetchFailure, readBody } from '../common/http-body.js';
+import { redactUrl } from '../common/urls.js';
 
 export type Auth = { type: 'none' } | { type: 'bearer'; token: string } | { type: 'oauth2'; tokens: TokenCache };
 
@@ -60,11 +60,7 @@ export class ApiClient {
       text = await readBody(response, MAX_BODY_BYTES);
     } catch (err) {
       if (err instanceof BodyTooLargeError) throw malformed(this.opts.issuer, `the answer to GET ${redactUrl(url)} is larger than ${MAX_BODY_BYTES} bytes`);
-      const timeout = (err as Error).name === 'TimeoutError';
-      throw new AdapterError('upstream', `GET ${redactUrl(url)}: ${timeout ? `the answer did not arrive within ${this.opts.timeoutMs} ms` : `reading the answer failed: ${fetchFailure(err)}`}`, {
-        issuer: this.opts.issuer,
-        code: timeout ? 'timeout' : 'unreachable',
-      });
+      throw this.failure(url, err, true);
     }
     let body: unknown = undefined;
     try {
@@ -107,15 +103,20 @@ export class ApiClient {
       const response = await fetch(url, { headers, signal: AbortSignal.timeout(this.opts.timeoutMs) });
       return { response, status: response.status, token };
     } catch (err) {
-      const timeout = (err as Error).name === 'TimeoutError';
-      throw new AdapterError('upstream', `GET ${redactUrl(url)} ${timeout ? `did not answer within ${this.opts.timeoutMs} ms` : `failed: ${fetchFailure(err)}`}`, {
-        issuer: this.opts.issuer,
-        code: timeout ? 'timeout' : 'unreachable',
-      });
+      throw this.failure(url, err, false);
     }
   }
-}
 
+  /** No answer (`reading`: the answer cut off): `timeout` when our time limit ended it, else `unreachable`. */
+  private failure(url: string, err: unknown, reading: boolean): AdapterError {
+    const timeout = (err as Error | undefined)?.name === 'TimeoutError';
+    const ms = this.opts.timeoutMs;
+    const what = timeout
+      ? reading ? `: the answer did not arrive within ${ms} ms` : ` did not answer within ${ms} ms`
+      : `${reading ? ': reading the answer failed' : ' failed'}: ${fetchFailure(err)}`;
+    return new AdapterError('upstream', `GET ${redactUrl(url)}${what}`, { issuer: this.opts.issuer, code: timeout ? 'timeout' : 'unreachable' });
+  }
+}
 
 /** POSTs a client-credentials request to a token endpoint (RFC 6749 §4.4.2): the TokenCache's fetcher. */
 export async function clientCredentials(tokenUrl: string, clientId: string, clientSecret: string, scope: string | undefined, timeoutMs: number, issuer: string): Promise<{ access_token: string; expires_in?: number }> {

@@ -27,6 +27,7 @@ import type { Logger } from '../../component/log/logger.js';
 import type { DataBlock, Meta, SeriesRecord } from '../../component/quoalise/types.js';
 import { matchTopic, validFilter, wildcardCount } from './topics.js';
 import { fillTemplate, placeholders } from '../common/template.js';
+import { redactUrl } from '../common/urls.js';
 import { decodeHomeAssistant, decodeHomie, decodeJson, decodeNumber, haDiscovery, type DecodeResult, type HaEntity } from './payloads.js';
 
 const metaSchema: z.ZodType<Meta> = z.lazy(() => z.record(z.union([z.string(), metaSchema])));
@@ -155,6 +156,8 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
     const wantsHa = o.subscriptions.some((s) => s.format === 'homeassistant');
 
     const client = mqtt.connect(o.url, clientOptions(app.name, o));
+    // The broker as logs, error texts and issuers show it: never a query (it may carry a token).
+    const broker = redactUrl(o.url);
     const backoff = new Backoff({ initialMs: o.reconnect_initial_ms, maxMs: o.reconnect_max_ms });
     // Runs before MQTT.js's own 'close' handler schedules the next attempt: that attempt waits this long.
     client.prependListener('close', () => {
@@ -163,7 +166,7 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
     let wasOffline = false;
     client.on('connect', () => {
       backoff.reset();
-      if (wasOffline) log.info({ broker: o.url }, 'MQTT broker reachable again');
+      if (wasOffline) log.info({ broker }, 'MQTT broker reachable again');
       wasOffline = false;
       // Subscribed at every connection: a resumed session already has them (harmless), a new one needs them.
       const filters: Record<string, { qos: 1 }> = {};
@@ -178,10 +181,10 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
       });
     });
     client.on('offline', () => {
-      if (!wasOffline) log.warn({ broker: o.url }, 'MQTT broker unreachable; reconnecting with backoff');
+      if (!wasOffline) log.warn({ broker }, 'MQTT broker unreachable; reconnecting with backoff');
       wasOffline = true;
     });
-    client.on('error', (err) => log.warn({ err: err.message, broker: o.url }, 'MQTT error'));
+    client.on('error', (err) => log.warn({ err: err.message, broker }, 'MQTT error'));
 
     // Called by MQTT.js for each message, one at a time. The record joins the batch; its PUBACK, which
     // MQTT.js sends on `done`, is held back until the batch is committed.
@@ -274,7 +277,7 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
     }
 
     async function publish(d: Delivery): Promise<void> {
-      if (!client.connected) throw new AdapterError('upstream', `MQTT broker ${o.url} is not connected`, { issuer: o.url, code: 'disconnected' });
+      if (!client.connected) throw new AdapterError('upstream', `MQTT broker ${broker} is not connected`, { issuer: broker, code: 'disconnected' });
       const sends: Promise<unknown>[] = [];
       for (const b of d.blocks) {
         for (const r of b.records) {
@@ -289,7 +292,7 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
       try {
         await Promise.all(sends);
       } catch (err) {
-        throw new AdapterError('upstream', `publishing to ${o.url} failed: ${(err as Error).message}`, { issuer: o.url, code: 'publish-failed' });
+        throw new AdapterError('upstream', `publishing to ${broker} failed: ${(err as Error).message}`, { issuer: broker, code: 'publish-failed' });
       }
     }
 

@@ -13,7 +13,6 @@ import { AdapterError } from '../contract.js';
 import type { DataBlock, Meta, RecordRow, SeriesRecord } from '../../component/quoalise/types.js';
 import { seriesMatcher } from '../../component/transfer/series-pattern.js';
 import { checkFromSystem, malformed } from '../common/records.js';
-import { checkBlocks, StoreDataError } from '../store/series-store.js';
 import type { Connection } from './connection.js';
 
 export interface ZabbixOptions {
@@ -143,14 +142,9 @@ export function zabbixAdapter(db: Connection, o: ZabbixOptions, onClose: () => v
         (await db.rows<{ itemid: string; count: number; first: number; last: number }>(CATALOGUE_SQL, [list.map((i) => i.itemid)])).map((r) => [r.itemid, r]),
       );
       return list.map((item): SeriesInfo => {
-        // Names and units come from Zabbix: a character XML cannot carry is malformed data naming its item,
-        // not a failure of the whole answer blamed on fedgate.
-        try {
-          checkBlocks([{ meta: item.meta, records: [] }]);
-        } catch (err) {
-          if (err instanceof StoreDataError) throw malformed(db.name, `item ${item.itemid}: ${err.message}`);
-          throw err;
-        }
+        // Names and units come from Zabbix: a character XML cannot carry is malformed data blamed on Zabbix
+        // and naming its item (not an internal error of fedgate); it still fails the whole catalogue.
+        checkFromSystem([{ meta: item.meta, records: [] }], db.name, `item ${item.itemid}`);
         const s = stats.get(item.itemid);
         return { identifier: byId.get(item.itemid)!.identifier, meta: item.meta, count: s?.count ?? 0, ...(s && { first: s.first, last: s.last }) };
       });

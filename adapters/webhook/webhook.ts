@@ -8,8 +8,8 @@
  *         { "name": "...", "time": 1704063600, "value": 342, "unit": "W" }, ... ] } ] }
  */
 import { AdapterError, OptionsError, type AdapterModule, type Delivery } from '../contract.js';
-import { readBody } from '../common/http-body.js';
-import { fetchFailure, hasCredentials, redactUrl } from '../common/urls.js';
+import { fetchFailure, readBody } from '../common/http-body.js';
+import { hasCredentials, redactUrl } from '../common/urls.js';
 
 export interface WebhookOptions {
   /** Where to POST; http or https. */
@@ -61,12 +61,17 @@ export const webhookAdapter: AdapterModule<WebhookOptions> = {
             redirect: 'manual',
           });
         } catch (err) {
-          throw new AdapterError('upstream', `POST ${redactUrl(options.url)} failed: ${fetchFailure(err)}`, { issuer: new URL(options.url).host, code: 'unreachable' });
+          // Our own time limit is no answer in time, not an unreachable host: told apart as the http adapter does.
+          const timeout = (err as Error | undefined)?.name === 'TimeoutError';
+          throw new AdapterError('upstream', `POST ${redactUrl(options.url)} ${timeout ? `did not answer within ${options.timeout_ms} ms` : `failed: ${fetchFailure(err)}`}`, {
+            issuer: new URL(options.url).host,
+            code: timeout ? 'timeout' : 'unreachable',
+          });
         }
         const text = await readBody(res, 200, { truncate: true }).catch(() => '');
         if (res.ok) return;
         if (res.status >= 300 && res.status < 400) {
-          throw new AdapterError('upstream', `POST ${redactUrl(options.url)}: HTTP ${res.status}, a redirect to ${redactUrl(res.headers.get('location') ?? '')}: set the webhook's url to where it points`, {
+          throw new AdapterError('upstream', `POST ${redactUrl(options.url)}: HTTP ${res.status}, a redirect to ${redirectTarget(res.headers.get('location'))}: set the webhook's url to where it points`, {
             issuer: new URL(options.url).host,
             code: String(res.status),
           });
@@ -76,6 +81,16 @@ export const webhookAdapter: AdapterModule<WebhookOptions> = {
           issuer: new URL(options.url).host,
           code: String(res.status),
         });
+    }
+
+    /** Where a redirect points, for the error text: a Location is often relative to the webhook's URL. */
+    function redirectTarget(loc: string | null): string {
+      if (!loc) return '(no Location)';
+      try {
+        return redactUrl(new URL(loc, options.url).href);
+      } catch {
+        return '(an unreadable URL)';
+      }
     }
   },
 };

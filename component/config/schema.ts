@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { DurationError, parseCalendarDuration } from '../consent/duration.js';
 import { normalizeRequester } from '../authz/requester-pattern.js';
+import { ENV_NAME } from '../../adapters/common/options.js';
 
 const seconds = z.number().positive();
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):\d{1,5}$/;
@@ -51,7 +52,7 @@ export const ConfigSchema = z
         max_stanza_bytes: z.number().int().min(4096).optional(),
         /** Name of the environment variable holding the shared secret. */
         // A name only: a secret pasted here by mistake must not be echoed back in an error.
-        secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the name of an environment variable, e.g. FEDGATE_SECRET').default('FEDGATE_SECRET'),
+        secret_env: z.string().regex(ENV_NAME, 'must be the name of an environment variable, e.g. FEDGATE_SECRET').default('FEDGATE_SECRET'),
         /** A file holding the shared secret (takes precedence over secret_env). */
         secret_file: z.string().min(1).optional(),
         /** Idle time after which fedgate pings itself through the server. */

@@ -1,7 +1,7 @@
 /**
  * The adapters' pure pieces, fast and without servers: MQTT topic matching and payload decoding, range
  * splitting on local days, the OAuth2 token cache on a fake clock, Retry-After, Data Connect answers
- * mapped to records, options refused by key.
+ * mapped to records, options refused by key (URLs with credentials included).
  */
 import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
@@ -119,6 +119,23 @@ test('options: the key named, secrets refused inline, defaults filled', () => {
   const o = adapterModule('mqtt').parseOptions({ url: 'mqtt://h:1', subscriptions: [{ topic: 'a/+', identifier: 'urn:dev:x:{1}' }] }) as { subscriptions: Array<{ format: string }>; protocol_version: number };
   assert.is(o.subscriptions[0]!.format, 'number');
   assert.is(o.protocol_version, 4);
+});
+
+test('a URL option carrying a user or password is refused, whatever the adapter', () => {
+  const cases: Array<[string, Record<string, unknown>]> = [
+    ['mqtt', { url: 'mqtt://fedgate:BrokerPass99@127.0.0.1:1883', subscriptions: [] }],
+    ['webhook', { url: 'https://user:pw@hooks.example.org/in' }],
+  ];
+  for (const [kind, raw] of cases) {
+    try {
+      adapterModule(kind).parseOptions(raw);
+      assert.unreachable(`${kind} accepted credentials in its URL`);
+    } catch (err) {
+      assert.instance(err, OptionsError, kind);
+      assert.match((err as Error).message, 'never carries a user or password');
+      assert.not.match((err as Error).message, 'Pass99');
+    }
+  }
 });
 
 test('an answer body is read up to a size: past it the call fails, or what was read is kept when asked', async () => {
