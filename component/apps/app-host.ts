@@ -189,9 +189,15 @@ export class AppHost {
   }
 
   private send(m: ToAppWorker): void {
-    if (this.state === 'ready') this.worker.post(m);
-    // A notice held once is enough (an inbox notice comes with every data message while the app starts).
-    else if (this.state === 'opening' && !(m.t === 'inbox' && this.held.some((h) => h.m.t === 'inbox'))) this.held.push({ id: null, m });
+    if (this.state === 'ready') return this.worker.post(m);
+    if (this.state !== 'opening') return;
+    // Notices held while the app starts are merged, one per kind: each says "look again", and remote
+    // parties cause them without limit (an inbox notice with every data message, a consumers one with
+    // every unsubscribe). The worker reads the current state when it gets them.
+    const same = this.held.find((h) => h.id === null && h.m.t === m.t);
+    if (!same) this.held.push({ id: null, m });
+    else if (same.m.t === 'data' && m.t === 'data') same.m = { ...same.m, series: same.m.series && m.series ? [...new Set([...same.m.series, ...m.series])] : null };
+    else if (same.m.t === 'consumers' && m.t === 'consumers') same.m = { ...same.m, ids: [...new Set([...same.m.ids, ...m.ids])] };
   }
 
   /** Whether one more call may be held: calls that timed out meanwhile leave first. */

@@ -13,7 +13,7 @@
 import type { Db } from '../store/database.js';
 import { formatIsoUtc } from '../quoalise/time.js';
 import { domainOf } from '../xmpp/jid.js';
-import { patternCovers } from '../transfer/series-pattern.js';
+import { isPattern, patternCovers } from '../transfer/series-pattern.js';
 import { ConsentStore, TransitionError, type Actor } from './consent-store.js';
 import { addDuration, parseCalendarDuration, type CalendarDuration } from './duration.js';
 import { awaitsDecision, DPV_TERM, isLive, type ConsentRecord, type Processing } from './model.js';
@@ -30,16 +30,14 @@ export class ConsentError extends Error {
   }
 }
 
-/** A recipient holding `*` or `?` is a pattern (requester-pattern.ts): many parties, not one. */
-const readsAsPattern = (jid: string) => /[*?]/.test(jid);
-
 /**
  * Whether `jid` is the record's recipient, as a person: a recipient pattern (`*@domain`, `*`) names
  * everyone it covers, and none of them — not even an account literally named `*@domain` — may renew or
  * withdraw for all the others.
  */
 function isRecipient(rec: ConsentRecord, jid: string): boolean {
-  return rec.recipient === jid && !readsAsPattern(rec.recipient);
+  // A recipient holding `*` or `?` is a pattern (requester-pattern.ts reads them as series globs do).
+  return rec.recipient === jid && !isPattern(rec.recipient);
 }
 
 export interface ConsentPolicy {
@@ -114,7 +112,7 @@ export class ConsentService {
   request(requester: string, r: AccessRequest, actor: Actor, at = Date.now()): ConsentRecord {
     // `*@partner.org` may be a real account (RFC 7622 allows `*`), but as a recipient it is the pattern
     // "everyone at partner.org": what one account asks for must never open to a whole domain.
-    if (readsAsPattern(requester)) throw new ConsentError('bad-request', `${requester} holds * or ?, which consent records read as a pattern: ask from an address without them`);
+    if (isPattern(requester)) throw new ConsentError('bad-request', `${requester} holds * or ?, which consent records read as a pattern: ask from an address without them`);
     const series = this.checked(() => checkSeries(r.series));
     const purpose = r.purpose.trim();
     if (!purpose) throw new ConsentError('bad-request', 'say why you ask: the purpose is shown to whoever decides');

@@ -42,25 +42,28 @@ export async function applyReceivedErasures(o: ApplyOptions): Promise<number> {
     const pending = store.pending(20);
     if (pending.length === 0) return applied;
     for (const r of pending) {
-      const interrupted = store.started(r.id, Date.now());
+      const earlier = store.startRun(r.id, Date.now());
       const queues = eraseFromQueues(o.db, r.series, { app: r.app, sender: r.sender });
       const storage = appStorages(o.db, o).find((s) => s.app.name === r.app);
-      // Counted as they go (an earlier run cut short counted its own): the confirmation tells them all.
-      let records = store.erased(r.id, 0);
+      // Counted as they go (an earlier run that did not finish counted its own): the confirmation tells them all.
+      let records = earlier.erasedSoFar;
       // What keeps the erasure from being complete, then what else the source should know.
       const missing: string[] = [];
       if (!storage) missing.push(`the app ${r.app} no longer exists here: what it kept went with it, or is held by its operator`);
       else if (!storage.module.forget) missing.push(`${r.app} keeps what it receives in its own system (${storage.app.kind}), which fedgate cannot erase: its operator must`);
       else {
         try {
-          for (const series of r.series) records = store.erased(r.id, (await storage.module.forget(storage.ctx, { series, from: r.sender })).records);
+          for (const series of r.series) records = store.addErased(r.id, (await storage.module.forget(storage.ctx, { series, from: r.sender })).records);
         } catch (err) {
           missing.push(`${r.app} could not erase by source: ${(err as Error).message}`);
         }
       }
       const queued = queues.inbox + queues.deadLetters + queues.rewritten;
       const complete = missing.length === 0;
-      const rerun = interrupted !== null ? [`applied again after an interruption (first started ${new Date(interrupted).toISOString()}): what the interrupted run erased between its last count and the cut is not counted`] : [];
+      const rerun =
+        earlier.firstStartedAt !== null
+          ? [`applied again: an earlier run (first started ${new Date(earlier.firstStartedAt).toISOString()}) did not finish; what it erased after its last count, and the queued messages it erased, are not counted`]
+          : [];
       const note = [...missing, ...(queued > 0 ? [`${queued} message(s) waiting to be applied or given up were erased too`] : []), ...rerun].join('; ') || undefined;
       const now = Date.now();
       o.db.transaction(() => {

@@ -150,15 +150,20 @@ export class ErasureStore {
     return rows.map((r) => ({ ...r, series: JSON.parse(r.series) as string[], reason: '' }));
   }
 
-  /** A run starts applying the request; returns when an earlier run started (null: this is the first). */
-  started(id: number, at: number): number | null {
-    const before = this.db.prepare('SELECT started_at FROM gdpr_erasures_received WHERE id = ?').pluck().get(id) as number | null | undefined;
-    if (before === null) this.db.prepare('UPDATE gdpr_erasures_received SET started_at = ? WHERE id = ?').run(at, id);
-    return before ?? null;
+  /**
+   * A run starts applying the request: records its start unless an earlier run did, and returns what
+   * earlier runs left — when the first started (null: this run is the first) and the records they erased.
+   */
+  startRun(id: number, at: number): { firstStartedAt: number | null; erasedSoFar: number } {
+    const r = this.db.prepare('SELECT started_at AS startedAt, erased_so_far AS erasedSoFar FROM gdpr_erasures_received WHERE id = ?').get(id) as
+      | { startedAt: number | null; erasedSoFar: number }
+      | undefined;
+    if (r && r.startedAt === null) this.db.prepare('UPDATE gdpr_erasures_received SET started_at = ? WHERE id = ?').run(at, id);
+    return { firstStartedAt: r?.startedAt ?? null, erasedSoFar: r?.erasedSoFar ?? 0 };
   }
 
-  /** Records erased for the request so far (this run's added), across runs cut short. */
-  erased(id: number, records: number): number {
+  /** Adds records erased for the request (kept as they go, for a run cut short); returns the total so far. */
+  addErased(id: number, records: number): number {
     return this.db.prepare('UPDATE gdpr_erasures_received SET erased_so_far = erased_so_far + ? WHERE id = ? RETURNING erased_so_far').pluck().get(records, id) as number;
   }
 

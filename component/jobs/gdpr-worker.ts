@@ -9,7 +9,7 @@ import { createWorkerLogger } from '../log/logger.js';
 import { openDatabase } from '../store/database.js';
 import { configureTrace } from '../trace/trace.js';
 import { OUTBOX_CHANNEL } from '../delivery/protocol.js';
-import { Disclosures } from '../gdpr/disclosures.js';
+import { DISCLOSURE_BATCH, Disclosures } from '../gdpr/disclosures.js';
 import { applyReceivedErasures, ERASURES_RECEIVED } from '../gdpr/apply-erasures.js';
 
 export interface GdprWorkerData {
@@ -48,20 +48,16 @@ function apply(): void {
     });
 }
 
-/**
- * Entries summarised per step, each step one short transaction (about a millisecond: 2,000 at once held
- * the write lock 10–20 ms, which the XMPP thread's inbox commit then waited out). A long log is read
- * step after step, other writers getting the lock in between.
- */
-const STEP = 256;
+/** One step of the disclosures summary behind the log: one short transaction (disclosures.ts). */
 function step(): void {
   let read = 0;
   try {
-    read = disclosures.catchUp(STEP);
+    read = disclosures.catchUp(DISCLOSURE_BATCH);
   } catch (err) {
     if ((err as { code?: string }).code !== 'SQLITE_BUSY') log.warn({ err: (err as Error).message }, 'reading the log for who received what failed; trying again');
   }
-  timer = setTimeout(step, read >= STEP ? 1 : data.everyMs);
+  // A full step: more is waiting, read it after the other writers had their turn.
+  timer = setTimeout(step, read >= DISCLOSURE_BATCH ? 1 : data.everyMs);
 }
 let timer = setTimeout(step, data.everyMs);
 const retry = setInterval(apply, 60_000);

@@ -11,7 +11,7 @@ import { parseXml } from '../quoalise/xml-parse.js';
 import { decodeQuoalise } from '../quoalise/payload.js';
 import { decodeSen1 } from '../quoalise/sen1.js';
 import { QuoaliseFormatError } from '../quoalise/errors.js';
-import { retryDelayMs } from '../timing/backoff.js';
+import { Backoff, retryDelayMs } from '../timing/backoff.js';
 import type { Logger } from '../log/logger.js';
 import { withTimeout } from './with-timeout.js';
 import type { Entitlements } from '../transfer/entitlements.js';
@@ -51,8 +51,12 @@ export class ReceiveJob {
   /** Rows up to this id are applied or dead. */
   private cursor = 0;
 
+  /** Waits after a failed run (the database busy or failing): from RETRY_AFTER_FAILURE_MS, doubling to a minute. */
+  private readonly failures = new Backoff({ initialMs: RETRY_AFTER_FAILURE_MS, maxMs: 60_000 });
+
   // Woken by the main thread: new rows from the intake, rows queued or made due by another process
-  // (`fedgate dead-letter retry`, `inbox retry`: the change feed's `inbox` topic). No polling.
+  // (`fedgate dead-letter retry`, `inbox retry`: the change feed's `inbox` topic). No polling, but a
+  // timer after a failed run.
   constructor(private readonly opts: ReceiveJobOptions) {
     this.inbox = opts.inbox;
     this.entitlements = opts.entitlements;
@@ -69,10 +73,12 @@ export class ReceiveJob {
     this.timer = null;
     this.running = true;
     void this.run()
+      .then(() => this.failures.reset())
       .catch((err: unknown) => {
-        this.opts.log.error({ err: (err as Error).stack }, 'receive job failed, trying again shortly');
+        const retryInMs = this.failures.next();
+        this.opts.log.error({ err: (err as Error).stack ?? String(err), retryInMs }, 'receive job failed, trying again');
         // Rows already acknowledged to their senders wait in the inbox: never leave them to the next message.
-        if (!this.stopped && !this.timer) this.timer = setTimeout(() => this.wake(), RETRY_AFTER_FAILURE_MS);
+        if (!this.stopped && !this.timer) this.timer = setTimeout(() => this.wake(), retryInMs);
       })
       .finally(() => {
         this.running = false;
@@ -125,16 +131,21 @@ export class ReceiveJob {
       } finally {
         // Marked done only after deliver() succeeded: a crash in between redelivers them, and adapters
         // are idempotent on the key.
+        let marked = 0;
+        let failed: unknown = null;
         if (done.length) {
           try {
             this.inbox.markDone(done);
+            marked = done.length;
           } catch (err) {
             // Still pending in the inbox: read them again (their adapter is idempotent on the key).
             this.cursor = Math.min(this.cursor, Math.min(...done) - 1);
-            throw err;
+            failed = err;
           }
         }
-        if (done.length || dead) this.opts.onSettled(done.length, dead);
+        // The dead ones left the inbox whatever happened to the marks: the intake's count follows.
+        if (marked || dead) this.opts.onSettled(marked, dead);
+        if (failed) throw failed;
       }
     }
   }

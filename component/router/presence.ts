@@ -64,8 +64,9 @@ export class PresenceService {
         break;
       case 'unsubscribe': {
         const reply = xml('presence', { from: self, to: peer, type: 'unsubscribed' });
-        if (app) this.forget(app, peer, [reply], el);
-        else this.opts.send(reply);
+        // Not a subscriber: nothing to write (a stranger's unsubscribes must not queue writes).
+        if (app && this.subscribers.get(app)?.has(peer)) this.forget(app, peer, [reply], el);
+        else this.afterPending(app, peer, [reply]);
         break;
       }
       case 'probe':
@@ -131,14 +132,14 @@ export class PresenceService {
   }
 
   /**
-   * Sends `replies` now, or with the write still pending for (app, peer): asked twice before the first
-   * commit, a peer must not be told of a subscription that is not stored yet.
+   * Sends `replies` now, unless a write for (app, peer) is still pending: asked twice before the first
+   * commit, a peer must not be told of a change that is not stored yet, and the pending write's own
+   * replies (sent at its commit) answer both — a peer repeating itself while the database is busy adds
+   * nothing to the queue.
    */
   private afterPending(app: string | null, peer: string, replies: Element[]): void {
-    // The latest write for the pair (a turn's queue: a few entries).
-    const pending = app === null ? undefined : [...this.writes].reverse().find((w) => w.app === app && w.jid === peer);
-    if (pending) pending.replies.push(...replies);
-    else for (const r of replies) this.opts.send(r);
+    const pending = app !== null && this.writes.some((w) => w.app === app && w.jid === peer);
+    if (!pending) for (const r of replies) this.opts.send(r);
   }
 
   /** Queues a change for the next turn of the event loop: one transaction for all, never a wait for the lock. */
@@ -168,8 +169,10 @@ export class PresenceService {
         this.opts.log?.error({ err: (err as Error).message }, 'could not record presence subscriptions');
         this.writes = [];
         for (const w of writes) {
-          // Not stored: not remembered either, and the peer is told rather than left believing it.
-          if (w.add && this.subscribers.get(w.app)?.delete(w.jid)) this.counts.delete(`${w.app} ${domainOf(w.jid)}`);
+          // Not stored: memory goes back to what the database holds, and the peer is told rather than left believing it.
+          if (w.add) this.subscribers.get(w.app)?.delete(w.jid);
+          else this.set(w.app).add(w.jid);
+          this.counts.delete(`${w.app} ${domainOf(w.jid)}`);
           this.opts.send(errorReply(w.request, new StanzaError('internal-server-error', 'the gateway could not record this subscription; retry later', { type: 'wait' })));
         }
         return;

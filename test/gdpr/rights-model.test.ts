@@ -22,6 +22,8 @@ import { encodeRetention, parsePeriod } from '../../component/gdpr/retention.js'
 import { controlElement, decodeErase, decodeErased, erasedPayload, erasePayload, ErasureFormatError } from '../../component/gdpr/wire.js';
 import { parseXml } from '../../component/quoalise/xml-parse.js';
 import { ErasureStore } from '../../component/gdpr/erasure-store.js';
+import { applyReceivedErasures } from '../../component/gdpr/apply-erasures.js';
+import { createLogger } from '../../component/log/logger.js';
 
 const H1 = 'urn:dev:prm:30000000000011_consumption/power/active/raw';
 const H2 = 'urn:dev:prm:30000000000022_consumption/power/active/raw';
@@ -97,6 +99,19 @@ test('who received what: transfers and get_history answers from the log; not the
   assert.is(d.of(['*']).length, 3, 'reading again counts nothing twice');
 });
 
+test('who received what: sums kept in memory per step merge with the stored row across steps (times, entries, counts)', ({ db }) => {
+  const trace = traceOf(db);
+  const first = trace.write('transfer.sent', { app: 'meters@a.example', destination: 'sink@b.example', messages: [{ id: 'x1', records: 3, series: [H1] }, { id: 'x2', records: 4, series: [H1] }] }, NOW);
+  const second = trace.write('transfer.sent', { app: 'meters@a.example', destination: 'sink@b.example', messages: [{ id: 'x3', records: 5, series: [H1] }] }, NOW + 1000);
+  const d = new Disclosures(db);
+  while (d.behind() > 0) d.catchUp(1);
+  const [row] = d.of([H1]);
+  assert.equal(
+    { messages: row!.messages, records: row!.records, firstAt: row!.firstAt - NOW, lastAt: row!.lastAt - NOW, firstEntry: row!.firstEntry, lastEntry: row!.lastEntry },
+    { messages: 3, records: 12, firstAt: 0, lastAt: 1000, firstEntry: first, lastEntry: second },
+  );
+});
+
 test('a queued message loses exactly the erased series, its retention terms with them; nothing left: null', () => {
   const meta = { measurement: { unit: 'W' } };
   const payload =
@@ -130,13 +145,30 @@ test('erasure messages: what is sent reads back; malformed ones are refused with
 test('a received erasure counts what it erased across runs: a run cut short is known, and its count kept', ({ db }) => {
   const store = new ErasureStore(db);
   const id = store.receive('sink', 'meters@a.example', { request: 'r1', series: ['urn:dev:prm:1_*'], reason: '' }, 1000)!;
-  assert.is(store.started(id, 2000), null, 'the first run');
-  assert.is(store.erased(id, 40), 40);
+  assert.equal(store.startRun(id, 2000), { firstStartedAt: null, erasedSoFar: 0 }, 'the first run');
+  assert.is(store.addErased(id, 40), 40);
   // kill -9 here: the request is still pending, and the next run knows it was cut short.
   assert.is(store.pending().length, 1);
-  assert.is(store.started(id, 3000), 2000);
-  assert.is(store.erased(id, 0), 40, "the first run's count is kept");
-  assert.is(store.erased(id, 2), 42);
+  assert.equal(store.startRun(id, 3000), { firstStartedAt: 2000, erasedSoFar: 40 }, "the first run's start and count are kept");
+  assert.is(store.addErased(id, 2), 42);
+});
+
+test("a run after one that did not finish confirms the earlier run's count, and says so", async ({ db, dir }) => {
+  const store = new ErasureStore(db);
+  const id = store.receive('meters', 'src@a.example', { request: 'r2', series: [H1], reason: '' }, 1000)!;
+  // The first run erased 40 records, then was cut short before marking the request applied.
+  store.startRun(id, 2000);
+  store.addErased(id, 40);
+  const woken: string[] = [];
+  const applied = await applyReceivedErasures({ db, databasePath: join(dir, 'fedgate.sqlite'), domain: 'b.example', log: createLogger({ level: 'silent', format: 'json' }), wake: (d) => woken.push(d) });
+  assert.is(applied, 1);
+  assert.equal(woken, ['src@a.example']);
+  const row = db.prepare("SELECT payload FROM outbox WHERE destination = 'src@a.example'").pluck().get() as string;
+  const erased = decodeErased(controlElement(parseXml(`<message xmlns="jabber:component:accept">${row}</message>`))!.el);
+  assert.is(erased.records, 40, "the first run's records, this run finding none left");
+  assert.ok(erased.complete);
+  assert.match(erased.note ?? '', 'an earlier run (first started 1970-01-01T00:00:02.000Z) did not finish');
+  assert.is(store.pending().length, 0);
 });
 
 test.run();
