@@ -259,15 +259,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     authz,
     consumers,
     maxRecords: config.quoalise.max_records,
-    requestsPerSecond: config.quoalise.requests_per_second,
-    requestBurst: config.quoalise.request_burst,
-    domainRequestsPerSecond: config.quoalise.domain_requests_per_second,
-    domainRequestBurst: config.quoalise.domain_request_burst,
+    limits: commandLimits(config.quoalise),
     maxSubscriptionsPerRequester: config.quoalise.max_subscriptions_per_requester,
     maxSubscriptionsPerDomain: config.quoalise.max_subscriptions_per_domain,
-    maxSessionsPerRequester: config.quoalise.max_sessions_per_requester,
-    maxSessionsPerDomain: config.quoalise.max_sessions_per_domain,
-    sessionTimeoutSeconds: config.quoalise.session_timeout_seconds,
     trace: traceOf(db),
     onConsentGone: (app, series, reason) => {
       const n = consents.store.invalidateSeries(app, series, `the app's system says the authorization is gone: ${reason}`, { id: 'gateway', role: 'gateway', evidence: { app, series } });

@@ -14,6 +14,7 @@ import { CommandSessions } from '../quoalise/commands/sessions.js';
 import { submittedValues, type FieldSpec } from '../quoalise/commands/form.js';
 import { badAction, badSession, twoStep } from '../quoalise/commands/two-step.js';
 import { RateLimiter } from '../timing/rate-limiter.js';
+import { domainOf } from '../xmpp/jid.js';
 
 /** Who runs a command, and when. */
 export interface CommandCaller {
@@ -58,6 +59,36 @@ export function commandLimits(q: {
   };
 }
 
+/**
+ * The per-party limits of one set of commands (Quoalise's on the apps, consent's, administration's):
+ * its two-step sessions, and the request rates of a requester and of the requester's domain.
+ */
+export class CommandLimiter {
+  readonly sessions: CommandSessions;
+  private readonly rate: RateLimiter;
+  private readonly domainRate: RateLimiter;
+
+  constructor(limits: CommandLimits) {
+    this.sessions = new CommandSessions(limits.sessionTimeoutMs, { perRequester: limits.maxSessionsPerRequester, perDomain: limits.maxSessionsPerDomain });
+    this.rate = new RateLimiter(limits.requestsPerSecond, limits.requestBurst);
+    this.domainRate = new RateLimiter(limits.domainRequestsPerSecond, limits.domainRequestBurst);
+  }
+
+  /** Takes a request of `requester` (a bare JID); throws resource-constraint (wait) past its rate or its domain's. */
+  takeRequest(requester: string, at: number): void {
+    if (!this.rate.take(requester, at)) {
+      throw new StanzaError('resource-constraint', `too many requests from ${requester}: at most ${this.rate.perSecond} per second; retry in ${this.rate.retryAfterMs(requester, at)} ms`);
+    }
+    const domain = domainOf(requester);
+    if (!this.domainRate.take(domain, at)) {
+      throw new StanzaError(
+        'resource-constraint',
+        `too many requests from ${domain}: at most ${this.domainRate.perSecond} per second from its accounts together; retry in ${this.domainRate.retryAfterMs(domain, at)} ms`,
+      );
+    }
+  }
+}
+
 export interface OwnCommand<C extends CommandCaller> {
   node: string;
   /** Human name: the disco item and the result form's title. */
@@ -71,14 +102,12 @@ export interface OwnCommand<C extends CommandCaller> {
 }
 
 export class CommandRunner<C extends CommandCaller> {
+  private readonly limiter: CommandLimiter;
   private readonly sessions: CommandSessions;
-  private readonly rate: RateLimiter;
-  private readonly domainRate: RateLimiter;
 
   constructor(private readonly commands: ReadonlyArray<OwnCommand<C>>, limits: CommandLimits) {
-    this.sessions = new CommandSessions(limits.sessionTimeoutMs, { perRequester: limits.maxSessionsPerRequester, perDomain: limits.maxSessionsPerDomain });
-    this.rate = new RateLimiter(limits.requestsPerSecond, limits.requestBurst);
-    this.domainRate = new RateLimiter(limits.domainRequestsPerSecond, limits.domainRequestBurst);
+    this.limiter = new CommandLimiter(limits);
+    this.sessions = this.limiter.sessions;
   }
 
   get nodes(): string[] {
@@ -101,13 +130,7 @@ export class CommandRunner<C extends CommandCaller> {
     }
     if (action === 'prev') throw badAction(`${node} has a single step: there is no previous one`);
     if (!['execute', 'complete', 'next'].includes(action)) throw badAction(`unknown action "${action}": use execute, complete or cancel`);
-    if (!this.rate.take(ctx.requester, ctx.at)) {
-      throw new StanzaError('resource-constraint', `too many commands from ${ctx.requester}: at most ${this.rate.perSecond} per second; retry in ${this.rate.retryAfterMs(ctx.requester, ctx.at)} ms`);
-    }
-    const domain = ctx.requester.slice(ctx.requester.indexOf('@') + 1);
-    if (!this.domainRate.take(domain, ctx.at)) {
-      throw new StanzaError('resource-constraint', `too many commands from ${domain}: at most ${this.domainRate.perSecond} per second for the whole domain; retry in ${this.domainRate.retryAfterMs(domain, ctx.at)} ms`);
-    }
+    this.limiter.takeRequest(ctx.requester, ctx.at);
     const command = this.get(node);
     if (!command) throw new StanzaError('item-not-found', `${entity} has no command "${node}" (commands: ${this.nodes.join(', ')})`);
     command.allow?.(ctx);

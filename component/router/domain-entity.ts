@@ -1,9 +1,8 @@
 /** The subdomain itself: disco (identity, features, the apps as items), ping, version, time. */
 import { xml } from '../xmpp/xml.js';
 import { NS } from '../xmpp/namespaces.js';
-import { StanzaError } from '../xmpp/stanza-error.js';
 import { IqHandlers } from './iq.js';
-import { discoInfo, discoItems } from './disco.js';
+import { discoInfo, discoItems, refuseUnknownNode } from './disco.js';
 import type { Apps } from '../apps/apps.js';
 import type { AdminCommands } from '../admin/admin-commands.js';
 import { traceForm, type PublishedKey } from '../trace/disco.js';
@@ -25,18 +24,18 @@ export function domainHandlers(opts: DomainEntityOptions): IqHandlers {
     const node = iq.getChild('query')?.attrs.node;
     const commandInfo = admin?.nodeInfo(iq, node);
     if (commandInfo) return commandInfo;
-    // XEP-0030 §3.1: a node this entity does not have (or does not offer this requester) is item-not-found.
-    if (node !== undefined && node !== NS.commands) throw new StanzaError('item-not-found', `${opts.domain} has no node ${node.slice(0, 100)}`);
+    refuseUnknownNode(opts.domain, node);
     const info = discoInfo([{ category: 'component', type: 'generic', name: 'fedgate energy-data gateway' }], [...h.namespaces(), NS.discoItems], node);
     if (opts.trace && node === undefined) info.append(traceForm(opts.trace));
     return info;
   });
   // Apps are listed to everyone for now; authorization will narrow this to the apps a requester may use.
-  h.on('get', NS.discoItems, 'query', (iq) =>
-    admin && iq.getChild('query')?.attrs.node === NS.commands
-      ? admin.items(iq)
-      : discoItems(opts.apps.all().map((a) => ({ jid: a.jid, name: a.app.description || a.app.name }))),
-  );
+  h.on('get', NS.discoItems, 'query', (iq) => {
+    const node = iq.getChild('query')?.attrs.node;
+    if (node === NS.commands) return admin ? admin.items(iq) : discoItems([], node);
+    refuseUnknownNode(opts.domain, node);
+    return discoItems(opts.apps.all().map((a) => ({ jid: a.jid, name: a.app.description || a.app.name })));
+  });
   if (admin) h.on('set', NS.commands, 'command', (iq) => admin.execute(iq));
   h.on('get', NS.ping, 'ping', () => null);
   h.on('get', NS.version, 'query', () =>

@@ -59,10 +59,10 @@ function requestLabel(iq: Element, handled: boolean): string {
  * are recursive, and 3,000 nested elements (21 KB) overflowed the stack and stopped the gateway.
  * Quoalise needs 5 levels below the stanza; extensions rarely more than 10.
  */
-export const MAX_STANZA_DEPTH = 64;
+const MAX_STANZA_DEPTH = 64;
 
 /** Whether some element lies more than `max` levels below `el` (iterative: the point is not to recurse). */
-export function nestedDeeperThan(el: Element, max: number): boolean {
+function nestedDeeperThan(el: Element, max: number): boolean {
   const stack: Array<[Element, number]> = [[el, 0]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;

@@ -101,12 +101,14 @@ test('disco#info and ping on an app JID', async ({ peer }) => {
   assert.is(ping.children.length, 0);
 });
 
-test('disco#info on a node the entity does not have is item-not-found (XEP-0030)', async ({ peer }) => {
+test('disco#info and disco#items on a node the entity does not have are item-not-found (XEP-0030)', async ({ peer }) => {
   for (const to of [DOMAIN, `alpha@${DOMAIN}`]) {
-    const iq = await peer.iq(to, 'get', xml('query', { xmlns: NS_INFO, node: 'no-such-node' }));
-    assert.is(iq.attrs.type, 'error', to);
-    assert.is(errorCondition(iq), 'item-not-found', to);
-    assert.match(errorText(iq), 'has no node no-such-node');
+    for (const ns of [NS_INFO, 'http://jabber.org/protocol/disco#items']) {
+      const iq = await peer.iq(to, 'get', xml('query', { xmlns: ns, node: 'no-such-node' }));
+      assert.is(iq.attrs.type, 'error', `${to} ${ns}`);
+      assert.is(errorCondition(iq), 'item-not-found', `${to} ${ns}`);
+      assert.match(errorText(iq), 'has no node no-such-node');
+    }
   }
 });
 

@@ -10,7 +10,7 @@
  */
 import { xml, type Element } from '../../xmpp/xml.js';
 import { NS } from '../../xmpp/namespaces.js';
-import { bareJid, domainOf } from '../../xmpp/jid.js';
+import { bareJid } from '../../xmpp/jid.js';
 import { StanzaError } from '../../xmpp/stanza-error.js';
 import { RawXml, type IqResult } from '../../router/iq.js';
 import { discoInfo, discoItems } from '../../router/disco.js';
@@ -25,7 +25,7 @@ import { getHistoryCommand } from './get-history.js';
 import { listSeriesCommand } from './list-series.js';
 import { subscribeCommand, unsubscribeCommand } from './subscriptions.js';
 import { CommandSessions, type SessionOwner } from './sessions.js';
-import { RateLimiter } from '../../timing/rate-limiter.js';
+import { CommandLimiter, type CommandLimits } from '../../router/command-runner.js';
 import type { Trace } from '../../trace/trace.js';
 import type { AccessRecord } from './command.js';
 import { formatIsoUtc } from '../time.js';
@@ -35,20 +35,11 @@ export interface QuoaliseCommandsOptions {
   consumers: ConsumerStore;
   /** Config `quoalise.max_records`: a get_history range holding more is refused. */
   maxRecords: number;
-  /** Config `quoalise.requests_per_second` and `request_burst`, per requester bare JID. */
-  requestsPerSecond: number;
-  requestBurst: number;
-  /** Config `quoalise.domain_requests_per_second` and `domain_request_burst`, per requester domain. */
-  domainRequestsPerSecond: number;
-  domainRequestBurst: number;
+  /** Sessions and request rates per requester and per requester domain (config `quoalise:`, router/command-runner.ts). */
+  limits: CommandLimits;
   /** Config `quoalise.max_subscriptions_per_requester` and `max_subscriptions_per_domain`. */
   maxSubscriptionsPerRequester: number;
   maxSubscriptionsPerDomain: number;
-  /** Config `quoalise.max_sessions_per_requester` and `max_sessions_per_domain`. */
-  maxSessionsPerRequester: number;
-  maxSessionsPerDomain: number;
-  /** Config `quoalise.session_timeout_seconds`: how long a two-step session waits for its form. */
-  sessionTimeoutSeconds: number;
   /** The transparency log: every decision on a command is recorded there. */
   trace?: Trace;
   /**
@@ -71,8 +62,8 @@ function completed(command: QuoaliseCommand, sessionid: string, payload: string 
 
 export class QuoaliseCommands {
   private readonly commands: Map<string, QuoaliseCommand>;
+  private readonly limiter: CommandLimiter;
   private readonly sessions: CommandSessions;
-  private readonly rate: RateLimiter;
 
   constructor(private readonly opts: QuoaliseCommandsOptions) {
     const { authz, consumers, maxRecords } = opts;
@@ -80,12 +71,9 @@ export class QuoaliseCommands {
     this.commands = new Map(
       [getHistoryCommand({ authz, maxRecords }), subscribeCommand(subscriptions), unsubscribeCommand(subscriptions), listSeriesCommand({ authz })].map((c) => [c.node, c]),
     );
-    this.sessions = new CommandSessions(opts.sessionTimeoutSeconds * 1000, { perRequester: opts.maxSessionsPerRequester, perDomain: opts.maxSessionsPerDomain });
-    this.rate = new RateLimiter(opts.requestsPerSecond, opts.requestBurst);
-    this.domainRate = new RateLimiter(opts.domainRequestsPerSecond, opts.domainRequestBurst);
+    this.limiter = new CommandLimiter(opts.limits);
+    this.sessions = this.limiter.sessions;
   }
-
-  private readonly domainRate: RateLimiter;
 
   /** The command nodes (metrics label them by node). */
   nodes(): string[] {
@@ -128,19 +116,7 @@ export class QuoaliseCommands {
     if (!ACTIONS.has(action)) throw badAction(`unknown action "${action}": use execute, complete or cancel`);
     if (action === 'prev') throw badAction(`${node} has a single step: there is no previous one`);
 
-    if (!this.rate.take(requester, at)) {
-      throw new StanzaError(
-        'resource-constraint',
-        `too many requests from ${requester}: at most ${this.opts.requestsPerSecond} per second; retry in ${this.rate.retryAfterMs(requester, at)} ms`,
-      );
-    }
-    const domain = domainOf(requester);
-    if (!this.domainRate.take(domain, at)) {
-      throw new StanzaError(
-        'resource-constraint',
-        `too many requests from ${domain}: at most ${this.opts.domainRequestsPerSecond} per second from its accounts together; retry in ${this.domainRate.retryAfterMs(domain, at)} ms`,
-      );
-    }
+    this.limiter.takeRequest(requester, at);
     const command = this.commands.get(node);
     if (!command) throw new StanzaError('item-not-found', `${host.jid} has no command "${node}" (Quoalise commands: ${[...this.commands.keys()].join(', ')})`);
     if (!host.isReady && host.capabilities.size === 0) {
