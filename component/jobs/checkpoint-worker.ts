@@ -34,9 +34,25 @@ const storePath = storeDatabasePath(dbPath);
 /** The store's file exists once an app of a store kind has started: opened then. */
 let store: Db | null = null;
 
+/**
+ * After a RESTART that could not finish (a long reader: an export, a backup), none for this many ticks:
+ * each attempt holds the writers back while it waits for the reader, for nothing.
+ */
+const RESTART_PAUSE_TICKS = 30;
+const restartPausedFor = new Map<Db, number>();
+
 function checkpointOne(file: Db): void {
-  const [passive] = file.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
-  if (passive && passive.log > RESTART_FRAMES) file.pragma('wal_checkpoint(RESTART)');
+  type Result = Array<{ busy: number; log: number; checkpointed: number }>;
+  const [passive] = file.pragma('wal_checkpoint(PASSIVE)') as Result;
+  const paused = restartPausedFor.get(file) ?? 0;
+  if (paused > 0) return void restartPausedFor.set(file, paused - 1);
+  if (!passive || passive.log <= RESTART_FRAMES) return;
+  let busy = true;
+  try {
+    busy = ((file.pragma('wal_checkpoint(RESTART)') as Result)[0]?.busy ?? 0) !== 0;
+  } finally {
+    if (busy) restartPausedFor.set(file, RESTART_PAUSE_TICKS);
+  }
 }
 
 function checkpoint(): void {
