@@ -193,8 +193,11 @@ function send(leaving: readonly Leaving[], signed: boolean): void {
   post({ t: 'send', items: leaving.map(({ row, mode }) => ({ id: row.id, xml: dataMessage(row, mode, instance, proofs.get(row.id)) })) });
 }
 
-/** Messages to fedgate peers wait a moment to share their burst's signature (trace/pacer.ts). */
-const origins = new SignaturePacer<Leaving>((rows) => send(rows, true));
+/**
+ * Messages to fedgate peers wait a moment to share their burst's signature (trace/pacer.ts), in
+ * batches of at most a quarter of the window, so that the window is never one batch in ping-pong.
+ */
+const origins = new SignaturePacer<Leaving>((rows) => send(rows, true), 1, 10, undefined, Math.max(16, Math.ceil(cfg.window / 4)));
 
 interface Leaving {
   row: OutboxRow;

@@ -38,6 +38,21 @@ test('a fast stream widens the gap, and a slower one narrows it again', () => {
   assert.is(p.gapMs, 1);
 });
 
+test('a full batch is signed at once, and a larger burst is cut into full batches', () => {
+  let now = 0;
+  const batches: number[][] = [];
+  const p = new SignaturePacer<number>((items) => batches.push(items), 1, 10, () => now, 4);
+  now = 100;
+  p.add([0]);
+  now = 100.5;
+  p.add([1, 2]);
+  assert.is(batches.length, 1, 'within the gap, not full: waits');
+  p.add([3, 4]);
+  assert.equal(batches, [[0], [1, 2, 3, 4]], 'full: signed without waiting for the gap');
+  p.add(Array.from({ length: 10 }, (_, i) => 10 + i));
+  assert.equal(batches.slice(2), [[10, 11, 12, 13], [14, 15, 16, 17], [18, 19]], 'never more than the cap in one signature');
+});
+
 test('receipts wait for the rest of their batch, and go at once when it is whole', () => {
   const { p, batches, at } = pacer();
   const arrivals = new BatchArrivals();
