@@ -24,6 +24,21 @@ const INBOX_COALESCE_MS = 10;
  * not pile up in the XMPP thread's memory until the app comes back.
  */
 export const MAX_HELD_CALLS = 256;
+/** …of which one party (a requester's or a chatter's domain) may hold at most this many: one sender cannot take them all. */
+export const MAX_HELD_CALLS_PER_PARTY = 64;
+/**
+ * Calls in progress for one party on one app, ready or not. A hung or slow adapter keeps each call
+ * until its time-out (30 s by default): without this, one domain's chats at thousands a second would
+ * pile up in the XMPP thread's memory. Far above what an honest client keeps in flight (bench:route: 200).
+ */
+export const MAX_CALLS_PER_PARTY = 1000;
+
+/** Who a call is for: its party (counted against the limits above) and its own time-out. */
+export interface CallOptions {
+  /** The domain of the remote JID the call answers; absent for the gateway's own calls. */
+  party?: string;
+  timeoutMs?: number;
+}
 
 export interface AppHostOptions {
   domain: string;
@@ -54,7 +69,9 @@ export class AppHost {
   capabilities = new Set<string>();
   private state: 'opening' | 'ready' | 'stopping' | 'stopped' = 'opening';
   /** Messages waiting for the app to be ready: held calls (by id) and notices. */
-  private held: Array<{ id: number | null; m: ToAppWorker }> = [];
+  private held: Array<{ id: number | null; party?: string; m: ToAppWorker }> = [];
+  /** Calls in progress per party (MAX_CALLS_PER_PARTY); a party leaves the map with its last call. */
+  private readonly inProgress = new Map<string, number>();
   private readonly reopenBackoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
   private inboxTimer: NodeJS.Timeout | null = null;
 
@@ -90,19 +107,27 @@ export class AppHost {
     return this.state === 'ready';
   }
 
-  /** Calls the adapter; rejects with AppCallError (adapter error, crash, timeout, missing capability). */
-  call(op: AppOp, args: unknown, timeoutMs = this.opts.callTimeoutMs): Promise<unknown> {
+  /** Calls the adapter; rejects with AppCallError (adapter error, crash, timeout, missing capability, a party over its limits). */
+  call(op: AppOp, args: unknown, opts: CallOptions = {}): Promise<unknown> {
     if (this.state === 'stopping' || this.state === 'stopped') {
       return Promise.reject(new AppCallError({ source: 'unavailable', message: 'application is being removed' }));
     }
+    const { party } = opts;
     const ready = this.state === 'ready';
-    if (!ready && !this.roomToHold()) {
-      return Promise.reject(
-        new AppCallError({ source: 'adapter', kind: 'rate-limited', message: `application ${this.app.name} is starting and already holds ${MAX_HELD_CALLS} requests; retry shortly` }),
-      );
+    const refusal = this.overLimit(party, ready);
+    if (refusal) return Promise.reject(new AppCallError({ source: 'adapter', kind: 'rate-limited', message: refusal }));
+    const { id, result: called } = this.worker.call(this.app.name, op, args, opts.timeoutMs ?? this.opts.callTimeoutMs, ready);
+    if (!ready) this.held.push({ id, party, m: { t: 'call', app: this.app.name, id, op, args } });
+    let result = called;
+    if (party !== undefined) {
+      this.inProgress.set(party, (this.inProgress.get(party) ?? 0) + 1);
+      const done = () => {
+        const n = (this.inProgress.get(party) ?? 1) - 1;
+        if (n > 0) this.inProgress.set(party, n);
+        else this.inProgress.delete(party);
+      };
+      result = called.finally(done);
     }
-    const { id, result } = this.worker.call(this.app.name, op, args, timeoutMs, ready);
-    if (!ready) this.held.push({ id, m: { t: 'call', app: this.app.name, id, op, args } });
     const observer = this.opts.observer;
     if (!observer) return result;
     const t0 = performance.now();
@@ -200,12 +225,29 @@ export class AppHost {
     else if (same.m.t === 'consumers' && m.t === 'consumers') same.m = { ...same.m, ids: [...new Set([...same.m.ids, ...m.ids])] };
   }
 
-  /** Whether one more call may be held: calls that timed out meanwhile leave first. */
-  private roomToHold(): boolean {
-    const calls = () => this.held.reduce((n, h) => n + (h.id === null ? 0 : 1), 0);
-    if (calls() < MAX_HELD_CALLS) return true;
-    this.held = this.held.filter((h) => h.id === null || this.worker.isPending(h.id));
-    return calls() < MAX_HELD_CALLS;
+  /** Why one more call for `party` is refused now, or null. */
+  private overLimit(party: string | undefined, ready: boolean): string | null {
+    const name = this.app.name;
+    if (party !== undefined && (this.inProgress.get(party) ?? 0) >= MAX_CALLS_PER_PARTY) {
+      return `application ${name} already has ${MAX_CALLS_PER_PARTY} requests from ${party} in progress; retry shortly`;
+    }
+    if (ready) return null;
+    // Calls that timed out meanwhile leave first.
+    if (this.heldCalls() >= MAX_HELD_CALLS || (party !== undefined && this.heldCalls(party) >= MAX_HELD_CALLS_PER_PARTY)) {
+      this.held = this.held.filter((h) => h.id === null || this.worker.isPending(h.id));
+    }
+    if (this.heldCalls() >= MAX_HELD_CALLS) return `application ${name} is starting and already holds ${MAX_HELD_CALLS} requests; retry shortly`;
+    if (party !== undefined && this.heldCalls(party) >= MAX_HELD_CALLS_PER_PARTY) {
+      return `application ${name} is starting and already holds ${MAX_HELD_CALLS_PER_PARTY} requests from ${party}; retry shortly`;
+    }
+    return null;
+  }
+
+  /** Calls held (of `party`, or of everyone). */
+  private heldCalls(party?: string): number {
+    let n = 0;
+    for (const h of this.held) if (h.id !== null && (party === undefined || h.party === party)) n++;
+    return n;
   }
 }
 

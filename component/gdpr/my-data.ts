@@ -6,6 +6,7 @@
  * own series with get_history at any time, without a grant; `fedgate gdpr export` gives them all of it.
  */
 import { StanzaError } from '../xmpp/stanza-error.js';
+import { domainOf } from '../xmpp/jid.js';
 import { note, type OwnCommand } from '../router/command-runner.js';
 import { tableForm } from '../quoalise/commands/form.js';
 import { parseXml } from '../quoalise/xml-parse.js';
@@ -43,7 +44,7 @@ export function myDataCommand(deps: { parties: Parties; consents: ConsentStore; 
       if (c.host.capabilities.has('catalogueXml')) {
         let answer: EncodedAnswer;
         try {
-          answer = (await c.host.call('catalogueXml', { patterns: globs })) as EncodedAnswer;
+          answer = (await c.host.call('catalogueXml', { patterns: globs }, { party: domainOf(c.requester) })) as EncodedAnswer;
         } catch (err) {
           throw toStanzaError(err, c.app);
         }

@@ -3,7 +3,7 @@
  * entity, an application, or the RFC 6120 §10.5.3.1 answer for an address that does not exist.
  */
 import { escapeAttr, escapeText, type CleanXml, type Element } from '../xmpp/xml.js';
-import { parseJid } from '../xmpp/jid.js';
+import { domainOf, parseJid } from '../xmpp/jid.js';
 import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
 import { answerIq, iqPayload, type IqHandlers } from './iq.js';
 import { NS } from '../xmpp/namespaces.js';
@@ -174,7 +174,7 @@ export class Router {
       this.opts.send(errorReply(el, new StanzaError('service-unavailable', 'the gateway is shutting down; retry shortly', { type: 'wait' })));
       return;
     }
-    host.call('chat', { from: el.attrs.from ?? '', body }).then(
+    host.call('chat', { from: el.attrs.from ?? '', body }, { party: domainOf(el.attrs.from ?? '') }).then(
       (reply) => {
         if (typeof reply !== 'string') return;
         // Built as text: this is the hot path of a chatty app, and the shape is fixed.

@@ -13,7 +13,7 @@ import { Fedgate } from '../helpers/fedgate.js';
 import { Peer, xml, type Element } from '../helpers/peer.js';
 import { errorCondition, errorText } from '../helpers/inbox.js';
 import { scalar, until } from '../helpers/db.js';
-import { MAX_HELD_CALLS } from '../../component/apps/app-host.js';
+import { MAX_HELD_CALLS, MAX_HELD_CALLS_PER_PARTY } from '../../component/apps/app-host.js';
 
 const GW = 'gw.localhost';
 const CROWD = 'crowd.localhost';
@@ -142,18 +142,31 @@ test('an app never answers a chat from its own domain (a forged from would make 
   assert.is((fg.stderr.match(/not answering a chat from our own domain/g) ?? []).length, 1, 'answered once, not in a loop');
 });
 
-test('chats to an app that cannot start are held up to a limit, the rest refused at once with resource-constraint', async ({ fg, crowd }) => {
-  const extra = 5;
-  for (let i = 0; i < MAX_HELD_CALLS + extra; i++) {
-    crowd.send(xml('message', { to: `down@${GW}`, from: `c${i % 50}@${CROWD}/r`, type: 'chat', id: `held-${i}` }, xml('body', {}, 'hello')));
-  }
-  for (let i = MAX_HELD_CALLS; i < MAX_HELD_CALLS + extra; i++) {
-    const refused = await crowd.waitFor((el) => el.attrs.id === `held-${i}` && el.attrs.type === 'error', 10_000);
+test('chats to an app that cannot start are held up to a limit per party and in all, the rest refused at once with resource-constraint', async ({ fg, crowd, honest }) => {
+  const chat = (from: string, id: string, peer = crowd) => peer.send(xml('message', { to: `down@${GW}`, from, type: 'chat', id }, xml('body', {}, 'hello')));
+  const refusal = async (id: string, peer = crowd) => {
+    const refused = await peer.waitFor((el) => el.attrs.id === id && el.attrs.type === 'error', 10_000);
     assert.is(errorCondition(refused), 'resource-constraint');
-    assert.match(errorText(refused), 'is starting and already holds');
+    return errorText(refused);
+  };
+  // One domain, many JIDs: it takes its share of the held calls, no more.
+  for (let i = 0; i < MAX_HELD_CALLS_PER_PARTY + 2; i++) chat(`c${i % 50}@${CROWD}/r`, `held-${i}`);
+  for (const i of [MAX_HELD_CALLS_PER_PARTY, MAX_HELD_CALLS_PER_PARTY + 1]) {
+    assert.match(await refusal(`held-${i}`), `already holds ${MAX_HELD_CALLS_PER_PARTY} requests from ${CROWD}`);
   }
+  // Other domains are still held, until the app's own limit (the crowd's server forges their addresses;
+  // the answers to those go nowhere, so the last word is an honest domain's).
+  const others = MAX_HELD_CALLS / MAX_HELD_CALLS_PER_PARTY - 1;
+  for (let d = 0; d < others; d++) for (let i = 0; i < MAX_HELD_CALLS_PER_PARTY; i++) chat(`c${i}@p${d}.${CROWD}/r`, `other-${d}-${i}`);
+  // A refusal to the crowd says that every chat it sent before was handled.
+  chat(`c0@${CROWD}/r`, 'sync');
+  assert.match(await refusal('sync'), 'already holds');
+  chat(`late@${HONEST}/r`, 'late', honest);
+  assert.match(await refusal('late', honest), `is starting and already holds ${MAX_HELD_CALLS} requests`);
   // The first ones are held (they end with the call time-out, 30 s by default), not refused.
-  assert.is(crowd.inbox.matching((el) => el.attrs.id === 'held-0').length, 0);
+  for (const id of ['held-0', `held-${MAX_HELD_CALLS_PER_PARTY - 1}`, 'other-0-0', `other-${others - 1}-${MAX_HELD_CALLS_PER_PARTY - 1}`]) {
+    assert.is(crowd.inbox.matching((el) => el.attrs.id === id).length, 0, `${id} is held`);
+  }
   assert.match(fg.stderr, 'adapter failed to start');
 });
 

@@ -8,6 +8,7 @@ import type { Processing } from '../../consent/model.js';
 import { toStanzaError } from '../../apps/call-errors.js';
 import { AppCallError } from '../../apps/app-host.js';
 import { StanzaError } from '../../xmpp/stanza-error.js';
+import { domainOf } from '../../xmpp/jid.js';
 import type { AppOp } from '../../workers/protocol.js';
 import type { FieldSpec } from './form.js';
 
@@ -67,7 +68,7 @@ export function requireGrant(authz: Authorizer, req: CommandRequest, series: str
 /** Calls the app's worker; its failures become the stanza errors of call-errors.ts. */
 export async function callApp<T>(req: CommandRequest, op: AppOp, args: unknown): Promise<T> {
   try {
-    return (await req.host.call(op, args)) as T;
+    return (await req.host.call(op, args, { party: domainOf(req.requester) })) as T;
   } catch (err) {
     if (err instanceof AppCallError && err.error.kind === 'consent-invalidated' && req.access.series) req.consentGone?.(req.access.series, err.message);
     throw toStanzaError(err, req.host.app.name);
