@@ -15,6 +15,7 @@ import type { Logger } from '../log/logger.js';
 import { formatIsoUtc } from '../quoalise/time.js';
 import { isPattern, seriesMatcher } from '../transfer/series-pattern.js';
 import { isLive, processingText, type AuthorizationRecord, type Processing } from '../consent/model.js';
+import { canonicalBare } from '../xmpp/jid.js';
 
 export interface AuthorizationRequest {
   /** The application's name (JID localpart). */
@@ -89,7 +90,7 @@ function label(r: Rec): string {
 
 /** The recipient patterns that cover a bare JID: itself, its domain, anyone. */
 export function patternsCovering(requester: string): string[] {
-  const bare = requester.toLowerCase();
+  const bare = canonicalBare(requester);
   const at = bare.indexOf('@');
   return at >= 0 ? [bare, `*@${bare.slice(at + 1)}`, '*'] : [`*@${bare}`, '*'];
 }
@@ -147,18 +148,18 @@ export class Authorizer {
 
   /** The series patterns this requester may read from this app now (for the catalogue). */
   visibleSeriesPatterns(app: string, requester: string, at: number): string[] {
-    const own = this.subjects.get(requester.toLowerCase())?.map((s) => s.series) ?? [];
+    const own = this.subjects.get(canonicalBare(requester))?.map((s) => s.series) ?? [];
     return [...new Set([...this.candidates(app, requester).filter((r) => allows(r, at, 'read')).map((r) => r.series), ...own])];
   }
 
   /** True when the requester holds at least one record in force on this app, or is a data subject (to list its commands). */
   hasAnyGrant(app: string, requester: string, at: number): boolean {
-    return this.candidates(app, requester).some((r) => allows(r, at, undefined)) || this.subjects.has(requester.toLowerCase());
+    return this.candidates(app, requester).some((r) => allows(r, at, undefined)) || this.subjects.has(canonicalBare(requester));
   }
 
   /** The subject this bare JID is whose series include `series`, if any. */
   private ownSubject(requester: string, series: string): string | undefined {
-    return this.subjects.get(requester.toLowerCase())?.find((s) => s.matches(series))?.name;
+    return this.subjects.get(canonicalBare(requester))?.find((s) => s.matches(series))?.name;
   }
 
   private refreshSubjects(source: SubjectSource): void {

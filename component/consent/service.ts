@@ -81,6 +81,14 @@ export interface AccessRequest {
 /** An approval may shorten the validity, narrow the series, and limit how long the recipient may keep the data (`retention`, ISO 8601). */
 export type Decision = { approve: true; until?: number; series?: string; retention?: string } | { approve: false; reason?: string };
 
+/** A refusal's or a withdrawal's reason: kept for ever in the consent history and sent to the other side, so bounded like the purpose. */
+const MAX_REASON = 500;
+function checkedReason(reason: string | undefined): string | undefined {
+  const r = reason?.trim();
+  if (r && r.length > MAX_REASON) throw new ConsentError('bad-request', `the reason is too long: at most ${MAX_REASON} characters`);
+  return r || undefined;
+}
+
 const DAY_MS = 86_400_000;
 const iso = (ms: number) => formatIsoUtc(Math.floor(ms / 1000));
 
@@ -148,7 +156,10 @@ export class ConsentService {
     const role = this.deciderRole(rec, actor);
     if (!awaitsDecision(rec)) throw new ConsentError('not-allowed', `consent ${id} is ${rec.state}: there is nothing to decide`);
     const who = { ...actor, role };
-    if (!d.approve) return transition(() => this.store.appendEvent(id, 'refused', who, { reason: d.reason, renewal: rec.state !== 'requested' || undefined }, at).record);
+    if (!d.approve) {
+      const reason = checkedReason(d.reason);
+      return transition(() => this.store.appendEvent(id, 'refused', who, { reason, renewal: rec.state !== 'requested' || undefined }, at).record);
+    }
     const renewal = rec.state !== 'requested';
     const asked = renewal ? rec.renewalUntil : rec.notAfter;
     if (d.until !== undefined) {
@@ -170,7 +181,8 @@ export class ConsentService {
     const rec = this.find(id);
     const role = actor.role === 'operator' ? 'operator' : this.roleOf(rec, actor.id);
     if (role === null) throw new ConsentError('forbidden', `${actor.id} may not withdraw consent ${id}: only its requester, the person or owner it is about, or the operator can`);
-    return transition(() => this.store.appendEvent(id, 'withdrawn', { ...actor, role }, { reason }, at).record);
+    const why = checkedReason(reason);
+    return transition(() => this.store.appendEvent(id, 'withdrawn', { ...actor, role }, { reason: why }, at).record);
   }
 
   /** The requester asks to extend a consent in force before its end; rules may decide at once. */

@@ -1,7 +1,15 @@
 /**
- * Minimal JID handling for routing (RFC 7622): split, lower-case localpart and domain.
- * Hand-written rather than @xmpp/jid because it runs on every stanza and we only need split + compare.
+ * Minimal JID handling for routing (RFC 7622): split, and bring localpart and domain to one canonical
+ * spelling. Hand-written rather than @xmpp/jid because it runs on every stanza and we only need split +
+ * compare.
+ *
+ * Canonical, not just lower-case: a server accepts `from="eve@e\u00ADvil.example"` (a soft hyphen) or
+ * `ｅvil.example` (full-width letters) from evil.example's own connection, because its stringprep maps them
+ * to evil.example, and forwards the string as sent. Counted as written, each spelling would be one more
+ * party, and every limit per JID or per domain would multiply without bound.
  */
+import { domainToASCII, domainToUnicode } from 'node:url';
+
 export interface Jid {
   local: string;
   domain: string;
@@ -17,7 +25,33 @@ export function parseJid(s: string): Jid | null {
   const local = at === -1 ? '' : bare.slice(0, at);
   const domain = at === -1 ? bare : bare.slice(at + 1);
   if (!domain || (at !== -1 && !local)) return null;
-  return { local: local.toLowerCase(), domain: domain.toLowerCase(), resource };
+  if (!NON_ASCII.test(bare) && !A_LABEL.test(domain)) return { local: local.toLowerCase(), domain: domain.toLowerCase(), resource };
+  const d = canonicalDomain(domain);
+  const l = local && canonicalLocal(local);
+  if (!d || (at !== -1 && !l)) return null;
+  return { local: l, domain: d, resource };
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+/** An IDN in its ASCII form (`xn--…`): shown as its U-labels, the one spelling kept. */
+const A_LABEL = /xn--/i;
+/** RFC 3454 table B.1, "commonly mapped to nothing" by nameprep and nodeprep (the soft hyphen, joiners, variation selectors…). */
+const MAPPED_TO_NOTHING = /[\u00ad\u034f\u1806\u180b-\u180d\u200b-\u200d\u2060\ufe00-\ufe0f\ufeff]/g;
+
+/** A domain as IDNA (UTS #46) maps it — the characters a server's nameprep folds away removed, case folded — in U-labels; '' if it is not a domain. */
+function canonicalDomain(domain: string): string {
+  const ascii = domainToASCII(domain.replace(MAPPED_TO_NOTHING, ''));
+  return ascii && domainToUnicode(ascii);
+}
+
+/** A localpart as nodeprep maps it (B.1 removed, NFKC, case folded). */
+function canonicalLocal(local: string): string {
+  return local.replace(MAPPED_TO_NOTHING, '').normalize('NFKC').toLowerCase().normalize('NFKC');
+}
+
+/** A bare JID (or a JID pattern's literal text) in the canonical spelling parseJid gives; the text itself if it is not a JID. */
+export function canonicalBare(s: string): string {
+  return NON_ASCII.test(s) || A_LABEL.test(s) ? bareJid(s) : s.toLowerCase();
 }
 
 export function bareJid(s: string): string {

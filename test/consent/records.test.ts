@@ -66,6 +66,7 @@ test('a request about a subject is theirs to decide; the history keeps who, when
   assert.throws(() => svc.decide(999, { approve: true }, alice, T0 + 1), kind('not-found'));
   assert.throws(() => svc.decide(r.id, { approve: true, until: T0 + 31 * DAY }, alice, T0 + 1), kind('bad-request', /only be shortened: at most 2024-07-01T00:00:00Z/));
   assert.throws(() => svc.decide(r.id, { approve: true, series: 'urn:dev:prm:*' }, alice, T0 + 1), kind('bad-request', /only be narrowed/));
+  assert.throws(() => svc.decide(r.id, { approve: false, reason: 'x'.repeat(501) }, alice, T0 + 1), kind('bad-request', /reason is too long/));
   const given = svc.decide(r.id, { approve: true, until: T0 + 10 * DAY }, alice, T0 + 2);
   assert.equal([given.state, given.notAfter], ['given', T0 + 10 * DAY]);
   assert.throws(() => svc.decide(r.id, { approve: true }, alice, T0 + 3), kind('not-allowed', /nothing to decide/));
@@ -108,6 +109,9 @@ test('owners decide for series about no subject; narrower series; mixed requests
 test('withdrawal: by the requester, by the subject, by the operator; never by a stranger', ({ svc }) => {
   const ids = [0, 1, 2].map((i) => svc.decide(svc.request('bob@example.net', ask({ purpose: `p${i}` }), bob(), T0).id, { approve: true }, alice, T0 + 1).id);
   assert.throws(() => svc.withdraw(ids[0]!, mallory, undefined, T0 + 2), kind('forbidden'));
+  // The reason is kept for ever in the history and sent to the other side: bounded like the purpose.
+  assert.throws(() => svc.withdraw(ids[0]!, bob(), 'R'.repeat(3_000_000), T0 + 2), kind('bad-request', /reason is too long: at most 500/));
+  assert.is(svc.store.events(ids[0]!).at(-1)!.type, 'given', 'nothing written');
   assert.is(svc.withdraw(ids[0]!, bob(), undefined, T0 + 2).state, 'withdrawn');
   assert.is(svc.withdraw(ids[1]!, alice, 'no more', T0 + 2).state, 'withdrawn');
   assert.is(svc.withdraw(ids[2]!, OPERATOR, undefined, T0 + 2).state, 'withdrawn');

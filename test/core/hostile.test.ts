@@ -78,8 +78,11 @@ function command(peer: Peer, node: string, fields: Record<string, string>, from:
   return peer.iq(METERS, 'set', cmd, { from });
 }
 
-test('presence subscriptions: at most max_subscribers_per_domain per remote domain, refused with policy-violation', async ({ fg, crowd, honest }) => {
-  for (let i = 0; i < 5; i++) crowd.send(xml('presence', { to: `echo@${GW}`, from: `u${i}@${CROWD}`, type: 'subscribe' }));
+test('presence subscriptions: at most max_subscribers_per_domain per remote domain, however it spells its name, refused with policy-violation', async ({ fg, crowd, honest }) => {
+  // A server maps a soft hyphen, full-width or capital letters back to its own name, and forwards the
+  // string as written: the same domain, the same party.
+  const spellings = [CROWD, `c\u00ad${CROWD.slice(1)}`, CROWD.toUpperCase(), `ｃｒｏｗｄ${CROWD.slice(5)}`, `c\u200browd${CROWD.slice(5)}`];
+  for (let i = 0; i < 5; i++) crowd.send(xml('presence', { to: `echo@${GW}`, from: `u${i}@${spellings[i]}`, type: 'subscribe' }));
   const answers = await Promise.all(
     Array.from({ length: 5 }, (_, i) => crowd.waitFor((el) => el.name === 'presence' && el.attrs.to?.startsWith(`u${i}@`) === true && (el.attrs.type === 'subscribed' || el.attrs.type === 'error'))),
   );

@@ -28,11 +28,20 @@ test("one domain's many requesters cannot close other domains' sessions: past it
   // A session of the domain ending makes room for another.
   assert.ok(s.take(evil[1]!, owner('u1@evil/r'), 1));
   s.start(owner('u9@evil/r'), 1);
-  // The whole table full: refused too, nobody's session closed.
-  s.start(owner('c@d1/r'), 1);
-  s.start(owner('c@d2/r'), 1);
-  assert.throws(() => s.start(owner('c@d3/r'), 1), refused, 'the gateway full');
-  assert.ok(s.take(evil[0]!, owner('u0@evil/r'), 2), 'still open');
+  // The whole table full (evil 3, d1 1, d2 1): a newcomer still gets a session; the domain holding
+  // the most gives up its oldest, not the small ones.
+  const d1 = s.start(owner('c@d1/r'), 1);
+  const d2 = s.start(owner('c@d2/r'), 1);
+  const d3 = s.start(owner('c@d3/r'), 1);
+  assert.not.ok(s.take(evil[0]!, owner('u0@evil/r'), 2), "the largest domain's oldest made room");
+  for (const [id, who] of [[d1, 'c@d1/r'], [d2, 'c@d2/r'], [d3, 'c@d3/r'], [evil[2]!, 'u2@evil/r']] as const) assert.ok(s.take(id, owner(who), 2), `${who} still open`);
+});
+
+test('a full table never refuses a newcomer: the sessions of a flood of domains make room for it', () => {
+  const s = new CommandSessions(60_000, { perRequester: 5, perDomain: 5, max: 20 });
+  for (let d = 0; d < 4; d++) for (let i = 0; i < 5; i++) s.start(owner(`u${i}@flood${d}/r`), 0);
+  const alice = s.start(owner('alice@honest/r'), 0);
+  assert.ok(s.take(alice, owner('alice@honest/r'), 1));
 });
 
 test.run();

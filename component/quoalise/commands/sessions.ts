@@ -2,9 +2,11 @@
  * XEP-0050 sessions of the two-step flow, in memory: a session exists between the form we send and the
  * form the requester submits, belongs to one requester (full JID), app and command, and expires.
  * Memory stays bounded: at most `perRequester` sessions per requester (bare JID) — a new one closes
- * that requester's oldest, never someone else's — at most `perDomain` per requester domain and `max`
- * in all. Past those two a new session is refused (resource-constraint): one domain's many JIDs must
- * not close everyone else's sessions.
+ * that requester's oldest, never someone else's — and at most `perDomain` per requester domain: past
+ * that a new session of the domain is refused (resource-constraint), so that one domain's many JIDs
+ * cannot close the sessions of the domain's other users. And `max` in all: when that is reached (ten
+ * domains at their limit), the domain holding the most sessions gives up its oldest — refusing instead
+ * would let a few domains lock everyone else out of every two-step command for as long as they like.
  */
 import { randomBytes } from 'node:crypto';
 import { bareJid, domainOf } from '../../xmpp/jid.js';
@@ -29,8 +31,8 @@ export class CommandSessions {
   private sessions = new Map<string, Session>();
   /** Bare JID → its open session ids, oldest first. */
   private byRequester = new Map<string, string[]>();
-  /** Requester domain → its open sessions. */
-  private byDomain = new Map<string, number>();
+  /** Requester domain → its open session ids, oldest first. */
+  private byDomain = new Map<string, string[]>();
   private readonly max: number;
   private readonly perRequester: number;
   private readonly perDomain: number;
@@ -54,19 +56,26 @@ export class CommandSessions {
     // The requester's oldest that this one replaces: checked against the limits before anything closes,
     // so that a refused session closes none.
     const replaced = own.slice(0, Math.max(0, own.length - this.perRequester + 1));
-    if ((this.byDomain.get(domain) ?? 0) - replaced.length >= this.perDomain) {
+    if ((this.byDomain.get(domain)?.length ?? 0) - replaced.length >= this.perDomain) {
       throw new StanzaError('resource-constraint', `${domain} already holds ${this.perDomain} open command sessions: complete or cancel some, or retry later`, { type: 'wait' });
     }
-    if (this.sessions.size - replaced.length >= this.max) {
-      throw new StanzaError('resource-constraint', `this gateway already holds ${this.max} open command sessions: retry later`, { type: 'wait' });
-    }
     for (const old of replaced) this.end(old);
+    if (this.sessions.size >= this.max) this.end(this.oldestOfLargestDomain());
     const id = this.newId();
     this.sessions.set(id, { owner, expiresAt: now + this.timeoutMs });
     own.push(id);
     this.byRequester.set(who, own);
-    this.byDomain.set(domain, (this.byDomain.get(domain) ?? 0) + 1);
+    const ofDomain = this.byDomain.get(domain);
+    if (ofDomain) ofDomain.push(id);
+    else this.byDomain.set(domain, [id]);
     return id;
+  }
+
+  /** The oldest session of the domain that holds the most (the first such domain met). */
+  private oldestOfLargestDomain(): string {
+    let largest: string[] = [];
+    for (const ids of this.byDomain.values()) if (ids.length > largest.length) largest = ids;
+    return largest[0]!;
   }
 
   /** Open sessions of one requester (bare JID). */
@@ -80,9 +89,10 @@ export class CommandSessions {
     this.sessions.delete(id);
     const who = bareJid(s.owner.requester);
     const domain = domainOf(who);
-    const left = (this.byDomain.get(domain) ?? 1) - 1;
-    if (left > 0) this.byDomain.set(domain, left);
-    else this.byDomain.delete(domain);
+    const ofDomain = this.byDomain.get(domain);
+    const j = ofDomain?.indexOf(id) ?? -1;
+    if (j >= 0) ofDomain!.splice(j, 1);
+    if (ofDomain?.length === 0) this.byDomain.delete(domain);
     const own = this.byRequester.get(who);
     const i = own?.indexOf(id) ?? -1;
     if (i < 0) return;

@@ -1,0 +1,30 @@
+/**
+ * JIDs are compared in one canonical spelling (component/xmpp/jid.ts): what a server's stringprep maps
+ * to the same JID is the same party here.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { bareJid, canonicalBare, domainOf, parseJid } from '../../component/xmpp/jid.js';
+
+test('spellings a server folds to one JID are one bare JID here', () => {
+  for (const s of ['eve@evil.example', 'Eve@Evil.Example/Phone', 'e\u00adve@evil.example', 'eve@e\u00advil.example', 'ｅｖｅ@ＥＶＩＬ.example', 'eve@evi\u200dl.example/r', 'eve@evil\uff0eexample']) {
+    assert.is(bareJid(s), 'eve@evil.example', JSON.stringify(s));
+    assert.is(domainOf(s), 'evil.example', JSON.stringify(s));
+  }
+});
+
+test('an internationalised domain has one spelling, in U-labels, whether it came as Unicode or as xn--', () => {
+  assert.is(domainOf('jean@énergie.example'), 'énergie.example');
+  assert.is(domainOf('jean@XN--NERGIE-9UA.example'), 'énergie.example');
+  assert.is(domainOf('jean@ÉNERGIE.example'), 'énergie.example');
+  assert.is(canonicalBare('Jean@xn--nergie-9ua.example'), 'jean@énergie.example');
+});
+
+test('plain ASCII keeps its resource, and what is not a JID stays null', () => {
+  assert.equal(parseJid('Alice@Example.net/Home'), { local: 'alice', domain: 'example.net', resource: 'Home' });
+  assert.is(parseJid(''), null);
+  assert.is(parseJid('@example.net'), null);
+  assert.is(parseJid('\u00ad@example.net'), null, 'a localpart of nothing but ignorable characters');
+});
+
+test.run();
