@@ -10,7 +10,7 @@
  */
 import { xml, type Element } from '../../xmpp/xml.js';
 import { NS } from '../../xmpp/namespaces.js';
-import { bareJid } from '../../xmpp/jid.js';
+import { bareJid, domainOf } from '../../xmpp/jid.js';
 import { StanzaError } from '../../xmpp/stanza-error.js';
 import { RawXml, type IqResult } from '../../router/iq.js';
 import { discoInfo, discoItems } from '../../router/disco.js';
@@ -29,6 +29,7 @@ import { CommandLimiter, type CommandLimits } from '../../router/command-runner.
 import type { Trace } from '../../trace/trace.js';
 import type { AccessRecord } from './command.js';
 import { formatIsoUtc } from '../time.js';
+import { RefusalBudget } from './refusal-budget.js';
 
 export interface QuoaliseCommandsOptions {
   authz: Authorizer;
@@ -64,6 +65,8 @@ export class QuoaliseCommands {
   private readonly commands: Map<string, QuoaliseCommand>;
   private readonly limiter: CommandLimiter;
   private readonly sessions: CommandSessions;
+  /** Which refusals get a log entry of their own (refusal-budget.ts). */
+  private readonly refusals = new RefusalBudget();
 
   constructor(private readonly opts: QuoaliseCommandsOptions) {
     const { authz, consumers, maxRecords } = opts;
@@ -141,8 +144,12 @@ export class QuoaliseCommands {
    * can grow the log): allowed with what was answered, or refused and why.
    */
   private async record(host: AppHost, command: string, requester: string, at: number, a: AccessRecord, err: StanzaError | null): Promise<void> {
+    if (!this.opts.trace) return;
     const iso = (s: number | undefined) => (s === undefined ? undefined : formatIsoUtc(s));
-    await this.opts.trace?.appendCommitted(
+    // Refusals: a budget per requester domain (refusal-budget.ts), the rest counted into the next entry.
+    const budget = err === null ? { unlogged: 0 } : this.refusals.take(domainOf(requester), at);
+    if (budget === null) return;
+    await this.opts.trace.appendCommitted(
       'access',
       {
         requester,
@@ -157,6 +164,7 @@ export class QuoaliseCommands {
         subject: a.subject,
         records: a.records,
         digest: a.digest,
+        unlogged: budget.unlogged || undefined,
       },
       at,
     );

@@ -1,0 +1,17 @@
+/** Refused command calls in the transparency log (quoalise/commands/refusal-budget.ts): a burst, then one a second per domain, the rest counted. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RefusalBudget, REFUSALS_BURST } from '../../component/quoalise/commands/refusal-budget.js';
+
+test('a flood of refusals from one domain: the burst logged, then one a second carrying the count of those in between', () => {
+  const b = new RefusalBudget();
+  let logged = 0;
+  for (let i = 0; i < REFUSALS_BURST + 50; i++) if (b.take('evil.example', 0)) logged++;
+  assert.is(logged, REFUSALS_BURST);
+  assert.is(b.take('honest.example', 0)?.unlogged, 0, 'another domain has its own budget');
+  assert.is(b.take('evil.example', 500), null, 'half a second later: still counted');
+  assert.equal(b.take('evil.example', 1000), { unlogged: 51 }, 'a second later: logged, with the 51 not logged before it');
+  assert.equal(b.take('evil.example', 2000), { unlogged: 0 });
+});
+
+test.run();
