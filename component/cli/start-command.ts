@@ -9,6 +9,7 @@
  *   70  an unexpected internal error (an uncaught exception or unhandled rejection): logged with its
  *       stack, then the gateway stopped cleanly (EX_SOFTWARE)
  */
+import { adoptEarlySignals } from './early-signals.js';
 import { Command } from 'commander';
 import { loadConfig, defaultConfigPath, ConfigError } from '../config/load.js';
 import { createLogger, type Logger } from '../log/logger.js';
@@ -66,6 +67,7 @@ export function startCommand(): Command {
       };
       process.on('SIGTERM', handler);
       process.on('SIGINT', handler);
+      adoptEarlySignals(handler);
 
       const { config: path } = this.optsWithGlobals<{ config?: string }>();
       let config: Config;

@@ -97,7 +97,7 @@ export class ConsentStore {
       const id = Number(lastInsertRowid);
       this.appendEvent(id, state, actor, { ...(c.notAfter === null ? {} : { until: c.notAfter }), ...(c.retention ? { retention: c.retention } : {}) }, at, { first: true });
       return this.get(id)!;
-    })();
+    }).immediate();
   }
 
   /**
@@ -227,7 +227,7 @@ export class ConsentStore {
       const ids = this.due(now);
       for (const id of ids) this.appendEvent(id, 'expired', actor, {}, now);
       return ids;
-    })();
+    }).immediate();
   }
 
   /**
@@ -245,7 +245,7 @@ export class ConsentStore {
       const ids = open.filter((r) => seriesMatcher(r.series)(series) && (r.subject !== null || r.series.includes(device))).map((r) => r.id);
       for (const id of ids) this.appendEvent(id, 'invalidated', actor, { reason }, at);
       return ids.length;
-    })();
+    }).immediate();
   }
 
   /** Ends every open record of an app that is being removed: they can no longer be honoured. */
@@ -254,6 +254,6 @@ export class ConsentStore {
       const ids = this.db.prepare("SELECT id FROM consents WHERE app = ? AND state IN ('requested', 'given', 'renewed') ORDER BY id").pluck().all(app) as number[];
       for (const id of ids) this.appendEvent(id, 'invalidated', actor, { reason: `the app ${app} was removed` }, at);
       return ids.length;
-    })();
+    }).immediate();
   }
 }

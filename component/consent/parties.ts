@@ -75,7 +75,7 @@ export class Parties implements SubjectSource {
       if (this.db.prepare('SELECT 1 FROM subjects WHERE name = ?').get(name)) throw new PartyError(`subject "${name}" already exists`);
       this.db.prepare('INSERT INTO subjects (name, jid, created_at) VALUES (?, ?, ?)').run(name, who, Date.now());
       for (const s of new Set(series)) this.db.prepare('INSERT INTO subject_series (subject, series) VALUES (?, ?)').run(name, checkSeries(s));
-    })();
+    }).immediate();
     return this.subject(name)!;
   }
 
@@ -122,7 +122,7 @@ export class Parties implements SubjectSource {
       if (!this.db.prepare('SELECT 1 FROM apps WHERE name = ?').get(app)) throw new PartyError(`no app named "${app}"`);
       this.db.prepare('DELETE FROM app_owners WHERE app = ?').run(app);
       for (const o of owners) this.db.prepare('INSERT INTO app_owners (app, jid) VALUES (?, ?)').run(app, o);
-    })();
+    }).immediate();
     return owners;
   }
 

@@ -147,7 +147,7 @@ export class ConsentService {
         at,
       );
       return this.applyRules(record, until, at);
-    })();
+    }).immediate();
   }
 
   /** A decider approves (optionally shorter, or narrower) or refuses a request or a renewal. */
@@ -198,7 +198,7 @@ export class ConsentService {
       this.checkLimits(rec.requestedBy ?? actor.id, rec.app, at);
       const asked = transition(() => this.store.appendEvent(id, 'requested', { ...actor, role: 'requester' }, { renewal: true, until: end }, at).record);
       return this.applyRules(asked, end, at);
-    })();
+    }).immediate();
   }
 
   /** The role in which this bare JID may act on the record (requester, subject or owner), or null. */

@@ -57,7 +57,7 @@ export class LanesTable {
       for (const l of records) {
         this.save.run(l.destination, l.mode, l.confirmed ? 1 : 0, l.modeCheckedAt, l.heldUntil, l.failedId, l.attempts, l.lastError, now);
       }
-    })();
+    }).immediate();
   }
 
   /**
@@ -85,6 +85,6 @@ export class LanesTable {
   takeRetryRequests(): string[] {
     const rows = this.requested.all() as Array<{ destination: string; at: number }>;
     if (rows.length === 0) return [];
-    return this.db.transaction(() => rows.filter((r) => this.clearRequest.run(r.destination, r.at).changes === 1).map((r) => r.destination))();
+    return this.db.transaction(() => rows.filter((r) => this.clearRequest.run(r.destination, r.at).changes === 1).map((r) => r.destination)).immediate();
   }
 }

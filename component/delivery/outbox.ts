@@ -103,7 +103,7 @@ export class Outbox {
             ).lastInsertRowid,
           ),
       );
-    })();
+    }).immediate();
   }
 
   /** Up to `limit` rows of a lane after `afterId`, in order. */
@@ -116,7 +116,7 @@ export class Outbox {
     if (ids.length === 0) return;
     this.db.transaction(() => {
       for (const id of ids) this.deleteOne.run(id);
-    })();
+    }).immediate();
   }
 
   /** Counts a failed attempt on the row (the lane is held elsewhere, in O(1)). */

@@ -212,7 +212,7 @@ export class ExtractJobs {
         if (advanced.changes !== 1) return false;
         this.opts.outbox.enqueue(messages);
         return true;
-      })();
+      }).immediate();
       if (!committed) return;
       job.consumer = c;
       job.committed = job.cursor = batch.cursor;

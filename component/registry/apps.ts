@@ -92,7 +92,7 @@ export class AppRegistry {
           .run(name, app.kind, JSON.stringify(options), app.description ?? '', now, now);
         // Options may hold credentials: the log says that they changed, never what they are.
         traceOf(this.db).write('app.added', { app: name, adapter: app.kind, by: traceOf(this.db).actor });
-      })();
+      }).immediate();
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new RegistryError(`app "${name}" already exists`);
       throw err;
@@ -111,7 +111,7 @@ export class AppRegistry {
         .run(JSON.stringify(options), patch.description ?? current.description, Date.now(), name);
       const changed = [...(patch.options ? ['options'] : []), ...(patch.description !== undefined ? ['description'] : [])];
       traceOf(this.db).write('app.changed', { app: name, changed, by: traceOf(this.db).actor });
-    })();
+    }).immediate();
     return this.get(name)!;
   }
 
@@ -122,7 +122,7 @@ export class AppRegistry {
       if (changes === 0) throw new RegistryError(`no app named "${name}"`);
       new ConsentStore(this.db).invalidateApp(name, actor);
       traceOf(this.db).write('app.removed', { app: name, by: traceOf(this.db).actor });
-    })();
+    }).immediate();
   }
 
   private checkOptions(kind: string, options: Record<string, unknown>): Record<string, unknown> {

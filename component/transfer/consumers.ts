@@ -79,7 +79,7 @@ export class ConsumerStore {
         const by = added.kind === 'subscription' ? added.destination : traceOf(this.db).actor;
         traceOf(this.db).write('consumer.added', { ...consumerFields(added), schedule: added.schedule, by });
         return added;
-      })();
+      }).immediate();
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
         throw new ConsumerError(`a consumer of ${c.series} from ${source} to ${destination} already exists`);

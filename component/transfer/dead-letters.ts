@@ -159,7 +159,7 @@ export class DeadLetters {
       this.db.prepare('DELETE FROM dead_letters WHERE id = ?').run(id);
       traceOf(this.db).write('dead-letter.retried', { deadLetter: id, direction: r.direction, app: r.app, peer: r.peer, queuedAs: queued, by: traceOf(this.db).actor });
       return queued;
-    })();
+    }).immediate();
   }
 
   /** The ids of the dead letters matching a filter (for `retry --all` and friends), oldest first. */
@@ -180,6 +180,6 @@ export class DeadLetters {
       if (!r) throw new DeadLetterError(`no dead letter with id ${id}`);
       this.db.prepare('DELETE FROM dead_letters WHERE id = ?').run(id);
       traceOf(this.db).write('dead-letter.dropped', { deadLetter: id, direction: r.direction, app: r.app, peer: r.peer, digest: sha256Hex(r.payload), records: r.records, by: traceOf(this.db).actor });
-    })();
+    }).immediate();
   }
 }

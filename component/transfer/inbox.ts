@@ -125,6 +125,6 @@ export class Inbox {
       const rows = this.db.prepare(`UPDATE inbox SET next_attempt_at = ? WHERE ${where} AND state = 'pending' RETURNING app`).pluck().all(now, ...args) as string[];
       for (const app of new Set(rows)) recordChange(this.db, 'inbox', { app });
       return rows.length;
-    })();
+    }).immediate();
   }
 }
