@@ -77,8 +77,9 @@ export function gdprCommands(): Command {
       const store = new ErasureStore(contextOf(this).db);
       const list = store.list();
       const received = store.received();
+      const unfinished = store.unfinished();
       if (o.json) {
-        printJsonOrTable(true, { total: list.length, rows: list, received }, () => '');
+        printJsonOrTable(true, { total: list.length, rows: list, received, unfinished }, () => '');
         return;
       }
       const rows = list.flatMap((e) =>
@@ -92,6 +93,9 @@ export function gdprCommands(): Command {
         ]),
       );
       process.stdout.write(list.length === 0 ? 'no erasures made here\n' : formatTable([['ID', 'AT', 'SUBJECT', 'SERIES', 'RECIPIENT', 'STATE'], ...rows]));
+      for (const u of unfinished) {
+        process.stdout.write(`UNFINISHED: the erasure of ${u.subject} (${u.series.join(' ')}) started ${when(u.startedAt)} did not end; run \`fedgate gdpr erase ${u.subject}\` again with the same series to finish it\n`);
+      }
       if (received.length) {
         process.stdout.write(
           `\nrequests received from the sources of our apps' data\n` +

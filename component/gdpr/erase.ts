@@ -70,15 +70,21 @@ export async function erase(o: EraseOptions): Promise<EraseReport> {
   const scope = erasureScope(o.subject, o.series);
   const disclosures = new Disclosures(o.db);
   disclosures.catchUp();
-  const erased: ErasedHere = { records: {}, outbox: 0, inbox: 0, deadLetters: 0, rewritten: 0, consents: [], notErased: [] };
+  const store = new ErasureStore(o.db);
 
-  // 0. The intent, before anything is deleted: the deletions below commit on their own (the app's
-  // storage is another file), and a crash before step 3 must not leave them out of the log.
-  traceOf(o.db).write('gdpr.erasure.started', { subject: o.subject.name, series: scope, reason: o.reason, by: traceOf(o.db).actor });
+  // 0. The run, before anything is deleted: each step below commits on its own (the app's storage is
+  // another file), so what the last step needs is kept in it as it is learnt. A run a crash cut short
+  // is resumed here, with what it erased and the destinations it found.
+  const { run, erased: before, resumed } = store.erasureRun(o.subject.name, scope, now);
+  traceOf(o.db).write('gdpr.erasure.started', { subject: o.subject.name, series: scope, reason: o.reason, by: traceOf(o.db).actor, ...(resumed ? { resumed: true } : {}) });
+  const erased: ErasedHere = { ...before, records: { ...before.records }, consents: [], notErased: [] };
 
-  // 1. Queues first, so that nothing waiting is applied to a store just erased.
-  const queues = eraseFromQueues(o.db, scope, { all: true });
-  Object.assign(erased, { outbox: queues.outbox, inbox: queues.inbox, deadLetters: queues.deadLetters, rewritten: queues.rewritten });
+  // 1. Queues first, so that nothing waiting is applied to a store just erased. The destinations of
+  // deleted messages that may have been on their way commit with each page.
+  eraseFromQueues(o.db, scope, { all: true }, (page) => {
+    Object.assign(erased, { outbox: before.outbox + page.outbox, inbox: before.inbox + page.inbox, deadLetters: before.deadLetters + page.deadLetters, rewritten: before.rewritten + page.rewritten });
+    store.runProgress(run, erased, page.sentBy);
+  });
 
   // 2. Each app's own records.
   for (const { app, module, ctx } of appStorages(o.db, o)) {
@@ -88,16 +94,18 @@ export async function erase(o: EraseOptions): Promise<EraseReport> {
     }
     let records = 0;
     for (const series of scope) records += (await module.forget(ctx, { series })).records;
-    if (records > 0) erased.records[app.name] = records;
+    if (records > 0) {
+      erased.records[app.name] = (erased.records[app.name] ?? 0) + records;
+      o.db.transaction(() => store.runProgress(run, erased)).immediate();
+    }
   }
 
   // 3 and 4, with the record of the erasure and its log entry: one transaction.
   const recipients = new Map<string, { app: string; recipient: string }>();
   for (const d of disclosures.of(scope)) recipients.set(`${d.app}@${o.domain} ${d.recipient}`, { app: `${d.app}@${o.domain}`, recipient: d.recipient });
-  for (const s of queues.sentBy) recipients.set(`${s.app} ${s.destination}`, { app: s.app, recipient: s.destination });
+  for (const s of store.runDestinations(run)) recipients.set(`${s.app} ${s.destination}`, { app: s.app, recipient: s.destination });
   const consents = new ConsentStore(o.db);
   const outbox = new Outbox(o.db);
-  const store = new ErasureStore(o.db);
   const instance = instanceToken(o.db);
   const requests: EraseReport['requests'] = [];
   const report = o.db.transaction(() => {
@@ -135,6 +143,7 @@ export async function erase(o: EraseOptions): Promise<EraseReport> {
       now,
     );
     store.setEntry(id, entry);
+    store.endRun(run);
     return { erasure: id, subject: o.subject.name, series: scope, erased, requests, entry };
   }).immediate();
 

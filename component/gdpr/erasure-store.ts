@@ -69,6 +69,46 @@ export class ErasureStore {
     );
   }
 
+  /**
+   * The run of an erasure of `subject`'s `series`: a new one, or the one a crash left unfinished (with
+   * what it erased). Its own transaction: it must be there before anything is deleted.
+   */
+  erasureRun(subject: string, series: string[], at: number): { run: number; erased: ErasedHere; resumed: boolean } {
+    return this.db.transaction(() => {
+      const key = JSON.stringify(series);
+      const found = this.db.prepare('SELECT id, erased FROM gdpr_erasure_runs WHERE subject = ? AND series = ?').get(subject, key) as { id: number; erased: string } | undefined;
+      if (found) return { run: found.id, erased: JSON.parse(found.erased) as ErasedHere, resumed: true };
+      const erased: ErasedHere = { records: {}, outbox: 0, inbox: 0, deadLetters: 0, rewritten: 0, consents: [], notErased: [] };
+      const run = Number(this.db.prepare('INSERT INTO gdpr_erasure_runs (subject, series, started_at, erased) VALUES (?, ?, ?, ?)').run(subject, key, at, JSON.stringify(erased)).lastInsertRowid);
+      return { run, erased, resumed: false };
+    }).immediate();
+  }
+
+  /** What a run erased so far, and the destinations it learnt; inside the transaction of the deletions they come from. */
+  runProgress(run: number, erased: ErasedHere, destinations: ReadonlyArray<{ app: string; destination: string }> = []): void {
+    this.db.prepare('UPDATE gdpr_erasure_runs SET erased = ? WHERE id = ?').run(JSON.stringify(erased), run);
+    const add = this.db.prepare('INSERT INTO gdpr_erasure_run_destinations (run, app, destination) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
+    for (const d of destinations) add.run(run, d.app, d.destination);
+  }
+
+  /** The destinations a run learnt (this run's and a crashed one's). */
+  runDestinations(run: number): Array<{ app: string; destination: string }> {
+    return this.db.prepare('SELECT app, destination FROM gdpr_erasure_run_destinations WHERE run = ? ORDER BY app, destination').all(run) as Array<{ app: string; destination: string }>;
+  }
+
+  /** The run is recorded as an erasure: its rows go. Inside that transaction. */
+  endRun(run: number): void {
+    this.db.prepare('DELETE FROM gdpr_erasure_run_destinations WHERE run = ?').run(run);
+    this.db.prepare('DELETE FROM gdpr_erasure_runs WHERE id = ?').run(run);
+  }
+
+  /** Erasures started and not finished (a crash, or a failure in a step): run `gdpr erase` again. */
+  unfinished(): Array<{ subject: string; series: string[]; startedAt: number; erased: ErasedHere }> {
+    return (this.db.prepare('SELECT subject, series, started_at AS startedAt, erased FROM gdpr_erasure_runs ORDER BY id').all() as Array<{ subject: string; series: string; startedAt: number; erased: string }>).map(
+      (r) => ({ subject: r.subject, series: JSON.parse(r.series) as string[], startedAt: r.startedAt, erased: JSON.parse(r.erased) as ErasedHere }),
+    );
+  }
+
   setEntry(id: number, entry: number): void {
     this.db.prepare('UPDATE gdpr_erasures SET entry = ? WHERE id = ?').run(entry, id);
   }

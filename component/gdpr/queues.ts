@@ -86,8 +86,11 @@ export function withoutSeries(payload: string, erase: (series: string) => boolea
   };
 }
 
-/** Erases the records of series matching `globs` from the queues in scope. */
-export function eraseFromQueues(db: Db, globs: readonly string[], scope: QueueScope): QueueErasure {
+/**
+ * Erases the records of series matching `globs` from the queues in scope. `onPage`, if given, is called
+ * inside each page's transaction with the totals so far: what it records commits with the deletions.
+ */
+export function eraseFromQueues(db: Db, globs: readonly string[], scope: QueueScope, onPage?: (soFar: QueueErasure) => void): QueueErasure {
   const matchers = globs.map(seriesMatcher);
   const erase = (s: string) => matchers.some((m) => m(s));
   const out: QueueErasure = { outbox: 0, inbox: 0, deadLetters: 0, rewritten: 0, sentBy: [] };
@@ -146,6 +149,7 @@ export function eraseFromQueues(db: Db, globs: readonly string[], scope: QueueSc
             }
             if (r.sender && r.destination) sentBy.set(`${r.sender} ${r.destination}`, { app: r.sender, destination: r.destination });
           }
+          onPage?.({ ...out, sentBy: [...sentBy.values()] });
         }).immediate();
       }
       if (rows.length < PAGE) break;

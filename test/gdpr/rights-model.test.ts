@@ -24,6 +24,10 @@ import { parseXml } from '../../component/quoalise/xml-parse.js';
 import { ErasureStore } from '../../component/gdpr/erasure-store.js';
 import { applyReceivedErasures } from '../../component/gdpr/apply-erasures.js';
 import { createLogger } from '../../component/log/logger.js';
+import { erase } from '../../component/gdpr/erase.js';
+import { Outbox } from '../../component/delivery/outbox.js';
+import { storeDatabasePath } from '../../adapters/store/store-database.js';
+import { mkdirSync } from 'node:fs';
 
 const H1 = 'urn:dev:prm:30000000000011_consumption/power/active/raw';
 const H2 = 'urn:dev:prm:30000000000022_consumption/power/active/raw';
@@ -169,6 +173,27 @@ test("a run after one that did not finish confirms the earlier run's count, and 
   assert.ok(erased.complete);
   assert.match(erased.note ?? '', 'an earlier run (first started 1970-01-01T00:00:02.000Z) did not finish');
   assert.is(store.pending().length, 0);
+});
+
+test('an erasure cut short after emptying the queues is resumed by the next: the destinations of the deleted messages still get their requests', async ({ db, dir }) => {
+  const parties = new Parties(db);
+  const subject = parties.addSubject('household-1', ['urn:dev:prm:30000000000011_*'], null);
+  // A message holding the subject's data, perhaps already on its way to the peer.
+  new Outbox(db).enqueue([{ sender: 'meters@a.example', destination: 'app@peer.example', payload: encodeQuoalise([{ meta: {}, records: [{ name: H1, time: 1704063600, value: 1, unit: 'W' }] }]), records: 1, series: [H1] }]);
+  const path = join(dir, 'fedgate.sqlite');
+  const o = { db, databasePath: path, domain: 'a.example', log: createLogger({ level: 'silent', format: 'json' }), subject, reason: 'asked by alice', actor: { id: 'operator', role: 'operator' as const, evidence: { via: 'test' } } };
+  // The app's storage fails after the queue step (standing for a kill -9 there): a folder where its file should be.
+  mkdirSync(storeDatabasePath(path));
+  assert.match(String(await erase(o).then(() => 'finished', (e: unknown) => e)), 'cannot open');
+  assert.is(db.prepare('SELECT count(*) FROM outbox').pluck().get(), 0, 'the queued message is gone');
+  const store = new ErasureStore(db);
+  assert.equal(store.unfinished().map((u) => [u.subject, u.erased.outbox]), [['household-1', 1]], 'shown as unfinished, with what it erased');
+  assert.is(store.list().length, 0);
+  rmSync(storeDatabasePath(path), { recursive: true });
+  const report = await erase(o);
+  assert.equal(report.requests.map((r) => [r.app, r.recipient]), [['meters@a.example', 'app@peer.example']], 'the message deleted by the first run still brings its request');
+  assert.is(report.erased.outbox, 1, "the first run's count");
+  assert.equal(store.unfinished(), []);
 });
 
 test.run();
