@@ -178,6 +178,12 @@ export interface ForgetRequest {
    */
   from?: string;
   dryRun?: boolean;
+  /**
+   * Optional for the adapter: called after each part of the deletion its storage committed, with the
+   * records that part deleted, so that the caller records them then — a forget cut short (kill -9)
+   * leaves no deletion unrecorded. An adapter that deletes in one go just returns its count.
+   */
+  committed?(records: number): void;
 }
 
 export interface ChatMessage {

@@ -172,6 +172,7 @@ export async function forgetRecords(store: SeriesStore, request: ForgetRequest, 
       const n = store.forgetBatch(request, FORGET_BATCH);
       const ms = performance.now() - t;
       onBatch?.(ms, n);
+      if (n > 0) request.committed?.(n);
       records += n;
       if (n < FORGET_BATCH) return records;
       checkpoint();

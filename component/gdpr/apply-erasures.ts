@@ -53,7 +53,12 @@ export async function applyReceivedErasures(o: ApplyOptions): Promise<number> {
       else if (!storage.module.forget) missing.push(`${r.app} keeps what it receives in its own system (${storage.app.kind}), which fedgate cannot erase: its operator must`);
       else {
         try {
-          for (const series of r.series) records = store.addErased(r.id, (await storage.module.forget(storage.ctx, { series, from: r.sender })).records);
+          for (const series of r.series) {
+            // Counted as each part commits, so that a run cut short still confirms what it erased.
+            let counted = 0;
+            const { records: n } = await storage.module.forget(storage.ctx, { series, from: r.sender, committed: (k) => ((records = store.addErased(r.id, k)), (counted += k)) });
+            records = store.addErased(r.id, n - counted);
+          }
         } catch (err) {
           missing.push(`${r.app} could not erase by source: ${(err as Error).message}`);
         }

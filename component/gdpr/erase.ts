@@ -92,11 +92,15 @@ export async function erase(o: EraseOptions): Promise<EraseReport> {
       if (module.acceptsData?.(ctx.options as never)) erased.notErased.push(`${app.name} (${app.kind}: its system keeps what it received; its operator must erase it)`);
       continue;
     }
-    let records = 0;
-    for (const series of scope) records += (await module.forget(ctx, { series })).records;
-    if (records > 0) {
-      erased.records[app.name] = (erased.records[app.name] ?? 0) + records;
+    // Counted in the run as each part commits (an adapter that deletes in one go: when it returns).
+    const count = (n: number) => {
+      erased.records[app.name] = (erased.records[app.name] ?? 0) + n;
       o.db.transaction(() => store.runProgress(run, erased)).immediate();
+    };
+    for (const series of scope) {
+      let counted = 0;
+      const { records } = await module.forget(ctx, { series, committed: (n) => (count(n), (counted += n)) });
+      if (records > counted) count(records - counted);
     }
   }
 

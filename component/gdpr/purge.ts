@@ -56,10 +56,14 @@ export async function purge(opts: PurgeOptions): Promise<PurgeReport> {
       .map((p) => ({ series: p.series, rule: `older than ${p.period}`, request: { series: p.series, before: cutoff(now / 1000, parsePeriod(p.period)) } }));
     rules.push({ series: '*', rule: 'past the retention its source set', request: { series: '*', expired: now / 1000 } });
     for (const r of rules) {
-      const { records } = await module.forget(ctx, { ...r.request, dryRun: !!opts.dryRun });
+      // Logged as soon as the app's storage has committed each part (its own file: not in one
+      // transaction with it), or at the end for an adapter that deletes in one go.
+      let logged = 0;
+      const log = (records: number) => void traceOf(opts.db).write('purge.records', { app: app.name, series: r.series, rule: r.rule, records });
+      const committed = opts.dryRun ? undefined : (n: number) => (log(n), (logged += n));
+      const { records } = await module.forget(ctx, { ...r.request, dryRun: !!opts.dryRun, ...(committed ? { committed } : {}) });
       if (records > 0) report.apps.push({ app: app.name, series: r.series, rule: r.rule, records });
-      // Logged as soon as the app's storage has committed (its own file: not in one transaction with it).
-      if (records > 0 && !opts.dryRun) traceOf(opts.db).write('purge.records', { app: app.name, series: r.series, rule: r.rule, records });
+      if (records > logged && !opts.dryRun) log(records - logged);
     }
   }
   const purged = report.outbox + report.inbox + report.deadLetters + report.apps.length;

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Db } from '../../component/store/database.js';
 import { openStoreDatabase } from '../../adapters/store/store-database.js';
+import { forgetRecords } from '../../adapters/store/store.js';
 import { SeriesStore, StoreDataError } from '../../adapters/store/series-store.js';
 import { storeAdapter } from '../../adapters/store/store.js';
 import { AdapterError, type Adapter } from '../../adapters/contract.js';
@@ -67,6 +68,16 @@ test('history gives back exactly what was written, in [start, end)', ({ db }) =>
   assert.equal(store.history(A, 1704063600, 1704070800, 2)!.records.length, 2, 'limit');
   assert.is(store.history(B, 0, 2e9, 10), null, 'unknown series');
   assert.is(new SeriesStore(db, 'other').history(A, 0, 2e9, 10), null, 'series belong to their app');
+});
+
+test('forget deletes in parts and says each part as it commits (a purge or an erasure cut short leaves none unrecorded)', async ({ db }) => {
+  const store = new SeriesStore(db, 'meters');
+  store.ingest([{ meta: META, records: Array.from({ length: 1200 }, (_, i) => ({ name: A, time: 1704063600 + i, value: i, unit: 'W' })) }]);
+  const parts: number[] = [];
+  const total = await forgetRecords(store, { series: A, committed: (n) => parts.push(n) });
+  assert.is(total, 1200);
+  assert.equal(parts, [500, 500, 200]);
+  assert.is(store.history(A, 0, 2e9, 10)?.records.length ?? 0, 0);
 });
 
 test('catalogue: metadata, time span and count per series', ({ db }) => {
