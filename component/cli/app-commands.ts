@@ -84,7 +84,7 @@ export function appCommands(): Command {
   app
     .command('remove <name>')
     .alias('rm')
-    .description('remove an application; the running gateway stops serving it within a second; its open consent records are invalidated (and kept)')
+    .description('remove an application; the running gateway stops serving it within a second; its open consent records are invalidated (and kept); what its inbox still held goes to the dead letters')
     .action(function (this: Command, name: string) {
       wrap(() => registry(this).remove(name, operator(this)));
       process.stdout.write(`removed ${name}\n`);
