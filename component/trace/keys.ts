@@ -4,7 +4,8 @@
  * log's checkpoints and the gateway's receipts and proofs of origin; its public half is published on the
  * domain's disco#info and printed by `fedgate audit key`.
  */
-import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { threadId } from 'node:worker_threads';
 import { dirname } from 'node:path';
 import { formatKeyId, generateSigner, NoteError, parseSignerKey, type NoteSigner } from './note.js';
 import type { Db } from '../store/database.js';
@@ -33,8 +34,12 @@ export function loadOrCreateKey(path: string, name: string): { signer: NoteSigne
     const signer = generateSigner(name);
     mkdirSync(dirname(path), { recursive: true });
     try {
-      writeFileSync(path, `${signer.encodedSecret}\n`, { mode: 0o600, flag: 'wx' });
-      chmodSync(path, 0o600); // the umask may have taken bits away, never added: make it exact
+      const tmp = writeKeyAside(path, signer.encodedSecret);
+      try {
+        linkSync(tmp, path); // appears whole or not at all, and never replaces another process's key
+      } finally {
+        unlinkSync(tmp);
+      }
       return { signer, created: true };
     } catch (e) {
       // Another process (the CLI, a second start) created it first: use theirs.
@@ -70,8 +75,25 @@ export function rotateKey(db: Db, path: string, name: string, by: string): { pre
   traceOf(db).write('key.rotated', { previous: previous.encoded, next: next.encoded, by });
   store.seal(previous, name, Date.now(), 0);
   const retired = `${path}.${formatKeyId(previous.keyId)}.retired`;
+  const tmp = writeKeyAside(path, next.encodedSecret);
   renameSync(path, retired);
-  writeFileSync(path, `${next.encodedSecret}\n`, { mode: 0o600, flag: 'wx' });
-  chmodSync(path, 0o600);
+  renameSync(tmp, path);
   return { previous, next, retired };
+}
+
+/**
+ * Writes a key beside `path`, whole and on disk (mode exactly 0600), for the caller to move into place:
+ * a crash while writing must never leave an empty or half-written key file that stops the next start.
+ */
+function writeKeyAside(path: string, encodedSecret: string): string {
+  const tmp = `${path}.${process.pid}-${threadId}.tmp`;
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    writeSync(fd, `${encodedSecret}\n`);
+    fchmodSync(fd, 0o600); // the umask may have taken bits away, never added: make it exact
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return tmp;
 }

@@ -151,10 +151,10 @@ test('a full disk during store import: nothing imported, one line, exit 1', asyn
     const series = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
     const csv = join(fg.dir, 'big.csv');
     writeFileSync(csv, `identifier,time,value,unit\n${Array.from({ length: 40_000 }, (_, i) => `${series},${1704063600 + i * 1800},${i * 1.5},W`).join('\n')}\n`);
-    // A 1 MiB disk, in a mount namespace of its own: it vanishes with the shell.
+    // A 2 MiB disk (the database after its migrations takes about one), in a mount namespace of its own: it vanishes with the shell.
     const script = [
       'set -u',
-      `mount -t tmpfs -o size=1m tmpfs "${disk}"`,
+      `mount -t tmpfs -o size=2m tmpfs "${disk}"`,
       `"${process.execPath}" "${CLI}" app add meters --kind store >/dev/null`,
       // Ballast, removed after the import so that SQLite has room to read what is left.
       `head -c 200000 /dev/zero > "${disk}/ballast"`,
