@@ -5,7 +5,7 @@
  * domain's disco#info and printed by `fedgate audit key`.
  */
 import { closeSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { threadId } from 'node:worker_threads';
+import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { formatKeyId, generateSigner, NoteError, parseSignerKey, type NoteSigner } from './note.js';
 import type { Db } from '../store/database.js';
@@ -33,18 +33,22 @@ export function loadOrCreateKey(path: string, name: string): { signer: NoteSigne
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new KeyFileError(`trace.key_file ${path}: cannot read: ${(err as NodeJS.ErrnoException).code}`);
     const signer = generateSigner(name);
     mkdirSync(dirname(path), { recursive: true });
+    let tmp: string;
     try {
-      const tmp = writeKeyAside(path, signer.encodedSecret);
-      try {
-        linkSync(tmp, path); // appears whole or not at all, and never replaces another process's key
-      } finally {
-        unlinkSync(tmp);
-      }
+      tmp = writeKeyAside(path, signer.encodedSecret);
+    } catch (e) {
+      throw new KeyFileError(`trace.key_file ${path}: cannot create: ${(e as NodeJS.ErrnoException).code}`);
+    }
+    try {
+      linkSync(tmp, path); // appears whole or not at all, and never replaces another process's key
+      syncFolder(path);
       return { signer, created: true };
     } catch (e) {
       // Another process (the CLI, a second start) created it first: use theirs.
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new KeyFileError(`trace.key_file ${path}: cannot create: ${(e as NodeJS.ErrnoException).code}`);
       return loadOrCreateKey(path, name);
+    } finally {
+      unlinkSync(tmp);
     }
   }
   const mode = statSync(path).mode & 0o777;
@@ -71,14 +75,31 @@ export function loadOrCreateKey(path: string, name: string): { signer: NoteSigne
 export function rotateKey(db: Db, path: string, name: string, by: string): { previous: NoteSigner; next: NoteSigner; retired: string } {
   const { signer: previous } = loadOrCreateKey(path, name);
   const next = generateSigner(name);
+  // The new key on disk before the log names it; then the old one kept aside and the new one put in
+  // its place in one rename: whatever the moment of a crash, the key file holds one of the two.
+  const tmp = writeKeyAside(path, next.encodedSecret);
   const store = new LogStore(db);
   traceOf(db).write('key.rotated', { previous: previous.encoded, next: next.encoded, by });
   store.seal(previous, name, Date.now(), 0);
   const retired = `${path}.${formatKeyId(previous.keyId)}.retired`;
-  const tmp = writeKeyAside(path, next.encodedSecret);
-  renameSync(path, retired);
+  try {
+    linkSync(path, retired);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
   renameSync(tmp, path);
+  syncFolder(path);
   return { previous, next, retired };
+}
+
+/** The folder's entries on disk too (a new name survives a power cut). */
+function syncFolder(path: string): void {
+  const fd = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -86,7 +107,8 @@ export function rotateKey(db: Db, path: string, name: string, by: string): { pre
  * a crash while writing must never leave an empty or half-written key file that stops the next start.
  */
 function writeKeyAside(path: string, encodedSecret: string): string {
-  const tmp = `${path}.${process.pid}-${threadId}.tmp`;
+  // A name of its own: a file left by a crash (the same pid again, in a container) is never in the way.
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const fd = openSync(tmp, 'wx', 0o600);
   try {
     writeSync(fd, `${encodedSecret}\n`);
