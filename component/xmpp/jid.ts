@@ -7,8 +7,13 @@
  * `ｅvil.example` (full-width letters) from evil.example's own connection, because its stringprep maps them
  * to evil.example, and forwards the string as sent. Counted as written, each spelling would be one more
  * party, and every limit per JID or per domain would multiply without bound.
+ *
+ * The canonical domain is ASCII: an internationalised domain in its A-labels (`xn--…`), as the
+ * configuration writes the gateway's own and as stored JIDs were written; one trailing dot is dropped.
+ * A localpart that the mapping would give a character a localpart may not hold (`＠` becoming `@`) is
+ * not a JID.
  */
-import { domainToASCII, domainToUnicode } from 'node:url';
+import { domainToASCII } from 'node:url';
 
 export interface Jid {
   local: string;
@@ -25,23 +30,23 @@ export function parseJid(s: string): Jid | null {
   const local = at === -1 ? '' : bare.slice(0, at);
   const domain = at === -1 ? bare : bare.slice(at + 1);
   if (!domain || (at !== -1 && !local)) return null;
-  if (!NON_ASCII.test(bare) && !A_LABEL.test(domain)) return { local: local.toLowerCase(), domain: domain.toLowerCase(), resource };
+  if (!NON_ASCII.test(bare) && !domain.endsWith('.')) return { local: local.toLowerCase(), domain: domain.toLowerCase(), resource };
   const d = canonicalDomain(domain);
   const l = local && canonicalLocal(local);
-  if (!d || (at !== -1 && !l)) return null;
+  if (!d || (at !== -1 && (!l || NOT_IN_LOCALPART.test(l)))) return null;
   return { local: l, domain: d, resource };
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;
-/** An IDN in its ASCII form (`xn--…`): shown as its U-labels, the one spelling kept. */
-const A_LABEL = /xn--/i;
+/** RFC 7622 §3.3.1: characters a localpart never holds (and whitespace). */
+const NOT_IN_LOCALPART = /["&'/:<>@\s]/;
 /** RFC 3454 table B.1, "commonly mapped to nothing" by nameprep and nodeprep (the soft hyphen, joiners, variation selectors…). */
 const MAPPED_TO_NOTHING = /[\u00ad\u034f\u1806\u180b-\u180d\u200b-\u200d\u2060\ufe00-\ufe0f\ufeff]/g;
 
-/** A domain as IDNA (UTS #46) maps it — the characters a server's nameprep folds away removed, case folded — in U-labels; '' if it is not a domain. */
+/** A domain as IDNA (UTS #46) maps it — the characters a server's nameprep folds away removed, case folded — in A-labels, without a trailing dot; '' if it is not a domain. */
 function canonicalDomain(domain: string): string {
   const ascii = domainToASCII(domain.replace(MAPPED_TO_NOTHING, ''));
-  return ascii && domainToUnicode(ascii);
+  return ascii.endsWith('.') ? ascii.slice(0, -1) : ascii;
 }
 
 /** A localpart as nodeprep maps it (B.1 removed, NFKC, case folded). */
@@ -51,7 +56,7 @@ function canonicalLocal(local: string): string {
 
 /** A bare JID (or a JID pattern's literal text) in the canonical spelling parseJid gives; the text itself if it is not a JID. */
 export function canonicalBare(s: string): string {
-  return NON_ASCII.test(s) || A_LABEL.test(s) ? bareJid(s) : s.toLowerCase();
+  return NON_ASCII.test(s) || s.endsWith('.') ? bareJid(s) : s.toLowerCase();
 }
 
 export function bareJid(s: string): string {

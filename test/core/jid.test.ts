@@ -13,11 +13,18 @@ test('spellings a server folds to one JID are one bare JID here', () => {
   }
 });
 
-test('an internationalised domain has one spelling, in U-labels, whether it came as Unicode or as xn--', () => {
-  assert.is(domainOf('jean@énergie.example'), 'énergie.example');
-  assert.is(domainOf('jean@XN--NERGIE-9UA.example'), 'énergie.example');
-  assert.is(domainOf('jean@ÉNERGIE.example'), 'énergie.example');
-  assert.is(canonicalBare('Jean@xn--nergie-9ua.example'), 'jean@énergie.example');
+test('an internationalised domain has one spelling, its A-labels (as the configuration writes it), whether it came as Unicode or as xn--', () => {
+  assert.is(domainOf('jean@énergie.example'), 'xn--nergie-9ua.example');
+  assert.is(domainOf('jean@XN--NERGIE-9UA.example'), 'xn--nergie-9ua.example');
+  assert.is(domainOf('jean@ÉNERGIE.example'), 'xn--nergie-9ua.example');
+  assert.is(canonicalBare('Jean@énergie.example'), 'jean@xn--nergie-9ua.example');
+  assert.is(bareJid('jean@energie.example.'), 'jean@energie.example', 'a trailing dot is the same domain');
+});
+
+test('the canonical spelling is stable: a mapping that would put an @ or a / in a localpart is not a JID', () => {
+  assert.is(parseJid('eve\uff20n1@evil.example'), null, 'a full-width @ becomes @');
+  assert.is(parseJid('eve\uff0fx@evil.example'), null, 'a full-width / becomes /');
+  for (const s of ['ｅｖｅ@ＥＶＩＬ.example/r', 'jean@énergie.example', 'a@b.example.']) assert.is(bareJid(bareJid(s)), bareJid(s), s);
 });
 
 test('plain ASCII keeps its resource, and what is not a JID stays null', () => {
