@@ -3,13 +3,15 @@
  * applied more than `inbox.keep_done_days` ago — past that, a duplicate would no longer be recognised,
  * which is why the period is configurable —, lanes of destinations nobody has sent to for
  * LANE_IDLE_DAYS, and the change feed's rows older than an hour (the running gateway reads them within
- * a fraction of a second), and reports what it did.
+ * a fraction of a second), moves the unapplied inbox rows of removed apps to the dead letters (a removal
+ * cut short), and reports what it did.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from '../store/database.js';
 import { Inbox } from '../transfer/inbox.js';
 import { LanesTable } from '../delivery/lanes-table.js';
 import { purgeChanges } from '../changes/feed.js';
+import { deadLetterOrphanedInbox } from '../transfer/dead-letters.js';
 
 const LANE_IDLE_DAYS = 30;
 /** Change-feed rows are kept this long. */
@@ -26,6 +28,7 @@ try {
   const purged = new Inbox(db).purge(Date.now() - data.keepDoneMs);
   const lanes = new LanesTable(db).forgetIdle(Date.now() - LANE_IDLE_DAYS * 86_400_000);
   purgeChanges(db, Date.now() - KEEP_CHANGES_MS);
+  while (deadLetterOrphanedInbox(db) > 0);
   parentPort?.postMessage({ t: 'housekeeping', purged, lanes });
 } finally {
   db.close();

@@ -86,6 +86,26 @@ export function moveInboxRowToDeadLetters(db: Db, id: number, reason: string): v
   }
 }
 
+/** Inbox rows moved per transaction by `deadLetterOrphanedInbox`: each write lock stays short. */
+const ORPHANS_PER_TRANSACTION = 500;
+
+/**
+ * Unapplied inbox rows of apps that no longer exist, moved to the dead letters with the reason, a page
+ * at a time; returns how many. `app remove` calls it until none are left; the housekeeping job finishes
+ * a removal cut short. Acknowledged to their senders, such rows must not wait unseen for ever.
+ */
+export function deadLetterOrphanedInbox(db: Db): number {
+  return db
+    .transaction(() => {
+      const rows = db
+        .prepare(`SELECT id, app FROM inbox WHERE state = 'pending' AND app NOT IN (SELECT name FROM apps) ORDER BY id LIMIT ${ORPHANS_PER_TRANSACTION}`)
+        .all() as Array<{ id: number; app: string }>;
+      for (const r of rows) moveInboxRowToDeadLetters(db, r.id, `not applied: application ${r.app} was removed (add it again, then fedgate dead-letter retry)`);
+      return rows.length;
+    })
+    .immediate();
+}
+
 export class DeadLetters {
   constructor(private readonly db: Db) {}
 
