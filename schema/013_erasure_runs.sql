@@ -10,6 +10,7 @@ CREATE TABLE gdpr_erasure_runs (
   series     TEXT NOT NULL,                 -- JSON array of the globs erased
   started_at INTEGER NOT NULL,
   erased     TEXT NOT NULL,                 -- JSON: what was erased so far, across runs
+  owner_pid  INTEGER NOT NULL,              -- the process making it: another one resumes it only once that one is gone
   UNIQUE (subject, series)
 ) STRICT;
 

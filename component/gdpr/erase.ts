@@ -26,12 +26,10 @@ import { traceOf } from '../trace/trace.js';
 import { appStorages } from './app-storage.js';
 import { Disclosures } from './disclosures.js';
 import { eraseFromQueues } from './queues.js';
-import { ErasureStore, type ErasedHere } from './erasure-store.js';
+import { ErasureError, ErasureStore, type ErasedHere } from './erasure-store.js';
 import { erasePayload } from './wire.js';
 
-export class ErasureError extends Error {
-  override name = 'ErasureError';
-}
+export { ErasureError };
 
 export interface EraseOptions {
   db: Db;

@@ -57,6 +57,26 @@ export interface ReceivedErasure extends EraseRequest {
   receivedAt: number;
 }
 
+/** An erasure that cannot be made as asked (the reason is for the operator). */
+export class ErasureError extends Error {
+  override name = 'ErasureError';
+}
+
+/** Another live process is making the same erasure. */
+export class ErasureRunningError extends ErasureError {
+  override name = 'ErasureRunningError';
+}
+
+/** Whether a process with this pid exists (on this machine: the CLI and the gateway share it). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export class ErasureStore {
   constructor(private readonly db: Db) {}
 
@@ -76,10 +96,18 @@ export class ErasureStore {
   erasureRun(subject: string, series: string[], at: number): { run: number; erased: ErasedHere; resumed: boolean } {
     return this.db.transaction(() => {
       const key = JSON.stringify(series);
-      const found = this.db.prepare('SELECT id, erased FROM gdpr_erasure_runs WHERE subject = ? AND series = ?').get(subject, key) as { id: number; erased: string } | undefined;
-      if (found) return { run: found.id, erased: JSON.parse(found.erased) as ErasedHere, resumed: true };
+      const found = this.db.prepare('SELECT id, erased, owner_pid AS owner FROM gdpr_erasure_runs WHERE subject = ? AND series = ?').get(subject, key) as { id: number; erased: string; owner: number } | undefined;
+      if (found) {
+        if (found.owner !== process.pid && processAlive(found.owner)) {
+          throw new ErasureRunningError(`the erasure of ${subject} (${series.join(', ')}) is being made by process ${found.owner}: wait for it to end (or, if that process is not fedgate, run this again once it is gone)`);
+        }
+        this.db.prepare('UPDATE gdpr_erasure_runs SET owner_pid = ? WHERE id = ?').run(process.pid, found.id);
+        return { run: found.id, erased: JSON.parse(found.erased) as ErasedHere, resumed: true };
+      }
       const erased: ErasedHere = { records: {}, outbox: 0, inbox: 0, deadLetters: 0, rewritten: 0, consents: [], notErased: [] };
-      const run = Number(this.db.prepare('INSERT INTO gdpr_erasure_runs (subject, series, started_at, erased) VALUES (?, ?, ?, ?)').run(subject, key, at, JSON.stringify(erased)).lastInsertRowid);
+      const run = Number(
+        this.db.prepare('INSERT INTO gdpr_erasure_runs (subject, series, started_at, erased, owner_pid) VALUES (?, ?, ?, ?, ?)').run(subject, key, at, JSON.stringify(erased), process.pid).lastInsertRowid,
+      );
       return { run, erased, resumed: false };
     }).immediate();
   }

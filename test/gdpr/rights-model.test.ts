@@ -21,7 +21,8 @@ import { encodeQuoalise } from '../../component/quoalise/payload.js';
 import { encodeRetention, parsePeriod } from '../../component/gdpr/retention.js';
 import { controlElement, decodeErase, decodeErased, erasedPayload, erasePayload, ErasureFormatError } from '../../component/gdpr/wire.js';
 import { parseXml } from '../../component/quoalise/xml-parse.js';
-import { ErasureStore } from '../../component/gdpr/erasure-store.js';
+import { ErasureRunningError, ErasureStore } from '../../component/gdpr/erasure-store.js';
+import { spawnSync } from 'node:child_process';
 import { applyReceivedErasures } from '../../component/gdpr/apply-erasures.js';
 import { createLogger } from '../../component/log/logger.js';
 import { erase } from '../../component/gdpr/erase.js';
@@ -194,6 +195,19 @@ test('an erasure cut short after emptying the queues is resumed by the next: the
   assert.equal(report.requests.map((r) => [r.app, r.recipient]), [['meters@a.example', 'app@peer.example']], 'the message deleted by the first run still brings its request');
   assert.is(report.erased.outbox, 1, "the first run's count");
   assert.equal(store.unfinished(), []);
+});
+
+test('an erasure being made by another live process is not resumed; one whose process is gone is', ({ db }) => {
+  const store = new ErasureStore(db);
+  const { run } = store.erasureRun('household-1', [H1], 1000);
+  // Another process holds it: this test's parent, alive.
+  db.prepare('UPDATE gdpr_erasure_runs SET owner_pid = ? WHERE id = ?').run(process.ppid, run);
+  assert.throws(() => store.erasureRun('household-1', [H1], 2000), (e: unknown) => e instanceof ErasureRunningError && /being made by process/.test((e as Error).message));
+  // A process that has ended.
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+  db.prepare('UPDATE gdpr_erasure_runs SET owner_pid = ? WHERE id = ?').run(gone, run);
+  const resumed = store.erasureRun('household-1', [H1], 3000);
+  assert.equal([resumed.run, resumed.resumed], [run, true]);
 });
 
 test.run();
