@@ -181,7 +181,8 @@ export interface ForgetRequest {
   /**
    * Optional for the adapter: called after each part of the deletion its storage committed, with the
    * records that part deleted, so that the caller records them then — a forget cut short (kill -9)
-   * leaves no deletion unrecorded. An adapter that deletes in one go just returns its count.
+   * leaves at most the part being committed unrecorded. An adapter that deletes in one go just returns
+   * its count.
    */
   committed?(records: number): void;
 }

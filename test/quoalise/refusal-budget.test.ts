@@ -12,6 +12,9 @@ test('a flood of refusals from one domain: the burst logged, then one a second c
   assert.is(b.take('evil.example', 500), null, 'half a second later: still counted');
   assert.equal(b.take('evil.example', 1000), { unlogged: 51 }, 'a second later: logged, with the 51 not logged before it');
   assert.equal(b.take('evil.example', 2000), { unlogged: 0 });
+  for (let i = 0; i < 200; i++) b.take('evil.example', 3000);
+  assert.ok(b.drain('evil.example') > 0, "an allowed call's entry carries the count");
+  assert.is(b.drain('evil.example'), 0, 'once');
 });
 
 test.run();

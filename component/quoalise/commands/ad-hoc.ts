@@ -147,7 +147,7 @@ export class QuoaliseCommands {
     if (!this.opts.trace) return;
     const iso = (s: number | undefined) => (s === undefined ? undefined : formatIsoUtc(s));
     // Refusals: a budget per requester domain (refusal-budget.ts), the rest counted into the next entry.
-    const budget = err === null ? { unlogged: 0 } : this.refusals.take(domainOf(requester), at);
+    const budget = err === null ? { unlogged: this.refusals.drain(domainOf(requester)) } : this.refusals.take(domainOf(requester), at);
     if (budget === null) return;
     await this.opts.trace.appendCommitted(
       'access',

@@ -3,7 +3,8 @@
  * transparency log. Every call is within the rate limits already, but a refusal costs the stranger
  * nothing and the log keeps each entry for ever: 500 refused calls a second from one domain grew it by
  * about half a megabyte a second. Past a burst of REFUSALS_BURST, one entry a second per domain; the
- * refusals in between are counted, and the count (`unlogged`) goes into the domain's next entry.
+ * refusals in between are counted, and the count (`unlogged`) goes into the domain's next entry,
+ * refused or allowed.
  * Allowed calls are always logged: they are what the log is for.
  */
 import { RateLimiter } from '../../timing/rate-limiter.js';
@@ -29,5 +30,12 @@ export class RefusalBudget {
     if (this.unlogged.size >= MAX_COUNTED_DOMAINS) this.unlogged.delete(this.unlogged.keys().next().value!);
     this.unlogged.set(domain, n);
     return null;
+  }
+
+  /** For an allowed call's entry: the domain's refusals not logged since its last entry (and forgets them). */
+  drain(domain: string): number {
+    const n = this.unlogged.get(domain) ?? 0;
+    if (n) this.unlogged.delete(domain);
+    return n;
   }
 }
