@@ -86,6 +86,11 @@ const MqttSchema = z
     /** `json`: {"key","from","name","time","value","unit"}; `value`: the bare value as text. */
     publish_format: z.enum(['json', 'value']).default('json'),
     publish_retain: z.boolean().default(false),
+    /**
+     * Series the app keeps at most. Anyone who may publish under a wildcard filter makes a series per
+     * topic: past this, a message for a new series is refused like a malformed one (counted, logged).
+     */
+    max_series: z.number().int().min(1).max(10_000_000).default(10_000),
   })
   .strict()
   .refine((o) => !(o.cert_file && !o.key_file) && !(o.key_file && !o.cert_file), { path: ['key_file'], message: 'cert_file and key_file go together' })
@@ -152,6 +157,8 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
     const ha = new Map<string, HaEntity>();
     const clock = new ReceptionClock();
     const homieUnits = new Map<string, string>();
+    // The app's series: those stored already, and each new one up to max_series.
+    const known = new Set(db.prepare('SELECT identifier FROM store_series WHERE app = ?').pluck().all(app.name) as string[]);
     const haConfig = [`${o.discovery_prefix}/+/+/config`, `${o.discovery_prefix}/+/+/+/config`];
     const wantsHa = o.subscriptions.some((s) => s.format === 'homeassistant');
 
@@ -250,6 +257,9 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
         // its own it would be stored as a new reading at each reconnect, dated now. Only live values count.
         if (retained && r.decoded.time === undefined) return null;
         const name = fillTemplate(s.identifier, Object.fromEntries(captures.map((c, i) => [String(i + 1), c])));
+        if (!known.has(name) && known.size >= o.max_series) {
+          return malformed.count(s.topic, topic, `a new series (${name.slice(0, 200)}) beyond max_series (${o.max_series}): not stored`), null;
+        }
         const unit = r.decoded.unit ?? s.unit;
         const block: DataBlock = { meta: s.meta, records: [{ name, time: r.decoded.time ?? received, ...valueOf(r.decoded.value), ...(unit ? { unit } : {}) }] };
         try {
@@ -258,6 +268,7 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
           if (err instanceof StoreDataError) return malformed.count(s.topic, topic, err.message), null;
           throw err;
         }
+        known.add(name);
         return block;
       }
       return null;

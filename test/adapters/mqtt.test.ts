@@ -72,6 +72,8 @@ test.before(async (ctx) => {
   );
   await fg.must('app', 'add', 'secure', '--kind', 'mqtt', '--option', `url=${broker.tlsUrl}`, '--option', `ca_file=${broker.caFile}`, ...auth,
     '--option', `subscriptions=${JSON.stringify([{ topic: 'secure/+', identifier: 'urn:dev:org:60060-tls:{1}' }])}`);
+  await fg.must('app', 'add', 'capped', '--kind', 'mqtt', '--option', `url=${broker.url}`, ...auth, '--option', 'max_series=3',
+    '--option', `subscriptions=${JSON.stringify([{ topic: 'capped/+', identifier: 'urn:dev:org:60060-cap:{1}' }])}`);
   await fg.must('app', 'add', 'meters', '--kind', 'store');
   for (const app of ['home', 'secure']) await fg.must('grant', 'add', app, CLIENT, '*');
   await fg.must('consumer', 'add', '--source', 'meters', '--destination', 'home', '--series', '*', '--schedule', 'on-change');
@@ -159,6 +161,24 @@ test('malformed payloads are counted and logged, never stored, and the adapter k
   assert.match(fg.stderr, 'malformed MQTT payload refused');
   assert.equal(recordsOf(await client.waitFor(isPush, 30_000)).map((r) => r.value), [7]);
   assert.is(fg.proc !== null, true);
+});
+
+test('a publisher making a series per topic stops at max_series: the next new ones are refused and counted, the known ones still stored', async ({ broker, fg }) => {
+  const capped = () => storeScalar<number>(fg, "SELECT count(*) FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'capped'");
+  // Subscribed once the first reading is stored.
+  await until(async () => (await pub(broker, 'capped/a', '1'), capped() > 0), 15_000, () => fg.stderr.slice(-1000));
+  for (const t of ['b', 'c', 'd', 'e']) await pub(broker, `capped/${t}`, '2');
+  await pub(broker, 'capped/a', '3');
+  await until(
+    () => queryStore<{ count: number }>(fg, "SELECT count FROM mqtt_malformed WHERE app = 'capped'")[0]?.count === 2,
+    10_000,
+    () => JSON.stringify(queryStore(fg, "SELECT * FROM mqtt_malformed WHERE app = 'capped'")),
+  );
+  assert.equal(queryStore<{ identifier: string }>(fg, "SELECT identifier FROM store_series WHERE app = 'capped' ORDER BY identifier").map((r) => r.identifier), [
+    'urn:dev:org:60060-cap:a', 'urn:dev:org:60060-cap:b', 'urn:dev:org:60060-cap:c',
+  ]);
+  assert.match(queryStore<{ last_reason: string }>(fg, "SELECT last_reason FROM mqtt_malformed WHERE app = 'capped'")[0]!.last_reason, 'beyond max_series (3)');
+  await until(() => storeScalar<number>(fg, "SELECT count(*) FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.identifier = 'urn:dev:org:60060-cap:a'") >= 2, 10_000, () => 'a known series refused');
 });
 
 test('a broker restart loses nothing published with QoS 1, even before fedgate is back', async ({ broker, fg, client, mq }) => {
