@@ -158,10 +158,13 @@ export class Intake {
     if (checked.t === 'wait') return this.waitForKey(sender, () => this.accept(host, el, data), el, checked.until);
     if (checked.evidence && checked.batchSize) this.arrivals.arrived(checked.evidence.note, checked.evidence.index, checked.batchSize);
     const series = [...names].slice(0, MAX_SERIES_PER_ENTRY);
-    const { origin, version } = sourceVersion(el);
+    const { origin, version } = sourceVersion(el, checked.origin === 'verified');
+    // A verified message is known by the id its signature covers: the unsigned origin-id could be
+    // changed by whoever replays a captured message, making it look new.
+    const key = checked.origin === 'verified' && el.attrs.id ? el.attrs.id : stanzaId;
     const expiresAt = lastExpiryMs(retention, blocks.flatMap((b) => b.records));
     this.batch.push({
-      message: { app, sender, stanzaId, format: data.format, payload, records, origin, version, retention: retentionToJson(retention), expiresAt, series: [...names].join('\n') },
+      message: { app, sender, stanzaId: key, format: data.format, payload, records, origin, version, retention: retentionToJson(retention), expiresAt, series: [...names].join('\n') },
       stanza: el,
       host,
       digest,
@@ -317,11 +320,17 @@ export class Intake {
   }
 }
 
-/** A fedgate sender's version of the records (see component/delivery/stanzas.ts), if it gave one. */
-function sourceVersion(el: Element): { origin: string | null; version: number | null } {
+/**
+ * A fedgate sender's version of the records (see component/delivery/stanzas.ts), if it gave one. The
+ * `epoch` and `version` attributes are not signed, but a fedgate sender's message id is made of them
+ * (`fg<epoch>-<version>`): for a verified message, whose id the signature covers, they must agree with
+ * it — otherwise a replayed message with a forged, huge version would outrank every later correction.
+ */
+export function sourceVersion(el: Element, verified: boolean): { origin: string | null; version: number | null } {
   const req = el.getChild('request', NS.fedgateDelivery);
   const version = Number(req?.attrs.version);
   const origin = req?.attrs.epoch;
   if (!origin || !Number.isSafeInteger(version) || version < 0 || origin.length > 64) return { origin: null, version: null };
+  if (verified && el.attrs.id !== `fg${origin}-${version}`) return { origin: null, version: null };
   return { origin, version };
 }

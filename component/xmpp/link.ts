@@ -5,6 +5,7 @@
  * We do not use @xmpp/component: its iq-callee answers every IQ it has no handler for, so the sender
  * would get two replies, and its reconnect is a fixed 1 s loop that also retries after not-authorized.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Component } from '@xmpp/component-core';
 import { Backoff } from '../timing/backoff.js';
@@ -206,7 +207,9 @@ export class Link extends EventEmitter<LinkEvents> {
 
   /** Sends an IQ and resolves with the result; rejects with a RemoteStanzaError on an error reply. */
   request(iq: Element, timeoutMs = 10_000): Promise<Element> {
-    const id = iq.attrs.id ?? `fg-${(this.nextId++).toString(36)}`;
+    // Unguessable: an answer is matched on id and sender, and a sender can be forged by a server that does
+    // not check what its components send (a forged disco#info answer once made a peer's key an attacker's).
+    const id = iq.attrs.id ?? `fg-${(this.nextId++).toString(36)}-${randomBytes(9).toString('base64url')}`;
     iq.attrs.id = id;
     iq.attrs.from ??= this.opts.domain;
     const to = iq.attrs.to ?? this.opts.domain;
