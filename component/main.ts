@@ -2,6 +2,7 @@
  * The gateway, composed: storage → application workers → router → XMPP link. Data flows one way:
  * link → router → app worker (adapter) → link. This file only wires the parts together.
  */
+import { PeerSigners } from './trace/peer-signers.js';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { EventEmitter } from 'node:events';
@@ -216,7 +217,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const presence = new PresenceService({ db, send, domain, maxPerDomain: config.presence.max_subscribers_per_domain, log });
   const iqs = new AppIqs(send);
   const entitlements = new Entitlements(db, domain);
-  const peerKeys = new PeerKeys({ request: (iq, timeoutMs) => link.request(iq, timeoutMs) });
+  const peerKeys = new PeerKeys({ request: (iq, timeoutMs) => link.request(iq, timeoutMs), remembered: new PeerSigners(db) });
   const intake = new Intake({
     db,
     inbox: new Inbox(db),

@@ -6,7 +6,8 @@
  * - unsigned, from a domain known to sign what it sends: refused (not-acceptable: the sender's
  *   delivery fails, is retried, then dead-lettered — never silently accepted);
  * - unsigned, from a domain not known to sign: accepted and logged as unsigned (its key is looked up
- *   meanwhile, for the next messages);
+ *   meanwhile, for the next messages); from a domain seen signing before (trace_peer_signers) whose key
+ *   is not in memory: it waits for the look-up, and a look-up that fails keeps the last key;
  * - a signature that does not verify: the key is looked up again once (a rotation), then refused.
  *
  * A signed message from a domain whose key is not known yet waits for the lookup (`wait`).
@@ -52,7 +53,9 @@ export class OriginCheck {
     const key = this.keys.peek(domain);
     if (key === undefined) {
       const lookup = this.keys.fetch(domain);
-      if (signed) return { t: 'wait', until: lookup };
+      // Unsigned from a domain seen signing before: its key first (its look-up failing keeps the last one),
+      // or a forged message slips in whenever the key is not in memory (a restart, its expiry).
+      if (signed || this.keys.signedBefore(domain)) return { t: 'wait', until: lookup };
       return { t: 'accept', origin: 'unsigned' };
     }
     const proof = key ? readOrigin(message, key.verifiers[0]!.name) : null;

@@ -1,8 +1,10 @@
 /**
  * Peers' published keys, learnt from their domain's disco#info (the XEP-0128 form of disco.ts) and
  * remembered for a while: one query per domain at a time, whoever asks. A domain that answers without a
- * form, with an error, or not at all publishes no key (remembered for a shorter while, so that a gateway
- * that starts signing is noticed).
+ * form publishes no key (remembered for a shorter while, so that a gateway that starts signing is
+ * noticed). A look-up that fails — no answer, an error — says nothing new: a domain seen signing keeps
+ * its last key (`remembered`, kept across restarts in trace_peer_signers), one never seen signing
+ * publishes none.
  */
 import { xml, type Element } from '../xmpp/xml.js';
 import { NS } from '../xmpp/namespaces.js';
@@ -23,6 +25,14 @@ export interface PeerKeysOptions {
   noKeyTtlMs?: number;
   timeoutMs?: number;
   now?: () => number;
+  /** The last key each domain was seen publishing, across restarts (component/trace/peer-signers.ts). */
+  remembered?: RememberedSigners;
+}
+
+export interface RememberedSigners {
+  get(domain: string): PublishedKey | undefined;
+  /** A key learnt (null: the domain answered without one). */
+  set(domain: string, key: PublishedKey | null): void;
 }
 
 /** Bounds the memory a crowd of sender domains can take. */
@@ -59,6 +69,11 @@ export class PeerKeys {
     return p;
   }
 
+  /** Whether the domain was ever seen publishing a key (so that unsigned data from it waits for the look-up). */
+  signedBefore(domain: string): boolean {
+    return this.opts.remembered?.get(domain) !== undefined;
+  }
+
   /** Forgets what is known of a domain (its signature failed: maybe it rotated its key). */
   forget(domain: string): void {
     this.known.delete(domain);
@@ -70,9 +85,19 @@ export class PeerKeys {
       const r = await this.opts.request(xml('iq', { type: 'get', to: domain }, xml('query', { xmlns: NS.discoInfo })), this.opts.timeoutMs ?? 10_000);
       const published = readTraceForm(r.getChild('query', NS.discoInfo));
       if (published) key = { ...published, verifiers: published.keys.map((k) => parseVerifierKey(k)) };
+      // An answer: what it says is what the domain publishes now.
+      this.opts.remembered?.set(domain, published ?? null);
     } catch (err) {
-      // No answer, an error answer, a malformed key: nothing to verify with.
+      // No answer, an error answer, a malformed key: nothing new — the last key seen, if any, stands.
       if (!(err instanceof RemoteStanzaError || err instanceof NoteError || err instanceof Error)) throw err;
+      const last = this.opts.remembered?.get(domain);
+      if (last) {
+        try {
+          key = { ...last, verifiers: last.keys.map((k) => parseVerifierKey(k)) };
+        } catch {
+          key = null;
+        }
+      }
     }
     if (this.known.size >= MAX_DOMAINS) this.known.delete(this.known.keys().next().value!);
     this.known.set(domain, { key, until: this.now() + (key ? (this.opts.ttlMs ?? 600_000) : (this.opts.noKeyTtlMs ?? 60_000)) });
