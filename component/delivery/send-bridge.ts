@@ -40,6 +40,9 @@ export interface SendBridgeEvents {
   dead: [id: number, destination: string, reason: string];
 }
 
+/** Acknowledgements read from one stanza, at most: twice the largest window. */
+const MAX_ACKS_PER_STANZA = 20_000;
+
 export class SendBridge extends EventEmitter<SendBridgeEvents> {
   private queue: ToSendWorker[] = [];
   private stopping = false;
@@ -109,6 +112,9 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
     const received = el.getChild('received', NS.receipts);
     const acks = el.getChild('acks', NS.fedgateDelivery);
     if (!received && !acks) return false;
+    // More acknowledgements than any window holds (delivery.window is at most 10,000): not a receiver's,
+    // and not worth checking one by one.
+    if (acks && acks.children.length > MAX_ACKS_PER_STANZA) return true;
     const ids: number[] = [];
     if (received) ids.push(rowIdOf(this.instance, received.attrs.id) ?? 0);
     for (const ack of acks?.getChildren('ack') ?? []) ids.push(rowIdOf(this.instance, ack.attrs.id) ?? 0);

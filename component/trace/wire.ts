@@ -103,11 +103,17 @@ export function originElements(note: string): (index: number, path: readonly Has
 }
 
 /** The proof of origin a data message carries, if any, with its batch note rebuilt under `keyName`. */
+/** 64 hashes of 32 bytes, in base64. */
+const MAX_PATH_BASE64 = Math.ceil((64 * 32) / 3) * 4;
+
 export function readOrigin(message: Element, keyName: string): { index: number; path: Hash[]; note: string } | null {
   const o = message.getChild('origin', NS_TRACE);
   if (!o) return null;
   const { batch, size, root, sig, index, path } = o.attrs as Record<string, string | undefined>;
   if (!batch || !/^[0-9a-f]+$/.test(batch) || !size || !/^\d+$/.test(size) || !root || !sig || !index || !/^\d+$/.test(index)) return null;
+  // Sizes a real proof never exceeds (a tree of 2^64 leaves, a SHA-256 root, an Ed25519 signature): a
+  // peer's megabyte-long attribute must not cost megabytes of hashing and memory per message.
+  if (batch.length > 64 || size.length > 16 || index.length > 16 || root.length > 128 || sig.length > 256 || (path?.length ?? 0) > MAX_PATH_BASE64) return null;
   const raw = path ? Buffer.from(path, 'base64') : Buffer.alloc(0);
   const hashes: Hash[] = [];
   for (let i = 0; i + 32 <= raw.length; i += 32) hashes.push(raw.subarray(i, i + 32));

@@ -17,6 +17,7 @@ import {
   type MessageFacts,
 } from '../../component/trace/receipts.js';
 import { checkProof, ProofError } from '../../component/trace/proofs.js';
+import { readOrigin } from '../../component/trace/wire.js';
 import { canonicalXml, dataDigest, payloadDigest } from '../../component/trace/digest.js';
 import { encodeQuoalise } from '../../component/quoalise/payload.js';
 import { parseXml } from '../../component/quoalise/xml-parse.js';
@@ -113,6 +114,16 @@ test('a peer publishing many keys: only the first few are read (each would be tr
   const keys = Array.from({ length: 50 }, (_, i) => `peer+${i}+key`);
   const query = xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' }, traceForm({ origin: 'peer.example', keys, signs: ['receipts'] }));
   assert.equal(readTraceForm(query)?.keys, keys.slice(0, MAX_PUBLISHED_KEYS));
+});
+
+test("a proof of origin's parts are read only within the sizes a real one has (a megabyte-long path is not hashed)", () => {
+  const origin = (attrs: Record<string, string>) =>
+    xml('message', {}, xml('origin', { xmlns: 'urn:fedgate:trace:0', batch: 'ab12', size: '3', root: 'A'.repeat(44), sig: 'B'.repeat(92), index: '1', ...attrs }));
+  const hash = Buffer.alloc(32, 7);
+  assert.is(readOrigin(origin({ path: Buffer.concat([hash, hash]).toString('base64') }), 'peer.example/fedgate')?.path.length, 2);
+  assert.is(readOrigin(origin({ path: Buffer.concat(Array.from({ length: 65 }, () => hash)).toString('base64') }), 'peer.example/fedgate'), null, '65 hashes: deeper than any tree');
+  assert.is(readOrigin(origin({ sig: 'B'.repeat(100_000) }), 'peer.example/fedgate'), null);
+  assert.is(readOrigin(origin({ index: '9'.repeat(40) }), 'peer.example/fedgate'), null);
 });
 
 test.run();
