@@ -383,6 +383,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     }
     pool.on('message', (name, m) => {
       if (name === 'housekeeping' && (m as { purged?: number }).purged) log.info({ purged: (m as { purged: number }).purged }, 'forgot old applied inbox rows');
+      if (name === 'housekeeping' && (m as { orphaned?: number }).orphaned) log.warn({ rows: (m as { orphaned: number }).orphaned }, 'moved the unapplied inbox rows of removed apps to the dead letters');
       if (name === EXPIRY_JOB) {
         expiry.ran();
         effects.poke();

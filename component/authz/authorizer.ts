@@ -15,7 +15,7 @@ import type { Logger } from '../log/logger.js';
 import { formatIsoUtc } from '../quoalise/time.js';
 import { isPattern, seriesMatcher } from '../transfer/series-pattern.js';
 import { isLive, processingText, type AuthorizationRecord, type Processing } from '../consent/model.js';
-import { canonicalBare } from '../xmpp/jid.js';
+import { bareJid } from '../xmpp/jid.js';
 
 export interface AuthorizationRequest {
   /** The application's name (JID localpart). */
@@ -90,7 +90,7 @@ function label(r: Rec): string {
 
 /** The recipient patterns that cover a bare JID: itself, its domain, anyone. */
 export function patternsCovering(requester: string): string[] {
-  const bare = canonicalBare(requester);
+  const bare = bareJid(requester);
   const at = bare.indexOf('@');
   return at >= 0 ? [bare, `*@${bare.slice(at + 1)}`, '*'] : [`*@${bare}`, '*'];
 }
@@ -148,18 +148,18 @@ export class Authorizer {
 
   /** The series patterns this requester may read from this app now (for the catalogue). */
   visibleSeriesPatterns(app: string, requester: string, at: number): string[] {
-    const own = this.subjects.get(canonicalBare(requester))?.map((s) => s.series) ?? [];
+    const own = this.subjects.get(bareJid(requester))?.map((s) => s.series) ?? [];
     return [...new Set([...this.candidates(app, requester).filter((r) => allows(r, at, 'read')).map((r) => r.series), ...own])];
   }
 
   /** True when the requester holds at least one record in force on this app, or is a data subject (to list its commands). */
   hasAnyGrant(app: string, requester: string, at: number): boolean {
-    return this.candidates(app, requester).some((r) => allows(r, at, undefined)) || this.subjects.has(canonicalBare(requester));
+    return this.candidates(app, requester).some((r) => allows(r, at, undefined)) || this.subjects.has(bareJid(requester));
   }
 
   /** The subject this bare JID is whose series include `series`, if any. */
   private ownSubject(requester: string, series: string): string | undefined {
-    return this.subjects.get(canonicalBare(requester))?.find((s) => s.matches(series))?.name;
+    return this.subjects.get(bareJid(requester))?.find((s) => s.matches(series))?.name;
   }
 
   private refreshSubjects(source: SubjectSource): void {

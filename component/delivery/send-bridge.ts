@@ -114,7 +114,10 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
     if (!received && !acks) return false;
     // More acknowledgements than any window holds (delivery.window is at most 10,000): not a receiver's,
     // and not worth checking one by one.
-    if (acks && acks.children.length > MAX_ACKS_PER_STANZA) return true;
+    if (acks && acks.getChildren('ack').length > MAX_ACKS_PER_STANZA) {
+      this.log.warn({ from: el.attrs.from }, `ignored an acknowledgement stanza of more than ${MAX_ACKS_PER_STANZA} acks`);
+      return true;
+    }
     const ids: number[] = [];
     if (received) ids.push(rowIdOf(this.instance, received.attrs.id) ?? 0);
     for (const ack of acks?.getChildren('ack') ?? []) ids.push(rowIdOf(this.instance, ack.attrs.id) ?? 0);

@@ -16,7 +16,7 @@ import type { Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
 import { Outbox } from '../delivery/outbox.js';
 import { traceOf } from '../trace/trace.js';
-import { appStorages } from './app-storage.js';
+import { appStorages, forgetTelling } from './app-storage.js';
 import { eraseFromQueues } from './queues.js';
 import { ErasureStore } from './erasure-store.js';
 import { erasedPayload } from './wire.js';
@@ -42,7 +42,7 @@ export async function applyReceivedErasures(o: ApplyOptions): Promise<number> {
     const pending = store.pending(20);
     if (pending.length === 0) return applied;
     for (const r of pending) {
-      const earlier = store.startRun(r.id, Date.now());
+      const earlier = store.startApplying(r.id, Date.now());
       const queues = eraseFromQueues(o.db, r.series, { app: r.app, sender: r.sender });
       const storage = appStorages(o.db, o).find((s) => s.app.name === r.app);
       // Counted as they go (an earlier run that did not finish counted its own): the confirmation tells them all.
@@ -55,9 +55,8 @@ export async function applyReceivedErasures(o: ApplyOptions): Promise<number> {
         try {
           for (const series of r.series) {
             // Counted as each part commits, so that a run cut short still confirms what it erased.
-            let counted = 0;
-            const { records: n } = await storage.module.forget(storage.ctx, { series, from: r.sender, committed: (k) => ((records = store.addErased(r.id, k)), (counted += k)) });
-            records = store.addErased(r.id, n - counted);
+            records = store.addErased(r.id, 0);
+            await forgetTelling(storage, { series, from: r.sender }, (n) => (records = store.addErased(r.id, n)));
           }
         } catch (err) {
           missing.push(`${r.app} could not erase by source: ${(err as Error).message}`);

@@ -23,13 +23,14 @@ import type { Subject } from '../consent/parties.js';
 import { Outbox, instanceToken } from '../delivery/outbox.js';
 import { LanesTable } from '../delivery/lanes-table.js';
 import { traceOf } from '../trace/trace.js';
-import { appStorages } from './app-storage.js';
+import { appStorages, forgetTelling } from './app-storage.js';
 import { Disclosures } from './disclosures.js';
 import { eraseFromQueues } from './queues.js';
 import { ErasureError, ErasureStore, type ErasedHere } from './erasure-store.js';
-import { erasePayload } from './wire.js';
 
 export { ErasureError };
+import { erasePayload } from './wire.js';
+
 
 export interface EraseOptions {
   db: Db;
@@ -95,11 +96,7 @@ export async function erase(o: EraseOptions): Promise<EraseReport> {
       erased.records[app.name] = (erased.records[app.name] ?? 0) + n;
       o.db.transaction(() => store.runProgress(run, erased)).immediate();
     };
-    for (const series of scope) {
-      let counted = 0;
-      const { records } = await module.forget(ctx, { series, committed: (n) => (count(n), (counted += n)) });
-      if (records > counted) count(records - counted);
-    }
+    for (const series of scope) await forgetTelling({ module, ctx }, { series }, count);
   }
 
   // 3 and 4, with the record of the erasure and its log entry: one transaction.

@@ -4,6 +4,7 @@
  *   it — queued, given up (a dead letter, with the reason), delivered, confirmed by the recipient;
  * - received by our apps from the sources of their data: waiting for the GDPR worker, then applied.
  */
+import { pidAlive } from '../runtime-status.js';
 import type { Db } from '../store/database.js';
 import type { ErasedConfirmation, EraseRequest } from './wire.js';
 
@@ -67,16 +68,6 @@ export class ErasureRunningError extends ErasureError {
   override name = 'ErasureRunningError';
 }
 
-/** Whether a process with this pid exists (on this machine: the CLI and the gateway share it). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export class ErasureStore {
   constructor(private readonly db: Db) {}
 
@@ -98,7 +89,7 @@ export class ErasureStore {
       const key = JSON.stringify(series);
       const found = this.db.prepare('SELECT id, erased, owner_pid AS owner FROM gdpr_erasure_runs WHERE subject = ? AND series = ?').get(subject, key) as { id: number; erased: string; owner: number } | undefined;
       if (found) {
-        if (found.owner !== process.pid && processAlive(found.owner)) {
+        if (found.owner !== process.pid && pidAlive(found.owner)) {
           throw new ErasureRunningError(`the erasure of ${subject} (${series.join(', ')}) is being made by process ${found.owner}: wait for it to end (or, if that process is not fedgate, run this again once it is gone)`);
         }
         this.db.prepare('UPDATE gdpr_erasure_runs SET owner_pid = ? WHERE id = ?').run(process.pid, found.id);
@@ -222,7 +213,7 @@ export class ErasureStore {
    * A run starts applying the request: records its start unless an earlier run did, and returns what
    * earlier runs left — when the first started (null: this run is the first) and the records they erased.
    */
-  startRun(id: number, at: number): { firstStartedAt: number | null; erasedSoFar: number } {
+  startApplying(id: number, at: number): { firstStartedAt: number | null; erasedSoFar: number } {
     const r = this.db.prepare('SELECT started_at AS startedAt, erased_so_far AS erasedSoFar FROM gdpr_erasures_received WHERE id = ?').get(id) as
       | { startedAt: number | null; erasedSoFar: number }
       | undefined;

@@ -8,7 +8,7 @@
 import type { Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
 import type { ForgetRequest } from '../../adapters/contract.js';
-import { appStorages } from './app-storage.js';
+import { appStorages, forgetTelling } from './app-storage.js';
 import { RetentionPolicies } from './retention-policies.js';
 import { cutoff, parsePeriod } from './retention.js';
 import { traceOf } from '../trace/trace.js';
@@ -58,12 +58,9 @@ export async function purge(opts: PurgeOptions): Promise<PurgeReport> {
     for (const r of rules) {
       // Logged as soon as the app's storage has committed each part (its own file: not in one
       // transaction with it), or at the end for an adapter that deletes in one go.
-      let logged = 0;
       const log = (records: number) => void traceOf(opts.db).write('purge.records', { app: app.name, series: r.series, rule: r.rule, records });
-      const committed = opts.dryRun ? undefined : (n: number) => (log(n), (logged += n));
-      const { records } = await module.forget(ctx, { ...r.request, dryRun: !!opts.dryRun, ...(committed ? { committed } : {}) });
+      const records = opts.dryRun ? (await module.forget(ctx, { ...r.request, dryRun: true })).records : await forgetTelling({ module, ctx }, r.request, log);
       if (records > 0) report.apps.push({ app: app.name, series: r.series, rule: r.rule, records });
-      if (records > logged && !opts.dryRun) log(records - logged);
     }
   }
   const purged = report.outbox + report.inbox + report.deadLetters + report.apps.length;

@@ -11,7 +11,7 @@ import { openDatabase } from '../store/database.js';
 import { Inbox } from '../transfer/inbox.js';
 import { LanesTable } from '../delivery/lanes-table.js';
 import { purgeChanges } from '../changes/feed.js';
-import { deadLetterOrphanedInbox } from '../transfer/dead-letters.js';
+import { deadLetterAllOrphanedInbox } from '../transfer/dead-letters.js';
 
 const LANE_IDLE_DAYS = 30;
 /** Change-feed rows are kept this long. */
@@ -28,8 +28,8 @@ try {
   const purged = new Inbox(db).purge(Date.now() - data.keepDoneMs);
   const lanes = new LanesTable(db).forgetIdle(Date.now() - LANE_IDLE_DAYS * 86_400_000);
   purgeChanges(db, Date.now() - KEEP_CHANGES_MS);
-  while (deadLetterOrphanedInbox(db) > 0);
-  parentPort?.postMessage({ t: 'housekeeping', purged, lanes });
+  const orphaned = deadLetterAllOrphanedInbox(db);
+  parentPort?.postMessage({ t: 'housekeeping', purged, lanes, orphaned });
 } finally {
   db.close();
 }

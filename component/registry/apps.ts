@@ -3,7 +3,7 @@
  * the adapter's options. Written by the CLI, read by the running gateway (the change feed's `apps` topic
  * says which app changed).
  */
-import { deadLetterOrphanedInbox } from '../transfer/dead-letters.js';
+import { deadLetterAllOrphanedInbox } from '../transfer/dead-letters.js';
 import type { Db } from '../store/database.js';
 import { LOCALPART_RE } from '../xmpp/jid.js';
 import { adapterModule } from '../../adapters/index.js';
@@ -130,7 +130,7 @@ export class AppRegistry {
       traceOf(this.db).write('app.removed', { app: name, by: traceOf(this.db).actor });
     }).immediate();
     // Then its inbox, a page per transaction (100,000 rows in one held the running gateway's writers for 14 s).
-    while (deadLetterOrphanedInbox(this.db) > 0);
+    deadLetterAllOrphanedInbox(this.db);
   }
 
   private checkOptions(kind: string, options: Record<string, unknown>): Record<string, unknown> {

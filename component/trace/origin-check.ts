@@ -52,7 +52,7 @@ export class OriginCheck {
     const domain = parseJid(facts.from)?.domain ?? facts.from;
     const key = this.keys.peek(domain);
     if (key === undefined) {
-      const lookup = this.keys.fetch(domain);
+      const lookup = this.keys.fetch(domain, { remember: true });
       // Unsigned from a domain seen signing before: its key first (its look-up failing keeps the last one),
       // or a forged message slips in whenever the key is not in memory (a restart, its expiry).
       if (signed || this.keys.signedBefore(domain)) return { t: 'wait', until: lookup };
@@ -83,7 +83,7 @@ export class OriginCheck {
     if (now - (this.refetched.get(domain) ?? 0) > REFETCH_MS) {
       this.refetched.set(domain, now);
       this.keys.forget(domain);
-      return { t: 'wait', until: this.keys.fetch(domain) };
+      return { t: 'wait', until: this.keys.fetch(domain, { remember: true }) };
     }
     return { t: 'refuse', error: new StanzaError('not-acceptable', `the proof of origin of this message does not verify with the key ${domain} publishes (${key.keys[0]})`) };
   }

@@ -41,6 +41,8 @@ const MAX_DOMAINS = 10_000;
 export class PeerKeys {
   private readonly known = new Map<string, { key: PeerKey | null; until: number }>();
   private readonly inflight = new Map<string, Promise<PeerKey | null>>();
+  /** Domains whose next answer is to be remembered (fetch's `remember`). */
+  private readonly toRemember = new Set<string>();
 
   constructor(private readonly opts: PeerKeysOptions) {}
 
@@ -59,8 +61,13 @@ export class PeerKeys {
     return k.key;
   }
 
-  /** Asks the domain (once, however many callers wait). */
-  fetch(domain: string): Promise<PeerKey | null> {
+  /**
+   * Asks the domain (once, however many callers wait). `remember`: what it answers is kept across
+   * restarts — only for the domains of entitled senders (the origin check runs after the entitlement
+   * check), never for whoever sends us an acknowledgement: strangers would push real peers out.
+   */
+  fetch(domain: string, opts: { remember?: boolean } = {}): Promise<PeerKey | null> {
+    if (opts.remember) this.toRemember.add(domain);
     let p = this.inflight.get(domain);
     if (!p) {
       p = this.query(domain).finally(() => this.inflight.delete(domain));
@@ -69,9 +76,9 @@ export class PeerKeys {
     return p;
   }
 
-  /** Whether the domain was ever seen publishing a key (so that unsigned data from it waits for the look-up). */
+  /** Whether the domain was seen publishing a key that signs its data (so that unsigned data from it waits for the look-up). */
   signedBefore(domain: string): boolean {
-    return this.opts.remembered?.get(domain) !== undefined;
+    return this.opts.remembered?.get(domain)?.signs.includes('origins') === true;
   }
 
   /** Forgets what is known of a domain (its signature failed: maybe it rotated its key). */
@@ -84,23 +91,28 @@ export class PeerKeys {
     try {
       const r = await this.opts.request(xml('iq', { type: 'get', to: domain }, xml('query', { xmlns: NS.discoInfo })), this.opts.timeoutMs ?? 10_000);
       const published = readTraceForm(r.getChild('query', NS.discoInfo));
-      if (published) key = { ...published, verifiers: published.keys.map((k) => parseVerifierKey(k)) };
+      if (published) key = withVerifiers(published);
       // An answer: what it says is what the domain publishes now.
-      this.opts.remembered?.set(domain, published ?? null);
+      if (this.toRemember.has(domain)) this.opts.remembered?.set(domain, published ?? null);
     } catch (err) {
       // No answer, an error answer, a malformed key: nothing new — the last key seen, if any, stands.
       if (!(err instanceof RemoteStanzaError || err instanceof NoteError || err instanceof Error)) throw err;
       const last = this.opts.remembered?.get(domain);
       if (last) {
         try {
-          key = { ...last, verifiers: last.keys.map((k) => parseVerifierKey(k)) };
+          key = withVerifiers(last);
         } catch {
           key = null;
         }
       }
     }
+    this.toRemember.delete(domain);
     if (this.known.size >= MAX_DOMAINS) this.known.delete(this.known.keys().next().value!);
     this.known.set(domain, { key, until: this.now() + (key ? (this.opts.ttlMs ?? 600_000) : (this.opts.noKeyTtlMs ?? 60_000)) });
     return key;
   }
+}
+
+function withVerifiers(p: PublishedKey): PeerKey {
+  return { ...p, verifiers: p.keys.map((k) => parseVerifierKey(k)) };
 }

@@ -32,7 +32,8 @@ export class PeerSigners implements RememberedSigners {
   set(domain: string, key: PublishedKey | null): void {
     if (key === null && !this.known.has(domain)) return;
     if (key) {
-      if (!this.known.has(domain) && this.known.size >= MAX_SIGNERS) this.known.delete(this.known.keys().next().value!);
+      // Least recently learnt first out, as in the table.
+      if (!this.known.delete(domain) && this.known.size >= MAX_SIGNERS) this.known.delete(this.known.keys().next().value!);
       this.known.set(domain, key);
     } else this.known.delete(domain);
     try {

@@ -91,9 +91,16 @@ const ORPHANS_PER_TRANSACTION = 500;
 
 /**
  * Unapplied inbox rows of apps that no longer exist, moved to the dead letters with the reason, a page
- * at a time; returns how many. `app remove` calls it until none are left; the housekeeping job finishes
+ * per transaction; returns how many. `app remove` calls it until none are left; the housekeeping job finishes
  * a removal cut short. Acknowledged to their senders, such rows must not wait unseen for ever.
  */
+export function deadLetterAllOrphanedInbox(db: Db): number {
+  let total = 0;
+  for (let n; (n = deadLetterOrphanedInbox(db)) > 0; ) total += n;
+  return total;
+}
+
+/** One page of `deadLetterAllOrphanedInbox`, in one transaction; returns how many rows moved. */
 export function deadLetterOrphanedInbox(db: Db): number {
   return db
     .transaction(() => {

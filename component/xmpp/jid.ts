@@ -54,11 +54,6 @@ function canonicalLocal(local: string): string {
   return local.replace(MAPPED_TO_NOTHING, '').normalize('NFKC').toLowerCase().normalize('NFKC');
 }
 
-/** A bare JID (or a JID pattern's literal text) in the canonical spelling parseJid gives; the text itself if it is not a JID. */
-export function canonicalBare(s: string): string {
-  return NON_ASCII.test(s) || s.endsWith('.') ? bareJid(s) : s.toLowerCase();
-}
-
 export function bareJid(s: string): string {
   const j = parseJid(s);
   if (!j) return s;

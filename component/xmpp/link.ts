@@ -128,7 +128,6 @@ export class Link extends EventEmitter<LinkEvents> {
   private keepaliveTimer: NodeJS.Timeout | null = null;
   private lastInput = Date.now();
   private pending = new Map<string, Pending>();
-  private nextId = 0;
   private outQueue: string[] = [];
   private flushScheduled = false;
   /** True while the kernel refuses more bytes: producers should wait for 'drain'. */
@@ -209,7 +208,7 @@ export class Link extends EventEmitter<LinkEvents> {
   request(iq: Element, timeoutMs = 10_000): Promise<Element> {
     // Unguessable: an answer is matched on id and sender, and a sender can be forged by a server that does
     // not check what its components send (a forged disco#info answer once made a peer's key an attacker's).
-    const id = iq.attrs.id ?? `fg-${(this.nextId++).toString(36)}-${randomBytes(9).toString('base64url')}`;
+    const id = iq.attrs.id ?? `fg-${randomBytes(12).toString('base64url')}`;
     iq.attrs.id = id;
     iq.attrs.from ??= this.opts.domain;
     const to = iq.attrs.to ?? this.opts.domain;

@@ -137,6 +137,15 @@ test('two-step sessions: a requester opening many closes only its own oldest', a
   assert.is((await submit(honest, `alice@${HONEST}/r`, theirs)).attrs.type, 'result', 'someone else’s session survives');
 });
 
+test('a stanza of more acknowledgements than any window holds is ignored, with one warning', async ({ fg, crowd }) => {
+  const instance = scalar<string>(fg, "SELECT value FROM settings WHERE name = 'instance'");
+  const acks = Array.from({ length: 20_001 }, (_, i) => `<ack id="fg${instance}-${i + 1}"/>`).join('');
+  await crowd.conn.write(`<message to="meters@${GW}" from="flood@${CROWD}/r" id="acks-flood"><acks xmlns="urn:fedgate:delivery:0">${acks}</acks></message>`);
+  await until(() => fg.stderr.includes('ignored an acknowledgement stanza of more than 20000 acks'), 10_000, () => fg.stderr.slice(-1500));
+  crowd.send(xml('message', { to: `echo@${GW}`, from: `x@${CROWD}/r`, type: 'chat', id: 'after-acks' }, xml('body', {}, 'still there?')));
+  assert.is((await crowd.waitFor((el) => el.attrs.id === 'after-acks-r')).getChildText('body'), 'still there?');
+});
+
 test('an app never answers a chat from its own domain (a forged from would make it answer itself forever)', async ({ fg, crowd }) => {
   crowd.send(xml('message', { to: `echo@${GW}`, from: `echo@${GW}/loop`, type: 'chat', id: 'self' }, xml('body', {}, 'hello me')));
   crowd.send(xml('message', { to: `echo@${GW}`, from: `x@${CROWD}/r`, type: 'chat', id: 'other' }, xml('body', {}, 'hello')));

@@ -150,11 +150,11 @@ test('erasure messages: what is sent reads back; malformed ones are refused with
 test('a received erasure counts what it erased across runs: a run cut short is known, and its count kept', ({ db }) => {
   const store = new ErasureStore(db);
   const id = store.receive('sink', 'meters@a.example', { request: 'r1', series: ['urn:dev:prm:1_*'], reason: '' }, 1000)!;
-  assert.equal(store.startRun(id, 2000), { firstStartedAt: null, erasedSoFar: 0 }, 'the first run');
+  assert.equal(store.startApplying(id, 2000), { firstStartedAt: null, erasedSoFar: 0 }, 'the first run');
   assert.is(store.addErased(id, 40), 40);
   // kill -9 here: the request is still pending, and the next run knows it was cut short.
   assert.is(store.pending().length, 1);
-  assert.equal(store.startRun(id, 3000), { firstStartedAt: 2000, erasedSoFar: 40 }, "the first run's start and count are kept");
+  assert.equal(store.startApplying(id, 3000), { firstStartedAt: 2000, erasedSoFar: 40 }, "the first run's start and count are kept");
   assert.is(store.addErased(id, 2), 42);
 });
 
@@ -162,7 +162,7 @@ test("a run after one that did not finish confirms the earlier run's count, and 
   const store = new ErasureStore(db);
   const id = store.receive('meters', 'src@a.example', { request: 'r2', series: [H1], reason: '' }, 1000)!;
   // The first run erased 40 records, then was cut short before marking the request applied.
-  store.startRun(id, 2000);
+  store.startApplying(id, 2000);
   store.addErased(id, 40);
   const woken: string[] = [];
   const applied = await applyReceivedErasures({ db, databasePath: join(dir, 'fedgate.sqlite'), domain: 'b.example', log: createLogger({ level: 'silent', format: 'json' }), wake: (d) => woken.push(d) });

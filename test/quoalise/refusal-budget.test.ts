@@ -14,6 +14,8 @@ test('a flood of refusals from one domain: the burst logged, then one a second c
   assert.equal(b.take('evil.example', 2000), { unlogged: 0 });
   for (let i = 0; i < 200; i++) b.take('evil.example', 3000);
   assert.ok(b.drain('evil.example') > 0, "an allowed call's entry carries the count");
+  for (let i = 0; i < 200; i++) b.take('evil.example', 3000);
+  assert.is(b.drain('evil.example'), 200, 'every refusal since, none logged: the bucket was empty');
   assert.is(b.drain('evil.example'), 0, 'once');
 });
 

@@ -29,7 +29,12 @@ test('a signing peer stays one when its look-up fails, across a restart; unsigne
       return xml('iq', { type: 'result' }, xml('query', { xmlns: NS.discoInfo }, ...(answer === 'form' ? [traceForm(published)] : [])));
     };
     const first = new PeerKeys({ request, remembered: new PeerSigners(db) });
+    // Looked up for an acknowledgement (anyone may send one): used, not remembered.
     assert.equal((await first.fetch('a.example'))?.keys, published.keys);
+    assert.not.ok(new PeerKeys({ request, remembered: new PeerSigners(db) }).signedBefore('a.example'), 'not remembered for a stranger');
+    // Looked up for an entitled sender's data (the origin check): remembered.
+    first.forget('a.example');
+    assert.equal((await first.fetch('a.example', { remember: true }))?.keys, published.keys);
 
     // A restart (nothing in memory), and the peer not answering (it restarts too).
     answer = 'timeout';
@@ -49,7 +54,7 @@ test('a signing peer stays one when its look-up fails, across a restart; unsigne
     // An answer without the form: the domain no longer signs, and that is remembered too.
     answer = 'none';
     keys.forget('a.example');
-    assert.is(await keys.fetch('a.example'), null);
+    assert.is(await keys.fetch('a.example', { remember: true }), null);
     assert.not.ok(new PeerKeys({ request, remembered: new PeerSigners(db) }).signedBefore('a.example'));
     // A domain never seen signing: its unsigned data is accepted while its key is looked up, as before.
     assert.is(new OriginCheck(new PeerKeys({ request, remembered: new PeerSigners(db) })).check(xml('message', { from: 'x@c.example' }), { ...facts, from: 'x@c.example' }).t, 'accept');

@@ -9,7 +9,7 @@
  */
 import { RateLimiter } from '../../timing/rate-limiter.js';
 
-export const REFUSALS_PER_SECOND = 1;
+const REFUSALS_PER_SECOND = 1;
 export const REFUSALS_BURST = 100;
 /** Domains with refusals counted but not logged yet, at most (the oldest count is dropped past this). */
 const MAX_COUNTED_DOMAINS = 10_000;
@@ -20,11 +20,7 @@ export class RefusalBudget {
 
   /** null: count this refusal, do not log it; else log it, with how many of the domain's went unlogged before it. */
   take(domain: string, now: number): { unlogged: number } | null {
-    if (this.limiter.take(domain, now)) {
-      const unlogged = this.unlogged.get(domain) ?? 0;
-      this.unlogged.delete(domain);
-      return { unlogged };
-    }
+    if (this.limiter.take(domain, now)) return { unlogged: this.drain(domain) };
     const n = (this.unlogged.get(domain) ?? 0) + 1;
     this.unlogged.delete(domain);
     if (this.unlogged.size >= MAX_COUNTED_DOMAINS) this.unlogged.delete(this.unlogged.keys().next().value!);
