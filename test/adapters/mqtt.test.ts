@@ -50,7 +50,8 @@ async function pub(broker: Mosquitto, topic: string, payload: string, retain = f
 /** Records in the store file; 0 before the app's worker has created it. */
 function points(fg: Fedgate): number {
   try {
-    return storeScalar<number>(fg, 'SELECT count(*) FROM store_points');
+    // Not the `capped` app's: its readiness loop may still be storing a reading when the next test counts.
+    return storeScalar<number>(fg, "SELECT count(*) FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app <> 'capped'");
   } catch (err) {
     // Not created yet, or created and not yet migrated by the app's worker.
     if ((err as { code?: string }).code === 'SQLITE_CANTOPEN' || /no such table/.test((err as Error).message)) return 0;
