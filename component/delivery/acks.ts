@@ -68,8 +68,18 @@ export function ackStanza(g: AckGroup, signer: NoteSigner | null): string {
   return `<message from="${escapeAttr(g.receiver)}" to="${escapeAttr(g.sender)}"><acks xmlns="${NS.fedgateDelivery}">${ackElements(g.sender, g.receiver, g.items, signer)}</acks></message>`;
 }
 
-/** Groups of the same pair merged, in order (acknowledgements held for one signature). */
-export function mergeGroups(groups: readonly AckGroup[]): AckGroup[] {
+/**
+ * Acknowledgements in one `<acks/>` stanza, at most: the largest window (`delivery.window`). A sender
+ * reads at most twice as many from one stanza; a sender that ignores windows (or retransmits a lot)
+ * must not make us write stanzas an honest fedgate would drop.
+ */
+export const ACKS_PER_STANZA = 10_000;
+
+/**
+ * Groups of the same pair merged, in order (acknowledgements held for one signature), each cut into
+ * stanzas of at most `maxItems`.
+ */
+export function mergeGroups(groups: readonly AckGroup[], maxItems = ACKS_PER_STANZA): AckGroup[] {
   const merged = new Map<string, AckGroup>();
   for (const g of groups) {
     const key = `${g.sender}\u0000${g.receiver}`;
@@ -77,5 +87,10 @@ export function mergeGroups(groups: readonly AckGroup[]): AckGroup[] {
     if (m) m.items.push(...g.items);
     else merged.set(key, { ...g, items: [...g.items] });
   }
-  return [...merged.values()];
+  const out: AckGroup[] = [];
+  for (const g of merged.values()) {
+    if (g.items.length <= maxItems) out.push(g);
+    else for (let i = 0; i < g.items.length; i += maxItems) out.push({ ...g, items: g.items.slice(i, i + maxItems) });
+  }
+  return out;
 }

@@ -11,6 +11,7 @@ import { NS } from '../xmpp/namespaces.js';
 import { RemoteStanzaError, readError } from '../xmpp/stanza-error.js';
 import { Backoff } from '../timing/backoff.js';
 import { rowIdOf } from './outbox.js';
+import { ACKS_PER_STANZA } from './acks.js';
 import { domainOf } from '../xmpp/jid.js';
 import { readAcks } from '../trace/wire.js';
 import type { PeerKeys } from '../trace/peer-keys.js';
@@ -40,14 +41,19 @@ export interface SendBridgeEvents {
   dead: [id: number, destination: string, reason: string];
 }
 
-/** Acknowledgements read from one stanza, at most: twice the largest window. */
-const MAX_ACKS_PER_STANZA = 20_000;
+/** Acknowledgements read from one stanza, at most: twice what a receiver puts in one. */
+const MAX_ACKS_PER_STANZA = 2 * ACKS_PER_STANZA;
+/** Warnings about oversized acknowledgement stanzas, at most one a minute (each such stanza is megabytes). */
+const OVERSIZED_WARN_MS = 60_000;
 
 export class SendBridge extends EventEmitter<SendBridgeEvents> {
   private queue: ToSendWorker[] = [];
   private stopping = false;
   private paused = false;
   private readonly restart = new Backoff({ initialMs: 200, maxMs: 30_000 });
+  /** Oversized acknowledgement stanzas ignored since the last warning, and when that was. */
+  private oversized = 0;
+  private oversizedWarnedAt = -Infinity;
 
   constructor(
     private readonly link: Link,
@@ -115,7 +121,13 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
     // More acknowledgements than any window holds (delivery.window is at most 10,000): not a receiver's,
     // and not worth checking one by one.
     if (acks && acks.getChildren('ack').length > MAX_ACKS_PER_STANZA) {
-      this.log.warn({ from: el.attrs.from }, `ignored an acknowledgement stanza of more than ${MAX_ACKS_PER_STANZA} acks`);
+      this.oversized++;
+      if (Date.now() - this.oversizedWarnedAt >= OVERSIZED_WARN_MS) {
+        const count = this.oversized;
+        this.log.warn({ from: el.attrs.from, count }, `ignored acknowledgement stanzas of more than ${MAX_ACKS_PER_STANZA} acks (${count} since the last warning)`);
+        this.oversized = 0;
+        this.oversizedWarnedAt = Date.now();
+      }
       return true;
     }
     const ids: number[] = [];

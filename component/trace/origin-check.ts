@@ -5,12 +5,17 @@
  * - signed, but the sender's domain publishes no key: accepted and logged as unverifiable;
  * - unsigned, from a domain known to sign what it sends: refused (not-acceptable: the sender's
  *   delivery fails, is retried, then dead-lettered — never silently accepted);
- * - unsigned, from a domain not known to sign: accepted and logged as unsigned (its key is looked up
- *   meanwhile, for the next messages); from a domain seen signing before (trace_peer_signers) whose key
- *   is not in memory: it waits for the look-up, and a look-up that fails keeps the last key;
+ * - unsigned, from a domain that publishes no key (or none that signs data): accepted and logged as
+ *   unsigned;
  * - a signature that does not verify: the key is looked up again once (a rotation), then refused.
  *
- * A signed message from a domain whose key is not known yet waits for the lookup (`wait`).
+ * A message, signed or not, from a domain never looked up since the start waits for the look-up (`wait`):
+ * were unsigned data accepted meanwhile, whoever can forge the `from` of a signing peer would get data
+ * in at the first contact and after every restart. An unsigned one waits at most FIRST_LOOKUP_WAIT_MS:
+ * a fedgate peer answers in milliseconds, and a domain that does not answer at all (a bare component)
+ * must not stall its data for the look-up's whole time-out. A look-up that fails keeps the last key
+ * seen (trace_peer_signers), so a peer's silence does not switch its signatures off. Past its time, a
+ * domain's last answer stands while it is asked again: no stall every few minutes.
  */
 import { StanzaError } from '../xmpp/stanza-error.js';
 import { parseJid } from '../xmpp/jid.js';
@@ -38,25 +43,35 @@ const MAX_NOTES = 1000;
 const MAX_CHECKERS = 32;
 /** After a failed signature, a domain's key is looked up again at most this often. */
 const REFETCH_MS = 60_000;
+/** How long unsigned data from a domain never looked up waits for the first look-up, at most. */
+export const FIRST_LOOKUP_WAIT_MS = 2_000;
+/** Domains whose first look-up runs, at most (only entitled senders' domains get here). */
+const MAX_ASKING = 10_000;
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 export class OriginCheck {
   private readonly notes = new Map<string, { by: string; cp: Checkpoint }>();
   /** Per recent batch note, the nodes of its tree already proven (one batch's messages share most of their paths). */
   private readonly checkers = new Map<string, InclusionChecker>();
   private readonly refetched = new Map<string, number>();
+  private readonly asking = new Map<string, number>();
 
   constructor(private readonly keys: PeerKeys) {}
 
   check(message: Element, facts: MessageFacts, now = Date.now()): OriginOutcome {
     const signed = message.getChild('origin', NS_TRACE) !== undefined;
     const domain = parseJid(facts.from)?.domain ?? facts.from;
-    const key = this.keys.peek(domain);
+    let key = this.keys.peek(domain);
     if (key === undefined) {
       const lookup = this.keys.fetch(domain, { remember: true });
-      // Unsigned from a domain seen signing before: its key first (its look-up failing keeps the last one),
-      // or a forged message slips in whenever the key is not in memory (a restart, its expiry).
-      if (signed || this.keys.signedBefore(domain)) return { t: 'wait', until: lookup };
-      return { t: 'accept', origin: 'unsigned' };
+      key = this.keys.lastAnswer(domain);
+      if (key === undefined) {
+        if (signed) return { t: 'wait', until: lookup };
+        const waited = this.firstAsked(domain, lookup, now);
+        if (waited < FIRST_LOOKUP_WAIT_MS) return { t: 'wait', until: Promise.race([lookup, delay(FIRST_LOOKUP_WAIT_MS - waited)]) };
+        return { t: 'accept', origin: 'unsigned' };
+      }
     }
     const proof = key ? readOrigin(message, key.verifiers[0]!.name) : null;
     if (signed && key && !proof) return { t: 'refuse', error: new StanzaError('bad-request', 'the proof of origin of this message is malformed') };
@@ -86,6 +101,18 @@ export class OriginCheck {
       return { t: 'wait', until: this.keys.fetch(domain, { remember: true }) };
     }
     return { t: 'refuse', error: new StanzaError('not-acceptable', `the proof of origin of this message does not verify with the key ${domain} publishes (${key.keys[0]})`) };
+  }
+
+  /** Since when the first look-up of `domain` runs (forgotten once it ends). */
+  private firstAsked(domain: string, lookup: Promise<unknown>, now: number): number {
+    let since = this.asking.get(domain);
+    if (since === undefined) {
+      if (this.asking.size >= MAX_ASKING) this.asking.clear();
+      this.asking.set(domain, (since = now));
+      const done = () => this.asking.delete(domain);
+      void lookup.then(done, done);
+    }
+    return now - since;
   }
 
   private checker(note: string, cp: Checkpoint): InclusionChecker {

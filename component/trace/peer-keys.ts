@@ -53,12 +53,12 @@ export class PeerKeys {
   /** The domain's key if known now (null: it publishes none), undefined when it must be fetched. */
   peek(domain: string): PeerKey | null | undefined {
     const k = this.known.get(domain);
-    if (!k) return undefined;
-    if (k.until < this.now()) {
-      this.known.delete(domain);
-      return undefined;
-    }
-    return k.key;
+    return k && k.until >= this.now() ? k.key : undefined;
+  }
+
+  /** What the domain last answered, even past its time (kept until forgotten or pushed out), if anything. */
+  lastAnswer(domain: string): PeerKey | null | undefined {
+    return this.known.get(domain)?.key;
   }
 
   /**
@@ -74,11 +74,6 @@ export class PeerKeys {
       this.inflight.set(domain, p);
     }
     return p;
-  }
-
-  /** Whether the domain was seen publishing a key that signs its data (so that unsigned data from it waits for the look-up). */
-  signedBefore(domain: string): boolean {
-    return this.opts.remembered?.get(domain)?.signs.includes('origins') === true;
   }
 
   /** Forgets what is known of a domain (its signature failed: maybe it rotated its key). */
@@ -107,7 +102,7 @@ export class PeerKeys {
       }
     }
     this.toRemember.delete(domain);
-    if (this.known.size >= MAX_DOMAINS) this.known.delete(this.known.keys().next().value!);
+    if (!this.known.delete(domain) && this.known.size >= MAX_DOMAINS) this.known.delete(this.known.keys().next().value!);
     this.known.set(domain, { key, until: this.now() + (key ? (this.opts.ttlMs ?? 600_000) : (this.opts.noKeyTtlMs ?? 60_000)) });
     return key;
   }

@@ -84,7 +84,7 @@ export class Intake {
   private pending: Map<string, number>;
   private pendingCountedAt = 0;
   private readonly evidence: EvidenceStore;
-  /** Signed messages waiting for their sender's key to be looked up, per sender domain. */
+  /** Data messages waiting for their sender's key to be looked up, per sender domain. */
   private readonly waiting = new Map<string, Array<{ retry: () => void; el: Element }>>();
   /** fedgate acknowledgements waiting to share a signature (trace/pacer.ts). */
   private readonly receipts = new SignaturePacer<AckGroup>((groups) => {
@@ -175,7 +175,7 @@ export class Intake {
     this.scheduleCommit();
   }
 
-  /** Holds a signed message until its sender's key is known, then takes it again from the start. */
+  /** Holds a data message until its sender's key is known, then takes it again from the start. */
   private waitForKey(sender: string, retry: () => void, el: Element, until: Promise<unknown>): void {
     const domain = parseJid(sender)?.domain ?? sender;
     let queue = this.waiting.get(domain);

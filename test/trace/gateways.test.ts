@@ -7,22 +7,24 @@
  * tampered copy fails naming the entry.
  *
  * The misbehaving peer (evil.localhost) is a bare component speaking fedgate's protocol badly on
- * purpose: a real gateway cannot be made to lie.
+ * purpose: a real gateway cannot be made to lie. wild.localhost is a component whose server does not
+ * check what it sends (`check_from: false`): it replays a captured message of A's as A.
  */
 import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
-import { copyFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
 import { Peer, xml, type Element } from '../helpers/peer.js';
 import { errorCondition, errorText } from '../helpers/inbox.js';
-import { scalar, storeScalar, until } from '../helpers/db.js';
+import { query, scalar, storeScalar, until } from '../helpers/db.js';
 import { generateSigner, parseVerifierKey } from '../../component/trace/note.js';
 import { traceForm, readTraceForm } from '../../component/trace/disco.js';
 import { originStatement, receiptStatement, signBatch } from '../../component/trace/receipts.js';
 import { originElements } from '../../component/trace/wire.js';
+import { parseProof } from '../../component/trace/formats.js';
 import { dataDigest, payloadDigest } from '../../component/trace/digest.js';
 import { encodeQuoalise } from '../../component/quoalise/payload.js';
 import { parseXml } from '../../component/quoalise/xml-parse.js';
@@ -30,6 +32,7 @@ import { parseXml } from '../../component/quoalise/xml-parse.js';
 const A = 'a.localhost';
 const B = 'b.localhost';
 const EVIL = 'evil.localhost';
+const WILD = 'wild.localhost';
 const S = (n: number) => `urn:dev:prm:3000000000000${n}_consumption/power/active/raw`;
 const TRACE = 'trace:\n  checkpoint_seconds: 0.3\n';
 const FAST = 'delivery:\n  retry_initial_ms: 100\n  retry_max_seconds: 1\n  max_attempts: 3\n  receipt_timeout_seconds: 5\n';
@@ -45,6 +48,7 @@ interface Ctx {
   a: Fedgate;
   b: Fedgate;
   evil: Peer;
+  wild: Peer;
   /** What evil.localhost publishes, and the key it really signs with. */
   evilKey: ReturnType<typeof generateSigner>;
 }
@@ -85,7 +89,7 @@ function playEvil(peer: Peer, key: ReturnType<typeof generateSigner>): void {
 }
 
 test.before(async (ctx) => {
-  ctx.ejabberd = await Ejabberd.start({ components: [{ domain: A, secret: 'a' }, { domain: B, secret: 'b' }, { domain: EVIL, secret: 'evil' }] });
+  ctx.ejabberd = await Ejabberd.start({ components: [{ domain: A, secret: 'a' }, { domain: B, secret: 'b' }, { domain: EVIL, secret: 'evil' }, { domain: WILD, secret: 'wild', checkFrom: false }] });
   ctx.a = new Fedgate({ port: ctx.ejabberd.componentPort(A), domain: A, secret: 'a', extraYaml: TRACE + FAST });
   ctx.b = new Fedgate({ port: ctx.ejabberd.componentPort(B), domain: B, secret: 'b', extraYaml: TRACE + FAST });
   const { a, b } = ctx;
@@ -100,6 +104,7 @@ test.before(async (ctx) => {
   ctx.evilKey = generateSigner(`${EVIL}/fedgate`);
   ctx.evil = await Peer.connect(ctx.ejabberd.componentPort(EVIL), EVIL, 'evil');
   playEvil(ctx.evil, ctx.evilKey);
+  ctx.wild = await Peer.connect(ctx.ejabberd.componentPort(WILD), WILD, 'wild');
   b.start();
   a.start();
   await Promise.all([a.waitOnline(), b.waitOnline()]);
@@ -107,6 +112,7 @@ test.before(async (ctx) => {
 
 test.after(async (ctx) => {
   await ctx.evil?.close();
+  await ctx.wild?.close();
   for (const fg of [ctx.a, ctx.b]) {
     await fg?.stop();
     fg?.cleanup();
@@ -234,6 +240,52 @@ test("a sender's proof of origin: forged or missing from a signing peer is refus
   const r = messagesOf(await entries(b, '--kind', 'transfer.received')).find((m) => m.id === 'o-good')!;
   assert.is(r.origin, 'verified');
   assert.is(r.index, Number(ack.attrs.index));
+});
+
+test("a captured signed message replayed as A (new origin-id, forged version): a duplicate, and A's later corrections still land", async ({ a, b, wild }) => {
+  const T0 = 1704063600;
+  const valueAt = () => storeScalar(b, 'SELECT p.value FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.identifier = ? AND p.time = ?', S(1), T0);
+  const importAt = async (value: number) => {
+    writeFileSync(join(a.dir, `fix-${value}.csv`), `identifier,time,value,unit\n${S(1)},${T0},${value},W\n`);
+    await a.must('store', 'import', 'meters', join(a.dir, `fix-${value}.csv`));
+  };
+  const landed = (value: number) => until(() => valueAt() === value, 20_000, () => `B holds ${valueAt()} at T0\n${b.stderr.slice(-1500)}`);
+  // The capture: with B stopped, A's message of a correction (100) fails (3 attempts here) and waits in
+  // A's dead letters; B started again, it is retried under its first id and lands.
+  assert.is(await b.stop(), 0);
+  await importAt(100);
+  let row: { id: number; payload: string } | undefined;
+  await until(() => (row = query<{ id: number; payload: string }>(a, `SELECT id, payload FROM dead_letters WHERE peer = 'sink@${B}'`)[0]) !== undefined, 20_000, () => a.stderr.slice(-1500));
+  b.start();
+  await b.waitOnline();
+  await a.must('dead-letter', 'retry', String(row!.id));
+  await landed(100);
+  const stanzaId = scalar<string>(b, `SELECT stanza_id FROM inbox WHERE sender = 'meters@${A}' ORDER BY id DESC LIMIT 1`);
+  const entry = messagesOf(await entries(b, '--kind', 'transfer.received')).find((m) => m.id === stanzaId)!;
+  const file = join(b.dir, 'captured.tlog-proof');
+  await b.must('audit', 'peer-proof', String(entry.index), '--message', stanzaId, '--out', file);
+  const proof = parseProof(readFileSync(file, 'utf8'));
+  const origin = parseXml(originElements(proof.checkpoint)(proof.index, proof.path));
+  const [epoch] = stanzaId.slice(2).split('-');
+
+  await importAt(200);
+  await landed(200);
+  wild.send(
+    xml('message', { from: `meters@${A}/r`, to: `sink@${B}`, id: stanzaId },
+      parseXml(row!.payload),
+      xml('request', { xmlns: 'urn:fedgate:delivery:0', epoch, version: String(Number.MAX_SAFE_INTEGER) }),
+      origin,
+      xml('origin-id', { xmlns: 'urn:xmpp:sid:0', id: 'replayed-1' })),
+  );
+  // B logs what it receives, a duplicate too: the replay is recognised by the id A's signature covers.
+  await until(
+    async () => messagesOf(await entries(b, '--kind', 'transfer.received')).some((m) => m.id === stanzaId && m.duplicate === true),
+    10_000,
+    () => `no duplicate logged for the replay\n${b.stderr.slice(-1500)}`,
+  );
+  assert.is(valueAt(), 200, "the replay did not bring A's old value back");
+  await importAt(300);
+  await landed(300);
 });
 
 test('both logs verify offline; a proof round-trips without the database; a tampered copy fails naming the entry', async ({ a, b }) => {

@@ -1,8 +1,9 @@
 /**
  * Peers' keys (trace/peer-keys.ts) with the last key each domain published remembered across restarts
  * (trace/peer-signers.ts, real SQLite): a look-up that fails never turns a signing peer into one that
- * "publishes no key", and unsigned data from a domain seen signing waits for its key instead of being
- * accepted while the key is not in memory. The network side is a function answering the disco#info.
+ * "publishes no key", and data from a domain whose key is not in memory (first contact, a restart)
+ * waits for its key instead of being accepted unsigned meanwhile. The network side is a function
+ * answering the disco#info.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../../component/store/database.js';
 import { PeerKeys } from '../../component/trace/peer-keys.js';
 import { PeerSigners } from '../../component/trace/peer-signers.js';
-import { OriginCheck } from '../../component/trace/origin-check.js';
+import { FIRST_LOOKUP_WAIT_MS, OriginCheck } from '../../component/trace/origin-check.js';
 import { traceForm, type PublishedKey } from '../../component/trace/disco.js';
 import { generateSigner } from '../../component/trace/note.js';
 import { xml, type Element } from '../../component/xmpp/xml.js';
@@ -31,7 +32,7 @@ test('a signing peer stays one when its look-up fails, across a restart; unsigne
     const first = new PeerKeys({ request, remembered: new PeerSigners(db) });
     // Looked up for an acknowledgement (anyone may send one): used, not remembered.
     assert.equal((await first.fetch('a.example'))?.keys, published.keys);
-    assert.not.ok(new PeerKeys({ request, remembered: new PeerSigners(db) }).signedBefore('a.example'), 'not remembered for a stranger');
+    assert.is(new PeerSigners(db).get('a.example'), undefined, 'not remembered for a stranger');
     // Looked up for an entitled sender's data (the origin check): remembered.
     first.forget('a.example');
     assert.equal((await first.fetch('a.example', { remember: true }))?.keys, published.keys);
@@ -39,7 +40,7 @@ test('a signing peer stays one when its look-up fails, across a restart; unsigne
     // A restart (nothing in memory), and the peer not answering (it restarts too).
     answer = 'timeout';
     const keys = new PeerKeys({ request, remembered: new PeerSigners(db) });
-    assert.ok(keys.signedBefore('a.example'));
+    assert.equal(new PeerSigners(db).get('a.example')?.keys, published.keys);
     const check = new OriginCheck(keys);
     const unsigned = xml('message', { from: 'meters@a.example/r', to: 'sink@b.example', id: 'forged' });
     const facts = { from: 'meters@a.example', to: 'sink@b.example', id: 'forged', digest: '00'.repeat(32) };
@@ -55,9 +56,41 @@ test('a signing peer stays one when its look-up fails, across a restart; unsigne
     answer = 'none';
     keys.forget('a.example');
     assert.is(await keys.fetch('a.example', { remember: true }), null);
-    assert.not.ok(new PeerKeys({ request, remembered: new PeerSigners(db) }).signedBefore('a.example'));
-    // A domain never seen signing: its unsigned data is accepted while its key is looked up, as before.
-    assert.is(new OriginCheck(new PeerKeys({ request, remembered: new PeerSigners(db) })).check(xml('message', { from: 'x@c.example' }), { ...facts, from: 'x@c.example' }).t, 'accept');
+    assert.is(new PeerSigners(db).get('a.example'), undefined, 'forgotten');
+    // Data from a domain never met waits for its first look-up too: a forger of a signing peer's `from`
+    // gets nothing in at the first contact.
+    const stranger = new OriginCheck(new PeerKeys({ request: async () => { answer = 'form'; return request(); }, remembered: new PeerSigners(db) }));
+    const forged = { ...facts, from: 'x@c.example' };
+    const met = stranger.check(xml('message', { from: 'x@c.example' }), forged);
+    assert.is(met.t, 'wait');
+    if (met.t === 'wait') await met.until;
+    const judged = stranger.check(xml('message', { from: 'x@c.example' }), forged);
+    assert.is(judged.t, 'refuse', 'c.example signs: its unsigned data is refused once its key is known');
+    // …and one that publishes no key: its unsigned data is accepted once that is known.
+    const plain = new OriginCheck(new PeerKeys({ request: async () => { answer = 'none'; return request(); } }));
+    const waited = plain.check(xml('message', { from: 'x@d.example' }), { ...facts, from: 'x@d.example' });
+    assert.is(waited.t, 'wait');
+    if (waited.t === 'wait') await waited.until;
+    assert.is(plain.check(xml('message', { from: 'x@d.example' }), { ...facts, from: 'x@d.example' }).t, 'accept');
+    // Past its time, the last answer stands while the domain is asked again (no stall each minute).
+    let clock = 0;
+    let asked = 0;
+    const slow = new OriginCheck(new PeerKeys({ request: () => (asked++ === 0 ? Promise.resolve(xml('iq', { type: 'result' }, xml('query', { xmlns: NS.discoInfo }))) : new Promise<Element>(() => {})), now: () => clock }));
+    const fromF = { ...facts, from: 'x@f.example' };
+    const firstF = slow.check(xml('message', { from: 'x@f.example' }), fromF, clock);
+    if (firstF.t === 'wait') await firstF.until;
+    clock = 3_600_000;
+    assert.is(slow.check(xml('message', { from: 'x@f.example' }), fromF, clock).t, 'accept');
+    assert.is(asked, 2, 'asked again');
+    // A domain that never answers (a bare component): its unsigned data waits FIRST_LOOKUP_WAIT_MS at
+    // most, not the look-up's whole time-out; a signed message waits for the look-up.
+    const mute = new OriginCheck(new PeerKeys({ request: () => new Promise<Element>(() => {}) }));
+    const silent = { ...facts, from: 'x@e.example' };
+    assert.is(mute.check(xml('message', { from: 'x@e.example' }), silent, 1_000).t, 'wait');
+    assert.is(mute.check(xml('message', { from: 'x@e.example' }), silent, 1_000 + FIRST_LOOKUP_WAIT_MS - 1).t, 'wait');
+    assert.is(mute.check(xml('message', { from: 'x@e.example' }), silent, 1_000 + FIRST_LOOKUP_WAIT_MS).t, 'accept');
+    const signedSilent = xml('message', { from: 'x@e.example' }, xml('origin', { xmlns: 'urn:fedgate:trace:0' }));
+    assert.is(mute.check(signedSilent, silent, 1_000 + FIRST_LOOKUP_WAIT_MS).t, 'wait');
   } finally {
     db.close();
     rmSync(dir, { recursive: true, force: true });
