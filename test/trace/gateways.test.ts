@@ -27,6 +27,7 @@ import { originElements } from '../../component/trace/wire.js';
 import { parseProof } from '../../component/trace/formats.js';
 import { dataDigest, payloadDigest } from '../../component/trace/digest.js';
 import { encodeQuoalise } from '../../component/quoalise/payload.js';
+import { REFUSALS_BURST } from '../../component/quoalise/commands/refusal-budget.js';
 import { parseXml } from '../../component/quoalise/xml-parse.js';
 
 const A = 'a.localhost';
@@ -192,6 +193,32 @@ test('Quoalise decisions are logged: who, what, allowed or refused and why, reco
   assert.is(denied.fields.outcome, 'refused');
   assert.match(String(denied.fields.reason), 'not-authorized');
   assert.is((await entries(b, '--series', S(1), '--kind', 'access')).length, 1);
+});
+
+test('refusals of one domain past the budget are counted into its next entry, not logged one by one; none is lost from the count', async ({ b, evil }) => {
+  const ask = (series: string, i: number) =>
+    evil.iq(
+      `sink@${B}`,
+      'set',
+      xml(
+        'command',
+        { xmlns: 'http://jabber.org/protocol/commands', node: 'get_history', action: 'execute' },
+        xml('x', { xmlns: 'jabber:x:data', type: 'submit' }, xml('field', { var: 'identifier' }, xml('value', {}, series))),
+      ),
+      { from: `analyst${i % 3}@${EVIL}/r` },
+    );
+  const FLOOD = 2 * REFUSALS_BURST;
+  const answers = await Promise.all(Array.from({ length: FLOOD }, (_, i) => ask(S(2), i)));
+  assert.ok(answers.every((a) => errorCondition(a) === 'not-authorized'));
+  assert.is((await ask(S(1), 0)).attrs.type, 'result');
+  let log: Entry[] = [];
+  // The previous test's two entries, then the flood's, then the allowed call's carrying the count.
+  await until(async () => (log = (await entries(b, '--kind', 'access')).filter((e) => String(e.fields.requester).endsWith(`@${EVIL}`))).at(-1)?.fields.outcome === 'allowed' && log.length > 2, 10_000, () => `${log.length} entries`);
+  const refused = log.filter((e) => e.fields.outcome === 'refused');
+  const counted = log.reduce((n, e) => n + Number(e.fields.unlogged ?? 0), 0);
+  assert.is(refused.length + counted, FLOOD + 1, 'every refusal logged or counted');
+  assert.ok(refused.length < FLOOD - 20, `${refused.length} refusals logged one by one`);
+  assert.ok(Number(log.at(-1)!.fields.unlogged) > 0, 'the allowed entry carries the count');
 });
 
 test('a receiver that publishes a key but does not sign, or signs with another key: retried, then dead-lettered', async ({ a }) => {
