@@ -106,6 +106,21 @@ export function isAlive(s: RuntimeStatus, now = Date.now()): boolean {
   return now - s.heartbeatAt <= 3 * HEARTBEAT_MS;
 }
 
+/**
+ * Is the process of this heartbeat still there, fresh heartbeat or not? A gateway that is stopped
+ * (SIGSTOP), hung, or cannot write its database (a full disk) lets its heartbeat go stale but still
+ * holds its files: `restore` and a key rotation must not act under it. Its command line must name
+ * fedgate, so that the pid of a gateway long gone, reused by another program, does not count.
+ */
+export function gatewayProcessAlive(s: RuntimeStatus): boolean {
+  if (!pidAlive(s.pid)) return false;
+  try {
+    return readFileSync(`/proc/${s.pid}/cmdline`, 'utf8').includes('fedgate');
+  } catch {
+    return process.platform !== 'linux';
+  }
+}
+
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

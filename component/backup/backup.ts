@@ -6,7 +6,10 @@
  * owns). `backup` copies each with SQLite's online backup API, each as one consistent snapshot (the
  * remaining pages are copied in one step, so writers cannot make it restart forever), into
  * `FILE` and `FILE`'s companions (`backup.sqlite`, `backup-store.sqlite`…), through temporary files
- * renamed when complete, then checks each copy (`PRAGMA quick_check`).
+ * renamed when all are complete (companions first, the main file last), then checks each copy (`PRAGMA
+ * quick_check`). Every copy of one backup carries the same backup id (table `fedgate_backup`): a backup
+ * cut short (killed while renaming, with `--force` over an older one) leaves copies of two backups side
+ * by side, and `restore` refuses such a set instead of restoring a store older than its inbox says.
  *
  * fedgate's own file is copied first: a delivery is recorded in the store before the inbox marks it
  * applied, and an extract's cursor (in fedgate's file) never points past records the store has; so a
@@ -24,6 +27,8 @@
 import Database from 'better-sqlite3';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pidAlive } from '../runtime-status.js';
 
 export class BackupError extends Error {
   override name = 'BackupError';
@@ -72,10 +77,15 @@ function targetOf(target: string, name: string): string {
  * (`PRAGMA quick_check`); throws BackupError unless it is sound. The gateway turns WAL on again when
  * it opens a restored file.
  */
-function seal(path: string): void {
+function seal(path: string, backupId?: string): void {
   const db = new Database(path, { fileMustExist: true });
   try {
     db.pragma('journal_mode = DELETE');
+    if (backupId !== undefined) {
+      db.exec('CREATE TABLE IF NOT EXISTS fedgate_backup (id TEXT NOT NULL)');
+      db.prepare('DELETE FROM fedgate_backup').run();
+      db.prepare('INSERT INTO fedgate_backup (id) VALUES (?)').run(backupId);
+    }
     const result = db.pragma('quick_check', { simple: true });
     if (result !== 'ok') throw new BackupError(`${path}: the copy fails SQLite's check: ${String(result)}`);
   } finally {
@@ -92,10 +102,13 @@ export async function backupDatabases(mainPath: string, target: string, opts: { 
     if (existsSync(to) && !opts.force) throw new BackupError(`${to} exists already: choose another FILE, or --force to replace it`);
   }
   mkdirSync(dirname(target), { recursive: true });
-  const copied: CopiedFile[] = [];
+  removeStalePartials(files.map((f) => targetOf(target, f.name)));
+  const backupId = randomBytes(8).toString('hex');
+  const partials: Array<{ f: DatabaseFile; to: string; partial: string }> = [];
   for (const f of files) {
     const to = targetOf(target, f.name);
     const partial = `${to}.partial-${process.pid}`;
+    partials.push({ f, to, partial });
     // Read-write: a read-only connection to a WAL file of a stopped gateway may not open its -shm.
     const db = new Database(f.path, { fileMustExist: true });
     try {
@@ -103,17 +116,45 @@ export async function backupDatabases(mainPath: string, target: string, opts: { 
       // First step: the default 100 pages; then every remaining page in one step — a snapshot that a
       // write in between can only restart, not drag on.
       await db.backup(partial, { progress: () => 1 << 30 });
-    } catch (err) {
-      rmSync(partial, { force: true });
-      throw err;
-    } finally {
       db.close();
+      seal(partial, backupId);
+    } catch (err) {
+      if (db.open) db.close();
+      for (const p of partials) rmSync(p.partial, { force: true });
+      throw err;
     }
-    seal(partial);
+  }
+  // Every copy made: in place, the companions first, the main file (the one restore is given) last.
+  const copied: CopiedFile[] = [];
+  for (const { f, to, partial } of [...partials.slice(1), partials[0]!]) {
     renameSync(partial, to);
     copied.push({ name: f.name, source: f.path, copy: to, bytes: statSync(to).size });
   }
-  return copied;
+  return [copied.at(-1)!, ...copied.slice(0, -1)];
+}
+
+/** Copies left by a backup that was killed (`*.partial-<pid>` of a process that is gone, and their journals). */
+function removeStalePartials(targets: string[]): void {
+  for (const to of targets) {
+    const dir = dirname(to);
+    const prefix = `${basename(to)}.partial-`;
+    for (const f of readdirSync(dir)) {
+      const pid = /^(\d+)(-journal)?$/.exec(f.slice(prefix.length));
+      if (!f.startsWith(prefix) || !pid || pidAlive(Number(pid[1]))) continue;
+      rmSync(join(dir, f), { force: true });
+    }
+  }
+}
+
+/** The backup id stamped in a copy (null: a copy made before backups were stamped). */
+function backupIdOf(path: string): string | null {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fedgate_backup'").get();
+    return has ? ((db.prepare('SELECT id FROM fedgate_backup').pluck().get() as string | undefined) ?? null) : null;
+  } finally {
+    db.close();
+  }
 }
 
 export interface RestoredFile {
@@ -139,6 +180,14 @@ function moveAside(path: string, suffix: string): string | null {
 export function restoreDatabases(source: string, mainPath: string, now = new Date()): RestoredFile[] {
   if (!existsSync(source)) throw new BackupError(`${source} does not exist`);
   const backups = databaseFiles(source);
+  // One backup's copies only: a backup cut short may have left another backup's copy beside this one.
+  const ids = new Map(backups.map((b) => [b.path, backupIdOf(b.path)]));
+  const mainId = ids.get(source) ?? null;
+  for (const [path, id] of ids) {
+    if (id !== mainId) {
+      throw new BackupError(`${path} and ${source} come from different backups (a backup was cut short, maybe killed while it replaced an older one): restore from another backup, or make a new one`);
+    }
+  }
   const suffix = `.before-restore-${now.toISOString().replace(/[:.]/g, '-')}`;
   // The live files the backup has no copy of are set aside too: they belong to the state being replaced.
   const targets = new Map(databaseFiles(mainPath).map((f) => [f.name, f.path]));
@@ -150,6 +199,12 @@ export function restoreDatabases(source: string, mainPath: string, now = new Dat
     if (b) {
       const partial = `${path}.partial-${process.pid}`;
       copyFileSync(b.path, partial);
+      const db = new Database(partial, { fileMustExist: true });
+      try {
+        db.exec('DROP TABLE IF EXISTS fedgate_backup');
+      } finally {
+        db.close();
+      }
       seal(partial);
       renameSync(partial, path);
     }

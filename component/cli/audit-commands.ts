@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync, openSync, writeSync, closeSync
 import { openDatabase, type Db } from '../store/database.js';
 import { LogStore } from '../trace/log-store.js';
 import { loadOrCreateKey, logOrigin, rotateKey, KeyFileError } from '../trace/keys.js';
-import { isAlive, readRuntimeStatus } from '../runtime-status.js';
+import { gatewayProcessAlive, isAlive, readRuntimeStatus } from '../runtime-status.js';
 import { traceOf } from '../trace/trace.js';
 import { NoteError, parseVerifierKey, type NoteVerifier } from '../trace/note.js';
 import { databaseSource, exportSource, verifyLog, writeExport, type LogSource } from '../trace/verify.js';
@@ -88,7 +88,7 @@ export function auditCommands(): Command {
         return;
       }
       const running = readRuntimeStatus(db);
-      if (running && isAlive(running)) throw new CliError(`the gateway is running (pid ${running.pid}): stop it before rotating its key`, 1);
+      if (running && gatewayProcessAlive(running)) throw new CliError(`the gateway is running (pid ${running.pid}${isAlive(running) ? '' : ', its heartbeat stale: hung, stopped or unable to write'}): stop it before rotating its key`, 1);
       const r = guard(() => rotateKey(db, config.trace.key_file, logOrigin(config.link.domain), traceOf(db).actor));
       process.stdout.write(
         `${r.next.encoded}\n` +

@@ -1,7 +1,7 @@
 /** `fedgate backup FILE` and `fedgate restore FILE`: copies of the gateway's SQLite files (component/backup/). */
 import { Command } from 'commander';
 import { BackupError, backupDatabases, restoreDatabases } from '../backup/backup.js';
-import { isAlive, readRuntimeStatus } from '../runtime-status.js';
+import { gatewayProcessAlive, isAlive, readRuntimeStatus } from '../runtime-status.js';
 import { contextOf, CliError, formatTable, printJsonOrTable } from './context.js';
 
 function mb(bytes: number): string {
@@ -45,7 +45,7 @@ export function restoreCommand(): Command {
       const ctx = contextOf(this);
       const rt = readRuntimeStatus(ctx.db);
       ctx.db.close();
-      if (rt && isAlive(rt)) throw new CliError(`the gateway is running (pid ${rt.pid}): stop it first (systemctl stop fedgate)`, 1);
+      if (rt && gatewayProcessAlive(rt)) throw new CliError(`the gateway is running (pid ${rt.pid}${isAlive(rt) ? '' : ', its heartbeat stale: hung, stopped or unable to write'}): stop it first (systemctl stop fedgate)`, 1);
       let restored;
       try {
         restored = restoreDatabases(file, ctx.config.database.path);

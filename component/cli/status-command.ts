@@ -1,7 +1,8 @@
 /**
  * `fedgate status`: is the gateway running (its pid alive and its heartbeat fresh), its link — state,
  * server, the last link error and since when — its apps with their readiness and queues. Exit 0 if
- * running, 3 if not, 2 if the database cannot be read.
+ * running, 3 if not, 4 if its process is there but its heartbeat stale (hung, stopped, unable to
+ * write), 2 if the database cannot be read.
  */
 import { Command } from 'commander';
 import { readStatus } from '../observe/status-view.js';
@@ -24,7 +25,14 @@ export function statusCommand(): Command {
       printJsonOrTable(!!o.json, view, () => {
         const since = (iso: string | null) => (iso ? duration(now - Date.parse(iso)) : '');
         const rows: string[][] = [
-          ['gateway', view.running ? `running (pid ${view.pid}), up ${duration((view.uptimeSeconds ?? 0) * 1000)}` : 'not running'],
+          [
+            'gateway',
+            view.running
+              ? `running (pid ${view.pid}), up ${duration((view.uptimeSeconds ?? 0) * 1000)}`
+              : view.unresponsive
+                ? `not responding: its process (pid ${view.unresponsive.pid}) is there, but its heartbeat is ${view.unresponsive.heartbeatAgeSeconds} s old — hung, stopped, or unable to write its database (a full disk?)`
+                : 'not running',
+          ],
           ['domain', view.domain],
         ];
         if (view.running) {
@@ -46,6 +54,6 @@ export function statusCommand(): Command {
           : 'no applications\n';
         return `${formatTable(rows)}\n${apps}`;
       });
-      process.exitCode = view.running ? 0 : 3;
+      process.exitCode = view.running ? 0 : view.unresponsive ? 4 : 3;
     });
 }

@@ -101,6 +101,8 @@ export const ConfigSchema = z
       .object({
         /** Past this many unapplied messages for one app, new data for it is refused with wait/resource-constraint. */
         max_pending_per_app: z.number().int().min(1).default(100_000),
+        /** …and past this many of one source of an app: one sender cannot lock the app's other sources out. */
+        max_pending_per_source: z.number().int().min(1).default(25_000),
         /** Applied messages are remembered this long, so that a late duplicate is still recognised. */
         keep_done_days: z.number().positive().default(7),
       })
@@ -218,6 +220,8 @@ export const ConfigSchema = z
         max_pending_per_domain: z.number().int().min(1).default(100),
         /** Requests one requester may make in 24 hours. */
         max_requests_per_day: z.number().int().min(1).default(100),
+        /** Requests all the requesters of one domain may make in 24 hours (the history of each is kept for ever). */
+        max_requests_per_domain_per_day: z.number().int().min(1).default(500),
       })
       .strict()
       .default({}),

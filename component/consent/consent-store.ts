@@ -207,6 +207,14 @@ export class ConsentStore {
   }
 
   /** Requests and renewals this requester asked for since `since` (a limit per party per day). */
+  /** Requests and renewals made by the requesters of `domain` since `since`. */
+  requestsFromDomainSince(domain: string, since: number): number {
+    return this.db
+      .prepare("SELECT count(*) FROM consent_events WHERE type = 'requested' AND at >= ? AND substr(actor, instr(actor, '@') + 1) = ?")
+      .pluck()
+      .get(since, domain) as number;
+  }
+
   requestsSince(requester: string, since: number): number {
     return this.db.prepare("SELECT count(*) FROM consent_events WHERE actor = ? AND type = 'requested' AND at >= ?").pluck().get(requester, since) as number;
   }

@@ -36,6 +36,8 @@ export interface ConsentEffectsOptions {
   /** Hands queued outbox rows to the send job to be moved aside, never sent (it knows which already left). */
   dropQueued(ids: number[], reason: string): void;
   send(el: Element): boolean;
+  /** Calls back once what was sent so far has left (never if the link is lost first): link.whenWritten. */
+  whenSent(cb: () => void): void;
   isOnline(): boolean;
   /** Called after each pass with the earliest end of an open record (the expiry job's next run). */
   planExpiry(end: number | null): void;
@@ -86,10 +88,24 @@ export class ConsentEffects {
     for (const e of events) {
       this.handle(e);
       this.cursor = e.id;
-      this.o.db.prepare('UPDATE settings SET value = ? WHERE name = ?').run(String(e.id), CURSOR);
+    }
+    // The cursor is kept once the notifications have left: a crash or a lost link before that handles
+    // the events again at the next start (the same notification ids: at least once, never lost).
+    if (events.length) {
+      const upTo = this.cursor;
+      this.o.whenSent(() => this.keep(upTo));
     }
     // A backlog (events made while the gateway was down) is worked off a batch per turn: stanzas keep flowing.
     if (events.length === BATCH) setImmediate(() => this.poke());
+  }
+
+  private keep(upTo: number): void {
+    try {
+      this.o.db.prepare('UPDATE settings SET value = ? WHERE name = ? AND CAST(value AS INTEGER) < ?').run(String(upTo), CURSOR, upTo);
+    } catch (err) {
+      // The next batch's cursor covers this one: handled again after a restart at worst.
+      this.o.log.warn({ err: (err as Error).message }, 'could not keep the consent notifications cursor');
+    }
   }
 
   private handle(e: ConsentEvent): void {
@@ -108,11 +124,17 @@ export class ConsentEffects {
     const stopped = ends ? this.stopUncovered(rec, e) : { series: [], dropped: false };
     const requester = rec.requestedBy ?? (rec.recipient.includes('*') ? null : rec.recipient);
     if (requester !== null) this.o.send(notification(appJid, requester, id(0), requesterBody(rec, e, appJid, stopped), el()));
-    // The people who decide hear when the requester gives up access they had granted.
-    if (e.type === 'withdrawn' && e.role === 'requester') {
+    // The people who decide hear when the requester gives up access they had granted — not of a request
+    // withdrawn before anyone decided (request-and-withdraw cycles would flood them).
+    if (e.type === 'withdrawn' && e.role === 'requester' && this.wasGranted(rec.id, e.id)) {
       this.o.parties.deciders(rec.app, rec.subject).forEach((to, n) => this.o.send(notification(appJid, to, id(n + 1), requesterBody(rec, e, appJid, { series: [], dropped: false }), el())));
     }
     this.o.log.info({ consent: rec.id, app: rec.app, event: e.type, by: e.actor, stopped: stopped.series.length, dropped: stopped.dropped }, `consent ${e.type}`);
+  }
+
+  /** Whether the record was given (or renewed) before event `before`. */
+  private wasGranted(id: number, before: number): boolean {
+    return this.o.store.events(id).some((x) => x.id < before && (x.type === 'given' || x.type === 'renewed'));
   }
 
   /**

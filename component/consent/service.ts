@@ -48,6 +48,8 @@ export interface ConsentPolicy {
   /** Requests waiting on one app from all the requesters of one domain: many JIDs of one domain must not fill the app's slots. */
   maxPendingPerDomain: number;
   maxRequestsPerDay: number;
+  /** Requests and renewals all the requesters of one domain may make in 24 hours. */
+  maxRequestsPerDomainPerDay: number;
 }
 
 /** The policy from the configuration's `consent:` section. */
@@ -57,6 +59,7 @@ export function consentPolicy(c: {
   max_pending_per_app: number;
   max_pending_per_domain: number;
   max_requests_per_day: number;
+  max_requests_per_domain_per_day: number;
 }): ConsentPolicy {
   return {
     maxValidity: parseCalendarDuration(c.max_validity),
@@ -64,6 +67,7 @@ export function consentPolicy(c: {
     maxPendingPerApp: c.max_pending_per_app,
     maxPendingPerDomain: c.max_pending_per_domain,
     maxRequestsPerDay: c.max_requests_per_day,
+    maxRequestsPerDomainPerDay: c.max_requests_per_domain_per_day,
   };
 }
 
@@ -256,6 +260,9 @@ export class ConsentService {
     }
     if (this.store.requestsSince(requester, at - DAY_MS) >= p.maxRequestsPerDay) {
       throw new ConsentError('limit', `${requester} made ${p.maxRequestsPerDay} requests or renewals in the last 24 hours (the limit): retry tomorrow`);
+    }
+    if (this.store.requestsFromDomainSince(domain, at - DAY_MS) >= p.maxRequestsPerDomainPerDay) {
+      throw new ConsentError('limit', `the requesters of ${domain} made ${p.maxRequestsPerDomainPerDay} requests or renewals in the last 24 hours (the limit per domain): retry tomorrow`);
     }
   }
 

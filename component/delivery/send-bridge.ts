@@ -14,6 +14,7 @@ import { rowIdOf } from './outbox.js';
 import { ACKS_PER_STANZA } from './acks.js';
 import { domainOf } from '../xmpp/jid.js';
 import { readAcks } from '../trace/wire.js';
+import { noteSigners } from '../trace/note.js';
 import type { PeerKeys } from '../trace/peer-keys.js';
 import type { ConfirmationReceipt } from '../trace/sender.js';
 import type { ProbeAnswer } from './lane.js';
@@ -43,6 +44,14 @@ export interface SendBridgeEvents {
 
 /** Acknowledgements read from one stanza, at most: twice what a receiver puts in one. */
 const MAX_ACKS_PER_STANZA = 2 * ACKS_PER_STANZA;
+/**
+ * Acknowledgements held for their domain's key to be looked up, at most, per domain and in all (each
+ * takes ~200 bytes parsed; a real receiver's first confirmations are a few stanzas of up to 10,000).
+ */
+const MAX_AWAITING_KEY_PER_DOMAIN = 4 * ACKS_PER_STANZA;
+const MAX_AWAITING_KEY = 10 * ACKS_PER_STANZA;
+/** A receiver's key is looked up again, for a receipt signed by a key we do not know, at most this often. */
+const REFETCH_MS = 60_000;
 /** Warnings about oversized acknowledgement stanzas, at most one a minute (each such stanza is megabytes). */
 const OVERSIZED_WARN_MS = 60_000;
 
@@ -51,6 +60,11 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
   private stopping = false;
   private paused = false;
   private readonly restart = new Backoff({ initialMs: 200, maxMs: 30_000 });
+  /** Acknowledgements waiting for their domain's key, per domain, and in all. */
+  private readonly awaitingKey = new Map<string, number>();
+  private awaitingKeyTotal = 0;
+  /** When each domain's key was last looked up again for a signer we did not know. */
+  private readonly refetchedAt = new Map<string, number>();
   /** Oversized acknowledgement stanzas ignored since the last warning, and when that was. */
   private oversized = 0;
   private oversizedWarnedAt = -Infinity;
@@ -138,16 +152,64 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
     const from = el.attrs.from ?? '';
     const read = acks ? readAcks(acks) : { items: [{ id: String(received!.attrs.id ?? '') }], note: null };
     // The send worker checks the receipts (off this thread) against the keys the receiver's domain publishes.
+    const to = el.attrs.to ?? '';
     const forward = (key: Awaited<ReturnType<PeerKeys['fetch']>>) => {
-      const receipt: ConfirmationReceipt = { from, to: el.attrs.to ?? '', ...read, keys: key?.signs.includes('receipts') ? key.keys : null };
+      const receipt: ConfirmationReceipt = { from, to, ...read, keys: key?.signs.includes('receipts') ? key.keys : null };
       this.post({ t: 'confirmed', from, ids: ours, receipt });
     };
     if (!this.peerKeys) forward(null);
     else {
-      const known = this.peerKeys.peek(domainOf(from));
-      if (known === undefined) void this.peerKeys.fetch(domainOf(from)).then(forward);
-      else forward(known);
+      const domain = domainOf(from);
+      const fresh = this.peerKeys.peek(domain);
+      // Past its time, the domain's last answer stands while it is asked again.
+      const known = fresh ?? this.peerKeys.lastAnswer(domain);
+      if (known && read.note && known.signs.includes('receipts') && this.signedByAnotherKey(read.note, known) && this.mayRefetch(domain)) {
+        // Signed by a key the domain did not publish when we asked: it may have rotated its key. Asked
+        // again before judging (at most once a minute), or every confirmation would fail until the
+        // cached key expires — and the deliveries with them. Its last key stands if the answer fails.
+        this.peerKeys.forget(domain);
+        if (this.awaitKey(domain, ours.length)) void this.peerKeys.fetch(domain).then((k) => forward(k ?? known));
+      } else if (known !== undefined) {
+        forward(known);
+        if (fresh === undefined) void this.peerKeys.fetch(domain);
+      } else if (this.awaitKey(domain, ours.length)) void this.peerKeys.fetch(domain).then(forward);
+      else this.log.debug({ from }, "ignored a confirmation: too many wait for its domain's key already");
     }
+    return true;
+  }
+
+  private signedByAnotherKey(note: string, key: NonNullable<ReturnType<PeerKeys['peek']>>): boolean {
+    const signers = noteSigners(note);
+    return signers.length > 0 && !signers.some((s) => key.verifiers.some((v) => v.name === s.name && v.keyId === s.keyId));
+  }
+
+  /** A domain's key is looked up again for an unknown signer at most once a minute. */
+  private mayRefetch(domain: string): boolean {
+    const now = Date.now();
+    if (now - (this.refetchedAt.get(domain) ?? -Infinity) < REFETCH_MS) return false;
+    if (this.refetchedAt.size >= 10_000) this.refetchedAt.clear();
+    this.refetchedAt.set(domain, now);
+    return true;
+  }
+
+  /**
+   * Counts `acks` acknowledgements held until their domain's key is known (parsed, they stay in memory
+   * until then: up to the look-up's 10 s time-out). False when too many wait already, per domain or in
+   * all: a stranger's stanzas for a domain that never answers piled up by the hundred megabytes. A real
+   * receiver's confirmation dropped here is sent again when the sender re-sends.
+   */
+  private awaitKey(domain: string, acks: number): boolean {
+    const n = this.awaitingKey.get(domain) ?? 0;
+    if (n + acks > MAX_AWAITING_KEY_PER_DOMAIN || this.awaitingKeyTotal + acks > MAX_AWAITING_KEY) return false;
+    this.awaitingKey.set(domain, n + acks);
+    this.awaitingKeyTotal += acks;
+    const done = () => {
+      const left = (this.awaitingKey.get(domain) ?? acks) - acks;
+      if (left > 0) this.awaitingKey.set(domain, left);
+      else this.awaitingKey.delete(domain);
+      this.awaitingKeyTotal -= acks;
+    };
+    void this.peerKeys!.fetch(domain).then(done, done);
     return true;
   }
 

@@ -26,6 +26,8 @@ import type { NoteSigner } from '../trace/note.js';
 import type { OriginCheck, OriginOutcome } from '../trace/origin-check.js';
 import { EvidenceStore } from '../trace/evidence.js';
 import { TokenBucket } from '../timing/token-bucket.js';
+import { RateLimiter } from '../timing/rate-limiter.js';
+import { describeSqliteError, isStorageFault } from '../store/sqlite-errors.js';
 import { ErasureStore } from './erasure-store.js';
 import { controlDigest, controlElement, decodeErase, decodeErased, ErasureFormatError, type ErasedConfirmation, type EraseRequest } from './wire.js';
 
@@ -33,6 +35,16 @@ import { controlDigest, controlElement, decodeErase, decodeErased, ErasureFormat
 const MAX_WAITING_PER_DOMAIN = 100;
 /** Erasure requests of one source waiting to be applied to one of our apps, at most (a limit per party). */
 const MAX_PENDING_PER_SOURCE = 100;
+/** Erasure requests one source may make to one of our apps in 24 hours (each is kept, with its log entries). */
+export const MAX_REQUESTS_PER_SOURCE_PER_DAY = 1000;
+/**
+ * Repeats of a request already received, per source and app: a retransmission is legitimate (it missed
+ * our acknowledgement) and is logged again, but replaying one request thousands of times must not grow
+ * the log — a burst, then one a minute.
+ */
+export const REPEATS_BURST = 20;
+const REPEATS_PER_SECOND = 1 / 60;
+const DAY_MS = 86_400_000;
 
 export interface ControlIntakeOptions {
   db: Db;
@@ -52,6 +64,9 @@ export class ControlIntake {
   private readonly store: ErasureStore;
   private readonly evidence: EvidenceStore;
   private readonly waiting = new Map<string, number>();
+  private readonly repeats = new RateLimiter(REPEATS_PER_SECOND, REPEATS_BURST);
+  /** The info line of each request received: a few a second at most. */
+  private readonly receivedLog = new TokenBucket(5, Date.now());
 
   constructor(private readonly o: ControlIntakeOptions) {
     this.store = new ErasureStore(o.db);
@@ -77,8 +92,18 @@ export class ControlIntake {
     if (control.kind === 'erase' && !this.o.entitlements.isSource(sender, host.jid) && !host.senders.has(sender)) {
       return this.refuse(el, new StanzaError('not-authorized', `${sender} is not a source of the data of ${host.jid}: only the source of data may ask for its erasure`));
     }
-    if (control.kind === 'erase' && this.store.pendingFrom(host.app.name, sender) >= MAX_PENDING_PER_SOURCE) {
-      return this.refuse(el, new StanzaError('resource-constraint', `${sender} already has ${MAX_PENDING_PER_SOURCE} erasure requests waiting to be applied to ${host.jid}: retry later`, { type: 'wait' }));
+    if (control.kind === 'erase') {
+      const app = host.app.name;
+      const request = control.request.request;
+      if (this.store.hasReceived(app, sender, request)) {
+        if (!this.repeats.take(`${app}\u0000${sender}`, Date.now())) {
+          return this.refuse(el, new StanzaError('resource-constraint', `${host.jid} received erasure request ${request.slice(0, 100)} already, and ${sender} repeats its requests too often: retry later`, { type: 'wait' }));
+        }
+      } else if (this.store.pendingFrom(app, sender) >= MAX_PENDING_PER_SOURCE) {
+        return this.refuse(el, new StanzaError('resource-constraint', `${sender} already has ${MAX_PENDING_PER_SOURCE} erasure requests waiting to be applied to ${host.jid}: retry later`, { type: 'wait' }));
+      } else if (this.store.receivedSince(app, sender, Date.now() - DAY_MS) >= MAX_REQUESTS_PER_SOURCE_PER_DAY) {
+        return this.refuse(el, new StanzaError('resource-constraint', `${sender} made ${MAX_REQUESTS_PER_SOURCE_PER_DAY} erasure requests to ${host.jid} in the last 24 hours (the limit): retry tomorrow`, { type: 'wait' }));
+      }
     }
     if (control.kind === 'erased' && !this.store.isRequest(control.confirmation.request, host.jid, sender)) {
       return this.refuse(el, new StanzaError('item-not-found', `${host.jid} sent no erasure request ${control.confirmation.request} to ${sender}`));
@@ -150,14 +175,24 @@ export class ControlIntake {
         setImmediate(() => this.commit(host, el, sender, control, digest, checked));
         return;
       }
-      this.o.log.error({ err: (err as Error).message }, 'could not store an erasure message');
-      return this.refuse(el, new StanzaError('internal-server-error', 'the gateway could not store this message; retry later', { type: 'wait' }));
+      this.evidence.forgetCached();
+      const fault = isStorageFault(err);
+      this.o.log.error({ err: (err as Error).message }, fault ? `could not store an erasure message: ${describeSqliteError(err as Error & { code: string }, db.name)}` : 'could not store an erasure message');
+      // A full or failing disk: the sender waits and retries (resource-constraint is not counted towards its dead letters).
+      return this.refuse(
+        el,
+        fault
+          ? new StanzaError('resource-constraint', 'the gateway cannot store data now (its disk is full or failing); retry later', { type: 'wait' })
+          : new StanzaError('internal-server-error', 'the gateway could not store this message; retry later', { type: 'wait' }),
+      );
     }
     const acks = new Acks();
     acks.add(el, { index: entry, digest });
     for (const s of [...acks.receiptStanzas(), ...acks.groups().map((g) => ackStanza(g, this.o.signer))]) this.o.send(s);
     if (control.kind === 'erase') {
-      this.o.log.info({ app: host.app.name, sender, request: control.request.request, series: control.request.series, duplicate: !fresh || undefined }, 'erasure request received from the source of the data');
+      if (this.receivedLog.take(Date.now())) {
+        this.o.log.info({ app: host.app.name, sender, request: control.request.request, series: control.request.series, duplicate: !fresh || undefined }, 'erasure request received from the source of the data');
+      }
       if (fresh) this.o.received();
     } else {
       this.o.log.info({ app: host.app.name, recipient: sender, request: control.confirmation.request, records: control.confirmation.records }, 'erasure confirmed by the recipient');

@@ -192,6 +192,16 @@ export class ErasureStore {
     return changes === 1 ? Number(lastInsertRowid) : null;
   }
 
+  /** Whether this source's request `request` to this app was received already. */
+  hasReceived(app: string, sender: string, request: string): boolean {
+    return this.db.prepare('SELECT 1 FROM gdpr_erasures_received WHERE app = ? AND sender = ? AND request = ?').pluck().get(app, sender, request) !== undefined;
+  }
+
+  /** Requests from this source to this app received since `since`. */
+  receivedSince(app: string, sender: string, since: number): number {
+    return this.db.prepare('SELECT count(*) FROM gdpr_erasures_received WHERE app = ? AND sender = ? AND received_at >= ?').pluck().get(app, sender, since) as number;
+  }
+
   /** Requests from this source to this app not applied yet. */
   pendingFrom(app: string, sender: string): number {
     return this.db.prepare('SELECT count(*) FROM gdpr_erasures_received WHERE app = ? AND sender = ? AND applied_at IS NULL').pluck().get(app, sender) as number;

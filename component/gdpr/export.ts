@@ -18,7 +18,7 @@
  * Records are read through the adapter contract's module-level `read` (no side effects of `create`).
  * Log entries keep their index: `fedgate audit prove INDEX` proves any of them to a third party.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
@@ -111,12 +111,15 @@ function messagesOf(list: Array<Record<string, unknown>>, ours: (series: string)
 export async function exportSubject(o: ExportOptions): Promise<ExportReport> {
   const now = o.now ?? Date.now();
   if (existsSync(o.out) && readdirSync(o.out).length > 0) throw new ExportError(`${o.out} exists and is not empty: choose a new folder (an export never overwrites)`);
-  mkdirSync(join(o.out, 'data'), { recursive: true });
+  // Written aside, put in place whole at the end: an export cut short never looks complete.
+  const dir = `${o.out.replace(/\/+$/, '')}.partial-${process.pid}`;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'data'), { recursive: true });
   const globs = o.subject.series;
   const ours = (series: string) => globs.some((g) => seriesMatcher(g)(series));
   const files: string[] = [];
   const write = (name: string, value: unknown) => {
-    writeFileSync(join(o.out, name), typeof value === 'string' ? value : `${JSON.stringify(value, null, 2)}\n`);
+    writeFileSync(join(dir, name), typeof value === 'string' ? value : `${JSON.stringify(value, null, 2)}\n`);
     files.push(name);
   };
 
@@ -149,8 +152,8 @@ export async function exportSubject(o: ExportOptions): Promise<ExportReport> {
         }
         if (chunk.records.length === 0) continue;
         if (csv === null) {
-          csv = openSync(join(o.out, 'data', `${app.name}.csv`), 'w');
-          json = openSync(join(o.out, 'data', `${app.name}.senml.json`), 'w');
+          csv = openSync(join(dir, 'data', `${app.name}.csv`), 'w');
+          json = openSync(join(dir, 'data', `${app.name}.senml.json`), 'w');
           writeSync(csv, 'identifier,time,value,unit\n');
           writeSync(json, '[\n');
         }
@@ -209,6 +212,8 @@ export async function exportSubject(o: ExportOptions): Promise<ExportReport> {
   });
   write('README.md', readme(o, { records, access: access.length, transfers: transfers.length, received: received.length, consents: about.length, notReadable }, now));
   // The export is itself an access to the person's data: the log says so (counts, never data).
+  if (existsSync(o.out)) rmdirSync(o.out);
+  renameSync(dir, o.out);
   const entry = traceOf(o.db).write('gdpr.export', { subject: o.subject.name, series: globs, records, access: access.length, transfers: transfers.length, by: traceOf(o.db).actor }, now);
   return { out: o.out, subject: o.subject.name, files, records, access: access.length, transfers: transfers.length, received: received.length, consents: about.length, notReadable, entry };
 }

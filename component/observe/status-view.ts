@@ -5,7 +5,7 @@
  * that the three never disagree. Read-only; works whether the gateway runs or not.
  */
 import type { Db } from '../store/database.js';
-import { isAlive, readRuntimeStatus, type RuntimeStatus } from '../runtime-status.js';
+import { gatewayProcessAlive, isAlive, readRuntimeStatus, type RuntimeStatus } from '../runtime-status.js';
 import { iso } from '../cli/json.js';
 import { pendingConsentRequests, traceSize, type PendingConsent } from './optional-tables.js';
 
@@ -54,6 +54,8 @@ export interface DeadLetterView {
 
 export interface StatusView {
   running: boolean;
+  /** Not running as far as its heartbeat says, but its process is there: hung, stopped, or unable to write. */
+  unresponsive: { pid: number; heartbeatAgeSeconds: number } | null;
   pid: number | null;
   startedAt: string | null;
   uptimeSeconds: number | null;
@@ -94,6 +96,8 @@ export function readStatus(db: Db, opts: { domain: string; deadLetterRows?: numb
   const now = opts.now ?? Date.now();
   const rt: RuntimeStatus | null = readRuntimeStatus(db);
   const running = !!rt && isAlive(rt, now);
+  // Its process is there but its heartbeat is stale: hung, stopped, or unable to write (a full disk).
+  const unresponsive = !running && !!rt && gatewayProcessAlive(rt) ? { pid: rt.pid, heartbeatAgeSeconds: Math.floor((now - rt.heartbeatAt) / 1000) } : null;
   const domain = rt?.domain ?? opts.domain;
   const allFlows = readFlows(db, domain, now);
   const flows = keepFlows(allFlows, opts.maxFlows ?? MAX_FLOWS);
@@ -118,6 +122,7 @@ export function readStatus(db: Db, opts: { domain: string; deadLetterRows?: numb
 
   return {
     running,
+    unresponsive,
     pid: running ? rt!.pid : null,
     startedAt: running ? iso(rt!.startedAt) : null,
     uptimeSeconds: running ? Math.floor((now - rt!.startedAt) / 1000) : null,

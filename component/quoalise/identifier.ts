@@ -17,7 +17,9 @@ export interface SeriesIdentifier {
   path: string | null;
 }
 
-const MAX_LENGTH = 512;
+/** The longest series identifier (also what a data message may name: intake refuses longer ones before logging them). */
+export const MAX_IDENTIFIER_LENGTH = 512;
+const MAX_LENGTH = MAX_IDENTIFIER_LENGTH;
 const PREFIX = 'urn:dev:';
 const TYPE = /^[a-z][a-z0-9]*$/;
 const ID_SEGMENT = /^[A-Za-z0-9.-]+$/;

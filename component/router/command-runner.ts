@@ -118,6 +118,16 @@ export class CommandRunner<C extends CommandCaller> {
     return this.commands.find((c) => c.node === node);
   }
 
+  private allows(c: OwnCommand<C>, ctx: C): boolean {
+    try {
+      c.allow?.(ctx);
+      return true;
+    } catch (err) {
+      if (err instanceof StanzaError) return false;
+      throw err;
+    }
+  }
+
   /** Answers a `command` element sent to `entity` (an app's JID, the domain): sessions do not cross entities. */
   execute(entity: string, cmd: Element, ctx: C): IqResult | Promise<IqResult> {
     const node = cmd.attrs.node ?? '';
@@ -132,7 +142,11 @@ export class CommandRunner<C extends CommandCaller> {
     if (!['execute', 'complete', 'next'].includes(action)) throw badAction(`unknown action "${action}": use execute, complete or cancel`);
     this.limiter.takeRequest(ctx.requester, ctx.at);
     const command = this.get(node);
-    if (!command) throw new StanzaError('item-not-found', `${entity} has no command "${node}" (commands: ${this.nodes.join(', ')})`);
+    if (!command) {
+      // Only the commands this requester may run are named (non-admins are not shown the admin commands).
+      const visible = this.commands.filter((c) => this.allows(c, ctx)).map((c) => c.node);
+      throw new StanzaError('item-not-found', `${entity} has no command "${node}"${visible.length ? ` (commands: ${visible.join(', ')})` : ''}`);
+    }
     command.allow?.(ctx);
     const fields = submittedValues(cmd);
     const first = twoStep(this.sessions, owner, ctx.at, sessionid, fields !== null, { name: command.name, form: () => command.form(ctx) });

@@ -29,6 +29,16 @@ function user(): string {
   return process.env.USER ?? (typeof process.getuid === 'function' ? `uid ${process.getuid()}` : 'this user');
 }
 
+/**
+ * A fault of the storage (disk full, I/O error, file made read-only), not of the operation: what was
+ * refused because of it should be retried later, like a busy receiver, not counted as a failure.
+ */
+export function isStorageFault(err: unknown): boolean {
+  if (!isSqliteError(err)) return false;
+  const c = err.code;
+  return c === 'SQLITE_FULL' || c === 'SQLITE_PERM' || c.startsWith('SQLITE_IOERR') || c.startsWith('SQLITE_READONLY') || c.startsWith('SQLITE_CANTOPEN');
+}
+
 /** One line saying what is wrong with `path` (or with "the database" when the file is not known). */
 export function describeSqliteError(err: SqliteErrorLike, path?: string): string {
   const file = path ?? 'the database';

@@ -74,6 +74,14 @@ export class EvidenceStore {
     return { peer: note.peer, proof: formatProof({ extra: Buffer.from(r.statement ?? '', 'utf8'), index: r.idx, path, checkpoint: note.note }) };
   }
 
+  /**
+   * Forgets the note ids cached: a transaction that wrote some of them rolled back (a note row added in
+   * it is gone, and its id may be given to another note).
+   */
+  forgetCached(): void {
+    this.known.clear();
+  }
+
   private noteId(e: Evidence): number {
     let note = this.known.get(e.note);
     if (note === undefined) {

@@ -179,6 +179,21 @@ export function openNote(note: string, known: readonly NoteVerifier[]): OpenedNo
   return opened;
 }
 
+/**
+ * Who signed a note, as its signature lines say — nothing verified (to notice a key we do not know yet:
+ * a peer that rotated its key). Malformed lines are skipped.
+ */
+export function noteSigners(note: string): Array<{ name: string; keyId: number }> {
+  const split = note.lastIndexOf('\n\n');
+  if (split < 0) return [];
+  const out: Array<{ name: string; keyId: number }> = [];
+  for (const line of note.slice(split + 2).split('\n').slice(0, MAX_SIGNATURES)) {
+    const m = /^\u2014 (\S+) ([A-Za-z0-9+/]{8,}={0,2})$/u.exec(line);
+    if (m) out.push({ name: m[1]!, keyId: Buffer.from(m[2]!, 'base64').readUInt32BE(0) });
+  }
+  return out;
+}
+
 export function formatKeyId(id: number): string {
   return hex8(id);
 }

@@ -11,11 +11,11 @@
  *
  * A message, signed or not, from a domain never looked up since the start waits for the look-up (`wait`):
  * were unsigned data accepted meanwhile, whoever can forge the `from` of a signing peer would get data
- * in at the first contact and after every restart. An unsigned one waits at most FIRST_LOOKUP_WAIT_MS:
- * a fedgate peer answers in milliseconds, and a domain that does not answer at all (a bare component)
- * must not stall its data for the look-up's whole time-out. A look-up that fails keeps the last key
- * seen (trace_peer_signers), so a peer's silence does not switch its signatures off. Past its time, a
- * domain's last answer stands while it is asked again: no stall every few minutes.
+ * in at the first contact and after every restart. A look-up that fails keeps the domain's last answer
+ * (a key seen is remembered across restarts: trace_peer_signers), so a peer's silence does not switch
+ * its signatures off; of a domain never heard, data is refused (`resource-constraint`, wait: the sender retries, never dead-letters) until it
+ * answers — a signing peer that is away would otherwise be impersonated. Past its time, a domain's last
+ * answer stands while it is asked again: no stall every few minutes.
  */
 import { StanzaError } from '../xmpp/stanza-error.js';
 import { parseJid } from '../xmpp/jid.js';
@@ -43,19 +43,12 @@ const MAX_NOTES = 1000;
 const MAX_CHECKERS = 32;
 /** After a failed signature, a domain's key is looked up again at most this often. */
 const REFETCH_MS = 60_000;
-/** How long unsigned data from a domain never looked up waits for the first look-up, at most. */
-export const FIRST_LOOKUP_WAIT_MS = 2_000;
-/** Domains whose first look-up runs, at most (only entitled senders' domains get here). */
-const MAX_ASKING = 10_000;
-
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 export class OriginCheck {
   private readonly notes = new Map<string, { by: string; cp: Checkpoint }>();
   /** Per recent batch note, the nodes of its tree already proven (one batch's messages share most of their paths). */
   private readonly checkers = new Map<string, InclusionChecker>();
   private readonly refetched = new Map<string, number>();
-  private readonly asking = new Map<string, number>();
 
   constructor(private readonly keys: PeerKeys) {}
 
@@ -64,14 +57,19 @@ export class OriginCheck {
     const domain = parseJid(facts.from)?.domain ?? facts.from;
     let key = this.keys.peek(domain);
     if (key === undefined) {
-      const lookup = this.keys.fetch(domain, { remember: true });
       key = this.keys.lastAnswer(domain);
       if (key === undefined) {
-        if (signed) return { t: 'wait', until: lookup };
-        const waited = this.firstAsked(domain, lookup, now);
-        if (waited < FIRST_LOOKUP_WAIT_MS) return { t: 'wait', until: Promise.race([lookup, delay(FIRST_LOOKUP_WAIT_MS - waited)]) };
-        return { t: 'accept', origin: 'unsigned' };
+        const failure = this.keys.failure(domain);
+        if (failure !== undefined) {
+          return {
+            t: 'refuse',
+            error: new StanzaError('resource-constraint', `could not learn whether ${domain} signs the data it sends (its disco#info: ${failure.slice(0, 200)}); retry later`, { type: 'wait' }),
+          };
+        }
+        return { t: 'wait', until: this.keys.fetch(domain, { remember: true }) };
       }
+      // Past its time: the last answer stands while the domain is asked again.
+      void this.keys.fetch(domain, { remember: true });
     }
     const proof = key ? readOrigin(message, key.verifiers[0]!.name) : null;
     if (signed && key && !proof) return { t: 'refuse', error: new StanzaError('bad-request', 'the proof of origin of this message is malformed') };
@@ -101,18 +99,6 @@ export class OriginCheck {
       return { t: 'wait', until: this.keys.fetch(domain, { remember: true }) };
     }
     return { t: 'refuse', error: new StanzaError('not-acceptable', `the proof of origin of this message does not verify with the key ${domain} publishes (${key.keys[0]})`) };
-  }
-
-  /** Since when the first look-up of `domain` runs (forgotten once it ends). */
-  private firstAsked(domain: string, lookup: Promise<unknown>, now: number): number {
-    let since = this.asking.get(domain);
-    if (since === undefined) {
-      if (this.asking.size >= MAX_ASKING) this.asking.clear();
-      this.asking.set(domain, (since = now));
-      const done = () => this.asking.delete(domain);
-      void lookup.then(done, done);
-    }
-    return now - since;
   }
 
   private checker(note: string, cp: Checkpoint): InclusionChecker {

@@ -2,9 +2,10 @@
  * Peers' published keys, learnt from their domain's disco#info (the XEP-0128 form of disco.ts) and
  * remembered for a while: one query per domain at a time, whoever asks. A domain that answers without a
  * form publishes no key (remembered for a shorter while, so that a gateway that starts signing is
- * noticed). A look-up that fails — no answer, an error — says nothing new: a domain seen signing keeps
- * its last key (`remembered`, kept across restarts in trace_peer_signers), one never seen signing
- * publishes none.
+ * noticed). A look-up that fails — no answer, an error — says nothing new: a domain keeps its last
+ * answer (a key seen is remembered across restarts in trace_peer_signers); of a domain never heard,
+ * whether it signs stays unknown (`failure`) — never taken for "publishes none", or whoever forges the
+ * `from` of a signing peer that is away would be believed.
  */
 import { xml, type Element } from '../xmpp/xml.js';
 import { NS } from '../xmpp/namespaces.js';
@@ -37,10 +38,14 @@ export interface RememberedSigners {
 
 /** Bounds the memory a crowd of sender domains can take. */
 const MAX_DOMAINS = 10_000;
+/** A failed look-up is not repeated for this long (a sender retrying must not start one per message). */
+const FAILED_TTL_MS = 10_000;
 
 export class PeerKeys {
   private readonly known = new Map<string, { key: PeerKey | null; until: number }>();
   private readonly inflight = new Map<string, Promise<PeerKey | null>>();
+  /** Domains whose look-up failed, with nothing learnt of them before: until when, and why. */
+  private readonly failed = new Map<string, { until: number; reason: string }>();
   /** Domains whose next answer is to be remembered (fetch's `remember`). */
   private readonly toRemember = new Set<string>();
 
@@ -81,30 +86,59 @@ export class PeerKeys {
     this.known.delete(domain);
   }
 
+  /**
+   * Why the domain's last look-up failed, if it did within FAILED_TTL_MS and nothing was ever learnt of it:
+   * whether it signs is unknown, not "no".
+   */
+  failure(domain: string): string | undefined {
+    const f = this.failed.get(domain);
+    return f && f.until >= this.now() ? f.reason : undefined;
+  }
+
   private async query(domain: string): Promise<PeerKey | null> {
-    let key: PeerKey | null = null;
+    let answer: { key: PeerKey | null } | null = null;
+    let reason = '';
     try {
       const r = await this.opts.request(xml('iq', { type: 'get', to: domain }, xml('query', { xmlns: NS.discoInfo })), this.opts.timeoutMs ?? 10_000);
       const published = readTraceForm(r.getChild('query', NS.discoInfo));
-      if (published) key = withVerifiers(published);
+      answer = { key: published ? withVerifiers(published) : null };
       // An answer: what it says is what the domain publishes now.
       if (this.toRemember.has(domain)) this.opts.remembered?.set(domain, published ?? null);
     } catch (err) {
-      // No answer, an error answer, a malformed key: nothing new — the last key seen, if any, stands.
+      // No answer, an error answer (a server answers so for a component that is away), a malformed key:
+      // nothing new — the last key seen, if any, stands; with none, whether the domain signs is unknown.
       if (!(err instanceof RemoteStanzaError || err instanceof NoteError || err instanceof Error)) throw err;
-      const last = this.opts.remembered?.get(domain);
-      if (last) {
-        try {
-          key = withVerifiers(last);
-        } catch {
-          key = null;
-        }
+      reason = err.message;
+    } finally {
+      this.toRemember.delete(domain);
+    }
+    const now = this.now();
+    if (answer) {
+      this.failed.delete(domain);
+      this.learn(domain, answer.key, now + (answer.key ? (this.opts.ttlMs ?? 600_000) : (this.opts.noKeyTtlMs ?? 60_000)));
+      return answer.key;
+    }
+    const last = this.opts.remembered?.get(domain);
+    let kept: PeerKey | null | undefined = this.known.get(domain)?.key;
+    if (last) {
+      try {
+        kept = withVerifiers(last);
+      } catch {
+        // A remembered key that no longer reads: as if none.
       }
     }
-    this.toRemember.delete(domain);
+    if (kept !== undefined) {
+      this.learn(domain, kept, now + FAILED_TTL_MS);
+      return kept;
+    }
+    if (!this.failed.delete(domain) && this.failed.size >= MAX_DOMAINS) this.failed.delete(this.failed.keys().next().value!);
+    this.failed.set(domain, { until: now + FAILED_TTL_MS, reason });
+    return null;
+  }
+
+  private learn(domain: string, key: PeerKey | null, until: number): void {
     if (!this.known.delete(domain) && this.known.size >= MAX_DOMAINS) this.known.delete(this.known.keys().next().value!);
-    this.known.set(domain, { key, until: this.now() + (key ? (this.opts.ttlMs ?? 600_000) : (this.opts.noKeyTtlMs ?? 60_000)) });
-    return key;
+    this.known.set(domain, { key, until });
   }
 }
 

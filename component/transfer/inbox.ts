@@ -7,6 +7,7 @@
 import type { Db } from '../store/database.js';
 import { moveInboxRowToDeadLetters } from './dead-letters.js';
 import { recordChange } from '../changes/feed.js';
+import { sourceKey, type BacklogCounts } from './backlog.js';
 
 export type InboxFormat = 'quoalise' | 'sen1';
 
@@ -93,10 +94,15 @@ export class Inbox {
     this.db.transaction(() => moveInboxRowToDeadLetters(this.db, id, reason)).immediate();
   }
 
-  /** Unapplied messages per app, for back-pressure. */
-  pendingCounts(): Map<string, number> {
-    const rows = this.db.prepare("SELECT app, count(*) AS n FROM inbox WHERE state = 'pending' GROUP BY app").all() as Array<{ app: string; n: number }>;
-    return new Map(rows.map((r) => [r.app, r.n]));
+  /** Unapplied messages per app and per source of an app, for back-pressure (transfer/backlog.ts). */
+  backlogCounts(): BacklogCounts {
+    const rows = this.db.prepare("SELECT app, sender, count(*) AS n FROM inbox WHERE state = 'pending' GROUP BY app, sender").all() as Array<{ app: string; sender: string; n: number }>;
+    const counts: BacklogCounts = { perApp: new Map(), perSource: new Map() };
+    for (const r of rows) {
+      counts.perApp.set(r.app, (counts.perApp.get(r.app) ?? 0) + r.n);
+      counts.perSource.set(sourceKey(r.app, r.sender), r.n);
+    }
+    return counts;
   }
 
   /** Forgets applied messages older than `before` (ms): past that, a duplicate is no longer recognised. */

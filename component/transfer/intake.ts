@@ -9,6 +9,9 @@ import { NS } from '../xmpp/namespaces.js';
 import { bareJid } from '../xmpp/jid.js';
 import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
 import { NS_QUOALISE, NS_SEN1 } from '../quoalise/namespaces.js';
+import { MAX_IDENTIFIER_LENGTH } from '../quoalise/identifier.js';
+import { Backlog } from './backlog.js';
+import { describeSqliteError, isStorageFault } from '../store/sqlite-errors.js';
 import { decodeQuoalise } from '../quoalise/payload.js';
 import { decodeSen1 } from '../quoalise/sen1.js';
 import { QuoaliseFormatError } from '../quoalise/errors.js';
@@ -31,6 +34,8 @@ import { dataDigest } from '../trace/digest.js';
 import { EvidenceStore, type Evidence } from '../trace/evidence.js';
 import { parseJid } from '../xmpp/jid.js';
 
+/** The longest message id (XEP-0359 origin-id, or the stanza's id) taken: fedgate's own are ~20 characters. */
+const MAX_STANZA_ID = 256;
 /** Refusals are logged at most this many lines a second (a hostile sender must not fill the disk). */
 const REFUSAL_LOG_PER_SECOND = 5;
 
@@ -50,8 +55,6 @@ interface Pending {
 const MAX_WAITING_PER_DOMAIN = 1000;
 /** Series identifiers named in one log entry, at most (a message may carry a thousand). */
 const MAX_SERIES_PER_ENTRY = 20;
-/** How often, at most, the backlog of the apps is counted again from the inbox (when an app looks full). */
-const RECOUNT_PENDING_MS = 1000;
 
 export interface IntakeOptions {
   db: Db;
@@ -59,6 +62,8 @@ export interface IntakeOptions {
   entitlements: Entitlements;
   send(el: Element | string): boolean;
   maxPendingPerApp: number;
+  /** …and per source of an app. */
+  maxPendingPerSource: number;
   log: Logger;
   /** The transparency log: every message received is recorded in the inbox commit that stores it. */
   trace?: Trace;
@@ -80,9 +85,8 @@ export function dataPayload(el: Element): { format: 'quoalise' | 'sen1'; payload
 export class Intake {
   private batch: Pending[] = [];
   private commitScheduled = false;
-  /** Unapplied inbox rows per app (seeded from SQLite, maintained from here and the receive jobs). */
-  private pending: Map<string, number>;
-  private pendingCountedAt = 0;
+  /** Unapplied inbox rows per app and per source (transfer/backlog.ts). */
+  private readonly backlog: Backlog;
   private readonly evidence: EvidenceStore;
   /** Data messages waiting for their sender's key to be looked up, per sender domain. */
   private readonly waiting = new Map<string, Array<{ retry: () => void; el: Element }>>();
@@ -95,13 +99,13 @@ export class Intake {
   private readonly arrivals = new BatchArrivals();
 
   constructor(private readonly opts: IntakeOptions) {
-    this.pending = opts.inbox.pendingCounts();
+    this.backlog = new Backlog(() => opts.inbox.backlogCounts(), { perApp: opts.maxPendingPerApp, perSource: opts.maxPendingPerSource }, Date.now());
     this.evidence = new EvidenceStore(opts.db);
   }
 
   /** The receive job of `app` applied (and marked done) `done` rows and dead-lettered `dead` others. */
   settled(app: string, done: number, dead: number): void {
-    this.pending.set(app, Math.max(0, (this.pending.get(app) ?? 0) - done - dead));
+    this.backlog.settled(app, done, dead);
   }
 
   accept(host: AppHost, el: Element, data: { format: 'quoalise' | 'sen1'; payload: Element }): void {
@@ -129,6 +133,12 @@ export class Intake {
     let records = 0;
     for (const b of blocks) for (const r of b.records) (names.add(r.name), records++);
     if (records === 0) return this.refuse(el, new StanzaError('bad-request', `the ${data.format === 'quoalise' ? 'Quoalise' : 'Sen1Message'} data carries no record: nothing to store`));
+    // Bounded before anything is logged or stored: the log keeps the ids and series of every message for ever.
+    const givenId = el.getChild('origin-id', NS.stanzaId)?.attrs.id ?? el.attrs.id;
+    if (givenId !== undefined && String(givenId).length > MAX_STANZA_ID) return this.refuse(el, new StanzaError('bad-request', `the message id is longer than ${MAX_STANZA_ID} characters`));
+    for (const name of names) {
+      if (name.length > MAX_IDENTIFIER_LENGTH) return this.refuse(el, new StanzaError('bad-request', `a series identifier is longer than ${MAX_IDENTIFIER_LENGTH} characters`));
+    }
     const refused = host.senders.has(sender) ? null : this.opts.entitlements.firstRefused(sender, host.jid, names);
     if (refused !== null) {
       return this.refuse(
@@ -136,17 +146,10 @@ export class Intake {
         new StanzaError('not-authorized', `${sender} is not entitled to send ${refused} to ${host.jid} (no consumer names it as a source for that series)`),
       );
     }
-    let backlog = (this.pending.get(app) ?? 0) + this.batch.filter((p) => p.message.app === app).length;
-    if (backlog >= this.opts.maxPendingPerApp && Date.now() - this.pendingCountedAt >= RECOUNT_PENDING_MS) {
-      // The count follows commits and the receive jobs' reports, not rows purged or erased meanwhile
-      // (other threads, the CLI): counted again from the inbox before refusing, at most once a second.
-      this.pending = this.opts.inbox.pendingCounts();
-      this.pendingCountedAt = Date.now();
-      backlog = (this.pending.get(app) ?? 0) + this.batch.filter((p) => p.message.app === app).length;
-    }
-    if (backlog >= this.opts.maxPendingPerApp) {
-      return this.refuse(el, new StanzaError('resource-constraint', `${host.jid} has ${backlog} messages waiting to be applied; retry later`));
-    }
+    const queued = { app: 0, source: 0 };
+    for (const p of this.batch) if (p.message.app === app) (queued.app++, p.message.sender === sender && queued.source++);
+    const full = this.backlog.refusal(app, sender, queued, Date.now());
+    if (full !== null) return this.refuse(el, new StanzaError('resource-constraint', `${host.jid}: ${full}; retry later`));
     const payload = data.payload.toString();
     // Without an id there is nothing to deduplicate on but the content itself.
     const stanzaId = el.getChild('origin-id', NS.stanzaId)?.attrs.id ?? el.attrs.id ?? `sha1-${createHash('sha1').update(payload).digest('hex')}`;
@@ -240,8 +243,17 @@ export class Intake {
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_BUSY') return this.scheduleCommit(true);
       this.batch = [];
-      this.opts.log.error({ err: (err as Error).message }, 'inbox commit failed');
-      for (const p of batch) this.refuse(p.stanza, new StanzaError('internal-server-error', 'the gateway could not store this message; retry later', { type: 'wait' }));
+      this.evidence.forgetCached();
+      const fault = isStorageFault(err);
+      // A full disk or a failing one is the receiver's trouble, not the message's: the sender waits and
+      // retries (resource-constraint does not count towards its dead letters). Named once in a while.
+      if (this.storageLog.take(Date.now())) {
+        this.opts.log.error({ err: (err as Error).message }, fault ? `inbox commit failed: ${describeSqliteError(err as Error & { code: string }, db.name)}` : 'inbox commit failed');
+      }
+      const error = fault
+        ? new StanzaError('resource-constraint', 'the gateway cannot store data now (its disk is full or failing); retry later', { type: 'wait' })
+        : new StanzaError('internal-server-error', 'the gateway could not store this message; retry later', { type: 'wait' });
+      for (const p of batch) this.refuse(p.stanza, error);
       return;
     }
     this.batch = [];
@@ -249,7 +261,7 @@ export class Intake {
     const acks = new Acks();
     batch.forEach((p, i) => {
       if (stored[i]) {
-        this.pending.set(p.message.app, (this.pending.get(p.message.app) ?? 0) + 1);
+        this.backlog.committed(p.message.app, p.message.sender);
         hosts.add(p.host);
       }
       // A duplicate is acknowledged again: the sender evidently missed the first acknowledgement.
@@ -306,6 +318,8 @@ export class Intake {
   }
 
   private readonly refusalLog = new TokenBucket(REFUSAL_LOG_PER_SECOND, Date.now());
+  /** Failed commits are logged once every 10 s at most (a full disk fails every commit). */
+  private readonly storageLog = new TokenBucket(0.1, Date.now());
   private refusalsNotLogged = 0;
 
   private refuse(el: Element, err: StanzaError): void {

@@ -130,6 +130,8 @@ export class Link extends EventEmitter<LinkEvents> {
   private pending = new Map<string, Pending>();
   private outQueue: string[] = [];
   private flushScheduled = false;
+  /** Called once the queued stanzas are handed to the kernel (whenWritten). */
+  private afterFlush: Array<() => void> = [];
   /** True while the kernel refuses more bytes: producers should wait for 'drain'. */
   congested = false;
 
@@ -245,14 +247,39 @@ export class Link extends EventEmitter<LinkEvents> {
     this.setState('stopped');
   }
 
+  /**
+   * Calls `cb` once everything sent so far is handed to the kernel — never if the connection is lost
+   * first (what was queued is lost with it). For work that must be redone unless its stanzas left: the
+   * consent notifications' cursor.
+   */
+  whenWritten(cb: () => void): void {
+    if (this.outQueue.length) {
+      this.afterFlush.push(cb);
+      return;
+    }
+    const socket = this.conn?.socket;
+    if (!socket || socket.destroyed) return;
+    // Writes are ordered: an empty one's callback comes after every earlier write's.
+    socket.write('', (err) => {
+      if (!err) cb();
+    });
+  }
+
   private flush(): void {
     this.flushScheduled = false;
     if (this.outQueue.length === 0) return;
     const socket = this.conn?.socket;
     const chunk = this.outQueue.length === 1 ? this.outQueue[0]! : this.outQueue.join('');
     this.outQueue = [];
+    const callbacks = this.afterFlush;
+    this.afterFlush = [];
     if (!socket || socket.destroyed) return;
-    if (!socket.write(chunk) && !this.congested) {
+    const written = callbacks.length
+      ? (err?: Error | null) => {
+          if (!err) for (const cb of callbacks) cb();
+        }
+      : undefined;
+    if (!socket.write(chunk, written) && !this.congested) {
       this.congested = true;
       socket.once('drain', () => {
         this.congested = false;
@@ -348,6 +375,7 @@ export class Link extends EventEmitter<LinkEvents> {
     this.clearTimers();
     this.failPending(new Error('link lost'));
     this.outQueue = [];
+    this.afterFlush = [];
     this.onlineSince = null;
     if (this.congested) {
       this.congested = false;

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { Component, type Element } from '@xmpp/component-core';
+import { Component, xml, type Element } from '@xmpp/component-core';
 import { Ejabberd } from '../../test/helpers/ejabberd.js';
 import { Fedgate } from '../../test/helpers/fedgate.js';
 import { storeScalar } from '../../test/helpers/db.js';
@@ -46,6 +46,12 @@ try {
   peer.on('error', () => {});
   await peer.start();
   peer.socket?.setNoDelay(true);
+  // It answers disco#info, as any XMPP entity must: the gateway asks a sender's domain whether it signs.
+  peer.on('stanza', (el: Element) => {
+    if (el.name === 'iq' && el.attrs.type === 'get' && el.getChild('query', 'http://jabber.org/protocol/disco#info')) {
+      void peer.send(xml('iq', { type: 'result', id: el.attrs.id, to: el.attrs.from, from: el.attrs.to }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' })));
+    }
+  });
 
   let sent = 0;
   /** Sends `n` messages of one record each, `WINDOW` unacknowledged at most; resolves when all are stored. */

@@ -253,6 +253,11 @@ test('admin commands on the domain\'s JID: for admins only', async ({ admin, mal
   assert.equal(await nodes(mallory), []);
   assert.equal(await nodes(admin), ['apps', 'dead-letters', 'retry-dead-letter', 'pending-requests', 'status'].map((n) => `urn:fedgate:admin:0#${n}`));
   for (const n of ['apps', 'status', 'dead-letters', 'retry-dead-letter', 'pending-requests']) assertError(await command(mallory, DOMAIN, `urn:fedgate:admin:0#${n}`), 'forbidden', 'is not an admin');
+  // An unknown command names the commands there are: only those the requester may run.
+  const unknown = await command(mallory, DOMAIN, 'urn:fedgate:admin:0#zzz');
+  assertError(unknown, 'item-not-found', 'has no command');
+  assert.not.match(errorText(unknown), 'admin:0#apps');
+  assert.match(errorText(await command(admin, DOMAIN, 'urn:fedgate:admin:0#zzz')), 'urn:fedgate:admin:0#apps');
   const apps = rows(await command(admin, DOMAIN, 'urn:fedgate:admin:0#apps'));
   assert.equal(apps.map((a) => [a.app, a.state]), [['meters', 'ready'], ['school', 'ready']]);
   assert.equal(rows(await command(admin, DOMAIN, 'urn:fedgate:admin:0#dead-letters')).map((d) => [d.peer, d.records]), [['bob@localhost', '1000'], ['bob@localhost', '500']]);
@@ -263,6 +268,22 @@ test('admin commands on the domain\'s JID: for admins only', async ({ admin, mal
   assert.equal(rows(await command(admin, DOMAIN, 'urn:fedgate:admin:0#pending-requests')).map((r) => [r.id, r.deciders]), [[waiting.id, 'alice@localhost']]);
   // Nothing of what was withdrawn reached bob: one push, before the withdrawal.
   assert.is(bob.inbox.matching(pushed).length, 0);
+});
+
+test('a request withdrawn before anyone decided is not announced to the deciders (request-and-withdraw cycles would flood them)', async ({ alice, bob }) => {
+  const ask = async (purpose: string) => {
+    const v = values(await command(bob, METERS, 'request_access', { series: LOAD, purpose }));
+    await told(alice, 'requested', Number(v.id));
+    return v.id!;
+  };
+  const undecided = await ask('asked then withdrawn');
+  assert.is(values(await command(bob, METERS, 'withdraw', { id: undecided })).state, 'withdrawn');
+  await told(bob, 'withdrawn', Number(undecided));
+  // Events are handled in order: once the next request reaches alice, a withdrawal notice would have too.
+  const next = await ask('asked once more');
+  const isWithdrawal = (el: Element) => el.getChild('consent', NS_CONSENT)?.attrs.event === 'withdrawn' && el.getChild('consent', NS_CONSENT)!.attrs.id === undecided;
+  assert.is(alice.inbox.matching(isWithdrawal).length, 0);
+  await command(bob, METERS, 'withdraw', { id: next });
 });
 
 test.run();

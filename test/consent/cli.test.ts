@@ -46,7 +46,7 @@ test('subjects, owners, rules and consent records at the CLI', async () => {
 
     // Two requests from bob, as request_access makes them.
     const db = openDatabase(join(fg.dir, 'fedgate.sqlite'));
-    const svc = new ConsentService(db, consentPolicy({ max_validity: 'P3Y', max_pending_per_requester: 10, max_pending_per_app: 10, max_pending_per_domain: 10, max_requests_per_day: 10 }));
+    const svc = new ConsentService(db, consentPolicy({ max_validity: 'P3Y', max_pending_per_requester: 10, max_pending_per_app: 10, max_pending_per_domain: 10, max_requests_per_day: 10, max_requests_per_domain_per_day: 100 }));
     const bob = xmppActor('bob@example.net', 'requester', { id: 'q1', from: 'bob@example.net/phone' });
     const a = svc.request('bob@example.net', { app: 'meters', series: LOAD, purpose: 'coaching', processing: ['read'] }, bob);
     const b = svc.request('bob@example.net', { app: 'meters', series: HOUSE, purpose: 'marketing', processing: ['read', 'subscribe'] }, bob);

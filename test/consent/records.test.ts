@@ -47,7 +47,7 @@ test.before.each((ctx) => {
   const apps = new AppRegistry(ctx.db);
   apps.add({ name: 'meters', kind: 'store' });
   apps.add({ name: 'school', kind: 'store' });
-  ctx.svc = new ConsentService(ctx.db, consentPolicy({ max_validity: 'P3Y', max_pending_per_requester: 3, max_pending_per_app: 5, max_pending_per_domain: 4, max_requests_per_day: 6 }));
+  ctx.svc = new ConsentService(ctx.db, consentPolicy({ max_validity: 'P3Y', max_pending_per_requester: 3, max_pending_per_app: 5, max_pending_per_domain: 4, max_requests_per_day: 6, max_requests_per_domain_per_day: 9 }));
   ctx.svc.parties.addSubject('household-1', ['urn:dev:prm:30001442769830_*'], 'Alice@Example.org');
   ctx.svc.parties.setOwners('school', ['carol@school.example']);
 });
@@ -160,6 +160,18 @@ test('limits per requester, per domain and per app; asking twice is asking once'
   assert.is(svc.request('bob@example.net', ask({ purpose: 'h' }), bob(), T0 + DAY + 1).state, 'requested', 'a day later');
 });
 
+test('requests of one domain in 24 hours: many JIDs asking and withdrawing at once stop at the limit per domain', ({ svc }) => {
+  // Each JID stays under its own limits (one request, withdrawn at once: nothing waits).
+  const cycle = (jid: string, at: number) => {
+    const r = svc.request(jid, ask(), xmppActor(jid, 'requester', {}), at);
+    svc.withdraw(r.id, xmppActor(jid, 'requester', {}), undefined, at);
+  };
+  for (let i = 0; i < 9; i++) cycle(`u${i}@crowd.example`, T0 + i);
+  assert.throws(() => cycle('u9@crowd.example', T0 + 10), kind('limit', /requesters of crowd.example made 9 requests or renewals in the last 24 hours/));
+  cycle('someone@example.net', T0 + 10);
+  cycle('u9@crowd.example', T0 + DAY + 1);
+});
+
 test('rules decide at once, as themselves; an approval is capped; the subject\'s data wait', ({ svc }) => {
   svc.rules.add({ app: 'school', decision: 'approve', requester: 'example.net', purpose: 'research', purposeTerm: null, series: 'urn:dev:prm:30002187651024_*', maxDuration: 'P6M', legalBasis: 'public-task' });
   svc.rules.add({ app: 'school', decision: 'refuse', purpose: null, purposeTerm: null, maxDuration: null });
@@ -238,7 +250,7 @@ test('migration 006 turns grants into records given by the operator, keeping the
     db.prepare("INSERT INTO apps (name, kind, created_at, updated_at) VALUES ('meters', 'store', 0, 0)").run();
     db.prepare("INSERT INTO grants (id, app, requester, series, purpose, not_after, created_at) VALUES (7, 'meters', 'alice@example.net', 'urn:*', 'coaching', 99, 5), (9, 'meters', '*', 'urn:open*', '', NULL, 6)").run();
     migrate(db);
-    const svc = new ConsentService(db, consentPolicy({ max_validity: 'P3Y', max_pending_per_requester: 1, max_pending_per_app: 1, max_pending_per_domain: 1, max_requests_per_day: 1 }));
+    const svc = new ConsentService(db, consentPolicy({ max_validity: 'P3Y', max_pending_per_requester: 1, max_pending_per_app: 1, max_pending_per_domain: 1, max_requests_per_day: 1, max_requests_per_domain_per_day: 1 }));
     assert.equal(svc.store.list().map((c) => [c.id, c.recipient, c.series, c.purpose, c.legalBasis, c.state, c.origin, c.notAfter]), [
       [7, 'alice@example.net', 'urn:*', 'coaching', 'contract', 'given', 'grant', 99],
       [9, '*', 'urn:open*', '', 'public-task', 'given', 'grant', null],

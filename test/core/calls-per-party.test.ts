@@ -52,6 +52,8 @@ test.before(async (ctx) => {
   await ctx.fg.waitOnline();
   ctx.crowd = await Peer.connect(port(CROWD), CROWD, `${CROWD}-secret`);
   ctx.honest = await Peer.connect(port(HONEST), HONEST, `${HONEST}-secret`);
+  // The app answers a ping once its worker is up (a call before that is held, or refused: "starting").
+  await until(async () => (await ctx.honest.iq(HUNG, 'get', xml('ping', { xmlns: 'urn:xmpp:ping' }))).attrs.type === 'result', 15_000, () => 'hung never came up');
 });
 
 test.after(async (ctx) => {

@@ -14,6 +14,7 @@ import { Peer, xml, type Element } from '../helpers/peer.js';
 import { errorCondition, errorText } from '../helpers/inbox.js';
 import { scalar, until } from '../helpers/db.js';
 import { MAX_HELD_CALLS, MAX_HELD_CALLS_PER_PARTY } from '../../component/apps/app-host.js';
+import { REPEATS_BURST } from '../../component/gdpr/control-intake.js';
 
 const GW = 'gw.localhost';
 const CROWD = 'crowd.localhost';
@@ -55,9 +56,12 @@ test.before(async (ctx) => {
   writeFileSync(csv, `identifier,time,value,unit\n${Array.from({ length: 48 }, (_, i) => `${S},${1704063600 + i * 1800},${i},W`).join('\n')}\n`);
   await fg.must('store', 'import', 'meters', csv);
   for (const who of [`*@${CROWD}`, `*@${HONEST}`]) await fg.must('grant', 'add', 'meters', who, 'urn:dev:prm:*');
+  // A source of meters' data in the crowd's domain: it may ask for the erasure of what it sent.
+  await fg.must('consumer', 'add', '--source', `feeder@${CROWD}`, '--destination', 'meters', '--series', '*', '--schedule', 'none');
   fg.start();
   await fg.waitOnline();
-  ctx.crowd = await Peer.connect(port(CROWD), CROWD, `${CROWD}-secret`);
+  // It answers disco#info as any XMPP entity must (a gateway keeping a log asks a sender's domain whether it signs).
+  ctx.crowd = (await Peer.connect(port(CROWD), CROWD, `${CROWD}-secret`)).answerDisco();
   ctx.honest = await Peer.connect(port(HONEST), HONEST, `${HONEST}-secret`);
   await until(async () => (await command(ctx.honest, 'list_series', {}, `alice@${HONEST}/r`)).attrs.type === 'result', 10_000, () => 'meters not ready');
 });
@@ -144,6 +148,24 @@ test('a stanza of more acknowledgements than any window holds is ignored, with o
   await until(() => fg.stderr.includes('ignored acknowledgement stanzas of more than 20000 acks'), 10_000, () => fg.stderr.slice(-1500));
   crowd.send(xml('message', { to: `echo@${GW}`, from: `x@${CROWD}/r`, type: 'chat', id: 'after-acks' }, xml('body', {}, 'still there?')));
   assert.is((await crowd.waitFor((el) => el.attrs.id === 'after-acks-r')).getChildText('body'), 'still there?');
+});
+
+test('an erasure request repeated by its source: acknowledged (and logged) up to a burst, then refused with resource-constraint', async ({ fg, crowd }) => {
+  const erase = (n: number) =>
+    xml('message', { from: `feeder@${CROWD}/r`, to: METERS, id: `erase-${n}` },
+      xml('erase', { xmlns: 'urn:fedgate:gdpr:0', request: 'rq-1' }, xml('series', {}, S), xml('reason', {}, 'moved out')),
+      xml('request', { xmlns: 'urn:xmpp:receipts' }));
+  const outcome = async (n: number) => {
+    crowd.send(erase(n));
+    return crowd.waitFor((el) => (el.attrs.id === `erase-${n}` && el.attrs.type === 'error') || el.getChild('received', 'urn:xmpp:receipts')?.attrs.id === `erase-${n}`, 10_000);
+  };
+  // The request, then REPEATS_BURST retransmissions: each acknowledged.
+  for (let n = 0; n <= REPEATS_BURST; n++) assert.is((await outcome(n)).attrs.type, undefined, `erase-${n} acknowledged`);
+  const refused = await outcome(REPEATS_BURST + 1);
+  assert.is(errorCondition(refused), 'resource-constraint');
+  assert.match(errorText(refused), 'repeats its requests too often');
+  const logged = JSON.parse(await fg.must('audit', 'list', '--json', '--kind', 'gdpr.erasure.received')) as unknown[];
+  assert.is(logged.length, REPEATS_BURST + 1);
 });
 
 test('an app never answers a chat from its own domain (a forged from would make it answer itself forever)', async ({ fg, crowd }) => {

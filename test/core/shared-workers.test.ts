@@ -60,7 +60,8 @@ test.before(async (ctx) => {
   db.close();
   fg.start();
   await fg.waitOnline();
-  ctx.peer = await Peer.connect(ctx.ejabberd.componentPort(PEER), PEER, 'peer-secret');
+  // It answers disco#info as any XMPP entity must (a gateway keeping a log asks a sender's domain whether it signs).
+  ctx.peer = (await Peer.connect(ctx.ejabberd.componentPort(PEER), PEER, 'peer-secret')).answerDisco();
   for (const app of ['big', 'small', 'mine']) {
     await until(async () => (await history(ctx.peer, app, 1)).attrs.type === 'result', 15_000, () => `${app} never answered`);
   }

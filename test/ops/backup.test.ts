@@ -5,7 +5,7 @@
  */
 import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { Ejabberd } from '../helpers/ejabberd.js';
@@ -74,9 +74,27 @@ test('a backup taken during a transfer, restored into the stopped sender: every 
   const refused = await a.cli('restore', copy);
   assert.is(refused.code, 1, 'no restore under a running gateway');
   assert.match(refused.stderr, 'stop it first');
+  // Hung, stopped or unable to write, its heartbeat goes stale; its process still holds the files.
+  a.proc!.kill('SIGSTOP');
+  try {
+    await until(async () => (await a.cli('status')).code === 4, 20_000, () => 'the heartbeat never went stale');
+    assert.match((await a.cli('status')).stdout, 'not responding: its process');
+    const stale = await a.cli('restore', copy);
+    assert.is(stale.code, 1, 'no restore under a gateway that does not respond');
+    assert.match(stale.stderr, 'heartbeat stale');
+  } finally {
+    a.proc!.kill('SIGCONT');
+  }
 
   const instance = scalar<string>(a, "SELECT value FROM settings WHERE name = 'instance'");
   assert.is(await a.stop(), 0);
+  // A backup cut short over an older one leaves copies of two backups side by side: refused, not restored.
+  const mixed = join(a.dir, 'mixed', 'set.sqlite');
+  await a.must('backup', mixed);
+  copyFileSync(join(a.dir, 'backups', 'nightly-store.sqlite'), join(a.dir, 'mixed', 'set-store.sqlite'));
+  const refusedMix = await a.cli('restore', mixed);
+  assert.is(refusedMix.code, 1);
+  assert.match(refusedMix.stderr, 'come from different backups');
   const restored = JSON.parse(await a.must('restore', copy, '--json')) as { files: Array<{ name: string; keptAs: string | null }> };
   assert.equal(restored.files.map((f) => f.name).sort(), ['fedgate', 'store']);
   for (const f of restored.files) assert.ok(f.keptAs && existsSync(f.keptAs), 'the replaced file is kept');

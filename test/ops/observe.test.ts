@@ -46,7 +46,7 @@ test.before(async (ctx) => {
   await importSeries(ctx.a, SERIES, N);
   // A consent request waiting for a decision, as request_access records it.
   const db = openDatabase(join(ctx.a.dir, 'fedgate.sqlite'));
-  const policy = consentPolicy({ max_validity: 'P3Y', max_pending_per_requester: 10, max_pending_per_app: 10, max_pending_per_domain: 10, max_requests_per_day: 10 });
+  const policy = consentPolicy({ max_validity: 'P3Y', max_pending_per_requester: 10, max_pending_per_app: 10, max_pending_per_domain: 10, max_requests_per_day: 10, max_requests_per_domain_per_day: 100 });
   new ConsentService(db, policy).request('bob@example.net', { app: 'meters', series: SERIES, purpose: 'energy coaching', processing: ['read'] }, xmppActor('bob@example.net', 'requester', { id: 'q1', from: 'bob@example.net/phone' }));
   db.close();
   await until(() => storeScalar(ctx.b, 'SELECT count(*) FROM store_points') === N && scalar(ctx.a, 'SELECT count(*) FROM outbox') === 0, 30_000, () => ctx.a.stderr);

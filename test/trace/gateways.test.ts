@@ -344,4 +344,38 @@ test('both logs verify offline; a proof round-trips without the database; a tamp
   assert.match(r.stderr, `entry ${target} was changed`);
 });
 
+test("B rotates its key: A notices the new signer on B's receipts, looks the key up again, and delivers without a failure", async ({ a, b }) => {
+  // Both were stopped by the test before. A delivery first: A learns B's key from its receipts.
+  a.start();
+  b.start();
+  await Promise.all([a.waitOnline(), b.waitOnline()]);
+  writeFileSync(join(a.dir, 'before-rotation.csv'), `identifier,time,value,unit\n${S(1)},${1704063600 + 2 * 86_400},7,W\n`);
+  await a.must('store', 'import', 'meters', join(a.dir, 'before-rotation.csv'));
+  await until(
+    () => storeScalar(b, 'SELECT count(*) FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.identifier = ? AND p.time = ?', S(1), 1704063600 + 2 * 86_400) === 1 && scalar(a, `SELECT count(*) FROM outbox WHERE destination = 'sink@${B}'`) === 0,
+    20_000,
+    () => a.stderr.slice(-1500),
+  );
+  const oldKey = (await b.must('audit', 'key')).trim();
+  assert.is(await b.stop(), 0);
+  await b.must('audit', 'key', '--rotate');
+  assert.is.not((await b.must('audit', 'key')).trim(), oldKey);
+  b.start();
+  await b.waitOnline();
+  const T = 1704063600 + 86_400;
+  writeFileSync(join(a.dir, 'after-rotation.csv'), `identifier,time,value,unit\n${S(1)},${T},42,W\n`);
+  const deadBefore = scalar(a, `SELECT count(*) FROM dead_letters WHERE peer = 'sink@${B}'`);
+  await a.must('store', 'import', 'meters', join(a.dir, 'after-rotation.csv'));
+  // A still holds B's old key (looked up minutes ago): without a look-up again, every receipt would fail
+  // until it expires, and the message be dead-lettered after 3 attempts here.
+  await until(
+    () => storeScalar(b, 'SELECT p.value FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.identifier = ? AND p.time = ?', S(1), T) === 42 && scalar(a, `SELECT count(*) FROM outbox WHERE destination = 'sink@${B}'`) === 0,
+    20_000,
+    () => a.stderr.slice(-1500),
+  );
+  assert.is(scalar(a, `SELECT count(*) FROM dead_letters WHERE peer = 'sink@${B}'`), deadBefore);
+  const sent = messagesOf(await entries(a, '--kind', 'transfer.sent')).at(-1)!;
+  assert.is(sent.confirmation, 'signed receipt');
+});
+
 test.run();

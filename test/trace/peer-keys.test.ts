@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../../component/store/database.js';
 import { PeerKeys } from '../../component/trace/peer-keys.js';
 import { PeerSigners } from '../../component/trace/peer-signers.js';
-import { FIRST_LOOKUP_WAIT_MS, OriginCheck } from '../../component/trace/origin-check.js';
+import { OriginCheck } from '../../component/trace/origin-check.js';
 import { traceForm, type PublishedKey } from '../../component/trace/disco.js';
 import { generateSigner } from '../../component/trace/note.js';
 import { xml, type Element } from '../../component/xmpp/xml.js';
@@ -82,15 +82,28 @@ test('a signing peer stays one when its look-up fails, across a restart; unsigne
     clock = 3_600_000;
     assert.is(slow.check(xml('message', { from: 'x@f.example' }), fromF, clock).t, 'accept');
     assert.is(asked, 2, 'asked again');
-    // A domain that never answers (a bare component): its unsigned data waits FIRST_LOOKUP_WAIT_MS at
-    // most, not the look-up's whole time-out; a signed message waits for the look-up.
-    const mute = new OriginCheck(new PeerKeys({ request: () => new Promise<Element>(() => {}) }));
-    const silent = { ...facts, from: 'x@e.example' };
-    assert.is(mute.check(xml('message', { from: 'x@e.example' }), silent, 1_000).t, 'wait');
-    assert.is(mute.check(xml('message', { from: 'x@e.example' }), silent, 1_000 + FIRST_LOOKUP_WAIT_MS - 1).t, 'wait');
-    assert.is(mute.check(xml('message', { from: 'x@e.example' }), silent, 1_000 + FIRST_LOOKUP_WAIT_MS).t, 'accept');
-    const signedSilent = xml('message', { from: 'x@e.example' }, xml('origin', { xmlns: 'urn:fedgate:trace:0' }));
-    assert.is(mute.check(signedSilent, silent, 1_000 + FIRST_LOOKUP_WAIT_MS).t, 'wait');
+    // A domain never heard whose look-up fails (no answer; an error, as its server gives for a component
+    // that is away): whether it signs is unknown, not "no" — its data is refused (wait), signed or not,
+    // without a new look-up per message; once it answers, its data is judged by the answer.
+    let up = false;
+    const away = new PeerKeys({ request: async () => (up ? request() : Promise.reject(new Error('no answer to iq fg-x within 10000 ms'))), now: () => clock });
+    const awayCheck = new OriginCheck(away);
+    const fromE = { ...facts, from: 'x@e.example' };
+    const waiting = awayCheck.check(xml('message', { from: 'x@e.example' }), fromE, clock);
+    assert.is(waiting.t, 'wait');
+    if (waiting.t === 'wait') await waiting.until;
+    for (const m of [xml('message', { from: 'x@e.example' }), xml('message', { from: 'x@e.example' }, xml('origin', { xmlns: 'urn:fedgate:trace:0' }))]) {
+      const refused = awayCheck.check(m, fromE, clock);
+      assert.is(refused.t, 'refuse');
+      if (refused.t === 'refuse') assert.equal([refused.error.condition, refused.error.type], ['resource-constraint', 'wait']);
+    }
+    up = true;
+    answer = 'none';
+    clock += 10_001;
+    const again = awayCheck.check(xml('message', { from: 'x@e.example' }), fromE, clock);
+    assert.is(again.t, 'wait');
+    if (again.t === 'wait') await again.until;
+    assert.is(awayCheck.check(xml('message', { from: 'x@e.example' }), fromE, clock).t, 'accept', 'it answered: no key');
   } finally {
     db.close();
     rmSync(dir, { recursive: true, force: true });

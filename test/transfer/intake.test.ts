@@ -34,7 +34,7 @@ test.before(async (ctx) => {
     domain: B,
     secret: 'b-secret',
     logLevel: 'info',
-    extraYaml: 'delivery:\n  retry_initial_ms: 200\n  max_attempts: 6\ninbox:\n  max_pending_per_app: 3\n',
+    extraYaml: 'delivery:\n  retry_initial_ms: 200\n  max_attempts: 6\ninbox:\n  max_pending_per_app: 3\n  max_pending_per_source: 2\n',
   });
   const fg = ctx.fedgate;
   assert.is((await fg.cli('app', 'add', 'sink', '--kind', 'webhook', '--option', `url=${ctx.http.url}`)).code, 0);
@@ -53,7 +53,8 @@ test.before(async (ctx) => {
   }
   fg.start();
   await fg.waitOnline();
-  ctx.peer = await Peer.connect(ctx.ejabberd.componentPort('peer.localhost'), 'peer.localhost', 'peer-secret');
+  // It answers disco#info as any XMPP entity must: a gateway that keeps a log asks a sender's domain whether it signs.
+  ctx.peer = (await Peer.connect(ctx.ejabberd.componentPort('peer.localhost'), 'peer.localhost', 'peer-secret')).answerDisco();
   // The app answers once its worker is up.
   for (let t0 = Date.now(); ; ) {
     const r = await ctx.peer.iq(SINK, 'get', xml('ping', { xmlns: 'urn:xmpp:ping' }));
@@ -153,6 +154,20 @@ test('a data message without records is refused (bad-request) and nothing is sto
   for (const state of ['pending', 'done', 'dead']) assert.not.ok((await inboxRows(fedgate, state)).some((r) => r.stanzaId.startsWith('empty')), `stored as ${state}`);
 });
 
+test('an id or a series identifier longer than any real one is refused (bad-request) before anything is logged or stored', async ({ peer, fedgate }) => {
+  const longId = `long-${'x'.repeat(300)}`;
+  peer.send(data(longId, 'meters@peer.localhost/r', '<senml bn="BN" bt="1704063600" v="1" u="W"/>'));
+  const err = await peer.waitFor(errorFor(longId));
+  assert.is(errorCondition(err), 'bad-request');
+  assert.match(errorText(err), 'message id is longer than 256 characters');
+  const longSeries = `urn:dev:prm:30001234567890_consumption/${'p'.repeat(600)}`;
+  peer.send(data('long-series', 'proxy2019@peer.localhost/r', '<senml bn="BN" bt="1704063600" v="1" u="W"/>', longSeries));
+  const err2 = await peer.waitFor(errorFor('long-series'));
+  assert.is(errorCondition(err2), 'bad-request');
+  assert.match(errorText(err2), 'longer than 512 characters');
+  for (const state of ['pending', 'done', 'dead']) assert.not.ok((await inboxRows(fedgate, state)).some((r) => r.stanzaId.startsWith('long')), `stored as ${state}`);
+});
+
 test('refused data is logged at a bounded rate, never one line per message', async ({ peer, fedgate }) => {
   const logged = () => (fedgate.stderr.match(/is not entitled to send/g) ?? []).length;
   const before = logged();
@@ -217,7 +232,7 @@ test('a poison message becomes a dead letter with its reason; dead-letter retry 
   assert.equal(await fedgate.rows('dead-letter', 'list'), []);
 });
 
-test('back-pressure: past the backlog limit new data is refused with wait/resource-constraint', async ({ peer, http, fedgate }) => {
+test('back-pressure: past the backlog limit of a source, then of the app, new data is refused with wait/resource-constraint', async ({ peer, http, fedgate }) => {
   const before = http.accepted;
   http.respond = () => 'hang';
   const ids = ['bp1', 'bp2', 'bp3', 'bp4', 'bp5', 'bp6'];
@@ -227,15 +242,24 @@ test('back-pressure: past the backlog limit new data is refused with wait/resour
   peer.send(xml('message', { to: `chat@${B}`, from: 'bob@peer.localhost/r', type: 'chat', id: 'during-hang' }, xml('body', {}, 'still there?')));
   assert.is((await peer.waitFor((el) => el.attrs.id === 'during-hang-r')).getChildText('body'), 'still there?');
   const refused = outcomes.filter((el) => el.attrs.type === 'error');
-  assert.ok(refused.length >= 2, `refused ${refused.length}`);
+  assert.ok(refused.length >= 4, `refused ${refused.length}`);
   for (const el of refused) {
     assert.is(errorCondition(el), 'resource-constraint');
     assert.is(el.getChild('error')?.attrs.type, 'wait');
+    assert.match(errorText(el), 'of meters@peer.localhost are waiting to be applied (at most 2 per source)');
   }
+  // The flooding source holds 2 of the app's 3: another source still gets in, up to the app's limit.
+  const other = (id: string, i: number) => data(id, 'proxy2019@peer.localhost/p', `<senml bn="BN" bt="${1704171600 + i * 1800}" v="${i}" u="W"/>`);
+  peer.send(other('bp-other1', 0));
+  await peer.waitFor(receiptFor('bp-other1'));
+  peer.send(other('bp-other2', 1));
+  const full = await peer.waitFor(errorFor('bp-other2'));
+  assert.is(errorCondition(full), 'resource-constraint');
+  assert.match(errorText(full), '3 messages are waiting to be applied');
   http.respond = () => 200;
   http.release();
   // Everything that was accepted is applied once the application answers again, and the backlog empties.
-  await http.waitAccepted(before + ids.length - refused.length);
+  await http.waitAccepted(before + ids.length - refused.length + 1);
   await until(async () => !(await inboxRows(fedgate, 'pending')).some((r) => r.stanzaId.startsWith('bp')), 10_000, () => 'backlog not drained');
 });
 

@@ -23,7 +23,7 @@ test('a delivery that hangs past adapters.timeout_seconds is abandoned and retri
     http.respond = () => (calls++ === 0 ? 'hang' : 200);
     fg.start();
     await fg.waitOnline();
-    peer = await Peer.connect(ejabberd.componentPort('peer.localhost'), 'peer.localhost', 'p');
+    peer = (await Peer.connect(ejabberd.componentPort('peer.localhost'), 'peer.localhost', 'p')).answerDisco();
     const data = parseXml(
       '<quoalise xmlns="urn:quoalise:0"><data><meta/><sensml xmlns="urn:ietf:params:xml:ns:senml"><senml bn="urn:dev:prm:30000000000001_consumption/power/active/raw" bt="1704063600" u="W" v="1"/></sensml></data></quoalise>',
     );
