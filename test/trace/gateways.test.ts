@@ -165,18 +165,22 @@ test('a transfer leaves matching entries in both logs; each side holds the other
   }
 });
 
+/** get_history of `series` from sink@B, asked by `from` (a JID of evil.localhost). */
+function historyOfSink(evil: Peer, series: string, from: string): Promise<Element> {
+  return evil.iq(
+    `sink@${B}`,
+    'set',
+    xml(
+      'command',
+      { xmlns: 'http://jabber.org/protocol/commands', node: 'get_history', action: 'execute' },
+      xml('x', { xmlns: 'jabber:x:data', type: 'submit' }, xml('field', { var: 'identifier' }, xml('value', {}, series))),
+    ),
+    { from },
+  );
+}
+
 test('Quoalise decisions are logged: who, what, allowed or refused and why, records and digest', async ({ b, evil }) => {
-  const ask = (series: string) =>
-    evil.iq(
-      `sink@${B}`,
-      'set',
-      xml(
-        'command',
-        { xmlns: 'http://jabber.org/protocol/commands', node: 'get_history', action: 'execute' },
-        xml('x', { xmlns: 'jabber:x:data', type: 'submit' }, xml('field', { var: 'identifier' }, xml('value', {}, series))),
-      ),
-      { from: `analyst@${EVIL}/r` },
-    );
+  const ask = (series: string) => historyOfSink(evil, series, `analyst@${EVIL}/r`);
   const ok = await ask(S(1));
   assert.is(ok.attrs.type, 'result');
   const answer = ok.getChild('command')!.getChild('quoalise')!;
@@ -196,17 +200,7 @@ test('Quoalise decisions are logged: who, what, allowed or refused and why, reco
 });
 
 test('refusals of one domain past the budget are counted into its next entry, not logged one by one; none is lost from the count', async ({ b, evil }) => {
-  const ask = (series: string, i: number) =>
-    evil.iq(
-      `sink@${B}`,
-      'set',
-      xml(
-        'command',
-        { xmlns: 'http://jabber.org/protocol/commands', node: 'get_history', action: 'execute' },
-        xml('x', { xmlns: 'jabber:x:data', type: 'submit' }, xml('field', { var: 'identifier' }, xml('value', {}, series))),
-      ),
-      { from: `analyst${i % 3}@${EVIL}/r` },
-    );
+  const ask = (series: string, i: number) => historyOfSink(evil, series, `analyst${i % 3}@${EVIL}/r`);
   const FLOOD = 2 * REFUSALS_BURST;
   const answers = await Promise.all(Array.from({ length: FLOOD }, (_, i) => ask(S(2), i)));
   assert.ok(answers.every((a) => errorCondition(a) === 'not-authorized'));
