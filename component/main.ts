@@ -44,7 +44,7 @@ import { storeDatabasePath } from '../adapters/store/store-database.js';
 import type { PurgeJobData } from './jobs/purge-job.js';
 import { describePurge, type PurgeReport } from './gdpr/purge.js';
 import { configureTrace, traceOf } from './trace/trace.js';
-import { loadOrCreateKey, logOrigin } from './trace/keys.js';
+import { finishRotation, loadOrCreateKey, logOrigin } from './trace/keys.js';
 import type { LogJobData } from './trace/log-job.js';
 import { PeerKeys } from './trace/peer-keys.js';
 import { OriginCheck } from './trace/origin-check.js';
@@ -163,6 +163,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const db = openDatabase(config.database.path, { synchronous: config.database.synchronous, noCheckpoints: true });
   configureTrace(db, { enabled: config.trace.enabled, nonBlocking: true });
   const origin = logOrigin(config.link.domain);
+  if (config.trace.enabled) {
+    // A key rotation cut short by a crash: finished if the log names the new key, else undone.
+    const rotation = finishRotation(db, config.trace.key_file, origin);
+    if (rotation) log.warn({ keyFile: config.trace.key_file }, rotation === 'finished' ? 'finished a key rotation cut short: the log names the new key' : 'discarded the new key of a rotation cut short before the log named it');
+  }
   const key = config.trace.enabled ? loadOrCreateKey(config.trace.key_file, origin) : null;
   if (key?.created) log.info({ keyFile: config.trace.key_file, key: key.signer.encoded }, 'created the signing key of the transparency log');
   // Started before anything loads what it keeps fresh: a change committed meanwhile is delivered too.

@@ -73,23 +73,65 @@ export function loadOrCreateKey(path: string, name: string): { signer: NoteSigne
  * Checkpoints signed before stay verifiable: the old public key stays in the log's key history.
  */
 export function rotateKey(db: Db, path: string, name: string, by: string): { previous: NoteSigner; next: NoteSigner; retired: string } {
+  finishRotation(db, path, name);
   const { signer: previous } = loadOrCreateKey(path, name);
   const next = generateSigner(name);
-  // The new key on disk before the log names it; then the old one kept aside and the new one put in
-  // its place in one rename: whatever the moment of a crash, the key file holds one of the two.
-  const tmp = writeKeyAside(path, next.encodedSecret);
-  const store = new LogStore(db);
+  // The new key on disk (`<key_file>.next`) before the log names it; then the old one kept aside and
+  // the new one put in its place in one rename. A crash in between is finished (or undone) by
+  // finishRotation at the next start or rotation: the key file always holds the key the log last named.
+  renameSync(writeKeyAside(path, next.encodedSecret), nextKeyPath(path));
+  syncFolder(path);
   traceOf(db).write('key.rotated', { previous: previous.encoded, next: next.encoded, by });
-  store.seal(previous, name, Date.now(), 0);
+  return { previous, next, retired: installNext(db, path, name, previous) };
+}
+
+const nextKeyPath = (path: string) => `${path}.next`;
+
+/** The log names the key in `<key_file>.next`: the old key signs the log up to there, is kept aside, and the new one takes its place. */
+function installNext(db: Db, path: string, name: string, previous: NoteSigner): string {
+  new LogStore(db).seal(previous, name, Date.now(), 0);
   const retired = `${path}.${formatKeyId(previous.keyId)}.retired`;
   try {
     linkSync(path, retired);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
-  renameSync(tmp, path);
+  renameSync(nextKeyPath(path), path);
   syncFolder(path);
-  return { previous, next, retired };
+  return retired;
+}
+
+/**
+ * A rotation cut short (a crash between writing the new key and putting it in place): if the log names
+ * the key waiting in `<key_file>.next`, the rotation is finished; if it does not (the crash came before
+ * the log entry), that key is thrown away and the old one stands. Run before the key is used: at start
+ * and before a rotation. Returns what it did, if anything.
+ */
+export function finishRotation(db: Db, path: string, name: string): 'finished' | 'discarded' | null {
+  const next = nextKeyPath(path);
+  let text: string;
+  try {
+    text = readFileSync(next, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new KeyFileError(`${next}: cannot read: ${(err as NodeJS.ErrnoException).code}`);
+  }
+  let key: NoteSigner | null = null;
+  try {
+    key = parseSignerKey(text);
+  } catch {
+    // Not a whole key: the crash came while it was written, before the log could name it.
+  }
+  const named =
+    key !== null &&
+    db.prepare("SELECT 1 FROM trace_entries WHERE kind = 'key.rotated' AND idx = (SELECT max(idx) FROM trace_entries WHERE kind = 'key.rotated') AND instr(entry, ?) > 0").get(key.encoded) !== undefined;
+  if (!named) {
+    unlinkSync(next);
+    syncFolder(path);
+    return 'discarded';
+  }
+  installNext(db, path, name, loadOrCreateKey(path, name).signer);
+  return 'finished';
 }
 
 /** The folder's entries on disk too (a new name survives a power cut). */

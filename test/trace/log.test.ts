@@ -6,7 +6,7 @@
  */
 import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
@@ -17,12 +17,12 @@ import { AppRegistry } from '../../component/registry/apps.js';
 import { GrantStore } from '../../component/authz/grant-store.js';
 import { configureTrace } from '../../component/trace/trace.js';
 import { LogStore } from '../../component/trace/log-store.js';
-import { generateSigner, type NoteSigner } from '../../component/trace/note.js';
+import { formatKeyId, generateSigner, type NoteSigner } from '../../component/trace/note.js';
 import { databaseSource, verifyLog } from '../../component/trace/verify.js';
 import { decodeEntry } from '../../component/trace/entry.js';
 import { leafHash } from '../../component/trace/merkle.js';
 import { CLI } from '../helpers/fedgate.js';
-import { loadOrCreateKey } from '../../component/trace/keys.js';
+import { finishRotation, loadOrCreateKey } from '../../component/trace/keys.js';
 
 const run = promisify(execFile);
 const ORIGIN = 'energy.example.org/fedgate';
@@ -231,6 +231,25 @@ test('key rotation: the old key signs the record of the new one; both verify the
   r = await audit('verify', '--db', ctx.path, '--key', ctx.signer.encoded);
   assert.is(r.code, 1);
   assert.match(r.stderr, /no trusted key signed this note \(signed by energy\.example\.org\/fedgate\+/);
+});
+
+test('a rotation cut short: finished when the log names the new key, undone when it does not', (ctx) => {
+  const keyFile = join(ctx.dir, 'cut.key');
+  writeFileSync(keyFile, `${ctx.signer.encodedSecret}\n`, { mode: 0o600 });
+  assert.is(finishRotation(ctx.db, keyFile, ORIGIN), null, 'nothing to do');
+  // Killed after the log entry, before the rename: the new key waits beside the old one.
+  const next = generateSigner(ORIGIN);
+  writeFileSync(`${keyFile}.next`, `${next.encodedSecret}\n`, { mode: 0o600 });
+  configureTrace(ctx.db, { enabled: true }).write('key.rotated', { previous: ctx.signer.encoded, next: next.encoded, by: 'operator tester' });
+  assert.is(finishRotation(ctx.db, keyFile, ORIGIN), 'finished');
+  assert.is(loadOrCreateKey(keyFile, ORIGIN).signer.encoded, next.encoded);
+  assert.ok(existsSync(`${keyFile}.${formatKeyId(ctx.signer.keyId)}.retired`), 'the old key kept aside');
+  assert.not.ok(existsSync(`${keyFile}.next`));
+  // Killed before the log entry: the log names no such key, the new one is thrown away.
+  writeFileSync(`${keyFile}.next`, `${generateSigner(ORIGIN).encodedSecret}\n`, { mode: 0o600 });
+  assert.is(finishRotation(ctx.db, keyFile, ORIGIN), 'discarded');
+  assert.is(loadOrCreateKey(keyFile, ORIGIN).signer.encoded, next.encoded);
+  assert.not.ok(existsSync(`${keyFile}.next`));
 });
 
 test("the log's job builds the tree in bounded steps (one short write lock each), signs once caught up, and takes no write lock when nothing is new", async (ctx) => {
