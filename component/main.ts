@@ -148,6 +148,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       serverKind: this.link.serverKind,
       linkError: this.link.lastFailure,
       apps: this.appStates(),
+      appErrors: Object.fromEntries(this.apps.all().flatMap((h) => (h.startError && h.status === 'starting' ? [[h.app.name, h.startError]] : []))),
       metricsListen: this.config.metrics.listen ?? null,
     });
   }

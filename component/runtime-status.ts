@@ -21,6 +21,8 @@ export interface RuntimeStatus {
   serverKind: string | null;
   linkError: { reason: string; server: string; at: number } | null;
   apps: Record<string, AppState>;
+  /** Why an app that is still starting failed to start last, per app. */
+  appErrors: Record<string, string>;
   metricsListen: string | null;
 }
 
@@ -29,12 +31,12 @@ export const HEARTBEAT_MS = 2000;
 export function writeRuntimeStatus(db: Db, s: RuntimeStatus): void {
   db.prepare(
     `INSERT INTO runtime (id, pid, started_at, link_state, link_since, heartbeat_at, domain, server, server_kind,
-       link_error, link_error_server, link_error_at, apps, metrics_listen)
-     VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       link_error, link_error_server, link_error_at, apps, metrics_listen, app_errors)
+     VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, started_at = excluded.started_at, link_state = excluded.link_state,
        link_since = excluded.link_since, heartbeat_at = excluded.heartbeat_at, domain = excluded.domain, server = excluded.server,
        server_kind = excluded.server_kind, link_error = excluded.link_error, link_error_server = excluded.link_error_server,
-       link_error_at = excluded.link_error_at, apps = excluded.apps, metrics_listen = excluded.metrics_listen`,
+       link_error_at = excluded.link_error_at, apps = excluded.apps, metrics_listen = excluded.metrics_listen, app_errors = excluded.app_errors`,
   ).run(
     s.pid,
     s.startedAt,
@@ -49,6 +51,7 @@ export function writeRuntimeStatus(db: Db, s: RuntimeStatus): void {
     s.linkError?.at ?? null,
     JSON.stringify(s.apps),
     s.metricsListen,
+    Object.keys(s.appErrors).length ? JSON.stringify(s.appErrors) : null,
   );
 }
 
@@ -70,14 +73,17 @@ interface RuntimeRow {
   link_error_at: number | null;
   apps: string;
   metrics_listen: string | null;
+  app_errors: string | null;
 }
 
 export function readRuntimeStatus(db: Db): RuntimeStatus | null {
   const r = db.prepare('SELECT * FROM runtime WHERE id = 1').get() as RuntimeRow | undefined;
   if (!r) return null;
   let apps: Record<string, AppState> = {};
+  let appErrors: Record<string, string> = {};
   try {
     apps = JSON.parse(r.apps) as Record<string, AppState>;
+    if (r.app_errors) appErrors = JSON.parse(r.app_errors) as Record<string, string>;
   } catch {
     /* an older or damaged row: no app states */
   }
@@ -92,6 +98,7 @@ export function readRuntimeStatus(db: Db): RuntimeStatus | null {
     serverKind: r.server_kind,
     linkError: r.link_error !== null ? { reason: r.link_error, server: r.link_error_server ?? '', at: r.link_error_at ?? 0 } : null,
     apps,
+    appErrors,
     metricsListen: r.metrics_listen,
   };
 }

@@ -98,6 +98,9 @@ export class AppHost {
     this.worker.post(answer);
   }
 
+  /** Why the adapter last failed to start, while it has not started since (for `fedgate status`). */
+  startError: string | null = null;
+
   /** For `fedgate status` and the status page. */
   get status(): 'starting' | 'ready' | 'stopping' | 'stopped' {
     return this.state === 'opening' ? 'starting' : this.state;
@@ -170,6 +173,7 @@ export class AppHost {
     if (this.state !== 'opening') return;
     this.capabilities = new Set(capabilities);
     this.state = 'ready';
+    this.startError = null;
     this.reopenBackoff.reset();
     const held = this.held;
     this.held = [];
@@ -181,6 +185,7 @@ export class AppHost {
 
   /** The adapter could not be created: try again later (the options may be fixed, the system may come back). */
   onFatal(message: string): void {
+    this.startError = message.slice(0, 300);
     const delay = this.reopenBackoff.next();
     this.opts.log.error({ app: this.app.name, err: message, retryInMs: delay }, 'adapter failed to start');
     setTimeout(() => {

@@ -52,7 +52,9 @@ export function statusCommand(): Command {
               ...view.apps.map((a) => [a.name, a.jid, a.kind, a.state, String(a.outbox), String(a.inboxPending), String(a.deadLetters)]),
             ])
           : 'no applications\n';
-        return `${formatTable(rows)}\n${apps}`;
+        // Why an app is stuck starting: its adapter's last error, as the gateway saw it.
+        const failing = view.apps.filter((a) => a.startError).map((a) => `${a.name}: failed to start: ${a.startError}\n`).join('');
+        return `${formatTable(rows)}\n${apps}${failing}`;
       });
       process.exitCode = view.running ? 0 : view.unresponsive ? 4 : 3;
     });

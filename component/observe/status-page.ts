@@ -162,7 +162,7 @@ function render(s) {
   text('totals', num(s.totals.outbox) + ' in the outbox · ' + num(s.totals.inboxPending) + ' pending in the inbox · ' + num(s.totals.deadLetters) + ' dead letters');
   drawGraph(s, r);
   table('apps', ['app', 'kind', 'state', 'outbox', 'inbox pending', 'dead letters'], s.apps.map(function (a) {
-    return [a.name, a.kind, { v: a.state, cls: a.state === 'ready' ? 'ok' : 'warn' }, { v: num(a.outbox), cls: 'n' }, { v: num(a.inboxPending), cls: 'n' },
+    return [a.name, a.kind, { v: a.state + (a.startError ? ' (failed to start: ' + a.startError + ')' : ''), cls: a.state === 'ready' ? 'ok' : 'warn' }, { v: num(a.outbox), cls: 'n' }, { v: num(a.inboxPending), cls: 'n' },
       { v: num(a.deadLetters), cls: 'n' + (a.deadLetters ? ' bad' : '') }];
   }), 'no applications');
   table('flows', ['from', 'to', 'kind', 'records/s', 'messages/s', 'queued', 'carried', 'lane'], s.flows.map(function (f) {

@@ -16,6 +16,8 @@ export interface AppView {
   description: string;
   /** The app's worker, as the running gateway last reported it; `not running` when the gateway is not. */
   state: string;
+  /** Why its adapter failed to start, while it is still starting (null otherwise). */
+  startError: string | null;
   /** Messages in the outbox sent by this app. */
   outbox: number;
   /** Messages received for this app, not yet applied. */
@@ -115,6 +117,7 @@ export function readStatus(db: Db, opts: { domain: string; deadLetterRows?: numb
     kind: a.kind,
     description: a.description,
     state: running ? (rt!.apps[a.name] ?? 'starting') : 'not running',
+    startError: running ? (rt!.appErrors[a.name] ?? null) : null,
     outbox: outboxBySender.get(jidOf(a.name)) ?? 0,
     inboxPending: pendingByApp.get(a.name) ?? 0,
     deadLetters: deadByApp.get(a.name) ?? 0,

@@ -204,6 +204,16 @@ test('chats to an app that cannot start are held up to a limit per party and in 
   assert.match(fg.stderr, 'adapter failed to start');
 });
 
+test('an app whose adapter cannot start says why in status (not only in the log)', async ({ fg }) => {
+  let out = '';
+  await until(async () => (out = (await fg.cli('status')).stdout).includes('down: failed to start:'), 15_000, () => out);
+  const view = JSON.parse(await fg.must('status', '--json')) as { apps: Array<{ name: string; state: string; startError: string | null }> };
+  const down = view.apps.find((a) => a.name === 'down')!;
+  assert.is(down.state, 'starting');
+  assert.match(down.startError ?? '', 'pg-password');
+  assert.is(view.apps.find((a) => a.name === 'meters')!.startError, null);
+});
+
 test('a stanza nesting thousands of elements is refused with policy-violation, and the gateway keeps serving', async ({ crowd }) => {
   const deep = (n: number) => '<x>'.repeat(n) + '</x>'.repeat(n);
   // Written raw: the serialiser of the sending side recurses too.
