@@ -367,7 +367,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   link.on('online', () => {
     presence.announce(apps.all().map((a) => a.app.name));
     gw.writeStatus();
-    effects.poke();
+    effects.linkUp();
   });
   // Why the link is down shows in `fedgate status` at once, not at the next heartbeat.
   link.on('state', (state) => {

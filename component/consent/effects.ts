@@ -48,12 +48,24 @@ const CURSOR = 'consent_events_handled';
 const BATCH = 200;
 
 export class ConsentEffects {
+  /** Events handled, in memory; `kept`: up to where their notifications are known to have left (in SQLite). */
   private cursor: number;
+  private kept: number;
   private scheduled = false;
   private stopped = false;
 
   constructor(private readonly o: ConsentEffectsOptions) {
     this.cursor = Number((o.db.prepare('SELECT value FROM settings WHERE name = ?').pluck().get(CURSOR) as string | undefined) ?? 0);
+    this.kept = this.cursor;
+  }
+
+  /**
+   * The link is online again: the events handled since the last notifications known to have left
+   * (the connection was lost with them in its queue) are handled again — the same notification ids.
+   */
+  linkUp(): void {
+    this.cursor = this.kept;
+    this.poke();
   }
 
   /** Catches up with what happened while the gateway was down. */
@@ -100,6 +112,7 @@ export class ConsentEffects {
   }
 
   private keep(upTo: number): void {
+    this.kept = Math.max(this.kept, upTo);
     try {
       this.o.db.prepare('UPDATE settings SET value = ? WHERE name = ? AND CAST(value AS INTEGER) < ?').run(String(upTo), CURSOR, upTo);
     } catch (err) {
