@@ -125,6 +125,10 @@ export async function backupDatabases(mainPath: string, target: string, opts: { 
     }
   }
   // Every copy made: in place, the companions first, the main file (the one restore is given) last.
+  // A companion an older backup of this name had and this one has not (an app removed since) goes:
+  // restore would take it for part of this backup.
+  const made = new Set(partials.map((p) => p.to));
+  for (const old of databaseFiles(target)) if (old.name !== 'fedgate' && !made.has(old.path)) rmSync(old.path, { force: true });
   const copied: CopiedFile[] = [];
   for (const { f, to, partial } of [...partials.slice(1), partials[0]!]) {
     renameSync(partial, to);

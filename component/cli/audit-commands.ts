@@ -88,7 +88,7 @@ export function auditCommands(): Command {
         return;
       }
       const running = readRuntimeStatus(db);
-      if (running && gatewayProcessAlive(running)) throw new CliError(`the gateway is running (pid ${running.pid}${isAlive(running) ? '' : ', its heartbeat stale: hung, stopped or unable to write'}): stop it before rotating its key`, 1);
+      if (running && (isAlive(running) || gatewayProcessAlive(running))) throw new CliError(`the gateway is running (pid ${running.pid}${isAlive(running) ? '' : ', its heartbeat stale: hung, stopped or unable to write'}): stop it before rotating its key`, 1);
       const r = guard(() => rotateKey(db, config.trace.key_file, logOrigin(config.link.domain), traceOf(db).actor));
       process.stdout.write(
         `${r.next.encoded}\n` +

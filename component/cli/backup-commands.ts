@@ -45,7 +45,7 @@ export function restoreCommand(): Command {
       const ctx = contextOf(this);
       const rt = readRuntimeStatus(ctx.db);
       ctx.db.close();
-      if (rt && gatewayProcessAlive(rt)) throw new CliError(`the gateway is running (pid ${rt.pid}${isAlive(rt) ? '' : ', its heartbeat stale: hung, stopped or unable to write'}): stop it first (systemctl stop fedgate)`, 1);
+      if (rt && (isAlive(rt) || gatewayProcessAlive(rt))) throw new CliError(`the gateway is running (pid ${rt.pid}${isAlive(rt) ? '' : ', its heartbeat stale: hung, stopped or unable to write'}): stop it first (systemctl stop fedgate)`, 1);
       let restored;
       try {
         restored = restoreDatabases(file, ctx.config.database.path);

@@ -206,8 +206,7 @@ export class ConsentStore {
       .get(app, domain) as number;
   }
 
-  /** Requests and renewals this requester asked for since `since` (a limit per party per day). */
-  /** Requests and renewals made by the requesters of `domain` since `since`. */
+  /** Requests and renewals made by the requesters of `domain` since `since` (a limit per domain per day). */
   requestsFromDomainSince(domain: string, since: number): number {
     return this.db
       .prepare("SELECT count(*) FROM consent_events WHERE type = 'requested' AND at >= ? AND substr(actor, instr(actor, '@') + 1) = ?")
@@ -215,6 +214,7 @@ export class ConsentStore {
       .get(since, domain) as number;
   }
 
+  /** Requests and renewals this requester asked for since `since` (a limit per party per day). */
   requestsSince(requester: string, since: number): number {
     return this.db.prepare("SELECT count(*) FROM consent_events WHERE actor = ? AND type = 'requested' AND at >= ?").pluck().get(requester, since) as number;
   }

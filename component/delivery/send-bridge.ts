@@ -63,6 +63,8 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
   /** Acknowledgements waiting for their domain's key, per domain, and in all. */
   private readonly awaitingKey = new Map<string, number>();
   private awaitingKeyTotal = 0;
+  /** When confirmations from each domain whose key could not be looked up were last said ignored. */
+  private readonly unjudgedWarnedAt = new Map<string, number>();
   /** When each domain's key was last looked up again for a signer we did not know. */
   private readonly refetchedAt = new Map<string, number>();
   /** Oversized acknowledgement stanzas ignored since the last warning, and when that was. */
@@ -160,20 +162,51 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
     if (!this.peerKeys) forward(null);
     else {
       const domain = domainOf(from);
-      const fresh = this.peerKeys.peek(domain);
+      const keys = this.peerKeys;
+      const fresh = keys.peek(domain);
       // Past its time, the domain's last answer stands while it is asked again.
-      const known = fresh ?? this.peerKeys.lastAnswer(domain);
+      const known = fresh ?? keys.lastAnswer(domain);
+      // Judged once the domain's key is known; meanwhile the parsed acks stay in memory (counted).
+      const judgeLater = (then: (k: Awaited<ReturnType<PeerKeys['fetch']>>, release: () => void) => void) => {
+        const release = this.awaitKey(domain, read.items.length);
+        if (release) void keys.fetch(domain).then((k) => then(k, release));
+        else {
+          void keys.fetch(domain);
+          this.log.debug({ from }, "ignored a confirmation: too many wait for its domain's key already");
+        }
+      };
       if (known && read.note && known.signs.includes('receipts') && this.signedByAnotherKey(read.note, known) && this.mayRefetch(domain)) {
         // Signed by a key the domain did not publish when we asked: it may have rotated its key. Asked
         // again before judging (at most once a minute), or every confirmation would fail until the
         // cached key expires — and the deliveries with them. Its last key stands if the answer fails.
-        this.peerKeys.forget(domain);
-        if (this.awaitKey(domain, ours.length)) void this.peerKeys.fetch(domain).then((k) => forward(k ?? known));
+        keys.forget(domain);
+        judgeLater((k, release) => {
+          release();
+          forward(k ?? known);
+        });
       } else if (known !== undefined) {
         forward(known);
-        if (fresh === undefined) void this.peerKeys.fetch(domain);
-      } else if (this.awaitKey(domain, ours.length)) void this.peerKeys.fetch(domain).then(forward);
-      else this.log.debug({ from }, "ignored a confirmation: too many wait for its domain's key already");
+        if (fresh === undefined) void keys.fetch(domain);
+      } else {
+        // Never heard of the domain: whether it signs its receipts is unknown until it answers. A failed
+        // look-up is not "no key" — whoever forges the from of a receiver that is away would confirm
+        // what it never got. A look-up that failed a moment ago (the receiver was away, and is back: it
+        // confirms) is made again once it may be, then the confirmation is judged or ignored.
+        const judge = (k: Awaited<ReturnType<PeerKeys['fetch']>>, release: () => void, again: boolean) => {
+          if (k !== null || keys.failure(domain) === undefined) {
+            release();
+            forward(k);
+            return;
+          }
+          if (again) {
+            setTimeout(() => void keys.fetch(domain).then((k2) => judge(k2, release, false)), keys.failureLeftMs(domain) + 10).unref();
+            return;
+          }
+          release();
+          this.warnUnjudged(domain, keys.failure(domain) ?? '');
+        };
+        judgeLater((k, release) => judge(k, release, true));
+      }
     }
     return true;
   }
@@ -194,23 +227,32 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
 
   /**
    * Counts `acks` acknowledgements held until their domain's key is known (parsed, they stay in memory
-   * until then: up to the look-up's 10 s time-out). False when too many wait already, per domain or in
-   * all: a stranger's stanzas for a domain that never answers piled up by the hundred megabytes. A real
-   * receiver's confirmation dropped here is sent again when the sender re-sends.
+   * until then: up to two look-ups, about 20 s). Returns what releases them, or null when too many wait
+   * already, per domain or in all: a stranger's stanzas for a domain that never answers piled up by the
+   * hundred megabytes. A real receiver's confirmation dropped here is sent again when the sender re-sends.
    */
-  private awaitKey(domain: string, acks: number): boolean {
+  private awaitKey(domain: string, acks: number): (() => void) | null {
     const n = this.awaitingKey.get(domain) ?? 0;
-    if (n + acks > MAX_AWAITING_KEY_PER_DOMAIN || this.awaitingKeyTotal + acks > MAX_AWAITING_KEY) return false;
+    if (n + acks > MAX_AWAITING_KEY_PER_DOMAIN || this.awaitingKeyTotal + acks > MAX_AWAITING_KEY) return null;
     this.awaitingKey.set(domain, n + acks);
     this.awaitingKeyTotal += acks;
-    const done = () => {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       const left = (this.awaitingKey.get(domain) ?? acks) - acks;
       if (left > 0) this.awaitingKey.set(domain, left);
       else this.awaitingKey.delete(domain);
       this.awaitingKeyTotal -= acks;
     };
-    void this.peerKeys!.fetch(domain).then(done, done);
-    return true;
+  }
+
+  /** Confirmations of a domain whose key could not be looked up are ignored: said at warn, once a minute per domain (its deliveries stall). */
+  private warnUnjudged(domain: string, failure: string): void {
+    if (Date.now() - (this.unjudgedWarnedAt.get(domain) ?? -Infinity) < 60_000) return;
+    if (this.unjudgedWarnedAt.size >= 10_000) this.unjudgedWarnedAt.clear();
+    this.unjudgedWarnedAt.set(domain, Date.now());
+    this.log.warn({ domain, lookup: failure.slice(0, 200) }, `ignored confirmations from ${domain}: its disco#info did not answer, so whether it signs its receipts is unknown`);
   }
 
   /** An error bounce of one of our messages? Returns true if it was ours. */

@@ -28,6 +28,7 @@ import { EvidenceStore } from '../trace/evidence.js';
 import { TokenBucket } from '../timing/token-bucket.js';
 import { RateLimiter } from '../timing/rate-limiter.js';
 import { describeSqliteError, isStorageFault } from '../store/sqlite-errors.js';
+import { MAX_STANZA_ID } from '../transfer/intake.js';
 import { ErasureStore } from './erasure-store.js';
 import { controlDigest, controlElement, decodeErase, decodeErased, ErasureFormatError, type ErasedConfirmation, type EraseRequest } from './wire.js';
 
@@ -88,6 +89,8 @@ export class ControlIntake {
       if (err instanceof ErasureFormatError) return this.refuse(el, new StanzaError('bad-request', `malformed ${found.kind} (urn:fedgate:gdpr:0): ${err.message}`));
       throw err;
     }
+    // Its id goes into the log, kept for ever: bounded as a data message's is.
+    if ((el.attrs.id ?? '').length > MAX_STANZA_ID) return this.refuse(el, new StanzaError('bad-request', `the message id is longer than ${MAX_STANZA_ID} characters`));
     // A source: named by a consumer, or the provider a relay app (the quoalise adapter) takes pushes from.
     if (control.kind === 'erase' && !this.o.entitlements.isSource(sender, host.jid) && !host.senders.has(sender)) {
       return this.refuse(el, new StanzaError('not-authorized', `${sender} is not a source of the data of ${host.jid}: only the source of data may ask for its erasure`));
@@ -105,8 +108,15 @@ export class ControlIntake {
         return this.refuse(el, new StanzaError('resource-constraint', `${sender} made ${MAX_REQUESTS_PER_SOURCE_PER_DAY} erasure requests to ${host.jid} in the last 24 hours (the limit): retry tomorrow`, { type: 'wait' }));
       }
     }
-    if (control.kind === 'erased' && !this.store.isRequest(control.confirmation.request, host.jid, sender)) {
-      return this.refuse(el, new StanzaError('item-not-found', `${host.jid} sent no erasure request ${control.confirmation.request} to ${sender}`));
+    if (control.kind === 'erased') {
+      const request = control.confirmation.request;
+      if (!this.store.isRequest(request, host.jid, sender)) {
+        return this.refuse(el, new StanzaError('item-not-found', `${host.jid} sent no erasure request ${request} to ${sender}`));
+      }
+      // A confirmation that comes again is acknowledged and logged again, up to the same bound.
+      if (this.store.isConfirmed(request, host.jid, sender) && !this.repeats.take(`${host.jid}\u0000${sender}\u0000erased`, Date.now())) {
+        return this.refuse(el, new StanzaError('resource-constraint', `${host.jid} has the confirmation of ${request.slice(0, 100)} already, and ${sender} repeats its confirmations too often: retry later`, { type: 'wait' }));
+      }
     }
     const digest = controlDigest(el, found.el);
     const checked: OriginOutcome = this.o.origins?.check(el, { from: sender, to: bareJid(el.attrs.to ?? ''), id: el.attrs.id ?? '', digest }) ?? { t: 'accept', origin: 'unsigned' };

@@ -141,6 +141,11 @@ export class ErasureStore {
     return this.db.prepare('SELECT 1 FROM gdpr_erasure_requests WHERE request = ? AND app = ? AND recipient = ?').get(request, app, recipient) !== undefined;
   }
 
+  /** Whether the recipient confirmed that request already. */
+  isConfirmed(request: string, app: string, recipient: string): boolean {
+    return this.db.prepare('SELECT 1 FROM gdpr_erasure_requests WHERE request = ? AND app = ? AND recipient = ? AND confirmed_at IS NOT NULL').get(request, app, recipient) !== undefined;
+  }
+
   /**
    * The recipient's confirmation of one of our requests: true when it names a request we sent that
    * recipient from that app (judged by who sent it), false otherwise. A confirmation that comes again

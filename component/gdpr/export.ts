@@ -18,7 +18,7 @@
  * Records are read through the adapter contract's module-level `read` (no side effects of `create`).
  * Log entries keep their index: `fedgate audit prove INDEX` proves any of them to a third party.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
@@ -111,10 +111,21 @@ function messagesOf(list: Array<Record<string, unknown>>, ours: (series: string)
 export async function exportSubject(o: ExportOptions): Promise<ExportReport> {
   const now = o.now ?? Date.now();
   if (existsSync(o.out) && readdirSync(o.out).length > 0) throw new ExportError(`${o.out} exists and is not empty: choose a new folder (an export never overwrites)`);
-  // Written aside, put in place whole at the end: an export cut short never looks complete.
+  // Written aside, put in place whole at the end: an export cut short never looks complete. Private
+  // (it holds a person's data): 0700, or the mode of the folder the operator made for it.
   const dir = `${o.out.replace(/\/+$/, '')}.partial-${process.pid}`;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'data'), { recursive: true });
+  chmodSync(dir, existsSync(o.out) ? statSync(o.out).mode & 0o777 : 0o700);
+  try {
+    return await writeExport(o, dir, now);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function writeExport(o: ExportOptions, dir: string, now: number): Promise<ExportReport> {
   const globs = o.subject.series;
   const ours = (series: string) => globs.some((g) => seriesMatcher(g)(series));
   const files: string[] = [];

@@ -38,8 +38,11 @@ export interface RememberedSigners {
 
 /** Bounds the memory a crowd of sender domains can take. */
 const MAX_DOMAINS = 10_000;
-/** A failed look-up is not repeated for this long (a sender retrying must not start one per message). */
-const FAILED_TTL_MS = 10_000;
+/**
+ * A failed look-up is not repeated for this long: whoever sends stanzas "from" a domain must not make us
+ * query it once per stanza. Short: a peer that was away and is back is asked again soon.
+ */
+const FAILED_TTL_MS = 3_000;
 
 export class PeerKeys {
   private readonly known = new Map<string, { key: PeerKey | null; until: number }>();
@@ -72,6 +75,9 @@ export class PeerKeys {
    * check), never for whoever sends us an acknowledgement: strangers would push real peers out.
    */
   fetch(domain: string, opts: { remember?: boolean } = {}): Promise<PeerKey | null> {
+    // A look-up that failed just now is not repeated (whoever sends us stanzas "from" a domain must not
+    // make us query it once per stanza): null, with `failure` saying why.
+    if (this.failure(domain) !== undefined) return Promise.resolve(null);
     if (opts.remember) this.toRemember.add(domain);
     let p = this.inflight.get(domain);
     if (!p) {
@@ -95,6 +101,12 @@ export class PeerKeys {
     return f && f.until >= this.now() ? f.reason : undefined;
   }
 
+  /** Milliseconds until the domain may be asked again after a failed look-up (0 when it may now). */
+  failureLeftMs(domain: string): number {
+    const f = this.failed.get(domain);
+    return f ? Math.max(0, f.until - this.now()) : 0;
+  }
+
   private async query(domain: string): Promise<PeerKey | null> {
     let answer: { key: PeerKey | null } | null = null;
     let reason = '';
@@ -102,8 +114,9 @@ export class PeerKeys {
       const r = await this.opts.request(xml('iq', { type: 'get', to: domain }, xml('query', { xmlns: NS.discoInfo })), this.opts.timeoutMs ?? 10_000);
       const published = readTraceForm(r.getChild('query', NS.discoInfo));
       answer = { key: published ? withVerifiers(published) : null };
-      // An answer: what it says is what the domain publishes now.
-      if (this.toRemember.has(domain)) this.opts.remembered?.set(domain, published ?? null);
+      // An answer: what it says is what the domain publishes now. A key is remembered only for entitled
+      // senders' domains (strangers would push real peers out); "no key" is always (it only forgets).
+      if (this.toRemember.has(domain) || !published) this.opts.remembered?.set(domain, published ?? null);
     } catch (err) {
       // No answer, an error answer (a server answers so for a component that is away), a malformed key:
       // nothing new — the last key seen, if any, stands; with none, whether the domain signs is unknown.

@@ -112,9 +112,13 @@ export class Trace {
     return this.db.inTransaction ? run() : this.db.transaction(run).immediate();
   }
 
-  /** Writes the buffered entries now (inside the caller's transaction when there is one). */
-  flush(): void {
-    if (this.buffer.length === 0) return;
+  /**
+   * Writes the buffered entries now (inside the caller's transaction when there is one). Returns what
+   * puts them back in the buffer: for the caller whose transaction rolls back (a full disk), so that
+   * they are written with a later commit instead of being lost with this one.
+   */
+  flush(): () => void {
+    if (this.buffer.length === 0) return () => {};
     const batch = this.buffer;
     this.buffer = [];
     try {
@@ -123,6 +127,13 @@ export class Trace {
       this.buffer = batch.concat(this.buffer);
       throw err;
     }
+    return () => {
+      this.buffer = batch.concat(this.buffer);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flushSoon());
+      }
+    };
   }
 
   private flushSoon(): void {

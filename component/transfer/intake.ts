@@ -35,7 +35,7 @@ import { EvidenceStore, type Evidence } from '../trace/evidence.js';
 import { parseJid } from '../xmpp/jid.js';
 
 /** The longest message id (XEP-0359 origin-id, or the stanza's id) taken: fedgate's own are ~20 characters. */
-const MAX_STANZA_ID = 256;
+export const MAX_STANZA_ID = 256;
 /** Refusals are logged at most this many lines a second (a hostile sender must not fill the disk). */
 const REFUSAL_LOG_PER_SECOND = 5;
 
@@ -85,6 +85,8 @@ export function dataPayload(el: Element): { format: 'quoalise' | 'sen1'; payload
 export class Intake {
   private batch: Pending[] = [];
   private commitScheduled = false;
+  /** Puts back the buffered log entries written by the last commit (if it rolls back). */
+  private unflush: () => void = () => {};
   /** Unapplied inbox rows per app and per source (transfer/backlog.ts). */
   private readonly backlog: Backlog;
   private readonly evidence: EvidenceStore;
@@ -134,8 +136,9 @@ export class Intake {
     for (const b of blocks) for (const r of b.records) (names.add(r.name), records++);
     if (records === 0) return this.refuse(el, new StanzaError('bad-request', `the ${data.format === 'quoalise' ? 'Quoalise' : 'Sen1Message'} data carries no record: nothing to store`));
     // Bounded before anything is logged or stored: the log keeps the ids and series of every message for ever.
-    const givenId = el.getChild('origin-id', NS.stanzaId)?.attrs.id ?? el.attrs.id;
-    if (givenId !== undefined && String(givenId).length > MAX_STANZA_ID) return this.refuse(el, new StanzaError('bad-request', `the message id is longer than ${MAX_STANZA_ID} characters`));
+    for (const id of [el.getChild('origin-id', NS.stanzaId)?.attrs.id, el.attrs.id]) {
+      if (id !== undefined && String(id).length > MAX_STANZA_ID) return this.refuse(el, new StanzaError('bad-request', `the message id is longer than ${MAX_STANZA_ID} characters`));
+    }
     for (const name of names) {
       if (name.length > MAX_IDENTIFIER_LENGTH) return this.refuse(el, new StanzaError('bad-request', `a series identifier is longer than ${MAX_IDENTIFIER_LENGTH} characters`));
     }
@@ -232,6 +235,7 @@ export class Intake {
     let stored: boolean[];
     const { db } = this.opts;
     let indexes: number[] = [];
+    this.unflush = () => {};
     try {
       // The log's entries of these messages (and whatever else this thread logged meanwhile) commit with them.
       withoutBusyWait(db, () =>
@@ -241,9 +245,11 @@ export class Intake {
         }).immediate(),
       );
     } catch (err) {
+      // The log entries this thread had buffered were written in the rolled-back transaction: kept for the next one.
+      this.unflush();
+      this.evidence.forgetCached();
       if ((err as { code?: string }).code === 'SQLITE_BUSY') return this.scheduleCommit(true);
       this.batch = [];
-      this.evidence.forgetCached();
       const fault = isStorageFault(err);
       // A full disk or a failing one is the receiver's trouble, not the message's: the sender waits and
       // retries (resource-constraint does not count towards its dead letters). Named once in a while.
@@ -269,7 +275,7 @@ export class Intake {
     });
     for (const stanza of acks.receiptStanzas()) this.opts.send(stanza);
     if (this.opts.signer) this.receipts.add(acks.groups(), this.arrivals.waiting(batch.flatMap((p) => (p.evidence ? [p.evidence.note] : []))));
-    else for (const g of acks.groups()) this.opts.send(ackStanza(g, null));
+    else for (const g of mergeGroups(acks.groups())) this.opts.send(ackStanza(g, null));
     for (const h of hosts) h.notifyInbox();
   }
 
@@ -282,7 +288,7 @@ export class Intake {
   private record(batch: readonly Pending[], stored: readonly boolean[]): number[] {
     const trace = this.opts.trace;
     if (!trace?.enabled) return batch.map(() => -1);
-    trace.flush();
+    this.unflush = trace.flush();
     const groups = new Map<string, number[]>();
     batch.forEach((p, i) => {
       const key = `${p.message.app}\u0000${p.message.sender}`;

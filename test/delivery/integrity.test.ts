@@ -21,6 +21,7 @@ const B = 'b.localhost';
 const V = 'victim.localhost';
 const M = 'mallory.localhost';
 const SUB = 'sub.localhost';
+const Q = 'quiet.localhost';
 const DELIVERY = 'urn:fedgate:delivery:0';
 const T0 = 1704063600;
 const series = (n: string) => `urn:dev:prm:300000000000${n}_consumption/power/active/raw`;
@@ -34,6 +35,8 @@ interface Ctx {
   victim: Peer;
   mallory: Peer;
   sub: Peer;
+  /** A destination whose domain answers disco#info with an error (as a server does for a component that is away). */
+  quiet: Peer;
 }
 const test = suite<Ctx>('delivery integrity');
 
@@ -78,7 +81,7 @@ async function lanes(fg: Fedgate): Promise<LaneJson[]> {
 
 test.before(async (ctx) => {
   ctx.ejabberd = await Ejabberd.start({
-    components: [A, A2, B, V, M, SUB].map((domain) => ({ domain, secret: `${domain}-secret` })),
+    components: [A, A2, B, V, M, SUB, Q].map((domain) => ({ domain, secret: `${domain}-secret` })),
   });
   const port = (domain: string) => ctx.ejabberd.componentPort(domain);
   // Retries slow enough that only an operator's retry can explain a quick delivery.
@@ -99,12 +102,22 @@ test.before(async (ctx) => {
   ctx.sub = await Peer.connect(port(SUB), SUB, `${SUB}-secret`);
   answerDisco(ctx.victim, (jid, n) => (jid.startsWith('late@') && n === 1 ? [] : jid.startsWith('plain@') ? [] : [DELIVERY]));
   answerDisco(ctx.sub, () => []);
+  ctx.quiet = await Peer.connect(port(Q), Q, `${Q}-secret`);
+  ctx.quiet.conn.on('stanza', (el: Element) => {
+    if (el.name !== 'iq' || el.attrs.type !== 'get' || !el.getChild('query', 'http://jabber.org/protocol/disco#info')) return;
+    const q = xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' }, xml('feature', { var: DELIVERY }));
+    ctx.quiet.send(
+      el.attrs.to === Q
+        ? xml('iq', { type: 'error', id: el.attrs.id, from: Q, to: el.attrs.from }, xml('error', { type: 'cancel' }, xml('service-unavailable', { xmlns: 'urn:ietf:params:xml:ns:xmpp-stanzas' })))
+        : xml('iq', { type: 'result', id: el.attrs.id, from: el.attrs.to, to: el.attrs.from }, q),
+    );
+  });
   ctx.a.start();
   await ctx.a.waitOnline();
 });
 
 test.after(async (ctx) => {
-  for (const p of [ctx.victim, ctx.mallory, ctx.sub]) await p?.close();
+  for (const p of [ctx.victim, ctx.mallory, ctx.sub, ctx.quiet]) await p?.close();
   for (const fg of [ctx.a, ctx.a2, ctx.b]) {
     await fg?.stop();
     fg?.cleanup();
@@ -132,6 +145,18 @@ test('confirmations and bounces from a third party change nothing; the destinati
   assert.is(scalar(a, 'SELECT count(*) FROM dead_letters'), 0, 'a forged bounce dead-letters nothing');
   victim.send(xml('message', { from: to, to: `meters@${A}` }, xml('acks', { xmlns: DELIVERY }, xml('ack', { id }))));
   await until(() => outboxIds(a, to).length === 0, 10_000, () => 'the real confirmation was not honoured');
+});
+
+test("a confirmation from a destination whose domain's key cannot be looked up is ignored, never taken as unsigned", async ({ a, quiet }) => {
+  // Whoever can forge the from of a receiver that is away (its server answers for it with an error)
+  // would otherwise confirm what the receiver never got; a fresh gateway knows no receiver's key.
+  const to = `sink@${Q}`;
+  await a.must('consumer', 'add', '--source', 'meters', '--destination', to, '--series', series('09'), '--batch', '10');
+  await importRecords(a, 'meters', [[series('09'), T0, 1]]);
+  const msg = await quiet.waitFor(dataTo(to), 15_000);
+  quiet.send(xml('message', { from: to, to: `meters@${A}` }, xml('acks', { xmlns: DELIVERY }, xml('ack', { id: msg.attrs.id! }))));
+  await until(() => a.stderr.includes(`ignored confirmations from ${Q}`), 20_000, () => a.stderr.slice(-2000));
+  assert.is(outboxIds(a, to).length, 1, 'still waiting for a confirmation that can be judged');
 });
 
 test('one answer without the delivery features is not enough to send blind: asked again, the destination confirms', async ({ a, victim }) => {

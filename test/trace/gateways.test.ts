@@ -360,8 +360,8 @@ test("B rotates its key: A notices the new signer on B's receipts, looks the key
   writeFileSync(join(a.dir, 'after-rotation.csv'), `identifier,time,value,unit\n${S(1)},${T},42,W\n`);
   const deadBefore = scalar(a, `SELECT count(*) FROM dead_letters WHERE peer = 'sink@${B}'`);
   await a.must('store', 'import', 'meters', join(a.dir, 'after-rotation.csv'));
-  // A still holds B's old key (looked up minutes ago): without a look-up again, every receipt would fail
-  // until it expires, and the message be dead-lettered after 3 attempts here.
+  // A still holds B's old key (looked up seconds ago, kept 10 minutes): without a look-up again, every
+  // receipt would fail until it expires, and the message be dead-lettered after 3 attempts here.
   await until(
     () => storeScalar(b, 'SELECT p.value FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.identifier = ? AND p.time = ?', S(1), T) === 42 && scalar(a, `SELECT count(*) FROM outbox WHERE destination = 'sink@${B}'`) === 0,
     20_000,

@@ -86,7 +86,8 @@ test('a signing peer stays one when its look-up fails, across a restart; unsigne
     // that is away): whether it signs is unknown, not "no" — its data is refused (wait), signed or not,
     // without a new look-up per message; once it answers, its data is judged by the answer.
     let up = false;
-    const away = new PeerKeys({ request: async () => (up ? request() : Promise.reject(new Error('no answer to iq fg-x within 10000 ms'))), now: () => clock });
+    let lookups = 0;
+    const away = new PeerKeys({ request: async () => (lookups++, up ? request() : Promise.reject(new Error('no answer to iq fg-x within 10000 ms'))), now: () => clock });
     const awayCheck = new OriginCheck(away);
     const fromE = { ...facts, from: 'x@e.example' };
     const waiting = awayCheck.check(xml('message', { from: 'x@e.example' }), fromE, clock);
@@ -97,6 +98,8 @@ test('a signing peer stays one when its look-up fails, across a restart; unsigne
       assert.is(refused.t, 'refuse');
       if (refused.t === 'refuse') assert.equal([refused.error.condition, refused.error.type], ['resource-constraint', 'wait']);
     }
+    assert.is(await away.fetch('e.example'), null, 'a fetch within the failure window asks nothing');
+    assert.is(lookups, 1, 'one look-up, not one per message');
     up = true;
     answer = 'none';
     clock += 10_001;
