@@ -20,7 +20,7 @@ import { Router } from './router/router.js';
 import { domainHandlers } from './router/domain-entity.js';
 import { DIST_ROOT } from './paths.js';
 import { VERSION } from './version.js';
-import { HEARTBEAT_MS, clearRuntimeStatus, writeRuntimeStatus } from './runtime-status.js';
+import { processStart, HEARTBEAT_MS, clearRuntimeStatus, writeRuntimeStatus } from './runtime-status.js';
 import { SendBridge } from './delivery/send-bridge.js';
 import { Entitlements } from './transfer/entitlements.js';
 import { Intake } from './transfer/intake.js';
@@ -63,6 +63,7 @@ export interface GatewayEvents {
 
 export class Gateway extends EventEmitter<GatewayEvents> {
   readonly startedAt = Date.now();
+  private readonly pidStart = processStart(process.pid);
   private heartbeat: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
 
@@ -139,6 +140,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private writeStatusRow(): void {
     writeRuntimeStatus(this.db, {
       pid: process.pid,
+      pidStart: this.pidStart,
       startedAt: this.startedAt,
       linkState: this.link.state,
       linkSince: this.link.onlineSince,

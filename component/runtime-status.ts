@@ -11,6 +11,8 @@ export type AppState = 'starting' | 'ready' | 'stopping' | 'stopped';
 
 export interface RuntimeStatus {
   pid: number;
+  /** When that process started (processStart): with the pid, it names the process. Null when unknown. */
+  pidStart: number | null;
   startedAt: number;
   linkState: string;
   linkSince: number | null;
@@ -31,12 +33,12 @@ export const HEARTBEAT_MS = 2000;
 export function writeRuntimeStatus(db: Db, s: RuntimeStatus): void {
   db.prepare(
     `INSERT INTO runtime (id, pid, started_at, link_state, link_since, heartbeat_at, domain, server, server_kind,
-       link_error, link_error_server, link_error_at, apps, metrics_listen, app_errors)
-     VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       link_error, link_error_server, link_error_at, apps, metrics_listen, app_errors, pid_start)
+     VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, started_at = excluded.started_at, link_state = excluded.link_state,
        link_since = excluded.link_since, heartbeat_at = excluded.heartbeat_at, domain = excluded.domain, server = excluded.server,
        server_kind = excluded.server_kind, link_error = excluded.link_error, link_error_server = excluded.link_error_server,
-       link_error_at = excluded.link_error_at, apps = excluded.apps, metrics_listen = excluded.metrics_listen, app_errors = excluded.app_errors`,
+       link_error_at = excluded.link_error_at, apps = excluded.apps, metrics_listen = excluded.metrics_listen, app_errors = excluded.app_errors, pid_start = excluded.pid_start`,
   ).run(
     s.pid,
     s.startedAt,
@@ -52,6 +54,7 @@ export function writeRuntimeStatus(db: Db, s: RuntimeStatus): void {
     JSON.stringify(s.apps),
     s.metricsListen,
     Object.keys(s.appErrors).length ? JSON.stringify(s.appErrors) : null,
+    s.pidStart,
   );
 }
 
@@ -74,6 +77,7 @@ interface RuntimeRow {
   apps: string;
   metrics_listen: string | null;
   app_errors: string | null;
+  pid_start: number | null;
 }
 
 export function readRuntimeStatus(db: Db): RuntimeStatus | null {
@@ -89,6 +93,7 @@ export function readRuntimeStatus(db: Db): RuntimeStatus | null {
   }
   return {
     pid: r.pid,
+    pidStart: r.pid_start,
     startedAt: r.started_at,
     linkState: r.link_state,
     linkSince: r.link_since,
@@ -121,10 +126,26 @@ export function isAlive(s: RuntimeStatus, now = Date.now()): boolean {
  */
 export function gatewayProcessAlive(s: RuntimeStatus): boolean {
   if (!pidAlive(s.pid)) return false;
+  const started = processStart(s.pid);
+  if (s.pidStart !== null && started !== null) return started === s.pidStart;
+  // A row written before the start time was kept (or no /proc): its command line must name fedgate.
   try {
     return readFileSync(`/proc/${s.pid}/cmdline`, 'utf8').includes('fedgate');
   } catch {
     return process.platform !== 'linux';
+  }
+}
+
+/** When process `pid` started, in clock ticks since boot (/proc/<pid>/stat, field 22); null without /proc. */
+export function processStart(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // After "pid (comm) ": field 3 (state) onwards; comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[22 - 3]);
+    return Number.isSafeInteger(ticks) ? ticks : null;
+  } catch {
+    return null;
   }
 }
 
