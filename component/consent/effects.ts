@@ -101,8 +101,9 @@ export class ConsentEffects {
       this.handle(e);
       this.cursor = e.id;
     }
-    // The cursor is kept once the notifications have left: a crash or a lost link before that handles
-    // the events again at the next start (the same notification ids: at least once, never lost).
+    // The cursor is kept once the notifications are handed to the kernel: a crash, or a link lost before
+    // that, handles the events again (the same notification ids). A link lost after it can still lose
+    // them: components have no stream acknowledgements.
     if (events.length) {
       const upTo = this.cursor;
       this.o.whenSent(() => this.keep(upTo));

@@ -14,7 +14,7 @@ import { rowIdOf } from './outbox.js';
 import { ACKS_PER_STANZA } from './acks.js';
 import { domainOf } from '../xmpp/jid.js';
 import { readAcks } from '../trace/wire.js';
-import { noteSigners } from '../trace/note.js';
+import { ReceiptKeys } from './receipt-keys.js';
 import type { PeerKeys } from '../trace/peer-keys.js';
 import type { ConfirmationReceipt } from '../trace/sender.js';
 import type { ProbeAnswer } from './lane.js';
@@ -44,14 +44,6 @@ export interface SendBridgeEvents {
 
 /** Acknowledgements read from one stanza, at most: twice what a receiver puts in one. */
 const MAX_ACKS_PER_STANZA = 2 * ACKS_PER_STANZA;
-/**
- * Acknowledgements held for their domain's key to be looked up, at most, per domain and in all (each
- * takes ~200 bytes parsed; a real receiver's first confirmations are a few stanzas of up to 10,000).
- */
-const MAX_AWAITING_KEY_PER_DOMAIN = 4 * ACKS_PER_STANZA;
-const MAX_AWAITING_KEY = 10 * ACKS_PER_STANZA;
-/** A receiver's key is looked up again, for a receipt signed by a key we do not know, at most this often. */
-const REFETCH_MS = 60_000;
 /** Warnings about oversized acknowledgement stanzas, at most one a minute (each such stanza is megabytes). */
 const OVERSIZED_WARN_MS = 60_000;
 
@@ -60,16 +52,11 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
   private stopping = false;
   private paused = false;
   private readonly restart = new Backoff({ initialMs: 200, maxMs: 30_000 });
-  /** Acknowledgements waiting for their domain's key, per domain, and in all. */
-  private readonly awaitingKey = new Map<string, number>();
-  private awaitingKeyTotal = 0;
-  /** When confirmations from each domain whose key could not be looked up were last said ignored. */
-  private readonly unjudgedWarnedAt = new Map<string, number>();
-  /** When each domain's key was last looked up again for a signer we did not know. */
-  private readonly refetchedAt = new Map<string, number>();
   /** Oversized acknowledgement stanzas ignored since the last warning, and when that was. */
   private oversized = 0;
   private oversizedWarnedAt = -Infinity;
+  /** Which key each confirmation is judged with (null with the log off: none is). */
+  private readonly receiptKeys: ReceiptKeys | null;
 
   constructor(
     private readonly link: Link,
@@ -81,6 +68,7 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
     private readonly peerKeys: PeerKeys | null = null,
   ) {
     super();
+    this.receiptKeys = peerKeys ? new ReceiptKeys(peerKeys, log) : null;
     pool.on('message', (name, message) => {
       if (name === WORKER && Array.isArray(message)) for (const m of message as FromSendWorker[]) this.onWorker(m);
     });
@@ -159,100 +147,9 @@ export class SendBridge extends EventEmitter<SendBridgeEvents> {
       const receipt: ConfirmationReceipt = { from, to, ...read, keys: key?.signs.includes('receipts') ? key.keys : null };
       this.post({ t: 'confirmed', from, ids: ours, receipt });
     };
-    if (!this.peerKeys) forward(null);
-    else {
-      const domain = domainOf(from);
-      const keys = this.peerKeys;
-      const fresh = keys.peek(domain);
-      // Past its time, the domain's last answer stands while it is asked again.
-      const known = fresh ?? keys.lastAnswer(domain);
-      // Judged once the domain's key is known; meanwhile the parsed acks stay in memory (counted).
-      const judgeLater = (then: (k: Awaited<ReturnType<PeerKeys['fetch']>>, release: () => void) => void) => {
-        const release = this.awaitKey(domain, read.items.length);
-        if (release) void keys.fetch(domain).then((k) => then(k, release));
-        else {
-          void keys.fetch(domain);
-          this.log.debug({ from }, "ignored a confirmation: too many wait for its domain's key already");
-        }
-      };
-      if (known && read.note && known.signs.includes('receipts') && this.signedByAnotherKey(read.note, known) && this.mayRefetch(domain)) {
-        // Signed by a key the domain did not publish when we asked: it may have rotated its key. Asked
-        // again before judging (at most once a minute), or every confirmation would fail until the
-        // cached key expires — and the deliveries with them. Its last key stands if the answer fails.
-        keys.forget(domain);
-        judgeLater((k, release) => {
-          release();
-          forward(k ?? known);
-        });
-      } else if (known !== undefined) {
-        forward(known);
-        if (fresh === undefined) void keys.fetch(domain);
-      } else {
-        // Never heard of the domain: whether it signs its receipts is unknown until it answers. A failed
-        // look-up is not "no key" — whoever forges the from of a receiver that is away would confirm
-        // what it never got. A look-up that failed a moment ago (the receiver was away, and is back: it
-        // confirms) is made again once it may be, then the confirmation is judged or ignored.
-        const judge = (k: Awaited<ReturnType<PeerKeys['fetch']>>, release: () => void, again: boolean) => {
-          if (k !== null || keys.failure(domain) === undefined) {
-            release();
-            forward(k);
-            return;
-          }
-          if (again) {
-            setTimeout(() => void keys.fetch(domain).then((k2) => judge(k2, release, false)), keys.failureLeftMs(domain) + 10).unref();
-            return;
-          }
-          release();
-          this.warnUnjudged(domain, keys.failure(domain) ?? '');
-        };
-        judgeLater((k, release) => judge(k, release, true));
-      }
-    }
+    if (this.receiptKeys) this.receiptKeys.withKey(from, read, forward);
+    else forward(null);
     return true;
-  }
-
-  private signedByAnotherKey(note: string, key: NonNullable<ReturnType<PeerKeys['peek']>>): boolean {
-    const signers = noteSigners(note);
-    return signers.length > 0 && !signers.some((s) => key.verifiers.some((v) => v.name === s.name && v.keyId === s.keyId));
-  }
-
-  /** A domain's key is looked up again for an unknown signer at most once a minute. */
-  private mayRefetch(domain: string): boolean {
-    const now = Date.now();
-    if (now - (this.refetchedAt.get(domain) ?? -Infinity) < REFETCH_MS) return false;
-    if (this.refetchedAt.size >= 10_000) this.refetchedAt.clear();
-    this.refetchedAt.set(domain, now);
-    return true;
-  }
-
-  /**
-   * Counts `acks` acknowledgements held until their domain's key is known (parsed, they stay in memory
-   * until then: up to two look-ups, about 20 s). Returns what releases them, or null when too many wait
-   * already, per domain or in all: a stranger's stanzas for a domain that never answers piled up by the
-   * hundred megabytes. A real receiver's confirmation dropped here is sent again when the sender re-sends.
-   */
-  private awaitKey(domain: string, acks: number): (() => void) | null {
-    const n = this.awaitingKey.get(domain) ?? 0;
-    if (n + acks > MAX_AWAITING_KEY_PER_DOMAIN || this.awaitingKeyTotal + acks > MAX_AWAITING_KEY) return null;
-    this.awaitingKey.set(domain, n + acks);
-    this.awaitingKeyTotal += acks;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.awaitingKey.get(domain) ?? acks) - acks;
-      if (left > 0) this.awaitingKey.set(domain, left);
-      else this.awaitingKey.delete(domain);
-      this.awaitingKeyTotal -= acks;
-    };
-  }
-
-  /** Confirmations of a domain whose key could not be looked up are ignored: said at warn, once a minute per domain (its deliveries stall). */
-  private warnUnjudged(domain: string, failure: string): void {
-    if (Date.now() - (this.unjudgedWarnedAt.get(domain) ?? -Infinity) < 60_000) return;
-    if (this.unjudgedWarnedAt.size >= 10_000) this.unjudgedWarnedAt.clear();
-    this.unjudgedWarnedAt.set(domain, Date.now());
-    this.log.warn({ domain, lookup: failure.slice(0, 200) }, `ignored confirmations from ${domain}: its disco#info did not answer, so whether it signs its receipts is unknown`);
   }
 
   /** An error bounce of one of our messages? Returns true if it was ours. */

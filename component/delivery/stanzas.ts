@@ -18,6 +18,12 @@ import { NS } from '../xmpp/namespaces.js';
 import { stanzaIdOf, type OutboxRow } from './outbox.js';
 import type { PeerMode } from './lane.js';
 
+/**
+ * The longest message id (XEP-0359 origin-id, or the stanza's id) a receiver takes; fedgate's own are
+ * ~20 characters. Ids go into the transparency log, kept for ever.
+ */
+export const MAX_STANZA_ID = 256;
+
 export function dataMessage(row: Pick<OutboxRow, 'id' | 'sender' | 'destination' | 'payload'>, mode: PeerMode, instance: string, proof = ''): string {
   const id = stanzaIdOf(instance, row.id);
   const request =

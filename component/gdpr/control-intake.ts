@@ -27,8 +27,8 @@ import type { OriginCheck, OriginOutcome } from '../trace/origin-check.js';
 import { EvidenceStore } from '../trace/evidence.js';
 import { TokenBucket } from '../timing/token-bucket.js';
 import { RateLimiter } from '../timing/rate-limiter.js';
-import { describeSqliteError, isStorageFault } from '../store/sqlite-errors.js';
-import { MAX_STANZA_ID } from '../transfer/intake.js';
+import { commitFailure } from '../transfer/commit-failure.js';
+import { MAX_STANZA_ID } from '../delivery/stanzas.js';
 import { ErasureStore } from './erasure-store.js';
 import { controlDigest, controlElement, decodeErase, decodeErased, ErasureFormatError, type ErasedConfirmation, type EraseRequest } from './wire.js';
 
@@ -186,15 +186,9 @@ export class ControlIntake {
         return;
       }
       this.evidence.forgetCached();
-      const fault = isStorageFault(err);
-      this.o.log.error({ err: (err as Error).message }, fault ? `could not store an erasure message: ${describeSqliteError(err as Error & { code: string }, db.name)}` : 'could not store an erasure message');
-      // A full or failing disk: the sender waits and retries (resource-constraint is not counted towards its dead letters).
-      return this.refuse(
-        el,
-        fault
-          ? new StanzaError('resource-constraint', 'the gateway cannot store data now (its disk is full or failing); retry later', { type: 'wait' })
-          : new StanzaError('internal-server-error', 'the gateway could not store this message; retry later', { type: 'wait' }),
-      );
+      const failure = commitFailure(err, db.name);
+      this.o.log.error({ err: (err as Error).message }, `could not store an erasure message: ${failure.log}`);
+      return this.refuse(el, failure.reply);
     }
     const acks = new Acks();
     acks.add(el, { index: entry, digest });

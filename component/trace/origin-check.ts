@@ -9,13 +9,13 @@
  *   unsigned;
  * - a signature that does not verify: the key is looked up again once (a rotation), then refused.
  *
- * A message, signed or not, from a domain never looked up since the start waits for the look-up (`wait`):
- * were unsigned data accepted meanwhile, whoever can forge the `from` of a signing peer would get data
- * in at the first contact and after every restart. A look-up that fails keeps the domain's last answer
- * (a key seen is remembered across restarts: trace_peer_signers), so a peer's silence does not switch
- * its signatures off; of a domain never heard, data is refused (`resource-constraint`, wait: the sender retries, never dead-letters) until it
- * answers — a signing peer that is away would otherwise be impersonated. Past its time, a domain's last
- * answer stands while it is asked again: no stall every few minutes.
+ * A message, signed or not, from a domain never looked up since the start waits for the look-up
+ * (`wait`): were unsigned data accepted meanwhile, whoever can forge the `from` of a signing peer would
+ * get data in at the first contact and after every restart. A look-up that fails keeps the domain's
+ * last answer (a key seen is remembered across restarts: trace_peer_signers), so a peer's silence does
+ * not switch its signatures off; of a domain never heard, data is refused (`resource-constraint`, wait:
+ * the sender retries, never dead-letters) until it answers — a signing peer that is away would
+ * otherwise be impersonated. Past its time, a domain's last answer stands while it is asked again.
  */
 import { StanzaError } from '../xmpp/stanza-error.js';
 import { parseJid } from '../xmpp/jid.js';

@@ -11,7 +11,8 @@ import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
 import { NS_QUOALISE, NS_SEN1 } from '../quoalise/namespaces.js';
 import { MAX_IDENTIFIER_LENGTH } from '../quoalise/identifier.js';
 import { Backlog } from './backlog.js';
-import { describeSqliteError, isStorageFault } from '../store/sqlite-errors.js';
+import { MAX_STANZA_ID } from '../delivery/stanzas.js';
+import { commitFailure } from './commit-failure.js';
 import { decodeQuoalise } from '../quoalise/payload.js';
 import { decodeSen1 } from '../quoalise/sen1.js';
 import { QuoaliseFormatError } from '../quoalise/errors.js';
@@ -34,8 +35,6 @@ import { dataDigest } from '../trace/digest.js';
 import { EvidenceStore, type Evidence } from '../trace/evidence.js';
 import { parseJid } from '../xmpp/jid.js';
 
-/** The longest message id (XEP-0359 origin-id, or the stanza's id) taken: fedgate's own are ~20 characters. */
-export const MAX_STANZA_ID = 256;
 /** Refusals are logged at most this many lines a second (a hostile sender must not fill the disk). */
 const REFUSAL_LOG_PER_SECOND = 5;
 
@@ -150,7 +149,11 @@ export class Intake {
       );
     }
     const queued = { app: 0, source: 0 };
-    for (const p of this.batch) if (p.message.app === app) (queued.app++, p.message.sender === sender && queued.source++);
+    for (const p of this.batch) {
+      if (p.message.app !== app) continue;
+      queued.app++;
+      if (p.message.sender === sender) queued.source++;
+    }
     const full = this.backlog.refusal(app, sender, queued, Date.now());
     if (full !== null) return this.refuse(el, new StanzaError('resource-constraint', `${host.jid}: ${full}; retry later`));
     const payload = data.payload.toString();
@@ -250,16 +253,10 @@ export class Intake {
       this.evidence.forgetCached();
       if ((err as { code?: string }).code === 'SQLITE_BUSY') return this.scheduleCommit(true);
       this.batch = [];
-      const fault = isStorageFault(err);
-      // A full disk or a failing one is the receiver's trouble, not the message's: the sender waits and
-      // retries (resource-constraint does not count towards its dead letters). Named once in a while.
-      if (this.storageLog.take(Date.now())) {
-        this.opts.log.error({ err: (err as Error).message }, fault ? `inbox commit failed: ${describeSqliteError(err as Error & { code: string }, db.name)}` : 'inbox commit failed');
-      }
-      const error = fault
-        ? new StanzaError('resource-constraint', 'the gateway cannot store data now (its disk is full or failing); retry later', { type: 'wait' })
-        : new StanzaError('internal-server-error', 'the gateway could not store this message; retry later', { type: 'wait' });
-      for (const p of batch) this.refuse(p.stanza, error);
+      // Logged once in a while: a full disk fails every commit.
+      const failure = commitFailure(err, db.name);
+      if (this.storageLog.take(Date.now())) this.opts.log.error({ err: (err as Error).message }, `inbox commit failed: ${failure.log}`);
+      for (const p of batch) this.refuse(p.stanza, failure.reply);
       return;
     }
     this.batch = [];

@@ -52,8 +52,9 @@ test.before(async (ctx) => {
   await ctx.fg.waitOnline();
   ctx.crowd = await Peer.connect(port(CROWD), CROWD, `${CROWD}-secret`);
   ctx.honest = await Peer.connect(port(HONEST), HONEST, `${HONEST}-secret`);
-  // The app answers a ping once its worker is up (a call before that is held, or refused: "starting").
-  await until(async () => (await ctx.honest.iq(HUNG, 'get', xml('ping', { xmlns: 'urn:xmpp:ping' }))).attrs.type === 'result', 15_000, () => 'hung never came up');
+  // Calls before its adapter is ready are held, or refused ("starting"): wait until the gateway says it is.
+  const ready = async () => (JSON.parse(await ctx.fg.must('status', '--json')) as { apps: Array<{ name: string; state: string }> }).apps.find((a) => a.name === 'hung')?.state === 'ready';
+  await until(ready, 15_000, () => 'hung never came up');
 });
 
 test.after(async (ctx) => {

@@ -12,7 +12,7 @@
 import { suite } from '../helpers/suite.js';
 import { confirmedErasure } from '../helpers/erasures.js';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
@@ -164,6 +164,9 @@ test('the export holds what was imported (CSV that imports again, SenML JSON), t
   const out = join(a.dir, 'export-household-1');
   const report = JSON.parse(await a.must('gdpr', 'export', 'household-1', '--out', out, '--json')) as { records: Record<string, number>; entry: number };
   assert.equal(report.records, { meters: N });
+  // Private (a person's data), and put in place whole: nothing of its partial folder is left beside it.
+  assert.is(statSync(out).mode & 0o777, 0o700);
+  assert.equal(readdirSync(a.dir).filter((f) => f.startsWith('export-household-1.partial-')), []);
   const lines = readFileSync(join(out, 'data/meters.csv'), 'utf8').trim().split('\n');
   assert.is(lines[0], 'identifier,time,value,unit');
   const mine = imported.filter(([s]) => s === H1);

@@ -91,6 +91,10 @@ test('a backup taken during a transfer, restored into the stopped sender: every 
   // A backup cut short over an older one leaves copies of two backups side by side: refused, not restored.
   const mixed = join(a.dir, 'mixed', 'set.sqlite');
   await a.must('backup', mixed);
+  // Replaced with --force, a backup takes away the companion copies of an older one it has not made.
+  copyFileSync(join(a.dir, 'backups', 'nightly-store.sqlite'), join(a.dir, 'mixed', 'set-gone.sqlite'));
+  await a.must('backup', mixed, '--force');
+  assert.not.ok(existsSync(join(a.dir, 'mixed', 'set-gone.sqlite')));
   copyFileSync(join(a.dir, 'backups', 'nightly-store.sqlite'), join(a.dir, 'mixed', 'set-store.sqlite'));
   const refusedMix = await a.cli('restore', mixed);
   assert.is(refusedMix.code, 1);
