@@ -7,6 +7,8 @@
  * The rules that keep data safe:
  * - A confirmation or a bounce counts only from the lane's destination (its bare JID; a bounce also
  *   from its server's domain, which is where servers send them from). Anything else is ignored.
+ *   A confirmation from the destination's JID whose signature does not hold is neither a delivery nor
+ *   a failure: the row waits for one that holds, or for its timeout.
  * - The lane sends in outbox order, at most `window` messages in flight. A failure holds the lane
  *   (the lane, not its rows: O(1) whatever the backlog) and sending resumes from the failed row.
  *   Failures of rows behind one that already holds the lane cost nothing more.
@@ -95,12 +97,14 @@ export interface Lane extends LaneRecord {
   /** Subscription pushes: throttle, and the time it lets the next one go. */
   pushes: TokenBucket | null;
   throttledUntil: number;
+  /** Why the last confirmation that did not hold failed (named by the timeout that follows it), or null. */
+  unproven: string | null;
   /** The record changed since it was last saved. */
   dirty: boolean;
 }
 
 export function newLane(record: LaneRecord): Lane {
-  return { ...record, cursor: 0, inflight: new Map(), probing: false, evidenceSince: null, probeFailures: 0, drained: false, pushes: null, throttledUntil: 0, dirty: false };
+  return { ...record, cursor: 0, inflight: new Map(), probing: false, evidenceSince: null, probeFailures: 0, drained: false, pushes: null, throttledUntil: 0, unproven: null, dirty: false };
 }
 
 export function laneRecord(destination: string): LaneRecord {
@@ -120,6 +124,13 @@ export type LaneEvent =
   | { t: 'probed'; answer: ProbeAnswer }
   | { t: 'confirmed'; from: string; id: number }
   | { t: 'bounced'; from: string; id: number; condition: string; text: string }
+  /**
+   * A confirmation whose signature does not hold (a receiver that signs its receipts, trace/sender.ts):
+   * not a delivery, and not a failure either — the `from` of a stanza can be forged where the signature
+   * cannot, so it must not move the row towards the dead letters. The row waits for a confirmation that
+   * holds, or for its timeout, whose reason then names this one.
+   */
+  | { t: 'unproven'; from: string; id: number; reason: string }
   /** Timers: confirmations due, bounce windows over. */
   | { t: 'tick' }
   /** Our link went down: outcomes of what was in flight are unknown. */
@@ -136,6 +147,8 @@ export type LaneAction =
   | { a: 'dead'; id: number; reason: string }
   /** Something an operator must hear of (logged at warn by the shell). */
   | { a: 'warn'; message: string }
+  /** A confirmation from the destination's JID that does not hold; the row stays in flight (the shell rate-limits the log). */
+  | { a: 'unproven'; id: number; reason: string }
   /** A stanza came from someone other than the destination; ignored (the shell rate-limits the log). */
   | { a: 'ignored'; from: string; what: string };
 
@@ -190,6 +203,11 @@ export function step(lane: Lane, ev: LaneEvent, now: number, cfg: LaneConfig): L
       if (!lane.inflight.has(ev.id)) return [];
       lane.inflight.delete(ev.id);
       return failed(lane, ev.id, ev.condition, ev.text ? `${ev.condition}: ${ev.text}` : ev.condition, now, cfg);
+    case 'unproven':
+      if (!fromDestination(lane, ev.from, false)) return [{ a: 'ignored', from: ev.from, what: `confirmation of message ${ev.id}` }];
+      if (!lane.inflight.has(ev.id)) return [];
+      lane.unproven = ev.reason;
+      return [{ a: 'unproven', id: ev.id, reason: ev.reason }];
     case 'tick':
       return tick(lane, now, cfg);
     case 'probed':
@@ -240,6 +258,7 @@ function confirmed(lane: Lane, from: string, id: number): LaneAction[] {
   const sentAt = lane.inflight.get(id);
   if (sentAt === undefined) return []; // late, or confirmed twice
   lane.inflight.delete(id);
+  lane.unproven = null;
   if (!lane.confirmed) {
     lane.confirmed = true;
     lane.dirty = true;
@@ -266,7 +285,8 @@ function tick(lane: Lane, now: number, cfg: LaneConfig): LaneAction[] {
     } else {
       if (now - sentAt < cfg.receiptTimeoutMs) break;
       lane.inflight.delete(id);
-      out.push(...failed(lane, id, 'remote-server-timeout', `remote-server-timeout: no confirmation within ${Math.round(cfg.receiptTimeoutMs / 1000)} s`, now, cfg));
+      const why = lane.unproven ? `; a confirmation came that does not hold: ${lane.unproven}` : '';
+      out.push(...failed(lane, id, 'remote-server-timeout', `remote-server-timeout: no confirmation within ${Math.round(cfg.receiptTimeoutMs / 1000)} s${why}`, now, cfg));
     }
   }
   if (delivered.length) out.unshift({ a: 'delivered', ids: delivered, sentAt: sent });

@@ -99,6 +99,9 @@ function deleteDelivered(): void {
 /** Stanzas from others than the destination are ignored; their log lines are rate-limited. */
 const ignoredLog = new TokenBucket(1, Date.now());
 let ignoredSince = 0;
+/** So are confirmations that do not hold. */
+const unprovenLog = new TokenBucket(1, Date.now());
+let unprovenSince = 0;
 
 function act(l: Lane, actions: LaneAction[]): void {
   for (const x of actions) {
@@ -126,6 +129,13 @@ function act(l: Lane, actions: LaneAction[]): void {
         break;
       case 'warn':
         log.warn({ destination: l.destination }, x.message);
+        break;
+      case 'unproven':
+        unprovenSince++;
+        if (unprovenLog.take(Date.now())) {
+          log.warn({ destination: l.destination, outboxId: x.id, count: unprovenSince }, `a confirmation from ${l.destination} does not hold (${x.reason}); the message waits for one that does, or for its timeout`);
+          unprovenSince = 0;
+        }
         break;
       case 'ignored':
         ignoredSince++;
@@ -310,7 +320,8 @@ port.on('message', (batch: ToSendWorker[] | 'cancel') => {
         onLink(m.online);
         break;
       case 'confirmed': {
-        // A receiver that signs its receipts must have signed these: otherwise the delivery failed.
+        // A receiver that signs its receipts must have signed these: a receipt that does not hold is no
+        // confirmation (lane.ts 'unproven'); one it signed for another payload is a failed delivery.
         const mine = m.ids.filter((id) => {
           const l = laneOf(id);
           return l && bareJid(m.from) === bareJid(l.destination);
@@ -319,8 +330,9 @@ port.on('message', (batch: ToSendWorker[] | 'cancel') => {
         for (const id of m.ids) {
           const l = laneOf(id);
           if (!l) continue;
-          const bad = verdicts.get(id);
-          if (bad) apply(l, { t: 'bounced', from: m.from, id, condition: 'undefined-condition', text: bad }, now);
+          const v = verdicts.get(id);
+          if (v?.unproven) apply(l, { t: 'unproven', from: m.from, id, reason: v.unproven }, now);
+          else if (v?.failed) apply(l, { t: 'bounced', from: m.from, id, condition: 'undefined-condition', text: v.failed }, now);
           else apply(l, { t: 'confirmed', from: m.from, id }, now);
         }
         break;

@@ -42,6 +42,12 @@ interface Sent extends MessageFacts {
   receipt?: { index: number; evidence: Evidence };
 }
 
+/** A row's confirmation judged: delivered ({}), `unproven` (ignored, with why) or `failed` (why). */
+export interface ReceiptVerdict {
+  unproven?: string;
+  failed?: string;
+}
+
 export class SenderTrace {
   /** Rows sent and not yet recorded as delivered or failed. */
   private readonly sent = new Map<number, Sent>();
@@ -99,17 +105,18 @@ export class SenderTrace {
   }
 
   /**
-   * Judges a confirmation of `ids` (rows of ours it names): null when the row counts as delivered, or
-   * why not. A receiver that signs receipts must have signed exactly these, over our digests.
+   * Judges a confirmation of `ids` (rows of ours it names). A receiver that signs receipts must have
+   * signed exactly these, over our digests: a receipt that does not hold proves nothing (anyone who can
+   * forge the receiver's `from` can send one), one it signed over another payload is a failure.
    */
-  judge(ids: readonly number[], receipt: ConfirmationReceipt | undefined): Map<number, string | null> {
-    const verdicts = new Map<number, string | null>();
+  judge(ids: readonly number[], receipt: ConfirmationReceipt | undefined): Map<number, ReceiptVerdict> {
+    const verdicts = new Map<number, ReceiptVerdict>();
     const keys = receipt?.keys ?? null;
     if (!keys) {
       for (const id of ids) {
         const s = this.sent.get(id);
         if (s) s.confirmation = 'unsigned';
-        verdicts.set(id, null);
+        verdicts.set(id, {});
       }
       return verdicts;
     }
@@ -130,13 +137,13 @@ export class SenderTrace {
       const s = this.sent.get(id);
       const r = s ? checked?.get(s.id) : undefined;
       if (!s || !checked || !r) {
-        verdicts.set(id, `the receiver publishes a key but its receipt does not hold: ${problem}`);
+        verdicts.set(id, { unproven: `the receiver publishes a key but its receipt does not hold: ${problem}` });
       } else if (r.digest !== s.digest) {
-        verdicts.set(id, `the receiver signed a receipt for another payload (its digest ${r.digest.slice(0, 12)}…, ours ${s.digest.slice(0, 12)}…)`);
+        verdicts.set(id, { failed: `the receiver signed a receipt for another payload (its digest ${r.digest.slice(0, 12)}…, ours ${s.digest.slice(0, 12)}…)` });
       } else {
         s.confirmation = 'signed receipt';
         s.receipt = { index: r.index, evidence: r.evidence };
-        verdicts.set(id, null);
+        verdicts.set(id, {});
       }
     }
     return verdicts;

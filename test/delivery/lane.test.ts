@@ -72,6 +72,24 @@ test('a bounce counts only from the destination or its server; a forged one chan
   assert.equal(kinds(real), ['failed']);
 });
 
+test('a confirmation that does not hold (a forged signature) neither delivers nor fails the row; its timeout names it', () => {
+  const l = lane();
+  offer(l, [1, 2], 0);
+  const bad = (id: number, from = DEST) => step(l, { t: 'unproven', from, id, reason: 'no trusted key signed it' }, 1, cfg);
+  for (let i = 0; i < 10; i++) assert.equal(bad(1), [{ a: 'unproven', id: 1, reason: 'no trusted key signed it' }]);
+  assert.equal(kinds(bad(2, 'mallory@evil.example')), ['ignored']);
+  assert.ok(l.inflight.has(1) && l.inflight.has(2), 'both still in flight');
+  assert.is(l.attempts, 0, 'no attempt counted');
+  assert.is(l.heldUntil, 0);
+  // The real confirmation still counts.
+  assert.equal(kinds(step(l, { t: 'confirmed', from: DEST, id: 1 }, 2, cfg)), ['delivered']);
+  assert.is(l.unproven, null);
+  bad(2);
+  const timedOut = step(l, { t: 'tick' }, cfg.receiptTimeoutMs, cfg);
+  assert.equal(kinds(timedOut), ['failed']);
+  assert.match((timedOut[0] as { reason: string }).reason, /no confirmation within 30 s; a confirmation came that does not hold: no trusted key signed it/);
+});
+
 test('a failure holds the lane (go-back-N): later failures cost nothing more, sending resumes from the failed row', () => {
   const l = lane();
   offer(l, [1, 2, 3, 4], 0);

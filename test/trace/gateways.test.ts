@@ -83,9 +83,12 @@ function playEvil(peer: Peer, key: ReturnType<typeof generateSigner>): void {
     const statement = receiptStatement({ from: from.split('/')[0]!, to, id, digest, index: 7 });
     const ack = xml('ack', { id, index: '7', digest });
     const acks = xml('acks', { xmlns: 'urn:fedgate:delivery:0' }, ack);
-    // missing@: no signature at all; forged@: signed by a key that is not the published one.
-    if (to.startsWith('forged@')) acks.append(xml('signed', { xmlns: 'urn:fedgate:trace:0', note: Buffer.from(signBatch([statement], 'receipts', impostor).note).toString('base64') }));
+    // missing@: no signature at all; forged@: signed by a key that is not the published one; late@: a
+    // forged confirmation first (as from whoever can forge its `from`), then its own, signed rightly.
+    const signed = (k: typeof key) => xml('signed', { xmlns: 'urn:fedgate:trace:0', note: Buffer.from(signBatch([statement], 'receipts', k).note).toString('base64') });
+    if (to.startsWith('forged@') || to.startsWith('late@')) acks.append(signed(impostor));
     peer.send(xml('message', { from: to, to: from }, acks));
+    if (to.startsWith('late@')) peer.send(xml('message', { from: to, to: from }, xml('acks', { xmlns: 'urn:fedgate:delivery:0' }, xml('ack', { id, index: '7', digest }), signed(key))));
   });
 }
 
@@ -95,7 +98,7 @@ test.before(async (ctx) => {
   ctx.b = new Fedgate({ port: ctx.ejabberd.componentPort(B), domain: B, secret: 'b', extraYaml: TRACE + FAST });
   const { a, b } = ctx;
   await a.must('app', 'add', 'meters', '--kind', 'store');
-  for (const [dest, n] of [[`sink@${B}`, 1], [`missing@${EVIL}`, 2], [`forged@${EVIL}`, 3]] as const) {
+  for (const [dest, n] of [[`sink@${B}`, 1], [`missing@${EVIL}`, 2], [`forged@${EVIL}`, 3], [`late@${EVIL}`, 5]] as const) {
     await a.must('consumer', 'add', '--source', 'meters', '--destination', dest, '--series', S(n), '--batch', '10');
   }
   await b.must('app', 'add', 'sink', '--kind', 'store');
@@ -215,15 +218,16 @@ test('refusals of one domain past the budget are counted into its next entry, no
   assert.ok(Number(log.at(-1)!.fields.unlogged) > 0, 'the allowed entry carries the count');
 });
 
-test('a receiver that publishes a key but does not sign, or signs with another key: retried, then dead-lettered', async ({ a }) => {
+test('a receiver that publishes a key but does not sign, or signs with another key: its confirmations prove nothing, the messages time out, are retried, then dead-lettered', async ({ a }) => {
   const csv = ['identifier,time,value,unit', `${S(2)},1704063600,1,W`, `${S(3)},1704063600,1,W`];
   writeFileSync(join(a.dir, 'evil.csv'), `${csv.join('\n')}\n`);
   await a.must('store', 'import', 'meters', join(a.dir, 'evil.csv'));
   let dead: Array<{ peer: string; reason: string; attempts: number }> = [];
   await until(async () => (dead = (JSON.parse(await a.must('dead-letter', 'list', '--json')) as { rows: typeof dead }).rows).length === 2, 30_000, () => `${JSON.stringify(dead)}\n${a.stderr.slice(-2000)}`);
   const byPeer = Object.fromEntries(dead.map((d) => [d.peer, d]));
-  assert.match(byPeer[`missing@${EVIL}`]!.reason, /retries exhausted after 3 attempts.*receipt does not hold: the acknowledgement is not signed/);
-  assert.match(byPeer[`forged@${EVIL}`]!.reason, /retries exhausted after 3 attempts.*receipt does not hold: no trusted key signed/);
+  // Not failures by themselves (whoever forges a receiver's `from` could send them): the timeouts are.
+  assert.match(byPeer[`missing@${EVIL}`]!.reason, /retries exhausted after 3 attempts.*no confirmation within 5 s; a confirmation came that does not hold: .*receipt does not hold: the acknowledgement is not signed/);
+  assert.match(byPeer[`forged@${EVIL}`]!.reason, /retries exhausted after 3 attempts.*no confirmation within 5 s; a confirmation came that does not hold: .*receipt does not hold: no trusted key signed/);
   const logged = await entries(a, '--kind', 'dead-letter');
   assert.equal(logged.map((e) => e.fields.peer).sort(), [`forged@${EVIL}`, `missing@${EVIL}`]);
   assert.is(messagesOf(await entries(a, '--kind', 'transfer.sent')).length, 3, 'nothing sent to evil counts as delivered');
@@ -370,6 +374,17 @@ test("B rotates its key: A notices the new signer on B's receipts, looks the key
   assert.is(scalar(a, `SELECT count(*) FROM dead_letters WHERE peer = 'sink@${B}'`), deadBefore);
   const sent = messagesOf(await entries(a, '--kind', 'transfer.sent')).at(-1)!;
   assert.is(sent.confirmation, 'signed receipt');
+});
+
+test("a forged confirmation from the receiver's own JID, before the receiver's: no failure counted, delivered on the real one", async ({ a }) => {
+  writeFileSync(join(a.dir, 'late.csv'), `identifier,time,value,unit\n${S(5)},1704063600,5,W\n`);
+  await a.must('store', 'import', 'meters', join(a.dir, 'late.csv'));
+  let sent: Entry[] = [];
+  await until(async () => (sent = (await entries(a, '--kind', 'transfer.sent')).filter((e) => e.fields.destination === `late@${EVIL}`)).length === 1, 20_000, () => a.stderr.slice(-1500));
+  assert.equal(messagesOf(sent).map((m) => m.confirmation), ['signed receipt']);
+  assert.is(scalar(a, `SELECT count(*) FROM dead_letters WHERE peer = 'late@${EVIL}'`), 0);
+  assert.is(scalar(a, `SELECT attempts FROM lanes WHERE destination = 'late@${EVIL}'`), 0, 'the forged confirmation counted no attempt');
+  assert.match(a.stderr, `a confirmation from late@${EVIL} does not hold`);
 });
 
 test.run();
