@@ -7,6 +7,7 @@
 import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { rmSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
@@ -14,7 +15,7 @@ import { Peer, xml, type Element } from '../helpers/peer.js';
 import { errorCondition, errorText } from '../helpers/inbox.js';
 import { scalar, until } from '../helpers/db.js';
 import { MAX_HELD_CALLS, MAX_HELD_CALLS_PER_PARTY } from '../../component/apps/app-host.js';
-import { REPEATS_BURST } from '../../component/gdpr/control-intake.js';
+import { MAX_REQUESTS_PER_SOURCE_PER_DAY, REPEATS_BURST } from '../../component/gdpr/control-intake.js';
 
 const GW = 'gw.localhost';
 const CROWD = 'crowd.localhost';
@@ -166,6 +167,34 @@ test('an erasure request repeated by its source: acknowledged (and logged) up to
   assert.match(errorText(refused), 'repeats its requests too often');
   const logged = JSON.parse(await fg.must('audit', 'list', '--json', '--kind', 'gdpr.erasure.received')) as unknown[];
   assert.is(logged.length, REPEATS_BURST + 1);
+});
+
+test('erasure requests of one source to one app: at most MAX_REQUESTS_PER_SOURCE_PER_DAY in 24 hours, then resource-constraint', async ({ fg, crowd }) => {
+  const source = `feeder@${CROWD}`;
+  // The day's earlier requests (already applied), and older ones that no longer count: written as the
+  // intake would have, so that the test does not send a thousand.
+  const now = Date.now();
+  const already = scalar(fg, "SELECT count(*) FROM gdpr_erasures_received WHERE app = 'meters' AND sender = ?", source);
+  const db = new Database(join(fg.dir, 'fedgate.sqlite'));
+  try {
+    db.pragma('busy_timeout = 5000');
+    const seed = db.prepare("INSERT INTO gdpr_erasures_received (app, sender, request, series, received_at, applied_at, records, complete) VALUES ('meters', ?, ?, '[]', ?, ?, 0, 1)");
+    db.transaction(() => {
+      for (let i = 0; i < 5; i++) seed.run(source, `old-${i}`, now - 25 * 3_600_000, now - 25 * 3_600_000);
+      for (let i = already; i < MAX_REQUESTS_PER_SOURCE_PER_DAY - 1; i++) seed.run(source, `day-${i}`, now - 3_600_000, now - 3_600_000);
+    })();
+  } finally {
+    db.close();
+  }
+  const outcome = async (request: string) => {
+    crowd.send(xml('message', { from: `${source}/r`, to: METERS, id: request }, xml('erase', { xmlns: 'urn:fedgate:gdpr:0', request }, xml('series', {}, S)), xml('request', { xmlns: 'urn:xmpp:receipts' })));
+    return crowd.waitFor((el) => (el.attrs.id === request && el.attrs.type === 'error') || el.getChild('received', 'urn:xmpp:receipts')?.attrs.id === request, 10_000);
+  };
+  assert.is((await outcome('rq-last-of-day')).attrs.type, undefined, `the ${MAX_REQUESTS_PER_SOURCE_PER_DAY}th of the day is acknowledged`);
+  const refused = await outcome('rq-one-too-many');
+  assert.is(errorCondition(refused), 'resource-constraint');
+  assert.match(errorText(refused), `made ${MAX_REQUESTS_PER_SOURCE_PER_DAY} erasure requests to ${METERS} in the last 24 hours`);
+  assert.is(scalar(fg, "SELECT count(*) FROM gdpr_erasures_received WHERE request = 'rq-one-too-many'"), 0, 'nothing stored');
 });
 
 test('an app never answers a chat from its own domain (a forged from would make it answer itself forever)', async ({ fg, crowd }) => {

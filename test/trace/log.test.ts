@@ -86,6 +86,30 @@ test('an entry awaited by its caller resolves only once committed: a busy databa
   db.close();
 });
 
+test("entries flushed into a transaction that rolls back are put back, and written by a later commit: none lost, none twice", async ({ dir }) => {
+  const path = join(dir, 'unflush.sqlite');
+  const db = openDatabase(path);
+  const trace = configureTrace(db, { enabled: true });
+  const count = () => db.prepare("SELECT count(*) FROM trace_entries WHERE kind = 'transfer.received'").pluck().get() as number;
+  // As the inbox's commit does: the buffered entries go into its transaction; the commit then fails.
+  trace.append('transfer.received', { n: 1 });
+  trace.append('transfer.received', { n: 2 });
+  let undo = () => {};
+  assert.throws(() =>
+    db.transaction(() => {
+      undo = trace.flush();
+      throw new Error('disk full');
+    })(),
+  /disk full/);
+  undo();
+  assert.is(count(), 0, 'rolled back with the commit');
+  trace.append('transfer.received', { n: 3 });
+  for (let turn = 0; turn < 5 && count() < 3; turn++) await new Promise((r) => setImmediate(r));
+  const written = (db.prepare("SELECT entry FROM trace_entries WHERE kind = 'transfer.received' ORDER BY idx").pluck().all() as string[]).map((e) => decodeEntry(e).fields.n);
+  assert.equal(written, [1, 2, 3], 'in their order, once each');
+  db.close();
+});
+
 test('operator changes are logged in their own transaction, with who made them', ({ db }) => {
   new AppRegistry(db).add({ name: 'meters', kind: 'store' });
   const grants = new GrantStore(db);
