@@ -1,0 +1,109 @@
+/**
+ * A receiving gateway whose disk fills while a fedgate sender is transferring to it, on real servers:
+ * B's whole folder is a small tmpfs, filled to the last byte mid-transfer. B refuses what it cannot
+ * store with `resource-constraint` and keeps running; A holds the lane and never dead-letters; when
+ * space comes back, every record arrives exactly once and both logs verify.
+ */
+import { suite } from '../helpers/suite.js';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Ejabberd } from '../helpers/ejabberd.js';
+import { Fedgate } from '../helpers/fedgate.js';
+import { queryStore, scalar, until } from '../helpers/db.js';
+
+const A = 'a.localhost';
+const B = 'b.localhost';
+const SERIES = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
+const FIRST = 10;
+const TOTAL = 1000;
+const YAML = 'delivery:\n  retry_initial_ms: 100\n  retry_max_seconds: 1\n  receipt_timeout_seconds: 5\n  window: 16\n';
+
+interface Ctx {
+  ejabberd: Ejabberd;
+  disk: string;
+  a: Fedgate;
+  b: Fedgate;
+}
+const test = suite<Ctx>('a full disk at the receiver');
+
+test.before(async (ctx) => {
+  ctx.disk = mkdtempSync(join(tmpdir(), 'fedgate-disk-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', ctx.disk]);
+  ctx.ejabberd = await Ejabberd.start({ components: [{ domain: A, secret: 'a' }, { domain: B, secret: 'b' }] });
+  ctx.a = new Fedgate({ port: ctx.ejabberd.componentPort(A), domain: A, secret: 'a', extraYaml: YAML });
+  ctx.b = new Fedgate({ port: ctx.ejabberd.componentPort(B), domain: B, secret: 'b', extraYaml: YAML, dir: ctx.disk });
+  const { a, b } = ctx;
+  await a.must('app', 'add', 'meters', '--kind', 'store');
+  await b.must('app', 'add', 'sink', '--kind', 'store');
+  await a.must('consumer', 'add', '--source', 'meters', '--destination', `sink@${B}`, '--series', '*', '--batch', '10');
+  await b.must('consumer', 'add', '--source', `meters@${A}`, '--destination', 'sink', '--series', '*', '--schedule', 'none');
+  b.start();
+  a.start();
+  await Promise.all([a.waitOnline(), b.waitOnline()]);
+});
+
+test.after(async (ctx) => {
+  await ctx.a?.stop();
+  ctx.a?.cleanup();
+  await ctx.b?.stop();
+  await ctx.ejabberd?.stop();
+  if (ctx.disk) {
+    try {
+      execFileSync('umount', [ctx.disk]);
+    } finally {
+      rmSync(ctx.disk, { recursive: true, force: true });
+    }
+  }
+});
+
+/** Records `from`..`to`-1 of SERIES (value = index), imported into A's meters. */
+async function importRecords(a: Fedgate, from: number, to: number): Promise<void> {
+  const file = join(a.dir, `records-${from}.csv`);
+  const lines = Array.from({ length: to - from }, (_, k) => `${SERIES},${1704063600 + (from + k) * 1800},${from + k},W`);
+  writeFileSync(file, `identifier,time,value,unit\n${lines.join('\n')}\n`);
+  await a.must('store', 'import', 'meters', file);
+}
+
+const atB = (b: Fedgate) => queryStore<{ value: number }>(b, "SELECT p.value FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'sink' ORDER BY p.time");
+
+test('B refuses with resource-constraint and keeps running; A holds, never dead-letters; all arrive once space is back', async ({ a, b, disk }) => {
+  await importRecords(a, 0, FIRST);
+  await until(() => atB(b).length === FIRST, 20_000, () => b.stderr.slice(-1500));
+  // The write-ahead log emptied, so that B's next commits need new space and cannot reuse old pages.
+  const db = new Database(join(disk, 'fedgate.sqlite'));
+  db.pragma('busy_timeout = 5000');
+  await until(() => (db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>)[0]!.busy === 0, 10_000, () => 'the WAL could not be truncated');
+  db.close();
+  // Every byte taken (dd stops at ENOSPC).
+  try {
+    execFileSync('dd', ['if=/dev/zero', `of=${join(disk, 'filler')}`, 'bs=64k'], { stdio: 'ignore' });
+  } catch {
+    // "No space left on device": the point.
+  }
+  await importRecords(a, FIRST, TOTAL);
+  await until(
+    () => b.stderr.includes('inbox commit failed') && String(scalar(a, `SELECT last_error FROM lanes WHERE destination = 'sink@${B}'`) ?? '').includes('cannot store data now'),
+    30_000,
+    () => `B: ${b.stderr.slice(-1500)}\nA: ${a.stderr.slice(-800)}`,
+  );
+  assert.match(b.stderr, `the disk holding ${join(disk, 'fedgate.sqlite')} is full`, 'the log names the file');
+  assert.ok(b.proc !== null, 'B still runs');
+  assert.is(scalar(a, 'SELECT count(*) FROM dead_letters'), 0, 'a full receiver is never a reason to give up');
+
+  rmSync(join(disk, 'filler'));
+  await until(() => atB(b).length === TOTAL && scalar(a, 'SELECT count(*) FROM outbox') === 0, 60_000, () => `B has ${atB(b).length}\n${b.stderr.slice(-1500)}`);
+  assert.equal(atB(b).map((r) => r.value), Array.from({ length: TOTAL }, (_, i) => i), 'every record, once, with its value');
+  assert.is(scalar(a, 'SELECT count(*) FROM dead_letters'), 0);
+  assert.is(scalar(b, 'SELECT count(*) FROM dead_letters'), 0);
+  assert.is(scalar(b, "SELECT count(*) FROM inbox WHERE state <> 'done'"), 0, 'nothing left unapplied');
+  for (const fg of [a, b]) {
+    const verified = await fg.cli('audit', 'verify');
+    assert.is(verified.code, 0, `${fg.opts.domain}: ${verified.stdout}${verified.stderr}`);
+  }
+});
+
+test.run();
