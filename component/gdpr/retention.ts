@@ -145,11 +145,20 @@ export function retentionList(r: CarriedRetention | null): Array<{ series: strin
   return [...r].map(([series, v]) => ({ series, ...(v.maxAge ? { maxAge: v.maxAge.text } : {}), ...(v.until !== undefined ? { until: v.until } : {}) }));
 }
 
+/** Delivery.retention lists, read once each into a map: an adapter asks for every record it writes. */
+const readLists = new WeakMap<object, CarriedRetention>();
+
 /** For adapters: when a delivered record expires (epoch seconds) under Delivery.retention, or null. */
 export function recordExpiry(retention: ReadonlyArray<{ series: string; maxAge?: string; until?: number }> | undefined, series: string, time: number): number | null {
-  const r = retention?.find((x) => x.series === series);
-  if (!r) return null;
-  return expiresAt(new Map([[series, { ...(r.maxAge ? { maxAge: parsePeriod(r.maxAge) } : {}), ...(r.until !== undefined ? { until: r.until } : {}) }]]), series, time);
+  if (!retention) return null;
+  let read = readLists.get(retention);
+  if (!read) {
+    read = new Map();
+    // The first entry of a series counts, as it always has.
+    for (const r of retention) if (!read.has(r.series)) read.set(r.series, { ...(r.maxAge ? { maxAge: parsePeriod(r.maxAge) } : {}), ...(r.until !== undefined ? { until: r.until } : {}) });
+    readLists.set(retention, read);
+  }
+  return expiresAt(read, series, time);
 }
 
 /** As JSON for the inbox (`retention` column) and across threads. */

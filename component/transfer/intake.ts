@@ -134,6 +134,9 @@ export class Intake {
     let records = 0;
     for (const b of blocks) for (const r of b.records) (names.add(r.name), records++);
     if (records === 0) return this.refuse(el, new StanzaError('bad-request', `the ${data.format === 'quoalise' ? 'Quoalise' : 'Sen1Message'} data carries no record: nothing to store`));
+    // Terms of series the message does not carry say nothing: not kept (a message listing 100,000 of
+    // them made every record's expiry a search of the list in the app's worker).
+    if (retention) for (const s of [...retention.keys()]) if (!names.has(s)) retention.delete(s);
     // Bounded before anything is logged or stored: the log keeps the ids and series of every message for ever.
     for (const id of [el.getChild('origin-id', NS.stanzaId)?.attrs.id, el.attrs.id]) {
       if (id !== undefined && String(id).length > MAX_STANZA_ID) return this.refuse(el, new StanzaError('bad-request', `the message id is longer than ${MAX_STANZA_ID} characters`));

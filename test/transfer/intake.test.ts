@@ -10,7 +10,7 @@ import { Fedgate } from '../helpers/fedgate.js';
 import { Peer, xml, type Element } from '../helpers/peer.js';
 import { errorCondition, errorText } from '../helpers/inbox.js';
 import { HttpSink } from '../helpers/http-sink.js';
-import { until } from '../helpers/db.js';
+import { scalar, until } from '../helpers/db.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -186,6 +186,17 @@ test('an app that accepts data says so (delivery protocol, receipts) even while 
   peer.send(data('early', 'meters@peer.localhost/r', '<senml bn="BN" bt="1704063600" v="1" u="W"/>', SERIES, `broken@${B}`));
   await peer.waitFor(receiptFor('early'));
   assert.ok((await inboxRows(fedgate, 'pending')).some((r) => r.stanzaId === 'early'), 'kept in the inbox until the app can apply it');
+});
+
+test('retention terms of series the message does not carry are not kept', async ({ peer, fedgate, http }) => {
+  const before = http.accepted;
+  const el = data('r1', 'meters@peer.localhost/proxy', '<senml bn="BN" bt="1704070800" bu="W" v="7"/>');
+  const terms = Array.from({ length: 3 }, (_, i) => `<series identifier="urn:dev:prm:3000000000000${i}_other/x" max-age="P1D"/>`).join('');
+  el.children.push(parseFragment(`<retention xmlns="urn:fedgate:gdpr:0"><series identifier="${SERIES}" max-age="P1Y"/>${terms}</retention>`));
+  peer.send(el);
+  await peer.waitFor(receiptFor('r1'));
+  await http.waitAccepted(before + 1); // applied before the next test counts deliveries
+  assert.equal(JSON.parse(scalar<string>(fedgate, "SELECT retention FROM inbox WHERE stanza_id = 'r1' AND app = 'sink'")), [[SERIES, { maxAge: 'P1Y' }]]);
 });
 
 test('malformed data gets bad-request', async ({ peer }) => {
