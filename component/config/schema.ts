@@ -50,6 +50,13 @@ export const ConfigSchema = z
          * default (component_stanza_size_limit, 512 KiB) on Prosody, no limit on ejabberd.
          */
         max_stanza_bytes: z.number().int().min(4096).optional(),
+        /**
+         * The largest stanza fedgate takes in (its names, attributes and text): a larger one is not
+         * handled but answered `policy-violation` (component/xmpp/bounded-parser.ts). Neither ejabberd's
+         * component listener nor xmpp.js limits it, and a stanza costs about sixty times its size in
+         * memory while it is parsed. 8 MiB holds a get_history answer of 100,000 records.
+         */
+        max_inbound_stanza_bytes: z.number().int().min(65_536).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
         /** Name of the environment variable holding the shared secret. */
         // A name only: a secret pasted here by mistake must not be echoed back in an error.
         secret_env: z.string().regex(ENV_NAME, 'must be the name of an environment variable, e.g. FEDGATE_SECRET').default('FEDGATE_SECRET'),

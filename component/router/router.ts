@@ -54,27 +54,6 @@ function requestLabel(iq: Element, handled: boolean): string {
   return ns === NS.commands ? `command:${payload?.attrs.node ?? ''}` : ns;
 }
 
-/**
- * Stanzas nesting deeper are refused before anything walks them: serialising, digesting and logging
- * are recursive, and 3,000 nested elements (21 KB) overflowed the stack and stopped the gateway.
- * Quoalise needs 5 levels below the stanza; extensions rarely more than 10.
- */
-const MAX_STANZA_DEPTH = 64;
-
-/** Whether some element lies more than `max` levels below `el` (iterative: the point is not to recurse). */
-function nestedDeeperThan(el: Element, max: number): boolean {
-  const stack: Array<[Element, number]> = [[el, 0]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    for (const child of node.children) {
-      if (typeof child === 'string') continue;
-      if (depth + 1 > max) return true;
-      stack.push([child as Element, depth + 1]);
-    }
-  }
-  return false;
-}
-
 /** Gets/sets and messages other than errors get an error answer; results, errors and presences never do. */
 function answerable(el: Element): boolean {
   return (el.name === 'iq' && (el.attrs.type === 'get' || el.attrs.type === 'set')) || (el.name === 'message' && el.attrs.type !== 'error');
@@ -99,10 +78,7 @@ export class Router {
   /** Routes one stanza. Whatever goes wrong is answered (or logged), never thrown at the link. */
   route(el: Element): void {
     try {
-      if (nestedDeeperThan(el, MAX_STANZA_DEPTH)) {
-        if (answerable(el)) this.opts.send(errorReply(el, new StanzaError('policy-violation', `this stanza nests elements deeper than ${MAX_STANZA_DEPTH} levels`)));
-        return;
-      }
+      // Too large or too deep a stanza never gets here: the link's parser cut it short (xmpp/bounded-parser.ts).
       this.dispatch(el);
     } catch (err) {
       this.opts.log.error({ err: (err as Error).stack ?? String(err), stanza: preview(el) }, 'stanza handling failed');

@@ -37,6 +37,7 @@ declare module '@xmpp/component-core' {
     (name: string, attrs?: Record<string, string | number | boolean | undefined | null> | null, ...children: unknown[]): Element;
     Element: new (name: string, attrs?: Attrs | null) => Element;
     Parser: new () => EventEmitter & { write(data: string): void; end(data?: string): void };
+    XMLError: new (message: string) => Error;
     escapeXML(s: string): string;
     escapeXMLText(s: string): string;
   }
@@ -53,6 +54,8 @@ declare module '@xmpp/component-core' {
     options: ComponentOptions;
     status: string;
     timeout: number;
+    /** The class each new stream's parser is made from (xmpp.js's connection reads it at every open). */
+    Parser: XmlFactory['Parser'];
     socket: Socket | null;
     jid: { toString(): string } | null;
     root: Element | null;

@@ -11,7 +11,9 @@ import { Component } from '@xmpp/component-core';
 import { Backoff } from '../timing/backoff.js';
 import { CleanXml, stripForbiddenXmlChars, xml, type Element } from './xml.js';
 import { NS } from './namespaces.js';
-import { RemoteStanzaError, readError } from './stanza-error.js';
+import { RemoteStanzaError, StanzaError, errorReply, readError } from './stanza-error.js';
+import { boundedParser, oversizedReason, type InboundLimits } from './bounded-parser.js';
+import { TokenBucket } from '../timing/token-bucket.js';
 import { FATAL_CONDITIONS, defaultMaxStanzaBytes, fatalHint, serverKindFromHeader, type ServerKind } from './server-kind.js';
 import { formatHostPort, type ServerAddress } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -79,6 +81,8 @@ export interface LinkOptions {
   server: ServerKind | 'auto';
   /** Config `link.max_stanza_bytes`; unset: the server's own default. */
   maxStanzaBytes?: number | undefined;
+  /** What one incoming stanza may cost (bounded-parser.ts): config `link.max_inbound_stanza_bytes`. */
+  inbound: InboundLimits;
   secret: string;
   keepaliveMs: number;
   pingTimeoutMs: number;
@@ -135,8 +139,15 @@ export class Link extends EventEmitter<LinkEvents> {
   /** True while the kernel refuses more bytes: producers should wait for 'drain'. */
   congested = false;
 
+  /** The parser class of every stream (bounded-parser.ts). */
+  private readonly parser: Component['Parser'];
+  /** Stanzas refused for their size since the last warning, and the warnings' rate. */
+  private oversized = 0;
+  private readonly oversizedLog = new TokenBucket(1, Date.now());
+
   constructor(private readonly opts: LinkOptions) {
     super();
+    this.parser = boundedParser(opts.inbound);
     this.backoff = new Backoff({ initialMs: opts.reconnectInitialMs, maxMs: opts.reconnectMaxMs });
     this.serverKind = opts.server === 'auto' ? 'unknown' : opts.server;
     if (opts.servers.length === 0) throw new Error('the link needs at least one server address');
@@ -299,6 +310,7 @@ export class Link extends EventEmitter<LinkEvents> {
     const { domain, secret } = this.opts;
     const server = this.server;
     const conn = new Component({ service: `xmpp://${server}`, domain });
+    conn.Parser = this.parser;
     this.conn = conn;
     const attempt: Attempt = { conn, server, fatal: null, failure: null, online: false };
     this.attempt = attempt;
@@ -418,6 +430,8 @@ export class Link extends EventEmitter<LinkEvents> {
 
   private onElement(el: Element): void {
     if (el.name === 'iq' || el.name === 'message' || el.name === 'presence') this.counts.in[el.name]++;
+    const tooLarge = oversizedReason(el);
+    if (tooLarge !== undefined) return this.refuseOversized(el, tooLarge);
     if (el.name === 'iq' && (el.attrs.type === 'result' || el.attrs.type === 'error')) {
       const p = el.attrs.id ? this.pending.get(el.attrs.id) : undefined;
       // Match the id AND the peer: an id alone lets any entity answer for another (xmpp.js trap).
@@ -432,6 +446,29 @@ export class Link extends EventEmitter<LinkEvents> {
       }
     }
     if (el.name === 'iq' || el.name === 'message' || el.name === 'presence') this.emit('stanza', el);
+  }
+
+  /**
+   * A stanza the parser cut short (bounded-parser.ts) is not handled: an answer to one of our requests
+   * fails it, a request or a message gets `policy-violation`, the rest is dropped; warned once a second
+   * at most, with the count.
+   */
+  private refuseOversized(el: Element, why: string): void {
+    const { type, id, from } = el.attrs;
+    const text = `the stanza is ${why}: not handled`;
+    const p = el.name === 'iq' && (type === 'result' || type === 'error') && id ? this.pending.get(id) : undefined;
+    if (p && (from ?? this.opts.domain) === p.to) {
+      this.pending.delete(id!);
+      clearTimeout(p.timer);
+      p.reject(new Error(`the answer of ${p.to} is ${why}`));
+    } else if ((el.name === 'iq' && (type === 'get' || type === 'set')) || (el.name === 'message' && type !== 'error')) {
+      this.send(errorReply(el, new StanzaError('policy-violation', text)));
+    }
+    this.oversized++;
+    if (this.oversizedLog.take(Date.now())) {
+      this.opts.log.warn({ from, to: el.attrs.to, stanza: el.name, count: this.oversized }, `refused stanzas: ${text}`);
+      this.oversized = 0;
+    }
   }
 
   private scheduleKeepalive(): void {

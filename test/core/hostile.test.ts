@@ -41,6 +41,7 @@ test.before(async (ctx) => {
     domain: GW,
     secret: `${GW}-secret`,
     logLevel: 'debug',
+    link: { max_inbound_stanza_bytes: 1_048_576 },
     extraYaml:
       'presence:\n  max_subscribers_per_domain: 3\n' +
       'quoalise:\n  domain_requests_per_second: 5\n  domain_request_burst: 60\n  max_subscriptions_per_requester: 2\n  max_subscriptions_per_domain: 3\n  max_sessions_per_requester: 2\n',
@@ -197,6 +198,20 @@ test('erasure requests of one source to one app: at most MAX_REQUESTS_PER_SOURCE
   assert.is(scalar(fg, "SELECT count(*) FROM gdpr_erasures_received WHERE request = 'rq-one-too-many'"), 0, 'nothing stored');
 });
 
+test('a stanza larger than link.max_inbound_stanza_bytes is not handled but answered policy-violation; the gateway goes on', async ({ fg, crowd }) => {
+  const filler = '<a/>'.repeat(400_000); // 1.6 MB of tiny elements: ~100 MB as a tree, had it been built
+  await crowd.conn.write(`<message to="${METERS}" from="stranger@${CROWD}/r" id="huge-msg" type="chat"><body>hi</body>${filler}</message>`);
+  await crowd.conn.write(`<iq to="${METERS}" from="stranger@${CROWD}/r" id="huge-iq" type="get"><query xmlns="http://jabber.org/protocol/disco#info">${filler}</query></iq>`);
+  for (const id of ['huge-msg', 'huge-iq']) {
+    const refused = await crowd.waitFor((el) => el.attrs.id === id && el.attrs.type === 'error', 20_000);
+    assert.is(errorCondition(refused), 'policy-violation');
+    assert.match(errorText(refused), 'larger than 1048576 bytes');
+  }
+  const pong = await crowd.iq(METERS, 'get', xml('ping', { xmlns: 'urn:xmpp:ping' }), { from: `stranger@${CROWD}/r` });
+  assert.is(pong.attrs.type, 'result', 'the link is still up');
+  await until(() => fg.stderr.includes('refused stanzas: the stanza is larger than 1048576 bytes'), 5000, () => fg.stderr.slice(-1500));
+});
+
 test('an app never answers a chat from its own domain (a forged from would make it answer itself forever)', async ({ fg, crowd }) => {
   crowd.send(xml('message', { to: `echo@${GW}`, from: `echo@${GW}/loop`, type: 'chat', id: 'self' }, xml('body', {}, 'hello me')));
   crowd.send(xml('message', { to: `echo@${GW}`, from: `x@${CROWD}/r`, type: 'chat', id: 'other' }, xml('body', {}, 'hello')));
@@ -251,7 +266,7 @@ test('a stanza nesting thousands of elements is refused with policy-violation, a
   for (const id of ['deep-chat', 'deep-iq']) {
     const refused = await crowd.waitFor((el) => el.attrs.id === id && el.attrs.type === 'error', 10_000);
     assert.is(errorCondition(refused), 'policy-violation');
-    assert.match(errorText(refused), 'deeper than 64 levels');
+    assert.match(errorText(refused), 'nested deeper than 64 elements');
   }
   crowd.send(xml('message', { to: `echo@${GW}`, from: `x@${CROWD}/r`, type: 'chat', id: 'after-deep' }, xml('body', {}, 'still there?')));
   assert.is((await crowd.waitFor((el) => el.attrs.id === 'after-deep-r')).getChildText('body'), 'still there?');
