@@ -54,6 +54,7 @@ import { Disclosures } from './gdpr/disclosures.js';
 import type { GdprWorkerData } from './jobs/gdpr-worker.js';
 import { ERASURES_RECEIVED } from './gdpr/apply-erasures.js';
 import { MAX_STANZA_DEPTH } from './xmpp/bounded-parser.js';
+import { PoisonRows } from './transfer/poison.js';
 
 /** The shared pool's default size: a thread per core, up to this (store writes share one SQLite writer anyway). */
 const MAX_DEFAULT_SHARED_WORKERS = 8;
@@ -204,6 +205,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       sharedWorkers: config.adapters.shared_workers ?? Math.min(availableParallelism(), MAX_DEFAULT_SHARED_WORKERS),
       heapMb: config.adapters.worker_heap_mb,
       onSettled: (app, done, dead) => intake.settled(app, done, dead),
+      onLostWhileApplying: (app, id) => poison.lostWhileApplying(app, id),
       onIq: (host, request) => iqs.request(host, request),
       // Only with metrics on: the call path then wraps each call to time it.
       observer: config.metrics.listen ? { adapterCall: (...a) => observers.adapterCall(...a) } : undefined,
@@ -228,9 +230,16 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const iqs = new AppIqs(send);
   const entitlements = new Entitlements(db, domain);
   const peerKeys = new PeerKeys({ request: (iq, timeoutMs) => link.request(iq, timeoutMs), remembered: new PeerSigners(db) });
+  const inbox = new Inbox(db);
+  const poison = new PoisonRows({
+    inbox,
+    retry: { initialMs: config.delivery.retry_initial_ms, maxMs: config.delivery.retry_max_seconds * 1000 },
+    log,
+    dead: (app) => intake.settled(app, 0, 1),
+  });
   const intake = new Intake({
     db,
-    inbox: new Inbox(db),
+    inbox,
     entitlements,
     send,
     maxPendingPerApp: config.inbox.max_pending_per_app,

@@ -45,6 +45,8 @@ export interface AppHostOptions {
   callTimeoutMs: number;
   /** The app's receive job applied `done` inbox rows and dead-lettered `dead` others. */
   onSettled?(app: string, done: number, dead: number): void;
+  /** The app's thread ended while its adapter was applying inbox rows from `id` on (component/transfer/poison.ts). */
+  onLostWhileApplying?(app: string, id: number): void;
   /** The app's adapter sends an IQ (component/apps/app-iqs.ts); its answer comes back through `answerIq`. */
   onIq?(host: AppHost, request: IqRequest): void;
   /** Told the duration and outcome of every call (metrics). */
@@ -204,6 +206,10 @@ export class AppHost {
   }
 
   /** The thread hosting the app died; it is opened again when the thread restarts. */
+  onLostWhileApplying(id: number): void {
+    this.opts.onLostWhileApplying?.(this.app.name, id);
+  }
+
   onWorkerLost(): void {
     if (this.state === 'ready') this.state = 'opening';
   }

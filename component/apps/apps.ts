@@ -30,6 +30,8 @@ export interface AppsOptions {
   heapMb: number;
   /** An app's receive job applied `done` inbox rows and dead-lettered `dead` others. */
   onSettled?(app: string, done: number, dead: number): void;
+  /** An app's thread ended while its adapter was applying inbox rows from `id` on. */
+  onLostWhileApplying?(app: string, id: number): void;
   /** Told the duration and outcome of every adapter call (metrics). */
   observer?: AdapterObserver;
   /** An app's adapter sends an IQ (component/apps/app-iqs.ts). */
@@ -118,8 +120,8 @@ export class Apps extends EventEmitter<AppsEvents> {
       this.log.error({ app: app.name, err: (err as Error).message }, 'cannot place application');
       thread = this.thread(`app:${app.name}`, true);
     }
-    const { domain, callTimeoutMs, onSettled, observer, onIq } = this.opts;
-    const host = new AppHost(app, thread, { domain, callTimeoutMs, onSettled, observer, onIq, log: this.log });
+    const { domain, callTimeoutMs, onSettled, onLostWhileApplying, observer, onIq } = this.opts;
+    const host = new AppHost(app, thread, { domain, callTimeoutMs, onSettled, onLostWhileApplying, observer, onIq, log: this.log });
     this.hosts.set(app.name, host);
     thread.attach(host);
     return thread;

@@ -59,6 +59,8 @@ export class WorkerHandle {
   private sweeper: NodeJS.Timeout | null = null;
   private readonly restartBackoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
   private readonly closing = new Map<string, () => void>();
+  /** Per app, the first inbox row of the batch its adapter is applying (between 'applying' and 'settled'). */
+  private readonly applying = new Map<string, number>();
 
   constructor(private readonly opts: WorkerHandleOptions) {}
 
@@ -185,7 +187,11 @@ export class WorkerHandle {
         case 'closed':
           this.closing.get(m.app)?.();
           break;
+        case 'applying':
+          this.applying.set(m.app, m.id);
+          break;
         case 'settled':
+          this.applying.delete(m.app);
           this.hosts.get(m.app)?.onSettled(m.done, m.dead);
           break;
         case 'iq':
@@ -198,6 +204,9 @@ export class WorkerHandle {
   /** The thread ended: fail what was in flight on it, and start it again unless we are stopping. */
   onExit(): void {
     this.queue = [];
+    // Whatever was being applied when the thread ended may be what ended it.
+    for (const [app, id] of this.applying) this.hosts.get(app)?.onLostWhileApplying(id);
+    this.applying.clear();
     this.failPending({ source: 'crash', message: 'the application worker stopped' }, (p) => p.sent);
     for (const done of [...this.closing.values()]) done();
     if (this.ending) {

@@ -36,6 +36,8 @@ export interface ReceiveJobOptions {
   retry: { initialMs: number; maxMs: number; maxAttempts: number };
   /** How many rows were applied (and marked done) and dead-lettered: the main thread's back-pressure count. */
   onSettled(done: number, dead: number): void;
+  /** A batch starting at inbox row `id` is handed to the adapter now (the main thread must hear it at once). */
+  onApplying?(id: number): void;
   /** Senders the app accepts data from without a consumer (adapter contract: `senders`). */
   senders?: ReadonlySet<string>;
 }
@@ -106,8 +108,16 @@ export class ReceiveJob {
       try {
         // The due rows at the head, in order: a held row holds the rows behind it.
         const now = Date.now();
-        const held = rows.findIndex((r) => r.nextAttemptAt > now);
-        const due = held === -1 ? rows : rows.slice(0, held);
+        let held = rows.findIndex((r) => r.nextAttemptAt > now);
+        let due = held === -1 ? rows : rows.slice(0, held);
+        // A row that failed before is tried alone: if it is what stopped the thread (transfer/poison.ts),
+        // the next stop is counted against it, not against the rows that came with it.
+        if (due.length > 1 && due[0]!.attempts > 0) {
+          due = due.slice(0, 1);
+          held = -1;
+        }
+        // Said before decoding: a message can stop the thread there too (its size against the heap).
+        if (due.length) this.opts.onApplying?.(due[0]!.id);
         const ready: Array<{ row: InboxRow; delivery: Delivery }> = [];
         for (const row of due) {
           const delivery = this.decode(row);

@@ -70,7 +70,7 @@ export function moveOutboxRowToDeadLetters(db: Db, id: number, reason: string): 
 }
 
 /** Inbox row → dead letter, inside the caller's transaction; the inbox keeps a 'dead' tombstone for duplicates. */
-export function moveInboxRowToDeadLetters(db: Db, id: number, reason: string): void {
+export function moveInboxRowToDeadLetters(db: Db, id: number, reason: string): boolean {
   const row = db.prepare("SELECT app, sender, stanza_id AS stanzaId, payload, records FROM inbox WHERE id = ? AND state = 'pending'").get(id) as
     | { app: string; sender: string; stanzaId: string; payload: string; records: number }
     | undefined;
@@ -84,6 +84,7 @@ export function moveInboxRowToDeadLetters(db: Db, id: number, reason: string): v
   if (moved && row) {
     traceOf(db).write('dead-letter', { direction: 'inbound', app: row.app, peer: row.sender, id: row.stanzaId, digest: sha256Hex(row.payload), records: row.records, reason });
   }
+  return moved > 0;
 }
 
 /** Inbox rows moved per transaction by `deadLetterOrphanedInbox`: each write lock stays short. */

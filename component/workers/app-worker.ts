@@ -28,6 +28,12 @@ function post(msg: FromAppWorker): void {
   // After this turn's callbacks: the replies to every batch the main thread posted meanwhile go back together.
   if (outbox.length === 1) setImmediate(flush);
 }
+/** Posts `msg` now, after whatever `post` holds (order kept). */
+function postNow(msg: FromAppWorker): void {
+  flush();
+  port.postMessage([msg]);
+}
+
 function flush(): void {
   if (outbox.length === 0) return;
   const batch = outbox;
@@ -50,6 +56,7 @@ const shared: WorkerShared = {
   consents: new ConsentStore(db),
   policies: new RetentionPolicies(db),
   post,
+  postNow,
   sendIq,
 };
 

@@ -39,6 +39,8 @@ export interface WorkerShared {
   /** The apps' retention policies, carried by their get_history answers. */
   policies: RetentionPolicies;
   post(m: FromAppWorker): void;
+  /** Posts at once, after what `post` holds: for what must reach the main thread even if this thread dies next. */
+  postNow(m: FromAppWorker): void;
   /** Sends an IQ for one of the thread's apps through the main thread (adapter contract: `sendIq`). */
   sendIq(app: string, to: string, type: 'get' | 'set', payload: string, timeoutMs: number): Promise<string>;
 }
@@ -85,6 +87,7 @@ export class HostedApp {
       timeoutMs: data.callTimeoutMs,
       retry: data.retry,
       onSettled: (done, dead) => shared.post({ t: 'settled', app: spec.name, done, dead }),
+      onApplying: (id) => shared.postNow({ t: 'applying', app: spec.name, id }),
       senders: new Set(module.senders?.(options) ?? []),
     });
     extract = new ExtractJobs({

@@ -49,6 +49,11 @@ export type FromAppWorker =
   | { t: 'pong'; id: number }
   /** The app's receive job marked `done` inbox rows applied (in its own transaction) and dead-lettered `dead` others. */
   | { t: 'settled'; app: string; done: number; dead: number }
+  /**
+   * The app's receive job hands the adapter a batch of inbox rows starting at `id`: posted at once, not
+   * batched, so that the main thread knows it even if the thread then dies (component/transfer/poison.ts).
+   */
+  | { t: 'applying'; app: string; id: number }
   /** The app's adapter sends an IQ from the app's JID (adapter contract: `sendIq`); `id` is the thread's. */
   | { t: 'iq'; app: string; id: number; to: string; type: 'get' | 'set'; payload: string; timeoutMs: number };
 

@@ -14,7 +14,7 @@ import { Fedgate } from '../helpers/fedgate.js';
 import { Peer, xml } from '../helpers/peer.js';
 import { errorCondition, errorText } from '../helpers/inbox.js';
 import { commandIq, recordsIn } from '../helpers/commands.js';
-import { storeScalar, until } from '../helpers/db.js';
+import { scalar, storeScalar, until } from '../helpers/db.js';
 import { openStoreDatabase } from '../../adapters/store/store-database.js';
 import { SeriesStore } from '../../adapters/store/series-store.js';
 import { formatIsoUtc } from '../../component/quoalise/time.js';
@@ -42,7 +42,7 @@ test.before(async (ctx) => {
     port: ctx.ejabberd.componentPort(DOMAIN),
     domain: DOMAIN,
     secret: 'fg-secret',
-    extraYaml: 'adapters:\n  shared_workers: 1\n  worker_heap_mb: 16\nquoalise:\n  max_records: 10000000\n  requests_per_second: 1000\n',
+    extraYaml: 'adapters:\n  shared_workers: 1\n  worker_heap_mb: 16\nquoalise:\n  max_records: 10000000\n  requests_per_second: 1000\ndelivery:\n  retry_initial_ms: 100\n',
   }));
   for (const [name, ...options] of [['big'], ['small'], ['mine', '--option', 'isolation=own']]) {
     await fg.must('app', 'add', name!, '--kind', 'store', ...options);
@@ -102,6 +102,27 @@ test('a crash of a shared worker fails only the calls in flight on it; its other
   assert.is(small.attrs.type, 'result', small.toString());
   assert.is(chat.getChildText('body'), 'still there?', chat.toString());
   await until(() => storeScalar(fg, "SELECT count(*) FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'small'") === 11, 10_000, () => 'the delivery was not applied');
+  assert.is(fg.exitCode, undefined, 'the gateway kept running');
+});
+
+test('a message that stops the shared thread each time it is applied: held, tried alone, a dead letter after three stops; the app and its neighbours go on', async ({ fg, peer }) => {
+  const senml = (from: number, n: number) =>
+    `<senml bn="${S}" bt="${T0 + 1800 * from}" bu="W" v="1"/>` + Array.from({ length: n - 1 }, (_, k) => `<senml t="${1800 * (k + 1)}" v="${k % 97}"/>`).join('');
+  const message = (id: string, from: number, n: number) =>
+    `<message to="small@${DOMAIN}" from="src@${PEER}" id="${id}"><quoalise xmlns="urn:quoalise:0"><data><meta/><sensml xmlns="urn:ietf:params:xml:ns:senml">${senml(from, n)}</sensml></data></quoalise><request xmlns="urn:xmpp:receipts"/></message>`;
+  const acked = (id: string) => peer.waitFor((el) => el.getChild('received', 'urn:xmpp:receipts')?.attrs.id === id, 20_000);
+  // 100,000 records (3 MB): nothing for the gateway's own thread, far too much for a 16 MB worker to decode.
+  await peer.conn.write(message('heavy', 100, 100_000));
+  await acked('heavy');
+  let reason = '';
+  await until(() => (reason = String(scalar(fg, "SELECT reason FROM dead_letters WHERE stanza_id = 'heavy'") ?? '')) !== '', 60_000, () => fg.stderr.slice(-2000));
+  assert.match(reason, "the application's thread stopped while applying it (3 times)");
+  assert.match(fg.stderr, "an application's thread stopped while applying a message");
+  // The app's queue moves on, and its neighbours answer.
+  await peer.conn.write(message('light', 200_000, 2));
+  await acked('light');
+  await until(() => storeScalar(fg, "SELECT count(*) FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'small' AND p.time >= ?", T0 + 1800 * 200_000) === 2, 15_000, () => fg.stderr.slice(-1500));
+  assert.is((await history(peer, 'small', 11, 15_000)).attrs.type, 'result');
   assert.is(fg.exitCode, undefined, 'the gateway kept running');
 });
 

@@ -81,4 +81,40 @@ test('a failed "done" mark rewinds: the rows are applied again after the back-of
   }
 });
 
+test('a row that stopped the thread before is applied alone, announced first; the rows after it follow in one batch', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fedgate-receive-'));
+  const db = openDatabase(join(dir, 'fedgate.sqlite'));
+  let job: ReceiveJob | null = null;
+  try {
+    const inbox = new Inbox(db);
+    inbox.commit([message(1), message(2), message(3)]);
+    const first = inbox.head('sink', 0, 1)[0]!.id;
+    // As transfer/poison.ts leaves it after a stop: an attempt counted, due now.
+    assert.is(inbox.failPending(first, 'the thread stopped', 0), 1);
+    const applied: string[][] = [];
+    const announced: number[] = [];
+    job = new ReceiveJob({
+      inbox,
+      entitlements: new Entitlements(db, 'gw.example'),
+      app: 'sink',
+      appJid: 'sink@gw.example',
+      adapter: { deliver: async (batch: readonly Delivery[]) => void applied.push(batch.map((d) => d.key)) },
+      log: createLogger({ level: 'silent', format: 'json' }),
+      timeoutMs: 5000,
+      retry: { initialMs: 100, maxMs: 1000, maxAttempts: 5 },
+      onSettled: () => {},
+      onApplying: (id) => announced.push(id),
+      senders: new Set([SENDER]),
+    });
+    job.wake();
+    await until(() => inbox.head('sink', 0, 10).length === 0, 5000, () => JSON.stringify(applied));
+    assert.equal(applied, [[`${SENDER}/m1`], [`${SENDER}/m2`, `${SENDER}/m3`]]);
+    assert.equal(announced, [first, first + 1]);
+  } finally {
+    await job?.stop();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();
