@@ -61,6 +61,11 @@ export class WorkerHandle {
   private readonly closing = new Map<string, () => void>();
   /** Per app, the first inbox row of the batch its adapter is applying (between 'applying' and 'settled'). */
   private readonly applying = new Map<string, number>();
+  /**
+   * Per app, that batch watched as a call (its id in `pending`): a thread stuck applying it is found
+   * even when no call is in flight — a data-only gateway has none, and nothing else would notice.
+   */
+  private readonly applyingWatch = new Map<string, number>();
 
   constructor(private readonly opts: WorkerHandleOptions) {}
 
@@ -187,11 +192,18 @@ export class WorkerHandle {
         case 'closed':
           this.closing.get(m.app)?.();
           break;
-        case 'applying':
+        case 'applying': {
           this.applying.set(m.app, m.id);
+          this.unwatch(m.app);
+          const watch = this.nextId++;
+          const timeoutMs = this.opts.data.callTimeoutMs;
+          this.track(watch, { resolve: () => {}, reject: () => {}, deadline: Date.now() + timeoutMs, sent: true, onTimeout: () => this.onTimeout(watch, m.app, 'deliver', timeoutMs) });
+          this.applyingWatch.set(m.app, watch);
           break;
+        }
         case 'settled':
           this.applying.delete(m.app);
+          this.unwatch(m.app);
           this.hosts.get(m.app)?.onSettled(m.done, m.dead);
           break;
         case 'iq':
@@ -207,6 +219,7 @@ export class WorkerHandle {
     // Whatever was being applied when the thread ended may be what ended it.
     for (const [app, id] of this.applying) this.hosts.get(app)?.onLostWhileApplying(id);
     this.applying.clear();
+    this.applyingWatch.clear();
     this.failPending({ source: 'crash', message: 'the application worker stopped' }, (p) => p.sent);
     for (const done of [...this.closing.values()]) done();
     if (this.ending) {
@@ -237,6 +250,13 @@ export class WorkerHandle {
     const batch = this.queue;
     this.queue = [];
     if (!this.opts.pool.post(this.name, batch)) this.queue = batch.concat(this.queue);
+  }
+
+  private unwatch(app: string): void {
+    const watch = this.applyingWatch.get(app);
+    if (watch === undefined) return;
+    this.pending.delete(watch);
+    this.applyingWatch.delete(app);
   }
 
   private track(id: number, call: PendingCall): void {
