@@ -113,6 +113,11 @@ export class Intake {
     const from = el.attrs.from ?? '';
     const sender = bareJid(from);
     const app = host.app.name;
+    // A sender that is a source of nothing for this app is refused before its records are decoded (as
+    // long again as parsing them): a stranger's large message costs the XMPP thread no more than that.
+    if (!host.senders.has(sender) && !this.opts.entitlements.isSource(sender, host.jid)) {
+      return this.refuse(el, new StanzaError('not-authorized', `${sender} is not entitled to send data to ${host.jid} (no consumer names it as a source)`));
+    }
     let blocks: DataBlock[];
     try {
       blocks = data.format === 'quoalise' ? decodeQuoalise(data.payload) : [decodeSen1(data.payload).block];
