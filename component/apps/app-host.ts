@@ -205,11 +205,12 @@ export class AppHost {
     else this.answerIq({ t: 'iqAnswer', id: request.id, ok: false, message: 'this gateway sends no IQs for adapters' });
   }
 
-  /** The thread hosting the app died; it is opened again when the thread restarts. */
+  /** The thread hosting the app ended while its adapter was applying inbox rows from `id` on. */
   onLostWhileApplying(id: number): void {
     this.opts.onLostWhileApplying?.(this.app.name, id);
   }
 
+  /** The thread hosting the app died; it is opened again when the thread restarts. */
   onWorkerLost(): void {
     if (this.state === 'ready') this.state = 'opening';
   }

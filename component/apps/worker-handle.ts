@@ -216,8 +216,8 @@ export class WorkerHandle {
   /** The thread ended: fail what was in flight on it, and start it again unless we are stopping. */
   onExit(): void {
     this.queue = [];
-    // Whatever was being applied when the thread ended may be what ended it.
-    for (const [app, id] of this.applying) this.hosts.get(app)?.onLostWhileApplying(id);
+    // Whatever was being applied when the thread ended may be what ended it (not when we ended it to stop).
+    if (!this.ending) for (const [app, id] of this.applying) this.hosts.get(app)?.onLostWhileApplying(id);
     this.applying.clear();
     this.applyingWatch.clear();
     this.failPending({ source: 'crash', message: 'the application worker stopped' }, (p) => p.sent);

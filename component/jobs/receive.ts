@@ -105,6 +105,7 @@ export class ReceiveJob {
       if (rows.length === 0) return;
       const done: number[] = [];
       let dead = 0;
+      let announced = false;
       try {
         // The due rows at the head, in order: a held row holds the rows behind it.
         const now = Date.now();
@@ -117,7 +118,10 @@ export class ReceiveJob {
           held = -1;
         }
         // Said before decoding: a message can stop the thread there too (its size against the heap).
-        if (due.length) this.opts.onApplying?.(due[0]!.id);
+        if (due.length) {
+          this.opts.onApplying?.(due[0]!.id);
+          announced = true;
+        }
         const ready: Array<{ row: InboxRow; delivery: Delivery }> = [];
         for (const row of due) {
           const delivery = this.decode(row);
@@ -153,8 +157,9 @@ export class ReceiveJob {
             failed = err;
           }
         }
-        // The dead ones left the inbox whatever happened to the marks: the intake's count follows.
-        if (marked || dead) this.opts.onSettled(marked, dead);
+        // The dead ones left the inbox whatever happened to the marks: the intake's count follows. An
+        // announced batch is always settled, even with nothing to count: the main thread stops watching it.
+        if (marked || dead || announced) this.opts.onSettled(marked, dead);
         if (failed) throw failed;
       }
     }
