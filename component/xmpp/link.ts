@@ -450,8 +450,8 @@ export class Link extends EventEmitter<LinkEvents> {
 
   /**
    * A stanza the parser cut short (bounded-parser.ts) is not handled: an answer to one of our requests
-   * fails it, a request or a message gets `policy-violation`, the rest is dropped; warned once a second
-   * at most, with the count.
+   * (the link's, or an app's) fails it, a request or a message gets `policy-violation`, the rest is
+   * dropped; warned once a second at most, with the count.
    */
   private refuseOversized(el: Element, why: string): void {
     const { type, id, from } = el.attrs;
@@ -461,6 +461,10 @@ export class Link extends EventEmitter<LinkEvents> {
       this.pending.delete(id!);
       clearTimeout(p.timer);
       p.reject(new Error(`the answer of ${p.to} is ${why}`));
+    } else if (el.name === 'iq' && (type === 'result' || type === 'error')) {
+      // An answer to an app's request (component/apps/app-iqs.ts): handed on as the error it amounts to,
+      // so that the request fails now, saying why, rather than at its time limit.
+      this.emit('stanza', errorReply(xml('iq', { from: el.attrs.to, to: from, id }), new StanzaError('policy-violation', `the answer is ${why}: not taken in`)));
     } else if ((el.name === 'iq' && (type === 'get' || type === 'set')) || (el.name === 'message' && type !== 'error')) {
       this.send(errorReply(el, new StanzaError('policy-violation', text)));
     }

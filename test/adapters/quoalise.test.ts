@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
 import { Peer, xml } from '../helpers/peer.js';
-import { errorCondition } from '../helpers/inbox.js';
+import { errorCondition, errorText } from '../helpers/inbox.js';
 import { query, storeScalar, until } from '../helpers/db.js';
 import { command, isPush, recordsOf, seriesOf, upstreamError, NS_QUOALISE } from '../helpers/quoalise.js';
 import type { SeriesRecord } from '../../component/quoalise/types.js';
@@ -53,7 +53,8 @@ test.before(async (ctx) => {
   await write(remote, [[A, T0, 1], [A, T0 + 1800, 0], [B, T0, 5]]);
   // The remote lets relay read A only.
   await remote.must('grant', 'add', 'meters', RELAY, 'urn:dev:prm:30000000000001_*');
-  const local = (ctx.local = new Fedgate({ port: ejabberd.componentPort(LOCAL), domain: LOCAL, secret: 'local-secret', extraYaml: yaml }));
+  // The smallest inbound limit, for the provider whose answer is larger than it.
+  const local = (ctx.local = new Fedgate({ port: ejabberd.componentPort(LOCAL), domain: LOCAL, secret: 'local-secret', extraYaml: yaml, link: { max_inbound_stanza_bytes: 65_536 } }));
   await local.must('app', 'add', 'relay', '--kind', 'quoalise', '--option', `provider=${METERS}`, '--option', 'timeout_ms=5000');
   await local.must('grant', 'add', 'relay', CLIENT, '*');
   // A provider that lies, played by the test's own component.
@@ -127,7 +128,7 @@ test('unsubscribe is forwarded: the remote stops pushing', async ({ remote, clie
   await until(() => query(remote, "SELECT 1 FROM consumers WHERE kind = 'subscription'").length === 0, 10_000, () => 'the remote subscription is still there');
 });
 
-test('a lying provider: records of other series or outside the range are dropped, malformed ones refused, nothing served', async ({ client }) => {
+test('a lying provider: records of other series or outside the range are dropped, malformed ones refused, an answer past the inbound limit refused, nothing served', async ({ client }) => {
   let answer = '';
   client.conn.on('stanza', (el: Element) => {
     if (el.name !== 'iq' || el.attrs.to !== `provider@${CLIENT}` || el.attrs.type !== 'set') return;
@@ -144,6 +145,11 @@ test('a lying provider: records of other series or outside the range are dropped
   answer = data(`<senml bn="${A}" bt="${T0}" v="one"/>`);
   const bad = await command(client, `liar@${LOCAL}`, 'get_history', { identifier: A });
   assert.equal(upstreamError(bad), { issuer: `provider@${CLIENT}`, code: 'malformed-data' });
+  // An answer larger than link.max_inbound_stanza_bytes is not taken in: the call fails at once, saying why.
+  answer = data(`<senml bn="${A}" bt="${T0}" v="1"/>${'<senml n="" t="1800" v="2"/>'.repeat(4000)}`);
+  const huge = await command(client, `liar@${LOCAL}`, 'get_history', { identifier: A });
+  assert.equal(upstreamError(huge), { issuer: `provider@${CLIENT}`, code: 'policy-violation' });
+  assert.match(errorText(huge), 'the answer is larger than 65536 bytes (link.max_inbound_stanza_bytes)');
 });
 
 test('data pushed to the relay app by anyone but its provider is refused, nothing stored', async ({ local, client }) => {
