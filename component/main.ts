@@ -53,7 +53,7 @@ import { myDataCommand } from './gdpr/my-data.js';
 import { Disclosures } from './gdpr/disclosures.js';
 import type { GdprWorkerData } from './jobs/gdpr-worker.js';
 import { ERASURES_RECEIVED } from './gdpr/apply-erasures.js';
-import { MAX_STANZA_DEPTH } from './xmpp/bounded-parser.js';
+import { inboundLimits } from './xmpp/bounded-parser.js';
 import { PoisonRows } from './transfer/poison.js';
 
 /** The shared pool's default size: a thread per core, up to this (store writes share one SQLite writer anyway). */
@@ -216,7 +216,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     servers: config.servers,
     server: config.link.server,
     maxStanzaBytes: config.link.max_stanza_bytes,
-    inbound: { maxStanzaBytes: config.link.max_inbound_stanza_bytes, maxDepth: MAX_STANZA_DEPTH, maxTokenBytes: 2 * config.link.max_inbound_stanza_bytes },
+    inbound: inboundLimits(config.link.max_inbound_stanza_bytes),
     domain,
     secret: config.secret,
     keepaliveMs: config.link.keepalive_seconds * 1000,

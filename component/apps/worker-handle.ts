@@ -59,13 +59,12 @@ export class WorkerHandle {
   private sweeper: NodeJS.Timeout | null = null;
   private readonly restartBackoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
   private readonly closing = new Map<string, () => void>();
-  /** Per app, the first inbox row of the batch its adapter is applying (between 'applying' and 'settled'). */
-  private readonly applying = new Map<string, number>();
   /**
-   * Per app, that batch watched as a call (its id in `pending`): a thread stuck applying it is found
-   * even when no call is in flight — a data-only gateway has none, and nothing else would notice.
+   * Per app, the batch of inbox rows its adapter is applying (between 'applying' and 'settled'): its
+   * first row, and the pseudo-call in `pending` that watches it — a thread stuck applying it is found
+   * even when no call is in flight (a data-only gateway has none, and nothing else would notice).
    */
-  private readonly applyingWatch = new Map<string, number>();
+  private readonly applying = new Map<string, { row: number; watch: number }>();
 
   constructor(private readonly opts: WorkerHandleOptions) {}
 
@@ -193,17 +192,15 @@ export class WorkerHandle {
           this.closing.get(m.app)?.();
           break;
         case 'applying': {
-          this.applying.set(m.app, m.id);
-          this.unwatch(m.app);
+          this.settled(m.app);
           const watch = this.nextId++;
           const timeoutMs = this.opts.data.callTimeoutMs;
           this.track(watch, { resolve: () => {}, reject: () => {}, deadline: Date.now() + timeoutMs, sent: true, onTimeout: () => this.onTimeout(watch, m.app, 'deliver', timeoutMs) });
-          this.applyingWatch.set(m.app, watch);
+          this.applying.set(m.app, { row: m.id, watch });
           break;
         }
         case 'settled':
-          this.applying.delete(m.app);
-          this.unwatch(m.app);
+          this.settled(m.app);
           this.hosts.get(m.app)?.onSettled(m.done, m.dead);
           break;
         case 'iq':
@@ -217,9 +214,8 @@ export class WorkerHandle {
   onExit(): void {
     this.queue = [];
     // Whatever was being applied when the thread ended may be what ended it (not when we ended it to stop).
-    if (!this.ending) for (const [app, id] of this.applying) this.hosts.get(app)?.onLostWhileApplying(id);
+    if (!this.ending) for (const [app, { row }] of this.applying) this.hosts.get(app)?.onLostWhileApplying(row);
     this.applying.clear();
-    this.applyingWatch.clear();
     this.failPending({ source: 'crash', message: 'the application worker stopped' }, (p) => p.sent);
     for (const done of [...this.closing.values()]) done();
     if (this.ending) {
@@ -252,11 +248,12 @@ export class WorkerHandle {
     if (!this.opts.pool.post(this.name, batch)) this.queue = batch.concat(this.queue);
   }
 
-  private unwatch(app: string): void {
-    const watch = this.applyingWatch.get(app);
-    if (watch === undefined) return;
-    this.pending.delete(watch);
-    this.applyingWatch.delete(app);
+  /** The app's batch is over (or a new one starts): no longer watched. */
+  private settled(app: string): void {
+    const batch = this.applying.get(app);
+    if (!batch) return;
+    this.pending.delete(batch.watch);
+    this.applying.delete(app);
   }
 
   private track(id: number, call: PendingCall): void {

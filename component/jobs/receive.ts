@@ -231,7 +231,7 @@ export class ReceiveJob {
     const reason = err instanceof Error ? err.message : String(err);
     const { initialMs, maxMs, maxAttempts } = this.opts.retry;
     const retryAt = Date.now() + retryDelayMs(row.attempts + 1, initialMs, maxMs);
-    const attempts = this.inbox.fail(row.id, reason, retryAt);
+    const attempts = this.inbox.fail(row.id, reason, retryAt) ?? 0;
     if (attempts >= maxAttempts) return this.kill(row, `retries exhausted after ${attempts} attempts; last error: ${reason}`);
     this.opts.log.warn({ inboxId: row.id, attempts, retryInMs: retryAt - Date.now(), err: reason }, 'deliver failed, will retry');
     this.timer = setTimeout(() => this.wake(), retryAt - Date.now());

@@ -4,7 +4,7 @@
  */
 import { escapeAttr, escapeText, type CleanXml, type Element } from '../xmpp/xml.js';
 import { domainOf, parseJid } from '../xmpp/jid.js';
-import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
+import { StanzaError, answerable, errorReply } from '../xmpp/stanza-error.js';
 import { answerIq, iqPayload, type IqHandlers } from './iq.js';
 import { NS } from '../xmpp/namespaces.js';
 import type { IqObserver } from '../observe/metrics.js';
@@ -52,11 +52,6 @@ function requestLabel(iq: Element, handled: boolean): string {
   const payload = iqPayload(iq);
   const ns = payload?.attrs.xmlns ?? 'none';
   return ns === NS.commands ? `command:${payload?.attrs.node ?? ''}` : ns;
-}
-
-/** Gets/sets and messages other than errors get an error answer; results, errors and presences never do. */
-function answerable(el: Element): boolean {
-  return (el.name === 'iq' && (el.attrs.type === 'get' || el.attrs.type === 'set')) || (el.name === 'message' && el.attrs.type !== 'error');
 }
 
 /** The start of a stanza for a log line; never throws (a stanza that broke its handler may break toString too). */

@@ -47,7 +47,6 @@ export class Inbox {
   private readonly pendingRows;
   private readonly done;
   private readonly failOne;
-  private readonly failPendingRow;
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare(
@@ -56,8 +55,7 @@ export class Inbox {
     );
     this.pendingRows = db.prepare(`SELECT ${COLUMNS} FROM inbox WHERE app = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?`);
     this.done = db.prepare("UPDATE inbox SET state = 'done', payload = '', done_at = ?, last_error = NULL WHERE id = ? AND state = 'pending'");
-    this.failOne = db.prepare('UPDATE inbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ? RETURNING attempts');
-    this.failPendingRow = db.prepare("UPDATE inbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ? AND state = 'pending' RETURNING attempts");
+    this.failOne = db.prepare("UPDATE inbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ? AND state = 'pending' RETURNING attempts");
   }
 
   /**
@@ -86,10 +84,13 @@ export class Inbox {
     return this.pendingRows.all(app, afterId, limit) as InboxRow[];
   }
 
-  /** Counts a failed attempt and holds the row until retryAt. Returns the attempt count. */
-  fail(id: number, error: string, retryAt: number): number {
+  /**
+   * Counts a failed attempt and holds the row until retryAt. Returns the attempt count, or null (and
+   * nothing changed) when the row is no longer pending: applied meanwhile (transfer/poison.ts asks late).
+   */
+  fail(id: number, error: string, retryAt: number): number | null {
     const r = this.failOne.get(error, retryAt, id) as { attempts: number } | undefined;
-    return r?.attempts ?? 0;
+    return r?.attempts ?? null;
   }
 
   /** Moves a pending row to the dead letters; false if it is not pending (applied meanwhile). */
@@ -97,11 +98,7 @@ export class Inbox {
     return this.db.transaction(() => moveInboxRowToDeadLetters(this.db, id, reason)).immediate();
   }
 
-  /** `fail` for a row that may have been applied meanwhile: null (and nothing changed) unless it is pending. */
-  failPending(id: number, error: string, retryAt: number): number | null {
-    const r = this.failPendingRow.get(error, retryAt, id) as { attempts: number } | undefined;
-    return r?.attempts ?? null;
-  }
+
 
   /** Unapplied messages per app and per source of an app, for back-pressure (transfer/backlog.ts). */
   backlogCounts(): BacklogCounts {

@@ -51,7 +51,7 @@ export class PoisonRows {
       }
       const now = this.o.now?.() ?? Date.now();
       const retryAt = now + retryDelayMs(n, this.o.retry.initialMs, this.o.retry.maxMs);
-      if (this.o.inbox.failPending(id, reason, retryAt) !== null) {
+      if (this.o.inbox.fail(id, reason, retryAt) !== null) {
         this.o.log.warn({ app, inboxId: id, stops: n, retryInMs: retryAt - now }, "an application's thread stopped while applying a message: it waits, then is tried alone");
       }
     } catch (err) {

@@ -37,7 +37,6 @@ declare module '@xmpp/component-core' {
     (name: string, attrs?: Record<string, string | number | boolean | undefined | null> | null, ...children: unknown[]): Element;
     Element: new (name: string, attrs?: Attrs | null) => Element;
     Parser: new () => EventEmitter & { write(data: string): void; end(data?: string): void };
-    XMLError: new (message: string) => Error;
     escapeXML(s: string): string;
     escapeXMLText(s: string): string;
   }

@@ -9,8 +9,9 @@
  *   rest is read and thrown away, and the stanza is handed on as its bare start tag, marked
  *   (`oversizedReason`), so that the link can answer it with an error instead of handling it.
  * - A single token (one text, one tag) longer than `maxTokenBytes` has no legitimate use and would
- *   have to be held whole before anything sees it: the stream is closed (a parser error; the link
- *   reconnects).
+ *   have to be held whole before anything sees it: `onOverflow` is called (the link drops the
+ *   connection and reconnects) and nothing more is parsed. Not a parser error: xmpp.js detaches its
+ *   parser on one, and the next chunk of the same socket then threw out of its data handler.
  */
 import { xml, type Element } from './xml.js';
 
@@ -25,6 +26,11 @@ export interface InboundLimits {
  * stack and stopped the gateway. Quoalise needs 5 levels below the stanza; extensions rarely 10.
  */
 export const MAX_STANZA_DEPTH = 64;
+
+/** The limits for `link.max_inbound_stanza_bytes`: its size, MAX_STANZA_DEPTH, and a token of at most twice the size. */
+export function inboundLimits(maxStanzaBytes: number): InboundLimits {
+  return { maxStanzaBytes, maxDepth: MAX_STANZA_DEPTH, maxTokenBytes: 2 * maxStanzaBytes };
+}
 
 /** The stanza's own attributes kept when it is cut short (what an error answer needs), each at most this long. */
 const KEPT_ATTRS = ['id', 'from', 'to', 'type', 'xmlns'];
@@ -45,11 +51,10 @@ interface ParserInternals {
   onEndElement(name: string): void;
   onText(text: string): void;
   write(data: string | Buffer): void;
-  emit(event: string, ...args: unknown[]): boolean;
 }
 
 /** A Parser class for xmpp.js's connection (`conn.Parser`), enforcing `limits`. */
-export function boundedParser(limits: InboundLimits): typeof xml.Parser {
+export function boundedParser(limits: InboundLimits, onOverflow: (why: string) => void): typeof xml.Parser {
   const Base = xml.Parser as unknown as new () => ParserInternals;
   const tooLarge = `larger than ${limits.maxStanzaBytes} bytes (link.max_inbound_stanza_bytes)`;
   class BoundedParser extends Base {
@@ -62,6 +67,7 @@ export function boundedParser(limits: InboundLimits): typeof xml.Parser {
     private skipped = 0;
     /** Bytes written since the parser last reported anything: the length of the token being read. */
     private sinceEvent = 0;
+    private overflowed = false;
 
     override onStartElement(name: string, attrs: Record<string, string>): void {
       this.sinceEvent = 0;
@@ -118,9 +124,11 @@ export function boundedParser(limits: InboundLimits): typeof xml.Parser {
     }
 
     override write(data: string | Buffer): void {
+      if (this.overflowed) return;
       this.sinceEvent += data.length;
       if (this.sinceEvent > limits.maxTokenBytes) {
-        this.emit('error', new xml.XMLError(`a single XML token longer than ${limits.maxTokenBytes} bytes`));
+        this.overflowed = true;
+        onOverflow(`a single XML token longer than ${limits.maxTokenBytes} bytes`);
         return;
       }
       super.write(data);

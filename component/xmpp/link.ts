@@ -11,7 +11,7 @@ import { Component } from '@xmpp/component-core';
 import { Backoff } from '../timing/backoff.js';
 import { CleanXml, stripForbiddenXmlChars, xml, type Element } from './xml.js';
 import { NS } from './namespaces.js';
-import { RemoteStanzaError, StanzaError, errorReply, readError } from './stanza-error.js';
+import { RemoteStanzaError, StanzaError, answerable, errorElement, errorReply, readError } from './stanza-error.js';
 import { boundedParser, oversizedReason, type InboundLimits } from './bounded-parser.js';
 import { TokenBucket } from '../timing/token-bucket.js';
 import { FATAL_CONDITIONS, defaultMaxStanzaBytes, fatalHint, serverKindFromHeader, type ServerKind } from './server-kind.js';
@@ -147,7 +147,7 @@ export class Link extends EventEmitter<LinkEvents> {
 
   constructor(private readonly opts: LinkOptions) {
     super();
-    this.parser = boundedParser(opts.inbound);
+    this.parser = boundedParser(opts.inbound, (why) => this.dropConnection(why));
     this.backoff = new Backoff({ initialMs: opts.reconnectInitialMs, maxMs: opts.reconnectMaxMs });
     this.serverKind = opts.server === 'auto' ? 'unknown' : opts.server;
     if (opts.servers.length === 0) throw new Error('the link needs at least one server address');
@@ -432,20 +432,24 @@ export class Link extends EventEmitter<LinkEvents> {
     if (el.name === 'iq' || el.name === 'message' || el.name === 'presence') this.counts.in[el.name]++;
     const tooLarge = oversizedReason(el);
     if (tooLarge !== undefined) return this.refuseOversized(el, tooLarge);
-    if (el.name === 'iq' && (el.attrs.type === 'result' || el.attrs.type === 'error')) {
-      const p = el.attrs.id ? this.pending.get(el.attrs.id) : undefined;
-      // Match the id AND the peer: an id alone lets any entity answer for another (xmpp.js trap).
-      if (p && (el.attrs.from ?? this.opts.domain) === p.to) {
-        this.pending.delete(el.attrs.id!);
-        clearTimeout(p.timer);
-        if (el.attrs.type === 'result') p.resolve(el);
-        else {
-          p.reject(new RemoteStanzaError(readError(el)));
-        }
-        return;
-      }
+    const p = this.takePending(el);
+    if (p) {
+      if (el.attrs.type === 'result') p.resolve(el);
+      else p.reject(new RemoteStanzaError(readError(el)));
+      return;
     }
     if (el.name === 'iq' || el.name === 'message' || el.name === 'presence') this.emit('stanza', el);
+  }
+
+  /** The request of ours `el` answers, taken off the pending ones; undefined if it answers none. */
+  private takePending(el: Element): Pending | undefined {
+    if (el.name !== 'iq' || (el.attrs.type !== 'result' && el.attrs.type !== 'error') || !el.attrs.id) return undefined;
+    const p = this.pending.get(el.attrs.id);
+    // Match the id AND the peer: an id alone lets any entity answer for another (xmpp.js trap).
+    if (!p || (el.attrs.from ?? this.opts.domain) !== p.to) return undefined;
+    this.pending.delete(el.attrs.id);
+    clearTimeout(p.timer);
+    return p;
   }
 
   /**
@@ -454,25 +458,29 @@ export class Link extends EventEmitter<LinkEvents> {
    * dropped; warned once a second at most, with the count.
    */
   private refuseOversized(el: Element, why: string): void {
-    const { type, id, from } = el.attrs;
+    const { type, id, from, to } = el.attrs;
     const text = `the stanza is ${why}: not handled`;
-    const p = el.name === 'iq' && (type === 'result' || type === 'error') && id ? this.pending.get(id) : undefined;
-    if (p && (from ?? this.opts.domain) === p.to) {
-      this.pending.delete(id!);
-      clearTimeout(p.timer);
-      p.reject(new Error(`the answer of ${p.to} is ${why}`));
-    } else if (el.name === 'iq' && (type === 'result' || type === 'error')) {
+    const p = this.takePending(el);
+    // Not answered: for whoever asked, as for a timeout, no answer came (not an error the peer sent).
+    if (p) p.reject(new Error(`the answer of ${p.to} is ${why}`));
+    else if (el.name === 'iq' && (type === 'result' || type === 'error')) {
       // An answer to an app's request (component/apps/app-iqs.ts): handed on as the error it amounts to,
       // so that the request fails now, saying why, rather than at its time limit.
-      this.emit('stanza', errorReply(xml('iq', { from: el.attrs.to, to: from, id }), new StanzaError('policy-violation', `the answer is ${why}: not taken in`)));
-    } else if ((el.name === 'iq' && (type === 'get' || type === 'set')) || (el.name === 'message' && type !== 'error')) {
-      this.send(errorReply(el, new StanzaError('policy-violation', text)));
-    }
+      this.emit('stanza', xml('iq', { from, to, id, type: 'error' }, errorElement(new StanzaError('policy-violation', `the answer is ${why}: not taken in`))));
+    } else if (answerable(el)) this.send(errorReply(el, new StanzaError('policy-violation', text)));
     this.oversized++;
     if (this.oversizedLog.take(Date.now())) {
       this.opts.log.warn({ from, to: el.attrs.to, stanza: el.name, count: this.oversized }, `refused stanzas: ${text}`);
       this.oversized = 0;
     }
+  }
+
+  /** A token too long to hold (bounded-parser.ts): the connection is dropped, and the link reconnects. */
+  private dropConnection(why: string): void {
+    const conn = this.conn;
+    if (this.attempt?.conn === conn) this.attempt.failure ??= `the server sent ${why}`;
+    this.opts.log.warn({ server: this.server }, `the server sent ${why}: dropping the connection`);
+    conn?.socket?.destroy();
   }
 
   private scheduleKeepalive(): void {

@@ -52,6 +52,11 @@ export function errorElement(err: StanzaError): Element {
   return el;
 }
 
+/** Gets/sets and messages other than errors get an error answer; results, errors and presences never do. */
+export function answerable(el: Element): boolean {
+  return (el.name === 'iq' && (el.attrs.type === 'get' || el.attrs.type === 'set')) || (el.name === 'message' && el.attrs.type !== 'error');
+}
+
 /** The error reply to a stanza: swap from/to, same id, type="error" (RFC 6120 §8.2). */
 export function errorReply(stanza: Element, err: StanzaError): Element {
   const { from, to, id } = stanza.attrs;

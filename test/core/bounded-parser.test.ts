@@ -1,17 +1,20 @@
 /**
  * The link's bounded parser on its own (no server): small stanzas come out whole; one too large or too
  * deep comes out as its bare start tag, marked, with the stream still in step for the next; a single
- * gigantic token is a parser error (the link closes the stream and reconnects).
+ * gigantic token is reported once (the link drops the connection) and nothing more is parsed.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { boundedParser, oversizedReason } from '../../component/xmpp/bounded-parser.js';
+import { boundedParser, inboundLimits, oversizedReason } from '../../component/xmpp/bounded-parser.js';
 import type { Element } from '../../component/xmpp/xml.js';
+import { ConfigSchema } from '../../component/config/schema.js';
+import { encodeQuoalise } from '../../component/quoalise/payload.js';
 
 const LIMITS = { maxStanzaBytes: 10_000, maxDepth: 8, maxTokenBytes: 50_000 };
 
-function parse(chunks: string[]): { stanzas: Element[]; errors: Error[] } {
-  const Parser = boundedParser(LIMITS);
+function parse(chunks: string[], limits = LIMITS): { stanzas: Element[]; errors: Error[]; overflows: string[] } {
+  const overflows: string[] = [];
+  const Parser = boundedParser(limits, (why) => overflows.push(why));
   const p = new Parser();
   const stanzas: Element[] = [];
   const errors: Error[] = [];
@@ -19,7 +22,7 @@ function parse(chunks: string[]): { stanzas: Element[]; errors: Error[] } {
   p.on('error', (err: Error) => errors.push(err));
   p.write('<stream:stream xmlns="jabber:component:accept" xmlns:stream="http://etherx.jabber.org/streams" from="gw.example">');
   for (const c of chunks) p.write(c);
-  return { stanzas, errors };
+  return { stanzas, errors, overflows };
 }
 
 const small = (id: string) => `<message id="${id}" from="a@x.example" to="b@gw.example"><body>hello</body></message>`;
@@ -63,11 +66,23 @@ test('a stanza nested deeper than the limit is cut short; the stream stays in st
   assert.is(stanzas[1]!.getChildText('body'), 'hello');
 });
 
-test('a single token longer than maxTokenBytes is a parser error', () => {
-  const chunks = ['<message id="huge"><body>', ...Array.from({ length: 60 }, () => 'w'.repeat(1000))];
-  const { errors } = parse(chunks);
-  assert.is(errors.length > 0, true);
-  assert.match(errors[0]!.message, 'a single XML token longer than 50000 bytes');
+test('a single token longer than maxTokenBytes is reported once, not as a parser error, and nothing after it is parsed', () => {
+  const chunks = ['<message id="huge"><body>', ...Array.from({ length: 60 }, () => 'w'.repeat(1000)), '</body></message>', small('next')];
+  const { stanzas, errors, overflows } = parse(chunks);
+  assert.equal(overflows, ['a single XML token longer than 50000 bytes']);
+  assert.equal(errors, [], 'xmpp.js detaches its parser on an error, and the next chunk then throws');
+  assert.equal(stanzas, []);
+});
+
+test("the default limit holds a get_history answer of 100,000 records (the default quoalise.max_records), as the README says", () => {
+  const config = ConfigSchema.parse({ link: { domain: 'gw.example' } });
+  const series = 'urn:dev:prm:30001442769830_consumption/power/active/raw';
+  const records = Array.from({ length: config.quoalise.max_records }, (_, i) => ({ name: series, time: 1704063600 + i * 1800, value: 1234.56 + i, unit: 'W' }));
+  const answer = `<iq type="result" id="q1" from="provider@x.example" to="relay@gw.example"><command xmlns="http://jabber.org/protocol/commands" node="get_history" status="completed">${encodeQuoalise([{ meta: { device: { type: 'electricity-meter' } }, records }])}</command></iq>`;
+  const { stanzas, overflows } = parse(answer.match(/[\s\S]{1,65536}/g)!, inboundLimits(config.link.max_inbound_stanza_bytes));
+  assert.equal(overflows, []);
+  assert.is(stanzas.length, 1);
+  assert.is(oversizedReason(stanzas[0]!), undefined);
 });
 
 test.run();

@@ -229,6 +229,25 @@ test('link.domain written with capitals is the same domain: stanzas are routed',
   );
 });
 
+test('a single XML token over twice link.max_inbound_stanza_bytes: the connection is dropped and made again, the gateway goes on', async ({ ejabberd }) => {
+  await withFedgate(ejabberd, 'right-secret', { max_inbound_stanza_bytes: 65_536 }, async (fg) => {
+    assert.is((await fg.cli('app', 'add', 'meters', '--kind', 'echo')).code, 0);
+    fg.start();
+    await fg.waitOnline();
+    await untilRouting(ejabberd, 'meters', 5000);
+    const peer = await Peer.connect(ejabberd.componentPort('peer.localhost'), 'peer.localhost', 'peer-secret');
+    try {
+      // 2 MB of one text node, in many socket chunks: it used to end the process (exit 70).
+      await peer.conn.write(`<message to="meters@${DOMAIN}" from="x@peer.localhost/r" id="token" type="chat"><body>${'w'.repeat(2_000_000)}</body></message>`);
+      await until(() => fg.stderr.includes('a single XML token longer than 131072 bytes: dropping the connection'), 10_000, () => fg.stderr.slice(-1500));
+      await untilRouting(ejabberd, 'meters', 10_000);
+      assert.is(fg.exitCode, undefined, 'still running');
+    } finally {
+      await peer.close();
+    }
+  });
+});
+
 test('SIGTERM during start-up stops cleanly with exit code 0', async ({ ejabberd }) => {
   await withFedgate(
     ejabberd,

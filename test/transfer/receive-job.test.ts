@@ -90,7 +90,7 @@ test('a row that stopped the thread before is applied alone, announced first; th
     inbox.commit([message(1), message(2), message(3)]);
     const first = inbox.head('sink', 0, 1)[0]!.id;
     // As transfer/poison.ts leaves it after a stop: an attempt counted, due now.
-    assert.is(inbox.failPending(first, 'the thread stopped', 0), 1);
+    assert.is(inbox.fail(first, 'the thread stopped', 0), 1);
     const applied: string[][] = [];
     const announced: number[] = [];
     job = new ReceiveJob({
