@@ -5,7 +5,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve, isAbsolute } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigSchema, parseHostPort, type Config } from './schema.js';
+import { ConfigSchema, formatHostPort, parseHostPort, type Config } from './schema.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -65,6 +65,14 @@ export function validateConfig(
     // Anyone who can read the secret can connect as this gateway and send as any of its apps.
     if ((statSync(p).mode & 0o004) !== 0) warnings.push(`link.secret_file (${p}) is readable by every user of this machine: chmod 0640 it (owner root, group fedgate) or 0600`);
   }
+  // Both are allowed off loopback (a cluster, a monitoring host), but neither is protected on the wire.
+  for (const s of servers.filter((s) => !isLoopback(s.host))) {
+    warnings.push(`link: ${formatHostPort(s)} is not a loopback address: the XEP-0114 link is not encrypted, every stanza crosses the network in clear; keep it on a private network`);
+  }
+  const listen = file.metrics.listen;
+  if (listen !== undefined && !isLoopback(parseHostPort(listen).host)) {
+    warnings.push(`metrics.listen (${listen}) is not a loopback address: the metrics and the status page have no authentication; put them behind a proxy that has`);
+  }
   return {
     ...file,
     servers,
@@ -74,6 +82,12 @@ export function validateConfig(
     secret,
     warnings,
   };
+}
+
+/** 127.0.0.0/8, ::1 and `localhost`; anything else (a name, a private address) may be reached from elsewhere. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h);
 }
 
 function readSecret(

@@ -39,4 +39,24 @@ test('a listener port out of range is refused at load, with the key', () => {
   assert.is(refusal(`${LINK}metrics:\n  listen: 127.0.0.1:9464\n`), '');
 });
 
+function warnings(yaml: string): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'fedgate-config-'));
+  const path = join(dir, 'fedgate.yml');
+  writeFileSync(path, yaml);
+  try {
+    return loadConfig(path, { FEDGATE_SECRET: 'x' }).warnings;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('a link or a metrics listener off loopback is accepted with a warning; loopback is quiet', () => {
+  assert.equal(warnings(`${LINK}metrics:\n  listen: 127.0.0.1:9464\n`), []);
+  assert.equal(warnings('link:\n  domain: energy.example.org\n  hosts: ["[::1]:5347", "localhost:5348", "127.0.0.2:5349"]\n'), []);
+  const open = warnings('link:\n  domain: energy.example.org\n  hosts: ["10.0.0.2:5347", "127.0.0.1:5347"]\nmetrics:\n  listen: 0.0.0.0:9464\n');
+  assert.is(open.length, 2);
+  assert.match(open[0]!, /^link: 10\.0\.0\.2:5347 is not a loopback address: the XEP-0114 link is not encrypted/);
+  assert.match(open[1]!, /^metrics\.listen \(0\.0\.0\.0:9464\) is not a loopback address: .* no authentication/);
+});
+
 test.run();
