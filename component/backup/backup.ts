@@ -25,7 +25,7 @@
  * are fedgates recognise records they already hold (stored as unchanged), nothing is lost.
  */
 import Database from 'better-sqlite3';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pidAlive } from '../runtime-status.js';
@@ -112,12 +112,17 @@ export async function backupDatabases(mainPath: string, target: string, opts: { 
     // Read-write: a read-only connection to a WAL file of a stopped gateway may not open its -shm.
     const db = new Database(f.path, { fileMustExist: true });
     try {
+      // A copy holds everything the database holds: created private, then given the database's own
+      // mode, less what other users could do (a backup folder is often shared), whatever the umask.
+      writeFileSync(partial, '', { mode: 0o600 });
+      chmodSync(partial, 0o600);
       db.pragma('busy_timeout = 10000');
       // First step: the default 100 pages; then every remaining page in one step — a snapshot that a
       // write in between can only restart, not drag on.
       await db.backup(partial, { progress: () => 1 << 30 });
       db.close();
       seal(partial, backupId);
+      chmodSync(partial, statSync(f.path).mode & 0o770);
     } catch (err) {
       if (db.open) db.close();
       for (const p of partials) rmSync(p.partial, { force: true });

@@ -5,7 +5,7 @@
  */
 import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
-import { copyFileSync, existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { Ejabberd } from '../helpers/ejabberd.js';
@@ -51,13 +51,16 @@ test('a backup taken during a transfer, restored into the stopped sender: every 
   await importSeries(a, S1, N);
   await until(() => arrived(b, S1).length > 0, 20_000, () => 'nothing arrived');
   const copy = join(a.dir, 'backups', 'nightly.sqlite');
-  const out = JSON.parse(await a.must('backup', copy, '--json')) as { files: Array<{ name: string; copy: string; bytes: number }> };
+  const out = JSON.parse(await a.must('backup', copy, '--json')) as { files: Array<{ name: string; source: string; copy: string; bytes: number }> };
   const atBackup = arrived(b, S1).length;
   assert.ok(atBackup < N, `the transfer was over before the backup (${atBackup}): the test proves nothing`);
   assert.equal(out.files.map((f) => [f.name, f.copy]), [['fedgate', copy], ['store', join(a.dir, 'backups', 'nightly-store.sqlite')]]);
   // Self-contained copies: no write-ahead log beside them, and sound.
   assert.equal(readdirSync(join(a.dir, 'backups')).sort(), ['nightly-store.sqlite', 'nightly.sqlite']);
   for (const f of out.files) {
+    // As private as the database, never open to other users whatever the CLI's umask (022 here).
+    assert.is(statSync(f.copy).mode & 0o777, statSync(f.source).mode & 0o770, `${f.copy}'s mode`);
+    assert.is(statSync(f.copy).mode & 0o007, 0);
     const db = new Database(f.copy, { readonly: true });
     assert.is(db.pragma('quick_check', { simple: true }), 'ok');
     db.close();
