@@ -22,12 +22,11 @@ import { readSecret } from '../common/secrets.js';
 import { SeriesStore, StoreDataError, checkBlocks } from '../store/series-store.js';
 import { connectStore, forgetStoredRecords, readStoredRecords, seriesCapabilities } from '../store/store.js';
 import { Backoff } from '../../component/timing/backoff.js';
-import type { Db } from '../../component/store/database.js';
-import type { Logger } from '../../component/log/logger.js';
 import type { DataBlock, Meta, SeriesRecord } from '../../component/quoalise/types.js';
 import { matchTopic, validFilter, wildcardCount } from './topics.js';
 import { fillTemplate, placeholders } from '../common/template.js';
 import { redactUrl } from '../common/urls.js';
+import { MalformedCounter } from './malformed.js';
 import { decodeHomeAssistant, decodeHomie, decodeJson, decodeNumber, haDiscovery, type DecodeResult, type HaEntity } from './payloads.js';
 
 const metaSchema: z.ZodType<Meta> = z.lazy(() => z.record(z.union([z.string(), metaSchema])));
@@ -133,8 +132,6 @@ function coalesce(fn: (series: Iterable<string>) => void, ms: number): (series: 
 /** Units learnt from Home Assistant discovery or Homie attributes: bounded, whoever publishes them. */
 const MAX_LEARNT = 10_000;
 
-/** One log line per filter at most this often about its malformed payloads. */
-const MALFORMED_LOG_MS = 10_000;
 
 export const mqttAdapter: AdapterModule<MqttOptions> = {
   kind: 'mqtt',
@@ -220,6 +217,8 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
       const blocks = batch;
       batch = [];
       try {
+        // First: once a reading sent after bad ones is stored, the bad ones are counted.
+        malformed.write();
         if (blocks.length > 0) {
           const written = store.ingest(blocks).changed;
           if (written.length > 0) changed(written);
@@ -402,31 +401,5 @@ class ReceptionClock {
     const t = (performance.timeOrigin + performance.now()) / 1000;
     this.last = t > this.last ? t : this.last + 1e-6;
     return this.last;
-  }
-}
-
-/** Counts refused payloads per filter (in SQLite, so that an operator sees them) and logs them sparingly. */
-class MalformedCounter {
-  private readonly upsert;
-  private readonly lastLog = new Map<string, { at: number; since: number }>();
-
-  constructor(db: Db, private readonly app: string, private readonly log: Logger) {
-    this.upsert = db.prepare(
-      `INSERT INTO mqtt_malformed (app, filter, count, last_topic, last_reason, last_at) VALUES (?, ?, 1, ?, ?, ?)
-       ON CONFLICT (app, filter) DO UPDATE SET count = count + 1, last_topic = excluded.last_topic, last_reason = excluded.last_reason, last_at = excluded.last_at`,
-    );
-  }
-
-  count(filter: string, topic: string, reason: string): void {
-    const now = Date.now();
-    this.upsert.run(this.app, filter, topic, reason, now);
-    const l = this.lastLog.get(filter) ?? { at: 0, since: 0 };
-    l.since++;
-    if (now - l.at >= MALFORMED_LOG_MS) {
-      this.log.warn({ filter, topic, reason, refused: l.since }, 'malformed MQTT payload refused (not stored)');
-      l.at = now;
-      l.since = 0;
-    }
-    this.lastLog.set(filter, l);
   }
 }

@@ -15,6 +15,10 @@ import { dataconnectRecords } from '../../adapters/http/mapping.js';
 import { MEASURES } from '../../adapters/http/dataconnect.js';
 import { AdapterError, OptionsError } from '../../adapters/contract.js';
 import { adapterModule } from '../../adapters/index.js';
+import { MalformedCounter } from '../../adapters/mqtt/malformed.js';
+import Database from 'better-sqlite3';
+import pino from 'pino';
+import { readFileSync } from 'node:fs';
 
 const test = suite('adapter-pieces');
 const b = (s: string) => Buffer.from(s);
@@ -148,6 +152,41 @@ test('an answer body is read up to a size: past it the call fails, or what was r
     assert.instance(err, BodyTooLargeError);
   }
   assert.is(await readBody(big(), 200, { truncate: true }), 'x'.repeat(200));
+});
+
+test('MQTT malformed payloads: counted in memory, written once per flush in one transaction, kept when the write fails', () => {
+  const db = new Database(':memory:');
+  db.exec(readFileSync(new URL('../../../schema/store/020_mqtt.sql', import.meta.url), 'utf8'));
+  const lines: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+  let now = 1_000_000;
+  const counter = new MalformedCounter(db, 'home', log, () => now);
+  const rows = () => db.prepare('SELECT filter, count, last_topic, last_reason FROM mqtt_malformed ORDER BY filter').all();
+  for (let i = 0; i < 1000; i++) counter.count('meters/+/power', `meters/${i}/power`, `bad ${i}`);
+  counter.count('sensors/+', 'sensors/1', 'not json');
+  assert.equal(rows(), [], 'nothing written before the flush');
+  let upserts = 0;
+  db.function('counted', () => ++upserts);
+  db.exec("CREATE TEMP TRIGGER c AFTER INSERT ON mqtt_malformed BEGIN SELECT counted(); END");
+  counter.write();
+  assert.is(upserts, 2, 'one row written per filter, not per payload');
+  assert.equal(rows(), [
+    { filter: 'meters/+/power', count: 1000, last_topic: 'meters/999/power', last_reason: 'bad 999' },
+    { filter: 'sensors/+', count: 1, last_topic: 'sensors/1', last_reason: 'not json' },
+  ]);
+  // Logged once per filter per 10 s, with what was refused meanwhile.
+  assert.is(lines.length, 2);
+  now += 10_000;
+  counter.count('meters/+/power', 'meters/x/power', 'again');
+  assert.is(JSON.parse(lines[2]!).refused, 1000);
+  // A failed write (a full disk) loses no count: it is added to the next one.
+  db.exec('CREATE TEMP TRIGGER full BEFORE UPDATE ON mqtt_malformed BEGIN SELECT RAISE(ABORT, \'disk full\'); END');
+  assert.throws(() => counter.write(), /disk full/);
+  counter.count('meters/+/power', 'meters/y/power', 'and again');
+  db.exec('DROP TRIGGER temp.full');
+  counter.write();
+  assert.is((rows()[0] as { count: number }).count, 1002);
+  db.close();
 });
 
 test.run();
