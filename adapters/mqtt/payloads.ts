@@ -29,6 +29,9 @@ export interface JsonFields {
 
 /** Largest payload decoded: a meter's reading is a few bytes; anything bigger is refused unread. */
 export const MAX_PAYLOAD_BYTES = 16 * 1024;
+/** Topics learnt from discovery messages or Homie attributes, and the units they give, at most (characters). */
+export const MAX_LEARNT_TOPIC = 1024;
+export const MAX_UNIT = 64;
 
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
@@ -123,11 +126,13 @@ export function haDiscovery(payload: Buffer): { stateTopic: string; entity: HaEn
   }
   const d = doc as Record<string, unknown> | null;
   const stateTopic = d?.state_topic ?? d?.stat_t;
-  if (typeof stateTopic !== 'string') return null;
+  // Each entity is kept in memory until the app stops: bounded in size too, not only in number.
+  if (typeof stateTopic !== 'string' || stateTopic.length > MAX_LEARNT_TOPIC) return null;
   const unit = d!.unit_of_measurement ?? d!.unit_of_meas;
   const template = d!.value_template ?? d!.val_tpl;
   const field = typeof template === 'string' ? /^\{\{\s*value_json\.([A-Za-z0-9_.]+)\s*\}\}$/.exec(template.trim())?.[1] : undefined;
-  return { stateTopic, entity: { ...(typeof unit === 'string' && unit ? { unit } : {}), ...(field ? { valueField: field } : {}) } };
+  const keptUnit = typeof unit === 'string' && unit && unit.length <= MAX_UNIT ? { unit } : {};
+  return { stateTopic, entity: { ...keptUnit, ...(field && field.length <= MAX_UNIT ? { valueField: field } : {}) } };
 }
 
 export function decodeHomeAssistant(payload: Buffer, entity: HaEntity | undefined): DecodeResult {

@@ -52,6 +52,9 @@ test('payloads: numbers only as numbers, JSON fields and times, Homie types, Hom
   assert.equal(d, { stateTopic: 'ha/x/state', entity: { unit: 'kWh', valueField: 'energy' } });
   assert.equal(decodeHomeAssistant(b('{"energy": 12}'), d!.entity), { ok: true, decoded: { value: 12, unit: 'kWh' } });
   assert.not.ok(decodeHomeAssistant(b('unavailable'), undefined).ok);
+  // Learnt entities stay in memory: a state topic or a unit past its size is not learnt.
+  assert.is(haDiscovery(b(JSON.stringify({ stat_t: `ha/${'x'.repeat(2000)}/state` }))), null);
+  assert.equal(haDiscovery(b(JSON.stringify({ stat_t: 'ha/y/state', unit_of_meas: 'k'.repeat(65) }))), { stateTopic: 'ha/y/state', entity: {} });
 });
 
 test('ranges: seconds, and local days (end excluded, DST days, an end on midnight pulls in no day)', () => {
