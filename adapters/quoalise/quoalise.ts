@@ -41,6 +41,11 @@ const QuoaliseSchema = z
     provider: z.string().refine((j) => parseJid(j) !== null && !/\s/.test(j), 'must be a JID such as meters@energy.example.org'),
     /** How long to wait for the provider's answer. */
     timeout_ms: millis(100, 30_000),
+    /**
+     * Series the app keeps at most. The provider's pushes are stored whatever their series: past this,
+     * a push bringing a new series is refused (a dead letter, with the reason), the known ones go on.
+     */
+    max_series: z.number().int().min(1).max(10_000_000).default(10_000),
   })
   .strict();
 
@@ -66,6 +71,8 @@ export const quoaliseAdapter: AdapterModule<QuoaliseOptions> = {
     const { db, release } = connectStore(databasePath);
     const store = new SeriesStore(db, app.name);
     const leaving = new Set<string>();
+    // The app's series: those stored already, and each new one up to max_series.
+    const known = new Set(db.prepare('SELECT identifier FROM store_series WHERE app = ?').pluck().all(app.name) as string[]);
 
     async function run(node: string, fields: Record<string, string>): Promise<Element> {
       const form = xml('x', { xmlns: NS.dataForms, type: 'submit' }, ...Object.entries(fields).map(([k, v]) => xml('field', { var: k }, xml('value', {}, v))));
@@ -157,8 +164,16 @@ export const quoaliseAdapter: AdapterModule<QuoaliseOptions> = {
       },
 
       async deliver(batch) {
+        const fresh = new Set(batch.flatMap((d) => d.blocks.flatMap((b) => b.records.map((r) => r.name))).filter((n) => !known.has(n)));
+        if (fresh.size > 0 && known.size + fresh.size > o.max_series) {
+          // Checked for the batch: one call is one transaction, and the receive job retries its messages one by one.
+          const first = [...fresh][0]!;
+          throw new AdapterError('rejected', `${fresh.size} new series (${first.slice(0, 200)}${fresh.size > 1 ? ', …' : ''}) beyond max_series (${o.max_series}): not stored`);
+        }
         try {
-          if (store.deliver(batch).every((r) => r.written === 0)) return;
+          const results = store.deliver(batch);
+          for (const n of fresh) known.add(n);
+          if (results.every((r) => r.written === 0)) return;
         } catch (err) {
           if (err instanceof StoreDataError) throw new AdapterError('rejected', err.message);
           throw err;

@@ -58,7 +58,7 @@ test.before(async (ctx) => {
   await local.must('app', 'add', 'relay', '--kind', 'quoalise', '--option', `provider=${METERS}`, '--option', 'timeout_ms=5000');
   await local.must('grant', 'add', 'relay', CLIENT, '*');
   // A provider that lies, played by the test's own component.
-  await local.must('app', 'add', 'liar', '--kind', 'quoalise', '--option', `provider=provider@${CLIENT}`, '--option', 'timeout_ms=5000');
+  await local.must('app', 'add', 'liar', '--kind', 'quoalise', '--option', `provider=provider@${CLIENT}`, '--option', 'timeout_ms=5000', '--option', 'max_series=2');
   await local.must('grant', 'add', 'liar', CLIENT, '*');
   remote.start();
   local.start();
@@ -161,6 +161,26 @@ test('data pushed to the relay app by anyone but its provider is refused, nothin
   const bounce = await client.waitFor((el) => el.name === 'message' && el.attrs.id === id && el.attrs.type === 'error');
   assert.is(errorCondition(bounce), 'not-authorized');
   assert.is(query(local, "SELECT count(*) AS n FROM inbox WHERE sender = ?", `evil@${CLIENT}`)[0]!.n, 0);
+});
+
+test('a provider pushing ever new series stops at max_series: the next new one is a dead letter with its reason, the known ones are still stored', async ({ local, client }) => {
+  const liar = (series: string) => storeScalar<number>(local, "SELECT count(*) FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'liar' AND s.identifier = ?", series);
+  const push = (id: string, series: string, v: number) =>
+    client.send(
+      xml('message', { to: `liar@${LOCAL}`, from: `provider@${CLIENT}`, id },
+        xml('quoalise', { xmlns: NS_QUOALISE }, xml('data', {}, xml('meta'), xml('sensml', { xmlns: 'urn:ietf:params:xml:ns:senml' }, xml('senml', { bn: series, bt: String(T0 + v), v: String(v) }))))),
+    );
+  const S = (n: number) => `urn:dev:prm:3000000000000${n}_consumption/energy/active/index`;
+  push('ms-1', S(1), 1);
+  push('ms-2', S(2), 2);
+  await until(() => liar(S(1)) === 1 && liar(S(2)) === 1, 15_000, () => `the first two series not stored: ${local.stderr.slice(-1500)}`);
+  push('ms-3', S(3), 3);
+  push('ms-4', S(1), 4);
+  await until(() => liar(S(1)) === 2, 15_000, () => 'a known series refused after the new one');
+  const dead = query<{ stanza_id: string; reason: string }>(local, "SELECT stanza_id, reason FROM dead_letters WHERE app = 'liar' AND direction = 'inbound'");
+  assert.equal(dead.map((d) => d.stanza_id), ['ms-3']);
+  assert.match(dead[0]!.reason, `1 new series (${S(3)}) beyond max_series (2): not stored`);
+  assert.is(liar(S(3)), 0);
 });
 
 test("the provider's erasure reaches the relay app, which erases its copy and confirms", async ({ local, remote }) => {
