@@ -6,7 +6,7 @@ import type { Element } from '../xmpp/xml.js';
 import { QuoaliseFormatError } from './errors.js';
 import { decodeMeta, encodeMeta } from './meta.js';
 import { NS_QUOALISE, NS_SENML } from './namespaces.js';
-import { decodeSensml, encodeSensml, encodeSensmlRows } from './senml.js';
+import { decodeSensml, encodeSensml, encodeSensmlRows, type TimeRange } from './senml.js';
 import type { DataBlock, RowBlock } from './types.js';
 
 /** Encodes blocks as a `quoalise` element string, one `data` per block, in order. */
@@ -18,13 +18,13 @@ export function encodeQuoalise(blocks: ReadonlyArray<DataBlock | RowBlock>): str
  * `encodeQuoalise`, counting the records, and stopping (no XML) as soon as `limit` of them are reached:
  * get_history refuses such a range, and then encodes nothing.
  */
-export function encodeQuoaliseUpTo(blocks: ReadonlyArray<DataBlock | RowBlock>, limit: number): { xml: string; count: number } {
+export function encodeQuoaliseUpTo(blocks: ReadonlyArray<DataBlock | RowBlock>, limit: number, rowRange?: TimeRange): { xml: string; count: number } {
   let out = `<quoalise xmlns="${NS_QUOALISE}">`;
   let count = 0;
   for (const block of blocks) {
     let sensml: string;
     if ('rows' in block) {
-      const encoded = encodeSensmlRows(block.series, block.rows, limit - count);
+      const encoded = encodeSensmlRows(block.series, block.rows, limit - count, rowRange);
       count += encoded.count;
       sensml = encoded.xml;
     } else {

@@ -119,14 +119,21 @@ export function encodeSensml(records: SeriesRecord[]): string {
  * iterate the rows again, writing a unit per record. Stops at `limit` rows (returning that count and no
  * XML: the caller refuses the range). Throws SenmlError as `encodeSensml` does.
  */
-export function encodeSensmlRows(name: string, rows: Iterable<RecordRow>, limit = Infinity): { xml: string; count: number } {
+export function encodeSensmlRows(name: string, rows: Iterable<RecordRow>, limit = Infinity, range: TimeRange = ALL_TIME): { xml: string; count: number } {
   if (name === '') throw recordError(0, 'n', 'is empty');
   const bn = attrText(name, 0, 'bn');
-  return encodeRows(bn, rows, limit, true) ?? encodeRows(bn, rows, limit, false)!;
+  return encodeRows(bn, rows, limit, true, range) ?? encodeRows(bn, rows, limit, false, range)!;
 }
 
+/** Epoch seconds, half-open [start, end): rows outside are skipped. */
+export interface TimeRange {
+  start: number;
+  end: number;
+}
+const ALL_TIME: TimeRange = { start: -Infinity, end: Infinity };
+
 /** One pass; null when `sameUnit` turns out false. */
-function encodeRows(bn: string, rows: Iterable<RecordRow>, limit: number, sameUnit: boolean): { xml: string; count: number } | null {
+function encodeRows(bn: string, rows: Iterable<RecordRow>, limit: number, sameUnit: boolean, range: TimeRange): { xml: string; count: number } | null {
   const chunks: string[] = [`<sensml xmlns="${NS_SENML}">`];
   let chunk = '';
   let i = 0;
@@ -138,6 +145,7 @@ function encodeRows(bn: string, rows: Iterable<RecordRow>, limit: number, sameUn
     const value = row[1];
     const unit = row[2];
     if (typeof time !== 'number' || !Number.isFinite(time)) throw recordError(i, 't', `is not a finite time (${time})`);
+    if (time < range.start || time >= range.end) continue;
     let rec: string;
     if (i === 0) {
       bt = time;
