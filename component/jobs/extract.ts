@@ -74,6 +74,8 @@ export class ExtractJobs {
   private readonly onChangeGlob = new Set<Job>();
   private stopped = false;
   private readonly app: string;
+  /** When each consumer's extract last returned series it does not take (warned once a minute). */
+  private readonly foreignWarnedAt = new Map<number, number>();
   /** The app's retention policies, carried by every message (read afresh at each call). */
   private readonly policies: RetentionPolicies;
 
@@ -138,6 +140,7 @@ export class ExtractJobs {
   private remove(job: Job): void {
     if (job.timer) clearTimeout(job.timer);
     this.jobs.delete(job.consumer.id);
+    this.foreignWarnedAt.delete(job.consumer.id);
     this.onChangeGlob.delete(job);
     const set = this.onChangeExact.get(job.consumer.series);
     if (set?.delete(job) && set.size === 0) this.onChangeExact.delete(job.consumer.series);
@@ -245,11 +248,25 @@ export class ExtractJobs {
    * the retention of its series beside its Quoalise payload — the app's policies (`max-age`) and the
    * limit the destination's consent sets from now (`until`) — and knows when all its records will be past it.
    */
-  private messages(c: Consumer, blocks: DataBlock[], consents: Authorizer): NewOutboxMessage[] {
+  private messages(c: Consumer, extracted: DataBlock[], consents: Authorizer): NewOutboxMessage[] {
     const out: NewOutboxMessage[] = [];
-    if (blocks.length === 0) return out;
     const app = this.app;
-    const names = new Set(blocks.flatMap((b) => b.records.map((r) => r.name)));
+    const names = new Set(extracted.flatMap((b) => b.records.map((r) => r.name)));
+    // Only the consumer's series leave, whatever the adapter returned (an operator's extract query that
+    // ignores the series, an adapter's bug): the rest is skipped with the cursor, and said.
+    const ours = isPattern(c.series) ? seriesMatcher(c.series) : (n: string) => n === c.series;
+    const foreign = [...names].filter((n) => !ours(n));
+    let blocks = extracted;
+    if (foreign.length > 0) {
+      for (const n of foreign) names.delete(n);
+      blocks = extracted.map((b) => ({ meta: b.meta, records: b.records.filter((r) => names.has(r.name)) })).filter((b) => b.records.length > 0);
+      const now = Date.now();
+      if (now - (this.foreignWarnedAt.get(c.id) ?? -Infinity) >= 60_000) {
+        this.foreignWarnedAt.set(c.id, now);
+        this.opts.log.warn({ consumer: c.id, series: c.series, foreign: foreign.slice(0, 5), count: foreign.length }, 'extract returned records of series the consumer does not take: not sent (said once a minute)');
+      }
+    }
+    if (blocks.length === 0) return out;
     const retention = this.policies.carried(app, names);
     // The consent (or grant) that lets the destination have these series may limit how long it keeps
     // them, from now: that limit travels too, as an absolute `until` beside the app's `max-age`.
