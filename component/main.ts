@@ -244,6 +244,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     send,
     maxPendingPerApp: config.inbox.max_pending_per_app,
     maxPendingPerSource: config.inbox.max_pending_per_source,
+    repeats: { burst: config.inbox.repeats_burst, perSecond: config.inbox.repeats_per_second },
     log,
     trace: traceOf(db),
     signer: key?.signer ?? null,

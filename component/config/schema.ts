@@ -110,6 +110,14 @@ export const ConfigSchema = z
         max_pending_per_app: z.number().int().min(1).default(100_000),
         /** …and past this many of one source of an app: one sender cannot lock the app's other sources out. */
         max_pending_per_source: z.number().int().min(1).default(25_000),
+        /**
+         * Messages an app already has that one source may send again (each is acknowledged and, with the
+         * log on, logged again): `repeats_burst` in a row, then `repeats_per_second`; past that a repeat is
+         * refused resource-constraint (wait), neither stored nor logged. An honest sender repeats at most
+         * its window after a lost connection.
+         */
+        repeats_burst: z.number().int().min(1).default(20_000),
+        repeats_per_second: z.number().positive().default(100),
         /** Applied messages are remembered this long, so that a late duplicate is still recognised. */
         keep_done_days: z.number().positive().default(7),
       })

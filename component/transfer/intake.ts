@@ -28,6 +28,7 @@ import { SignaturePacer } from '../trace/pacer.js';
 import { BatchArrivals } from '../trace/batch-arrivals.js';
 import { decodeRetention, lastExpiryMs, NS_GDPR, RetentionError, retentionToJson, type CarriedRetention } from '../gdpr/retention.js';
 import { TokenBucket } from '../timing/token-bucket.js';
+import { RepeatBudget, type RepeatLimits } from './repeat-budget.js';
 import type { Trace } from '../trace/trace.js';
 import type { NoteSigner } from '../trace/note.js';
 import type { OriginCheck, Origin } from '../trace/origin-check.js';
@@ -70,6 +71,8 @@ export interface IntakeOptions {
   signer?: NoteSigner | null;
   /** Checks senders' proofs of origin. */
   origins?: OriginCheck | null;
+  /** Repeats of messages already here that a source may send (with the log on): config `inbox.repeats_*`. */
+  repeats: RepeatLimits;
 }
 
 /** The data element of a message, if it carries data for an app. */
@@ -91,6 +94,8 @@ export class Intake {
   private readonly evidence: EvidenceStore;
   /** Data messages waiting for their sender's key to be looked up, per sender domain. */
   private readonly waiting = new Map<string, Array<{ retry: () => void; el: Element }>>();
+  /** Repeats of messages already here, per source of an app (transfer/repeat-budget.ts). */
+  private readonly repeats: RepeatBudget;
   /** fedgate acknowledgements waiting to share a signature (trace/pacer.ts). */
   private readonly receipts = new SignaturePacer<AckGroup>((groups) => {
     this.arrivals.signed();
@@ -102,6 +107,7 @@ export class Intake {
   constructor(private readonly opts: IntakeOptions) {
     this.backlog = new Backlog(() => opts.inbox.backlogCounts(), { perApp: opts.maxPendingPerApp, perSource: opts.maxPendingPerSource }, Date.now());
     this.evidence = new EvidenceStore(opts.db);
+    this.repeats = new RepeatBudget(opts.repeats);
   }
 
   /** The receive job of `app` applied (and marked done) `done` rows and dead-lettered `dead` others. */
@@ -246,13 +252,18 @@ export class Intake {
     let stored: boolean[];
     const { db } = this.opts;
     let indexes: number[] = [];
+    let overBudget: boolean[] = [];
     this.unflush = () => {};
     try {
       // The log's entries of these messages (and whatever else this thread logged meanwhile) commit with them.
       withoutBusyWait(db, () =>
         db.transaction(() => {
           stored = this.opts.inbox.commit(batch.map((p) => p.message));
-          indexes = this.record(batch, stored);
+          // Repeats are logged again (their receipts name the new entry): past its budget a source's are refused.
+          const now = Date.now();
+          const logged = this.opts.trace?.enabled === true;
+          overBudget = batch.map((p, i) => logged && !stored[i] && !this.repeats.take(p.message.app, p.message.sender, now));
+          indexes = this.record(batch, stored, overBudget);
         }).immediate(),
       );
     } catch (err) {
@@ -270,16 +281,21 @@ export class Intake {
     this.batch = [];
     const hosts = new Set<AppHost>();
     const acks = new Acks();
+    const now = Date.now();
     batch.forEach((p, i) => {
       if (stored[i]) {
         this.backlog.committed(p.message.app, p.message.sender);
         hosts.add(p.host);
       }
+      if (overBudget[i]) {
+        const wait = this.repeats.waitSeconds(p.message.app, p.message.sender, now);
+        return this.refuse(p.stanza, new StanzaError('resource-constraint', `${p.message.sender} has sent again too many messages that ${p.host.jid} already has; retry in ${wait} s`));
+      }
       // A duplicate is acknowledged again: the sender evidently missed the first acknowledgement.
       acks.add(p.stanza, { index: indexes[i] ?? -1, digest: p.digest });
     });
     for (const stanza of acks.receiptStanzas()) this.opts.send(stanza);
-    if (this.opts.signer) this.receipts.add(acks.groups(), this.arrivals.waiting(batch.flatMap((p) => (p.evidence ? [p.evidence.note] : []))));
+    if (this.opts.signer) this.receipts.add(acks.groups(), this.arrivals.waiting(batch.flatMap((p, i) => (p.evidence && !overBudget[i] ? [p.evidence.note] : []))));
     else for (const g of mergeGroups(acks.groups())) this.opts.send(ackStanza(g, null));
     for (const h of hosts) h.notifyInbox();
   }
@@ -290,12 +306,13 @@ export class Intake {
    * senders' proofs of origin kept as evidence of that entry, and the entries this thread buffered
    * meanwhile. Returns each message's entry index (-1 with the log off).
    */
-  private record(batch: readonly Pending[], stored: readonly boolean[]): number[] {
+  private record(batch: readonly Pending[], stored: readonly boolean[], refused: readonly boolean[]): number[] {
     const trace = this.opts.trace;
     if (!trace?.enabled) return batch.map(() => -1);
     this.unflush = trace.flush();
     const groups = new Map<string, number[]>();
     batch.forEach((p, i) => {
+      if (refused[i]) return;
       const key = `${p.message.app}\u0000${p.message.sender}`;
       const g = groups.get(key);
       if (g) g.push(i);
@@ -319,7 +336,7 @@ export class Intake {
         };
       }),
     );
-    const indexes = new Array<number>(batch.length);
+    const indexes = new Array<number>(batch.length).fill(-1);
     members.forEach((idx, g) => {
       for (const i of idx) indexes[i] = entries[g]!;
       const proofs = idx.flatMap((i) => (batch[i]!.evidence ? [{ id: batch[i]!.message.stanzaId, evidence: batch[i]!.evidence! }] : []));

@@ -34,7 +34,7 @@ test.before(async (ctx) => {
     domain: B,
     secret: 'b-secret',
     logLevel: 'info',
-    extraYaml: 'delivery:\n  retry_initial_ms: 200\n  max_attempts: 6\ninbox:\n  max_pending_per_app: 3\n  max_pending_per_source: 2\n',
+    extraYaml: 'delivery:\n  retry_initial_ms: 200\n  max_attempts: 6\ninbox:\n  max_pending_per_app: 3\n  max_pending_per_source: 2\n  repeats_burst: 3\n  repeats_per_second: 0.001\n',
   });
   const fg = ctx.fedgate;
   assert.is((await fg.cli('app', 'add', 'sink', '--kind', 'webhook', '--option', `url=${ctx.http.url}`)).code, 0);
@@ -47,7 +47,7 @@ test.before(async (ctx) => {
   assert.is((await fg.cli('app', 'add', 'sink2', '--kind', 'webhook', '--option', `url=${ctx.http.url}`)).code, 0);
   assert.is((await fg.cli('consumer', 'add', '--source', 'meters@peer.localhost', '--destination', 'sink2', '--series', '*', '--schedule', 'none')).code, 0);
   // The entitlement: meters@peer.localhost may send consumption series to sink; the 2019 proxy may send anything.
-  for (const [source, series] of [['meters@peer.localhost', 'urn:dev:prm:*_consumption/*'], ['proxy2019@peer.localhost', '*']]) {
+  for (const [source, series] of [['meters@peer.localhost', 'urn:dev:prm:*_consumption/*'], ['proxy2019@peer.localhost', '*'], ['repeater@peer.localhost', '*']]) {
     const r = await fg.cli('consumer', 'add', '--source', source!, '--destination', 'sink', '--series', series!, '--schedule', 'none');
     assert.is(r.code, 0, r.stderr);
   }
@@ -116,6 +116,28 @@ test('a duplicate is acknowledged again and not applied twice', async ({ peer, h
   await peer.waitFor(receiptFor('m2'));
   await http.waitAccepted(before + 1);
   assert.is(http.received.filter((r) => r.key === 'meters@peer.localhost/m1').length, 1);
+});
+
+test('a source sending one message again and again: acknowledged and logged up to its repeat budget, then refused (wait), not logged', async ({ peer, fedgate }) => {
+  const logged = async () =>
+    (JSON.parse(await fedgate.must('audit', 'list', '--json', '--kind', 'transfer.received', '--limit', '1000')) as Array<{ fields: { messages: Array<{ id: string }> } }>)
+      .flatMap((e) => e.fields.messages)
+      .filter((m) => m.id === 'again').length;
+  const once = () => data('again', 'repeater@peer.localhost/r', '<senml bn="BN" bt="1704300000" v="8" u="W"/>');
+  // The message, then three repeats (the budget: repeats_burst 3): each acknowledged again.
+  for (let i = 0; i < 4; i++) {
+    peer.send(once());
+    await peer.waitFor(receiptFor('again'));
+  }
+  peer.send(once());
+  const refused = await peer.waitFor(errorFor('again'));
+  assert.is(errorCondition(refused), 'resource-constraint');
+  assert.match(errorText(refused), 'repeater@peer.localhost has sent again too many messages that sink@b.localhost already has; retry in');
+  await until(async () => (await logged()) === 4, 10_000, () => 'the message and its three repeats not logged');
+  // Another source's repeats have their own budget.
+  peer.send(data('m1', 'meters@peer.localhost/r', '<senml bn="BN" bt="1704063600" bu="W" v="0"/><senml t="1800" v="351"/>'));
+  await peer.waitFor(receiptFor('m1'));
+  assert.is(await logged(), 4, 'the refused repeat was logged');
 });
 
 test('a sender that no consumer names is refused and nothing is stored', async ({ peer, fedgate }) => {
