@@ -2,7 +2,7 @@
  * Who a grant is for: one bare JID, every JID of a domain, or anyone. Requesters are identified by
  * the bare JID of their XMPP session (quoalise.md), so patterns are matched against bare JIDs only.
  */
-import { bareJid, parseJid } from '../xmpp/jid.js';
+import { parseJid } from '../xmpp/jid.js';
 
 export class RequesterPatternError extends Error {
   override name = 'RequesterPatternError';
@@ -32,10 +32,9 @@ export function normalizeRequester(s: string): string {
 /** True when the bare JID `requester` is covered by the normalized pattern. */
 export function requesterMatches(pattern: string, requester: string): boolean {
   if (pattern === '*') return true;
-  const bare = bareJid(requester);
-  if (pattern.startsWith('*@')) {
-    const domain = pattern.slice(2);
-    return bare === domain || bare.endsWith(`@${domain}`);
-  }
-  return bare === pattern;
+  // Parsed, never compared as a string: what is not a JID (a resource and all) is nobody's.
+  const jid = parseJid(requester);
+  if (!jid) return false;
+  if (pattern.startsWith('*@')) return jid.domain === pattern.slice(2);
+  return jid.local !== '' && `${jid.local}@${jid.domain}` === pattern;
 }

@@ -85,6 +85,13 @@ export class Router {
     const to = parseJid(el.attrs.to ?? '');
     const { domain } = this.opts;
     if (!to || to.domain !== domain) return this.noSuchEntity(el, 'this gateway serves only its own domain');
+    // A sender we cannot read as a JID is nobody: never an identity, a party or a key of a limit (the
+    // server's nameprep may accept a spelling ours does not, and the raw string, resource and all, would
+    // then be compared as a requester). Its requests and messages get jid-malformed, the rest is dropped.
+    if (!parseJid(el.attrs.from ?? '')) {
+      if (el.attrs.from && answerable(el)) this.opts.send(errorReply(el, new StanzaError('jid-malformed', 'the sender\'s address is not a JID this gateway can read')));
+      return;
+    }
     if (!to.local) {
       if (el.name === 'iq') return this.iq(el, this.opts.domainIq.find(el));
       if (el.name === 'presence') return this.opts.presence.handle(null, el);

@@ -43,17 +43,35 @@ const NOT_IN_LOCALPART = /["&'/:<>@\s]/;
 /** RFC 3454 table B.1, "commonly mapped to nothing" by nameprep and nodeprep (the soft hyphen, joiners, variation selectors…). */
 const MAPPED_TO_NOTHING = /[\u00ad\u034f\u1806\u180b-\u180d\u200b-\u200d\u2060\ufe00-\ufe0f\ufeff]/g;
 
-/** A domain as IDNA (UTS #46) maps it — the characters a server's nameprep folds away removed, case folded — in A-labels, without a trailing dot; '' if it is not a domain. */
+/**
+ * RFC 3454 table B.2 (nameprep's and nodeprep's case folding) where it differs from toLowerCase: the
+ * sharp s and the final sigma. UTS #46 keeps them (`claß` is `xn--cla-7ka`), a server folds them
+ * (`class`): two names for one domain the server sees — or one domain taken for another.
+ */
+const FOLDED_OTHERWISE = /[ßς]/g;
+const FOLD: Record<string, string> = { ß: 'ss', ς: 'σ' };
+
+/** Nameprep's and nodeprep's mapping: B.1 removed, NFKC, case folded (B.2), NFKC again. */
+function fold(s: string): string {
+  return s.replace(MAPPED_TO_NOTHING, '').normalize('NFKC').toLowerCase().replace(FOLDED_OTHERWISE, (c) => FOLD[c]!).normalize('NFKC');
+}
+
+/**
+ * A domain as the server's nameprep maps it — NFKC included, so that `evil\u2024example` (a one dot
+ * leader) or `s\u2488evil.example` (`⒈`) are the `evil.example` and `s1.evil.example` the server took
+ * them for — then in A-labels (UTS #46), without a trailing dot; '' if it is not a domain.
+ */
 function canonicalDomain(domain: string): string {
-  const ascii = domainToASCII(domain.replace(MAPPED_TO_NOTHING, ''));
+  const ascii = domainToASCII(fold(domain));
   return ascii.endsWith('.') ? ascii.slice(0, -1) : ascii;
 }
 
-/** A localpart as nodeprep maps it (B.1 removed, NFKC, case folded). */
+/** A localpart as nodeprep maps it. */
 function canonicalLocal(local: string): string {
-  return local.replace(MAPPED_TO_NOTHING, '').normalize('NFKC').toLowerCase().normalize('NFKC');
+  return fold(local);
 }
 
+/** The bare JID, canonical. Not a JID: the string itself — the router refuses such senders before anything reads them. */
 export function bareJid(s: string): string {
   const j = parseJid(s);
   if (!j) return s;

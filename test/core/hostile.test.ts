@@ -20,6 +20,8 @@ import { MAX_REQUESTS_PER_SOURCE_PER_DAY, REPEATS_BURST } from '../../component/
 const GW = 'gw.localhost';
 const CROWD = 'crowd.localhost';
 const HONEST = 'honest.localhost';
+/** A server that checks what its users send, but reads their names with its own nameprep. */
+const EVIL = 'evil.localhost';
 const METERS = `meters@${GW}`;
 const S = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
 const NS_COMMANDS = 'http://jabber.org/protocol/commands';
@@ -29,12 +31,13 @@ interface Ctx {
   fg: Fedgate;
   crowd: Peer;
   honest: Peer;
+  evil: Peer;
 }
 const test = suite<Ctx>('hostile peers');
 
 test.before(async (ctx) => {
   // The crowd's server does not check what it sends: it can forge addresses, our own domain's included.
-  ctx.ejabberd = await Ejabberd.start({ components: [GW, CROWD, HONEST].map((domain) => ({ domain, secret: `${domain}-secret`, checkFrom: domain !== CROWD })) });
+  ctx.ejabberd = await Ejabberd.start({ components: [GW, CROWD, HONEST, EVIL].map((domain) => ({ domain, secret: `${domain}-secret`, checkFrom: domain !== CROWD })) });
   const port = (domain: string) => ctx.ejabberd.componentPort(domain);
   ctx.fg = new Fedgate({
     port: port(GW),
@@ -65,12 +68,14 @@ test.before(async (ctx) => {
   // It answers disco#info as any XMPP entity must (a gateway keeping a log asks a sender's domain whether it signs).
   ctx.crowd = (await Peer.connect(port(CROWD), CROWD, `${CROWD}-secret`)).answerDisco();
   ctx.honest = await Peer.connect(port(HONEST), HONEST, `${HONEST}-secret`);
+  ctx.evil = await Peer.connect(port(EVIL), EVIL, `${EVIL}-secret`);
   await until(async () => (await command(ctx.honest, 'list_series', {}, `alice@${HONEST}/r`)).attrs.type === 'result', 10_000, () => 'meters not ready');
 });
 
 test.after(async (ctx) => {
   await ctx.crowd?.close();
   await ctx.honest?.close();
+  await ctx.evil?.close();
   await ctx.fg?.stop();
   ctx.fg?.cleanup();
   await ctx.ejabberd?.stop();
@@ -83,6 +88,24 @@ function command(peer: Peer, node: string, fields: Record<string, string>, from:
   }
   return peer.iq(METERS, 'set', cmd, { from });
 }
+
+test('a sender spelled so that its string ends in a granted domain is judged by the JID the server read; one we cannot read is nobody', async ({ fg, crowd, evil }) => {
+  const history = (peer: Peer, from: string) => command(peer, 'get_history', { identifier: S, start_time: '2024-01-01T00:00:00Z', end_time: '2024-01-02T00:00:00Z' }, from);
+  // evil.localhost's server reads `evil\u2024localhost` (a one dot leader) as its own name and forwards it
+  // as written. evil.localhost has no grant; its resource, ending in @honest.localhost, makes it nobody else.
+  const dotLeader = await history(evil, `eve@evil\u2024localhost/x@${HONEST}`);
+  assert.is(dotLeader.attrs.type, 'error');
+  assert.is(errorCondition(dotLeader), 'not-authorized');
+  assert.match(errorText(dotLeader), 'eve@evil.localhost');
+  assert.is((await history(evil, `eve@${EVIL}/x@${HONEST}`)).attrs.type, 'error', 'evil.localhost under its own name');
+  // Not a JID for us (a label opening with a combining mark): nobody at all — not stored as a presence
+  // subscriber, where its raw string would be one more party. The unsubscribe behind it is answered
+  // in order: once its answer is here, the first presence was handled.
+  crowd.send(xml('presence', { to: `echo@${GW}`, from: `u@\u0301x.example/x@${HONEST}`, type: 'subscribe' }));
+  crowd.send(xml('presence', { to: `echo@${GW}`, from: `sentinel@${CROWD}`, type: 'unsubscribe' }));
+  await crowd.waitFor((el) => el.name === 'presence' && el.attrs.to === `sentinel@${CROWD}` && el.attrs.type === 'unsubscribed');
+  assert.is(scalar(fg, 'SELECT count(*) FROM presence_subscribers'), 0);
+});
 
 test('presence subscriptions: at most max_subscribers_per_domain per remote domain, however it spells its name, refused with policy-violation', async ({ fg, crowd, honest }) => {
   // A server maps a soft hyphen, full-width or capital letters back to its own name, and forwards the
