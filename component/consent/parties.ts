@@ -43,11 +43,15 @@ export function checkSeries(series: string): string {
   return series;
 }
 
-/** Which subject a request for `series` concerns, given every subject's series. */
+/** Which subject a request for `series` concerns, given every subject's series. `mixed` names the first two it touches. */
 export type Concern = { kind: 'none' } | { kind: 'subject'; subject: string } | { kind: 'mixed'; subjects: string[] };
 
 export function concernOf(series: string, subjects: ReadonlyArray<{ name: string; series: string[] }>): Concern {
-  const touched = subjects.filter((s) => s.series.some((g) => patternsOverlap(g, series)));
+  // Two subjects touched settle it (mixed): a broad glob from a stranger stops there, not at the last subject.
+  const touched: Array<{ name: string; series: string[] }> = [];
+  for (const s of subjects) {
+    if (s.series.some((g) => patternsOverlap(g, series)) && touched.push(s) === 2) break;
+  }
   if (touched.length === 0) return { kind: 'none' };
   // One subject, and nothing but theirs: they decide. Anything else must be asked in parts.
   if (touched.length === 1 && touched[0]!.series.some((g) => patternCovers(g, series))) return { kind: 'subject', subject: touched[0]!.name };
@@ -112,8 +116,13 @@ export class Parties implements SubjectSource {
 
   /** Which subject a request for `series` concerns. */
   concern(series: string): Concern {
-    return concernOf(series, this.subjects());
+    // Asked on the XMPP thread by anyone's request_access: the subjects are read again only when they changed.
+    const version = this.subjectsVersion();
+    if (this.cached?.version !== version) this.cached = { version, subjects: this.subjects() };
+    return concernOf(series, this.cached.subjects);
   }
+
+  private cached: { version: number; subjects: Subject[] } | null = null;
 
   /** Replaces an app's owners (without touching the app itself: its worker keeps running). */
   setOwners(app: string, jids: string[]): string[] {

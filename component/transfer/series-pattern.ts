@@ -42,23 +42,71 @@ export function globMatch(pattern: string, s: string): boolean {
 
 /**
  * True when some identifier matches both patterns (their sets of series intersect): who decides for a
- * request is whoever's series it touches. Dynamic programming over both patterns, O(|a|·|b|).
+ * request is whoever's series it touches. Checked against every subject on the XMPP thread, with a
+ * remote party's glob on one side: the cheap refusals first (literal ends that differ, a literal run
+ * that one side lacks), a single pass when one side is an identifier, and only then the table over
+ * both patterns, O(|a|·|b|) without allocation per cell.
  */
 export function patternsOverlap(a: string, b: string): boolean {
-  const memo = new Map<number, boolean>();
-  const go = (i: number, j: number): boolean => {
-    if (i === a.length && j === b.length) return true;
-    const key = i * (b.length + 1) + j;
-    const known = memo.get(key);
-    if (known !== undefined) return known;
-    let r = false;
-    if (i < a.length && a[i] === '*') r = go(i + 1, j) || (j < b.length && go(i, j + 1));
-    else if (j < b.length && b[j] === '*') r = go(i, j + 1) || (i < a.length && go(i + 1, j));
-    else if (i < a.length && j < b.length) r = (a[i] === b[j] || a[i] === '?' || b[j] === '?') && go(i + 1, j + 1);
-    memo.set(key, r);
-    return r;
-  };
-  return go(0, 0);
+  if (!endsAgree(a, b)) return false;
+  const aGlob = isPattern(a);
+  const bGlob = isPattern(b);
+  if (!aGlob || !bGlob) {
+    if (!aGlob && !bGlob) return a === b;
+    const [glob, id] = aGlob ? [a, b] : [b, a];
+    return literalRunsIn(glob, id) && globMatch(glob, id);
+  }
+  return overlapTable(a, b);
+}
+
+/** The two patterns agree character by character up to the first `*` of either, from the start and from the end. */
+function endsAgree(a: string, b: string): boolean {
+  const same = (x: string, y: string) => x === y || x === '?' || y === '?';
+  for (let k = 0; k < a.length && k < b.length; k++) {
+    const x = a[k]!;
+    const y = b[k]!;
+    if (x === '*' || y === '*') break;
+    if (!same(x, y)) return false;
+  }
+  for (let i = a.length - 1, j = b.length - 1; i >= 0 && j >= 0; i--, j--) {
+    const x = a[i]!;
+    const y = b[j]!;
+    if (x === '*' || y === '*') break;
+    if (!same(x, y)) return false;
+  }
+  return true;
+}
+
+/**
+ * Necessary for a match, and cheap: `id` is at least as long as the characters `glob` must match, and
+ * each run of plain characters of `glob` occurs somewhere in it.
+ */
+function literalRunsIn(glob: string, id: string): boolean {
+  if (glob.replaceAll('*', '').length > id.length) return false;
+  for (const run of glob.split(/[*?]+/)) if (run && !id.includes(run)) return false;
+  return true;
+}
+
+/** The overlap of two globs, row by row from their ends: row i says whether a[i:] and b[j:] overlap. */
+function overlapTable(a: string, b: string): boolean {
+  const n = b.length;
+  let next = new Uint8Array(n + 1); // row i + 1
+  let row = new Uint8Array(n + 1);
+  // Row a.length: only b's remaining stars can match nothing.
+  next[n] = 1;
+  for (let j = n - 1; j >= 0; j--) next[j] = b[j] === '*' && next[j + 1] ? 1 : 0;
+  for (let i = a.length - 1; i >= 0; i--) {
+    const x = a[i]!;
+    row[n] = x === '*' ? next[n]! : 0;
+    for (let j = n - 1; j >= 0; j--) {
+      const y = b[j]!;
+      if (x === '*') row[j] = next[j] || row[j + 1] ? 1 : 0;
+      else if (y === '*') row[j] = row[j + 1] || next[j] ? 1 : 0;
+      else row[j] = (x === y || x === '?' || y === '?') && next[j + 1] ? 1 : 0;
+    }
+    [next, row] = [row, next];
+  }
+  return next[0] === 1;
 }
 
 /**

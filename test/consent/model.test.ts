@@ -50,6 +50,38 @@ test('globs match as SQLite GLOB does, in time linear in practice whatever the n
   assert.not.ok(globMatch(evil, `urn:dev:zz:1_${'a'.repeat(480)}`));
 });
 
+test('overlap: the fast refusals and the table agree with the plain recursion on random globs', () => {
+  // The definition, as a recursion over both patterns (exponential without memo: small inputs only).
+  const reference = (a: string, b: string): boolean => {
+    const go = (i: number, j: number): boolean => {
+      if (i === a.length && j === b.length) return true;
+      if (i < a.length && a[i] === '*') return go(i + 1, j) || (j < b.length && go(i, j + 1));
+      if (j < b.length && b[j] === '*') return go(i, j + 1) || (i < a.length && go(i + 1, j));
+      if (i < a.length && j < b.length) return (a[i] === b[j] || a[i] === '?' || b[j] === '?') && go(i + 1, j + 1);
+      return false;
+    };
+    return go(0, 0);
+  };
+  let seed = 11;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  const pick = (alphabet: string, max: number) => Array.from({ length: rnd(max) }, () => alphabet[rnd(alphabet.length)]).join('');
+  for (let k = 0; k < 20_000; k++) {
+    const a = pick(k % 3 === 0 ? 'ab' : 'ab*?', 8);
+    const b = pick(k % 5 === 0 ? 'ab' : 'ab*?', 8);
+    assert.is(patternsOverlap(a, b), reference(a, b), `${a} ~ ${b}`);
+  }
+});
+
+test("a stranger's broad glob against many subjects: settled at the second subject it touches, or refused by the literal ends", () => {
+  const subjects = Array.from({ length: 10_000 }, (_, i) => ({ name: `s${i}`, series: [`urn:dev:prm:${30000000000000 + i}_*`] }));
+  const exact = Array.from({ length: 10_000 }, (_, i) => ({ name: `e${i}`, series: [`urn:dev:prm:${30000000000000 + i}_consumption/power/active/raw`] }));
+  // Counted in table cells, not timed: each of these used to fill a 512 × 40 table for every subject.
+  for (const glob of [('*u' + 'a*'.repeat(255)).slice(0, 512), 'urn:dev:prm:3' + '*?'.repeat(249) + 'x', '*r'.repeat(255) + '*Q']) {
+    assert.equal(concernOf(glob, subjects), { kind: 'mixed', subjects: ['s0', 's1'] }, glob.slice(0, 20));
+    assert.equal(concernOf(glob, exact), { kind: 'none' }, glob.slice(0, 20));
+  }
+});
+
 test('a requested series longer than the limit is refused before any matching', () => {
   assert.is(checkSeries('x'.repeat(MAX_SERIES_LENGTH)), 'x'.repeat(MAX_SERIES_LENGTH));
   assert.throws(() => checkSeries(`urn:dev:prm:1_${'x'.repeat(20_000)}`), (e: unknown) => e instanceof PartyError && /longer than 512/.test(e.message));
