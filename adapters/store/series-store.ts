@@ -13,6 +13,7 @@ import { encodeMeta } from '../../component/quoalise/meta.js';
 import { parseIdentifier } from '../../component/quoalise/identifier.js';
 import { QuoaliseFormatError } from '../../component/quoalise/errors.js';
 import { illegalXmlChar } from '../../component/xmpp/xml.js';
+import { MAX_UNIT_LENGTH } from '../../component/quoalise/senml.js';
 import type { Delivery, ExtractBatch, ForgetRequest, SeriesInfo } from '../contract.js';
 import { recordExpiry } from '../../component/gdpr/retention.js';
 import { isPattern } from '../../component/transfer/series-pattern.js';
@@ -123,6 +124,7 @@ export function checkBlocks(blocks: DataBlock[]): void {
       const kinds = (r.value !== undefined ? 1 : 0) + (r.stringValue !== undefined ? 1 : 0) + (r.boolValue !== undefined ? 1 : 0);
       if (kinds !== 1) throw new StoreDataError(`${describe(r)}: needs exactly one of a number, a string or a boolean value`);
       if (r.value !== undefined && !Number.isFinite(r.value)) throw new StoreDataError(`${describe(r)}: the value is not a finite number`);
+      if (r.unit !== undefined && r.unit.length > MAX_UNIT_LENGTH) throw new StoreDataError(`${describe(r)}: the unit is longer than ${MAX_UNIT_LENGTH} characters`);
       for (const [what, s] of [['string value', r.stringValue], ['unit', r.unit]] as const) {
         const bad = s === undefined ? null : illegalXmlChar(s);
         if (bad !== null) throw new StoreDataError(`${describe(r)}: the ${what} contains ${bad}, which XML cannot carry`);

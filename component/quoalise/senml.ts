@@ -17,6 +17,9 @@ export class SenmlError extends QuoaliseFormatError {
   }
 }
 
+/** A unit longer than this is refused: units are symbols (RFC 8428's registry: W, kWh, Cel…), and each record keeps its own. */
+export const MAX_UNIT_LENGTH = 64;
+
 function recordError(i: number, attribute: string, problem: string): SenmlError {
   return new SenmlError(`SenML record ${i}: ${attribute} ${problem}`, i, attribute);
 }
@@ -243,6 +246,9 @@ export function decodeSensml(el: Element): SeriesRecord[] {
 
     if (a.bn !== undefined) bn = a.bn;
     if (a.bt !== undefined) bt = parseNumber(a.bt, i, 'bt');
+    for (const key of ['u', 'bu'] as const) {
+      if ((a[key]?.length ?? 0) > MAX_UNIT_LENGTH) throw recordError(i, key, `is longer than ${MAX_UNIT_LENGTH} characters: a unit is a symbol such as W or kWh`);
+    }
     if (a.bu !== undefined) bu = a.bu;
     if (a.bv !== undefined) bv = parseNumber(a.bv, i, 'bv');
 

@@ -44,6 +44,13 @@ test('u overrides bu on its record only; either alone is accepted', () => {
   assert.equal(decode('<senml n="x" t="1704063600" v="5"/>'), [{ name: 'x', time: 1704063600, value: 5 }]);
 });
 
+test('a unit longer than 64 characters is refused, naming the record and the attribute', () => {
+  assert.equal(decode(`<senml n="x" t="1" u="${'k'.repeat(64)}" v="5"/>`)[0]!.unit, 'k'.repeat(64));
+  for (const attr of ['u', 'bu']) {
+    assert.throws(() => decode(`<senml n="x" t="1" v="1"/><senml n="x" t="2" ${attr}="${'k'.repeat(65_536)}" v="5"/>`), (e: unknown) => e instanceof SenmlError && e.message === `SenML record 1: ${attr} is longer than 64 characters: a unit is a symbol such as W or kWh`);
+  }
+});
+
 test('string values, with XML escapes, and boolean values', () => {
   assert.equal(decode(`<senml n="s" t="1" vs="a &lt;b&gt; &amp; &quot;c&quot; &apos;d&apos;"/><senml n="b" t="2" vb="true"/><senml n="b" t="3" vb="0"/>`), [
     { name: 's', time: 1, stringValue: `a <b> & "c" 'd'` },
