@@ -162,9 +162,12 @@ test('bob asks for the household\'s series from an ad-hoc client; alice is told'
 });
 
 test('a stranger cannot decide for alice\'s data; errors say why', async ({ mallory, alice, bob, first }) => {
-  assertError(await command(mallory, METERS, 'decide', { id: String(first), decision: 'approve' }), 'forbidden');
+  assertError(await command(mallory, METERS, 'decide', { id: String(first), decision: 'approve' }), 'forbidden', 'decides for no data');
+  // A record that concerns others is answered as one that does not exist: ids are not for mapping.
   assertError(await command(mallory, METERS, 'pending_requests'), 'forbidden', 'only its owners and the people its series are about');
-  assertError(await command(mallory, METERS, 'withdraw', { id: String(first) }), 'forbidden', `may not withdraw consent ${first}`);
+  assertError(await command(mallory, METERS, 'withdraw', { id: String(first) }), 'item-not-found', `no consent record with id ${first} on ${METERS} concerns mallory@`);
+  assertError(await command(mallory, METERS, 'withdraw', { id: '99999' }), 'item-not-found', `no consent record with id 99999 on ${METERS} concerns mallory@`);
+  assertError(await command(mallory, SCHOOL, 'withdraw', { id: String(first) }), 'item-not-found', `no consent record with id ${first} on ${SCHOOL} concerns mallory@`);
   assertError(await command(bob, METERS, 'decide', { id: String(first), decision: 'approve' }), 'forbidden', 'decides for no data');
   assertError(await command(alice, METERS, 'decide', { id: '99999', decision: 'approve' }), 'item-not-found', 'no consent record with id 99999');
   assertError(await command(alice, METERS, 'decide', { id: String(first), decision: 'approve', until: iso(Date.now() + 365 * 24 * HOUR) }), 'bad-request', 'can only be shortened');

@@ -111,8 +111,12 @@ export class ConsentCommands {
     /** The record named by the form's id, which must be one of this app's: the commands of one app never act on another's records. */
     const recordOn = (c: ConsentCaller, f: ReadonlyMap<string, string[]>): number => {
       const id = readId(f);
-      const rec = asStanzaError(() => svc.find(id));
-      if (rec.app !== c.app) throw new StanzaError('item-not-found', `no consent record with id ${id} on ${c.appJid}`);
+      const rec = svc.store.get(id);
+      // One answer whether the record does not exist, is another app's, or concerns others: a stranger
+      // must not learn from record ids which exist, nor to which app they belong.
+      if (!rec || rec.app !== c.app || svc.roleOf(rec, c.requester) === null) {
+        throw new StanzaError('item-not-found', `no consent record with id ${id} on ${c.appJid} concerns ${c.requester}`);
+      }
       return id;
     };
     const deciderOnly = (node: string) => (c: ConsentCaller) => {
