@@ -14,6 +14,7 @@ import { parseIdentifier } from '../../component/quoalise/identifier.js';
 import { QuoaliseFormatError } from '../../component/quoalise/errors.js';
 import { illegalXmlChar } from '../../component/xmpp/xml.js';
 import { MAX_UNIT_LENGTH } from '../../component/quoalise/senml.js';
+import { LAST_RECORD_TIME } from '../../component/quoalise/time.js';
 import type { Delivery, ExtractBatch, ForgetRequest, SeriesInfo } from '../contract.js';
 import { recordExpiry } from '../../component/gdpr/retention.js';
 import { isPattern } from '../../component/transfer/series-pattern.js';
@@ -63,7 +64,7 @@ const NUMERIC_COLUMNS = 'time, value, unit';
 /** Rows are read this many at a time: `all()` per page costs about two thirds of `iterate()` per row, in bounded memory. */
 const PAGE_ROWS = 4096;
 /** The last second a date can show in ISO 8601 as fedgate writes it (9999-12-31T23:59:59Z): records later are refused. */
-const LAST_STORABLE_TIME = 253_402_300_799;
+const LAST_STORABLE_TIME = LAST_RECORD_TIME;
 
 /** The rows of a range query, read a page at a time (`first` from `start`, `after` past the last time read); time is the first column. */
 function* pages<R extends readonly unknown[]>(

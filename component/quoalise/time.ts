@@ -5,6 +5,10 @@
 import { QuoaliseFormatError } from './errors.js';
 
 /** A time, day or duration the caller cannot use; the message is meant for the requester. */
+/** Record times fedgate keeps: 1970-01-01 to 9999-12-31, epoch seconds (past it no date can show them). */
+export const FIRST_RECORD_TIME = 0;
+export const LAST_RECORD_TIME = 253_402_300_799;
+
 export class TimeFormatError extends QuoaliseFormatError {
   override name = 'TimeFormatError';
 }

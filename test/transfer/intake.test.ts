@@ -226,6 +226,11 @@ test('malformed data gets bad-request', async ({ peer }) => {
   const err = await peer.waitFor(errorFor('bad1'));
   assert.is(errorCondition(err), 'bad-request');
   assert.is(err.getChild('error')?.attrs.type, 'modify');
+  // A time no date can show: refused before the acknowledgement (it was acknowledged, then dead-lettered).
+  peer.send(data('bad2', 'meters@peer.localhost/r', '<senml bn="BN" bt="1704063600" v="1"/><senml t="1e300" v="2"/>'));
+  const far = await peer.waitFor(errorFor('bad2'));
+  assert.is(errorCondition(far), 'bad-request');
+  assert.match(errorText(far), "a record's time (1e+300) is outside 1970-01-01 to 9999-12-31");
 });
 
 test('a failing application is retried with growing delays, then succeeds', async ({ peer, http }) => {
