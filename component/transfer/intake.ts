@@ -144,10 +144,16 @@ export class Intake {
     }
     const names = new Set<string>();
     let records = 0;
-    for (const b of blocks) for (const r of b.records) (names.add(r.name), records++);
+    let undated: number | null = null;
+    for (const b of blocks) {
+      for (const r of b.records) {
+        names.add(r.name);
+        records++;
+        if (!(r.time >= FIRST_RECORD_TIME && r.time <= LAST_RECORD_TIME)) undated = r.time;
+      }
+    }
     // Refused here, before the acknowledgement, rather than dead-lettered by the adapter after it.
-    const undated = blocks.flatMap((b) => b.records).find((r) => !(r.time >= FIRST_RECORD_TIME && r.time <= LAST_RECORD_TIME));
-    if (undated) return this.refuse(el, new StanzaError('bad-request', `a record's time (${undated.time}) is outside 1970-01-01 to 9999-12-31`));
+    if (undated !== null) return this.refuse(el, new StanzaError('bad-request', `a record's time (${undated}) is outside 1970-01-01 to 9999-12-31`));
     if (records === 0) return this.refuse(el, new StanzaError('bad-request', `the ${data.format === 'quoalise' ? 'Quoalise' : 'Sen1Message'} data carries no record: nothing to store`));
     // Terms of series the message does not carry say nothing: not kept (a message listing 100,000 of
     // them made every record's expiry a search of the list in the app's worker).
