@@ -25,8 +25,9 @@
  * are fedgates recognise records they already hold (stored as unchanged), nothing is lost.
  */
 import Database from 'better-sqlite3';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { restoreMarkerOf } from '../store/database.js';
 import { randomBytes } from 'node:crypto';
 import { pidAlive } from '../runtime-status.js';
 
@@ -185,7 +186,14 @@ function moveAside(path: string, suffix: string): string | null {
   return moved;
 }
 
-/** Replaces a stopped gateway's files by the backup `source` (and its companions). */
+/**
+ * Replaces a stopped gateway's files by the backup `source` (and its companions). A restore cut short
+ * must never leave a gateway that starts on half the files (the main file's cursors past an empty
+ * store, or its old instance id: the receivers would take new messages for ones they have). So: a
+ * marker first, which makes every open of the files refuse (store/database.ts); every copy made aside,
+ * the new instance id written into the main copy; then in place, the companions first and the main
+ * file last; the marker removed at the end. Running the same restore again finishes one cut short.
+ */
 export function restoreDatabases(source: string, mainPath: string, now = new Date()): RestoredFile[] {
   if (!existsSync(source)) throw new BackupError(`${source} does not exist`);
   const backups = databaseFiles(source);
@@ -197,34 +205,50 @@ export function restoreDatabases(source: string, mainPath: string, now = new Dat
       throw new BackupError(`${path} and ${source} come from different backups (a backup was cut short, maybe killed while it replaced an older one): restore from another backup, or make a new one`);
     }
   }
+  mkdirSync(dirname(mainPath), { recursive: true });
+  writeDurably(restoreMarkerOf(mainPath), `${resolve(source)}\n`);
   const suffix = `.before-restore-${now.toISOString().replace(/[:.]/g, '-')}`;
   // The live files the backup has no copy of are set aside too: they belong to the state being replaced.
   const targets = new Map(databaseFiles(mainPath).map((f) => [f.name, f.path]));
   for (const b of backups) targets.set(b.name, targetOf(mainPath, b.name));
-  const restored: RestoredFile[] = [];
+  const copies = new Map<string, string>();
   for (const [name, path] of targets) {
-    const keptAs = moveAside(path, suffix);
     const b = backups.find((x) => x.name === name);
-    if (b) {
-      const partial = `${path}.partial-${process.pid}`;
-      copyFileSync(b.path, partial);
-      const db = new Database(partial, { fileMustExist: true });
-      try {
-        db.exec('DROP TABLE IF EXISTS fedgate_backup');
-      } finally {
-        db.close();
-      }
-      seal(partial);
-      renameSync(partial, path);
+    if (!b) continue;
+    // A fixed name, its journals cleared: a copy left by a restore killed earlier is replaced, never rolled into this one.
+    const partial = `${path}.restore-partial`;
+    for (const p of [partial, `${partial}-journal`, `${partial}-wal`, `${partial}-shm`]) rmSync(p, { force: true });
+    copyFileSync(b.path, partial);
+    const db = new Database(partial, { fileMustExist: true });
+    try {
+      db.exec('DROP TABLE IF EXISTS fedgate_backup');
+      // New stanza ids: receivers remember the ids of the messages sent after the backup.
+      if (name === 'fedgate') db.prepare("UPDATE settings SET value = lower(hex(randomblob(6))) WHERE name = 'instance'").run();
+    } finally {
+      db.close();
     }
-    restored.push({ name, from: b?.path ?? '', to: path, keptAs });
+    seal(partial);
+    copies.set(name, partial);
   }
-  // New stanza ids: receivers remember the ids of the messages sent after the backup.
-  const db = new Database(mainPath, { fileMustExist: true });
+  const restored: RestoredFile[] = [];
+  const order = [...targets].sort(([a], [b]) => (a === 'fedgate' ? 1 : 0) - (b === 'fedgate' ? 1 : 0));
+  for (const [name, path] of order) {
+    const keptAs = moveAside(path, suffix);
+    const partial = copies.get(name);
+    if (partial) renameSync(partial, path);
+    restored.push({ name, from: backups.find((x) => x.name === name)?.path ?? '', to: path, keptAs });
+  }
+  rmSync(restoreMarkerOf(mainPath));
+  return [...restored.filter((r) => r.name === 'fedgate'), ...restored.filter((r) => r.name !== 'fedgate')];
+}
+
+/** Written and flushed to the disk before anything else happens. */
+function writeDurably(path: string, text: string): void {
+  const fd = openSync(path, 'w', 0o600);
   try {
-    db.prepare("UPDATE settings SET value = lower(hex(randomblob(6))) WHERE name = 'instance'").run();
+    writeSync(fd, text);
+    fsyncSync(fd);
   } finally {
-    db.close();
+    closeSync(fd);
   }
-  return restored;
 }

@@ -2,7 +2,8 @@
 import { Command } from 'commander';
 import { BackupError, backupDatabases, restoreDatabases } from '../backup/backup.js';
 import { gatewayProcessAlive, isAlive, readRuntimeStatus } from '../runtime-status.js';
-import { contextOf, CliError, formatTable, printJsonOrTable } from './context.js';
+import { configOf, contextOf, CliError, formatTable, printJsonOrTable } from './context.js';
+import { unfinishedRestore } from '../store/database.js';
 
 function mb(bytes: number): string {
   return `${(bytes / 1_048_576).toFixed(1)} MB`;
@@ -42,13 +43,18 @@ export function restoreCommand(): Command {
     .argument('<file>', 'the copy of the main database file made by fedgate backup')
     .option('--json', 'machine-readable output')
     .action(function (this: Command, file: string, o: { json?: boolean }) {
-      const ctx = contextOf(this);
-      const rt = readRuntimeStatus(ctx.db);
-      ctx.db.close();
-      if (rt && (isAlive(rt) || gatewayProcessAlive(rt))) throw new CliError(`the gateway is running (pid ${rt.pid}${isAlive(rt) ? '' : ', its heartbeat stale: hung, stopped or unable to write'}): stop it first (systemctl stop fedgate)`, 1);
+      const config = configOf(this);
+      // A restore cut short is finished by running it again: nothing opens the files meanwhile (nor
+      // could the gateway have started on them), so there is no runtime status to read.
+      if (unfinishedRestore(config.database.path) === null) {
+        const ctx = contextOf(this);
+        const rt = readRuntimeStatus(ctx.db);
+        ctx.db.close();
+        if (rt && (isAlive(rt) || gatewayProcessAlive(rt))) throw new CliError(`the gateway is running (pid ${rt.pid}${isAlive(rt) ? '' : ', its heartbeat stale: hung, stopped or unable to write'}): stop it first (systemctl stop fedgate)`, 1);
+      }
       let restored;
       try {
-        restored = restoreDatabases(file, ctx.config.database.path);
+        restored = restoreDatabases(file, config.database.path);
       } catch (err) {
         if (err instanceof BackupError) throw new CliError(err.message, 1);
         throw err;

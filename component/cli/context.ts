@@ -22,14 +22,18 @@ export interface CliContext {
   db: Db;
 }
 
-export function openContext(configPath: string | undefined, opts: { needSecret?: boolean } = {}): CliContext {
-  let config: Config;
+/** The configuration alone (a bad one: exit 2). */
+export function loadCliConfig(configPath: string | undefined, opts: { needSecret?: boolean } = {}): Config {
   try {
-    config = loadConfig(configPath ?? defaultConfigPath(), process.env, { needSecret: opts.needSecret ?? false });
+    return loadConfig(configPath ?? defaultConfigPath(), process.env, { needSecret: opts.needSecret ?? false });
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message, 2);
     throw err;
   }
+}
+
+export function openContext(configPath: string | undefined, opts: { needSecret?: boolean } = {}): CliContext {
+  const config = loadCliConfig(configPath, opts);
   let db: Db;
   try {
     db = openDatabase(config.database.path, { synchronous: config.database.synchronous });
@@ -55,6 +59,11 @@ function account(): string {
 /** The context of a sub-command, from the global `--config` option. */
 export function contextOf(cmd: Command): CliContext {
   return openContext(cmd.optsWithGlobals<{ config?: string }>().config);
+}
+
+/** The configuration of a command that must not open the database. */
+export function configOf(cmd: Command): Config {
+  return loadCliConfig(cmd.optsWithGlobals<{ config?: string }>().config);
 }
 
 type ErrorClass = abstract new (...args: never[]) => Error;

@@ -4,7 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import { DatabaseError } from './sqlite-errors.js';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrate } from './migrations.js';
 import { namingFile } from './sqlite-errors.js';
@@ -47,6 +47,10 @@ export interface OpenOptions {
  * unreadable, a full disk — is a DatabaseError whose message names the file and what to do.
  */
 export function openDatabase(path: string, opts: OpenOptions = {}): Db {
+  const restoring = path === ':memory:' ? null : unfinishedRestore(path);
+  if (restoring !== null) {
+    throw new DatabaseError(path, 'FEDGATE_RESTORING', `a restore of ${path} from ${restoring} was cut short: its files are half replaced; run fedgate restore ${restoring} again (nothing opens them until it has ended)`);
+  }
   if (path !== ':memory:' && !opts.readonly) {
     try {
       mkdirSync(dirname(path), { recursive: true });
@@ -74,6 +78,21 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
     });
   } catch (err) {
     (db as Db | null)?.close();
+    throw err;
+  }
+}
+
+/** Written by `fedgate restore` before it replaces a file, removed when every file is in place (component/backup/backup.ts). */
+export function restoreMarkerOf(path: string): string {
+  return `${path}.restoring`;
+}
+
+/** The backup a restore cut short was restoring into `path` (null: none). */
+export function unfinishedRestore(path: string): string | null {
+  try {
+    return readFileSync(restoreMarkerOf(path), 'utf8').trim() || '(unknown backup)';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
 }

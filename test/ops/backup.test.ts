@@ -5,7 +5,7 @@
  */
 import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
-import { copyFileSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { Ejabberd } from '../helpers/ejabberd.js';
@@ -102,10 +102,21 @@ test('a backup taken during a transfer, restored into the stopped sender: every 
   const refusedMix = await a.cli('restore', mixed);
   assert.is(refusedMix.code, 1);
   assert.match(refusedMix.stderr, 'come from different backups');
+  // A restore killed once it had begun (its marker written, as the first thing it does): nothing opens
+  // the half-replaced files — neither the gateway nor a command — until the same restore is run again.
+  writeFileSync(join(a.dir, 'fedgate.sqlite.restoring'), `${copy}\n`);
+  const status = await a.cli('status');
+  assert.is(status.code, 2);
+  assert.match(status.stderr, `was cut short: its files are half replaced; run fedgate restore ${copy} again`);
+  a.start();
+  assert.is.not(await a.waitExit(20_000), 0, 'the gateway started on half-restored files');
+  assert.match(a.stderr, `run fedgate restore ${copy} again`);
   const restored = JSON.parse(await a.must('restore', copy, '--json')) as { files: Array<{ name: string; keptAs: string | null }> };
   assert.equal(restored.files.map((f) => f.name).sort(), ['fedgate', 'store']);
   for (const f of restored.files) assert.ok(f.keptAs && existsSync(f.keptAs), 'the replaced file is kept');
   assert.is.not(scalar<string>(a, "SELECT value FROM settings WHERE name = 'instance'"), instance, 'new stanza ids after a restore');
+  assert.not.ok(existsSync(join(a.dir, 'fedgate.sqlite.restoring')), 'the marker is gone once every file is in place');
+  assert.equal(readdirSync(a.dir).filter((f) => f.includes('partial')), [], 'no copy left aside');
 
   a.start();
   await a.waitOnline();
