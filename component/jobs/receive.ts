@@ -14,6 +14,7 @@ import { QuoaliseFormatError } from '../quoalise/errors.js';
 import { Backoff, retryDelayMs } from '../timing/backoff.js';
 import type { Logger } from '../log/logger.js';
 import { withTimeout } from './with-timeout.js';
+import type { OneAtATime } from '../workers/one-at-a-time.js';
 import type { Entitlements } from '../transfer/entitlements.js';
 import { retentionFromJson, retentionList } from '../gdpr/retention.js';
 
@@ -40,6 +41,11 @@ export interface ReceiveJobOptions {
   onApplying?(id: number): void;
   /** Senders the app accepts data from without a consumer (adapter contract: `senders`). */
   senders?: ReadonlySet<string>;
+  /**
+   * Shared by the apps of one thread: each batch, from its announcement to its settlement, runs alone,
+   * so that a thread stopping mid-batch blames one app's row (workers/one-at-a-time.ts).
+   */
+  serial?: OneAtATime;
 }
 
 export class ReceiveJob {
@@ -99,70 +105,77 @@ export class ReceiveJob {
   }
 
   private async run(): Promise<void> {
-    for (;;) {
-      if (this.stopped) return;
-      const rows = this.inbox.head(this.opts.app, this.cursor, BATCH);
-      if (rows.length === 0) return;
-      const done: number[] = [];
-      let dead = 0;
-      let announced = false;
-      try {
-        // The due rows at the head, in order: a held row holds the rows behind it.
-        const now = Date.now();
-        let held = rows.findIndex((r) => r.nextAttemptAt > now);
-        let due = held === -1 ? rows : rows.slice(0, held);
-        // A row that failed before is tried alone: if it is what stopped the thread (transfer/poison.ts),
-        // the next stop is counted against it, not against the rows that came with it.
-        if (due.length > 1 && due[0]!.attempts > 0) {
-          due = due.slice(0, 1);
-          held = -1;
-        }
-        // Said before decoding: a message can stop the thread there too (its size against the heap).
-        if (due.length) {
-          this.opts.onApplying?.(due[0]!.id);
-          announced = true;
-        }
-        const ready: Array<{ row: InboxRow; delivery: Delivery }> = [];
-        for (const row of due) {
-          const delivery = this.decode(row);
-          if (delivery) ready.push({ row, delivery });
-          else dead++;
-        }
-        const outcome = ready.length ? await this.applyAll(ready) : { done: [], dead: 0, held: false };
-        done.push(...outcome.done);
-        dead += outcome.dead;
-        const settledUpTo = outcome.held ? null : due.at(-1);
-        if (outcome.held) {
-          const first = ready[outcome.done.length + outcome.dead];
-          if (first) this.cursor = Math.max(this.cursor, first.row.id - 1);
-          return;
-        }
-        if (settledUpTo) this.cursor = settledUpTo.id;
-        if (held !== -1) {
-          this.timer = setTimeout(() => this.wake(), rows[held]!.nextAttemptAt - Date.now());
-          return;
-        }
-      } finally {
-        // Marked done only after deliver() succeeded: a crash in between redelivers them, and adapters
-        // are idempotent on the key.
-        let marked = 0;
-        let failed: unknown = null;
-        if (done.length) {
-          try {
-            this.inbox.markDone(done);
-            marked = done.length;
-          } catch (err) {
-            // Still pending in the inbox: read them again (their adapter is idempotent on the key).
-            this.cursor = Math.min(this.cursor, Math.min(...done) - 1);
-            failed = err;
-          }
-        }
-        // The dead ones left the inbox whatever happened to the marks: the intake's count follows. An
-        // announced batch is always settled, even with nothing to count: the main thread stops watching it.
-        if (marked || dead || announced) this.opts.onSettled(marked, dead);
-        if (failed) throw failed;
-      }
+    const serial = this.opts.serial ?? ((task) => task());
+    while (!this.stopped && (await serial(() => this.step()))) {
+      // the next batch
     }
+  }
+
+  /** One batch, announced, applied and settled. False when there is nothing more to do now. */
+  private async step(): Promise<boolean> {
+    if (this.stopped) return false;
+    const rows = this.inbox.head(this.opts.app, this.cursor, BATCH);
+    if (rows.length === 0) return false;
+    const done: number[] = [];
+    let dead = 0;
+    let announced = false;
+    try {
+      // The due rows at the head, in order: a held row holds the rows behind it.
+      const now = Date.now();
+      let held = rows.findIndex((r) => r.nextAttemptAt > now);
+      let due = held === -1 ? rows : rows.slice(0, held);
+      // A row that failed before is tried alone: if it is what stopped the thread (transfer/poison.ts),
+      // the next stop is counted against it, not against the rows that came with it.
+      if (due.length > 1 && due[0]!.attempts > 0) {
+        due = due.slice(0, 1);
+        held = -1;
+      }
+      // Said before decoding: a message can stop the thread there too (its size against the heap).
+      if (due.length) {
+        this.opts.onApplying?.(due[0]!.id);
+        announced = true;
+      }
+      const ready: Array<{ row: InboxRow; delivery: Delivery }> = [];
+      for (const row of due) {
+        const delivery = this.decode(row);
+        if (delivery) ready.push({ row, delivery });
+        else dead++;
+      }
+      const outcome = ready.length ? await this.applyAll(ready) : { done: [], dead: 0, held: false };
+      done.push(...outcome.done);
+      dead += outcome.dead;
+      const settledUpTo = outcome.held ? null : due.at(-1);
+      if (outcome.held) {
+        const first = ready[outcome.done.length + outcome.dead];
+        if (first) this.cursor = Math.max(this.cursor, first.row.id - 1);
+        return false;
+      }
+      if (settledUpTo) this.cursor = settledUpTo.id;
+      if (held !== -1) {
+        this.timer = setTimeout(() => this.wake(), rows[held]!.nextAttemptAt - Date.now());
+        return false;
+      }
+    } finally {
+      // Marked done only after deliver() succeeded: a crash in between redelivers them, and adapters
+      // are idempotent on the key.
+      let marked = 0;
+      let failed: unknown = null;
+      if (done.length) {
+        try {
+          this.inbox.markDone(done);
+          marked = done.length;
+        } catch (err) {
+          // Still pending in the inbox: read them again (their adapter is idempotent on the key).
+          this.cursor = Math.min(this.cursor, Math.min(...done) - 1);
+          failed = err;
+        }
+      }
+      // The dead ones left the inbox whatever happened to the marks: the intake's count follows. An
+      // announced batch is always settled, even with nothing to count: the main thread stops watching it.
+      if (marked || dead || announced) this.opts.onSettled(marked, dead);
+      if (failed) throw failed;
+    }
+    return true;
   }
 
   /** The row's delivery, or null if it can never be applied (then it is dead-lettered here). */

@@ -3,6 +3,7 @@
  * of many (a worker of the shared pool). The main thread never runs adapter code; here a slow adapter
  * delays only the apps of its own thread, and a stuck one is restarted by the main thread.
  */
+import { oneAtATime } from './one-at-a-time.js';
 import { parentPort, workerData, BroadcastChannel } from 'node:worker_threads';
 import { createWorkerLogger } from '../log/logger.js';
 import { openDatabase } from '../store/database.js';
@@ -53,6 +54,7 @@ const shared: WorkerShared = {
   entitlements: new Entitlements(db, data.domain),
   log: createWorkerLogger(data.logLevel, data.name),
   outboxChannel: new BroadcastChannel(OUTBOX_CHANNEL),
+  applying: oneAtATime(),
   consents: new ConsentStore(db),
   policies: new RetentionPolicies(db),
   post,

@@ -19,6 +19,7 @@ import type { Entitlements } from '../transfer/entitlements.js';
 import type { AppOp, AppWorkerData, FromAppWorker, HostedAppSpec, WorkerError } from './protocol.js';
 import { appOps, type AppOps } from './app-ops.js';
 import { ReceiveJob } from '../jobs/receive.js';
+import type { OneAtATime } from './one-at-a-time.js';
 import { ExtractJobs } from '../jobs/extract.js';
 
 /** What the apps of one worker thread share. */
@@ -34,6 +35,8 @@ export interface WorkerShared {
   log: Logger;
   /** Announces new outbox rows to the send worker. */
   outboxChannel: BroadcastChannel;
+  /** The thread's apps apply their inbox rows one batch at a time (workers/one-at-a-time.ts). */
+  applying: OneAtATime;
   /** Consent records (and grants), read for each subscriber at each check. */
   consents: ConsentStore;
   /** The apps' retention policies, carried by their get_history answers. */
@@ -89,6 +92,7 @@ export class HostedApp {
       onSettled: (done, dead) => shared.post({ t: 'settled', app: spec.name, done, dead }),
       onApplying: (id) => shared.postNow({ t: 'applying', app: spec.name, id }),
       senders: new Set(module.senders?.(options) ?? []),
+      serial: shared.applying,
     });
     extract = new ExtractJobs({
       db,

@@ -14,6 +14,7 @@ import { openDatabase } from '../../component/store/database.js';
 import { Inbox, type InboundMessage } from '../../component/transfer/inbox.js';
 import { Entitlements } from '../../component/transfer/entitlements.js';
 import { ReceiveJob } from '../../component/jobs/receive.js';
+import { oneAtATime } from '../../component/workers/one-at-a-time.js';
 import { createLogger } from '../../component/log/logger.js';
 import { encodeQuoalise } from '../../component/quoalise/payload.js';
 import type { Adapter, Delivery } from '../../adapters/contract.js';
@@ -22,9 +23,9 @@ import { until } from '../helpers/db.js';
 const SENDER = 'meters@source.example';
 const SERIES = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
 
-function message(i: number): InboundMessage {
+function message(i: number, app = 'sink'): InboundMessage {
   const payload = encodeQuoalise([{ meta: {}, records: [{ name: SERIES, time: 1704063600 + i, value: i, unit: 'W' }] }]);
-  return { app: 'sink', sender: SENDER, stanzaId: `m${i}`, format: 'quoalise', payload, records: 1, origin: null, version: null, retention: null, expiresAt: null, series: SERIES };
+  return { app, sender: SENDER, stanzaId: `m${i}`, format: 'quoalise', payload, records: 1, origin: null, version: null, retention: null, expiresAt: null, series: SERIES };
 }
 
 test('a failed "done" mark rewinds: the rows are applied again after the back-off, then marked once', async () => {
@@ -115,6 +116,63 @@ test('a row that stopped the thread before is applied alone, announced first; th
     db.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the apps of one thread apply one batch at a time: a thread stopping mid-batch can blame only one app's row", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fedgate-receive-'));
+  const db = openDatabase(join(dir, 'fedgate.sqlite'));
+  const jobs: ReceiveJob[] = [];
+  try {
+    const inbox = new Inbox(db);
+    inbox.commit([message(1, 'a'), message(2, 'a'), message(3, 'b'), message(4, 'b')]);
+    // What the main thread hears, in order: each batch announced, then settled.
+    const heard: string[] = [];
+    const serial = oneAtATime();
+    for (const app of ['a', 'b']) {
+      const job = new ReceiveJob({
+        inbox,
+        entitlements: new Entitlements(db, 'gw.example'),
+        app,
+        appJid: `${app}@gw.example`,
+        // Each delivery yields to the event loop, as a real adapter's does: the other app could run meanwhile.
+        adapter: { deliver: async () => void (await new Promise((r) => setImmediate(r))) },
+        log: createLogger({ level: 'silent', format: 'json' }),
+        timeoutMs: 5000,
+        retry: { initialMs: 100, maxMs: 1000, maxAttempts: 5 },
+        onSettled: (done) => void heard.push(`${app} settled ${done}`),
+        onApplying: () => void heard.push(`${app} applying`),
+        senders: new Set([SENDER]),
+        serial,
+      });
+      jobs.push(job);
+    }
+    // Woken together, as a thread's apps are by one batch of the intake.
+    for (const job of jobs) job.wake();
+    await until(() => inbox.head('a', 0, 10).length + inbox.head('b', 0, 10).length === 0, 5000, () => heard.join(', '));
+    assert.equal(heard, ['a applying', 'a settled 2', 'b applying', 'b settled 2']);
+  } finally {
+    for (const job of jobs) await job.stop();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('one at a time: in order, and a failure does not stop the next', async () => {
+  const serial = oneAtATime();
+  const order: string[] = [];
+  const slow = serial(async () => {
+    await new Promise((r) => setTimeout(r, 5));
+    order.push('first');
+  });
+  const failing = serial(async () => {
+    order.push('second');
+    throw new Error('boom');
+  });
+  const third = serial(async () => void order.push('third'));
+  await slow;
+  assert.is(await failing.then(() => 'resolved', (e: Error) => e.message), 'boom');
+  await third;
+  assert.equal(order, ['first', 'second', 'third']);
 });
 
 test.run();
