@@ -106,5 +106,11 @@ export function startCommand(): Command {
           void running.stop().then(resolve);
         });
       });
+      // Stopped: nothing should keep the process now. If something still does (a socket the kernel holds
+      // open), it must not hang a service manager's stop until its time-out and SIGKILL.
+      setTimeout(() => {
+        log.warn('stopped, but something still held the process: exiting');
+        process.exit(process.exitCode ?? 0);
+      }, 3000).unref();
     });
 }

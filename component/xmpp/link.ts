@@ -248,11 +248,16 @@ export class Link extends EventEmitter<LinkEvents> {
     const conn = this.conn;
     this.conn = null;
     if (conn) {
+      const socket = conn.socket;
       try {
         await conn.stop();
       } catch {
-        conn.socket?.destroy();
+        // destroyed below
       }
+      // Always: xmpp.js's stop gives up on a server that does not answer (frozen, SIGSTOPped) without
+      // an error, and leaves the socket half-closed with unsent bytes — enough to keep the process alive.
+      socket?.destroy();
+      conn.socket?.destroy();
     }
     this.failPending(new Error('link stopped'));
     this.setState('stopped');

@@ -139,6 +139,23 @@ test('a server that stops answering is detected by the keepalive ping and reconn
   });
 });
 
+test('SIGTERM while the server is frozen: fedgate stops and exits 0 all the same, without waiting for it', async ({ ejabberd }) => {
+  await withFedgate(ejabberd, 'right-secret', {}, async (fg) => {
+    assert.is((await fg.cli('app', 'add', 'meters', '--kind', 'echo')).code, 0);
+    fg.start();
+    await fg.waitOnline();
+    const pid = ejabberd.pid()!;
+    process.kill(pid, 'SIGSTOP'); // the TCP connection stays open, nothing answers the stream's close
+    try {
+      fg.proc!.kill('SIGTERM');
+      // It stayed for ever (a half-closed socket with unsent bytes) until the server came back.
+      assert.is(await fg.waitExit(20_000), 0);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+  });
+});
+
 interface StatusJson {
   link: string;
   server: string | null;
