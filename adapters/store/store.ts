@@ -16,7 +16,7 @@
  * the apps of one thread share one connection to the store's file and its compiled statements.
  */
 import { AdapterError, OptionsError, type Adapter, type AdapterModule, type ForgetRequest, type ReadRequest, type StoredChunk } from '../contract.js';
-import type { Db } from '../../component/store/database.js';
+import { setBusyTimeout, type Db } from '../../component/store/database.js';
 import { openStoreDatabase } from './store-database.js';
 import { SeriesStore, StoreDataError } from './series-store.js';
 
@@ -37,8 +37,11 @@ const connections = new Map<string, { db: Db; users: number }>();
  * at its start, before any store app opens.
  */
 let storeSynchronous: 'NORMAL' | 'FULL' = 'NORMAL';
-export function configureStoreConnections(opts: { synchronous: 'NORMAL' | 'FULL' }): void {
+/** An adapter thread's wait for a lock (component/store/database.ts, setBusyTimeout); unset: the default. */
+let storeBusyTimeoutMs: number | undefined;
+export function configureStoreConnections(opts: { synchronous: 'NORMAL' | 'FULL'; busyTimeoutMs?: number }): void {
   storeSynchronous = opts.synchronous;
+  storeBusyTimeoutMs = opts.busyTimeoutMs;
 }
 
 /** The store file's connection of this thread (shared by the apps that keep records there), and its release. */
@@ -52,6 +55,7 @@ export function connectStore(databasePath: string): { db: Db; release(): void } 
     // default page cache (2 MB) holds the pages of a few apps, and a thousand apps' reads evicted each
     // other. A cap, not an allocation: pages are cached as they are read (README, bench:apps).
     db.pragma(`cache_size = -${STORE_CACHE_KIB}`);
+    if (storeBusyTimeoutMs !== undefined) setBusyTimeout(db, storeBusyTimeoutMs);
     connections.set(databasePath, (c = { db, users: 0 }));
   }
   c.users++;

@@ -19,7 +19,7 @@
  * Log entries keep their index: `fedgate audit prove INDEX` proves any of them to a third party.
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Db } from '../store/database.js';
 import type { Logger } from '../log/logger.js';
 import type { SeriesRecord } from '../quoalise/types.js';
@@ -113,8 +113,15 @@ export async function exportSubject(o: ExportOptions): Promise<ExportReport> {
   if (existsSync(o.out) && readdirSync(o.out).length > 0) throw new ExportError(`${o.out} exists and is not empty: choose a new folder (an export never overwrites)`);
   // Written aside, put in place whole at the end: an export cut short never looks complete. Private
   // (it holds a person's data): 0700, or the mode of the folder the operator made for it.
-  const dir = `${o.out.replace(/\/+$/, '')}.partial-${process.pid}`;
+  // One name per output folder: an export killed before (its copy of a person's data half written) is
+  // removed by the next one, never left beside it for good (nor those of the older pid-named kind).
+  const out = o.out.replace(/\/+$/, '');
+  const dir = `${out}.partial`;
   rmSync(dir, { recursive: true, force: true });
+  const parent = dirname(resolve(out));
+  if (existsSync(parent)) {
+    for (const f of readdirSync(parent)) if (f.startsWith(`${basename(out)}.partial-`)) rmSync(join(parent, f), { recursive: true, force: true });
+  }
   mkdirSync(join(dir, 'data'), { recursive: true });
   chmodSync(dir, existsSync(o.out) ? statSync(o.out).mode & 0o777 : 0o700);
   try {

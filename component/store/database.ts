@@ -14,17 +14,35 @@ export type Db = Database.Database;
 /** How long a connection waits for another's write lock before SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 10_000;
 
+/** Connections set to wait otherwise than BUSY_TIMEOUT_MS (setBusyTimeout). */
+const busyTimeouts = new WeakMap<Db, number>();
+
+/**
+ * How long this connection waits for a lock. An adapter thread's connections wait less than its
+ * calls' time limit and the stop's grace: a thread ended while SQLite waits for a lock aborts the whole
+ * process (better-sqlite3 #842), so a wait must end, in SQLITE_BUSY, before anyone ends the thread.
+ */
+export function setBusyTimeout(db: Db, ms: number): void {
+  db.pragma(`busy_timeout = ${ms}`);
+  busyTimeouts.set(db, ms);
+}
+
+/** An adapter thread's wait for a lock: half its calls' time limit, at most 2 s (see setBusyTimeout). */
+export function workerBusyTimeoutMs(callTimeoutMs: number): number {
+  return Math.max(100, Math.min(2000, Math.floor(callTimeoutMs / 2)));
+}
+
 /**
  * Runs `fn` with SQLite's busy handler off: a write that finds the lock taken throws SQLITE_BUSY at
  * once instead of sleeping the whole thread (the XMPP thread tries again on its next turn). Afterwards
- * the connection waits BUSY_TIMEOUT_MS again, openDatabase's default: not for connections set otherwise.
+ * the connection waits as long as before.
  */
 export function withoutBusyWait<T>(db: Db, fn: () => T): T {
   cachedStatement(db, 'PRAGMA busy_timeout = 0').get();
   try {
     return fn();
   } finally {
-    cachedStatement(db, `PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`).get();
+    cachedStatement(db, `PRAGMA busy_timeout = ${busyTimeouts.get(db) ?? BUSY_TIMEOUT_MS}`).get();
   }
 }
 

@@ -6,7 +6,7 @@
 import { oneAtATime } from './one-at-a-time.js';
 import { parentPort, workerData, BroadcastChannel } from 'node:worker_threads';
 import { createWorkerLogger } from '../log/logger.js';
-import { openDatabase } from '../store/database.js';
+import { openDatabase, setBusyTimeout, workerBusyTimeoutMs } from '../store/database.js';
 import { ConsentStore } from '../consent/consent-store.js';
 import { OUTBOX_CHANNEL } from '../delivery/protocol.js';
 import { Inbox } from '../transfer/inbox.js';
@@ -43,7 +43,10 @@ function flush(): void {
 }
 
 const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous, noCheckpoints: true });
-configureStoreConnections({ synchronous: data.synchronous });
+// Less than the calls' time limit and the stop's grace, after which the thread may be ended: never inside a wait.
+const busyMs = workerBusyTimeoutMs(data.callTimeoutMs);
+setBusyTimeout(db, busyMs);
+configureStoreConnections({ synchronous: data.synchronous, busyTimeoutMs: busyMs });
 configureTrace(db, { enabled: data.trace });
 const shared: WorkerShared = {
   data,

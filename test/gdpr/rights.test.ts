@@ -12,7 +12,7 @@
 import { suite } from '../helpers/suite.js';
 import { confirmedErasure } from '../helpers/erasures.js';
 import * as assert from 'uvu/assert';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
@@ -162,11 +162,16 @@ test('my_data shows alice what is held, who may read it, who received it and whe
 
 test('the export holds what was imported (CSV that imports again, SenML JSON), the consents, and what the log says', async ({ a, imported }) => {
   const out = join(a.dir, 'export-household-1');
+  // What exports killed earlier left (a copy of the person's data, half written): removed by this one.
+  for (const left of ['export-household-1.partial', 'export-household-1.partial-99999']) {
+    mkdirSync(join(a.dir, left, 'data'), { recursive: true });
+    writeFileSync(join(a.dir, left, 'data', 'meters.csv'), 'identifier,time,value,unit\n');
+  }
   const report = JSON.parse(await a.must('gdpr', 'export', 'household-1', '--out', out, '--json')) as { records: Record<string, number>; entry: number };
   assert.equal(report.records, { meters: N });
-  // Private (a person's data), and put in place whole: nothing of its partial folder is left beside it.
+  // Private (a person's data), and put in place whole: nothing of a partial folder is left beside it.
   assert.is(statSync(out).mode & 0o777, 0o700);
-  assert.equal(readdirSync(a.dir).filter((f) => f.startsWith('export-household-1.partial-')), []);
+  assert.equal(readdirSync(a.dir).filter((f) => f.startsWith('export-household-1.partial')), []);
   const lines = readFileSync(join(out, 'data/meters.csv'), 'utf8').trim().split('\n');
   assert.is(lines[0], 'identifier,time,value,unit');
   const mine = imported.filter(([s]) => s === H1);
