@@ -152,7 +152,15 @@ export class ReceiveJob {
       }
       if (settledUpTo) this.cursor = settledUpTo.id;
       if (held !== -1) {
-        this.timer = setTimeout(() => this.wake(), rows[held]!.nextAttemptAt - Date.now());
+        let at = rows[held]!.nextAttemptAt;
+        // Never longer than the longest retry delay: a hold written while the clock was ahead would
+        // otherwise hold every row behind it for as long as the clock was wrong, without a word.
+        const latest = Date.now() + this.opts.retry.maxMs;
+        if (at > latest && this.inbox.holdAtMost(rows[held]!.id, latest)) {
+          this.opts.log.warn({ inboxId: rows[held]!.id, heldUntil: new Date(at).toISOString() }, 'an inbox row was held past the longest retry delay (a clock that was ahead?): tried again after the longest delay instead');
+          at = latest;
+        }
+        this.timer = setTimeout(() => this.wake(), at - Date.now());
         return false;
       }
     } finally {

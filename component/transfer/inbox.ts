@@ -129,6 +129,11 @@ export class Inbox {
     return this.db.prepare(sql).all(...args, opts.limit ?? 100) as InboxRow[];
   }
 
+  /** Brings a pending row's next attempt forward to `until` when it is later (a hold written while the clock was ahead). */
+  holdAtMost(id: number, until: number): boolean {
+    return this.db.prepare("UPDATE inbox SET next_attempt_at = ? WHERE id = ? AND state = 'pending' AND next_attempt_at > ?").run(until, id, until).changes === 1;
+  }
+
   /** Makes pending rows due now, and tells the running gateway (the change feed) whose they are. */
   retryNow(filter: { id?: number; app?: string } = {}): number {
     const now = Date.now();

@@ -157,6 +157,42 @@ test("the apps of one thread apply one batch at a time: a thread stopping mid-ba
   }
 });
 
+test('a row held far past the longest retry delay (written while the clock was ahead) is tried again after that delay, not then', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fedgate-receive-'));
+  const db = openDatabase(join(dir, 'fedgate.sqlite'));
+  let job: ReceiveJob | null = null;
+  try {
+    const inbox = new Inbox(db);
+    inbox.commit([message(1), message(2)]);
+    const first = inbox.head('sink', 0, 1)[0]!.id;
+    assert.is(inbox.fail(first, 'failed once', Date.now() + 30 * 86_400_000), 1);
+    const applied: string[] = [];
+    const warnings: string[] = [];
+    const log = createLogger({ level: 'silent', format: 'json' });
+    log.warn = ((_: unknown, msg: string) => void warnings.push(msg)) as typeof log.warn;
+    job = new ReceiveJob({
+      inbox,
+      entitlements: new Entitlements(db, 'gw.example'),
+      app: 'sink',
+      appJid: 'sink@gw.example',
+      adapter: { deliver: async (batch: readonly Delivery[]) => void applied.push(...batch.map((d) => d.key)) },
+      log,
+      timeoutMs: 5000,
+      retry: { initialMs: 50, maxMs: 200, maxAttempts: 5 },
+      onSettled: () => {},
+      senders: new Set([SENDER]),
+    });
+    job.wake();
+    await until(() => inbox.head('sink', 0, 10).length === 0, 5000, () => `held: ${JSON.stringify(applied)}`);
+    assert.equal(applied, [`${SENDER}/m1`, `${SENDER}/m2`]);
+    assert.match(warnings.join('\n'), 'held past the longest retry delay');
+  } finally {
+    await job?.stop();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('one at a time: in order, and a failure does not stop the next', async () => {
   const serial = oneAtATime();
   const order: string[] = [];
