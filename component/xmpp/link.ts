@@ -18,6 +18,9 @@ import { FATAL_CONDITIONS, defaultMaxStanzaBytes, fatalHint, serverKindFromHeade
 import { formatHostPort, type ServerAddress } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 
+/** A connection dropped for what the server sent is closed gracefully, then cut after this long. */
+const DROP_GRACE_MS = 2000;
+
 export type LinkState = 'offline' | 'connecting' | 'online' | 'stopping' | 'stopped' | 'failed';
 
 /** Why the link last went down or could not come up, and where: what `fedgate status` shows. */
@@ -274,7 +277,7 @@ export class Link extends EventEmitter<LinkEvents> {
       return;
     }
     const socket = this.conn?.socket;
-    if (!socket || socket.destroyed) return;
+    if (!socket || socket.destroyed || socket.writableEnded) return;
     // Writes are ordered: an empty one's callback comes after every earlier write's.
     socket.write('', (err) => {
       if (!err) cb();
@@ -289,7 +292,7 @@ export class Link extends EventEmitter<LinkEvents> {
     this.outQueue = [];
     const callbacks = this.afterFlush;
     this.afterFlush = [];
-    if (!socket || socket.destroyed) return;
+    if (!socket || socket.destroyed || socket.writableEnded) return;
     const written = callbacks.length
       ? (err?: Error | null) => {
           if (!err) for (const cb of callbacks) cb();
@@ -485,7 +488,14 @@ export class Link extends EventEmitter<LinkEvents> {
     const conn = this.conn;
     if (this.attempt?.conn === conn) this.attempt.failure ??= `the server sent ${why}`;
     this.opts.log.warn({ server: this.server }, `the server sent ${why}: dropping the connection`);
-    conn?.socket?.destroy();
+    const socket = conn?.socket;
+    if (!socket || socket.destroyed) return;
+    // Nothing more is read from it, but what was written or queued before (answers already computed,
+    // acknowledgements) still leaves: closed, not cut; cut if the server does not close in time.
+    socket.pause();
+    this.flush();
+    socket.end();
+    setTimeout(() => socket.destroy(), DROP_GRACE_MS).unref();
   }
 
   private scheduleKeepalive(): void {
