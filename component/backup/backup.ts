@@ -27,7 +27,7 @@
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { restoreMarkerOf } from '../store/database.js';
+import { restoreMarkerOf, unfinishedRestore } from '../store/database.js';
 import { randomBytes } from 'node:crypto';
 import { pidAlive } from '../runtime-status.js';
 
@@ -206,29 +206,22 @@ export function restoreDatabases(source: string, mainPath: string, now = new Dat
     }
   }
   mkdirSync(dirname(mainPath), { recursive: true });
+  // A restore cut short before this one may have half replaced the files: its marker then stays until one ends.
+  const resumed = unfinishedRestore(mainPath) !== null;
   writeDurably(restoreMarkerOf(mainPath), `${resolve(source)}\n`);
   const suffix = `.before-restore-${now.toISOString().replace(/[:.]/g, '-')}`;
   // The live files the backup has no copy of are set aside too: they belong to the state being replaced.
   const targets = new Map(databaseFiles(mainPath).map((f) => [f.name, f.path]));
   for (const b of backups) targets.set(b.name, targetOf(mainPath, b.name));
   const copies = new Map<string, string>();
-  for (const [name, path] of targets) {
-    const b = backups.find((x) => x.name === name);
-    if (!b) continue;
-    // A fixed name, its journals cleared: a copy left by a restore killed earlier is replaced, never rolled into this one.
-    const partial = `${path}.restore-partial`;
-    for (const p of [partial, `${partial}-journal`, `${partial}-wal`, `${partial}-shm`]) rmSync(p, { force: true });
-    copyFileSync(b.path, partial);
-    const db = new Database(partial, { fileMustExist: true });
-    try {
-      db.exec('DROP TABLE IF EXISTS fedgate_backup');
-      // New stanza ids: receivers remember the ids of the messages sent after the backup.
-      if (name === 'fedgate') db.prepare("UPDATE settings SET value = lower(hex(randomblob(6))) WHERE name = 'instance'").run();
-    } finally {
-      db.close();
-    }
-    seal(partial);
-    copies.set(name, partial);
+  try {
+    copyAside(targets, backups, copies);
+  } catch (err) {
+    // Nothing live was touched yet by this run (a full disk, an unreadable copy): unless an earlier run
+    // had, the files are whole, and the marker must not say otherwise.
+    for (const p of copies.values()) rmSync(p, { force: true });
+    if (!resumed) rmSync(restoreMarkerOf(mainPath), { force: true });
+    throw err;
   }
   const restored: RestoredFile[] = [];
   const order = [...targets].sort(([a], [b]) => (a === 'fedgate' ? 1 : 0) - (b === 'fedgate' ? 1 : 0));
@@ -240,6 +233,32 @@ export function restoreDatabases(source: string, mainPath: string, now = new Dat
   }
   rmSync(restoreMarkerOf(mainPath));
   return [...restored.filter((r) => r.name === 'fedgate'), ...restored.filter((r) => r.name !== 'fedgate')];
+}
+
+/**
+ * Restore's first half: each backup copy beside the file it will replace (`*.restore-partial`), its
+ * backup stamp dropped and, in the main one, a new instance token. Fills `copies` (name → partial) as
+ * it goes, so that a failure can remove what was made.
+ */
+function copyAside(targets: ReadonlyMap<string, string>, backups: readonly DatabaseFile[], copies: Map<string, string>): void {
+  for (const [name, path] of targets) {
+    const b = backups.find((x) => x.name === name);
+    if (!b) continue;
+    // A fixed name, its journals cleared: a copy left by a restore killed earlier is replaced, never rolled into this one.
+    const partial = `${path}.restore-partial`;
+    for (const p of [partial, `${partial}-journal`, `${partial}-wal`, `${partial}-shm`]) rmSync(p, { force: true });
+    copies.set(name, partial);
+    copyFileSync(b.path, partial);
+    const db = new Database(partial, { fileMustExist: true });
+    try {
+      db.exec('DROP TABLE IF EXISTS fedgate_backup');
+      // New stanza ids: receivers remember the ids of the messages sent after the backup.
+      if (name === 'fedgate') db.prepare("UPDATE settings SET value = lower(hex(randomblob(6))) WHERE name = 'instance'").run();
+    } finally {
+      db.close();
+    }
+    seal(partial);
+  }
 }
 
 /** Written and flushed to the disk before anything else happens. */
