@@ -27,7 +27,8 @@ import { matchTopic, validFilter, wildcardCount } from './topics.js';
 import { fillTemplate, placeholders } from '../common/template.js';
 import { redactUrl } from '../common/urls.js';
 import { MalformedCounter } from './malformed.js';
-import { MAX_LEARNT_TOPIC, MAX_UNIT, decodeHomeAssistant, decodeHomie, decodeJson, decodeNumber, haDiscovery, type DecodeResult, type HaEntity } from './payloads.js';
+import { MAX_UNIT_LENGTH } from '../../component/quoalise/senml.js';
+import { MAX_LEARNT_TOPIC, decodeHomeAssistant, decodeHomie, decodeJson, decodeNumber, haDiscovery, type DecodeResult, type HaEntity } from './payloads.js';
 
 const metaSchema: z.ZodType<Meta> = z.lazy(() => z.record(z.union([z.string(), metaSchema])));
 
@@ -242,7 +243,7 @@ export const mqttAdapter: AdapterModule<MqttOptions> = {
       if (topic.endsWith('/$unit')) {
         const property = topic.slice(0, -'/$unit'.length);
         if (o.subscriptions.some((s) => s.format === 'homie' && matchTopic(s.topic, property))) {
-          if (property.length <= MAX_LEARNT_TOPIC && (homieUnits.has(property) || homieUnits.size < MAX_LEARNT)) homieUnits.set(property, payload.toString('utf8').slice(0, MAX_UNIT));
+          if (property.length <= MAX_LEARNT_TOPIC && (homieUnits.has(property) || homieUnits.size < MAX_LEARNT)) homieUnits.set(property, payload.toString('utf8').slice(0, MAX_UNIT_LENGTH));
           return null;
         }
       }

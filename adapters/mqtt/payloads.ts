@@ -10,6 +10,7 @@
  *   the `value_template` (`{{ value_json.field }}`) of the discovery message whose `state_topic` is this
  *   topic; its unit is that message's `unit_of_measurement`. `unknown`/`unavailable` are not values.
  */
+import { MAX_UNIT_LENGTH } from '../../component/quoalise/senml.js';
 import { parseIsoWithOffset } from '../../component/quoalise/time.js';
 
 export interface Decoded {
@@ -29,9 +30,8 @@ export interface JsonFields {
 
 /** Largest payload decoded: a meter's reading is a few bytes; anything bigger is refused unread. */
 export const MAX_PAYLOAD_BYTES = 16 * 1024;
-/** Topics learnt from discovery messages or Homie attributes, and the units they give, at most (characters). */
+/** Topics learnt from discovery messages or Homie attributes, at most (characters); their units as any unit (MAX_UNIT_LENGTH). */
 export const MAX_LEARNT_TOPIC = 1024;
-export const MAX_UNIT = 64;
 
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
@@ -131,8 +131,8 @@ export function haDiscovery(payload: Buffer): { stateTopic: string; entity: HaEn
   const unit = d!.unit_of_measurement ?? d!.unit_of_meas;
   const template = d!.value_template ?? d!.val_tpl;
   const field = typeof template === 'string' ? /^\{\{\s*value_json\.([A-Za-z0-9_.]+)\s*\}\}$/.exec(template.trim())?.[1] : undefined;
-  const keptUnit = typeof unit === 'string' && unit && unit.length <= MAX_UNIT ? { unit } : {};
-  return { stateTopic, entity: { ...keptUnit, ...(field && field.length <= MAX_UNIT ? { valueField: field } : {}) } };
+  const keptUnit = typeof unit === 'string' && unit && unit.length <= MAX_UNIT_LENGTH ? { unit } : {};
+  return { stateTopic, entity: { ...keptUnit, ...(field && field.length <= MAX_UNIT_LENGTH ? { valueField: field } : {}) } };
 }
 
 export function decodeHomeAssistant(payload: Buffer, entity: HaEntity | undefined): DecodeResult {

@@ -14,7 +14,7 @@ import { parseIdentifier } from '../../component/quoalise/identifier.js';
 import { QuoaliseFormatError } from '../../component/quoalise/errors.js';
 import { illegalXmlChar } from '../../component/xmpp/xml.js';
 import { MAX_UNIT_LENGTH } from '../../component/quoalise/senml.js';
-import { LAST_RECORD_TIME } from '../../component/quoalise/time.js';
+import { FIRST_RECORD_TIME, LAST_RECORD_TIME } from '../../component/quoalise/time.js';
 import type { Delivery, ExtractBatch, ForgetRequest, SeriesInfo } from '../contract.js';
 import { recordExpiry } from '../../component/gdpr/retention.js';
 import { isPattern } from '../../component/transfer/series-pattern.js';
@@ -63,8 +63,6 @@ const NUMERIC_COLUMNS = 'time, value, unit';
 
 /** Rows are read this many at a time: `all()` per page costs about two thirds of `iterate()` per row, in bounded memory. */
 const PAGE_ROWS = 4096;
-/** The last second a date can show in ISO 8601 as fedgate writes it (9999-12-31T23:59:59Z): records later are refused. */
-const LAST_STORABLE_TIME = LAST_RECORD_TIME;
 
 /** The rows of a range query, read a page at a time (`first` from `start`, `after` past the last time read); time is the first column. */
 function* pages<R extends readonly unknown[]>(
@@ -121,7 +119,7 @@ export function checkBlocks(blocks: DataBlock[]): void {
       if (typeof r.time !== 'number' || !Number.isFinite(r.time)) throw new StoreDataError(`${describe(r)}: the time is not a finite number`);
       // A time no date can show would break every later answer that formats it (list_series, exports)
       // and escape every retention cutoff.
-      if (r.time < 0 || r.time > LAST_STORABLE_TIME) throw new StoreDataError(`${describe(r)}: the time ${r.time} is outside 1970-01-01 to 9999-12-31`);
+      if (r.time < FIRST_RECORD_TIME || r.time > LAST_RECORD_TIME) throw new StoreDataError(`${describe(r)}: the time ${r.time} is outside 1970-01-01 to 9999-12-31`);
       const kinds = (r.value !== undefined ? 1 : 0) + (r.stringValue !== undefined ? 1 : 0) + (r.boolValue !== undefined ? 1 : 0);
       if (kinds !== 1) throw new StoreDataError(`${describe(r)}: needs exactly one of a number, a string or a boolean value`);
       if (r.value !== undefined && !Number.isFinite(r.value)) throw new StoreDataError(`${describe(r)}: the value is not a finite number`);

@@ -113,8 +113,9 @@ export async function backupDatabases(mainPath: string, target: string, opts: { 
     // Read-write: a read-only connection to a WAL file of a stopped gateway may not open its -shm.
     const db = new Database(f.path, { fileMustExist: true });
     try {
-      // A copy holds everything the database holds: created private, then given the database's own
-      // mode, less what other users could do (a backup folder is often shared), whatever the umask.
+      // A copy holds everything the database holds: private while it is written (chmod too: a file of
+      // that name may be there already), then the database's own mode less what other users could do
+      // (a backup folder is often shared), whatever the umask.
       writeFileSync(partial, '', { mode: 0o600 });
       chmodSync(partial, 0o600);
       db.pragma('busy_timeout = 10000');

@@ -50,7 +50,9 @@ export function concernOf(series: string, subjects: ReadonlyArray<{ name: string
   // Two subjects touched settle it (mixed): a broad glob from a stranger stops there, not at the last subject.
   const touched: Array<{ name: string; series: string[] }> = [];
   for (const s of subjects) {
-    if (s.series.some((g) => patternsOverlap(g, series)) && touched.push(s) === 2) break;
+    if (!s.series.some((g) => patternsOverlap(g, series))) continue;
+    touched.push(s);
+    if (touched.length === 2) break;
   }
   if (touched.length === 0) return { kind: 'none' };
   // One subject, and nothing but theirs: they decide. Anything else must be asked in parts.
@@ -59,6 +61,9 @@ export function concernOf(series: string, subjects: ReadonlyArray<{ name: string
 }
 
 export class Parties implements SubjectSource {
+  /** The subjects as last read, and the `subjects_version` they were read at (see `concern`). */
+  private cached: { version: number; subjects: Subject[] } | null = null;
+
   constructor(private readonly db: Db) {}
 
   /** Changes with every change to subjects and their series (schema/010_gdpr_rights.sql). */
@@ -121,8 +126,6 @@ export class Parties implements SubjectSource {
     if (this.cached?.version !== version) this.cached = { version, subjects: this.subjects() };
     return concernOf(series, this.cached.subjects);
   }
-
-  private cached: { version: number; subjects: Subject[] } | null = null;
 
   /** Replaces an app's owners (without touching the app itself: its worker keeps running). */
   setOwners(app: string, jids: string[]): string[] {

@@ -254,7 +254,7 @@ export class ExtractJobs {
     const names = new Set(extracted.flatMap((b) => b.records.map((r) => r.name)));
     // Only the consumer's series leave, whatever the adapter returned (an operator's extract query that
     // ignores the series, an adapter's bug): the rest is skipped with the cursor, and said.
-    const ours = isPattern(c.series) ? seriesMatcher(c.series) : (n: string) => n === c.series;
+    const ours = seriesMatcher(c.series);
     const foreign = [...names].filter((n) => !ours(n));
     let blocks = extracted;
     if (foreign.length > 0) {

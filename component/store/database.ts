@@ -27,11 +27,6 @@ export function setBusyTimeout(db: Db, ms: number): void {
   busyTimeouts.set(db, ms);
 }
 
-/** An adapter thread's wait for a lock: half its calls' time limit, at most 2 s (see setBusyTimeout). */
-export function workerBusyTimeoutMs(callTimeoutMs: number): number {
-  return Math.max(100, Math.min(2000, Math.floor(callTimeoutMs / 2)));
-}
-
 /**
  * Runs `fn` with SQLite's busy handler off: a write that finds the lock taken throws SQLITE_BUSY at
  * once instead of sleeping the whole thread (the XMPP thread tries again on its next turn). Afterwards

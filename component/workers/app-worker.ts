@@ -6,7 +6,7 @@
 import { oneAtATime } from './one-at-a-time.js';
 import { parentPort, workerData, BroadcastChannel } from 'node:worker_threads';
 import { createWorkerLogger } from '../log/logger.js';
-import { openDatabase, setBusyTimeout, workerBusyTimeoutMs } from '../store/database.js';
+import { openDatabase, setBusyTimeout } from '../store/database.js';
 import { ConsentStore } from '../consent/consent-store.js';
 import { OUTBOX_CHANNEL } from '../delivery/protocol.js';
 import { Inbox } from '../transfer/inbox.js';
@@ -43,8 +43,9 @@ function flush(): void {
 }
 
 const db = openDatabase(data.dbPath, { migrate: false, synchronous: data.synchronous, noCheckpoints: true });
-// Less than the calls' time limit and the stop's grace, after which the thread may be ended: never inside a wait.
-const busyMs = workerBusyTimeoutMs(data.callTimeoutMs);
+// A wait for a lock ends (SQLITE_BUSY, retried) before the thread may be ended — by its calls' time limit
+// or the stop's grace (5 s) — never inside it: half the time limit, at most 2 s (store/database.ts, setBusyTimeout).
+const busyMs = Math.max(100, Math.min(2000, Math.floor(data.callTimeoutMs / 2)));
 setBusyTimeout(db, busyMs);
 configureStoreConnections({ synchronous: data.synchronous, busyTimeoutMs: busyMs });
 configureTrace(db, { enabled: data.trace });

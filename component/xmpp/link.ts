@@ -260,7 +260,6 @@ export class Link extends EventEmitter<LinkEvents> {
       // Always: xmpp.js's stop gives up on a server that does not answer (frozen, SIGSTOPped) without
       // an error, and leaves the socket half-closed with unsent bytes — enough to keep the process alive.
       socket?.destroy();
-      conn.socket?.destroy();
     }
     this.failPending(new Error('link stopped'));
     this.setState('stopped');

@@ -10,10 +10,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { openDatabase } from '../../component/store/database.js';
+import { openDatabase, type Db } from '../../component/store/database.js';
 import { Inbox, type InboundMessage } from '../../component/transfer/inbox.js';
 import { Entitlements } from '../../component/transfer/entitlements.js';
-import { ReceiveJob } from '../../component/jobs/receive.js';
+import { ReceiveJob, type ReceiveJobOptions } from '../../component/jobs/receive.js';
 import { oneAtATime } from '../../component/workers/one-at-a-time.js';
 import { createLogger } from '../../component/log/logger.js';
 import { encodeQuoalise } from '../../component/quoalise/payload.js';
@@ -26,6 +26,39 @@ const SERIES = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
 function message(i: number, app = 'sink'): InboundMessage {
   const payload = encodeQuoalise([{ meta: {}, records: [{ name: SERIES, time: 1704063600 + i, value: i, unit: 'W' }] }]);
   return { app, sender: SENDER, stanzaId: `m${i}`, format: 'quoalise', payload, records: 1, origin: null, version: null, retention: null, expiresAt: null, series: SERIES };
+}
+
+
+
+/** A fresh database and inbox for `run`; the jobs it pushes into `jobs` are stopped, then everything removed. */
+async function withInbox(run: (db: Db, inbox: Inbox, jobs: ReceiveJob[]) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fedgate-receive-'));
+  const db = openDatabase(join(dir, 'fedgate.sqlite'));
+  const jobs: ReceiveJob[] = [];
+  try {
+    await run(db, new Inbox(db), jobs);
+  } finally {
+    for (const job of jobs) await job.stop();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A receive job of app `sink` on the thread's inbox, with what a test does not care about filled in. */
+function receiveJob(db: Db, inbox: Inbox, opts: Partial<ReceiveJobOptions> & Pick<ReceiveJobOptions, 'adapter'>): ReceiveJob {
+  const app = opts.app ?? 'sink';
+  return new ReceiveJob({
+    inbox,
+    entitlements: new Entitlements(db, 'gw.example'),
+    app,
+    appJid: `${app}@gw.example`,
+    log: createLogger({ level: 'silent', format: 'json' }),
+    timeoutMs: 5000,
+    retry: { initialMs: 100, maxMs: 1000, maxAttempts: 5 },
+    onSettled: () => {},
+    senders: new Set([SENDER]),
+    ...opts,
+  });
 }
 
 test('a failed "done" mark rewinds: the rows are applied again after the back-off, then marked once', async () => {
@@ -51,18 +84,7 @@ test('a failed "done" mark rewinds: the rows are applied again after the back-of
       },
     };
     db.pragma('busy_timeout = 0');
-    job = new ReceiveJob({
-      inbox,
-      entitlements: new Entitlements(db, 'gw.example'),
-      app: 'sink',
-      appJid: 'sink@gw.example',
-      adapter,
-      log,
-      timeoutMs: 5000,
-      retry: { initialMs: 100, maxMs: 1000, maxAttempts: 5 },
-      onSettled: (done) => (settled += done),
-      senders: new Set([SENDER]),
-    });
+    job = receiveJob(db, inbox, { adapter, log, onSettled: (done) => (settled += done) });
     job.wake();
     await until(() => errors.length > 0, 5000, () => 'the mark did not fail');
     assert.match(errors[0]!, 'database is locked');
@@ -82,87 +104,51 @@ test('a failed "done" mark rewinds: the rows are applied again after the back-of
   }
 });
 
-test('a row that stopped the thread before is applied alone, announced first; the rows after it follow in one batch', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fedgate-receive-'));
-  const db = openDatabase(join(dir, 'fedgate.sqlite'));
-  let job: ReceiveJob | null = null;
-  try {
-    const inbox = new Inbox(db);
+test('a row that stopped the thread before is applied alone, announced first; the rows after it follow in one batch', () =>
+  withInbox(async (db, inbox, jobs) => {
     inbox.commit([message(1), message(2), message(3)]);
     const first = inbox.head('sink', 0, 1)[0]!.id;
     // As transfer/poison.ts leaves it after a stop: an attempt counted, due now.
     assert.is(inbox.fail(first, 'the thread stopped', 0), 1);
     const applied: string[][] = [];
     const announced: number[] = [];
-    job = new ReceiveJob({
-      inbox,
-      entitlements: new Entitlements(db, 'gw.example'),
-      app: 'sink',
-      appJid: 'sink@gw.example',
+    const job = receiveJob(db, inbox, {
       adapter: { deliver: async (batch: readonly Delivery[]) => void applied.push(batch.map((d) => d.key)) },
-      log: createLogger({ level: 'silent', format: 'json' }),
-      timeoutMs: 5000,
-      retry: { initialMs: 100, maxMs: 1000, maxAttempts: 5 },
-      onSettled: () => {},
       onApplying: (id) => announced.push(id),
-      senders: new Set([SENDER]),
     });
+    jobs.push(job);
     job.wake();
     await until(() => inbox.head('sink', 0, 10).length === 0, 5000, () => JSON.stringify(applied));
     assert.equal(applied, [[`${SENDER}/m1`], [`${SENDER}/m2`, `${SENDER}/m3`]]);
     assert.equal(announced, [first, first + 1]);
-  } finally {
-    await job?.stop();
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test("the apps of one thread apply one batch at a time: a thread stopping mid-batch can blame only one app's row", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fedgate-receive-'));
-  const db = openDatabase(join(dir, 'fedgate.sqlite'));
-  const jobs: ReceiveJob[] = [];
-  try {
-    const inbox = new Inbox(db);
+test("the apps of one thread apply one batch at a time: a thread stopping mid-batch can blame only one app's row", () =>
+  withInbox(async (db, inbox, jobs) => {
     inbox.commit([message(1, 'a'), message(2, 'a'), message(3, 'b'), message(4, 'b')]);
     // What the main thread hears, in order: each batch announced, then settled.
     const heard: string[] = [];
     const serial = oneAtATime();
     for (const app of ['a', 'b']) {
-      const job = new ReceiveJob({
-        inbox,
-        entitlements: new Entitlements(db, 'gw.example'),
-        app,
-        appJid: `${app}@gw.example`,
-        // Each delivery yields to the event loop, as a real adapter's does: the other app could run meanwhile.
-        adapter: { deliver: async () => void (await new Promise((r) => setImmediate(r))) },
-        log: createLogger({ level: 'silent', format: 'json' }),
-        timeoutMs: 5000,
-        retry: { initialMs: 100, maxMs: 1000, maxAttempts: 5 },
-        onSettled: (done) => void heard.push(`${app} settled ${done}`),
-        onApplying: () => void heard.push(`${app} applying`),
-        senders: new Set([SENDER]),
-        serial,
-      });
-      jobs.push(job);
+      jobs.push(
+        receiveJob(db, inbox, {
+          app,
+          // Each delivery yields to the event loop, as a real adapter's does: the other app could run meanwhile.
+          adapter: { deliver: async () => void (await new Promise((r) => setImmediate(r))) },
+          onSettled: (done) => void heard.push(`${app} settled ${done}`),
+          onApplying: () => void heard.push(`${app} applying`),
+          serial,
+        }),
+      );
     }
     // Woken together, as a thread's apps are by one batch of the intake.
     for (const job of jobs) job.wake();
     await until(() => inbox.head('a', 0, 10).length + inbox.head('b', 0, 10).length === 0, 5000, () => heard.join(', '));
     assert.equal(heard, ['a applying', 'a settled 2', 'b applying', 'b settled 2']);
-  } finally {
-    for (const job of jobs) await job.stop();
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a row held far past the longest retry delay (written while the clock was ahead) is tried again after that delay, not then', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fedgate-receive-'));
-  const db = openDatabase(join(dir, 'fedgate.sqlite'));
-  let job: ReceiveJob | null = null;
-  try {
-    const inbox = new Inbox(db);
+test('a row held far past the longest retry delay (written while the clock was ahead) is tried again after that delay, not then', () =>
+  withInbox(async (db, inbox, jobs) => {
     inbox.commit([message(1), message(2)]);
     const first = inbox.head('sink', 0, 1)[0]!.id;
     assert.is(inbox.fail(first, 'failed once', Date.now() + 30 * 86_400_000), 1);
@@ -170,28 +156,17 @@ test('a row held far past the longest retry delay (written while the clock was a
     const warnings: string[] = [];
     const log = createLogger({ level: 'silent', format: 'json' });
     log.warn = ((_: unknown, msg: string) => void warnings.push(msg)) as typeof log.warn;
-    job = new ReceiveJob({
-      inbox,
-      entitlements: new Entitlements(db, 'gw.example'),
-      app: 'sink',
-      appJid: 'sink@gw.example',
+    const job = receiveJob(db, inbox, {
       adapter: { deliver: async (batch: readonly Delivery[]) => void applied.push(...batch.map((d) => d.key)) },
       log,
-      timeoutMs: 5000,
       retry: { initialMs: 50, maxMs: 200, maxAttempts: 5 },
-      onSettled: () => {},
-      senders: new Set([SENDER]),
     });
+    jobs.push(job);
     job.wake();
     await until(() => inbox.head('sink', 0, 10).length === 0, 5000, () => `held: ${JSON.stringify(applied)}`);
     assert.equal(applied, [`${SENDER}/m1`, `${SENDER}/m2`]);
     assert.match(warnings.join('\n'), 'held past the longest retry delay');
-  } finally {
-    await job?.stop();
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
 test('one at a time: in order, and a failure does not stop the next', async () => {
   const serial = oneAtATime();
