@@ -111,6 +111,16 @@ export function laneRecord(destination: string): LaneRecord {
   return { destination, mode: 'unknown', confirmed: false, modeCheckedAt: null, heldUntil: 0, failedId: null, attempts: 0, lastError: null };
 }
 
+/**
+ * A stored hold is never longer than the longest retry delay: one written while the clock was ahead
+ * (or by hand) would otherwise hold the lane for as long as the clock was wrong, without a word.
+ * Returns the record unchanged when its hold is within that, else a copy held until the longest delay from now.
+ */
+export function holdWithinRetryMax(record: LaneRecord, now: number, cfg: Pick<LaneConfig, 'retryMaxMs'>): LaneRecord {
+  const latest = now + cfg.retryMaxMs;
+  return record.heldUntil <= latest ? record : { ...record, heldUntil: latest };
+}
+
 /** The answer to a disco#info probe, as the shell classified it. */
 export type ProbeAnswer =
   /** A disco#info result: its features. */

@@ -13,7 +13,7 @@ import { createWorkerLogger } from '../log/logger.js';
 import { openDatabase } from '../store/database.js';
 import { Outbox, instanceToken, stanzaIdOf, type OutboxRow } from './outbox.js';
 import { LanesTable } from './lanes-table.js';
-import { admit, newLane, nextWake, step, wants, type Lane, type LaneAction, type LaneConfig, type LaneEvent, type LaneRecord, type PeerMode } from './lane.js';
+import { admit, holdWithinRetryMax, newLane, nextWake, step, wants, type Lane, type LaneAction, type LaneConfig, type LaneEvent, type LaneRecord, type PeerMode } from './lane.js';
 import { dataMessage } from './stanzas.js';
 import { SendPolicy } from './send-policy.js';
 import { TokenBucket } from '../timing/token-bucket.js';
@@ -74,15 +74,11 @@ function lane(destination: string): Lane {
   return l;
 }
 
-/**
- * A stored hold is never longer than the longest retry delay: one written while the clock was ahead
- * (or by hand) would otherwise hold the lane for as long as the clock was wrong, without a word.
- */
+/** A stored hold clamped to the longest retry delay (lane.ts, holdWithinRetryMax), and said. */
 function withinRetryMax(record: LaneRecord, now = Date.now()): LaneRecord {
-  const latest = now + cfg.retryMaxMs;
-  if (record.heldUntil <= latest) return record;
-  log.warn({ destination: record.destination, heldUntil: new Date(record.heldUntil).toISOString() }, 'a lane was held past the longest retry delay (a clock that was ahead?): held until the longest delay from now instead');
-  return { ...record, heldUntil: latest };
+  const clamped = holdWithinRetryMax(record, now, cfg);
+  if (clamped !== record) log.warn({ destination: record.destination, heldUntil: new Date(record.heldUntil).toISOString() }, 'a lane was held past the longest retry delay (a clock that was ahead?): held until the longest delay from now instead');
+  return clamped;
 }
 
 /**

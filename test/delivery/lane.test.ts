@@ -4,7 +4,7 @@
  */
 import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
-import { admit, laneRecord, newLane, nextWake, step, wants, type Lane, type LaneConfig, type LaneAction } from '../../component/delivery/lane.js';
+import { admit, holdWithinRetryMax, laneRecord, newLane, nextWake, step, wants, type Lane, type LaneConfig, type LaneAction } from '../../component/delivery/lane.js';
 import { NS } from '../../component/xmpp/namespaces.js';
 
 const DEST = 'sink@b.example';
@@ -247,6 +247,21 @@ test('subscription pushes are throttled per destination', () => {
   assert.is(l.throttledUntil, 500);
   assert.is(wants(l, 499), null);
   assert.is(wants(l, 500), 'send');
+});
+
+test('a stored hold past the longest retry delay (a clock that was ahead) is brought back to it', () => {
+  const now = 1_000_000;
+  const ahead = { ...laneRecord(DEST), heldUntil: now + 86_400_000, failedId: 7, attempts: 2 };
+  const clamped = holdWithinRetryMax(ahead, now, cfg);
+  assert.is(clamped.heldUntil, now + cfg.retryMaxMs);
+  assert.is(clamped.failedId, 7, 'only the hold changes');
+  assert.is(clamped.attempts, 2);
+  assert.is(ahead.heldUntil, now + 86_400_000, 'the stored record is not changed in place');
+  const l = newLane(clamped);
+  assert.is(wants(l, now + cfg.retryMaxMs - 1), null);
+  assert.is(wants(l, now + cfg.retryMaxMs), 'probe', 'the lane moves again after the longest delay, not a day later');
+  const within = { ...laneRecord(DEST), heldUntil: now + cfg.retryMaxMs };
+  assert.is(holdWithinRetryMax(within, now, cfg), within, 'a hold within the delay is kept as it is');
 });
 
 test.run();
