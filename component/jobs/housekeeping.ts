@@ -2,17 +2,19 @@
  * The housekeeping job, a bree job scheduled every hour (a fresh worker per run): forgets inbox rows
  * applied more than `inbox.keep_done_days` ago — past that, a duplicate would no longer be recognised,
  * which is why the period is configurable —, lanes of destinations nobody has sent to for
- * LANE_IDLE_DAYS, and the change feed's rows older than an hour (the running gateway reads them within
- * a fraction of a second), moves the unapplied inbox rows of removed apps to the dead letters (a removal
- * cut short), and reports what it did.
+ * LANE_IDLE_DAYS, the counters of flows idle as long (observe/flow-counters.ts), and the change feed's
+ * rows older than an hour (the running gateway reads them within a fraction of a second), moves the
+ * unapplied inbox rows of removed apps to the dead letters (a removal cut short), and reports what it did.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from '../store/database.js';
 import { Inbox } from '../transfer/inbox.js';
 import { LanesTable } from '../delivery/lanes-table.js';
 import { purgeChanges } from '../changes/feed.js';
+import { forgetIdleFlows } from '../observe/flow-counters.js';
 import { deadLetterAllOrphanedInbox } from '../transfer/dead-letters.js';
 
+/** Lanes and flow counters of peers nobody has exchanged with for this long are forgotten. */
 const LANE_IDLE_DAYS = 30;
 /** Change-feed rows are kept this long. */
 const KEEP_CHANGES_MS = 3_600_000;
@@ -26,10 +28,12 @@ const data = workerData as HousekeepingData;
 const db = openDatabase(data.dbPath, { migrate: false, noCheckpoints: true });
 try {
   const purged = new Inbox(db).purge(Date.now() - data.keepDoneMs);
-  const lanes = new LanesTable(db).forgetIdle(Date.now() - LANE_IDLE_DAYS * 86_400_000);
+  const idleSince = Date.now() - LANE_IDLE_DAYS * 86_400_000;
+  const lanes = new LanesTable(db).forgetIdle(idleSince);
+  const flows = forgetIdleFlows(db, idleSince);
   purgeChanges(db, Date.now() - KEEP_CHANGES_MS);
   const orphaned = deadLetterAllOrphanedInbox(db);
-  parentPort?.postMessage({ t: 'housekeeping', purged, lanes, orphaned });
+  parentPort?.postMessage({ t: 'housekeeping', purged, lanes, flows, orphaned });
 } finally {
   db.close();
 }

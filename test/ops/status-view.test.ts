@@ -1,6 +1,7 @@
 /**
  * The status view's flow list on a real SQLite file: bounded for the page and /status.json (remote
- * subscribers could grow it without end), complete for the metrics, and it says what it left out.
+ * subscribers could grow it without end), complete for the metrics, and it says what it left out. The
+ * housekeeping job forgets the counters of idle flows, except those with messages still queued.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../component/store/database.js';
 import { readStatus } from '../../component/observe/status-view.js';
+import { forgetIdleFlows } from '../../component/observe/flow-counters.js';
 
 const DOMAIN = 'energy.example.org';
 
@@ -29,6 +31,29 @@ test('flows: at most maxFlows listed, the configured flow first, the rest counte
     const all = readStatus(db, { domain: DOMAIN, maxFlows: Infinity });
     assert.is(all.flows.length, 6);
     assert.is(all.flowsNotShown, 0);
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('idle flows are forgotten by the housekeeping, except those with messages still queued', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fedgate-status-'));
+  const db = openDatabase(join(dir, 'fedgate.sqlite'));
+  try {
+    const counted = db.prepare('INSERT INTO flow_counters (direction, app, peer, messages, records, last_at) VALUES (?, ?, ?, 1, 1, ?)');
+    counted.run('out', `meters@${DOMAIN}`, 'gone@x.example', 1000);
+    counted.run('in', 'meters', 'gone@x.example', 1000);
+    counted.run('out', `meters@${DOMAIN}`, 'recent@x.example', 5000);
+    // Queued long ago and still there (a lane held for days): the trigger counts it at its creation.
+    db.prepare("INSERT INTO outbox (sender, destination, payload, records, created_at) VALUES (?, 'stuck@x.example', '<quoalise/>', 1, 1000)").run(`meters@${DOMAIN}`);
+    assert.is(forgetIdleFlows(db, 4000), 2);
+    const left = db.prepare('SELECT direction, peer FROM flow_counters ORDER BY peer').all();
+    assert.equal(left, [
+      { direction: 'out', peer: 'recent@x.example' },
+      { direction: 'out', peer: 'stuck@x.example' },
+    ]);
+    assert.ok(readStatus(db, { domain: DOMAIN, maxFlows: Infinity }).flows.some((f) => f.to === 'stuck@x.example' && f.queued === 1), 'the queued flow is still shown');
   } finally {
     db.close();
     rmSync(dir, { recursive: true, force: true });
