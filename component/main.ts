@@ -20,7 +20,7 @@ import { Router } from './router/router.js';
 import { domainHandlers } from './router/domain-entity.js';
 import { DIST_ROOT } from './paths.js';
 import { VERSION } from './version.js';
-import { processStart, HEARTBEAT_MS, clearRuntimeStatus, writeRuntimeStatus } from './runtime-status.js';
+import { processStart, HEARTBEAT_MS, claimRuntimeStatus, clearRuntimeStatus, writeRuntimeStatus } from './runtime-status.js';
 import { SendBridge } from './delivery/send-bridge.js';
 import { Entitlements } from './transfer/entitlements.js';
 import { Intake } from './transfer/intake.js';
@@ -166,6 +166,28 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   const db = openDatabase(config.database.path, { synchronous: config.database.synchronous, noCheckpoints: true });
+  // Before anything reads or writes the rest: a second gateway on these files would send every
+  // message again, and the two would overwrite each other's heartbeat, which restore relies on.
+  try {
+    claimRuntimeStatus(db, config.database.path, {
+      pid: process.pid,
+      pidStart: processStart(process.pid),
+      startedAt: Date.now(),
+      linkState: 'offline',
+      linkSince: null,
+      heartbeatAt: Date.now(),
+      domain: config.link.domain,
+      server: null,
+      serverKind: null,
+      linkError: null,
+      apps: {},
+      appErrors: {},
+      metricsListen: config.metrics.listen ?? null,
+    });
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   configureTrace(db, { enabled: config.trace.enabled, nonBlocking: true });
   const origin = logOrigin(config.link.domain);
   if (config.trace.enabled) {

@@ -58,6 +58,30 @@ export function writeRuntimeStatus(db: Db, s: RuntimeStatus): void {
   );
 }
 
+/** Another gateway's process already runs on this database. */
+export class AlreadyRunningError extends Error {
+  override name = 'AlreadyRunningError';
+  constructor(
+    readonly path: string,
+    readonly pid: number,
+  ) {
+    super(`another gateway (pid ${pid}) is running on ${path}: two would send every message twice and undo each other's status; stop it first`);
+  }
+}
+
+/**
+ * Takes the heartbeat row for this process before the gateway starts anything, or throws
+ * AlreadyRunningError if a gateway's process still holds it (running, hung or stopped: see
+ * gatewayProcessAlive). One write transaction: of two starts at once, the second sees the first.
+ */
+export function claimRuntimeStatus(db: Db, path: string, s: RuntimeStatus): void {
+  db.transaction(() => {
+    const held = readRuntimeStatus(db);
+    if (held && held.pid !== s.pid && gatewayProcessAlive(held)) throw new AlreadyRunningError(path, held.pid);
+    writeRuntimeStatus(db, s);
+  }).immediate();
+}
+
 export function clearRuntimeStatus(db: Db, pid: number): void {
   db.prepare('DELETE FROM runtime WHERE id = 1 AND pid = ?').run(pid);
 }

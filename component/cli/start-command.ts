@@ -4,7 +4,8 @@
  *
  *   0   stopped by SIGTERM or SIGINT, also when the signal came during start-up
  *   2   configuration or set-up error: the configuration file, the database file (unreadable,
- *       read-only, damaged), `metrics.listen` already in use — the message names what to fix
+ *       read-only, damaged, or in use by another gateway's process), `metrics.listen` already in
+ *       use — the message names what to fix
  *   3   fatal link error: the server refused the handshake (wrong secret, unknown domain, …)
  *   70  an unexpected internal error (an uncaught exception or unhandled rejection): logged with its
  *       stack, then the gateway stopped cleanly (EX_SOFTWARE)
@@ -19,6 +20,7 @@ import { formatHostPort, type Config } from '../config/schema.js';
 import type { Gateway } from '../main.js';
 import { CliError } from './context.js';
 import { KeyFileError } from '../trace/keys.js';
+import { AlreadyRunningError } from '../runtime-status.js';
 
 export const EXIT_INTERNAL_ERROR = 70;
 /** How long a stop after an internal error may take before the process exits anyway. */
@@ -88,7 +90,7 @@ export function startCommand(): Command {
       try {
         gw = await startGateway(config, log);
       } catch (err) {
-        if (err instanceof DatabaseError || err instanceof MetricsListenError || err instanceof KeyFileError) throw new CliError(err.message, 2);
+        if (err instanceof DatabaseError || err instanceof MetricsListenError || err instanceof KeyFileError || err instanceof AlreadyRunningError) throw new CliError(err.message, 2);
         throw err;
       }
       const running = gw;

@@ -104,6 +104,33 @@ test('kill -9: status says "not running" at once', async ({ ejabberd }) => {
   });
 });
 
+test('a second start on the same database exits 2 naming the first; the first keeps its heartbeat', async ({ ejabberd }) => {
+  await withGateway(ejabberd, async (fg) => {
+    fg.start();
+    await fg.waitOnline();
+    const first = fg.proc!.pid!;
+    // The same folder and configuration, as a second `systemctl start` or a shell's would have.
+    const second = new Fedgate({ ...fg.opts, dir: fg.dir });
+    try {
+      second.start();
+      assert.is(await second.waitExit(15_000), 2, second.stderr);
+      assert.match(second.stderr, `fedgate: another gateway (pid ${first}) is running on ${join(fg.dir, 'fedgate.sqlite')}`);
+      assertNoStack(second.stderr);
+      assert.not.match(second.stderr, 'link online', 'the second never connected');
+      assert.equal(query(fg, 'SELECT pid FROM runtime'), [{ pid: first }], "the heartbeat row is still the first's");
+      const status = JSON.parse(await fg.must('status', '--json')) as { running: boolean; link: string };
+      assert.ok(status.running && status.link === 'online', JSON.stringify(status));
+      assert.is(await fg.stop(), 0);
+      // Once the first is gone, a start takes the files again.
+      second.start();
+      await second.waitOnline();
+      assert.is(await second.stop(), 0);
+    } finally {
+      second.proc?.kill('SIGKILL');
+    }
+  });
+});
+
 test('a read-only database: start exits 2 with a message naming the file, and nothing keeps running', async ({ ejabberd }) => {
   await withGateway(ejabberd, async (fg) => {
     await fg.must('app', 'add', 'meters', '--kind', 'echo');
