@@ -23,6 +23,7 @@ import { loadOrCreateKey } from '../trace/keys.js';
 import { SenderTrace } from '../trace/sender.js';
 import { bareJid } from '../xmpp/jid.js';
 import { SignaturePacer } from '../trace/pacer.js';
+import { describeSqliteError, isStorageFault } from '../store/sqlite-errors.js';
 
 const data = workerData as SendWorkerData;
 const cfg: LaneConfig = { ...data.delivery, evidenceSpanMs: Math.max(3000, data.delivery.bounceWindowMs) };
@@ -96,11 +97,32 @@ function deleteDelivered(): void {
   if (deliveredNotDeleted.size === 0) return;
   const ids = [...deliveredNotDeleted];
   // The log's entries of these deliveries commit with their deletion.
-  db.transaction(() => {
-    outbox.confirm(ids);
-    traced.recordDelivered(ids);
-  })();
+  try {
+    db.transaction(() => {
+      outbox.confirm(ids);
+      traced.recordDelivered(ids);
+    })();
+  } catch (err) {
+    traced.rolledBack();
+    if (!isStorageFault(err)) throw err;
+    // A full or failing disk: the rows stay remembered (never sent again from here) until it lets us.
+    storageFault(err, 'deleting delivered messages');
+    deleteTimer = setTimeout(deleteDelivered, STORAGE_RETRY_MS);
+    return;
+  }
+  traced.committed(ids);
   deliveredNotDeleted.clear();
+}
+
+/**
+ * A full or failing disk refused a write of this thread's bookkeeping: said once every 10 s at most,
+ * and tried again later. Ending the thread instead (as before) only restarted it in a loop, each time
+ * sending its windows again, with a log line that did not say why.
+ */
+const STORAGE_RETRY_MS = 1000;
+const storageLog = new TokenBucket(0.1, Date.now());
+function storageFault(err: unknown, what: string): void {
+  if (storageLog.take(Date.now())) log.warn({ err: describeSqliteError(err as Error & { code: string }, data.dbPath) }, `${what} failed; will try again`);
 }
 
 /** Stanzas from others than the destination are ignored; their log lines are rate-limited. */
@@ -270,7 +292,14 @@ function saveLanes(): void {
   const dirty: Lane[] = [];
   for (const l of lanes.values()) if (l.dirty) dirty.push(l);
   if (dirty.length === 0) return;
-  table.saveAll(dirty);
+  try {
+    table.saveAll(dirty);
+  } catch (err) {
+    if (!isStorageFault(err)) throw err;
+    // They stay dirty: saved by a later turn.
+    storageFault(err, 'saving the lanes');
+    return;
+  }
   for (const l of dirty) l.dirty = false;
 }
 
@@ -314,7 +343,8 @@ function onLink(isOnline: boolean): void {
 
 port.on('message', (batch: ToSendWorker[] | 'cancel') => {
   if (batch === 'cancel') {
-    // bree's stop(): record what was delivered and what was learnt, then end cleanly.
+    // bree's stop(): record what was delivered and what was learnt, then end cleanly (on a full disk,
+    // what could not be recorded is sent again after the restart, and the receiver recognises it).
     deleteDelivered();
     saveLanes();
     db.close();

@@ -149,6 +149,16 @@ export class SenderTrace {
     return verdicts;
   }
 
+  /** The transaction of `recordDelivered` committed: these rows' facts are in the log. */
+  committed(ids: readonly number[]): void {
+    for (const id of ids) this.sent.delete(id);
+  }
+
+  /** The transaction of `recordDelivered` rolled back: note rows it added are gone, so are their cached ids. */
+  rolledBack(): void {
+    this.evidence.forgetCached();
+  }
+
   /** A row failed or died: forget its facts (they are taken again when it is sent again). */
   forget(id: number): void {
     this.sent.delete(id);
@@ -156,12 +166,12 @@ export class SenderTrace {
 
   /**
    * Inside the transaction that deletes delivered rows: one `transfer.sent` entry per app and destination,
-   * listing the messages, and the receivers' signed receipts kept as that entry's evidence.
+   * listing the messages, and the receivers' signed receipts kept as that entry's evidence. The facts
+   * are kept until `committed`: a transaction the disk refused is tried again with them.
    */
   recordDelivered(ids: readonly number[]): void {
     const trace = traceOf(this.db);
     const done = ids.map((id) => this.sent.get(id)).filter((s): s is Sent => s !== undefined);
-    for (const id of ids) this.sent.delete(id);
     if (!trace.enabled || done.length === 0) return;
     const groups = new Map<string, Sent[]>();
     for (const s of done) {

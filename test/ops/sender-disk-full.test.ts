@@ -1,0 +1,104 @@
+/**
+ * A sending gateway whose disk fills while its messages are on their way, on real servers: A's whole
+ * folder is a small tmpfs, filled to the last byte with 100 messages queued for B (stopped), then B
+ * starts. A cannot delete what B confirms nor write its log: its send thread says so, remembers the
+ * deliveries (sends none again) and keeps running — it used to end in a loop, each time logged
+ * "worker failed" without a cause. When space comes back, every record is at B once, the outbox is
+ * empty, and A's log lists every message sent, and verifies.
+ */
+import { suite } from '../helpers/suite.js';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Ejabberd } from '../helpers/ejabberd.js';
+import { Fedgate } from '../helpers/fedgate.js';
+import { query, queryStore, scalar, until } from '../helpers/db.js';
+
+const A = 'a.localhost';
+const B = 'b.localhost';
+const SERIES = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
+const TOTAL = 1000;
+const YAML = 'delivery:\n  retry_initial_ms: 100\n  retry_max_seconds: 1\n  receipt_timeout_seconds: 5\n  window: 16\ntrace:\n  enabled: true\n';
+
+interface Ctx {
+  ejabberd: Ejabberd;
+  disk: string;
+  a: Fedgate;
+  b: Fedgate;
+}
+const test = suite<Ctx>('a full disk at the sender');
+
+test.before(async (ctx) => {
+  ctx.disk = mkdtempSync(join(tmpdir(), 'fedgate-disk-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', ctx.disk]);
+  ctx.ejabberd = await Ejabberd.start({ components: [{ domain: A, secret: 'a' }, { domain: B, secret: 'b' }] });
+  ctx.a = new Fedgate({ port: ctx.ejabberd.componentPort(A), domain: A, secret: 'a', extraYaml: YAML, dir: ctx.disk });
+  ctx.b = new Fedgate({ port: ctx.ejabberd.componentPort(B), domain: B, secret: 'b', extraYaml: YAML });
+  const { a, b } = ctx;
+  await a.must('app', 'add', 'meters', '--kind', 'store');
+  await b.must('app', 'add', 'sink', '--kind', 'store');
+  await a.must('consumer', 'add', '--source', 'meters', '--destination', `sink@${B}`, '--series', '*', '--batch', '10');
+  await b.must('consumer', 'add', '--source', `meters@${A}`, '--destination', 'sink', '--series', '*', '--schedule', 'none');
+  a.start();
+  await a.waitOnline();
+});
+
+test.after(async (ctx) => {
+  await ctx.b?.stop();
+  ctx.b?.cleanup();
+  await ctx.a?.stop();
+  await ctx.ejabberd?.stop();
+  if (ctx.disk) {
+    try {
+      execFileSync('umount', [ctx.disk]);
+    } finally {
+      rmSync(ctx.disk, { recursive: true, force: true });
+    }
+  }
+});
+
+const atB = (b: Fedgate) => queryStore<{ value: number }>(b, "SELECT p.value FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'sink' ORDER BY p.time");
+
+test('A keeps running, sends nothing twice, and empties its outbox once space is back', async ({ a, b, disk }) => {
+  const file = join(a.dir, 'records.csv');
+  writeFileSync(file, `identifier,time,value,unit\n${Array.from({ length: TOTAL }, (_, i) => `${SERIES},${1704063600 + i * 1800},${i},W`).join('\n')}\n`);
+  await a.must('store', 'import', 'meters', file);
+  await until(() => scalar(a, 'SELECT count(*) FROM outbox') === TOTAL / 10, 20_000, () => a.stderr.slice(-1500));
+  // The write-ahead log emptied, so that A's next commits need new space and cannot reuse old pages.
+  const db = new Database(join(disk, 'fedgate.sqlite'));
+  db.pragma('busy_timeout = 5000');
+  await until(() => (db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>)[0]!.busy === 0, 10_000, () => 'the WAL could not be truncated');
+  db.close();
+  try {
+    execFileSync('dd', ['if=/dev/zero', `of=${join(disk, 'filler')}`, 'bs=64k'], { stdio: 'ignore' });
+  } catch {
+    // "No space left on device": the point.
+  }
+  b.start();
+  await b.waitOnline();
+  // Deleting what B confirmed, or saving the lanes: one line every 10 s for both.
+  const said = /"name":"send"[^\n]*"err":"the disk holding [^"]* is full[^\n]*failed; will try again/;
+  await until(() => said.test(a.stderr), 30_000, () => `A: ${a.stderr.slice(-1500)}`);
+  assert.match(a.stderr, `the disk holding ${join(disk, 'fedgate.sqlite')} is full`, 'the log names the file');
+  await until(() => atB(b).length === TOTAL, 30_000, () => `B has ${atB(b).length}`);
+  await until(() => a.stderr.includes('deleting delivered messages failed'), 30_000, () => `A: ${a.stderr.slice(-1500)}`);
+  assert.not.match(a.stderr, 'worker failed', 'no thread ended');
+  assert.ok(a.proc !== null, 'A still runs');
+
+  rmSync(join(disk, 'filler'));
+  await until(() => scalar(a, 'SELECT count(*) FROM outbox') === 0, 30_000, () => `A's outbox: ${scalar(a, 'SELECT count(*) FROM outbox')}\n${a.stderr.slice(-1500)}`);
+  assert.equal(atB(b).map((r) => r.value), Array.from({ length: TOTAL }, (_, i) => i), 'every record, once, with its value');
+  assert.is(scalar(b, "SELECT count(*) FROM trace_entries WHERE kind = 'transfer.received' AND entry LIKE '%\"duplicate\":true%'"), 0, 'nothing sent twice');
+  const sent = query<{ entry: string }>(a, "SELECT entry FROM trace_entries WHERE kind = 'transfer.sent'").flatMap((r) => (JSON.parse(r.entry) as { messages: unknown[] }).messages);
+  assert.is(sent.length, TOTAL / 10, "A's log lists every message delivered, once");
+  assert.is(scalar(a, 'SELECT count(*) FROM dead_letters'), 0);
+  for (const fg of [a, b]) {
+    const verified = await fg.cli('audit', 'verify');
+    assert.is(verified.code, 0, `${fg.opts.domain}: ${verified.stdout}${verified.stderr}`);
+  }
+});
+
+test.run();
