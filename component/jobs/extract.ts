@@ -162,7 +162,13 @@ export class ExtractJobs {
         failed = true;
         const msg = err instanceof Error ? err.message : String(err);
         this.opts.log.warn({ consumer: job.consumer.id, err: msg }, 'extract failed');
-        cachedStatement(this.opts.db, 'UPDATE consumers SET last_error = ?, last_run_at = ? WHERE id = ?').run(msg, Date.now(), job.consumer.id);
+        // The disk that made the extract fail (full, failing) fails this note too: the warning above
+        // says it, and the retry below must still be planned (a throw here ended the whole thread).
+        try {
+          cachedStatement(this.opts.db, 'UPDATE consumers SET last_error = ?, last_run_at = ? WHERE id = ?').run(msg, Date.now(), job.consumer.id);
+        } catch (noteErr) {
+          this.opts.log.warn({ consumer: job.consumer.id, err: (noteErr as Error).message }, 'could not note why the extract failed');
+        }
       })
       .finally(() => {
         job.running = false;
