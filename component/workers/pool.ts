@@ -6,6 +6,7 @@ import Bree from 'bree';
 import { EventEmitter } from 'node:events';
 import type { WorkerOptions } from 'node:worker_threads';
 import type { Logger } from '../log/logger.js';
+import { describeWorkerError } from './worker-error.js';
 
 export interface PoolEvents {
   message: [name: string, message: unknown];
@@ -27,7 +28,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
         warn: (m: unknown) => log.warn(String(m)),
         error: (m: unknown) => log.error(String(m)),
       } as never,
-      errorHandler: (err: unknown, meta: { name: string }) => log.error({ worker: meta.name, err: (err as Error).message }, 'worker failed'),
+      errorHandler: (err: unknown, meta: { name: string }) => log.error({ worker: meta.name, err: describeWorkerError(err) }, 'worker failed'),
       workerMessageHandler: ({ name, message }: { name: string; message: unknown }) => this.emit('message', name, message),
     });
     this.bree.on('worker deleted', (name: string) => this.emit('exit', name));
