@@ -12,8 +12,11 @@
  *   have to be held whole before anything sees it: `onOverflow` is called (the link drops the
  *   connection and reconnects) and nothing more is parsed. Not a parser error: xmpp.js detaches its
  *   parser on one, and the next chunk of the same socket then threw out of its data handler.
+ * - Tokens are read by our LinearTokenizer, not ltx's, whose cost grows with a long token's length
+ *   squared (tokenizer.ts).
  */
 import { xml, type Element } from './xml.js';
+import { LinearTokenizer } from './tokenizer.js';
 
 export interface InboundLimits {
   maxStanzaBytes: number;
@@ -51,6 +54,8 @@ interface ParserInternals {
   onEndElement(name: string): void;
   onText(text: string): void;
   write(data: string | Buffer): void;
+  /** The tokenizer whose events build the tree (ltx's SaxLtx, set by the base constructor). */
+  parser: { write(data: string | Buffer): void };
 }
 
 /** A Parser class for xmpp.js's connection (`conn.Parser`), enforcing `limits`. */
@@ -68,6 +73,16 @@ export function boundedParser(limits: InboundLimits, onOverflow: (why: string) =
     /** Bytes written since the parser last reported anything: the length of the token being read. */
     private sinceEvent = 0;
     private overflowed = false;
+
+    constructor() {
+      super();
+      // Wired as @xmpp/xml's Parser wires ltx's tokenizer, which this one replaces.
+      const tokenizer = new LinearTokenizer();
+      tokenizer.on('startElement', this.onStartElement.bind(this));
+      tokenizer.on('endElement', this.onEndElement.bind(this));
+      tokenizer.on('text', this.onText.bind(this));
+      this.parser = tokenizer;
+    }
 
     override onStartElement(name: string, attrs: Record<string, string>): void {
       this.sinceEvent = 0;
