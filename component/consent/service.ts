@@ -13,6 +13,7 @@
 import type { Db } from '../store/database.js';
 import { formatIsoUtc } from '../quoalise/time.js';
 import { domainOf } from '../xmpp/jid.js';
+import { quoted } from '../xmpp/stanza-error.js';
 import { isPattern, patternCovers } from '../transfer/series-pattern.js';
 import { ConsentStore, TransitionError, type Actor } from './consent-store.js';
 import { addDuration, parseCalendarDuration, type CalendarDuration } from './duration.js';
@@ -130,7 +131,7 @@ export class ConsentService {
     if (!purpose) throw new ConsentError('bad-request', 'say why you ask: the purpose is shown to whoever decides');
     if (purpose.length > 500) throw new ConsentError('bad-request', 'the purpose is too long: at most 500 characters');
     if ((r.notice ?? '').length > 2000) throw new ConsentError('bad-request', 'the notice is too long: at most 2000 characters (give a URL)');
-    if (r.purposeTerm && !DPV_TERM.test(r.purposeTerm)) throw new ConsentError('bad-request', `purpose_term "${r.purposeTerm}" must be a DPV purpose such as dpv:ServiceProvision`);
+    if (r.purposeTerm && !DPV_TERM.test(r.purposeTerm)) throw new ConsentError('bad-request', `purpose_term ${quoted(r.purposeTerm)} must be a DPV purpose such as dpv:ServiceProvision`);
     if (r.processing.length === 0) throw new ConsentError('bad-request', 'processing must name read, subscribe or both');
     const until = this.validUntil(r.until, at);
     const concern = this.parties.concern(series);

@@ -8,7 +8,7 @@
  */
 import { xml, type Element } from '../xmpp/xml.js';
 import { NS } from '../xmpp/namespaces.js';
-import { StanzaError } from '../xmpp/stanza-error.js';
+import { StanzaError, quoted } from '../xmpp/stanza-error.js';
 import type { IqResult } from './iq.js';
 import { CommandSessions } from '../quoalise/commands/sessions.js';
 import { submittedValues, type FieldSpec } from '../quoalise/commands/form.js';
@@ -138,14 +138,14 @@ export class CommandRunner<C extends CommandCaller> {
       if (sessionid === undefined || !this.sessions.take(sessionid, owner, ctx.at)) throw badSession(sessionid);
       return xml('command', { xmlns: NS.commands, node, sessionid, status: 'canceled' });
     }
-    if (action === 'prev') throw badAction(`${node} has a single step: there is no previous one`);
-    if (!['execute', 'complete', 'next'].includes(action)) throw badAction(`unknown action "${action}": use execute, complete or cancel`);
+    if (action === 'prev') throw badAction(`${quoted(node)} has a single step: there is no previous one`);
+    if (!['execute', 'complete', 'next'].includes(action)) throw badAction(`unknown action ${quoted(action)}: use execute, complete or cancel`);
     this.limiter.takeRequest(ctx.requester, ctx.at);
     const command = this.get(node);
     if (!command) {
       // Only the commands this requester may run are named (non-admins are not shown the admin commands).
       const visible = this.commands.filter((c) => this.allows(c, ctx)).map((c) => c.node);
-      throw new StanzaError('item-not-found', `${entity} has no command "${node}"${visible.length ? ` (commands: ${visible.join(', ')})` : ''}`);
+      throw new StanzaError('item-not-found', `${entity} has no command ${quoted(node)}${visible.length ? ` (commands: ${visible.join(', ')})` : ''}`);
     }
     command.allow?.(ctx);
     const fields = submittedValues(cmd);

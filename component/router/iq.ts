@@ -3,7 +3,7 @@
  * result, its StanzaError, `internal-server-error` if it throws anything else — never zero, never two.
  */
 import { CleanXml, stripForbiddenXmlChars, xml, type Element } from '../xmpp/xml.js';
-import { StanzaError, errorReply } from '../xmpp/stanza-error.js';
+import { StanzaError, errorReply, quoted } from '../xmpp/stanza-error.js';
 import type { Logger } from '../log/logger.js';
 
 /**
@@ -68,7 +68,7 @@ export async function answerIq(
     if (children !== 1) throw new StanzaError('bad-request', `an iq get or set holds exactly one child element, this one holds ${children}`);
     if (!handler) {
       const ns = iqPayload(iq)?.attrs.xmlns ?? 'none';
-      throw new StanzaError('service-unavailable', `this entity does not support ${ns}`);
+      throw new StanzaError('service-unavailable', `this entity does not support ${quoted(ns)}`);
     }
     reply = resultReply(iq, await handler(iq));
     const over = tooLarge(reply, maxBytes);

@@ -31,13 +31,28 @@ export const CONDITIONS = {
 
 export type Condition = keyof typeof CONDITIONS;
 
+/**
+ * An error's text, at most (characters). Texts quote what the sender wrote, who may write megabytes: an
+ * answer echoing 600 KB was over Prosody's stanza limit and never left, and a refused command's text
+ * is kept in the transparency log for ever (sixth hostile campaign).
+ */
+export const MAX_ERROR_TEXT = 1000;
+
+/** What a text quotes of one string the sender wrote (a node, a namespace, a sessionid), at most. */
+const MAX_QUOTED = 100;
+
+/** `s` in quotes for an error's text, cut to MAX_QUOTED characters. */
+export function quoted(s: string): string {
+  return JSON.stringify(s.length > MAX_QUOTED ? `${s.slice(0, MAX_QUOTED)}…` : s);
+}
+
 /** An error a handler throws to answer with a precise stanza error. */
 export class StanzaError extends Error {
   readonly condition: Condition;
   readonly type: ErrorType;
   readonly extra: Element | undefined;
   constructor(condition: Condition, text: string, opts: { type?: ErrorType; extra?: Element } = {}) {
-    super(text);
+    super(text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT - 1)}…` : text);
     this.name = 'StanzaError';
     this.condition = condition;
     this.type = opts.type ?? CONDITIONS[condition];

@@ -305,6 +305,24 @@ test('an iq get or set without exactly one child element is a bad-request', asyn
   }
 });
 
+test('an error quotes little of what the sender wrote: the answer and the log entry of a refusal stay small', async ({ fg, crowd, evil }) => {
+  const long = 'z'.repeat(600_000);
+  const small = (answer: Element, condition: string) => {
+    assert.is(errorCondition(answer), condition);
+    assert.ok(answer.toString().length < 2_000, `${answer.toString().length} bytes`);
+  };
+  // A stranger: an unknown namespace, a command node and an action of 600 KB (600 KB answers would be
+  // over Prosody's stanza limit: the link would not send them, and the IQ would get no answer).
+  small(await evil.iq(GW, 'get', xml('q', { xmlns: `urn:x:${long}` }), { from: `eve@${EVIL}/x` }), 'service-unavailable');
+  small(await evil.iq(METERS, 'set', xml('command', { xmlns: NS_COMMANDS, node: long, action: 'execute' }), { from: `eve@${EVIL}/x` }), 'item-not-found');
+  small(await evil.iq(METERS, 'set', xml('command', { xmlns: NS_COMMANDS, node: 'get_history', action: long }), { from: `eve@${EVIL}/x` }), 'bad-request');
+  // A grant holder with a made-up sessionid of 600 KB: refused, and the refusal is logged for ever.
+  const before = scalar(fg, 'SELECT count(*) FROM trace_entries');
+  small(await command(crowd, 'get_history', { identifier: S }, `echo@${CROWD}/r`, { sessionid: long }), 'bad-request');
+  await until(() => scalar(fg, 'SELECT count(*) FROM trace_entries') > before, 10_000, () => 'the refusal was not logged');
+  assert.ok(scalar(fg, 'SELECT max(length(entry)) FROM trace_entries WHERE idx >= ?', before) < 2_000);
+});
+
 test('a completion without its form is a bad-request and keeps the session for the right one', async ({ crowd }) => {
   const who = `form@${CROWD}/r`;
   const sessionid = (await command(crowd, 'get_history', {}, who)).getChild('command', NS_COMMANDS)!.attrs.sessionid!;

@@ -2,7 +2,7 @@
  * The fields of the consent commands, read and checked (every problem is a `bad-request` saying what
  * to change), the records shown as table rows and list choices, and consent errors as stanza errors.
  */
-import { StanzaError, type Condition } from '../../xmpp/stanza-error.js';
+import { StanzaError, quoted, type Condition } from '../../xmpp/stanza-error.js';
 import { formatIsoUtc, parseIsoWithOffset, TimeFormatError } from '../../quoalise/time.js';
 import { ConsentError, type ConsentErrorKind } from '../service.js';
 import { PROCESSINGS, processingText, type ConsentRecord, type Processing } from '../model.js';
@@ -17,7 +17,7 @@ export function text(fields: ReadonlyMap<string, string[]>, name: string): strin
 export function readId(fields: ReadonlyMap<string, string[]>): number {
   const s = text(fields, 'id');
   if (s === undefined) throw new StanzaError('bad-request', 'the id field is required: the number of the consent record or request');
-  if (!/^\d{1,15}$/.test(s)) throw new StanzaError('bad-request', `id "${s}" is not a record number`);
+  if (!/^\d{1,15}$/.test(s)) throw new StanzaError('bad-request', `id ${quoted(s)} is not a record number`);
   return Number(s);
 }
 
@@ -36,7 +36,7 @@ export function readProcessing(fields: ReadonlyMap<string, string[]>): Processin
   const values = fields.get('processing')?.flatMap((v) => v.split(/[\s,]+/)).filter(Boolean);
   if (values === undefined) return [...PROCESSINGS];
   const bad = values.find((v) => !(PROCESSINGS as readonly string[]).includes(v));
-  if (bad !== undefined) throw new StanzaError('bad-request', `processing "${bad}" is not one of read, subscribe`);
+  if (bad !== undefined) throw new StanzaError('bad-request', `processing ${quoted(bad)} is not one of read, subscribe`);
   return PROCESSINGS.filter((p) => values.includes(p));
 }
 

@@ -11,7 +11,7 @@
 import { xml, type Element } from '../../xmpp/xml.js';
 import { NS } from '../../xmpp/namespaces.js';
 import { bareJid, domainOf } from '../../xmpp/jid.js';
-import { StanzaError } from '../../xmpp/stanza-error.js';
+import { StanzaError, quoted } from '../../xmpp/stanza-error.js';
 import { RawXml, type IqResult } from '../../router/iq.js';
 import { discoInfo, discoItems } from '../../router/disco.js';
 import type { AppHost } from '../../apps/app-host.js';
@@ -116,12 +116,12 @@ export class QuoaliseCommands {
       if (sessionid === undefined || !this.sessions.take(sessionid, owner, at)) throw badSession(sessionid);
       return xml('command', { xmlns: NS.commands, node, sessionid, status: 'canceled' });
     }
-    if (!ACTIONS.has(action)) throw badAction(`unknown action "${action}": use execute, complete or cancel`);
-    if (action === 'prev') throw badAction(`${node} has a single step: there is no previous one`);
+    if (!ACTIONS.has(action)) throw badAction(`unknown action ${quoted(action)}: use execute, complete or cancel`);
+    if (action === 'prev') throw badAction(`${quoted(node)} has a single step: there is no previous one`);
 
     this.limiter.takeRequest(requester, at);
     const command = this.commands.get(node);
-    if (!command) throw new StanzaError('item-not-found', `${host.jid} has no command "${node}" (Quoalise commands: ${[...this.commands.keys()].join(', ')})`);
+    if (!command) throw new StanzaError('item-not-found', `${host.jid} has no command ${quoted(node)} (Quoalise commands: ${[...this.commands.keys()].join(', ')})`);
     if (!host.isReady && host.capabilities.size === 0) {
       throw new StanzaError('service-unavailable', `${host.jid} is starting; retry in a moment`, { type: 'wait' });
     }

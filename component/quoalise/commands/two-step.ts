@@ -7,13 +7,13 @@
  */
 import { xml, type Element } from '../../xmpp/xml.js';
 import { NS } from '../../xmpp/namespaces.js';
-import { StanzaError } from '../../xmpp/stanza-error.js';
+import { StanzaError, quoted } from '../../xmpp/stanza-error.js';
 import { formElement, type FieldSpec } from './form.js';
 import type { CommandSessions, SessionOwner } from './sessions.js';
 
 /** A session that is not there (or not this sender's): XEP-0050's bad-sessionid. */
 export function badSession(id: string | undefined): StanzaError {
-  return new StanzaError('bad-request', id === undefined ? 'cancel needs the sessionid of the command to cancel' : `no open session "${id}": it expired, was completed or cancelled, or belongs to someone else; execute the command again`, {
+  return new StanzaError('bad-request', id === undefined ? 'cancel needs the sessionid of the command to cancel' : `no open session ${quoted(id)}: it expired, was completed or cancelled, or belongs to someone else; execute the command again`, {
     extra: xml('bad-sessionid', { xmlns: NS.commands }),
   });
 }
