@@ -38,7 +38,10 @@ export class PresenceService {
 
   constructor(private readonly opts: PresenceOptions) {
     const rows = opts.db.prepare('SELECT app, jid FROM presence_subscribers').all() as Array<{ app: string; jid: string }>;
-    for (const r of rows) this.set(r.app).add(r.jid);
+    for (const r of rows) {
+      this.set(r.app).add(r.jid);
+      this.count(r.app, r.jid, 1);
+    }
   }
 
   /** A presence stanza addressed to an existing app (`app`) or to the domain itself (null). */
@@ -104,30 +107,36 @@ export class PresenceService {
     return xml('presence', { from, to }, xml('status', {}, 'fedgate application online'));
   }
 
-  /** Subscribers of `app` from `domain` (counted when asked: subscriptions are rare, floods are refused early). */
+  /** Subscribers of `app` from `domain`. */
   private perDomain(app: string, domain: string): number {
-    const key = `${app} ${domain}`;
-    let n = this.counts.get(key);
-    if (n === undefined) {
-      n = 0;
-      for (const jid of this.subscribers.get(app) ?? []) if (domainOf(jid) === domain) n++;
-      this.counts.set(key, n);
-    }
-    return n;
+    return this.counts.get(`${app} ${domain}`) ?? 0;
   }
 
+  /**
+   * Keeps `counts` exact as subscribers come and go. They were forgotten at each unsubscribe and counted
+   * again over all the app's subscribers at the next subscribe: one stranger alternating the two held the
+   * XMPP thread 6.8 s with 2,000 pairs against an app of 20,000 subscribers (sixth hostile campaign).
+   */
+  private count(app: string, jid: string, delta: 1 | -1): void {
+    const key = `${app} ${domainOf(jid)}`;
+    const n = (this.counts.get(key) ?? 0) + delta;
+    if (n > 0) this.counts.set(key, n);
+    else this.counts.delete(key);
+  }
+
+  /** `app domain` → that domain's subscribers of the app (absent: none). */
   private counts = new Map<string, number>();
   private writes: PresenceWrite[] = [];
   private flushScheduled = false;
 
   private remember(app: string, peer: string, replies: Element[], request: Element): void {
     this.set(app).add(peer);
-    this.counts.set(`${app} ${domainOf(peer)}`, this.perDomain(app, domainOf(peer)) + 1);
+    this.count(app, peer, 1);
     this.write({ add: true, app, jid: peer, at: Date.now(), replies, request });
   }
 
   private forget(app: string, peer: string, replies: Element[], request: Element): void {
-    if (this.subscribers.get(app)?.delete(peer)) this.counts.delete(`${app} ${domainOf(peer)}`);
+    if (this.subscribers.get(app)?.delete(peer)) this.count(app, peer, -1);
     this.write({ add: false, app, jid: peer, at: Date.now(), replies, request });
   }
 
@@ -170,9 +179,11 @@ export class PresenceService {
         this.writes = [];
         for (const w of writes) {
           // Not stored: memory goes back to what the database holds, and the peer is told rather than left believing it.
-          if (w.add) this.subscribers.get(w.app)?.delete(w.jid);
-          else this.set(w.app).add(w.jid);
-          this.counts.delete(`${w.app} ${domainOf(w.jid)}`);
+          if (w.add && this.subscribers.get(w.app)?.delete(w.jid)) this.count(w.app, w.jid, -1);
+          else if (!w.add && !this.set(w.app).has(w.jid)) {
+            this.set(w.app).add(w.jid);
+            this.count(w.app, w.jid, 1);
+          }
           this.opts.send(errorReply(w.request, new StanzaError('internal-server-error', 'the gateway could not record this subscription; retry later', { type: 'wait' })));
         }
         return;
