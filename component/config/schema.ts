@@ -155,6 +155,8 @@ export const ConfigSchema = z
       .object({
         /** A get_history range holding more records is refused with bad-request (narrow the range). */
         max_records: z.number().int().min(1).max(10_000_000).default(100_000),
+        /** The most series one list_series answer holds: a page (XEP-0059), the next asked `after` its last. */
+        max_catalogue_series: z.number().int().min(1).max(1_000_000).default(5_000),
         /**
          * Quoalise commands per second from one requester (bare JID), sustained; more get
          * resource-constraint (wait). `request_burst` calls in a row always pass: an honest client

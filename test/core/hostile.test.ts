@@ -24,6 +24,9 @@ const HONEST = 'honest.localhost';
 const EVIL = 'evil.localhost';
 const METERS = `meters@${GW}`;
 const S = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
+/** Two more series of meters: its catalogue is three series, two to a page. */
+const S2 = 'urn:dev:prm:30000000000002_consumption/power/active/raw';
+const S3 = 'urn:dev:prm:30000000000003_consumption/power/active/raw';
 const NS_COMMANDS = 'http://jabber.org/protocol/commands';
 
 interface Ctx {
@@ -47,7 +50,7 @@ test.before(async (ctx) => {
     link: { max_inbound_stanza_bytes: 1_048_576 },
     extraYaml:
       'presence:\n  max_subscribers_per_domain: 3\n' +
-      'quoalise:\n  domain_requests_per_second: 5\n  domain_request_burst: 60\n  max_subscriptions_per_requester: 2\n  max_subscriptions_per_domain: 3\n  max_sessions_per_requester: 2\n',
+      'quoalise:\n  max_catalogue_series: 2\n  domain_requests_per_second: 5\n  domain_request_burst: 60\n  max_subscriptions_per_requester: 2\n  max_subscriptions_per_domain: 3\n  max_sessions_per_requester: 2\n',
   });
   const fg = ctx.fg;
   await fg.must('app', 'add', 'meters', '--kind', 'store');
@@ -58,7 +61,7 @@ test.before(async (ctx) => {
   await fg.must('app', 'add', 'down', '--kind', 'sql', '--option', 'port=1', '--option', 'database=x', '--option', 'user=x', '--option', `password_file=${secret}`, '--option', 'history_query=SELECT 1');
   rmSync(secret);
   const csv = join(fg.dir, 'd.csv');
-  writeFileSync(csv, `identifier,time,value,unit\n${Array.from({ length: 48 }, (_, i) => `${S},${1704063600 + i * 1800},${i},W`).join('\n')}\n`);
+  writeFileSync(csv, `identifier,time,value,unit\n${Array.from({ length: 48 }, (_, i) => `${S},${1704063600 + i * 1800},${i},W`).join('\n')}\n${S2},1704063600,1,W\n${S3},1704063600,1,W\n`);
   await fg.must('store', 'import', 'meters', csv);
   for (const who of [`*@${CROWD}`, `*@${HONEST}`]) await fg.must('grant', 'add', 'meters', who, 'urn:dev:prm:*');
   // A source of meters' data in the crowd's domain: it may ask for the erasure of what it sent.
@@ -321,6 +324,42 @@ test('an error quotes little of what the sender wrote: the answer and the log en
   small(await command(crowd, 'get_history', { identifier: S }, `echo@${CROWD}/r`, { sessionid: long }), 'bad-request');
   await until(() => scalar(fg, 'SELECT count(*) FROM trace_entries') > before, 10_000, () => 'the refusal was not logged');
   assert.ok(scalar(fg, 'SELECT max(length(entry)) FROM trace_entries WHERE idx >= ?', before) < 2_000);
+});
+
+test('list_series answers a page at a time (XEP-0059): at most max_catalogue_series whatever max asks, the next page after the last', async ({ honest }) => {
+  const NS_RSM = 'http://jabber.org/protocol/rsm';
+  const page = (set: Record<string, string> | null) =>
+    honest.iq(METERS, 'set', xml('command', { xmlns: NS_COMMANDS, node: 'list_series', action: 'execute' }, ...(set ? [xml('set', { xmlns: NS_RSM }, ...Object.entries(set).map(([k, v]) => xml(k, {}, v)))] : [])), { from: `pager@${HONEST}/r` });
+  const catalogue = (answer: Element) => answer.getChild('command', NS_COMMANDS)!.getChild('quoalise', 'urn:quoalise:0')!;
+  const ids = (answer: Element) => catalogue(answer).getChildren('series').map((s) => s.attrs.identifier);
+  const set = (answer: Element) => {
+    const s = catalogue(answer).getChild('set', NS_RSM)!;
+    return { first: s.getChildText('first'), index: s.getChild('first')?.attrs.index, last: s.getChildText('last'), count: s.getChildText('count') };
+  };
+  // Asked as before (no set): the first page, with a set saying that the catalogue holds more.
+  const first = await page(null);
+  const { count } = set(first);
+  assert.is(ids(first).length, 2);
+  assert.equal(set(first), { first: ids(first)[0]!, index: '0', last: ids(first)[1]!, count });
+  assert.ok(Number(count) >= 3, count!);
+  // More than the limit is lowered to it; after the last identifier of a page, the next one: every
+  // series once, in identifier order.
+  const all = [...ids(first)];
+  while (all.length < Number(count)) {
+    const next = await page({ max: '1000', after: all[all.length - 1]! });
+    assert.ok(ids(next).length >= 1 && ids(next).length <= 2, String(ids(next).length));
+    assert.is(set(next).index, String(all.length));
+    all.push(...ids(next));
+  }
+  assert.equal(all, [...new Set(all)].sort());
+  for (const s of [S, S2, S3]) assert.ok(all.includes(s), s);
+  assert.equal(ids(await page({ after: all[all.length - 1]! })), []);
+  // max 0: the count alone (XEP-0059 §2.7).
+  const none = await page({ max: '0' });
+  assert.equal([ids(none), set(none).count], [[], count]);
+  for (const max of ['-1', 'ten', '1e3']) assert.is(errorCondition(await page({ max })), 'bad-request', max);
+  assert.is(errorCondition(await page({ after: 'x'.repeat(600) })), 'bad-request');
+  assert.is(errorCondition(await page({ before: '' })), 'feature-not-implemented');
 });
 
 test('a completion without its form is a bad-request and keeps the session for the right one', async ({ crowd }) => {

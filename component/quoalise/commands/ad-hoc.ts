@@ -36,6 +36,8 @@ export interface QuoaliseCommandsOptions {
   consumers: ConsumerStore;
   /** Config `quoalise.max_records`: a get_history range holding more is refused. */
   maxRecords: number;
+  /** Config `quoalise.max_catalogue_series`: the most series one list_series answer holds (a page). */
+  maxCatalogueSeries: number;
   /** Sessions and request rates per requester and per requester domain (config `quoalise:`, router/command-runner.ts). */
   limits: CommandLimits;
   /** Config `quoalise.max_subscriptions_per_requester` and `max_subscriptions_per_domain`. */
@@ -72,7 +74,7 @@ export class QuoaliseCommands {
     const { authz, consumers, maxRecords } = opts;
     const subscriptions = { authz, consumers, maxPerRequester: opts.maxSubscriptionsPerRequester, maxPerDomain: opts.maxSubscriptionsPerDomain };
     this.commands = new Map(
-      [getHistoryCommand({ authz, maxRecords }), subscribeCommand(subscriptions), unsubscribeCommand(subscriptions), listSeriesCommand({ authz })].map((c) => [c.node, c]),
+      [getHistoryCommand({ authz, maxRecords }), subscribeCommand(subscriptions), unsubscribeCommand(subscriptions), listSeriesCommand({ authz, maxSeries: opts.maxCatalogueSeries })].map((c) => [c.node, c]),
     );
     this.limiter = new CommandLimiter(opts.limits);
     this.sessions = this.limiter.sessions;
@@ -189,6 +191,7 @@ export class QuoaliseCommands {
       host,
       requester,
       fields: fields ?? new Map(),
+      command: cmd,
       at,
       access: r.access,
       ...(consentGone ? { consentGone: (series: string, reason: string) => consentGone(host.app.name, series, reason) } : {}),

@@ -11,6 +11,7 @@ import { StanzaError } from '../../xmpp/stanza-error.js';
 import { domainOf } from '../../xmpp/jid.js';
 import type { AppOp } from '../../workers/protocol.js';
 import type { FieldSpec } from './form.js';
+import type { Element } from '../../xmpp/xml.js';
 
 /**
  * What a command learnt while deciding, for the access entry of the transparency log (ad-hoc.ts writes
@@ -34,6 +35,8 @@ export interface CommandRequest {
   /** The requester's bare JID (quoalise.md: authorize on the bare JID). */
   requester: string;
   fields: ReadonlyMap<string, string>;
+  /** The `<command>` element itself, for input other than the form (list_series's XEP-0059 page). */
+  command: Element;
   /** Arrival of the request, ms since the epoch. */
   at: number;
   /** Filled in by the command as it decides (see AccessRecord). */

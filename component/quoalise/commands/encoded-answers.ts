@@ -14,6 +14,7 @@ import { formatIsoUtc } from '../time.js';
 import { escapeAttr, illegalXmlChar } from '../../xmpp/xml.js';
 import { sha256Hex } from '../../trace/digest.js';
 import { encodeRetention, type CarriedRetention, type Period } from '../../gdpr/retention.js';
+import { pageSet, type CataloguePage } from './catalogue-page.js';
 
 /** A `quoalise` element, serialized, the number of records (or series) in it, and its SHA-256 for the log. */
 export interface EncodedAnswer {
@@ -84,20 +85,27 @@ function attr(name: string, value: string): string {
  * `<quoalise xmlns="urn:quoalise:0"><series identifier first last count><meta…/></series>…</quoalise>`
  * (`first`/`last` in ISO 8601 UTC, ready for `start_time`/`end_time`).
  */
-export async function catalogueXml(adapter: Adapter, query: { patterns: string[] }): Promise<EncodedAnswer> {
+export async function catalogueXml(adapter: Adapter, query: { patterns: string[]; page?: CataloguePage }): Promise<EncodedAnswer> {
   const matchers = query.patterns.map(seriesMatcher);
   const visible = (await adapter.catalogue!())
     .filter((s) => matchers.some((m) => m(s.identifier)))
     .sort((a, b) => (a.identifier < b.identifier ? -1 : a.identifier > b.identifier ? 1 : 0));
+  // One page (catalogue-page.ts): the series after `after`, at most `max`.
+  const { page } = query;
+  const from = page?.after === undefined ? 0 : visible.findIndex((s) => s.identifier > page.after!);
+  const start = from === -1 ? visible.length : from;
+  const shown = page === undefined ? visible : visible.slice(start, start + page.max);
   let xml = `<quoalise xmlns="${NS_QUOALISE}">`;
-  for (const s of visible) {
+  for (const s of shown) {
     xml += `<series${attr('identifier', s.identifier)}`;
     if (s.first !== undefined) xml += attr('first', formatIsoUtc(s.first));
     if (s.last !== undefined) xml += attr('last', formatIsoUtc(s.last));
     if (s.count !== undefined) xml += attr('count', String(s.count));
     xml += `>${encodeMeta(s.meta)}</series>`;
   }
-  return answer(xml + '</quoalise>', visible.length, true);
+  // The set says where the page is, when asked for one or when the catalogue did not fit in it.
+  if (page && (page.asked || shown.length < visible.length)) xml += pageSet(shown.map((s) => s.identifier), start, visible.length);
+  return answer(xml + '</quoalise>', shown.length, true);
 }
 
 /**
