@@ -21,6 +21,7 @@ import { appOps, type AppOps } from './app-ops.js';
 import { ReceiveJob } from '../jobs/receive.js';
 import type { OneAtATime } from './one-at-a-time.js';
 import { ExtractJobs } from '../jobs/extract.js';
+import { answerQueue } from './answer-queue.js';
 
 /** What the apps of one worker thread share. */
 export interface WorkerShared {
@@ -105,7 +106,10 @@ export class HostedApp {
       outboxChannel: shared.outboxChannel,
       consents: shared.consents,
     });
-    const app = new HostedApp(spec.name, adapter, appOps(adapter, (series) => shared.policies.forApp(spec.name)(series), data.trace), receive, extract, shared);
+    // On a shared thread an out-of-memory ends the neighbours too: the app's answers are made one at a
+    // time. An app of its own thread keeps its calls concurrent (its system's I/O is waited in parallel).
+    const answers = data.name.startsWith('shared:') ? answerQueue(data.callTimeoutMs) : undefined;
+    const app = new HostedApp(spec.name, adapter, appOps(adapter, (series) => shared.policies.forApp(spec.name)(series), data.trace, answers), receive, extract, shared);
     receive.wake();
     extract.start();
     return app;

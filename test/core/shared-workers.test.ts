@@ -126,6 +126,15 @@ test('a message that stops the shared thread each time it is applied: held, trie
   assert.is(fg.exitCode, undefined, 'the gateway kept running');
 });
 
+test("one requester's burst of get_history is answered one answer at a time: the shared thread lives, its neighbours answer", async ({ fg, peer }) => {
+  // Each answer fits the thread's 16 MB heap; thirty read at once did not, and the thread died with them.
+  const logged = fg.stderr.length;
+  const burst = await Promise.all(Array.from({ length: 30 }, () => history(peer, 'big', 20_000, 60_000)));
+  assert.equal(burst.map((a) => (a.attrs.type === 'error' ? errorText(a) : a.attrs.type)), Array(30).fill('result'));
+  assert.is((await history(peer, 'small', 1)).attrs.type, 'result');
+  assert.not.match(fg.stderr.slice(logged), 'reaching memory limit', 'no out-of-memory end of a thread');
+});
+
 test('the isolation option: shared or own, anything else refused with the reason', async ({ fg }) => {
   let r = await fg.cli('app', 'add', 'odd', '--kind', 'store', '--option', 'isolation=sideways');
   assert.is(r.code, 1);
