@@ -304,6 +304,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     consumers,
     maxRecords: config.quoalise.max_records,
     maxCatalogueSeries: config.quoalise.max_catalogue_series,
+    maxStanzaBytes: () => link.maxStanzaBytes,
     limits: commandLimits(config.quoalise),
     maxSubscriptionsPerRequester: config.quoalise.max_subscriptions_per_requester,
     maxSubscriptionsPerDomain: config.quoalise.max_subscriptions_per_domain,

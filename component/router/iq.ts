@@ -52,6 +52,14 @@ function tooLarge(reply: Element | CleanXml, maxBytes: number | null): StanzaErr
   );
 }
 
+/**
+ * The bad-request `iq` gets instead of `payload` when the reply would be over `maxBytes`, or null. Asked
+ * by a command before it logs what it disclosed: an answer refused here was never sent.
+ */
+export function oversizedAnswer(iq: Element, payload: IqResult, maxBytes: number | null): StanzaError | null {
+  return maxBytes === null ? null : tooLarge(resultReply(iq, payload), maxBytes);
+}
+
 /** Answers the IQ (exactly once) and resolves with the outcome: `result`, or the error condition sent. */
 export async function answerIq(
   iq: Element,

@@ -13,7 +13,7 @@ import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
 import { Peer, xml, type Element } from '../helpers/peer.js';
 import { errorCondition, errorText } from '../helpers/inbox.js';
-import { scalar, until } from '../helpers/db.js';
+import { query, scalar, until } from '../helpers/db.js';
 import { MAX_HELD_CALLS, MAX_HELD_CALLS_PER_PARTY } from '../../component/apps/app-host.js';
 import { MAX_REQUESTS_PER_SOURCE_PER_DAY, REPEATS_BURST } from '../../component/gdpr/control-intake.js';
 
@@ -27,6 +27,8 @@ const S = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
 /** Two more series of meters: its catalogue is three series, two to a page. */
 const S2 = 'urn:dev:prm:30000000000002_consumption/power/active/raw';
 const S3 = 'urn:dev:prm:30000000000003_consumption/power/active/raw';
+/** A series whose whole history is an answer larger than the server accepts (link.max_stanza_bytes here). */
+const LONG = 'urn:dev:prm:30000000000004_consumption/power/active/raw';
 const NS_COMMANDS = 'http://jabber.org/protocol/commands';
 
 interface Ctx {
@@ -47,7 +49,7 @@ test.before(async (ctx) => {
     domain: GW,
     secret: `${GW}-secret`,
     logLevel: 'debug',
-    link: { max_inbound_stanza_bytes: 1_048_576 },
+    link: { max_inbound_stanza_bytes: 1_048_576, max_stanza_bytes: 65_536 },
     extraYaml:
       'presence:\n  max_subscribers_per_domain: 3\n' +
       'quoalise:\n  max_catalogue_series: 2\n  domain_requests_per_second: 5\n  domain_request_burst: 60\n  max_subscriptions_per_requester: 2\n  max_subscriptions_per_domain: 3\n  max_sessions_per_requester: 2\n',
@@ -61,7 +63,7 @@ test.before(async (ctx) => {
   await fg.must('app', 'add', 'down', '--kind', 'sql', '--option', 'port=1', '--option', 'database=x', '--option', 'user=x', '--option', `password_file=${secret}`, '--option', 'history_query=SELECT 1');
   rmSync(secret);
   const csv = join(fg.dir, 'd.csv');
-  writeFileSync(csv, `identifier,time,value,unit\n${Array.from({ length: 48 }, (_, i) => `${S},${1704063600 + i * 1800},${i},W`).join('\n')}\n${S2},1704063600,1,W\n${S3},1704063600,1,W\n`);
+  writeFileSync(csv, `identifier,time,value,unit\n${Array.from({ length: 48 }, (_, i) => `${S},${1704063600 + i * 1800},${i},W`).join('\n')}\n${S2},1704063600,1,W\n${S3},1704063600,1,W\n${Array.from({ length: 3000 }, (_, i) => `${LONG},${1704063600 + i * 60},${i},W`).join('\n')}\n`);
   await fg.must('store', 'import', 'meters', csv);
   for (const who of [`*@${CROWD}`, `*@${HONEST}`]) await fg.must('grant', 'add', 'meters', who, 'urn:dev:prm:*');
   // A source of meters' data in the crowd's domain: it may ask for the erasure of what it sent.
@@ -360,6 +362,15 @@ test('list_series answers a page at a time (XEP-0059): at most max_catalogue_ser
   for (const max of ['-1', 'ten', '1e3']) assert.is(errorCondition(await page({ max })), 'bad-request', max);
   assert.is(errorCondition(await page({ after: 'x'.repeat(600) })), 'bad-request');
   assert.is(errorCondition(await page({ before: '' })), 'feature-not-implemented');
+});
+
+test('an answer larger than the server accepts is refused, and logged as refused: nothing was disclosed', async ({ fg, honest }) => {
+  const before = scalar(fg, 'SELECT count(*) FROM trace_entries');
+  const answer = await command(honest, 'get_history', { identifier: LONG }, `bulky@${HONEST}/r`);
+  assert.is(errorCondition(answer), 'bad-request');
+  assert.match(errorText(answer), 'narrow the range');
+  const entries = query<{ entry: string }>(fg, "SELECT entry FROM trace_entries WHERE idx >= ? AND kind = 'access'", before).map((r) => JSON.parse(r.entry) as Record<string, unknown>);
+  assert.equal(entries.map((e) => [e.requester, e.series, e.outcome, e.records]), [[`bulky@${HONEST}`, LONG, 'failed', undefined]]);
 });
 
 test('a completion without its form is a bad-request and keeps the session for the right one', async ({ crowd }) => {

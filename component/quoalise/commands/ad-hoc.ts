@@ -12,7 +12,7 @@ import { xml, type Element } from '../../xmpp/xml.js';
 import { NS } from '../../xmpp/namespaces.js';
 import { bareJid, domainOf } from '../../xmpp/jid.js';
 import { StanzaError, quoted } from '../../xmpp/stanza-error.js';
-import { RawXml, type IqResult } from '../../router/iq.js';
+import { RawXml, oversizedAnswer, type IqResult } from '../../router/iq.js';
 import { discoInfo, discoItems } from '../../router/disco.js';
 import type { AppHost } from '../../apps/app-host.js';
 import type { Authorizer } from '../../authz/authorizer.js';
@@ -38,6 +38,8 @@ export interface QuoaliseCommandsOptions {
   maxRecords: number;
   /** Config `quoalise.max_catalogue_series`: the most series one list_series answer holds (a page). */
   maxCatalogueSeries: number;
+  /** The largest stanza the server accepts (the link's), null when none is known: a larger answer is refused, and logged as refused. */
+  maxStanzaBytes?(): number | null;
   /** Sessions and request rates per requester and per requester domain (config `quoalise:`, router/command-runner.ts). */
   limits: CommandLimits;
   /** Config `quoalise.max_subscriptions_per_requester` and `max_subscriptions_per_domain`. */
@@ -131,6 +133,14 @@ export class QuoaliseCommands {
     const access: AccessRecord = {};
     try {
       const result = await this.decide(command, host, cmd, { requester, at, owner, sessionid, access });
+      // Too large to send: refused before the entry is written. It was logged "allowed" with its records
+      // and digest, and counted among the disclosures, for data never sent.
+      const over = oversizedAnswer(iq, result, this.opts.maxStanzaBytes?.() ?? null);
+      if (over) {
+        delete access.records;
+        delete access.digest;
+        throw over;
+      }
       // A form of defaults (the first step of the two-step flow) decides nothing yet.
       // The answer leaves once its access entry is committed: no answer escapes the log, even through a crash.
       if (result instanceof RawXml || result?.attrs.status !== 'executing') await this.record(host, node, requester, at, access, null);
