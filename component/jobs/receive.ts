@@ -120,9 +120,11 @@ export class ReceiveJob {
     let dead = 0;
     let announced = false;
     try {
-      // The due rows at the head, in order: a held row holds the rows behind it.
+      // The due rows at the head, in order: a held row holds the rows behind it. Only a row that failed
+      // is held: a new row's next_attempt_at is its arrival time, which a clock stepped back since puts
+      // in the future (rows acknowledged before a 2-hour step back waited for the clamp: 10 min).
       const now = Date.now();
-      let held = rows.findIndex((r) => r.nextAttemptAt > now);
+      let held = rows.findIndex((r) => r.attempts > 0 && r.nextAttemptAt > now);
       let due = held === -1 ? rows : rows.slice(0, held);
       // A row that failed before is tried alone: if it is what stopped the thread (transfer/poison.ts),
       // the next stop is counted against it, not against the rows that came with it.

@@ -168,6 +168,22 @@ test('a row held far past the longest retry delay (written while the clock was a
     assert.match(warnings.join('\n'), 'held past the longest retry delay');
   }));
 
+test('rows that never failed are applied at once, though the clock stepped back after they arrived', () =>
+  withInbox(async (db, inbox, jobs) => {
+    // Received two hours "later" than now: the wall clock was stepped back by two hours since.
+    inbox.commit([message(1), message(2)], Date.now() + 2 * 3_600_000);
+    const applied: string[] = [];
+    const job = receiveJob(db, inbox, {
+      adapter: { deliver: async (batch: readonly Delivery[]) => void applied.push(...batch.map((d) => d.key)) },
+      // Longer than the wait below: the clamp of held rows is not what applies them.
+      retry: { initialMs: 100, maxMs: 600_000, maxAttempts: 5 },
+    });
+    jobs.push(job);
+    job.wake();
+    await until(() => inbox.head('sink', 0, 10).length === 0, 5000, () => `held: ${JSON.stringify(applied)}`);
+    assert.equal(applied, [`${SENDER}/m1`, `${SENDER}/m2`]);
+  }));
+
 test('one at a time: in order, and a failure does not stop the next', async () => {
   const serial = oneAtATime();
   const order: string[] = [];
