@@ -24,6 +24,7 @@ import { SenderTrace } from '../trace/sender.js';
 import { bareJid } from '../xmpp/jid.js';
 import { SignaturePacer } from '../trace/pacer.js';
 import { describeSqliteError, isStorageFault } from '../store/sqlite-errors.js';
+import { ClockSteps, followStep } from './clock-step.js';
 
 const data = workerData as SendWorkerData;
 const cfg: LaneConfig = { ...data.delivery, evidenceSpanMs: Math.max(3000, data.delivery.bounceWindowMs) };
@@ -190,8 +191,18 @@ function readSize(l: Lane): number {
   return Math.max(0, cfg.window - l.inflight.size);
 }
 
+/** Lanes keep wall-clock times: when the clock steps, they move with it (clock-step.ts). */
+const clock = new ClockSteps();
+function followClock(): void {
+  const stepMs = clock.take();
+  if (stepMs === 0) return;
+  for (const l of lanes.values()) followStep(l, stepMs);
+  log.warn({ stepMs }, 'the wall clock stepped: holds and confirmation deadlines moved with it');
+}
+
 /** Sends what the windows, holds and throttles allow, then sets the timer for the next thing to do. */
 function pump(): void {
+  followClock();
   if (pumping) {
     pumpAgain = true;
     return;
@@ -317,6 +328,7 @@ function schedule(): void {
 
 function onTimer(): void {
   timer = null;
+  followClock();
   const now = Date.now();
   for (const l of lanes.values()) if (l.inflight.size) apply(l, { t: 'tick' }, now);
   pump();
@@ -350,6 +362,7 @@ port.on('message', (batch: ToSendWorker[] | 'cancel') => {
     db.close();
     process.exit(0);
   }
+  followClock();
   const now = Date.now();
   for (const m of batch) {
     switch (m.t) {
