@@ -22,6 +22,7 @@ import { noteSigners } from '../trace/note.js';
 import type { PeerKey, PeerKeys } from '../trace/peer-keys.js';
 import type { ReadAcks } from '../trace/wire.js';
 import { ACKS_PER_STANZA } from './acks.js';
+import { monotonicNow } from '../timing/monotonic.js';
 
 /** Acknowledgements held for their domain's key (each takes ~200 bytes parsed; a real receiver's first confirmations are a few stanzas of up to 10,000). */
 export const MAX_AWAITING_PER_DOMAIN = 4 * ACKS_PER_STANZA;
@@ -53,7 +54,8 @@ export class ReceiptKeys {
     private readonly log: Logger,
     opts: ReceiptKeysOptions = {},
   ) {
-    this.now = opts.now ?? Date.now;
+    // In memory only: the monotonic clock, which a step of the wall clock does not move.
+    this.now = opts.now ?? monotonicNow;
     this.later = opts.later ?? ((fn, ms) => void setTimeout(fn, ms).unref());
   }
 

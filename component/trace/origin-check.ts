@@ -29,6 +29,7 @@ import type { PeerKeys } from './peer-keys.js';
 import { readOrigin } from './wire.js';
 import { NS_TRACE } from './disco.js';
 import { FormatError } from './formats.js';
+import { monotonicNow } from '../timing/monotonic.js';
 
 export type Origin = 'verified' | 'unsigned' | 'unverifiable';
 
@@ -52,7 +53,7 @@ export class OriginCheck {
 
   constructor(private readonly keys: PeerKeys) {}
 
-  check(message: Element, facts: MessageFacts, now = Date.now()): OriginOutcome {
+  check(message: Element, facts: MessageFacts, now = monotonicNow()): OriginOutcome {
     const signed = message.getChild('origin', NS_TRACE) !== undefined;
     const domain = parseJid(facts.from)?.domain ?? facts.from;
     let key = this.keys.peek(domain);
@@ -93,7 +94,7 @@ export class OriginCheck {
         return { t: 'accept', origin: 'verified', evidence: { peer: v.encoded, note: proof.note, index: proof.index, statement, path: proof.path }, batchSize: cp.size };
       }
     }
-    if (now - (this.refetched.get(domain) ?? 0) > REFETCH_MS) {
+    if (now - (this.refetched.get(domain) ?? -Infinity) > REFETCH_MS) {
       this.refetched.set(domain, now);
       this.keys.forget(domain);
       return { t: 'wait', until: this.keys.fetch(domain, { remember: true }) };

@@ -12,6 +12,7 @@ import { NS } from '../xmpp/namespaces.js';
 import { RemoteStanzaError } from '../xmpp/stanza-error.js';
 import { readTraceForm, type PublishedKey } from './disco.js';
 import { NoteError, parseVerifierKey, type NoteVerifier } from './note.js';
+import { monotonicNow } from '../timing/monotonic.js';
 
 export interface PeerKey extends PublishedKey {
   verifiers: NoteVerifier[];
@@ -54,8 +55,9 @@ export class PeerKeys {
 
   constructor(private readonly opts: PeerKeysOptions) {}
 
+  /** Its times are in memory only: the monotonic clock (a failed look-up stepped back two hours waited two hours). */
   private now(): number {
-    return this.opts.now?.() ?? Date.now();
+    return this.opts.now?.() ?? monotonicNow();
   }
 
   /** The domain's key if known now (null: it publishes none), undefined when it must be fetched. */
