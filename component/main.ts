@@ -55,12 +55,15 @@ import type { GdprWorkerData } from './jobs/gdpr-worker.js';
 import { ERASURES_RECEIVED } from './gdpr/apply-erasures.js';
 import { inboundLimits } from './xmpp/bounded-parser.js';
 import { PoisonRows } from './transfer/poison.js';
+import { FileIdentities } from './store/file-identity.js';
 
 /** The shared pool's default size: a thread per core, up to this (store writes share one SQLite writer anyway). */
 const MAX_DEFAULT_SHARED_WORKERS = 8;
 
 export interface GatewayEvents {
   fatal: [err: FatalLinkError];
+  /** A database file was removed or replaced under the running gateway (store/file-identity.ts). */
+  'database-lost': [path: string];
 }
 
 export class Gateway extends EventEmitter<GatewayEvents> {
@@ -68,6 +71,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly pidStart = processStart(process.pid);
   private heartbeat: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
+  private readonly files: FileIdentities;
+  private lost = false;
 
   constructor(
     readonly config: Config,
@@ -87,6 +92,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   ) {
     super();
     this.outbox = new Outbox(db);
+    this.files = new FileIdentities([config.database.path, storeDatabasePath(config.database.path)]);
   }
 
   readonly outbox: Outbox;
@@ -132,6 +138,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   /** Writes the heartbeat row now. Never throws: another thread may hold the write lock for a while. */
   writeStatus(): void {
+    const lost = this.files.changed();
+    if (lost) {
+      if (!this.lost) this.emit('database-lost', lost);
+      this.lost = true;
+      return;
+    }
     try {
       this.writeStatusRow();
     } catch (err) {

@@ -4,8 +4,8 @@
  *
  *   0   stopped by SIGTERM or SIGINT, also when the signal came during start-up
  *   2   configuration or set-up error: the configuration file, the database file (unreadable,
- *       read-only, damaged, or in use by another gateway's process), `metrics.listen` already in
- *       use — the message names what to fix
+ *       read-only, damaged, in use by another gateway's process, or removed or replaced while the
+ *       gateway ran), `metrics.listen` already in use — the message names what to fix
  *   3   fatal link error: the server refused the handshake (wrong secret, unknown domain, …)
  *   70  an unexpected internal error (an uncaught exception or unhandled rejection): logged with its
  *       stack, then the gateway stopped cleanly (EX_SOFTWARE)
@@ -101,6 +101,14 @@ export function startCommand(): Command {
         };
         if (signalled) return stop(signalled);
         onSignal = stop;
+        running.once('database-lost', (file) => {
+          // Nothing more may be acknowledged into a file no one can open again: senders keep it meanwhile.
+          const message = `${file} was removed or replaced while the gateway ran: stopping; restore it (fedgate restore) or start on a new database`;
+          log.fatal({ file }, message);
+          process.stderr.write(`fedgate: ${message}\n`);
+          process.exitCode = 2;
+          void running.stop().then(resolve);
+        });
         running.once('fatal', (err) => {
           log.fatal({ condition: err.condition, server: err.server }, err.message);
           process.stderr.write(`fedgate: cannot connect to ${err.server} as ${config.link.domain}: ${err.message}\n`);

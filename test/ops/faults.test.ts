@@ -7,7 +7,7 @@
 import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -128,6 +128,19 @@ test('a second start on the same database exits 2 naming the first; the first ke
     } finally {
       second.proc?.kill('SIGKILL');
     }
+  });
+});
+
+test('the database removed under a running gateway: it stops, exit 2, naming the file', async ({ ejabberd }) => {
+  await withGateway(ejabberd, async (fg) => {
+    fg.start();
+    await fg.waitOnline();
+    const file = join(fg.dir, 'fedgate.sqlite');
+    // A careless reset: SQLite would go on writing into the removed file, acknowledging into nowhere.
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+    assert.is(await fg.waitExit(15_000), 2, fg.stderr);
+    assert.match(fg.stderr, `fedgate: ${file} was removed or replaced while the gateway ran: stopping`);
+    assertNoStack(fg.stderr);
   });
 });
 
