@@ -128,6 +128,10 @@ export async function backupDatabases(mainPath: string, target: string, opts: { 
     } catch (err) {
       if (db.open) db.close();
       for (const p of partials) rmSync(p.partial, { force: true });
+      // Only the copy is written: a full disk is the copy's, not the database's ("the disk holding the
+      // database is full" sent an operator to the wrong disk).
+      const code = (err as { code?: unknown }).code;
+      if (code === 'SQLITE_FULL' || code === 'ENOSPC') throw new BackupError(`the disk holding ${to} is full: no copy was made; free some space there and run the backup again`);
       throw err;
     }
   }
