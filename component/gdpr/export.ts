@@ -128,6 +128,8 @@ export async function exportSubject(o: ExportOptions): Promise<ExportReport> {
     return await writeExport(o, dir, now);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
+    // The operator's to fix, in one line (it reached them as an "unexpected error" and a stack trace).
+    if ((err as { code?: unknown }).code === 'ENOSPC') throw new ExportError(`the disk holding ${o.out} is full: nothing was exported; free some space there and run the export again`);
     throw err;
   }
 }
