@@ -17,6 +17,7 @@ import { withTimeout } from './with-timeout.js';
 import type { OneAtATime } from '../workers/one-at-a-time.js';
 import type { Entitlements } from '../transfer/entitlements.js';
 import { retentionFromJson, retentionList } from '../gdpr/retention.js';
+import { isStorageFault } from '../store/sqlite-errors.js';
 
 /** Inbox rows read, and handed to the adapter in one `deliver` call, at a time. */
 const BATCH = 100;
@@ -255,7 +256,9 @@ export class ReceiveJob {
     const { initialMs, maxMs, maxAttempts } = this.opts.retry;
     const retryAt = Date.now() + retryDelayMs(row.attempts + 1, initialMs, maxMs);
     const attempts = this.inbox.fail(row.id, reason, retryAt) ?? 0;
-    if (attempts >= maxAttempts) return this.kill(row, `retries exhausted after ${attempts} attempts; last error: ${reason}`);
+    // A full or failing disk is the receiver's trouble, not the message's: retried until it is over,
+    // never a dead letter (a store's disk full for minutes had dead-lettered acknowledged messages).
+    if (attempts >= maxAttempts && !isStorageFault(err)) return this.kill(row, `retries exhausted after ${attempts} attempts; last error: ${reason}`);
     this.opts.log.warn({ inboxId: row.id, attempts, retryInMs: retryAt - Date.now(), err: reason }, 'deliver failed, will retry');
     this.timer = setTimeout(() => this.wake(), retryAt - Date.now());
     return 'held';

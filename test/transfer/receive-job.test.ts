@@ -184,6 +184,27 @@ test('rows that never failed are applied at once, though the clock stepped back 
     assert.equal(applied, [`${SENDER}/m1`, `${SENDER}/m2`]);
   }));
 
+test("a full disk under the app's store: retried past max attempts, never a dead letter, applied once there is room", () =>
+  withInbox(async (db, inbox, jobs) => {
+    inbox.commit([message(1)]);
+    let full = 5;
+    const applied: string[] = [];
+    const job = receiveJob(db, inbox, {
+      adapter: {
+        deliver: async (batch: readonly Delivery[]) => {
+          if (full-- > 0) throw new Database.SqliteError('database or disk is full', 'SQLITE_FULL');
+          applied.push(...batch.map((d) => d.key));
+        },
+      },
+      retry: { initialMs: 10, maxMs: 20, maxAttempts: 2 },
+    });
+    jobs.push(job);
+    job.wake();
+    await until(() => applied.length === 1, 5000, () => `attempts ${JSON.stringify(db.prepare('SELECT state, attempts FROM inbox').all())}`);
+    assert.equal(applied, [`${SENDER}/m1`]);
+    assert.is(db.prepare('SELECT count(*) FROM dead_letters').pluck().get(), 0);
+  }));
+
 test('one at a time: in order, and a failure does not stop the next', async () => {
   const serial = oneAtATime();
   const order: string[] = [];
