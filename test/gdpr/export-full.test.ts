@@ -4,10 +4,10 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Fedgate } from '../helpers/fedgate.js';
+import { mountSmallDisk, unmountSmallDisk } from '../helpers/small-disk.js';
 
 const SERIES = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
 
@@ -16,7 +16,7 @@ test('an export onto a full disk: one line naming it, exit 1, no partial export 
   const fg = new Fedgate({ port: 1, domain: 'gw.localhost', secret: 's' });
   const disk = join(fg.dir, 'disk');
   mkdirSync(disk);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', disk]);
+  mountSmallDisk(disk, '256k');
   try {
     await fg.must('app', 'add', 'meters', '--kind', 'store');
     const csv = join(fg.dir, 'records.csv');
@@ -29,7 +29,7 @@ test('an export onto a full disk: one line naming it, exit 1, no partial export 
     assert.is(r.stderr.trim(), `fedgate: the disk holding ${out} is full: nothing was exported; free some space there and run the export again`);
     assert.equal(readdirSync(disk), [], 'nothing of the export left');
   } finally {
-    execFileSync('umount', [disk]);
+    unmountSmallDisk(disk);
     fg.cleanup();
   }
 });

@@ -4,18 +4,18 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../component/store/database.js';
 import { BackupError, backupDatabases } from '../../component/backup/backup.js';
+import { mountSmallDisk, unmountSmallDisk } from '../helpers/small-disk.js';
 
 test('a backup onto a full disk: BackupError naming the copy, no partial copy left', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fedgate-backup-full-'));
   const target = join(dir, 'target');
   mkdirSync(target);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', target]);
+  mountSmallDisk(target, '1m');
   try {
     const main = join(dir, 'fedgate.sqlite');
     const db = openDatabase(main);
@@ -33,7 +33,7 @@ test('a backup onto a full disk: BackupError naming the copy, no partial copy le
     assert.is((err as Error).message, `the disk holding ${copy} is full: no copy was made; free some space there and run the backup again`);
     assert.equal(readdirSync(target), [], 'no partial copy left');
   } finally {
-    execFileSync('umount', [target]);
+    unmountSmallDisk(target);
     rmSync(dir, { recursive: true, force: true });
   }
 });

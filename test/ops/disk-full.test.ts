@@ -6,13 +6,11 @@
  */
 import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
+import { fillDisk, newSmallDisk, unmountSmallDisk } from '../helpers/small-disk.js';
 import { queryStore, scalar, until } from '../helpers/db.js';
 
 const A = 'a.localhost';
@@ -31,8 +29,7 @@ interface Ctx {
 const test = suite<Ctx>('a full disk at the receiver');
 
 test.before(async (ctx) => {
-  ctx.disk = mkdtempSync(join(tmpdir(), 'fedgate-disk-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', ctx.disk]);
+  ctx.disk = newSmallDisk('32m');
   ctx.ejabberd = await Ejabberd.start({ components: [{ domain: A, secret: 'a' }, { domain: B, secret: 'b' }] });
   ctx.a = new Fedgate({ port: ctx.ejabberd.componentPort(A), domain: A, secret: 'a', extraYaml: YAML });
   ctx.b = new Fedgate({ port: ctx.ejabberd.componentPort(B), domain: B, secret: 'b', extraYaml: YAML, dir: ctx.disk });
@@ -51,13 +48,7 @@ test.after(async (ctx) => {
   ctx.a?.cleanup();
   await ctx.b?.stop();
   await ctx.ejabberd?.stop();
-  if (ctx.disk) {
-    try {
-      execFileSync('umount', [ctx.disk]);
-    } finally {
-      rmSync(ctx.disk, { recursive: true, force: true });
-    }
-  }
+  if (ctx.disk) unmountSmallDisk(ctx.disk, { remove: true });
 });
 
 /** Records `from`..`to`-1 of SERIES (value = index), imported into A's meters. */
@@ -73,17 +64,7 @@ const atB = (b: Fedgate) => queryStore<{ value: number }>(b, "SELECT p.value FRO
 test('B refuses with resource-constraint and keeps running; A holds, never dead-letters; all arrive once space is back', async ({ a, b, disk }) => {
   await importRecords(a, 0, FIRST);
   await until(() => atB(b).length === FIRST, 20_000, () => b.stderr.slice(-1500));
-  // The write-ahead log emptied, so that B's next commits need new space and cannot reuse old pages.
-  const db = new Database(join(disk, 'fedgate.sqlite'));
-  db.pragma('busy_timeout = 5000');
-  await until(() => (db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>)[0]!.busy === 0, 10_000, () => 'the WAL could not be truncated');
-  db.close();
-  // Every byte taken (dd stops at ENOSPC).
-  try {
-    execFileSync('dd', ['if=/dev/zero', `of=${join(disk, 'filler')}`, 'bs=64k'], { stdio: 'ignore' });
-  } catch {
-    // "No space left on device": the point.
-  }
+  await fillDisk(disk, join(disk, 'fedgate.sqlite'));
   await importRecords(a, FIRST, TOTAL);
   await until(
     () => b.stderr.includes('inbox commit failed') && String(scalar(a, `SELECT last_error FROM lanes WHERE destination = 'sink@${B}'`) ?? '').includes('cannot store data now'),

@@ -8,13 +8,11 @@
  */
 import { suite } from '../helpers/suite.js';
 import * as assert from 'uvu/assert';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
+import { fillDisk, newSmallDisk, unmountSmallDisk } from '../helpers/small-disk.js';
 import { query, queryStore, scalar, until } from '../helpers/db.js';
 
 const A = 'a.localhost';
@@ -32,8 +30,7 @@ interface Ctx {
 const test = suite<Ctx>('a full disk at the sender');
 
 test.before(async (ctx) => {
-  ctx.disk = mkdtempSync(join(tmpdir(), 'fedgate-disk-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', ctx.disk]);
+  ctx.disk = newSmallDisk('32m');
   ctx.ejabberd = await Ejabberd.start({ components: [{ domain: A, secret: 'a' }, { domain: B, secret: 'b' }] });
   ctx.a = new Fedgate({ port: ctx.ejabberd.componentPort(A), domain: A, secret: 'a', extraYaml: YAML, dir: ctx.disk });
   ctx.b = new Fedgate({ port: ctx.ejabberd.componentPort(B), domain: B, secret: 'b', extraYaml: YAML });
@@ -51,13 +48,7 @@ test.after(async (ctx) => {
   ctx.b?.cleanup();
   await ctx.a?.stop();
   await ctx.ejabberd?.stop();
-  if (ctx.disk) {
-    try {
-      execFileSync('umount', [ctx.disk]);
-    } finally {
-      rmSync(ctx.disk, { recursive: true, force: true });
-    }
-  }
+  if (ctx.disk) unmountSmallDisk(ctx.disk, { remove: true });
 });
 
 const atB = (b: Fedgate) => queryStore<{ value: number }>(b, "SELECT p.value FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'sink' ORDER BY p.time");
@@ -67,16 +58,7 @@ test('A keeps running, sends nothing twice, and empties its outbox once space is
   writeFileSync(file, `identifier,time,value,unit\n${Array.from({ length: TOTAL }, (_, i) => `${SERIES},${1704063600 + i * 1800},${i},W`).join('\n')}\n`);
   await a.must('store', 'import', 'meters', file);
   await until(() => scalar(a, 'SELECT count(*) FROM outbox') === TOTAL / 10, 20_000, () => a.stderr.slice(-1500));
-  // The write-ahead log emptied, so that A's next commits need new space and cannot reuse old pages.
-  const db = new Database(join(disk, 'fedgate.sqlite'));
-  db.pragma('busy_timeout = 5000');
-  await until(() => (db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>)[0]!.busy === 0, 10_000, () => 'the WAL could not be truncated');
-  db.close();
-  try {
-    execFileSync('dd', ['if=/dev/zero', `of=${join(disk, 'filler')}`, 'bs=64k'], { stdio: 'ignore' });
-  } catch {
-    // "No space left on device": the point.
-  }
+  await fillDisk(disk, join(disk, 'fedgate.sqlite'));
   b.start();
   await b.waitOnline();
   // Deleting what B confirmed, or saving the lanes: one line every 10 s for both.
