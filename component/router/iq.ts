@@ -103,10 +103,23 @@ export class IqHandlers {
     return this;
   }
 
+  /**
+   * The handler of this IQ's type and payload. A payload handled with the other type (a command asked
+   * with `get`, a ping with `set`) gets a handler answering not-allowed, naming the type to use, as
+   * ejabberd answers: "does not support" the namespace would send the requester looking elsewhere.
+   */
   find(iq: Element): IqHandler | undefined {
     const p = iqPayload(iq);
     if (!p) return undefined;
-    return this.map.get(`${iq.attrs.type} ${p.attrs.xmlns ?? ''} ${p.name}`);
+    const { type } = iq.attrs;
+    const payload = `${p.attrs.xmlns ?? ''} ${p.name}`;
+    const handler = this.map.get(`${type} ${payload}`);
+    if (handler || (type !== 'get' && type !== 'set')) return handler;
+    const other = type === 'get' ? 'set' : 'get';
+    if (!this.map.has(`${other} ${payload}`)) return undefined;
+    return () => {
+      throw new StanzaError('not-allowed', `<${p.name}/> of ${quoted(p.attrs.xmlns ?? '')} is asked with an iq of type ${other}, not ${type}`);
+    };
   }
 
   /** The namespaces handled, for disco#info features. */

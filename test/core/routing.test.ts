@@ -127,6 +127,7 @@ test('exactly one answer per IQ, whatever the outcome', async ({ peer }) => {
     [`alpha@${DOMAIN}`, 'get', xml('query', { xmlns: NS_INFO }), 'result'],
     [`alpha@${DOMAIN}`, 'get', xml('query', { xmlns: 'jabber:iq:unknown' }), 'error'],
     [DOMAIN, 'set', xml('ping', { xmlns: 'urn:xmpp:ping' }), 'error'],
+    [`alpha@${DOMAIN}`, 'get', xml('command', { xmlns: 'http://jabber.org/protocol/commands', node: 'get_history', action: 'execute' }), 'error'],
     [`nobody@${DOMAIN}`, 'set', xml('query', { xmlns: 'jabber:iq:register' }), 'error'],
   ];
   const ids: string[] = [];
@@ -134,6 +135,9 @@ test('exactly one answer per IQ, whatever the outcome', async ({ peer }) => {
     const r = await peer.iq(to, type, payload);
     assert.is(r.attrs.type, expected, `${to} ${payload.attrs.xmlns}: ${r}`);
     if (expected === 'error') assert.ok(errorText(r).length > 0, 'errors carry a human text');
+    // A payload handled with the other type: not-allowed, saying which type (not "does not support").
+    if (payload.name === 'ping' && type === 'set') assert.equal([errorCondition(r), errorText(r)], ['not-allowed', '<ping/> of "urn:xmpp:ping" is asked with an iq of type get, not set']);
+    if (payload.name === 'command') assert.equal([errorCondition(r), errorText(r)], ['not-allowed', '<command/> of "http://jabber.org/protocol/commands" is asked with an iq of type set, not get']);
     ids.push(r.attrs.id!);
   }
   // Replies from one entity arrive in order: after these barriers, a second answer would be in the inbox.
