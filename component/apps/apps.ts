@@ -22,7 +22,7 @@ export interface AppsOptions {
   workerFile: string;
   domain: string;
   /** What every app worker is given (its name is set per thread). */
-  worker: Omit<AppWorkerData, 'name'>;
+  worker: Omit<AppWorkerData, 'name' | 'shared'>;
   callTimeoutMs: number;
   /** Threads of the shared pool. */
   sharedWorkers: number;
@@ -138,7 +138,7 @@ export class Apps extends EventEmitter<AppsEvents> {
     const t = new WorkerHandle({
       pool: this.pool,
       workerFile: this.opts.workerFile,
-      data: { ...this.opts.worker, name },
+      data: { ...this.opts.worker, name, shared: !dedicated },
       heapMb: this.opts.heapMb,
       dedicated,
       log: this.log,

@@ -108,7 +108,7 @@ export class HostedApp {
     });
     // On a shared thread an out-of-memory ends the neighbours too: the app's answers are made one at a
     // time. An app of its own thread keeps its calls concurrent (its system's I/O is waited in parallel).
-    const answers = data.name.startsWith('shared:') ? answerQueue(data.callTimeoutMs) : undefined;
+    const answers = data.shared ? answerQueue(data.callTimeoutMs) : undefined;
     const app = new HostedApp(spec.name, adapter, appOps(adapter, (series) => shared.policies.forApp(spec.name)(series), data.trace, answers), receive, extract, shared);
     receive.wake();
     extract.start();

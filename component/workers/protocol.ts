@@ -70,6 +70,8 @@ export interface WorkerError {
 export interface AppWorkerData {
   /** The thread's name, for its logs (`app:<name>` or `shared:<n>`). */
   name: string;
+  /** A thread of the shared pool (many apps), not an app's own: its apps build their answers one at a time. */
+  shared: boolean;
   /** The gateway's domain (its apps are `<name>@<domain>`). */
   domain: string;
   dbPath: string;

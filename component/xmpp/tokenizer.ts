@@ -1,7 +1,8 @@
 /**
  * The link's XML tokenizer: ltx's (ltx 3.1.2, lib/parsers/ltx.js, MIT licence), made linear in what
- * it reads. ltx's costs one stanza's length squared in two places, and one stanza from a stranger held
- * the XMPP thread for seconds (sixth hostile campaign: a 15 MiB text, 12 s without any answer):
+ * it reads. ltx's cost grows with a long token's length times the chunk's, and with its length squared
+ * when the token spans chunks, and one stanza from a stranger held the XMPP thread for seconds (sixth
+ * hostile campaign: a 15 MiB text, 12 s without any answer; `npm run bench:tokenizer`: ~0.4 s per MiB):
  * - where a text, an attribute value or a comment does not end within a chunk, ltx searched for its
  *   end again from every following character of the chunk: it now goes to the chunk's end at once;
  * - a token (text, tag) spanning chunks was copied whole again at every chunk: its pieces are kept
