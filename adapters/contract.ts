@@ -144,8 +144,12 @@ export interface Adapter {
    * as records or — the fast path for an adapter reading a database — as rows (`RowBlock`).
    */
   history?(query: HistoryQuery): Promise<Array<DataBlock | RowBlock>>;
-  /** Quoalise catalogue: the series this app offers (the core filters them by what the requester may read). */
-  catalogue?(): Promise<SeriesInfo[]>;
+  /**
+   * Quoalise catalogue: the series this app offers (the core filters them by what the requester may read,
+   * sorts and pages them). `shown`, when given, picks from all the identifiers those the answer will show
+   * (a page): an adapter whose counts and time spans cost a read per series may give them for those only.
+   */
+  catalogue?(shown?: CatalogueShown): Promise<SeriesInfo[]>;
   /** Extract job: records after `cursor` for the series matching `series`, at most `limit`, in cursor order. */
   extract?(query: ExtractQuery): Promise<ExtractBatch>;
   /**
@@ -208,6 +212,9 @@ export interface HistoryQuery {
   /** Bare JID of the requester (already authorized), for adapters that keep per-user credentials. */
   requester: string;
 }
+
+/** From every identifier of the catalogue (any order), those the answer shows. */
+export type CatalogueShown = (identifiers: string[]) => Set<string>;
 
 export interface SeriesInfo {
   identifier: string;

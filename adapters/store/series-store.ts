@@ -15,7 +15,7 @@ import { QuoaliseFormatError } from '../../component/quoalise/errors.js';
 import { illegalXmlChar } from '../../component/xmpp/xml.js';
 import { MAX_UNIT_LENGTH } from '../../component/quoalise/senml.js';
 import { FIRST_RECORD_TIME, LAST_RECORD_TIME } from '../../component/quoalise/time.js';
-import type { Delivery, ExtractBatch, ForgetRequest, SeriesInfo } from '../contract.js';
+import type { CatalogueShown, Delivery, ExtractBatch, ForgetRequest, SeriesInfo } from '../contract.js';
 import { recordExpiry } from '../../component/gdpr/retention.js';
 import { isPattern } from '../../component/transfer/series-pattern.js';
 
@@ -46,6 +46,17 @@ const CHANGED = `(value IS NOT excluded.value OR string_value IS NOT excluded.st
 
 type PointRow = [time: number, value: number | null, stringValue: string | null, boolValue: number | null, unit: string | null];
 type ExtractRow = [series: number, ...point: PointRow, seq: number];
+
+/** A series' records: how many, and the times of the oldest and newest (null when it has none). */
+interface Span {
+  count: number;
+  first: number | null;
+  last: number | null;
+}
+
+function spanOf(s: Span): Pick<SeriesInfo, 'count' | 'first' | 'last'> {
+  return { count: s.count, ...(s.first !== null && { first: s.first }), ...(s.last !== null && { last: s.last }) };
+}
 
 function toRecord(name: string, row: PointRow): SeriesRecord {
   const [time, value, stringValue, boolValue, unit] = row;
@@ -178,6 +189,10 @@ function statements(db: Db) {
       'pluck',
     ),
     seriesMeta: q<[string, string]>('SELECT id, meta FROM store_series WHERE app = ? AND identifier = ?'),
+    // A page of the catalogue: every series' entry without its records, then the span of the shown
+    // ones only (the primary key (series, time) gives min and max at once, the count by one range).
+    seriesEntries: q<[string]>('SELECT id, identifier, meta FROM store_series WHERE app = ?'),
+    seriesSpan: q<[number]>('SELECT count(*) AS count, min(time) AS first, max(time) AS last FROM store_points WHERE series = ?'),
     catalogue: q<[string]>(
       `SELECT s.identifier, s.meta, count(p.time) AS count, min(p.time) AS first, max(p.time) AS last
        FROM store_series s LEFT JOIN store_points p ON p.series = s.id
@@ -276,15 +291,22 @@ export class SeriesStore {
     return { meta: block.meta, records };
   }
 
-  /** Every series of the app with its metadata, time span and number of records. */
-  catalogue(): SeriesInfo[] {
-    const rows = this.q.catalogue.all(this.app) as Array<{ identifier: string; meta: string; count: number; first: number | null; last: number | null }>;
+  /**
+   * Every series of the app with its metadata, time span and number of records — or, given `shown`,
+   * the span and number of the shown series only: counting every record of the store for each page
+   * took 0.8 s of the worker at 100,000 series of 10 records (seventh session's left items).
+   */
+  catalogue(shown?: CatalogueShown): SeriesInfo[] {
+    if (!shown) {
+      const rows = this.q.catalogue.all(this.app) as Array<{ identifier: string; meta: string } & Span>;
+      return rows.map((r) => ({ identifier: r.identifier, meta: JSON.parse(r.meta) as Meta, ...spanOf(r) }));
+    }
+    const rows = this.q.seriesEntries.all(this.app) as Array<{ id: number; identifier: string; meta: string }>;
+    const picked = shown(rows.map((r) => r.identifier));
     return rows.map((r) => ({
       identifier: r.identifier,
       meta: JSON.parse(r.meta) as Meta,
-      count: r.count,
-      ...(r.first !== null && { first: r.first }),
-      ...(r.last !== null && { last: r.last }),
+      ...(picked.has(r.identifier) && spanOf(this.q.seriesSpan.get(r.id) as Span)),
     }));
   }
 
@@ -408,7 +430,7 @@ export class SeriesStore {
    */
   *readAll(pattern: string, records: boolean, chunk = 5000): Generator<{ series: SeriesInfo; records: SeriesRecord[] }> {
     const wanted = new Set((this.q.matching.all(this.app, pattern) as Array<{ identifier: string }>).map((s) => s.identifier));
-    const all = this.catalogue().filter((s) => wanted.has(s.identifier));
+    const all = this.catalogue((ids) => new Set(ids.filter((id) => wanted.has(id)))).filter((s) => wanted.has(s.identifier));
     const page = this.db.prepare('SELECT time, value, string_value, bool_value, unit FROM store_points WHERE series = ? AND time > ? ORDER BY time LIMIT ?').raw();
     for (const info of all) {
       if (!records || !info.count) {

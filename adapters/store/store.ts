@@ -121,8 +121,8 @@ export function seriesCapabilities(store: SeriesStore, jid: string): Required<Pi
       if (!block) throw new AdapterError('not-found', `${jid} has no series ${series}`);
       return [block];
     },
-    async catalogue() {
-      return store.catalogue();
+    async catalogue(shown) {
+      return store.catalogue(shown);
     },
     async extract({ series, cursor, limit }) {
       return store.extract(series, cursor, limit);

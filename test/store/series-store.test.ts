@@ -92,6 +92,25 @@ test('catalogue: metadata, time span and count per series', ({ db }) => {
   assert.equal(store.catalogue()[0]!.meta, { measurement: { unit: 'kW' } });
 });
 
+test('catalogue of a page: every entry, the span and count of the shown series only', ({ db }) => {
+  const store = new SeriesStore(db, 'meters');
+  store.ingest([{ meta: META, records: [rec(A, 200, 1), rec(A, 100, 2)] }, { meta: {}, records: [rec(B, 50, 7)] }]);
+  let offered: string[] = [];
+  const entries = store.catalogue((ids) => {
+    offered = ids;
+    return new Set([B]);
+  });
+  assert.equal([...offered].sort(), [A, B].sort(), 'the page is chosen among every identifier');
+  assert.equal(
+    entries.sort((x, y) => (x.identifier < y.identifier ? -1 : 1)),
+    [
+      { identifier: A, meta: META },
+      { identifier: B, meta: {}, count: 1, first: 50, last: 50 },
+    ].sort((x, y) => (x.identifier < y.identifier ? -1 : 1)),
+    "the records of a series not shown are not counted",
+  );
+});
+
 test('a correction replaces the value and takes a new seq; the same value again changes nothing', ({ db }) => {
   const store = new SeriesStore(db, 'meters');
   assert.equal(store.ingest([{ meta: {}, records: [rec(A, 100, 1), rec(A, 200, 2)] }]), { records: 2, written: 2, unchanged: 0, changed: [A] });

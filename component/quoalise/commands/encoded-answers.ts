@@ -87,16 +87,14 @@ function attr(name: string, value: string): string {
  */
 export async function catalogueXml(adapter: Adapter, query: { patterns: string[]; page?: CataloguePage }): Promise<EncodedAnswer> {
   const matchers = query.patterns.map(seriesMatcher);
-  const visible = (await adapter.catalogue!())
-    .filter((s) => matchers.some((m) => m(s.identifier)))
-    .sort((a, b) => (a.identifier < b.identifier ? -1 : a.identifier > b.identifier ? 1 : 0));
-  // One page (catalogue-page.ts): the series after `after`, at most `max`.
+  const isVisible = (id: string) => matchers.some((m) => m(id));
   const { page } = query;
-  const from = page?.after === undefined ? 0 : visible.findIndex((s) => s.identifier > page.after!);
-  const start = from === -1 ? visible.length : from;
-  const shown = page === undefined ? visible : visible.slice(start, start + page.max);
+  // The adapter learns which entries the page shows, to read the spans of those only (a store's counts).
+  const entries = await adapter.catalogue!(page && ((ids) => new Set(pageOf(ids, isVisible, page).shown)));
+  const byId = new Map(entries.map((s) => [s.identifier, s]));
+  const { visible, start, shown } = pageOf([...byId.keys()], isVisible, page);
   let xml = `<quoalise xmlns="${NS_QUOALISE}">`;
-  for (const s of shown) {
+  for (const s of shown.map((id) => byId.get(id)!)) {
     xml += `<series${attr('identifier', s.identifier)}`;
     if (s.first !== undefined) xml += attr('first', formatIsoUtc(s.first));
     if (s.last !== undefined) xml += attr('last', formatIsoUtc(s.last));
@@ -104,8 +102,17 @@ export async function catalogueXml(adapter: Adapter, query: { patterns: string[]
     xml += `>${encodeMeta(s.meta)}</series>`;
   }
   // The set says where the page is, when asked for one or when the catalogue did not fit in it.
-  if (page && (page.asked || shown.length < visible.length)) xml += pageSet(shown.map((s) => s.identifier), start, visible.length);
+  if (page && (page.asked || shown.length < visible.length)) xml += pageSet(shown, start, visible.length);
   return answer(xml + '</quoalise>', shown.length, true);
+}
+
+/** The visible identifiers in order, and the page of them (catalogue-page.ts): those after `after`, at most `max`; all without a page. */
+function pageOf(ids: string[], isVisible: (id: string) => boolean, page?: CataloguePage): { visible: string[]; start: number; shown: string[] } {
+  const visible = ids.filter(isVisible).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (!page) return { visible, start: 0, shown: visible };
+  const from = page.after === undefined ? 0 : visible.findIndex((id) => id > page.after!);
+  const start = from === -1 ? visible.length : from;
+  return { visible, start, shown: visible.slice(start, start + page.max) };
 }
 
 /**
