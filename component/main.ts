@@ -20,7 +20,7 @@ import { Router } from './router/router.js';
 import { domainHandlers } from './router/domain-entity.js';
 import { DIST_ROOT } from './paths.js';
 import { VERSION } from './version.js';
-import { processStart, HEARTBEAT_MS, claimRuntimeStatus, clearRuntimeStatus, writeRuntimeStatus } from './runtime-status.js';
+import { processStart, HEARTBEAT_MS, claimRuntimeStatus, clearRuntimeStatus, writeRuntimeStatus, type RuntimeStatus } from './runtime-status.js';
 import { SendBridge } from './delivery/send-bridge.js';
 import { Entitlements } from './transfer/entitlements.js';
 import { Intake } from './transfer/intake.js';
@@ -66,9 +66,13 @@ export interface GatewayEvents {
   'database-lost': [path: string];
 }
 
+/** When this gateway started, and its process (with the pid, processStart names the process): one value for the heartbeat row, the metrics and the admin commands. */
+export interface Started {
+  at: number;
+  pidStart: number | null;
+}
+
 export class Gateway extends EventEmitter<GatewayEvents> {
-  readonly startedAt = Date.now();
-  private readonly pidStart = processStart(process.pid);
   private heartbeat: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
   private readonly files: FileIdentities;
@@ -89,6 +93,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     readonly feed: ChangeFeed,
     private readonly consent: { effects: ConsentEffects; expiry: ConsentExpiry },
     readonly observers: Observers,
+    private readonly started: Started,
   ) {
     super();
     this.outbox = new Outbox(db);
@@ -153,19 +158,14 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   private writeStatusRow(): void {
     writeRuntimeStatus(this.db, {
-      pid: process.pid,
-      pidStart: this.pidStart,
-      startedAt: this.startedAt,
+      ...startingStatus(this.config, this.started),
       linkState: this.link.state,
       linkSince: this.link.onlineSince,
-      heartbeatAt: Date.now(),
-      domain: this.config.link.domain,
       server: this.link.server,
       serverKind: this.link.serverKind,
       linkError: this.link.lastFailure,
       apps: this.appStates(),
       appErrors: Object.fromEntries(this.apps.all().flatMap((h) => (h.startError && h.status === 'starting' ? [[h.app.name, h.startError]] : []))),
-      metricsListen: this.config.metrics.listen ?? null,
     });
   }
 
@@ -180,22 +180,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const db = openDatabase(config.database.path, { synchronous: config.database.synchronous, noCheckpoints: true });
   // Before anything reads or writes the rest: a second gateway on these files would send every
   // message again, and the two would overwrite each other's heartbeat, which restore relies on.
+  const started: Started = { at: Date.now(), pidStart: processStart(process.pid) };
   try {
-    claimRuntimeStatus(db, config.database.path, {
-      pid: process.pid,
-      pidStart: processStart(process.pid),
-      startedAt: Date.now(),
-      linkState: 'offline',
-      linkSince: null,
-      heartbeatAt: Date.now(),
-      domain: config.link.domain,
-      server: null,
-      serverKind: null,
-      linkError: null,
-      apps: {},
-      appErrors: {},
-      metricsListen: config.metrics.listen ?? null,
-    });
+    claimRuntimeStatus(db, config.database.path, startingStatus(config, started));
   } catch (err) {
     db.close();
     throw err;
@@ -355,7 +342,6 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       effects.poke();
     },
   });
-  const startedAt = Date.now();
   const admin = new AdminCommands({
     domain,
     admins: config.admins,
@@ -364,13 +350,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     consents: consents.store,
     parties: consents.parties,
     version: VERSION,
-    startedAt,
+    startedAt: started.at,
     linkState: () => link.state,
     requeued: (direction, app, peer) => (direction === 'outbound' ? delivery.wake([peer]) : apps.get(app)?.notifyInbox()),
     limits: commandLimits(config.quoalise),
   });
   const domainIq = domainHandlers({ domain, apps, version: VERSION, admin, ...(key ? { trace: { origin, keys: [key.signer.encoded], signs: ['receipts', 'origins'] } } : {}) });
-  const metrics = config.metrics.listen ? new GatewayMetrics({ link, apps, commandNodes: [...commands.nodes(), ...consent.nodes(), ...admin.nodes()], startedAt }) : null;
+  const metrics = config.metrics.listen ? new GatewayMetrics({ link, apps, commandNodes: [...commands.nodes(), ...consent.nodes(), ...admin.nodes()], startedAt: started.at }) : null;
   const observers: Observers = metrics ?? NO_METRICS;
   // Erasure requests from the sources of our apps' data, and recipients' confirmations of ours.
   const control = new ControlIntake({
@@ -399,7 +385,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     observer: observers,
     log,
   });
-  const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz, feed, { effects, expiry }, observers);
+  const gw = new Gateway(config, log, db, apps, link, router, presence, delivery, entitlements, pool, authz, feed, { effects, expiry }, observers, started);
   watchChanges(feed, { domain, apps, entitlements, authz, delivery, effects });
   delivery.on('delivered', (destination, ids, latenciesMs) => {
     observers.delivered(destination, ids.length);
@@ -503,4 +489,23 @@ function watchChanges(
   feed.on('inbox', (changes) => {
     for (const c of changes) apps.get(c.app)?.notifyInbox();
   });
+}
+
+/** The heartbeat row of a gateway whose link and apps are not up yet; each heartbeat writes it over with what it knows then. */
+function startingStatus(config: Config, started: Started): RuntimeStatus {
+  return {
+    pid: process.pid,
+    pidStart: started.pidStart,
+    startedAt: started.at,
+    linkState: 'offline',
+    linkSince: null,
+    heartbeatAt: Date.now(),
+    domain: config.link.domain,
+    server: null,
+    serverKind: null,
+    linkError: null,
+    apps: {},
+    appErrors: {},
+    metricsListen: config.metrics.listen ?? null,
+  };
 }
