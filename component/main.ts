@@ -56,6 +56,7 @@ import { ERASURES_RECEIVED } from './gdpr/apply-erasures.js';
 import { inboundLimits } from './xmpp/bounded-parser.js';
 import { PoisonRows } from './transfer/poison.js';
 import { FileIdentities } from './store/file-identity.js';
+import { AnswerBudget } from './router/answer-budget.js';
 
 /** The shared pool's default size: a thread per core, up to this (store writes share one SQLite writer anyway). */
 const MAX_DEFAULT_SHARED_WORKERS = 8;
@@ -298,12 +299,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const consents = new ConsentService(db, policy);
   const authz = new Authorizer(consents.store, log, undefined, consents.parties);
   const consumers = new ConsumerStore(db);
+  const answers = new AnswerBudget(config.quoalise.answer_bytes_per_domain, (cb) => link.whenWritten(cb));
   const commands = new QuoaliseCommands({
     authz,
     consumers,
     maxRecords: config.quoalise.max_records,
     maxCatalogueSeries: config.quoalise.max_catalogue_series,
     maxStanzaBytes: () => link.maxStanzaBytes,
+    answers,
     limits: commandLimits(config.quoalise),
     maxSubscriptionsPerRequester: config.quoalise.max_subscriptions_per_requester,
     maxSubscriptionsPerDomain: config.quoalise.max_subscriptions_per_domain,
@@ -401,6 +404,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   });
   link.on('stanza', (el) => router.route(el));
   link.on('online', () => {
+    answers.reset();
     presence.announce(apps.all().map((a) => a.app.name));
     gw.writeStatus();
     effects.linkUp();

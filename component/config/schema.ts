@@ -158,6 +158,11 @@ export const ConfigSchema = z
         /** The most series one list_series answer holds: a page (XEP-0059), the next asked `after` its last. */
         max_catalogue_series: z.number().int().min(1).max(1_000_000).default(5_000),
         /**
+         * Bytes of answers one requester domain may have in the XMPP link at once (router/answer-budget.ts):
+         * a big answer past it waits its turn (resource-constraint, wait); one alone always passes.
+         */
+        answer_bytes_per_domain: z.number().int().min(65_536).default(16 * 1024 * 1024),
+        /**
          * Quoalise commands per second from one requester (bare JID), sustained; more get
          * resource-constraint (wait). `request_burst` calls in a row always pass: an honest client
          * reading many series one after the other never meets the limit, a flood does.

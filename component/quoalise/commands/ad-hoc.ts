@@ -30,6 +30,7 @@ import type { Trace } from '../../trace/trace.js';
 import type { AccessRecord } from './command.js';
 import { formatIsoUtc } from '../time.js';
 import { RefusalBudget } from './refusal-budget.js';
+import type { AnswerBudget } from '../../router/answer-budget.js';
 
 export interface QuoaliseCommandsOptions {
   authz: Authorizer;
@@ -40,6 +41,8 @@ export interface QuoaliseCommandsOptions {
   maxCatalogueSeries: number;
   /** The largest stanza the server accepts (the link's), null when none is known: a larger answer is refused, and logged as refused. */
   maxStanzaBytes?(): number | null;
+  /** Bytes of answers each requester domain may have in the link (config `quoalise.answer_bytes_per_domain`). */
+  answers?: AnswerBudget;
   /** Sessions and request rates per requester and per requester domain (config `quoalise:`, router/command-runner.ts). */
   limits: CommandLimits;
   /** Config `quoalise.max_subscriptions_per_requester` and `max_subscriptions_per_domain`. */
@@ -63,6 +66,14 @@ function completed(command: QuoaliseCommand, sessionid: string, payload: string 
   // The payload is already serialized (in the app worker, for big answers): splice it in as text.
   const s = el.toString();
   return new RawXml(s.slice(0, -'</command>'.length) + payload + '</command>');
+}
+
+/** A domain's answers fill its room in the link: wait for them to leave. */
+function answersWaiting(domain: string, answers: AnswerBudget): StanzaError {
+  return new StanzaError(
+    'resource-constraint',
+    `answers to ${domain} are still being sent (${answers.held(domain)} bytes, quoalise.answer_bytes_per_domain is ${answers.maxBytes}): retry once they have arrived`,
+  );
 }
 
 export class QuoaliseCommands {
@@ -124,6 +135,9 @@ export class QuoaliseCommands {
     if (action === 'prev') throw badAction(`${quoted(node)} has a single step: there is no previous one`);
 
     this.limiter.takeRequest(requester, at);
+    const answers = this.opts.answers;
+    const domain = domainOf(requester);
+    if (answers?.full(domain)) throw answersWaiting(domain, answers);
     const command = this.commands.get(node);
     if (!command) throw new StanzaError('item-not-found', `${host.jid} has no command ${quoted(node)} (Quoalise commands: ${[...this.commands.keys()].join(', ')})`);
     if (!host.isReady && host.capabilities.size === 0) {
@@ -136,10 +150,13 @@ export class QuoaliseCommands {
       // Too large to send: refused before the entry is written. It was logged "allowed" with its records
       // and digest, and counted among the disclosures, for data never sent.
       const over = oversizedAnswer(iq, result, this.opts.maxStanzaBytes?.() ?? null);
-      if (over) {
+      // Big answers (serialized ones) take their domain's room in the link until written: checked again
+      // here, where the size is known, for the calls of a burst that all started while it was empty.
+      const refused = over ?? (result instanceof RawXml && answers && !answers.take(domain, result.xml.length) ? answersWaiting(domain, answers) : null);
+      if (refused) {
         delete access.records;
         delete access.digest;
-        throw over;
+        throw refused;
       }
       // A form of defaults (the first step of the two-step flow) decides nothing yet.
       // The answer leaves once its access entry is committed: no answer escapes the log, even through a crash.
