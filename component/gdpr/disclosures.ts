@@ -119,14 +119,37 @@ export class Disclosures {
     }
   }
 
-  /** Who received series matching one of `globs` (of one app, or of every app), oldest first. */
-  of(globs: readonly string[], app?: string): Disclosure[] {
-    const rows = (app === undefined
-      ? this.db.prepare(`SELECT ${COLUMNS} FROM gdpr_disclosures ORDER BY first_at`).all()
-      : this.db.prepare(`SELECT ${COLUMNS} FROM gdpr_disclosures WHERE app = ? ORDER BY first_at`).all(app)) as Disclosure[];
+  /**
+   * Who received series matching one of `globs` (of one app, or of every app), oldest first; at most
+   * `limit` of them (the most recent).
+   */
+  of(globs: readonly string[], app?: string, limit = Infinity): Disclosure[] {
     const matchers = globs.map(seriesMatcher);
-    return rows.filter((r) => matchers.some((m) => m(r.series)));
+    const rows = app === undefined ? (this.db.prepare(`SELECT ${COLUMNS} FROM gdpr_disclosures`).all() as Disclosure[]) : this.ofApp(globs, app);
+    const found = rows.filter((r) => matchers.some((m) => m(r.series)));
+    found.sort((a, b) => a.firstAt - b.firstAt);
+    if (found.length <= limit) return found;
+    return found.sort((a, b) => b.lastAt - a.lastAt).slice(0, limit).sort((a, b) => a.firstAt - b.firstAt);
   }
+
+  /**
+   * The app's rows whose series start with a glob's literal start: a range of the primary key (app,
+   * series, …) per glob. `my_data` read every row of the app on the XMPP thread and filtered them in
+   * JS: a million rows (what a grant holder's reads from many JIDs make in an hour) held it 8–13 s.
+   */
+  private ofApp(globs: readonly string[], app: string): Disclosure[] {
+    const starts = [...new Set(globs.map(literalStart))].sort();
+    // A start that another one begins (`urn:a` and `urn:ab`) is read with it: each row once.
+    const ranges = starts.filter((p, i) => !starts.slice(0, i).some((q) => p.startsWith(q)));
+    const read = this.db.prepare(`SELECT ${COLUMNS} FROM gdpr_disclosures WHERE app = ? AND series >= ? AND series < ?`);
+    return ranges.flatMap((p) => read.all(app, p, `${p}\u{10FFFF}`) as Disclosure[]);
+  }
+}
+
+/** What every series a glob matches starts with: its characters before the first `*` or `?`. */
+function literalStart(glob: string): string {
+  const wild = glob.search(/[*?]/);
+  return wild < 0 ? glob : glob.slice(0, wild);
 }
 
 /** Counts one message (or answer) of a log entry into the batch's sums. */

@@ -24,6 +24,11 @@ const iso = (ms: number) => formatIsoUtc(Math.floor(ms / 1000));
 const COLUMNS = { what: 'What', series: 'Series', who: 'Who', when: 'When', details: 'Details' };
 /** Records about no identified subject read per answer, at most (grants covering a person's series among them). */
 const MAX_GENERAL_RECORDS = 1000;
+/**
+ * Recipients listed per answer, at most (the most recent): one per series and JID that received it, and
+ * 20,000 JIDs of a grant holder made a 7.4 MB answer. The export (`fedgate gdpr export`) has them all.
+ */
+export const MAX_DISCLOSURE_ROWS = 1000;
 
 export function myDataCommand(deps: { parties: Parties; consents: ConsentStore; disclosures: Disclosures }): OwnCommand<ConsentCaller> {
   return {
@@ -71,7 +76,11 @@ export function myDataCommand(deps: { parties: Parties; consents: ConsentStore; 
       }
 
       // Who received them, and when (the transparency log, summarised a few seconds behind).
-      for (const d of deps.disclosures.of(globs, c.app)) {
+      const received = deps.disclosures.of(globs, c.app, MAX_DISCLOSURE_ROWS + 1);
+      // One more than listed, to say there are more: the least recent of them left out.
+      const left = received.length > MAX_DISCLOSURE_ROWS ? received.reduce((a, b) => (b.lastAt < a.lastAt ? b : a)) : undefined;
+      for (const d of received) {
+        if (d === left) continue;
         rows.push({
           what: d.via === 'transfer' ? 'sent to' : 'read by',
           series: d.series,
@@ -80,9 +89,10 @@ export function myDataCommand(deps: { parties: Parties; consents: ConsentStore; 
           details: `${d.messages} ${d.via === 'transfer' ? 'message' : 'answer'}(s), ${d.records} records (log entries ${d.firstEntry}–${d.lastEntry})`,
         });
       }
+      const more = left ? ` Only the ${MAX_DISCLOSURE_ROWS} most recent recipients are listed here: the export has them all.` : '';
       return [
         tableForm('My data', COLUMNS, rows),
-        note(`Your series on ${c.appJid}: what is held, who may read it, who received it and when. You may read your own series with get_history at any time; ask the operator for a full copy (fedgate gdpr export) or for erasure.`),
+        note(`Your series on ${c.appJid}: what is held, who may read it, who received it and when. You may read your own series with get_history at any time; ask the operator for a full copy (fedgate gdpr export) or for erasure.${more}`),
       ];
     },
   };
