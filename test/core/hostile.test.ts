@@ -276,6 +276,17 @@ test('chats to an app that cannot start are held up to a limit per party and in 
   assert.match(fg.stderr, 'adapter failed to start');
 });
 
+test('a consent command to an app that is still starting is answered wait, not that it has no such command', async ({ honest }) => {
+  // Its capabilities are unknown until its adapter starts: the consent nodes are not known as such yet.
+  for (const node of ['my_data', 'request_access', 'no_such_node']) {
+    const cmd = xml('command', { xmlns: NS_COMMANDS, node, action: 'execute' });
+    const a = await honest.iq(`down@${GW}`, 'set', cmd, { from: `alice@${HONEST}/r` });
+    assert.is(errorCondition(a), 'service-unavailable', node);
+    assert.is(a.getChild('error')?.attrs.type, 'wait', node);
+    assert.match(errorText(a), `down@${GW} is starting`);
+  }
+});
+
 test('an app whose adapter cannot start says why in status (not only in the log)', async ({ fg }) => {
   let out = '';
   await until(async () => (out = (await fg.cli('status')).stdout).includes('down: failed to start:'), 15_000, () => out);

@@ -138,11 +138,13 @@ export class QuoaliseCommands {
     const answers = this.opts.answers;
     const domain = domainOf(requester);
     if (answers?.full(domain)) throw answersWaiting(domain, answers);
-    const command = this.commands.get(node);
-    if (!command) throw new StanzaError('item-not-found', `${host.jid} has no command ${quoted(node)} (Quoalise commands: ${[...this.commands.keys()].join(', ')})`);
+    // Before "no such command": while the app starts its capabilities are unknown, so the consent
+    // commands (my_data, request_access…), routed by them, land here and got a final item-not-found.
     if (!host.isReady && host.capabilities.size === 0) {
       throw new StanzaError('service-unavailable', `${host.jid} is starting; retry in a moment`, { type: 'wait' });
     }
+    const command = this.commands.get(node);
+    if (!command) throw new StanzaError('item-not-found', `${host.jid} has no command ${quoted(node)} (Quoalise commands: ${[...this.commands.keys()].join(', ')})`);
     if (!this.offered(host).includes(command)) throw new StanzaError('feature-not-implemented', `${host.jid} does not offer ${node}: its application does not serve that data`);
     const access: AccessRecord = {};
     try {
