@@ -108,6 +108,15 @@ export class ConsumerStore {
     return this.db.prepare(sql).all(...args) as Consumer[];
   }
 
+  /**
+   * Whether another consumer than `id` takes this series of the app: one step of the unique index
+   * (source, series, destination). An unsubscribe asked it by listing every consumer of the app on the
+   * XMPP thread (21 ms each at 5,000 subscriptions: one domain's churn held every stanza ~400 ms).
+   */
+  hasOther(source: string, series: string, id: number): boolean {
+    return this.db.prepare('SELECT 1 FROM consumers WHERE source = ? AND series = ? AND id <> ? LIMIT 1').get(bareJid(source), series, id) !== undefined;
+  }
+
   count(filter: { destination: string; kind: 'flow' | 'subscription' }): number {
     return this.db.prepare('SELECT count(*) FROM consumers WHERE destination = ? AND kind = ?').pluck().get(bareJid(filter.destination), filter.kind) as number;
   }

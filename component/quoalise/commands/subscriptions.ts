@@ -77,7 +77,7 @@ export function unsubscribeCommand(deps: SubscriptionDeps): QuoaliseCommand {
       const mine = deps.consumers.find(req.host.jid, series, req.requester);
       // The last one going: an adapter subscribed upstream for it (the `quoalise` adapter) stops there
       // too — asked first, so that if it fails the subscription is still there to be ended again.
-      const last = mine?.kind === 'subscription' && !deps.consumers.list({ source: req.host.jid }).some((c) => c.series === series && c.id !== mine.id);
+      const last = mine?.kind === 'subscription' && !deps.consumers.hasOther(req.host.jid, series, mine.id);
       if (last && req.host.capabilities.has('unsubscribed')) await callApp(req, 'unsubscribed', { series });
       deps.consumers.unsubscribe(req.host.jid, series, req.requester);
       return null;
