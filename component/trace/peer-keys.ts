@@ -115,7 +115,7 @@ export class PeerKeys {
     try {
       const r = await this.opts.request(xml('iq', { type: 'get', to: domain }, xml('query', { xmlns: NS.discoInfo })), this.opts.timeoutMs ?? 10_000);
       const published = readTraceForm(r.getChild('query', NS.discoInfo));
-      answer = { key: published ? withVerifiers(published) : null };
+      answer = { key: published ? withVerifiers(published, domain) : null };
       // An answer: what it says is what the domain publishes now. A key is remembered only for entitled
       // senders' domains (strangers would push real peers out); "no key" is always (it only forgets).
       if (this.toRemember.has(domain) || !published) this.opts.remembered?.set(domain, published ?? null);
@@ -137,7 +137,7 @@ export class PeerKeys {
     let kept: PeerKey | null | undefined = this.known.get(domain)?.key;
     if (last) {
       try {
-        kept = withVerifiers(last);
+        kept = withVerifiers(last, domain);
       } catch {
         // A remembered key that no longer reads: as if none.
       }
@@ -157,6 +157,18 @@ export class PeerKeys {
   }
 }
 
-function withVerifiers(p: PublishedKey): PeerKey {
-  return { ...p, verifiers: p.keys.map((k) => parseVerifierKey(k)) };
+/**
+ * The published key, checked: its log is the domain's (`<domain>/…`, as a gateway names it) and each key
+ * bears that name. Signatures are checked against the sending domain's keys whatever their name, but
+ * the name is what the evidence shows: a peer could make our log hold its receipts as signed by
+ * `victim.example/fedgate`. Such an answer is malformed (NoteError): nothing is learnt from it.
+ */
+function withVerifiers(p: PublishedKey, domain: string): PeerKey {
+  if (p.origin.toLowerCase() !== domain && !p.origin.toLowerCase().startsWith(`${domain}/`)) {
+    throw new NoteError(`${domain} publishes the log ${p.origin}, which is not under its own domain`);
+  }
+  const verifiers = p.keys.map((k) => parseVerifierKey(k));
+  const other = verifiers.find((v) => v.name !== p.origin);
+  if (other) throw new NoteError(`${domain} publishes a key named ${other.name} for its log ${p.origin}`);
+  return { ...p, verifiers };
 }

@@ -113,4 +113,23 @@ test('a signing peer stays one when its look-up fails, across a restart; unsigne
   }
 });
 
+test("a key published under another domain's name is not learnt: the evidence would name that domain as the signer", async () => {
+  const mine = generateSigner('partner.example/fedgate').encoded;
+  const victims = generateSigner('victim.example/fedgate').encoded;
+  let published: PublishedKey = { origin: 'victim.example/fedgate', keys: [victims], signs: ['receipts', 'origins'] };
+  const request = async (): Promise<Element> => xml('iq', { type: 'result' }, xml('query', { xmlns: NS.discoInfo }, traceForm(published)));
+  let now = 0;
+  const keys = new PeerKeys({ request, now: () => now });
+  assert.is(await keys.fetch('partner.example'), null, 'a log of another domain');
+  assert.match(keys.failure('partner.example') ?? '', 'not under its own domain');
+  // Its own log's name, with a key named for the victim beside its own.
+  published = { origin: 'partner.example/fedgate', keys: [mine, victims], signs: ['receipts', 'origins'] };
+  now += 10_000;
+  assert.is(await keys.fetch('partner.example'), null, 'a key named for another log');
+  assert.match(keys.failure('partner.example') ?? '', 'a key named victim.example/fedgate');
+  published = { origin: 'partner.example/fedgate', keys: [mine], signs: ['receipts', 'origins'] };
+  now += 10_000;
+  assert.equal((await keys.fetch('partner.example'))?.keys, [mine]);
+});
+
 test.run();
