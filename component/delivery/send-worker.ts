@@ -116,14 +116,61 @@ function deleteDelivered(): void {
 }
 
 /**
- * A full or failing disk refused a write of this thread's bookkeeping: said once every 10 s at most,
- * and tried again later. Ending the thread instead (as before) only restarted it in a loop, each time
- * sending its windows again, with a log line that did not say why.
+ * A full or failing disk refused a write of this thread's bookkeeping: said once every 10 s at most per
+ * kind of write, and tried again later. Ending the thread instead (as before) only restarted it in a
+ * loop, each time sending its windows again, with a log line that did not say why.
  */
 const STORAGE_RETRY_MS = 1000;
-const storageLog = new TokenBucket(0.1, Date.now());
+/** One budget per kind of write: a fault saving the lanes at every turn must not hide another write's. */
+const storageLogs = new Map<string, TokenBucket>();
 function storageFault(err: unknown, what: string): void {
-  if (storageLog.take(Date.now())) log.warn({ err: describeSqliteError(err as Error & { code: string }, data.dbPath) }, `${what} failed; will try again`);
+  let said = storageLogs.get(what);
+  if (!said) storageLogs.set(what, (said = new TokenBucket(0.1, Date.now())));
+  if (said.take(Date.now())) log.warn({ err: describeSqliteError(err as Error & { code: string }, data.dbPath) }, `${what} failed; will try again`);
+}
+
+/**
+ * A failed delivery counted on its row (attempts, last error): bookkeeping only — the lane keeps its own
+ * count and hold — so a full disk skips it rather than end the thread (which restarted in a loop, each
+ * time sending its windows again: fifth crash campaign).
+ */
+function countFailure(id: number, reason: string): void {
+  try {
+    outbox.fail(id, reason);
+  } catch (err) {
+    if (!isStorageFault(err)) throw err;
+    storageFault(err, 'counting a failed delivery');
+  }
+}
+
+/**
+ * Rows the lanes gave up on (or that may no longer leave) whose move to the dead letters a full or
+ * failing disk refused: remembered with their reason, never sent again from here, and moved when the
+ * disk lets us. After a restart meanwhile, the lane decides again from the stored row.
+ */
+const deadNotMoved = new Map<number, { destination: string; reason: string }>();
+let deadTimer: NodeJS.Timeout | null = null;
+
+function deadLetter(id: number, destination: string, reason: string): void {
+  deadNotMoved.set(id, { destination, reason });
+  moveDead();
+}
+
+function moveDead(): void {
+  if (deadTimer) clearTimeout(deadTimer);
+  deadTimer = null;
+  for (const [id, { destination, reason }] of deadNotMoved) {
+    try {
+      outbox.kill(id, reason);
+    } catch (err) {
+      if (!isStorageFault(err)) throw err;
+      storageFault(err, 'moving a message to the dead letters');
+      deadTimer = setTimeout(moveDead, STORAGE_RETRY_MS);
+      return;
+    }
+    deadNotMoved.delete(id);
+    post({ t: 'dead', id, destination, reason });
+  }
 }
 
 /** Stanzas from others than the destination are ignored; their log lines are rate-limited. */
@@ -148,14 +195,13 @@ function act(l: Lane, actions: LaneAction[]): void {
       case 'failed':
         sentBy.delete(x.id);
         traced.forget(x.id);
-        outbox.fail(x.id, x.reason);
+        countFailure(x.id, x.reason);
         log.debug({ id: x.id, destination: l.destination, reason: x.reason, attempts: l.attempts }, 'delivery failed, will retry');
         break;
       case 'dead':
         sentBy.delete(x.id);
         traced.forget(x.id);
-        outbox.kill(x.id, x.reason);
-        post({ t: 'dead', id: x.id, destination: l.destination, reason: x.reason });
+        deadLetter(x.id, l.destination, x.reason);
         break;
       case 'warn':
         log.warn({ destination: l.destination }, x.message);
@@ -265,11 +311,11 @@ function fill(l: Lane, now: number, items: Leaving[]): void {
       if (verdict !== null) {
         // No longer covered (consent withdrawn, grant gone): moved aside with the reason, never sent.
         l.cursor = Math.max(l.cursor, row.id);
-        outbox.kill(row.id, `not sent: ${verdict}`);
-        post({ t: 'dead', id: row.id, destination: l.destination, reason: `not sent: ${verdict}` });
+        deadLetter(row.id, l.destination, `not sent: ${verdict}`);
         continue;
       }
-      const r = admit(l, row, now, cfg, deliveredNotDeleted.has(row.id));
+      // Delivered, or dead-lettered, and not yet recorded so (a full disk): never sent again from here.
+      const r = admit(l, row, now, cfg, deliveredNotDeleted.has(row.id) || deadNotMoved.has(row.id));
       if (r === 'stop') {
         l.drained = false;
         return;
@@ -291,11 +337,10 @@ function fill(l: Lane, now: number, items: Leaving[]): void {
 function dropQueued(ids: number[], reason: string): void {
   for (const id of ids) {
     const l = sentBy.get(id);
-    if ((l && l.inflight.has(id)) || deliveredNotDeleted.has(id)) continue;
+    if ((l && l.inflight.has(id)) || deliveredNotDeleted.has(id) || deadNotMoved.has(id)) continue;
     const row = outbox.get(id);
     if (!row) continue;
-    outbox.kill(id, reason);
-    post({ t: 'dead', id, destination: row.destination, reason });
+    deadLetter(id, row.destination, reason);
   }
 }
 
@@ -358,6 +403,7 @@ port.on('message', (batch: ToSendWorker[] | 'cancel') => {
     // bree's stop(): record what was delivered and what was learnt, then end cleanly (on a full disk,
     // what could not be recorded is sent again after the restart, and the receiver recognises it).
     deleteDelivered();
+    moveDead();
     saveLanes();
     db.close();
     process.exit(0);
@@ -424,7 +470,15 @@ channel.onmessage = (ev: unknown) => {
 // The CLI (another process) asks for retries by stamping the lanes table: acted on within RETRY_POLL_MS.
 const RETRY_POLL_MS = 250;
 setInterval(() => {
-  const destinations = table.takeRetryRequests();
+  let destinations: string[];
+  try {
+    destinations = table.takeRetryRequests();
+  } catch (err) {
+    if (!isStorageFault(err)) throw err;
+    // The requests stay stamped: taken at a later poll.
+    storageFault(err, 'taking retry requests');
+    return;
+  }
   if (destinations.length === 0) return;
   const now = Date.now();
   for (const d of destinations) apply(lane(d), { t: 'retry-now' }, now);
