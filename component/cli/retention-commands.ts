@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { RetentionError } from '../gdpr/retention.js';
 import { RetentionPolicies } from '../gdpr/retention-policies.js';
 import { describePurge, purge } from '../gdpr/purge.js';
+import { recordPurgeAt } from '../gdpr/purge-clock.js';
 import { createLogger } from '../log/logger.js';
 import { contextOf, formatTable, intArg, operation, printJsonOrTable, printListOrTable, when } from './context.js';
 
@@ -40,12 +41,15 @@ export function retentionCommands(): Command {
     });
   cmd
     .command('purge')
-    .description('delete now what is past its retention (the gateway also does it every hour), in short batches')
+    .description('delete now what is past its retention (the gateway also does it every hour), in short batches; accepts the wall clock as it is after the hourly purge held on a clock that moved on by more than a day')
     .option('--dry-run', 'only count what would be deleted')
     .option('--json', 'machine-readable output')
     .action(async function (this: Command, o: { dryRun?: boolean; json?: boolean }) {
       const c = contextOf(this);
-      const report = await purge({ db: c.db, databasePath: c.config.database.path, domain: c.config.link.domain, log: createLogger({ level: 'warn', format: 'json' }), dryRun: !!o.dryRun });
+      const now = Date.now();
+      // An operator's purge vouches for the clock: the hourly ones go by it again (gdpr/purge-clock.ts).
+      if (!o.dryRun) recordPurgeAt(c.db, now);
+      const report = await purge({ db: c.db, databasePath: c.config.database.path, domain: c.config.link.domain, log: createLogger({ level: 'warn', format: 'json' }), dryRun: !!o.dryRun, now });
       printJsonOrTable(!!o.json, report, () => `${describePurge(report)}\n`);
     });
   return cmd;
