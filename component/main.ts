@@ -431,6 +431,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     }
     pool.on('message', (name, m) => {
       if (name === 'housekeeping' && (m as { purged?: number }).purged) log.info({ purged: (m as { purged: number }).purged }, 'forgot old applied inbox rows');
+      if (name === 'housekeeping' && (m as { clockHeld?: boolean }).clockHeld) log.warn('kept applied inbox rows past inbox.keep_done_days: the wall clock moved on by more than a day since the last purge (see the purge held)');
       if (name === 'housekeeping' && (m as { orphaned?: number }).orphaned) log.warn({ rows: (m as { orphaned: number }).orphaned }, 'moved the unapplied inbox rows of removed apps to the dead letters');
       if (name === EXPIRY_JOB) {
         expiry.ran();

@@ -6,6 +6,7 @@
  * a day since, the run deletes nothing and says so, every hour, until an operator runs
  * `fedgate retention purge`, which accepts the clock as it is. A gateway stopped for more than a day
  * holds the same way: from the database alone the two cannot be told apart, and waiting loses nothing.
+ * The housekeeping job keeps applied inbox rows (the ids that recognise repeats) on the same verdict.
  */
 import type { Db } from '../store/database.js';
 

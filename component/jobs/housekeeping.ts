@@ -5,6 +5,7 @@
  * LANE_IDLE_DAYS, the counters of flows idle as long (observe/flow-counters.ts), and the change feed's
  * rows older than an hour (the running gateway reads them within a fraction of a second), moves the
  * unapplied inbox rows of removed apps to the dead letters (a removal cut short), and reports what it did.
+ * Applied rows are kept while the purge holds on a wall clock that moved on by more than a day.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabase } from '../store/database.js';
@@ -13,6 +14,7 @@ import { LanesTable } from '../delivery/lanes-table.js';
 import { purgeChanges } from '../changes/feed.js';
 import { forgetIdleFlows } from '../observe/flow-counters.js';
 import { deadLetterAllOrphanedInbox } from '../transfer/dead-letters.js';
+import { judgePurgeClock, lastPurgeAt } from '../gdpr/purge-clock.js';
 
 /** Lanes and flow counters of peers nobody has exchanged with for this long are forgotten. */
 const LANE_IDLE_DAYS = 30;
@@ -27,13 +29,17 @@ export interface HousekeepingData {
 const data = workerData as HousekeepingData;
 const db = openDatabase(data.dbPath, { migrate: false, noCheckpoints: true });
 try {
-  const purged = new Inbox(db).purge(Date.now() - data.keepDoneMs);
+  // An applied row's id, once forgotten, no longer tells a repeat from a new message (it would be applied
+  // twice): not forgotten by a wall clock the purge does not trust either (gdpr/purge-clock.ts).
+  const now = Date.now();
+  const clockHeld = !judgePurgeClock(lastPurgeAt(db), now).run;
+  const purged = clockHeld ? 0 : new Inbox(db).purge(now - data.keepDoneMs);
   const idleSince = Date.now() - LANE_IDLE_DAYS * 86_400_000;
   const lanes = new LanesTable(db).forgetIdle(idleSince);
   const flows = forgetIdleFlows(db, idleSince);
   purgeChanges(db, Date.now() - KEEP_CHANGES_MS);
   const orphaned = deadLetterAllOrphanedInbox(db);
-  parentPort?.postMessage({ t: 'housekeeping', purged, lanes, flows, orphaned });
+  parentPort?.postMessage({ t: 'housekeeping', purged, lanes, flows, orphaned, clockHeld });
 } finally {
   db.close();
 }

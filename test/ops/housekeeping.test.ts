@@ -47,4 +47,32 @@ test('peers idle for 30 days: their lanes and flow counters are forgotten, unles
   }
 });
 
+test('applied inbox rows are kept while the purge does not trust the wall clock, forgotten once it does again', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fedgate-housekeeping-'));
+  const dbPath = join(dir, 'fedgate.sqlite');
+  const db = openDatabase(dbPath);
+  const run = async () => {
+    const worker = new Worker(join(DIST_ROOT, 'component/jobs/housekeeping.js'), { workerData: { dbPath, keepDoneMs: 7 * DAY } satisfies HousekeepingData });
+    const exited = once(worker, 'exit');
+    const [report] = (await once(worker, 'message')) as [{ purged: number; clockHeld: boolean }];
+    await exited;
+    return [report.purged, report.clockHeld];
+  };
+  try {
+    // Applied "eight days ago" by this clock: past keep_done_days, if the clock is right.
+    db.prepare("INSERT INTO inbox (app, sender, stanza_id, format, payload, records, state, next_attempt_at, received_at, done_at) VALUES ('sink', ?, 'x1', 'quoalise', '', 1, 'done', 0, ?, ?)").run(APP, Date.now() - 8 * DAY, Date.now() - 8 * DAY);
+    const lastPurge = db.prepare("INSERT OR REPLACE INTO settings (name, value) VALUES ('purge.last_at', ?)");
+    // The last purge two days ago by this clock: ahead by two days, or stopped that long.
+    lastPurge.run(String(Date.now() - 2 * DAY));
+    assert.equal(await run(), [0, true]);
+    assert.is(db.prepare('SELECT count(*) FROM inbox').pluck().get(), 1, 'the id that recognises a repeat is kept');
+    lastPurge.run(String(Date.now()));
+    assert.equal(await run(), [1, false]);
+    assert.is(db.prepare('SELECT count(*) FROM inbox').pluck().get(), 0);
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();
