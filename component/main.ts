@@ -434,6 +434,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       if (name === 'housekeeping' && (m as { clockHeld?: boolean }).clockHeld) log.warn('kept applied inbox rows past inbox.keep_done_days: the wall clock moved on by more than a day since the last purge (see the purge held)');
       if (name === 'housekeeping' && (m as { orphaned?: number }).orphaned) log.warn({ rows: (m as { orphaned: number }).orphaned }, 'moved the unapplied inbox rows of removed apps to the dead letters');
       if (name === EXPIRY_JOB) {
+        if ((m as { held?: boolean }).held) expiry.held();
         expiry.ran();
         effects.poke();
       }

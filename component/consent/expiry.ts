@@ -2,7 +2,8 @@
  * Plans the expiry job (component/jobs/consent-expiry.ts) at the exact end of the next consent to
  * end, so that expiry happens at `until` and not only on the next request. bree runs it in a fresh
  * worker at that date. A date further than a day away is planned as a day away (timers overflow after
- * 24.8 days): the job then finds nothing due and the next plan comes closer.
+ * 24.8 days): the job then finds nothing due and the next plan comes closer. A job that held on a wall
+ * clock the purge does not trust (gdpr/purge-clock.ts) is planned again an hour later.
  */
 import { join } from 'node:path';
 import type { WorkerPool } from '../workers/pool.js';
@@ -12,16 +13,19 @@ import type { ConsentExpiryData } from '../jobs/consent-expiry.js';
 
 export const EXPIRY_JOB = 'consent-expiry';
 const MAX_AHEAD_MS = 86_400_000;
+const HELD_RETRY_MS = 3_600_000;
 
 export class ConsentExpiry {
   private planned: number | null = null;
+  /** The job held on an untrusted clock: not run again before this (ms since the epoch). */
+  private notBefore = 0;
   private chain: Promise<void> = Promise.resolve();
 
   constructor(private readonly pool: WorkerPool, private readonly data: ConsentExpiryData, private readonly log: Logger) {}
 
   /** The earliest end of an open record is `end` (null: none): run the job then. */
   plan(end: number | null, now = Date.now()): void {
-    const at = end === null ? null : Math.min(end, now + MAX_AHEAD_MS);
+    const at = end === null ? null : Math.max(Math.min(end, now + MAX_AHEAD_MS), this.notBefore);
     if (at === this.planned) return;
     this.planned = at;
     this.chain = this.chain
@@ -35,6 +39,12 @@ export class ConsentExpiry {
   /** The job ran: the next plan starts afresh (even for the same date, if nothing was due yet). */
   ran(): void {
     this.planned = null;
+  }
+
+  /** The job held (a wall clock the purge does not trust): tried again in an hour, not at once in a loop. */
+  held(now = Date.now()): void {
+    this.notBefore = now + HELD_RETRY_MS;
+    this.log.error('consent expiry held: the wall clock moved on by more than a day since the last purge (see the purge held); access past each consent\'s end is still refused');
   }
 
   async stop(): Promise<void> {
