@@ -44,6 +44,10 @@ export function statusCommand(): Command {
           rows.push(['last link error', `${e.reason} (${e.server}), at ${when(Date.parse(e.at))}, ${since(e.at)} ago`]);
         }
         if (view.statusPage) rows.push(['status page', view.statusPage]);
+        if (view.purgeHeld) {
+          const h = view.purgeHeld;
+          rows.push(['retention purge', `HELD: the clock is ${h.hoursSince} h past the last purge (${when(Date.parse(h.lastPurgeAt))}); if the time is right, run fedgate retention purge`]);
+        }
         const t = view.totals;
         rows.push(['queues', `${t.outbox} in the outbox, ${t.inboxPending} pending in the inbox, ${t.deadLetters} dead letter(s)`]);
         const apps = view.apps.length

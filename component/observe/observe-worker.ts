@@ -77,6 +77,7 @@ const flowRecords = counter('fedgate_flow_records_total', 'Records queued (out) 
 const laneHeld = gauge('fedgate_lane_held', '1 while the lane to a destination is held after a failure (for `other`: how many are)', ['destination']);
 const consent = gauge('fedgate_consent_requests_pending', 'Consent requests waiting for a decision');
 const trace = gauge('fedgate_trace_entries', 'Entries in the transparency log');
+const purgeHeld = gauge('fedgate_retention_purge_held', '1 while the hourly retention purge holds: the wall clock is more than a day past the last purge (run fedgate retention purge if the time is right)');
 const dbBytes = gauge('fedgate_database_bytes', 'Size of the SQLite files (with their write-ahead log)', ['file']);
 const heartbeat = gauge('fedgate_heartbeat_age_seconds', "Age of the running gateway's heartbeat in SQLite");
 
@@ -115,6 +116,7 @@ function setGauges(s: StatusView): void {
   deadTotal.set(s.totals.deadLetters);
   consent.set(s.consent?.count ?? 0);
   trace.set(s.traceSize ?? 0);
+  purgeHeld.set(s.purgeHeld ? 1 : 0);
   for (const [file, path] of Object.entries(data.files)) dbBytes.set({ file }, fileBytes(path));
   const hb = db.prepare('SELECT heartbeat_at FROM runtime WHERE id = 1').pluck().get() as number | undefined;
   heartbeat.set(hb === undefined ? 0 : Math.max(0, (Date.now() - hb) / 1000));

@@ -159,6 +159,7 @@ function render(s) {
   link.className = 'pill ' + (s.link === 'online' ? 'ok' : 'bad');
   text('uptime', s.uptimeSeconds === null ? '' : 'up ' + Math.floor(s.uptimeSeconds / 60) + ' min');
   text('lasterror', s.lastLinkError ? 'last link error: ' + s.lastLinkError.reason + ' (' + s.lastLinkError.server + ', ' + ago(s.lastLinkError.at) + ')' : '');
+  text('purgeheld', s.purgeHeld ? 'retention purge held: the clock is ' + s.purgeHeld.hoursSince + ' h past the last purge; if the time is right, run fedgate retention purge' : '');
   text('totals', num(s.totals.outbox) + ' in the outbox · ' + num(s.totals.inboxPending) + ' pending in the inbox · ' + num(s.totals.deadLetters) + ' dead letters');
   drawGraph(s, r);
   table('apps', ['app', 'kind', 'state', 'outbox', 'inbox pending', 'dead letters'], s.apps.map(function (a) {
@@ -211,6 +212,7 @@ export function statusPageHtml(nonce: string): string {
   <span id="link" class="pill"></span>
   <span id="uptime" class="muted"></span>
   <span id="lasterror" class="warn"></span>
+  <span id="purgeheld" class="warn"></span>
   <span id="stale" class="bad">no answer from the gateway; retrying</span>
   <span id="updated" class="muted"></span>
 </header>

@@ -8,6 +8,7 @@ import type { Db } from '../store/database.js';
 import { gatewayProcessAlive, isAlive, readRuntimeStatus, type RuntimeStatus } from '../runtime-status.js';
 import { iso } from '../cli/json.js';
 import { pendingConsentRequests, traceSize, type PendingConsent } from './optional-tables.js';
+import { judgePurgeClock, lastPurgeAt } from '../gdpr/purge-clock.js';
 
 export interface AppView {
   name: string;
@@ -82,6 +83,11 @@ export interface StatusView {
   consent: PendingConsent | null;
   /** Entries in the transparency log; null when it has none. */
   traceSize: number | null;
+  /**
+   * The hourly retention purge holds (gdpr/purge-clock.ts): the wall clock is more than a day past the
+   * last purge, a clock ahead or a long stop; it deletes nothing until `fedgate retention purge`. Null otherwise.
+   */
+  purgeHeld: { lastPurgeAt: string; hoursSince: number } | null;
 }
 
 function countBy(db: Db, sql: string): Map<string, number> {
@@ -101,6 +107,8 @@ export function readStatus(db: Db, opts: { domain: string; deadLetterRows?: numb
   // Its process is there but its heartbeat is stale: hung, stopped, or unable to write (a full disk).
   const unresponsive = !running && !!rt && gatewayProcessAlive(rt) ? { pid: rt.pid, heartbeatAgeSeconds: Math.floor((now - rt.heartbeatAt) / 1000) } : null;
   const domain = rt?.domain ?? opts.domain;
+  const lastPurge = lastPurgeAt(db);
+  const purgeClock = judgePurgeClock(lastPurge, now);
   const allFlows = readFlows(db, domain, now);
   const flows = keepFlows(allFlows, opts.maxFlows ?? MAX_FLOWS);
   const jidOf = (name: string) => `${name}@${domain}`;
@@ -152,6 +160,7 @@ export function readStatus(db: Db, opts: { domain: string; deadLetterRows?: numb
     ).map((d) => ({ ...d, diedAt: iso(d.diedAt)! })),
     consent: pendingConsentRequests(db),
     traceSize: traceSize(db),
+    purgeHeld: purgeClock.run ? null : { lastPurgeAt: iso(lastPurge)!, hoursSince: Math.floor(purgeClock.gapMs / 3_600_000) },
   };
 }
 

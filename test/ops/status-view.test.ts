@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../../component/store/database.js';
 import { readStatus } from '../../component/observe/status-view.js';
 import { forgetIdleFlows } from '../../component/observe/flow-counters.js';
+import { recordPurgeAt } from '../../component/gdpr/purge-clock.js';
 
 const DOMAIN = 'energy.example.org';
 
@@ -31,6 +32,22 @@ test('flows: at most maxFlows listed, the configured flow first, the rest counte
     const all = readStatus(db, { domain: DOMAIN, maxFlows: Infinity });
     assert.is(all.flows.length, 6);
     assert.is(all.flowsNotShown, 0);
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a retention purge the wall clock holds is in the status, with the hours since the last purge', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fedgate-status-'));
+  const db = openDatabase(join(dir, 'fedgate.sqlite'));
+  try {
+    const now = Date.UTC(2026, 10, 28, 12);
+    assert.is(readStatus(db, { domain: DOMAIN, now }).purgeHeld, null, 'no purge yet: nothing held');
+    recordPurgeAt(db, now - 3_600_000);
+    assert.is(readStatus(db, { domain: DOMAIN, now }).purgeHeld, null, 'an hour ago: the hourly run goes');
+    recordPurgeAt(db, now - 50 * 3_600_000);
+    assert.equal(readStatus(db, { domain: DOMAIN, now }).purgeHeld, { lastPurgeAt: new Date(now - 50 * 3_600_000).toISOString(), hoursSince: 50 });
   } finally {
     db.close();
     rmSync(dir, { recursive: true, force: true });
