@@ -38,11 +38,30 @@ function firstValue<T>(rows: Array<Record<string, unknown>>): T {
   return (rows[0] ? Object.values(rows[0])[0] : undefined) as T;
 }
 
-/** Polls `check` until it returns true; throws with `describe()` after timeoutMs. */
+/**
+ * Polls `check` until it returns true; throws with `describe()` after timeoutMs. A check that throws
+ * counts as "not yet" (a file a gateway has not created yet, a table its migration has not made: a
+ * loaded machine made `ops/sender-disk-full` read the receiver's store before it existed); the last
+ * such error is in the time-out's message.
+ */
 export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, describe: () => string): Promise<void> {
   const t0 = Date.now();
-  while (!(await check())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
+  let lastError: unknown = null;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() - t0 > timeoutMs) {
+      let said: string;
+      try {
+        said = describe();
+      } catch (err) {
+        said = `(describing failed: ${(err as Error).message})`;
+      }
+      throw new Error(`timed out after ${timeoutMs} ms: ${said}${lastError ? `; the check last threw: ${(lastError as Error).message ?? String(lastError)}` : ''}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
