@@ -36,8 +36,10 @@ test('peers idle for 30 days: their lanes and flow counters are forgotten, unles
 
     const data: HousekeepingData = { dbPath, keepDoneMs: 7 * DAY };
     const worker = new Worker(join(DIST_ROOT, 'component/jobs/housekeeping.js'), { workerData: data });
+    // Listened for before the report is awaited: a worker that has exited by then would leave nothing to wait on.
+    const exited = once(worker, 'exit');
     const [report] = (await once(worker, 'message')) as [{ t: string; lanes: number; flows: number }];
-    await once(worker, 'exit');
+    await exited;
     assert.equal([report.t, report.lanes, report.flows], ['housekeeping', 1, 1]);
     assert.equal(db.prepare('SELECT destination FROM lanes ORDER BY destination').pluck().all(), ['recent@x.example', 'stuck@x.example']);
     assert.equal(db.prepare('SELECT peer FROM flow_counters ORDER BY peer').pluck().all(), ['recent@x.example', 'stuck@x.example']);
