@@ -11,11 +11,9 @@ import { join } from 'node:path';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
 import { fillDisk, newSmallDisk, unmountSmallDisk } from '../helpers/small-disk.js';
-import { queryStore, scalar, until } from '../helpers/db.js';
+import { B, SERIES, arrivedAtSink, storeFlow } from '../helpers/store-flow.js';
+import { scalar, until } from '../helpers/db.js';
 
-const A = 'a.localhost';
-const B = 'b.localhost';
-const SERIES = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
 const FIRST = 10;
 const TOTAL = 1000;
 const YAML = 'delivery:\n  retry_initial_ms: 100\n  retry_max_seconds: 1\n  receipt_timeout_seconds: 5\n  window: 16\n';
@@ -30,14 +28,8 @@ const test = suite<Ctx>('a full disk at the receiver');
 
 test.before(async (ctx) => {
   ctx.disk = newSmallDisk('32m');
-  ctx.ejabberd = await Ejabberd.start({ components: [{ domain: A, secret: 'a' }, { domain: B, secret: 'b' }] });
-  ctx.a = new Fedgate({ port: ctx.ejabberd.componentPort(A), domain: A, secret: 'a', extraYaml: YAML });
-  ctx.b = new Fedgate({ port: ctx.ejabberd.componentPort(B), domain: B, secret: 'b', extraYaml: YAML, dir: ctx.disk });
+  Object.assign(ctx, await storeFlow({ yaml: YAML, dirB: ctx.disk }));
   const { a, b } = ctx;
-  await a.must('app', 'add', 'meters', '--kind', 'store');
-  await b.must('app', 'add', 'sink', '--kind', 'store');
-  await a.must('consumer', 'add', '--source', 'meters', '--destination', `sink@${B}`, '--series', '*', '--batch', '10');
-  await b.must('consumer', 'add', '--source', `meters@${A}`, '--destination', 'sink', '--series', '*', '--schedule', 'none');
   b.start();
   a.start();
   await Promise.all([a.waitOnline(), b.waitOnline()]);
@@ -59,11 +51,9 @@ async function importRecords(a: Fedgate, from: number, to: number): Promise<void
   await a.must('store', 'import', 'meters', file);
 }
 
-const atB = (b: Fedgate) => queryStore<{ value: number }>(b, "SELECT p.value FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'sink' ORDER BY p.time");
-
 test('B refuses with resource-constraint and keeps running; A holds, never dead-letters; all arrive once space is back', async ({ a, b, disk }) => {
   await importRecords(a, 0, FIRST);
-  await until(() => atB(b).length === FIRST, 20_000, () => b.stderr.slice(-1500));
+  await until(() => arrivedAtSink(b).length === FIRST, 20_000, () => b.stderr.slice(-1500));
   await fillDisk(disk, join(disk, 'fedgate.sqlite'));
   await importRecords(a, FIRST, TOTAL);
   await until(
@@ -76,8 +66,8 @@ test('B refuses with resource-constraint and keeps running; A holds, never dead-
   assert.is(scalar(a, 'SELECT count(*) FROM dead_letters'), 0, 'a full receiver is never a reason to give up');
 
   rmSync(join(disk, 'filler'));
-  await until(() => atB(b).length === TOTAL && scalar(a, 'SELECT count(*) FROM outbox') === 0, 60_000, () => `B has ${atB(b).length}\n${b.stderr.slice(-1500)}`);
-  assert.equal(atB(b).map((r) => r.value), Array.from({ length: TOTAL }, (_, i) => i), 'every record, once, with its value');
+  await until(() => arrivedAtSink(b).length === TOTAL && scalar(a, 'SELECT count(*) FROM outbox') === 0, 60_000, () => `B has ${arrivedAtSink(b).length}\n${b.stderr.slice(-1500)}`);
+  assert.equal(arrivedAtSink(b).map((r) => r.value), Array.from({ length: TOTAL }, (_, i) => i), 'every record, once, with its value');
   assert.is(scalar(a, 'SELECT count(*) FROM dead_letters'), 0);
   assert.is(scalar(b, 'SELECT count(*) FROM dead_letters'), 0);
   assert.is(scalar(b, "SELECT count(*) FROM inbox WHERE state <> 'done'"), 0, 'nothing left unapplied');

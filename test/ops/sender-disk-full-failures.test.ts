@@ -14,11 +14,9 @@ import { join } from 'node:path';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
 import { fillDisk, newSmallDisk, unmountSmallDisk } from '../helpers/small-disk.js';
-import { queryStore, scalar, until } from '../helpers/db.js';
+import { SERIES, arrivedAtSink, storeFlow } from '../helpers/store-flow.js';
+import { scalar, until } from '../helpers/db.js';
 
-const A = 'a.localhost';
-const B = 'b.localhost';
-const SERIES = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
 const FIRST = 10;
 const TOTAL = 400;
 const YAML = 'delivery:\n  retry_initial_ms: 100\n  retry_max_seconds: 1\n  receipt_timeout_seconds: 2\n  max_attempts: 2\n  window: 16\ntrace:\n  enabled: true\n';
@@ -33,14 +31,8 @@ const test = suite<Ctx>('failed deliveries on a full disk at the sender');
 
 test.before(async (ctx) => {
   ctx.disk = newSmallDisk('32m');
-  ctx.ejabberd = await Ejabberd.start({ components: [{ domain: A, secret: 'a' }, { domain: B, secret: 'b' }] });
-  ctx.a = new Fedgate({ port: ctx.ejabberd.componentPort(A), domain: A, secret: 'a', extraYaml: YAML, dir: ctx.disk });
-  ctx.b = new Fedgate({ port: ctx.ejabberd.componentPort(B), domain: B, secret: 'b', extraYaml: YAML });
+  Object.assign(ctx, await storeFlow({ yaml: YAML, dirA: ctx.disk }));
   const { a, b } = ctx;
-  await a.must('app', 'add', 'meters', '--kind', 'store');
-  await b.must('app', 'add', 'sink', '--kind', 'store');
-  await a.must('consumer', 'add', '--source', 'meters', '--destination', `sink@${B}`, '--series', '*', '--batch', '10');
-  await b.must('consumer', 'add', '--source', `meters@${A}`, '--destination', 'sink', '--series', '*', '--schedule', 'none');
   a.start();
   b.start();
   await Promise.all([a.waitOnline(), b.waitOnline()]);
@@ -55,8 +47,6 @@ test.after(async (ctx) => {
   if (ctx.disk) unmountSmallDisk(ctx.disk, { remove: true });
 });
 
-const atB = (b: Fedgate) => queryStore<{ value: number }>(b, "SELECT p.value FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'sink' ORDER BY p.time");
-
 function records(a: Fedgate, from: number, n: number): string {
   const file = join(a.dir, `records-${from}.csv`);
   writeFileSync(file, `identifier,time,value,unit\n${Array.from({ length: n }, (_, i) => `${SERIES},${1704063600 + (from + i) * 1800},${from + i},W`).join('\n')}\n`);
@@ -66,7 +56,7 @@ function records(a: Fedgate, from: number, n: number): string {
 test('the send thread counts failures and dead-letters when it can, without ending', async ({ a, b, disk }) => {
   // A first message: A knows B confirms (its lane sends), then B stops answering.
   await a.must('store', 'import', 'meters', records(a, 0, FIRST));
-  await until(() => atB(b).length === FIRST, 20_000, () => `B has ${atB(b).length}`);
+  await until(() => arrivedAtSink(b).length === FIRST, 20_000, () => `B has ${arrivedAtSink(b).length}`);
   b.signal('SIGSTOP');
   await a.must('store', 'import', 'meters', records(a, FIRST, TOTAL - FIRST));
   await until(() => scalar(a, 'SELECT count(*) FROM outbox') === (TOTAL - FIRST) / 10, 20_000, () => a.stderr.slice(-1500));
@@ -86,12 +76,12 @@ test('the send thread counts failures and dead-letters when it can, without endi
   await until(
     async () => {
       if (scalar(a, 'SELECT count(*) FROM dead_letters') > 0) await a.must('dead-letter', 'retry', '--all');
-      return atB(b).length === TOTAL && scalar(a, 'SELECT count(*) FROM outbox') === 0 && scalar(a, 'SELECT count(*) FROM dead_letters') === 0;
+      return arrivedAtSink(b).length === TOTAL && scalar(a, 'SELECT count(*) FROM outbox') === 0 && scalar(a, 'SELECT count(*) FROM dead_letters') === 0;
     },
     60_000,
-    () => `B has ${atB(b).length}; A's outbox ${scalar(a, 'SELECT count(*) FROM outbox')}, dead letters ${scalar(a, 'SELECT count(*) FROM dead_letters')}`,
+    () => `B has ${arrivedAtSink(b).length}; A's outbox ${scalar(a, 'SELECT count(*) FROM outbox')}, dead letters ${scalar(a, 'SELECT count(*) FROM dead_letters')}`,
   );
-  assert.equal(atB(b).map((r) => r.value), Array.from({ length: TOTAL }, (_, i) => i), 'every record, once, with its value');
+  assert.equal(arrivedAtSink(b).map((r) => r.value), Array.from({ length: TOTAL }, (_, i) => i), 'every record, once, with its value');
   assert.not.match(a.stderr, 'worker failed', 'no thread ended');
   for (const fg of [a, b]) {
     const verified = await fg.cli('audit', 'verify');

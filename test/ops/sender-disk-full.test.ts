@@ -13,11 +13,9 @@ import { join } from 'node:path';
 import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
 import { fillDisk, newSmallDisk, unmountSmallDisk } from '../helpers/small-disk.js';
-import { query, queryStore, scalar, until } from '../helpers/db.js';
+import { SERIES, arrivedAtSink, storeFlow } from '../helpers/store-flow.js';
+import { query, scalar, until } from '../helpers/db.js';
 
-const A = 'a.localhost';
-const B = 'b.localhost';
-const SERIES = 'urn:dev:prm:30000000000001_consumption/power/active/raw';
 const TOTAL = 1000;
 const YAML = 'delivery:\n  retry_initial_ms: 100\n  retry_max_seconds: 1\n  receipt_timeout_seconds: 5\n  window: 16\ntrace:\n  enabled: true\n';
 
@@ -31,14 +29,8 @@ const test = suite<Ctx>('a full disk at the sender');
 
 test.before(async (ctx) => {
   ctx.disk = newSmallDisk('32m');
-  ctx.ejabberd = await Ejabberd.start({ components: [{ domain: A, secret: 'a' }, { domain: B, secret: 'b' }] });
-  ctx.a = new Fedgate({ port: ctx.ejabberd.componentPort(A), domain: A, secret: 'a', extraYaml: YAML, dir: ctx.disk });
-  ctx.b = new Fedgate({ port: ctx.ejabberd.componentPort(B), domain: B, secret: 'b', extraYaml: YAML });
-  const { a, b } = ctx;
-  await a.must('app', 'add', 'meters', '--kind', 'store');
-  await b.must('app', 'add', 'sink', '--kind', 'store');
-  await a.must('consumer', 'add', '--source', 'meters', '--destination', `sink@${B}`, '--series', '*', '--batch', '10');
-  await b.must('consumer', 'add', '--source', `meters@${A}`, '--destination', 'sink', '--series', '*', '--schedule', 'none');
+  Object.assign(ctx, await storeFlow({ yaml: YAML, dirA: ctx.disk }));
+  const { a } = ctx;
   a.start();
   await a.waitOnline();
 });
@@ -50,8 +42,6 @@ test.after(async (ctx) => {
   await ctx.ejabberd?.stop();
   if (ctx.disk) unmountSmallDisk(ctx.disk, { remove: true });
 });
-
-const atB = (b: Fedgate) => queryStore<{ value: number }>(b, "SELECT p.value FROM store_points p JOIN store_series s ON s.id = p.series WHERE s.app = 'sink' ORDER BY p.time");
 
 test('A keeps running, sends nothing twice, and empties its outbox once space is back', async ({ a, b, disk }) => {
   const file = join(a.dir, 'records.csv');
@@ -65,14 +55,14 @@ test('A keeps running, sends nothing twice, and empties its outbox once space is
   const said = /"name":"send"[^\n]*"err":"the disk holding [^"]* is full[^\n]*failed; will try again/;
   await until(() => said.test(a.stderr), 30_000, () => `A: ${a.stderr.slice(-1500)}`);
   assert.match(a.stderr, `the disk holding ${join(disk, 'fedgate.sqlite')} is full`, 'the log names the file');
-  await until(() => atB(b).length === TOTAL, 30_000, () => `B has ${atB(b).length}`);
+  await until(() => arrivedAtSink(b).length === TOTAL, 30_000, () => `B has ${arrivedAtSink(b).length}`);
   await until(() => a.stderr.includes('deleting delivered messages failed'), 30_000, () => `A: ${a.stderr.slice(-1500)}`);
   assert.not.match(a.stderr, 'worker failed', 'no thread ended');
   assert.ok(a.proc !== null, 'A still runs');
 
   rmSync(join(disk, 'filler'));
   await until(() => scalar(a, 'SELECT count(*) FROM outbox') === 0, 30_000, () => `A's outbox: ${scalar(a, 'SELECT count(*) FROM outbox')}\n${a.stderr.slice(-1500)}`);
-  assert.equal(atB(b).map((r) => r.value), Array.from({ length: TOTAL }, (_, i) => i), 'every record, once, with its value');
+  assert.equal(arrivedAtSink(b).map((r) => r.value), Array.from({ length: TOTAL }, (_, i) => i), 'every record, once, with its value');
   assert.is(scalar(b, "SELECT count(*) FROM trace_entries WHERE kind = 'transfer.received' AND entry LIKE '%\"duplicate\":true%'"), 0, 'nothing sent twice');
   const sent = query<{ entry: string }>(a, "SELECT entry FROM trace_entries WHERE kind = 'transfer.sent'").flatMap((r) => (JSON.parse(r.entry) as { messages: unknown[] }).messages);
   assert.is(sent.length, TOTAL / 10, "A's log lists every message delivered, once");
