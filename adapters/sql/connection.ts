@@ -3,10 +3,13 @@
  * every statement, numbers parsed as numbers, and every failure turned into the contract's
  * `AdapterError('upstream')` naming the server and PostgreSQL's own error code (SQLSTATE). The pool
  * opens connections on demand, so after a restart of the database the next query simply reconnects.
+ * A statement keeps at most `maxRows` rows (bounded-query.ts): an operator's query without a LIMIT
+ * must fail alone, not end the app's thread out of memory.
  */
 import pg from 'pg';
 import { AdapterError } from '../contract.js';
 import type { Logger } from '../../component/log/logger.js';
+import { BoundedQuery, TooManyRowsError } from './bounded-query.js';
 
 export interface ConnectionOptions {
   host: string;
@@ -18,6 +21,8 @@ export interface ConnectionOptions {
   connectTimeoutMs: number;
   statementTimeoutMs: number;
   maxConnections: number;
+  /** Most rows one statement may return; past it the call fails `upstream` / `too-many-rows`. */
+  maxRows: number;
 }
 
 // NUMERIC (Zabbix's history_uint.value, SUM(), AVG()) as a JS number rather than a string; FLOAT8 is already one.
@@ -33,8 +38,10 @@ export class Connection {
   readonly pool: pg.Pool;
   /** host:port/database: the issuer of upstream errors, and what the logs name. */
   readonly name: string;
+  private readonly maxRows: number;
 
   constructor(o: ConnectionOptions, log: Logger) {
+    this.maxRows = o.maxRows;
     this.name = `${o.host}:${o.port}/${o.database}`;
     this.pool = new pg.Pool({
       host: o.host,
@@ -59,7 +66,7 @@ export class Connection {
   /** Runs one statement; rows as objects. */
   async rows<T>(text: string, values: unknown[] = []): Promise<T[]> {
     try {
-      return (await this.pool.query({ text, values })).rows as T[];
+      return (await this.bounded({ text, values })).rows as T[];
     } catch (err) {
       throw this.upstream(err);
     }
@@ -68,10 +75,15 @@ export class Connection {
   /** Runs one statement; rows as arrays (no object per row: the fast path for large answers). */
   async arrays<T extends unknown[]>(text: string, values: unknown[] = []): Promise<T[]> {
     try {
-      return (await this.pool.query({ text, values, rowMode: 'array' })).rows as T[];
+      return (await this.bounded({ text, values, rowMode: 'array' })).rows as T[];
     } catch (err) {
       throw this.upstream(err);
     }
+  }
+
+  /** pg-pool runs a query object as it runs a text, answering a promise of its result (@types/pg types it as the object). */
+  private bounded(config: pg.QueryConfig | pg.QueryArrayConfig): Promise<pg.QueryResult> {
+    return this.pool.query(new BoundedQuery(config, this.maxRows)) as unknown as Promise<pg.QueryResult>;
   }
 
   /** Runs `fn` in one transaction (BEGIN … COMMIT, ROLLBACK on any error). */
@@ -101,6 +113,9 @@ export class Connection {
   /** A failure of the database as the contract's upstream error: PostgreSQL's SQLSTATE or the socket's error code. */
   upstream(err: unknown): AdapterError {
     if (err instanceof AdapterError) return err;
+    if (err instanceof TooManyRowsError) {
+      return new AdapterError('upstream', `PostgreSQL ${this.name}: ${err.message}`, { issuer: this.name, code: 'too-many-rows' });
+    }
     const e = err as { code?: string; message?: string };
     const code = e.code ?? (/timeout/i.test(e.message ?? '') ? 'timeout' : 'error');
     return new AdapterError('upstream', `PostgreSQL ${this.name}: ${e.message ?? String(err)}`, { issuer: this.name, code });

@@ -32,6 +32,8 @@ const connection = {
   /** How often the adapter looks for new data (subscriptions, on-change consumers). */
   poll_ms: millis(50, 1000),
   max_connections: z.number().int().min(1).max(100).default(4),
+  /** Most rows one statement may return (a query without a LIMIT must not end the app's thread out of memory). */
+  max_rows: z.number().int().min(1).max(10_000_000).default(500_000),
 };
 
 const sqlText = z.string().trim().min(1, 'must be an SQL statement');
@@ -95,6 +97,7 @@ export const sqlAdapter: AdapterModule<SqlOptions> = {
         connectTimeoutMs: o.connect_timeout_ms,
         statementTimeoutMs: o.statement_timeout_ms,
         maxConnections: o.max_connections,
+        maxRows: o.max_rows,
       },
       log,
     );

@@ -23,6 +23,7 @@ const DOMAIN = 'energy.localhost';
 const CLIENT = 'client.localhost';
 const BUILDING = `building@${DOMAIN}`;
 const LEGACY = `legacy@${DOMAIN}`;
+const UNBOUNDED = `unbounded@${DOMAIN}`;
 const ID = (itemid: number) => `urn:dev:org:60060-lyon:${itemid}`;
 const TEMP = 23001; // float item (history)
 const KWH = 23002; // unsigned item (history_uint)
@@ -59,6 +60,7 @@ test.before(async (ctx) => {
      INSERT INTO history_uint (itemid, clock, ns, value)
        SELECT ${KWH}, ${T0} + 60 * i, 0, 1000000 + i * 12 FROM generate_series(0, ${N - 1}) i;
      CREATE TABLE readings (id bigserial PRIMARY KEY, identifier text NOT NULL, at timestamptz NOT NULL, value float8, unit text);
+     CREATE TABLE catalogue_size (n int); INSERT INTO catalogue_size VALUES (1000);
      CREATE TABLE received (key text, sender text, identifier text, time float8, value float8, unit text, PRIMARY KEY (key, identifier, time));`,
     'zabbix',
   );
@@ -73,9 +75,12 @@ test.before(async (ctx) => {
     '--option', "end_query=SELECT coalesce(max(id), 0)::text AS cursor FROM readings",
     '--option', 'deliver_query=INSERT INTO received VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING',
   );
+  // A catalogue without a LIMIT, as long as catalogue_size says, against max_rows.
+  await fg.must('app', 'add', 'unbounded', '--kind', 'sql', ...connection, '--option', 'max_rows=1000', '--option', "catalogue_query=SELECT 'urn:dev:x:' || g AS identifier FROM generate_series(1, (SELECT n FROM catalogue_size)) g");
   await fg.must('app', 'add', 'meters', '--kind', 'store');
   await fg.must('grant', 'add', 'building', CLIENT, '*');
   await fg.must('grant', 'add', 'legacy', CLIENT, '*');
+  await fg.must('grant', 'add', 'unbounded', CLIENT, '*');
   await fg.must('consumer', 'add', '--source', 'meters', '--destination', 'legacy', '--series', '*', '--schedule', 'on-change');
   fg.start();
   await fg.waitOnline();
@@ -188,6 +193,19 @@ test('generic queries: a legacy table read (history, catalogue, subscription) an
   await fg.must('store', 'import', 'meters', csv);
   await until(async () => (await pg.psql('SELECT count(*) FROM received', 'zabbix')) === '2', 15_000, () => 'nothing delivered to the legacy table');
   assert.is(await pg.psql('SELECT string_agg(sender || \' \' || time || \' \' || value, \',\' ORDER BY time) FROM received', 'zabbix'), `meters@${DOMAIN} ${T0} 342,meters@${DOMAIN} ${T0 + 1800} 0`);
+});
+
+test('a statement returning more than max_rows rows fails alone (too-many-rows), the app answers after', async ({ pg, client }) => {
+  // 3 million rows without a LIMIT ended the app's thread out of memory at each call ("the application worker stopped").
+  await until(async () => (await command(client, UNBOUNDED, 'list_series')).attrs.type === 'result', 15_000, () => 'unbounded not ready');
+  assert.is(seriesOf(await command(client, UNBOUNDED, 'list_series')).length, 1000);
+  await pg.psql('UPDATE catalogue_size SET n = 1001', 'zabbix');
+  const over = await command(client, UNBOUNDED, 'list_series');
+  assert.is(errorCondition(over), 'undefined-condition');
+  assert.equal(upstreamError(over), { issuer: `127.0.0.1:${pg.port}/zabbix`, code: 'too-many-rows' });
+  // The same pool's connection serves the next statement.
+  await pg.psql('UPDATE catalogue_size SET n = 1000', 'zabbix');
+  assert.is(seriesOf(await command(client, UNBOUNDED, 'list_series')).length, 1000);
 });
 
 test.run();
