@@ -13,7 +13,7 @@ import { encodeMeta } from '../../component/quoalise/meta.js';
 import { parseIdentifier } from '../../component/quoalise/identifier.js';
 import { QuoaliseFormatError } from '../../component/quoalise/errors.js';
 import { illegalXmlChar } from '../../component/xmpp/xml.js';
-import { MAX_UNIT_LENGTH } from '../../component/quoalise/senml.js';
+import { MAX_STRING_VALUE_LENGTH, MAX_UNIT_LENGTH } from '../../component/quoalise/senml.js';
 import { FIRST_RECORD_TIME, LAST_RECORD_TIME } from '../../component/quoalise/time.js';
 import type { CatalogueShown, Delivery, ExtractBatch, ForgetRequest, SeriesInfo } from '../contract.js';
 import { recordExpiry } from '../../component/gdpr/retention.js';
@@ -135,6 +135,9 @@ export function checkBlocks(blocks: DataBlock[]): void {
       if (kinds !== 1) throw new StoreDataError(`${describe(r)}: needs exactly one of a number, a string or a boolean value`);
       if (r.value !== undefined && !Number.isFinite(r.value)) throw new StoreDataError(`${describe(r)}: the value is not a finite number`);
       if (r.unit !== undefined && r.unit.length > MAX_UNIT_LENGTH) throw new StoreDataError(`${describe(r)}: the unit is longer than ${MAX_UNIT_LENGTH} characters`);
+      if (r.stringValue !== undefined && r.stringValue.length > MAX_STRING_VALUE_LENGTH) {
+        throw new StoreDataError(`${describe(r)}: the string value is longer than ${MAX_STRING_VALUE_LENGTH} characters`);
+      }
       for (const [what, s] of [['string value', r.stringValue], ['unit', r.unit]] as const) {
         const bad = s === undefined ? null : illegalXmlChar(s);
         if (bad !== null) throw new StoreDataError(`${describe(r)}: the ${what} contains ${bad}, which XML cannot carry`);

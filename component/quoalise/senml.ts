@@ -19,6 +19,12 @@ export class SenmlError extends QuoaliseFormatError {
 
 /** A unit longer than this is refused: units are symbols (RFC 8428's registry: W, kWh, Cel…), and each record keeps its own. */
 export const MAX_UNIT_LENGTH = 64;
+/**
+ * A string value longer than this is refused (characters): a reading's text is a state or a version,
+ * not a document. One row's 20 MB text, served to a requester through ejabberd, held its link past the
+ * keepalive: the gateway's connection dropped and every app went offline.
+ */
+export const MAX_STRING_VALUE_LENGTH = 65_536;
 
 function recordError(i: number, attribute: string, problem: string): SenmlError {
   return new SenmlError(`SenML record ${i}: ${attribute} ${problem}`, i, attribute);
@@ -268,6 +274,7 @@ export function decodeSensml(el: Element): SeriesRecord[] {
       record.value = bv + parseNumber(a.v, i, 'v');
       if (!Number.isFinite(record.value)) throw recordError(i, 'v', 'resolves (bv + v) to a value that is not finite');
     } else if (a.vs !== undefined) {
+      if (a.vs.length > MAX_STRING_VALUE_LENGTH) throw recordError(i, 'vs', `is longer than ${MAX_STRING_VALUE_LENGTH} characters`);
       record.stringValue = a.vs;
     } else if (a.vb !== undefined) {
       record.boolValue = parseBoolean(a.vb, i);

@@ -61,6 +61,7 @@ test.before(async (ctx) => {
        SELECT ${KWH}, ${T0} + 60 * i, 0, 1000000 + i * 12 FROM generate_series(0, ${N - 1}) i;
      CREATE TABLE readings (id bigserial PRIMARY KEY, identifier text NOT NULL, at timestamptz NOT NULL, value float8, unit text);
      CREATE TABLE catalogue_size (n int); INSERT INTO catalogue_size VALUES (1000);
+     CREATE TABLE text_size (n int); INSERT INTO text_size VALUES (65536);
      CREATE TABLE received (key text, sender text, identifier text, time float8, value float8, unit text, PRIMARY KEY (key, identifier, time));`,
     'zabbix',
   );
@@ -77,10 +78,13 @@ test.before(async (ctx) => {
   );
   // A catalogue without a LIMIT, as long as catalogue_size says, against max_rows.
   await fg.must('app', 'add', 'unbounded', '--kind', 'sql', ...connection, '--option', 'max_rows=1000', '--option', "catalogue_query=SELECT 'urn:dev:x:' || g AS identifier FROM generate_series(1, (SELECT n FROM catalogue_size)) g");
+  // A text column as the value, as long as text_size says.
+  await fg.must('app', 'add', 'texts', '--kind', 'sql', ...connection, '--option', `history_query=SELECT ${T0} AS time, repeat('x', (SELECT n FROM text_size)) AS value WHERE $1::text IS NOT NULL AND $2::float8 < $3::float8 AND $4::int > 0`);
   await fg.must('app', 'add', 'meters', '--kind', 'store');
   await fg.must('grant', 'add', 'building', CLIENT, '*');
   await fg.must('grant', 'add', 'legacy', CLIENT, '*');
   await fg.must('grant', 'add', 'unbounded', CLIENT, '*');
+  await fg.must('grant', 'add', 'texts', CLIENT, '*');
   await fg.must('consumer', 'add', '--source', 'meters', '--destination', 'legacy', '--series', '*', '--schedule', 'on-change');
   fg.start();
   await fg.waitOnline();
@@ -206,6 +210,18 @@ test('a statement returning more than max_rows rows fails alone (too-many-rows),
   // The same pool's connection serves the next statement.
   await pg.psql('UPDATE catalogue_size SET n = 1000', 'zabbix');
   assert.is(seriesOf(await command(client, UNBOUNDED, 'list_series')).length, 1000);
+});
+
+test('a text value longer than 65,536 characters is refused (malformed-data), not served', async ({ pg, client }) => {
+  // One row's 20 MB text, served through ejabberd, held the link past its keepalive: every app went offline.
+  const TEXTS = `texts@${DOMAIN}`;
+  const ask = () => command(client, TEXTS, 'get_history', { identifier: ID(1), start_time: '2023-12-31T00:00:00Z', end_time: '2024-01-02T00:00:00Z' });
+  await until(async () => (await ask()).attrs.type === 'result', 15_000, () => 'texts not ready');
+  assert.is(recordsOf(await ask())[0]!.stringValue!.length, 65_536);
+  await pg.psql('UPDATE text_size SET n = 65537', 'zabbix');
+  const over = await ask();
+  assert.is(errorCondition(over), 'undefined-condition');
+  assert.is(upstreamError(over)?.code, 'malformed-data');
 });
 
 test.run();

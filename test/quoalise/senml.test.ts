@@ -51,6 +51,11 @@ test('a unit longer than 64 characters is refused, naming the record and the att
   }
 });
 
+test('a string value longer than 65,536 characters is refused, naming the record', () => {
+  assert.equal(decode(`<senml n="x" t="1" vs="${'s'.repeat(65_536)}"/>`)[0]!.stringValue!.length, 65_536);
+  assert.throws(() => decode(`<senml n="x" t="1" v="1"/><senml n="x" t="2" vs="${'s'.repeat(65_537)}"/>`), (e: unknown) => e instanceof SenmlError && e.message === 'SenML record 1: vs is longer than 65536 characters');
+});
+
 test('string values, with XML escapes, and boolean values', () => {
   assert.equal(decode(`<senml n="s" t="1" vs="a &lt;b&gt; &amp; &quot;c&quot; &apos;d&apos;"/><senml n="b" t="2" vb="true"/><senml n="b" t="3" vb="0"/>`), [
     { name: 's', time: 1, stringValue: `a <b> & "c" 'd'` },
