@@ -66,7 +66,9 @@ export function queriesAdapter(db: Connection, q: QueriesOptions, onClose: () =>
         if (t !== null) info[k] = t;
       }
       if (typeof r.count === 'number') info.count = r.count;
-      checkFromSystem([{ meta: info.meta, records: [] }], db.name);
+      // The identifier is checked as a record's name (a URN, its length bounded): a 20 MB identifier, served,
+      // held the link to ejabberd past its keepalive.
+      checkFromSystem([{ meta: info.meta, records: [{ name: info.identifier, time: 0, value: 0 }] }], db.name, `catalogue row ${i}`);
       return info;
     });
   }

@@ -10,6 +10,8 @@ import { escapeAttr, illegalXmlChar } from '../xmpp/xml.js';
 
 // Deep enough for any real metadata; bounds recursion on hostile input and on cyclic objects.
 const MAX_DEPTH = 16;
+/** A value longer than this is refused (characters): one 20 MB value, served, held the link to ejabberd past its keepalive. */
+export const MAX_META_VALUE_LENGTH = 65_536;
 // An XML name without prefix; names starting with "xml" are reserved by XML itself.
 const KEY = /^(?![Xx][Mm][Ll])[A-Za-z_][A-Za-z0-9._-]*$/;
 
@@ -34,6 +36,7 @@ function encodeNode(name: string, node: Meta, path: string, depth: number): stri
     if (typeof value === 'string') {
       const bad = illegalXmlChar(value);
       if (bad !== null) throw new QuoaliseFormatError(`meta value ${path}/@${key} contains ${bad}, which XML cannot carry`);
+      if (value.length > MAX_META_VALUE_LENGTH) throw new QuoaliseFormatError(`meta value ${path}/@${key} is longer than ${MAX_META_VALUE_LENGTH} characters`);
       attrs += ` ${key}="${escapeAttr(value)}"`;
     } else if (typeof value === 'object' && value !== null) {
       children += encodeNode(key, value as Meta, `${path}/${key}`, depth + 1);

@@ -13,7 +13,7 @@ import { Ejabberd } from '../helpers/ejabberd.js';
 import { Fedgate } from '../helpers/fedgate.js';
 import { Postgres } from '../helpers/postgres.js';
 import { Peer } from '../helpers/peer.js';
-import { errorCondition } from '../helpers/inbox.js';
+import { errorCondition, errorText } from '../helpers/inbox.js';
 import { query, until } from '../helpers/db.js';
 import { command, isPush, recordsOf, seriesOf, upstreamError } from '../helpers/quoalise.js';
 import { formatIsoUtc } from '../../component/quoalise/time.js';
@@ -60,7 +60,7 @@ test.before(async (ctx) => {
      INSERT INTO history_uint (itemid, clock, ns, value)
        SELECT ${KWH}, ${T0} + 60 * i, 0, 1000000 + i * 12 FROM generate_series(0, ${N - 1}) i;
      CREATE TABLE readings (id bigserial PRIMARY KEY, identifier text NOT NULL, at timestamptz NOT NULL, value float8, unit text);
-     CREATE TABLE catalogue_size (n int); INSERT INTO catalogue_size VALUES (1000);
+     CREATE TABLE catalogue_size (n int, prefix text); INSERT INTO catalogue_size VALUES (1000, 'urn:dev:x:');
      CREATE TABLE text_size (n int); INSERT INTO text_size VALUES (65536);
      CREATE TABLE received (key text, sender text, identifier text, time float8, value float8, unit text, PRIMARY KEY (key, identifier, time));`,
     'zabbix',
@@ -77,7 +77,7 @@ test.before(async (ctx) => {
     '--option', 'deliver_query=INSERT INTO received VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING',
   );
   // A catalogue without a LIMIT, as long as catalogue_size says, against max_rows.
-  await fg.must('app', 'add', 'unbounded', '--kind', 'sql', ...connection, '--option', 'max_rows=1000', '--option', "catalogue_query=SELECT 'urn:dev:x:' || g AS identifier FROM generate_series(1, (SELECT n FROM catalogue_size)) g");
+  await fg.must('app', 'add', 'unbounded', '--kind', 'sql', ...connection, '--option', 'max_rows=1000', '--option', "catalogue_query=SELECT (SELECT prefix FROM catalogue_size) || g AS identifier FROM generate_series(1, (SELECT n FROM catalogue_size)) g");
   // A text column as the value, as long as text_size says.
   await fg.must('app', 'add', 'texts', '--kind', 'sql', ...connection, '--option', `history_query=SELECT ${T0} AS time, repeat('x', (SELECT n FROM text_size)) AS value WHERE $1::text IS NOT NULL AND $2::float8 < $3::float8 AND $4::int > 0`);
   await fg.must('app', 'add', 'meters', '--kind', 'store');
@@ -209,6 +209,18 @@ test('a statement returning more than max_rows rows fails alone (too-many-rows),
   assert.equal(upstreamError(over), { issuer: `127.0.0.1:${pg.port}/zabbix`, code: 'too-many-rows' });
   // The same pool's connection serves the next statement.
   await pg.psql('UPDATE catalogue_size SET n = 1000', 'zabbix');
+  assert.is(seriesOf(await command(client, UNBOUNDED, 'list_series')).length, 1000);
+});
+
+test('catalogue identifiers are checked as records\' names: not a URN, or too long, is malformed-data', async ({ pg, client }) => {
+  // A 20 MB identifier, served, held the link to ejabberd past its keepalive; 'hello' was listed as a series.
+  for (const prefix of ['hello:', `urn:dev:x:${'a'.repeat(600)}`]) {
+    await pg.psql(`UPDATE catalogue_size SET prefix = '${prefix}'`, 'zabbix');
+    const answer = await command(client, UNBOUNDED, 'list_series');
+    assert.is(upstreamError(answer)?.code, 'malformed-data', prefix.slice(0, 20));
+    assert.match(errorText(answer), 'catalogue row 0: the identifier');
+  }
+  await pg.psql(`UPDATE catalogue_size SET prefix = 'urn:dev:x:'`, 'zabbix');
   assert.is(seriesOf(await command(client, UNBOUNDED, 'list_series')).length, 1000);
 });
 
