@@ -25,11 +25,14 @@ export interface ConnectionOptions {
   maxRows: number;
 }
 
-// NUMERIC (Zabbix's history_uint.value, SUM(), AVG()) as a JS number rather than a string; FLOAT8 is already one.
+// NUMERIC (Zabbix's history_uint.value, SUM(), AVG()) and INT8 (count(*), bigint columns) as JS numbers rather
+// than strings (pg's defaults: exact, but then a value was served as a SenML string and a catalogue's count
+// dropped); FLOAT8 is already one. Beyond 2^53 an INT8 loses precision, as a SenML number would anyway.
 const NUMERIC = 1700;
+const INT8 = 20;
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === NUMERIC && format !== 'binary') return (s: string) => Number(s);
+    if ((oid === NUMERIC || oid === INT8) && format !== 'binary') return (s: string) => Number(s);
     return pg.types.getTypeParser(oid, format);
   },
 };
