@@ -166,8 +166,12 @@ export interface Adapter {
 }
 
 export interface ForgetRequest {
-  /** A series identifier or a glob. */
-  series: string;
+  /**
+   * A series identifier or a glob, or several (an erasure request's): the records of every series
+   * matching any of them. An adapter handles a list in one pass where it can — the store scans its
+   * points once for a whole request instead of once per glob.
+   */
+  series: string | readonly string[];
   /**
    * Which records of those series: `before` (epoch seconds) — those stamped earlier (a retention
    * period); `expired` (epoch seconds) — those whose carried retention (Delivery.retention) has passed

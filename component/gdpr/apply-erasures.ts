@@ -53,11 +53,12 @@ export async function applyReceivedErasures(o: ApplyOptions): Promise<number> {
       else if (!storage.module.forget) missing.push(`${r.app} keeps what it receives in its own system (${storage.app.kind}), which fedgate cannot erase: its operator must`);
       else {
         try {
-          for (const series of r.series) {
-            // Counted as each part commits, so that a run cut short still confirms what it erased.
-            records = store.addErased(r.id, 0);
-            await forgetTelling(storage, { series, from: r.sender }, (n) => (records = store.addErased(r.id, n)));
-          }
+          // All its series at once: the store scans every point of the app for the source's records (no
+          // index on a record's origin, kept off the relay path's writes), so one scan per glob let a
+          // request of 100 globs hold the write lock for 100 scans — 16 s at 2M points.
+          // Counted as each part commits, so that a run cut short still confirms what it erased.
+          records = store.addErased(r.id, 0);
+          await forgetTelling(storage, { series: r.series, from: r.sender }, (n) => (records = store.addErased(r.id, n)));
         } catch (err) {
           missing.push(`${r.app} could not erase by source: ${(err as Error).message}`);
         }

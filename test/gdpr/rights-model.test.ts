@@ -27,7 +27,8 @@ import { applyReceivedErasures } from '../../component/gdpr/apply-erasures.js';
 import { createLogger } from '../../component/log/logger.js';
 import { erase } from '../../component/gdpr/erase.js';
 import { Outbox } from '../../component/delivery/outbox.js';
-import { storeDatabasePath } from '../../adapters/store/store-database.js';
+import { openStoreDatabase, storeDatabasePath } from '../../adapters/store/store-database.js';
+import { SeriesStore } from '../../adapters/store/series-store.js';
 import { mkdirSync } from 'node:fs';
 
 const H1 = 'urn:dev:prm:30000000000011_consumption/power/active/raw';
@@ -174,6 +175,40 @@ test("a run after one that did not finish confirms the earlier run's count, and 
   assert.ok(erased.complete);
   assert.match(erased.note ?? '', 'an earlier run (first started 1970-01-01T00:00:02.000Z) did not finish');
   assert.is(store.pending().length, 0);
+});
+
+test("a received erasure of several globs scans the app's points once, not once per glob; it erases the source's records of any of them, and nothing else", async ({ db, dir }) => {
+  const path = join(dir, 'fedgate.sqlite');
+  const file = openStoreDatabase(path, {});
+  const points = new SeriesStore(file, 'meters');
+  const deliver = (from: string, db2: string, name: string, time: number) =>
+    points.deliver([{ key: `${from}/${name}/${time}`, from, version: { origin: `${from} ${db2}`, seq: time }, blocks: [{ meta: {}, records: [{ name, unit: 'W', time, value: 1 }] }] }]);
+  deliver('src@a.example', 'db1', H1, 1704063600);
+  deliver('src@a.example', 'db1', H2, 1704063600);
+  deliver('other@c.example', 'db9', H1, 1704067200);
+  file.close();
+  // Catch-alls that are all different strings: each was a scan of every point the app holds.
+  const store = new ErasureStore(db);
+  store.receive('meters', 'src@a.example', { request: 'r3', series: ['*', '**', '?*', 'urn:*', H1], reason: '' }, 1000);
+  const scans: unknown[] = [];
+  const forgetBatch = SeriesStore.prototype.forgetBatch;
+  SeriesStore.prototype.forgetBatch = function (this: SeriesStore, ...args: Parameters<typeof forgetBatch>) {
+    scans.push(args[0].series);
+    return forgetBatch.apply(this, args);
+  };
+  try {
+    await applyReceivedErasures({ db, databasePath: path, domain: 'b.example', log: createLogger({ level: 'silent', format: 'json' }), wake: () => {} });
+  } finally {
+    SeriesStore.prototype.forgetBatch = forgetBatch;
+  }
+  assert.is(scans.length, 1, 'one pass for the whole request');
+  const row = db.prepare("SELECT payload FROM outbox WHERE destination = 'src@a.example'").pluck().get() as string;
+  const erased = decodeErased(controlElement(parseXml(`<message xmlns="jabber:component:accept">${row}</message>`))!.el);
+  assert.is(erased.records, 2, "both of the source's records, counted once");
+  assert.ok(erased.complete);
+  const left = openStoreDatabase(path, {});
+  assert.equal(left.prepare('SELECT time FROM store_points').pluck().all(), [1704067200], "another source's record of the same series stays");
+  left.close();
 });
 
 test('an erasure cut short after emptying the queues is resumed by the next: the destinations of the deleted messages still get their requests', async ({ db, dir }) => {
