@@ -11,6 +11,7 @@ import { Backoff } from '../timing/backoff.js';
 import { AppCallError, type WorkerHandle } from './worker-handle.js';
 import { adapterModule } from '../../adapters/index.js';
 import { adapterOptions } from '../registry/apps.js';
+import { ANSWER_OPS, AnswerLanes } from './answer-lanes.js';
 
 export { AppCallError };
 
@@ -55,13 +56,14 @@ export interface AppHostOptions {
 }
 
 /** What the app's adapter module declares about it, from its configuration. */
-function declared(app: AppRecord): { acceptsData: boolean; senders: string[] } {
+function declared(app: AppRecord): { acceptsData: boolean; senders: string[]; localRecords: boolean } {
   try {
     const m = adapterModule(app.kind);
     const options = adapterOptions(m, app.options);
-    return { acceptsData: m.acceptsData?.(options) ?? false, senders: m.senders?.(options) ?? [] };
+    // `read`: it keeps its records where fedgate reads them (the store's file), its answers built from them.
+    return { acceptsData: m.acceptsData?.(options) ?? false, senders: m.senders?.(options) ?? [], localRecords: m.read !== undefined };
   } catch {
-    return { acceptsData: false, senders: [] }; // bad options or an unknown kind: the worker will say why, and accepts nothing
+    return { acceptsData: false, senders: [], localRecords: false }; // bad options or an unknown kind: the worker will say why, and accepts nothing
   }
 }
 
@@ -74,6 +76,12 @@ export class AppHost {
   private held: Array<{ id: number | null; party?: string; m: ToAppWorker }> = [];
   /** Calls in progress per party (MAX_CALLS_PER_PARTY); a party leaves the map with its last call. */
   private readonly inProgress = new Map<string, number>();
+  /**
+   * Answer-building calls per party, for an app answering from the records it keeps: a few at a time,
+   * the others wait their turn (answer-lanes.ts). An app answering from a remote system (http) keeps
+   * them concurrent: its calls mostly wait for that system, in parallel.
+   */
+  private readonly answering: AnswerLanes | null;
   private readonly reopenBackoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
   private inboxTimer: NodeJS.Timeout | null = null;
 
@@ -93,6 +101,7 @@ export class AppHost {
     const d = declared(app);
     this.acceptsData = d.acceptsData;
     this.senders = new Set(d.senders);
+    this.answering = d.localRecords ? new AnswerLanes() : null;
   }
 
   /** Hands the thread the answer to an IQ the app's adapter sent (it waits for it, ready or not). */
@@ -121,9 +130,18 @@ export class AppHost {
     const ready = this.state === 'ready';
     const refusal = this.overLimit(party, ready);
     if (refusal) return Promise.reject(new AppCallError({ source: 'adapter', kind: 'rate-limited', message: refusal }));
-    const { id, result: called } = this.worker.call(this.app.name, op, args, opts.timeoutMs ?? this.opts.callTimeoutMs, ready);
+    const lanes = this.answering;
+    const lane = lanes && ready && party !== undefined && ANSWER_OPS.has(op) ? party : undefined;
+    let started = lane === undefined || lanes!.enter(lane);
+    const { id, result: called } = this.worker.call(this.app.name, op, args, opts.timeoutMs ?? this.opts.callTimeoutMs, ready && started);
     if (!ready) this.held.push({ id, party, m: { t: 'call', app: this.app.name, id, op, args } });
     let result = called;
+    if (lane !== undefined) {
+      if (!started) lanes!.wait(lane, () => (started = this.worker.release(id, { t: 'call', app: this.app.name, id, op, args })));
+      result = result.finally(() => {
+        if (started) lanes!.done(lane);
+      });
+    }
     if (party !== undefined) {
       this.inProgress.set(party, (this.inProgress.get(party) ?? 0) + 1);
       const done = () => {
@@ -131,7 +149,7 @@ export class AppHost {
         if (n > 0) this.inProgress.set(party, n);
         else this.inProgress.delete(party);
       };
-      result = called.finally(done);
+      result = result.finally(done);
     }
     const observer = this.opts.observer;
     if (!observer) return result;
