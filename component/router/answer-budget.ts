@@ -27,20 +27,25 @@ export class AnswerBudget {
   }
 
   /**
-   * Counts an answer of `bytes` for the domain, to be sent in this turn of the event loop, until the link
-   * has written it; false (nothing counted) when it must wait.
+   * Counts an answer of `bytes` for the domain until the link has written it; false (nothing counted)
+   * when it must wait. The answer is sent in this turn of the event loop, or in the turn `sent` settles
+   * in (the access entry committed first: on a busy database that is turns later, and the bytes were
+   * given back before the answer was even queued — every answer of a burst passed).
    */
-  take(domain: string, bytes: number): boolean {
+  take(domain: string, bytes: number, sent?: Promise<unknown>): boolean {
     const held = this.held(domain);
     if (held > 0 && held + bytes > this.maxBytes) return false;
     this.inLink.set(domain, held + bytes);
     const generation = this.generation;
-    // After this turn's microtasks the answer is queued on the link, and whenWritten waits for it too.
-    setImmediate(() =>
-      this.whenWritten(() => {
-        if (generation === this.generation) this.give(domain, bytes);
-      }),
-    );
+    // After that turn's microtasks the answer is queued on the link, and whenWritten waits for it too.
+    const watch = () =>
+      setImmediate(() =>
+        this.whenWritten(() => {
+          if (generation === this.generation) this.give(domain, bytes);
+        }),
+      );
+    if (sent) sent.then(watch, watch);
+    else watch();
     return true;
   }
 

@@ -66,6 +66,25 @@ pure('a new connection forgets what the old one held; its late callbacks give no
   assert.is(b.held('a.example'), 0);
 });
 
+pure('an answer sent turns later (its access entry waiting for a busy database) keeps its bytes until it has left', async () => {
+  const link = fakeLink();
+  const b = new AnswerBudget(1000, link.whenWritten);
+  let committed!: () => void;
+  const sent = new Promise<void>((resolve) => (committed = resolve));
+  assert.ok(b.take('a.example', 800, sent));
+  for (let i = 0; i < 3; i++) {
+    await turn();
+    link.writeAll(); // the link is empty: the answer is not in it yet
+  }
+  assert.is(b.held('a.example'), 800, 'not given back before the answer was queued');
+  assert.not.ok(b.take('a.example', 800), 'the next big answer of the burst waits');
+  committed();
+  await turn(); // the answer is queued in the turn its entry commits in; the budget watches the link after it
+  await turn();
+  link.writeAll();
+  assert.is(b.held('a.example'), 0);
+});
+
 pure.run();
 
 const GW = 'gw.localhost';

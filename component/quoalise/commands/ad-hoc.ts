@@ -147,6 +147,9 @@ export class QuoaliseCommands {
     if (!command) throw new StanzaError('item-not-found', `${host.jid} has no command ${quoted(node)} (Quoalise commands: ${[...this.commands.keys()].join(', ')})`);
     if (!this.offered(host).includes(command)) throw new StanzaError('feature-not-implemented', `${host.jid} does not offer ${node}: its application does not serve that data`);
     const access: AccessRecord = {};
+    // Settled once the answer leaves (or never will): the budget counts its bytes until then.
+    let leaving!: () => void;
+    const sent = new Promise<void>((resolve) => (leaving = resolve));
     try {
       const result = await this.decide(command, host, cmd, { requester, at, owner, sessionid, access });
       // Too large to send: refused before the entry is written. It was logged "allowed" with its records
@@ -154,7 +157,7 @@ export class QuoaliseCommands {
       const over = oversizedAnswer(iq, result, this.opts.maxStanzaBytes?.() ?? null);
       // Big answers (serialized ones) take their domain's room in the link until written: checked again
       // here, where the size is known, for the calls of a burst that all started while it was empty.
-      const refused = over ?? (result instanceof RawXml && answers && !answers.take(domain, result.xml.length) ? answersWaiting(domain, answers) : null);
+      const refused = over ?? (result instanceof RawXml && answers && !answers.take(domain, result.xml.length, sent) ? answersWaiting(domain, answers) : null);
       if (refused) {
         delete access.records;
         delete access.digest;
@@ -167,6 +170,8 @@ export class QuoaliseCommands {
     } catch (err) {
       if (err instanceof StanzaError) await this.record(host, node, requester, at, access, err);
       throw err;
+    } finally {
+      leaving();
     }
   }
 
