@@ -79,6 +79,8 @@ function decodeNode(el: Element, path: string, depth: number): Meta {
   for (const key of Object.keys(el.attrs)) {
     const value = el.attrs[key];
     if (value === undefined || key === 'xmlns' || key.includes(':')) continue;
+    // Refused on arrival, before the message is acknowledged: the store would refuse it later (a dead letter).
+    if (value.length > MAX_META_VALUE_LENGTH) throw new QuoaliseFormatError(`meta value ${path}/@${key} is longer than ${MAX_META_VALUE_LENGTH} characters`);
     setKey(out, key, value);
   }
   for (const child of el.getChildElements()) {

@@ -58,9 +58,12 @@ test('unknown keys are kept, namespace declarations and prefixed attributes are 
   assert.equal(meta, { origin: 'x', retention: { max: 'P3Y', basis: { law: 'GDPR-6-1-a' } } });
 });
 
-test('a meta value longer than 65,536 characters is refused, naming where', () => {
+test('a meta value longer than 65,536 characters is refused, naming where, written or read', () => {
   assert.is(encodeMeta({ a: 'x'.repeat(65_536) }).length, 65_536 + 12);
   assert.throws(() => encodeMeta({ device: { a: 'x'.repeat(65_537) } }), (e: unknown) => e instanceof QuoaliseFormatError && e.message === 'meta value meta/device/@a is longer than 65536 characters');
+  // The same on arrival (a peer's message): refused before it is acknowledged, not a dead letter once stored.
+  assert.is(decodeMeta(metaElement(`<meta a="${'x'.repeat(65_536)}"/>`)).a, 'x'.repeat(65_536));
+  assert.throws(() => decodeMeta(metaElement(`<meta><device a="${'x'.repeat(65_537)}"/></meta>`)), (e: unknown) => e instanceof QuoaliseFormatError && e.message === 'meta value meta/device/@a is longer than 65536 characters');
 });
 
 test('empty meta reads as {}', () => {
