@@ -1,6 +1,7 @@
 /** XEP-0004 data forms, as Quoalise commands use them: submitted fields in, forms and result forms out. */
 import { xml, type Element } from '../../xmpp/xml.js';
 import { NS } from '../../xmpp/namespaces.js';
+import { StanzaError, quoted } from '../../xmpp/stanza-error.js';
 
 export interface FieldSpec {
   var: string;
@@ -17,23 +18,32 @@ export interface FieldSpec {
 }
 
 /**
- * The fields of the `x type="submit"` a command element carries, by `var` (first value, trimmed;
- * empty values are left out, as if the field was absent); null when the command holds no submitted form.
+ * The fields of the `x type="submit"` a command element carries, by `var` (its value, trimmed; empty
+ * values are left out, as if the field was absent); null when the command holds no submitted form.
+ * Quoalise's fields are single-valued: two values are a bad-request, not one of them served silently.
  */
 export function submittedFields(command: Element): Map<string, string> | null {
   const all = submittedValues(command);
-  return all && new Map([...all].map(([k, v]) => [k, v[0]!]));
+  if (!all) return null;
+  for (const [name, values] of all) {
+    if (values.length > 1) throw new StanzaError('bad-request', `the field ${quoted(name)} takes one value, not ${values.length}`);
+  }
+  return new Map([...all].map(([k, v]) => [k, v[0]!]));
 }
 
-/** Like submittedFields, with every value of each field (list-multi). */
+/** Like submittedFields, with every value of each field (list-multi). A field given twice is a bad-request (XEP-0004: one per var). */
 export function submittedValues(command: Element): Map<string, string[]> | null {
   const x = command.getChildren('x', NS.dataForms).find((f) => f.attrs.type === 'submit');
   if (!x) return null;
   const fields = new Map<string, string[]>();
+  const seen = new Set<string>();
   for (const f of x.getChildren('field')) {
     const name = f.attrs.var;
+    if (!name) continue;
+    if (seen.has(name)) throw new StanzaError('bad-request', `the field ${quoted(name)} is given twice: give it once`);
+    seen.add(name);
     const values = f.getChildren('value').map((v) => v.text().trim()).filter(Boolean);
-    if (name && values.length) fields.set(name, values);
+    if (values.length) fields.set(name, values);
   }
   return fields;
 }
