@@ -18,6 +18,7 @@ import type { Adapter, Delivery, ExtractBatch, SeriesInfo } from '../contract.js
 import { AdapterError } from '../contract.js';
 import type { DataBlock, Meta, SeriesRecord } from '../../component/quoalise/types.js';
 import { seriesMatcher } from '../../component/transfer/series-pattern.js';
+import { FIRST_RECORD_TIME, LAST_RECORD_TIME } from '../../component/quoalise/time.js';
 import { checkFromSystem, malformed, record } from '../common/records.js';
 import type { Connection } from './connection.js';
 
@@ -63,6 +64,8 @@ export function queriesAdapter(db: Connection, q: QueriesOptions, onClose: () =>
       const info: SeriesInfo = { identifier: r.identifier, meta: meta as Meta };
       for (const k of ['first', 'last'] as const) {
         const t = epochSeconds(r[k]);
+        // Out of the records' years, it cannot be written as a date: malformed-data naming the row, not a failure of the core's.
+        if (t !== null && (t < FIRST_RECORD_TIME || t > LAST_RECORD_TIME)) throw malformed(db.name, `catalogue row ${i}: ${k} ${t} is outside the years 1970 to 9999`);
         if (t !== null) info[k] = t;
       }
       if (typeof r.count === 'number') info.count = r.count;

@@ -60,7 +60,7 @@ test.before(async (ctx) => {
      INSERT INTO history_uint (itemid, clock, ns, value)
        SELECT ${KWH}, ${T0} + 60 * i, 0, 1000000 + i * 12 FROM generate_series(0, ${N - 1}) i;
      CREATE TABLE readings (id bigserial PRIMARY KEY, identifier text NOT NULL, at timestamptz NOT NULL, value float8, unit text);
-     CREATE TABLE catalogue_size (n int, prefix text); INSERT INTO catalogue_size VALUES (1000, 'urn:dev:x:');
+     CREATE TABLE catalogue_size (n int, prefix text, first float8); INSERT INTO catalogue_size VALUES (1000, 'urn:dev:x:', NULL);
      CREATE TABLE text_size (n int); INSERT INTO text_size VALUES (65536);
      CREATE TABLE received (key text, sender text, identifier text, time float8, value float8, unit text, PRIMARY KEY (key, identifier, time));`,
     'zabbix',
@@ -77,7 +77,7 @@ test.before(async (ctx) => {
     '--option', 'deliver_query=INSERT INTO received VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING',
   );
   // A catalogue without a LIMIT, as long as catalogue_size says, against max_rows.
-  await fg.must('app', 'add', 'unbounded', '--kind', 'sql', ...connection, '--option', 'max_rows=1000', '--option', "catalogue_query=SELECT (SELECT prefix FROM catalogue_size) || g AS identifier FROM generate_series(1, (SELECT n FROM catalogue_size)) g");
+  await fg.must('app', 'add', 'unbounded', '--kind', 'sql', ...connection, '--option', 'max_rows=1000', '--option', "catalogue_query=SELECT (SELECT prefix FROM catalogue_size) || g AS identifier, (SELECT first FROM catalogue_size) AS first FROM generate_series(1, (SELECT n FROM catalogue_size)) g");
   // A text column as the value, as long as text_size says.
   await fg.must('app', 'add', 'texts', '--kind', 'sql', ...connection, '--option', `history_query=SELECT ${T0} AS time, repeat('x', (SELECT n FROM text_size)) AS value WHERE $1::text IS NOT NULL AND $2::float8 < $3::float8 AND $4::int > 0`);
   await fg.must('app', 'add', 'meters', '--kind', 'store');
@@ -224,6 +224,12 @@ test('catalogue identifiers are checked as records\' names: not a URN, or too lo
   }
   await pg.psql(`UPDATE catalogue_size SET prefix = 'urn:dev:x:'`, 'zabbix');
   assert.is(seriesOf(await command(client, UNBOUNDED, 'list_series')).length, 1000);
+  // A span out of the records' years cannot be written as a date: the app's data is at fault, said so.
+  await pg.psql('UPDATE catalogue_size SET first = 1e300', 'zabbix');
+  const far = await command(client, UNBOUNDED, 'list_series');
+  assert.is(upstreamError(far)?.code, 'malformed-data');
+  assert.match(errorText(far), 'catalogue row 0: first 1e+300 is outside the years 1970 to 9999');
+  await pg.psql('UPDATE catalogue_size SET first = NULL', 'zabbix');
 });
 
 test('a text value longer than 65,536 characters is refused (malformed-data), not served', async ({ pg, client }) => {
