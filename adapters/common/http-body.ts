@@ -35,5 +35,7 @@ export function fetchFailure(err: unknown): string {
   const e = err as { name?: string; cause?: { code?: string; name?: string } };
   // For callers that do not tell a time-out apart (the token request): ApiClient and webhook do.
   if (e?.name === 'TimeoutError') return 'no answer in time';
+  // undici's words for a redirect loop quote no URL; its cause's name alone said "Error".
+  if ((e?.cause as { message?: unknown } | undefined)?.message === 'redirect count exceeded') return 'too many redirects';
   return e?.cause?.code ?? e?.cause?.name ?? e?.name ?? 'failed';
 }

@@ -30,6 +30,8 @@ test.before(async (ctx) => {
   ctx.body = `[${items.join(',')}]`;
   ctx.api = http.createServer((req, res) => {
     ctx.calls++;
+    // A redirect loop: every answer sends elsewhere on the same server.
+    if (req.url?.startsWith('/loop')) return void res.writeHead(302, { location: `/loop/${ctx.calls}` }).end();
     res.setHeader('content-type', 'application/json');
     res.end(req.url?.startsWith('/big') ? ctx.body : '[]');
   });
@@ -69,6 +71,14 @@ test('a range needing more calls than max_calls is refused bad-request before an
   const ok = await a.history!({ series: 'urn:dev:x:days', start: T0, end: T0 + 30 * 86_400, limit: 100_000, requester: 'c@client.localhost' });
   assert.is(ctx.calls, before + 30);
   assert.equal(ok.flatMap((b) => ('records' in b ? b.records : [])), []);
+});
+
+test('a redirect loop fails upstream saying so (it said "failed: Error")', async (ctx) => {
+  const a = await adapter(ctx.api, [{ identifier: 'urn:dev:x:loop', url: '/loop', time_format: 'epoch_s' }]);
+  const err = await a.history!({ series: 'urn:dev:x:loop', start: T0, end: T0 + 3600, limit: 10, requester: 'c@client.localhost' }).catch((e: unknown) => e);
+  assert.instance(err, AdapterError);
+  assert.is((err as AdapterError).kind, 'upstream');
+  assert.match((err as AdapterError).message, 'too many redirects');
 });
 
 test.run();
