@@ -85,7 +85,8 @@ export interface StatusView {
   traceSize: number | null;
   /**
    * The hourly retention purge holds (gdpr/purge-clock.ts): the wall clock is more than a day past the
-   * last purge, a clock ahead or a long stop; it deletes nothing until `fedgate retention purge`. Null otherwise.
+   * last purge, a clock ahead or a long stop; it deletes nothing until `fedgate retention purge`. Judged
+   * now, as the next run would: also said of a stopped gateway, whose next start will hold. Null otherwise.
    */
   purgeHeld: { lastPurgeAt: string; hoursSince: number } | null;
 }
